@@ -1,0 +1,65 @@
+import { createExecaExecutor } from '../../exec/execa-executor.js';
+import { runRunbook } from '../../engine/run-runbook.js';
+import { ExitCode } from '../../errors.js';
+import { requireNetAdmin } from '../../host/privileges.js';
+import { prepareRunbook } from '../../runbook/prepare.js';
+import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } from '../../sandbox/one-shot.js';
+import { showTutorialView } from '../../sandbox/tutorial-view.js';
+import type { CliContext } from '../context.js';
+import { formatFailure, formatStepLine, jsonLine } from '../output.js';
+import { withInterruptSignal } from '../signals.js';
+
+export interface RunOptions {
+  set: string[];
+  sandbox?: boolean;
+  json?: boolean;
+  until?: string;
+}
+
+/** `runbook run <runbook>`: validate, then run every step (in a sandbox host with --sandbox). */
+export async function runCommand(ctx: CliContext, runbookName: string, options: RunOptions, rawArgs: readonly string[]): Promise<number> {
+  const prepared = prepareRunbook(runbookName, options.set); // exit 2 here leaves the host untouched
+
+  if (options.sandbox && !isInsideOneShotSandbox()) {
+    return reexecInOneShotSandbox(rawArgs);
+  }
+  const executor = createExecaExecutor();
+  if (isInsideOneShotSandbox()) {
+    await setUpTutorialHost(executor);
+    if (!options.json) ctx.out('sandbox host ready: uplink enp0s8 10.0.0.10/24, gateway 10.0.0.1 (vanishes when this command ends)');
+  }
+  requireNetAdmin(`runbook run ${prepared.runbook.spec.name}`);
+
+  if (!options.json) ctx.out(`run ${prepared.runbook.spec.name} (${prepared.plan.steps.length} steps)`);
+  const result = await withInterruptSignal(ctx, (signal) =>
+    runRunbook({
+      runbook: prepared.runbook,
+      params: prepared.params,
+      stateDir: ctx.stateDir,
+      executor,
+      stopAfter: options.until,
+      signal,
+      onStep: (report) => ctx.out(options.json ? jsonLine({ event: 'step', ...report }) : formatStepLine(report)),
+      onCommand: (event) => ctx.logger.debug({ step: event.stepId, phase: event.phase, argv: event.argv, exitCode: event.result.exitCode }, 'command'),
+      onNote: (note) => ctx.err(`note: ${note}`),
+    }),
+  );
+
+  const changed = result.steps.filter((s) => s.outcome === 'changed').length;
+  if (options.json) {
+    ctx.out(jsonLine({ event: 'run-end', runId: result.runId, status: result.status, changed, failure: result.failure }));
+  } else if (result.status === 'failed' && result.failure !== undefined) {
+    for (const line of formatFailure(result.failure, result.runId)) ctx.err(line);
+  } else {
+    const summary = {
+      succeeded: changed === 0 ? 'succeeded: nothing to change, every step already holds' : `succeeded: ${changed} step(s) changed`,
+      stopped: `stopped after step ${options.until} as asked (--until); continue with \`runbook resume ${result.runId}\``,
+      interrupted: `interrupted at a safe point; continue with \`runbook resume ${result.runId}\` or undo with \`runbook rollback ${result.runId}\``,
+      failed: 'failed',
+    }[result.status];
+    ctx.out(`run ${result.runId} ${summary}`);
+  }
+  if (isInsideOneShotSandbox() && !options.json) await showTutorialView(ctx.out, executor, prepared.params);
+
+  return { succeeded: ExitCode.ok, stopped: ExitCode.ok, failed: ExitCode.stepFailed, interrupted: ExitCode.interrupted }[result.status];
+}

@@ -1,0 +1,20 @@
+import { listRunIndexes } from '../../journal/run-index.js';
+import type { CliContext } from '../context.js';
+
+/** `runbook runs`: every run in the state dir, oldest first. */
+export function runsCommand(ctx: CliContext, options: { json?: boolean }): number {
+  const runs = listRunIndexes(ctx.stateDir);
+  if (options.json) {
+    ctx.out(JSON.stringify(runs.map(({ id, runbook, status, started, finished, host }) => ({ id, runbook, status, started, finished, host }))));
+    return 0;
+  }
+  if (runs.length === 0) {
+    ctx.out(`no runs recorded in ${ctx.stateDir}`);
+    return 0;
+  }
+  ctx.out(`${'ID'.padEnd(24)} ${'RUNBOOK'.padEnd(20)} ${'STATUS'.padEnd(12)} ${'STARTED'.padEnd(24)} FINISHED`);
+  for (const run of runs) {
+    ctx.out(`${run.id.padEnd(24)} ${run.runbook.padEnd(20)} ${run.status.padEnd(12)} ${run.started.padEnd(24)} ${run.finished ?? '-'}`);
+  }
+  return 0;
+}

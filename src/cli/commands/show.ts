@@ -1,0 +1,29 @@
+import { toShellLine } from '../../exec/shell-words.js';
+import { prepareRunbook } from '../../runbook/prepare.js';
+import type { CliContext } from '../context.js';
+
+/** `runbook show <runbook>`: parameters and every step's rendered commands; runs nothing. */
+export function showCommand(ctx: CliContext, runbookName: string, options: { set: string[]; json?: boolean }): number {
+  const { runbook, params, plan } = prepareRunbook(runbookName, options.set);
+  if (options.json) {
+    ctx.out(JSON.stringify(plan, null, 2));
+    return 0;
+  }
+  ctx.out(`${plan.runbook}: ${plan.description}`);
+  ctx.out(`file: ${runbook.file}`);
+  ctx.out('');
+  ctx.out('parameters (override with --set key=value):');
+  for (const [key, spec] of Object.entries(runbook.spec.parameters)) {
+    ctx.out(`  ${key.padEnd(16)} = ${String(params[key]).padEnd(16)} ${spec.type}${spec.description ? ` — ${spec.description}` : ''}`);
+  }
+  plan.steps.forEach((step, i) => {
+    ctx.out('');
+    ctx.out(`${i + 1}. ${step.id}: ${step.title}`);
+    ctx.out(`   why: ${step.why}`);
+    for (const c of step.do) ctx.out(`   do:     ${toShellLine(c.argv)}`);
+    for (const c of step.verify) ctx.out(`   verify: ${toShellLine(c.argv)}   expect ${JSON.stringify(c.expect)}`);
+    for (const c of step.undo) ctx.out(`   undo:   ${toShellLine(c.argv)}`);
+    if (step.diagnose.length > 0) ctx.out(`   diagnose: ${step.diagnose.length} probe(s) on failure`);
+  });
+  return 0;
+}

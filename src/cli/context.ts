@@ -1,0 +1,35 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { packageRoot } from '../version.js';
+import { createLogger } from '../log.js';
+
+/** What every command gets from the global options. */
+export interface CliContext {
+  stateDir: string;
+  logger: Logger;
+  /** Where normal output goes (stdout); replaced in tests. */
+  out: (line: string) => void;
+  /** Where warnings and errors go (stderr). */
+  err: (line: string) => void;
+}
+
+export interface GlobalOptions {
+  stateDir?: string;
+  verbose?: boolean;
+  logLevel?: string;
+}
+
+/** `--state-dir`, else RUNBOOK_STATE_DIR, else state/ in the checkout. */
+export function resolveStateDir(option: string | undefined): string {
+  return path.resolve(option ?? process.env.RUNBOOK_STATE_DIR ?? path.join(packageRoot, 'state'));
+}
+
+export function createContext(options: GlobalOptions): CliContext {
+  const level = options.logLevel ?? (options.verbose ? 'debug' : 'warn');
+  return {
+    stateDir: resolveStateDir(options.stateDir),
+    logger: createLogger(level),
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  };
+}

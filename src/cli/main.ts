@@ -1,0 +1,129 @@
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode, RunbookError } from '../errors.js';
+import { engineVersion } from '../version.js';
+import { createContext, type CliContext, type GlobalOptions } from './context.js';
+import { journalCommand } from './commands/journal.js';
+import { listCommand } from './commands/list.js';
+import { runCommand } from './commands/run.js';
+import { runsCommand } from './commands/runs.js';
+import { showCommand } from './commands/show.js';
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+const exitCodesHelp = `
+Exit codes:
+  0    success (or nothing to do)
+  1    a step failed (the diagnosis says why), or a journal failed --verify
+  2    invalid input: unknown runbook, bad parameter, malformed file or flag; nothing was changed
+  3    another runbook command holds the state dir's lock
+  130  interrupted (SIGINT/SIGTERM) at a safe point; \`runbook resume\` continues`;
+
+/**
+ * Parses the command line and dispatches to one command module. Returns the exit code rather
+ * than calling process.exit(), so that logs and the journal are flushed first.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  let ctx: CliContext | undefined;
+  const context = (command: Command): CliContext => (ctx ??= createContext(command.optsWithGlobals<GlobalOptions>()));
+
+  const program = new Command('runbook')
+    .description('Host setup as journaled, verified, reversible steps. First job: Linux container networking from scratch.')
+    .version(engineVersion, '-V, --version')
+    .option('--state-dir <dir>', 'where runs and journals are kept (env RUNBOOK_STATE_DIR; default: state/ in the checkout)')
+    .option('-v, --verbose', 'log every command as it runs (on stderr, through pino)')
+    .addOption(new Option('--log-level <level>', 'operational log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Examples:
+  runbook list                                  the runbooks you can run
+  runbook show single-container                 its steps and the exact commands, nothing run
+  runbook run single-container --sandbox        run it in a throwaway sandbox host (needs root, no VM)
+  sudo runbook run single-container             run it on this host (a tutorial-like VM)
+  runbook run single-container --set container=web1 --set container_cidr=172.16.0.9/24
+  runbook runs                                  every run and its status
+  runbook journal latest                        what the latest run did, command by command
+${exitCodesHelp}`,
+    );
+
+  program
+    .command('list')
+    .description('list the runbooks in runbooks/')
+    .action((_opts, command: Command) => {
+      exitCode = listCommand(context(command));
+    });
+
+  program
+    .command('show')
+    .description('show a runbook: its parameters and every step with the exact commands it would run (nothing is run)')
+    .argument('<runbook>', 'a name from `runbook list`, or a path to a .yaml file')
+    .option('--set <key=value>', 'override a parameter (repeatable)', collect, [])
+    .option('--json', 'print the rendered plan as JSON')
+    .action((runbook: string, opts: { set: string[]; json?: boolean }, command: Command) => {
+      exitCode = showCommand(context(command), runbook, opts);
+    });
+
+  program
+    .command('run')
+    .description('run a runbook: each step is checked first, done only if needed, verified, and journaled')
+    .argument('<runbook>', 'a name from `runbook list`, or a path to a .yaml file')
+    .option('--set <key=value>', 'override a parameter (repeatable)', collect, [])
+    .option('--sandbox', 'run inside a throwaway sandbox host (fresh network + mount namespace, like the tutorial VM); the real host is not touched')
+    .option('--until <step-id>', 'stop after this step (replay the tutorial stage by stage); `runbook resume` continues')
+    .option('--json', 'print machine-readable events (one JSON object per line) instead of text')
+    .addHelpText(
+      'after',
+      `
+Each step prints one line when it completes:
+  ok       the step already held; nothing was done
+  changed  the step was done and verified
+  failed   the step's verification failed; the diagnosis names the cause and the fix
+${exitCodesHelp}`,
+    )
+    .action(async (runbook: string, opts: { set: string[]; sandbox?: boolean; until?: string; json?: boolean }, command: Command) => {
+      exitCode = await runCommand(context(command), runbook, opts, argv);
+    });
+
+  program
+    .command('runs')
+    .description('list recorded runs: id, runbook, status (running, succeeded, failed, interrupted, stopped, rolled-back), start and end')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }, command: Command) => {
+      exitCode = runsCommand(context(command), opts);
+    });
+
+  program
+    .command('journal')
+    .description('show the audit trail of a run: every step and every command (as a pasteable shell line) with its result')
+    .argument('<run-id>', 'a run id from `runbook runs`, a unique prefix of one, or "latest"')
+    .option('--json', 'print the raw journal entries (NDJSON, readable by pino-pretty too)')
+    .option('--verify', "check the journal's hash chain and index: exit 0 if intact, 1 naming the first bad entry")
+    .action((runId: string, opts: { json?: boolean; verify?: boolean }, command: Command) => {
+      exitCode = journalCommand(context(command), runId, opts);
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+/** Maps every failure to a message and an exit code; never a stack trace for a known error. */
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // --help and --version end with exit code 0; every usage error is invalid input.
+    return error.exitCode === 0 ? ExitCode.ok : ExitCode.invalidInput;
+  }
+  if (error instanceof RunbookError) {
+    process.stderr.write(`runbook: ${error.message}\n`);
+    if (error.hint !== undefined) process.stderr.write(`hint: ${error.hint}\n`);
+    return error.exitCode;
+  }
+  process.stderr.write(`runbook: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  return ExitCode.stepFailed;
+}

@@ -1,0 +1,91 @@
+import type { CommandResult } from '../exec/types.js';
+import type { ExpectSpec } from '../runbook/schema.js';
+
+/** Whether a command's result shows what was expected, and if not, why not. */
+export interface Verdict {
+  ok: boolean;
+  /** Why it failed (or, for `not`, why the inner expectation held). */
+  reason: string;
+  /** The line of output that matters, for messages and diagnoses. */
+  evidence: string | undefined;
+}
+
+/**
+ * Evaluates an expectation against a result. Every field present must hold:
+ * - `exit`: a number, "nonzero" or "any" (default 0);
+ * - `output_contains` / `output_matches`: text or a regex, searched in stdout + stderr;
+ * - `json`: the parsed stdout matches this pattern (see matchesJson);
+ * - `not`: the inner expectation does not hold.
+ */
+export function evaluate(expect: ExpectSpec, result: CommandResult): Verdict {
+  const output = result.stdout + result.stderr;
+  const fail = (reason: string, evidence = firstLine(output)): Verdict => ({ ok: false, reason, evidence });
+
+  if (result.startError !== undefined) return fail(`could not start: ${result.startError}`);
+  if (result.timedOut) return fail(`timed out after ${result.durationMs} ms`);
+  const exit = expect.exit ?? 0;
+  if (exit !== 'any') {
+    const code = result.exitCode;
+    const exitOk = exit === 'nonzero' ? code !== undefined && code !== 0 : code === exit;
+    if (!exitOk) {
+      const wanted = exit === 'nonzero' ? 'a non-zero exit status' : `exit status ${exit}`;
+      return fail(`expected ${wanted}, got ${code === undefined ? `signal ${result.signal}` : code}`);
+    }
+  }
+  if (expect.output_contains !== undefined && !output.includes(expect.output_contains)) {
+    return fail(`output does not contain "${expect.output_contains}"`);
+  }
+  if (expect.output_matches !== undefined && !new RegExp(expect.output_matches, 'm').test(output)) {
+    return fail(`output does not match /${expect.output_matches}/`);
+  }
+  if (expect.json !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(result.stdout.trim() === '' ? 'null' : result.stdout);
+    } catch {
+      return fail('output is not JSON');
+    }
+    if (!matchesJson(expect.json, parsed)) return fail(`output does not match ${JSON.stringify(expect.json)}`);
+  }
+  if (expect.not !== undefined && evaluate(expect.not, result).ok) {
+    return fail(`output matches what it must not: ${JSON.stringify(expect.not)}`);
+  }
+  return { ok: true, reason: 'as expected', evidence: matchingLine(expect, output) };
+}
+
+/**
+ * Partial matching on `ip -j` output, so a check states only what the step promised:
+ * an object pattern matches an object having at least those keys with matching values;
+ * an array pattern matches an array in which each pattern element matches some element;
+ * an object pattern against an array matches when some element matches (`ip -j` lists);
+ * scalars match when their string forms are equal (parameters are strings, JSON has numbers).
+ */
+export function matchesJson(pattern: unknown, actual: unknown): boolean {
+  if (Array.isArray(pattern)) {
+    return Array.isArray(actual) && pattern.every((p) => actual.some((a) => matchesJson(p, a)));
+  }
+  if (pattern !== null && typeof pattern === 'object') {
+    if (Array.isArray(actual)) return actual.some((a) => matchesJson(pattern, a));
+    if (actual === null || typeof actual !== 'object') return false;
+    const record = actual as Record<string, unknown>;
+    return Object.entries(pattern).every(([key, p]) => key in record && matchesJson(p, record[key]));
+  }
+  if (actual === null || typeof actual === 'object') return pattern === actual;
+  return String(pattern) === String(actual);
+}
+
+function firstLine(text: string): string | undefined {
+  const line = text.split('\n').find((l) => l.trim() !== '');
+  return line?.trim();
+}
+
+/** For a met expectation, the line that shows it (the line that contains or matches). */
+function matchingLine(expect: ExpectSpec, output: string): string | undefined {
+  const lines = output.split('\n');
+  if (expect.output_contains !== undefined) return lines.find((l) => l.includes(expect.output_contains as string))?.trim();
+  if (expect.output_matches !== undefined) {
+    const re = new RegExp(expect.output_matches);
+    return lines.find((l) => re.test(l))?.trim();
+  }
+  return firstLine(output);
+}

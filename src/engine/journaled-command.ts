@@ -1,0 +1,58 @@
+import type { CommandResult, Executor } from '../exec/types.js';
+import type { JournalSink } from '../journal/sink.js';
+import type { Phase, PlannedCommand } from '../runbook/plan.js';
+
+/** Raised at a safe point (between commands) once SIGINT/SIGTERM asked the run to stop. */
+export class InterruptedError extends Error {
+  constructor() {
+    super('interrupted');
+    this.name = 'InterruptedError';
+  }
+}
+
+/** Command output kept in the journal: enough to audit and diagnose, bounded in size. */
+const maxOutputChars = 4096;
+
+export interface CommandContext {
+  executor: Executor;
+  journal: JournalSink;
+  /** Aborted when the user asked the run to stop; checked before every command. */
+  signal: AbortSignal | undefined;
+  onCommand?: ((event: CommandEvent) => void) | undefined;
+}
+
+export interface CommandEvent {
+  stepId: string;
+  phase: Phase;
+  argv: readonly string[];
+  result: CommandResult;
+}
+
+/**
+ * Runs one command the journaled way: the intent is durable on disk before the command
+ * starts, its result after it ends. Every command the engine runs goes through here.
+ */
+export async function runJournaled(ctx: CommandContext, stepId: string, phase: Phase, index: number, command: PlannedCommand): Promise<CommandResult> {
+  if (ctx.signal?.aborted) throw new InterruptedError();
+  ctx.journal.append({ type: 'command-start', step: stepId, phase, index, argv: command.argv, timeoutMs: command.timeoutMs });
+  const result = await ctx.executor.run({ argv: command.argv, timeoutMs: command.timeoutMs });
+  ctx.journal.append({
+    type: 'command-end',
+    step: stepId,
+    phase,
+    index,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    timedOut: result.timedOut,
+    startError: result.startError,
+    durationMs: result.durationMs,
+    stdout: bounded(result.stdout),
+    stderr: bounded(result.stderr),
+  });
+  ctx.onCommand?.({ stepId, phase, argv: command.argv, result });
+  return result;
+}
+
+function bounded(text: string): string {
+  return text.length <= maxOutputChars ? text : `${text.slice(0, maxOutputChars)}… (${text.length - maxOutputChars} more characters)`;
+}

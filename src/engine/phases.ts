@@ -1,0 +1,83 @@
+import { fromPromise } from 'xstate';
+import type { PlannedStep } from '../runbook/plan.js';
+import { evaluate } from './expectations.js';
+import { runJournaled, type CommandContext } from './journaled-command.js';
+import type { ChecksOutput, CommandsOutput, PhaseInput, ProbesOutput } from './machine.js';
+
+/** A verification that did not hold, with what it showed. */
+export interface FailedCheck {
+  argv: readonly string[];
+  reason: string;
+  evidence: string | undefined;
+}
+
+/** A probe that matched: the cause of a failure, the line that shows it, the way to fix it. */
+export interface Finding {
+  cause: string;
+  evidence: string | undefined;
+  fix: string | undefined;
+  argv: readonly string[];
+}
+
+/** What the phases learned, for the final report (the journal has it all too). */
+export interface PhaseRecorder {
+  lastFailedCheck: Map<string, FailedCheck>;
+  findings: Map<string, Finding[]>;
+}
+
+/**
+ * The implementations of the machine's named actors: check / verify, do, diagnose.
+ * Each runs its step's commands through runJournaled, so each is journaled before and after.
+ */
+export function createPhaseActors(steps: ReadonlyMap<string, PlannedStep>, ctx: CommandContext, recorder: PhaseRecorder) {
+  const stepOf = (stepId: string): PlannedStep => {
+    const step = steps.get(stepId);
+    if (step === undefined) throw new Error(`unknown step ${stepId}`);
+    return step;
+  };
+
+  return {
+    runChecks: fromPromise<ChecksOutput, PhaseInput & { phase: 'check' | 'verify' }>(async ({ input }) => {
+      const step = stepOf(input.stepId);
+      for (const [index, check] of step.verify.entries()) {
+        const result = await runJournaled(ctx, step.id, input.phase, index, check);
+        const verdict = evaluate(check.expect, result);
+        ctx.journal.append({ type: 'check', step: step.id, phase: input.phase, index, ok: verdict.ok, reason: verdict.reason, evidence: verdict.evidence });
+        if (!verdict.ok) {
+          recorder.lastFailedCheck.set(step.id, { argv: check.argv, reason: verdict.reason, evidence: verdict.evidence });
+          return { passed: false };
+        }
+      }
+      return { passed: true };
+    }),
+
+    runCommands: fromPromise<CommandsOutput, PhaseInput>(async ({ input }) => {
+      const step = stepOf(input.stepId);
+      for (const [index, command] of step.do.entries()) {
+        const result = await runJournaled(ctx, step.id, 'do', index, command);
+        // Later commands of a step build on earlier ones: stop at the first failure and let
+        // verify decide whether the effect is there anyway.
+        if (result.exitCode !== 0 || result.timedOut) return { allSucceeded: false };
+      }
+      return { allSucceeded: true };
+    }),
+
+    runProbes: fromPromise<ProbesOutput, PhaseInput>(async ({ input }) => {
+      const step = stepOf(input.stepId);
+      const findings: Finding[] = [];
+      for (const [index, probe] of step.diagnose.entries()) {
+        const result = await runJournaled(ctx, step.id, 'diagnose', index, probe);
+        const verdict = evaluate(probe.when, result);
+        if (!verdict.ok) continue;
+        const finding: Finding = { cause: probe.cause, evidence: verdict.evidence, fix: probe.fix, argv: probe.argv };
+        ctx.journal.append({ type: 'finding', step: step.id, index, ...finding });
+        findings.push(finding);
+        // Probes go from the most basic cause to the most specific: the first that matches
+        // is the root cause, and the later ones would only repeat its consequences.
+        break;
+      }
+      recorder.findings.set(step.id, findings);
+      return { findings: findings.length };
+    }),
+  };
+}

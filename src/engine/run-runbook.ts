@@ -1,0 +1,78 @@
+import type { Executor } from '../exec/types.js';
+import { currentHost, currentUser } from '../host/identity.js';
+import { acquireLock } from '../journal/lock.js';
+import { newRunId } from '../journal/paths.js';
+import { RunJournal } from '../journal/run-journal.js';
+import type { LoadedRunbook } from '../runbook/load.js';
+import type { ParamValues } from '../runbook/params.js';
+import { renderPlan } from '../runbook/render.js';
+import type { CommandEvent } from './journaled-command.js';
+import { executeSteps, type StepReport, type StepsResult } from './runner.js';
+import { engineVersion } from '../version.js';
+import { invalidInput } from '../errors.js';
+
+export interface RunRunbookOptions {
+  runbook: LoadedRunbook;
+  params: ParamValues;
+  stateDir: string;
+  executor: Executor;
+  stopAfter?: string | undefined;
+  signal?: AbortSignal | undefined;
+  onStep?: ((report: StepReport) => void) | undefined;
+  onCommand?: ((event: CommandEvent) => void) | undefined;
+  /** Operational notes (e.g. a stale lock taken over). */
+  onNote?: ((note: string) => void) | undefined;
+}
+
+export interface RunRunbookResult extends StepsResult {
+  runId: string;
+}
+
+/**
+ * `runbook run`: takes the state dir's lock, starts a journal whose first entry pins the
+ * runbook text, parameters, user and host, runs every step, and records how the run ended.
+ */
+export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbookResult> {
+  const { runbook, params, stateDir } = options;
+  const plan = renderPlan(runbook.spec, params);
+  if (options.stopAfter !== undefined && !plan.steps.some((s) => s.id === options.stopAfter)) {
+    throw invalidInput(`--until ${options.stopAfter}: runbook ${runbook.spec.name} has no such step`, `its steps: ${plan.steps.map((s) => s.id).join(', ')}`);
+  }
+
+  const lock = acquireLock(stateDir, `run ${runbook.spec.name}`);
+  try {
+    if (lock.takeoverNote !== undefined) options.onNote?.(lock.takeoverNote);
+    const runId = newRunId();
+    const journal = RunJournal.create(stateDir, {
+      type: 'run-start',
+      runId,
+      runbook: runbook.spec.name,
+      runbookFile: runbook.file,
+      runbookHash: runbook.hash,
+      runbookSource: runbook.source,
+      params: { ...params },
+      user: currentUser(),
+      host: currentHost(),
+      engineVersion,
+      stopAfter: options.stopAfter,
+    });
+    const result = await executeSteps({
+      plan,
+      executor: options.executor,
+      journal,
+      signal: options.signal,
+      stopAfter: options.stopAfter,
+      onStep: options.onStep,
+      onCommand: options.onCommand,
+    });
+    journal.append({
+      type: 'run-end',
+      status: result.status,
+      failedStep: result.failure?.stepId,
+      message: result.failure === undefined ? undefined : result.failure.findings[0]?.cause ?? result.failure.check?.reason,
+    });
+    return { ...result, runId };
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,39 @@
+import { execa } from 'execa';
+import type { CommandRequest, CommandResult, Executor } from './types.js';
+
+/**
+ * The real executor: runs argv directly (never through a shell), with a hard timeout so that a
+ * hanging command (a ping with no reply, say) can never hang a run.
+ */
+export function createExecaExecutor(): Executor {
+  return {
+    async run({ argv, timeoutMs }: CommandRequest): Promise<CommandResult> {
+      const [file, ...args] = argv;
+      if (file === undefined) throw new Error('empty argv');
+      const started = performance.now();
+      const result = await execa(file, args, {
+        reject: false,
+        timeout: timeoutMs,
+        stdin: 'ignore',
+        stripFinalNewline: false,
+        // A fixed, predictable locale, so that checks on command output are stable.
+        env: { LC_ALL: 'C' },
+      });
+      const durationMs = Math.round(performance.now() - started);
+      // execa reports "not installed" as a failed result with an errno code and no exit status.
+      const startError =
+        result.exitCode === undefined && result.signal === undefined && !result.timedOut
+          ? result.shortMessage
+          : undefined;
+      return {
+        exitCode: result.exitCode,
+        signal: result.signal,
+        stdout: String(result.stdout ?? ''),
+        stderr: String(result.stderr ?? ''),
+        durationMs,
+        timedOut: result.timedOut,
+        startError,
+      };
+    },
+  };
+}

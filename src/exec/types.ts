@@ -1,0 +1,38 @@
+/** What running one command produced. Shaped the same whether it succeeded or not. */
+export interface CommandResult {
+  /** Exit status; undefined when the process was killed by a signal or never started. */
+  exitCode: number | undefined;
+  signal: string | undefined;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  /** Set when the program could not be started at all (e.g. not installed). */
+  startError: string | undefined;
+}
+
+export interface CommandRequest {
+  argv: readonly string[];
+  timeoutMs: number;
+}
+
+/**
+ * The one seam through which the engine touches the host. The real one spawns processes with
+ * execa; tests inject fakes that record calls and fail on demand.
+ */
+export interface Executor {
+  run(request: CommandRequest): Promise<CommandResult>;
+}
+
+/** True when the command ran to completion with exit status 0. */
+export function succeeded(result: CommandResult): boolean {
+  return result.exitCode === 0 && !result.timedOut && result.startError === undefined;
+}
+
+/** A one-line description of a result, for progress output and the journal timeline. */
+export function describeResult(result: CommandResult): string {
+  if (result.startError !== undefined) return `could not start: ${result.startError}`;
+  if (result.timedOut) return `timed out after ${result.durationMs} ms`;
+  if (result.signal !== undefined) return `killed by ${result.signal}`;
+  return `exit ${result.exitCode}`;
+}

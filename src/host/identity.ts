@@ -1,0 +1,21 @@
+import { readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { HostIdentity } from '../journal/entries.js';
+
+/** Set inside a sandbox host to that sandbox's name, so runs made there are bound to it. */
+export const sandboxEnvVar = 'RUNBOOK_SANDBOX';
+
+/** The network namespace this process acts on, as the kernel names it ("net:[4026531840]"). */
+export function currentNetns(): string {
+  return readlinkSync('/proc/self/ns/net');
+}
+
+/** Which host (and network namespace) a run acts on, recorded in its journal. */
+export function currentHost(): HostIdentity {
+  return { hostname: hostname(), netns: currentNetns(), sandbox: process.env[sandboxEnvVar] || undefined };
+}
+
+/** Who started a run: uid, and the invoking user when run through sudo. */
+export function currentUser(): { uid: number; sudoUser: string | undefined } {
+  return { uid: process.getuid?.() ?? -1, sudoUser: process.env.SUDO_USER || undefined };
+}

@@ -1,0 +1,156 @@
+import type { Phase } from '../runbook/plan.js';
+
+/**
+ * The journal's vocabulary. A run's journal is an append-only NDJSON file; each line is one of
+ * these entries plus an envelope (seq, prev hash, time, pino's level and msg).
+ */
+
+export type StepOutcome = 'ok' | 'changed' | 'failed' | 'skipped';
+/** `stopped`: ended on purpose after the `--until` step; `runbook resume` continues it. */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'stopped' | 'rolled-back';
+
+/** Which network namespace (and host) a run acted on, so it is never replayed elsewhere. */
+export interface HostIdentity {
+  hostname: string;
+  /** Inode of /proc/self/ns/net, e.g. "net:[4026531840]". */
+  netns: string;
+  /** Set when the run happened inside a runbook sandbox host. */
+  sandbox: string | undefined;
+}
+
+export interface RunStartEntry {
+  type: 'run-start';
+  runId: string;
+  runbook: string;
+  runbookFile: string;
+  runbookHash: string;
+  /** The exact runbook text, so that resume and rollback use what the run started with. */
+  runbookSource: string;
+  params: Record<string, string>;
+  user: { uid: number; sudoUser: string | undefined };
+  host: HostIdentity;
+  engineVersion: string;
+  stopAfter: string | undefined;
+}
+
+/** A later process picking the run up again (resume or rollback). */
+export interface AttemptStartEntry {
+  type: 'attempt-start';
+  kind: 'resume' | 'rollback';
+  pid: number;
+  user: { uid: number; sudoUser: string | undefined };
+  note: string | undefined;
+}
+
+export interface StepStartEntry {
+  type: 'step-start';
+  step: string;
+  index: number;
+  title: string;
+}
+
+export interface CommandStartEntry {
+  type: 'command-start';
+  step: string;
+  phase: Phase;
+  index: number;
+  argv: readonly string[];
+  timeoutMs: number;
+}
+
+export interface CommandEndEntry {
+  type: 'command-end';
+  step: string;
+  phase: Phase;
+  index: number;
+  exitCode: number | undefined;
+  signal: string | undefined;
+  timedOut: boolean;
+  startError: string | undefined;
+  durationMs: number;
+  /** Bounded: the first few KiB of each stream. */
+  stdout: string;
+  stderr: string;
+}
+
+export interface CheckEntry {
+  type: 'check';
+  step: string;
+  phase: Phase;
+  index: number;
+  ok: boolean;
+  reason: string;
+  evidence: string | undefined;
+}
+
+export interface FindingEntry {
+  type: 'finding';
+  step: string;
+  index: number;
+  cause: string;
+  evidence: string | undefined;
+  fix: string | undefined;
+  argv: readonly string[];
+}
+
+export interface StepEndEntry {
+  type: 'step-end';
+  step: string;
+  outcome: StepOutcome;
+  durationMs: number;
+  /** The do command failed but verify found the effect present anyway. */
+  doFailed: boolean;
+}
+
+export interface RunEndEntry {
+  type: 'run-end';
+  status: 'succeeded' | 'failed' | 'interrupted' | 'stopped';
+  failedStep: string | undefined;
+  message: string | undefined;
+}
+
+export interface RollbackStartEntry {
+  type: 'rollback-start';
+  steps: readonly string[];
+}
+
+export interface StepUndoneEntry {
+  type: 'step-undone';
+  step: string;
+  outcome: 'undone' | 'undo-failed';
+  durationMs: number;
+}
+
+export interface RollbackEndEntry {
+  type: 'rollback-end';
+  status: 'rolled-back' | 'failed' | 'interrupted';
+  message: string | undefined;
+}
+
+export type JournalEntry =
+  | RunStartEntry
+  | AttemptStartEntry
+  | StepStartEntry
+  | CommandStartEntry
+  | CommandEndEntry
+  | CheckEntry
+  | FindingEntry
+  | StepEndEntry
+  | RunEndEntry
+  | RollbackStartEntry
+  | StepUndoneEntry
+  | RollbackEndEntry;
+
+/** What every line carries besides the entry itself. */
+export interface Envelope {
+  level: number;
+  time: string;
+  seq: number;
+  /** sha256 (hex) of the previous line's text; the first line's is all zeros. */
+  prev: string;
+  msg: string;
+}
+
+export type JournalLine = JournalEntry & Envelope;
+
+export const genesisHash = '0'.repeat(64);

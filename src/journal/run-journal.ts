@@ -1,0 +1,84 @@
+import { truncateSync } from 'node:fs';
+import type { JournalEntry, RunStartEntry, RunStatus } from './entries.js';
+import { journalFile } from './paths.js';
+import { chainEnd, readJournal, type ReadJournal } from './reader.js';
+import { readRunIndex, writeRunIndex, type RunIndex } from './run-index.js';
+import type { JournalSink } from './sink.js';
+import { FileJournal } from './writer.js';
+
+/**
+ * A run's journal and its index, kept together: every entry is appended (durably) to the
+ * journal, and at checkpoints (run and step boundaries) the index is rewritten with the
+ * run's status and the journal's latest hash.
+ */
+export class RunJournal implements JournalSink {
+  private readonly file: FileJournal;
+  private index: RunIndex;
+
+  private constructor(private readonly stateDir: string, index: RunIndex, chain?: { lastSeq: number; lastHash: string }) {
+    this.index = index;
+    this.file = new FileJournal(journalFile(stateDir, index.id), chain ?? {});
+  }
+
+  /** Starts the journal of a new run; the run-start entry is its first line. */
+  static create(stateDir: string, start: RunStartEntry): RunJournal {
+    const journal = new RunJournal(stateDir, {
+      id: start.runId,
+      runbook: start.runbook,
+      status: 'running',
+      activity: 'run',
+      started: new Date().toISOString(),
+      finished: undefined,
+      pid: process.pid,
+      host: start.host,
+      lastSeq: 0,
+      lastHash: '',
+    });
+    journal.append(start);
+    return journal;
+  }
+
+  /**
+   * Reopens a run's journal to append to it (resume, rollback). A torn last line, left by a
+   * crash mid-write, is cut off first so that the chain continues from the last whole entry.
+   */
+  static reopen(stateDir: string, runId: string, read: ReadJournal): RunJournal {
+    const index = readRunIndex(stateDir, runId);
+    if (index === undefined) throw new Error(`run ${runId} has no index`);
+    if (read.tornTail !== undefined) {
+      const intactBytes = read.raw.reduce((n, line) => n + Buffer.byteLength(line) + 1, 0);
+      truncateSync(journalFile(stateDir, runId), intactBytes);
+    }
+    return new RunJournal(stateDir, { ...index, pid: process.pid }, chainEnd(read));
+  }
+
+  get runId(): string {
+    return this.index.id;
+  }
+
+  append(entry: JournalEntry): void {
+    this.file.append(entry);
+    const status = statusAfter(entry);
+    const activity = entry.type === 'attempt-start' ? entry.kind : this.index.activity;
+    const finished = status !== undefined && status !== 'running' ? new Date().toISOString() : this.index.finished;
+    const checkpoint = status !== undefined || entry.type === 'step-end' || entry.type === 'step-undone';
+    this.index = { ...this.index, status: status ?? this.index.status, activity, finished, lastSeq: this.file.lastSeq, lastHash: this.file.lastHash };
+    if (checkpoint) writeRunIndex(this.stateDir, this.index);
+  }
+}
+
+/** The run status an entry moves the run to, if it changes it. */
+function statusAfter(entry: JournalEntry): RunStatus | undefined {
+  switch (entry.type) {
+    case 'run-start':
+    case 'attempt-start':
+    case 'rollback-start':
+      return 'running';
+    case 'run-end':
+      return entry.status === 'stopped' ? 'stopped' : entry.status;
+    case 'rollback-end':
+      return entry.status;
+    default:
+      return undefined;
+  }
+}

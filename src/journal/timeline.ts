@@ -1,0 +1,68 @@
+import { toShellLine } from '../exec/shell-words.js';
+import type { CommandEndEntry, JournalLine } from './entries.js';
+
+/**
+ * A readable timeline of a journal: every step, and every command as the shell line a person
+ * could paste, with its result. Pure: lines in, text lines out.
+ */
+export function formatTimeline(lines: readonly JournalLine[]): string[] {
+  const out: string[] = [];
+  lines.forEach((line) => {
+    const time = line.time.slice(11, 23);
+    switch (line.type) {
+      case 'run-start':
+        out.push(`run ${line.runId} of ${line.runbook}, started ${line.time} by uid ${line.user.uid}${line.user.sudoUser ? ` (sudo from ${line.user.sudoUser})` : ''}`);
+        out.push(`  host ${line.host.hostname}, network namespace ${line.host.netns}${line.host.sandbox ? `, sandbox ${line.host.sandbox}` : ''}; engine ${line.engineVersion}`);
+        out.push(`  runbook ${line.runbookFile} (sha256 ${line.runbookHash.slice(0, 12)}…)`);
+        out.push(`  parameters: ${Object.entries(line.params).map(([k, v]) => `${k}=${v}`).join(' ')}${line.stopAfter ? `; --until ${line.stopAfter}` : ''}`);
+        break;
+      case 'attempt-start':
+        out.push('', `${time} ${line.kind} started by pid ${line.pid} (uid ${line.user.uid})${line.note ? `: ${line.note}` : ''}`);
+        break;
+      case 'step-start':
+        out.push('', `${time} step ${line.step}: ${line.title}`);
+        break;
+      case 'command-start': {
+        const end = findEnd(lines, line.seq);
+        const result = end === undefined ? 'no result recorded (the process stopped while it ran)' : describeEnd(end);
+        out.push(`${time}   ${line.phase.padEnd(10)} $ ${toShellLine(line.argv)}`);
+        out.push(`${' '.repeat(12)}   ${' '.repeat(10)}   → ${result}`);
+        break;
+      }
+      case 'check':
+        out.push(`${' '.repeat(12)}   ${' '.repeat(10)}   ${line.ok ? '✓ holds' : `✗ does not hold: ${line.reason}`}`);
+        break;
+      case 'finding':
+        out.push(`${time}   diagnosis: ${line.cause}${line.evidence ? ` (evidence: "${line.evidence}")` : ''}${line.fix ? `; fix: ${line.fix}` : ''}`);
+        break;
+      case 'step-end':
+        out.push(`${time}   ⇒ ${line.outcome} (${line.durationMs} ms)${line.doFailed ? ', although its do command failed' : ''}`);
+        break;
+      case 'run-end':
+        out.push('', `${time} run ${line.status}${line.failedStep ? ` at step ${line.failedStep}` : ''}${line.message ? `: ${line.message}` : ''}`);
+        break;
+      case 'rollback-start':
+        out.push('', `${time} rollback of ${line.steps.length} step(s), in reverse order: ${line.steps.join(', ') || '(none)'}`);
+        break;
+      case 'step-undone':
+        out.push(`${time}   ⇐ ${line.step} ${line.outcome} (${line.durationMs} ms)`);
+        break;
+      case 'rollback-end':
+        out.push('', `${time} rollback ${line.status}${line.message ? `: ${line.message}` : ''}`);
+        break;
+    }
+  });
+  return out;
+}
+
+/** A command's result is the next entry after its start (the engine runs one command at a time). */
+function findEnd(lines: readonly JournalLine[], startSeq: number): CommandEndEntry | undefined {
+  const next = lines[startSeq]; // lines are 1-based by seq: the entry after seq N is at index N
+  return next?.type === 'command-end' ? next : undefined;
+}
+
+function describeEnd(end: CommandEndEntry): string {
+  const status = end.startError ?? (end.timedOut ? `timed out after ${end.durationMs} ms` : end.signal ? `killed by ${end.signal}` : `exit ${end.exitCode}`);
+  const firstErr = end.stderr.trim().split('\n')[0];
+  return `${status} (${end.durationMs} ms)${end.exitCode !== 0 && firstErr ? ` — ${firstErr}` : ''}`;
+}

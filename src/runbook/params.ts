@@ -1,0 +1,83 @@
+import { isIPv4 } from 'node:net';
+import { invalidInput } from '../errors.js';
+import type { ParamSpec, ParamType, RunbookSpec } from './schema.js';
+
+/** Parameter values after validation, always as strings (they end up in argv). */
+export type ParamValues = Readonly<Record<string, string>>;
+
+/** Why `value` is not a valid `type`, or undefined when it is. */
+export function checkParamValue(type: ParamType, value: string, spec?: Pick<ParamSpec, 'min' | 'max'>): string | undefined {
+  switch (type) {
+    case 'name':
+      return /^[A-Za-z0-9._-]+$/.test(value) ? undefined : 'expected a name: letters, digits, ".", "_" or "-", not empty';
+    case 'interface':
+      // The kernel's rules (dev_valid_name): 1-15 bytes, not "." or "..", no "/", ":" or whitespace.
+      if (value.length === 0 || Buffer.byteLength(value) > 15) return 'expected an interface name of 1 to 15 characters';
+      if (value === '.' || value === '..') return 'an interface cannot be named "." or ".."';
+      if (/[/:\s]/.test(value)) return 'an interface name cannot contain "/", ":" or whitespace';
+      return undefined;
+    case 'ipv4':
+      return isIPv4(value) ? undefined : 'expected an IPv4 address such as 10.0.0.10';
+    case 'ipv4-cidr': {
+      const match = /^([^/]+)\/(\d{1,2})$/.exec(value);
+      if (match === null || !isIPv4(match[1] ?? '') || Number(match[2]) > 32) {
+        return 'expected an IPv4 address with prefix length, such as 172.16.0.2/24';
+      }
+      return undefined;
+    }
+    case 'integer': {
+      if (!/^-?\d+$/.test(value)) return 'expected a whole number';
+      const n = Number(value);
+      if (spec?.min !== undefined && n < spec.min) return `expected at least ${spec.min}`;
+      if (spec?.max !== undefined && n > spec.max) return `expected at most ${spec.max}`;
+      return undefined;
+    }
+  }
+}
+
+/** Parses repeated `--set key=value` flags into a map; a malformed one is invalid input. */
+export function parseSetFlags(flags: readonly string[]): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const flag of flags) {
+    const eq = flag.indexOf('=');
+    if (eq <= 0) {
+      throw invalidInput(`malformed --set "${flag}": expected key=value`, 'for example: --set container=web1');
+    }
+    values[flag.slice(0, eq)] = flag.slice(eq + 1);
+  }
+  return values;
+}
+
+/**
+ * Merges defaults with overrides and validates every value against its declared type.
+ * All problems are reported at once, so the user can fix them in one go.
+ */
+export function resolveParams(runbook: RunbookSpec, overrides: Readonly<Record<string, string>>, source: string): ParamValues {
+  const problems: string[] = [];
+  const values: Record<string, string> = {};
+  for (const key of Object.keys(overrides)) {
+    if (!(key in runbook.parameters)) {
+      const known = Object.keys(runbook.parameters).join(', ') || '(none)';
+      problems.push(`unknown parameter "${key}" (runbook ${runbook.name} takes: ${known})`);
+    }
+  }
+  for (const [key, spec] of Object.entries(runbook.parameters)) {
+    const given = overrides[key];
+    const value = given ?? (spec.default === undefined ? undefined : String(spec.default));
+    if (value === undefined) {
+      problems.push(`parameter "${key}" has no default and was not given: use --set ${key}=…`);
+      continue;
+    }
+    const problem = checkParamValue(spec.type, value, spec);
+    if (problem !== undefined) {
+      const origin = given === undefined ? `default of "${key}" in ${source}` : `--set ${key}=${value}`;
+      problems.push(`${origin}: "${value}" is not a valid ${spec.type}: ${problem}`);
+      continue;
+    }
+    values[key] = value;
+  }
+  if (problems.length > 0) {
+    throw invalidInput(problems.join('\n'), `see the parameters with: runbook show ${runbook.name}`);
+  }
+  return values;
+}

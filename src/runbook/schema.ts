@@ -1,0 +1,126 @@
+import { z } from 'zod';
+
+/**
+ * The runbook file format (runbooks/<name>.yaml), as a zod schema. Everything a runbook may
+ * contain is declared here; docs/runbook-format.md explains it with single-container as example.
+ */
+
+/** A command is an argv array: no shell, ever. Each element may hold {{param}} placeholders. */
+const Argv = z.array(z.string()).min(1, 'a command needs at least a program name');
+
+/** Per-command timeout in seconds; the default keeps a ping from ever hanging a run. */
+const TimeoutSeconds = z.number().positive().max(600);
+
+/** A command as written: a bare argv array, or `{ run: argv, timeout: seconds }`. */
+export const CommandSpec = z.union([
+  Argv,
+  z.strictObject({ run: Argv, timeout: TimeoutSeconds.optional() }),
+]);
+
+/**
+ * What a command's result must show. Every field given must hold (they are ANDed).
+ * `json` is a partial match on the parsed stdout (see engine/expectations.ts).
+ */
+export interface ExpectSpec {
+  exit?: number | 'nonzero' | 'any' | undefined;
+  output_contains?: string | undefined;
+  output_matches?: string | undefined;
+  json?: unknown;
+  not?: ExpectSpec | undefined;
+}
+export const ExpectSpec: z.ZodType<ExpectSpec> = z.lazy(() =>
+  z.strictObject({
+    exit: z.union([z.number().int(), z.literal('nonzero'), z.literal('any')]).optional(),
+    output_contains: z.string().optional(),
+    output_matches: z
+      .string()
+      .refine(isValidRegex, { message: 'not a valid regular expression' })
+      .optional(),
+    json: z.unknown().optional(),
+    not: ExpectSpec.optional(),
+  }),
+);
+
+/** A verification: a command plus what its result must show (default: exit status 0). */
+export const CheckSpec = z.strictObject({
+  run: Argv,
+  timeout: TimeoutSeconds.optional(),
+  expect: ExpectSpec.optional(),
+});
+
+/**
+ * A diagnostic probe: a read-only command that, when its result matches `when`, reveals the
+ * `cause` of a failed verification; `fix` says what would repair it.
+ */
+export const ProbeSpec = z.strictObject({
+  run: Argv,
+  timeout: TimeoutSeconds.optional(),
+  when: ExpectSpec,
+  cause: z.string().min(1),
+  fix: z.string().optional(),
+});
+
+const StepId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]*$/, 'step ids are lower-case letters, digits and dashes');
+
+export const StepSpec = z.strictObject({
+  id: StepId,
+  title: z.string().min(1),
+  why: z.string().min(1),
+  do: z.array(CommandSpec).default([]),
+  verify: z.array(CheckSpec).min(1, 'every step needs at least one verify check'),
+  undo: z.array(CommandSpec).default([]),
+  diagnose: z.array(ProbeSpec).default([]),
+});
+
+export const ParamType = z.enum(['name', 'interface', 'ipv4', 'ipv4-cidr', 'integer']);
+export type ParamType = z.infer<typeof ParamType>;
+
+export const ParamSpec = z.strictObject({
+  type: ParamType,
+  default: z.union([z.string(), z.number()]).optional(),
+  description: z.string().optional(),
+  min: z.number().int().optional(),
+  max: z.number().int().optional(),
+});
+
+export const RunbookSpec = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only'),
+    description: z.string().min(1),
+    parameters: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/), ParamSpec).default({}),
+    steps: z.array(StepSpec).min(1, 'a runbook needs at least one step'),
+  })
+  .superRefine((runbook, ctx) => {
+    const seen = new Set<string>();
+    runbook.steps.forEach((step, index) => {
+      if (seen.has(step.id)) {
+        ctx.addIssue({ code: 'custom', path: ['steps', index, 'id'], message: `duplicate step id "${step.id}"` });
+      }
+      seen.add(step.id);
+      if (step.do.length > 0 && step.undo.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', index, 'undo'],
+          message: 'a step that changes the host (has "do") must say how to undo it',
+        });
+      }
+    });
+  });
+
+export type RunbookSpec = z.infer<typeof RunbookSpec>;
+export type StepSpec = z.infer<typeof StepSpec>;
+export type CommandSpec = z.infer<typeof CommandSpec>;
+export type CheckSpec = z.infer<typeof CheckSpec>;
+export type ProbeSpec = z.infer<typeof ProbeSpec>;
+export type ParamSpec = z.infer<typeof ParamSpec>;
+
+function isValidRegex(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,58 @@
+import { execa } from 'execa';
+import { RunbookError } from '../errors.js';
+import type { Executor } from '../exec/types.js';
+import { succeeded } from '../exec/types.js';
+import { currentNetns, sandboxEnvVar } from '../host/identity.js';
+import { requireSandboxCaps } from '../host/privileges.js';
+import { tutorialHostSetup } from './tutorial-host.js';
+
+/** Set in the re-executed process: "set up a sandbox host here, then run". Holds the outer netns. */
+const outerNetnsVar = 'RUNBOOK_ONE_SHOT_OUTER_NETNS';
+
+/** True in the process that `runbook run --sandbox` re-executed inside fresh namespaces. */
+export function isInsideOneShotSandbox(): boolean {
+  return process.env[outerNetnsVar] !== undefined;
+}
+
+/**
+ * `--sandbox`: re-executes this very command line inside `unshare --net --mount`, so that
+ * everything it does happens in a throwaway host that vanishes when the command ends.
+ * Returns the inner command's exit code.
+ */
+export async function reexecInOneShotSandbox(args: readonly string[]): Promise<number> {
+  requireSandboxCaps();
+  const script = process.argv[1];
+  if (script === undefined) throw new Error('cannot find the runbook script to re-execute');
+  const name = `one-shot-${process.pid}`;
+  const child = await execa('unshare', ['--net', '--mount', '--propagation', 'private', '--', process.execPath, script, ...args], {
+    stdio: 'inherit',
+    reject: false,
+    env: { [outerNetnsVar]: currentNetns(), [sandboxEnvVar]: name },
+  });
+  if (child.exitCode === undefined) {
+    throw new RunbookError('internal', `the sandbox host could not be started: ${child.shortMessage}`, { hint: 'is util-linux (unshare) installed?' });
+  }
+  return child.exitCode;
+}
+
+/**
+ * Refuses to go on unless this process really is in a network namespace other than the one
+ * it was started from: the sandbox setup must never touch the real host.
+ */
+export function assertIsolated(): void {
+  const outer = process.env[outerNetnsVar];
+  if (outer === undefined || outer === currentNetns()) {
+    throw new RunbookError('internal', 'refusing to set up a sandbox host: this process is not in a fresh network namespace');
+  }
+}
+
+/** Turns the fresh namespaces this process runs in into a tutorial-like host. */
+export async function setUpTutorialHost(executor: Executor): Promise<void> {
+  assertIsolated();
+  for (const argv of tutorialHostSetup) {
+    const result = await executor.run({ argv, timeoutMs: 5_000 });
+    if (!succeeded(result)) {
+      throw new RunbookError('internal', `setting up the sandbox host failed at: ${argv.join(' ')}: ${result.stderr.trim()}`);
+    }
+  }
+}
