@@ -5,6 +5,8 @@ import { createContext, type CliContext, type GlobalOptions } from './context.js
 import { journalCommand } from './commands/journal.js';
 import { listCommand } from './commands/list.js';
 import { runCommand } from './commands/run.js';
+import { resumeCommand } from './commands/resume.js';
+import { rollbackCommand } from './commands/rollback.js';
 import { runsCommand } from './commands/runs.js';
 import { showCommand } from './commands/show.js';
 
@@ -73,6 +75,7 @@ ${exitCodesHelp}`,
     .option('--set <key=value>', 'override a parameter (repeatable)', collect, [])
     .option('--sandbox', 'run inside a throwaway sandbox host (fresh network + mount namespace, like the tutorial VM); the real host is not touched')
     .option('--until <step-id>', 'stop after this step (replay the tutorial stage by stage); `runbook resume` continues')
+    .option('--rollback-on-failure', 'if a step fails, undo what this run changed (in reverse order), then exit 1')
     .option('--json', 'print machine-readable events (one JSON object per line) instead of text')
     .addHelpText(
       'after',
@@ -83,8 +86,43 @@ Each step prints one line when it completes:
   failed   the step's verification failed; the diagnosis names the cause and the fix
 ${exitCodesHelp}`,
     )
-    .action(async (runbook: string, opts: { set: string[]; sandbox?: boolean; until?: string; json?: boolean }, command: Command) => {
+    .action(async (runbook: string, opts: { set: string[]; sandbox?: boolean; until?: string; json?: boolean; rollbackOnFailure?: boolean }, command: Command) => {
       exitCode = await runCommand(context(command), runbook, opts, argv);
+    });
+
+  program
+    .command('resume')
+    .description('continue an interrupted, failed or --until-stopped run from its journal: finished steps are not run again')
+    .argument('[run-id]', 'the run to resume (default: the latest interrupted, failed or stopped run)')
+    .option('--force', 'resume even though the runbook file changed since the run started (the recorded text is used)')
+    .option('--json', 'print machine-readable events')
+    .addHelpText(
+      'after',
+      `
+The step that was in progress when the run stopped is checked first: a command whose result
+never reached the journal may or may not have taken effect. Parameters and runbook text are the
+ones recorded when the run started.
+${exitCodesHelp}`,
+    )
+    .action(async (runId: string | undefined, opts: { force?: boolean; json?: boolean }, command: Command) => {
+      exitCode = await resumeCommand(context(command), runId, opts);
+    });
+
+  program
+    .command('rollback')
+    .description('undo, in reverse order, exactly the steps a run changed (never what it found already in place)')
+    .argument('[run-id]', 'the run to roll back (default: the latest run with changes not yet undone)')
+    .option('--json', 'print machine-readable events')
+    .addHelpText(
+      'after',
+      `
+After each undo, the step's own verification must no longer hold; "already gone" counts as
+undone. A rollback is journaled: if it is interrupted, run it again to finish; once finished,
+running it again changes nothing and exits 0.
+${exitCodesHelp}`,
+    )
+    .action(async (runId: string | undefined, opts: { json?: boolean }, command: Command) => {
+      exitCode = await rollbackCommand(context(command), runId, opts);
     });
 
   program

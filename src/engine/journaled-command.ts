@@ -1,4 +1,5 @@
 import type { CommandResult, Executor } from '../exec/types.js';
+import { afterCommandFinished } from '../fault/kill-points.js';
 import type { JournalSink } from '../journal/sink.js';
 import type { Phase, PlannedCommand } from '../runbook/plan.js';
 
@@ -36,6 +37,7 @@ export async function runJournaled(ctx: CommandContext, stepId: string, phase: P
   if (ctx.signal?.aborted) throw new InterruptedError();
   ctx.journal.append({ type: 'command-start', step: stepId, phase, index, argv: command.argv, timeoutMs: command.timeoutMs });
   const result = await ctx.executor.run({ argv: command.argv, timeoutMs: command.timeoutMs });
+  afterCommandFinished();
   ctx.journal.append({
     type: 'command-end',
     step: stepId,

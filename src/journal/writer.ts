@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { afterJournalEntry } from '../fault/kill-points.js';
 import type { JournalEntry } from './entries.js';
 import { genesisHash } from './entries.js';
 import type { JournalSink } from './sink.js';
@@ -17,16 +18,14 @@ import type { JournalSink } from './sink.js';
  */
 export class FileJournal implements JournalSink {
   private readonly logger: Logger;
-  private readonly onAppend: ((entry: JournalEntry) => void) | undefined;
   /** seq and hash of the last line written (or found, when appending to an existing journal). */
   lastSeq: number;
   lastHash: string;
 
-  constructor(file: string, options: { lastSeq?: number; lastHash?: string; onAppend?: (entry: JournalEntry) => void } = {}) {
+  constructor(file: string, options: { lastSeq?: number; lastHash?: string } = {}) {
     mkdirSync(path.dirname(file), { recursive: true });
     this.lastSeq = options.lastSeq ?? 0;
     this.lastHash = options.lastHash ?? genesisHash;
-    this.onAppend = options.onAppend;
     const destination = pino.destination({ dest: file, sync: true, fsync: true, append: true });
     const chained: DestinationStream = {
       write: (line: string) => {
@@ -47,7 +46,7 @@ export class FileJournal implements JournalSink {
   append(entry: JournalEntry): void {
     this.logger.info(entry, summarize(entry));
     this.lastSeq += 1;
-    this.onAppend?.(entry);
+    afterJournalEntry();
   }
 }
 

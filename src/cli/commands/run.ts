@@ -8,12 +8,14 @@ import { showTutorialView } from '../../sandbox/tutorial-view.js';
 import type { CliContext } from '../context.js';
 import { formatFailure, formatStepLine, jsonLine } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
+import { rollbackCommand } from './rollback.js';
 
 export interface RunOptions {
   set: string[];
   sandbox?: boolean;
   json?: boolean;
   until?: string;
+  rollbackOnFailure?: boolean;
 }
 
 /** `runbook run <runbook>`: validate, then run every step (in a sandbox host with --sandbox). */
@@ -58,6 +60,11 @@ export async function runCommand(ctx: CliContext, runbookName: string, options: 
       failed: 'failed',
     }[result.status];
     ctx.out(`run ${result.runId} ${summary}`);
+  }
+  if (result.status === 'failed' && options.rollbackOnFailure) {
+    if (!options.json) ctx.err(`--rollback-on-failure: undoing what run ${result.runId} changed`);
+    await rollbackCommand(ctx, result.runId, { json: options.json });
+    return ExitCode.stepFailed;
   }
   if (isInsideOneShotSandbox() && !options.json) await showTutorialView(ctx.out, executor, prepared.params);
 

@@ -1,0 +1,36 @@
+import { resumeRun } from '../../engine/resume-run.js';
+import { createExecaExecutor } from '../../exec/execa-executor.js';
+import { ExitCode } from '../../errors.js';
+import { requireNetAdmin } from '../../host/privileges.js';
+import type { CliContext } from '../context.js';
+import { formatFailure, formatStepLine, jsonLine } from '../output.js';
+import { withInterruptSignal } from '../signals.js';
+
+/** `runbook resume [run-id]`: continue an interrupted, failed or stopped run from its journal. */
+export async function resumeCommand(ctx: CliContext, runId: string | undefined, options: { force?: boolean; json?: boolean }): Promise<number> {
+  requireNetAdmin('runbook resume');
+  const result = await withInterruptSignal(ctx, (signal) =>
+    resumeRun({
+      stateDir: ctx.stateDir,
+      runId,
+      executor: createExecaExecutor(),
+      force: options.force,
+      signal,
+      onStep: (report) => ctx.out(options.json ? jsonLine({ event: 'step', ...report }) : formatStepLine(report)),
+      onCommand: (event) => ctx.logger.debug({ step: event.stepId, phase: event.phase, argv: event.argv, exitCode: event.result.exitCode }, 'command'),
+      onNote: (note) => ctx.err(`note: ${note}`),
+    }),
+  );
+  if (result.kind === 'nothing') {
+    ctx.out(options.json ? jsonLine({ event: 'nothing', message: result.message }) : result.message);
+    return ExitCode.ok;
+  }
+  if (options.json) {
+    ctx.out(jsonLine({ event: 'run-end', runId: result.runId, status: result.status, failure: result.failure }));
+  } else if (result.status === 'failed' && result.failure !== undefined) {
+    for (const line of formatFailure(result.failure, result.runId)) ctx.err(line);
+  } else {
+    ctx.out(`run ${result.runId} ${result.status === 'succeeded' ? 'resumed and succeeded' : result.status}`);
+  }
+  return { succeeded: ExitCode.ok, stopped: ExitCode.ok, failed: ExitCode.stepFailed, interrupted: ExitCode.interrupted }[result.status];
+}

@@ -1,0 +1,44 @@
+import { rollbackRun } from '../../engine/rollback-run.js';
+import type { UndoReport } from '../../engine/rollback.js';
+import { createExecaExecutor } from '../../exec/execa-executor.js';
+import { ExitCode } from '../../errors.js';
+import { requireNetAdmin } from '../../host/privileges.js';
+import type { CliContext } from '../context.js';
+import { jsonLine } from '../output.js';
+import { withInterruptSignal } from '../signals.js';
+
+/** `runbook rollback [run-id]`: undo, in reverse order, exactly what a run changed. */
+export async function rollbackCommand(ctx: CliContext, runId: string | undefined, options: { json?: boolean }): Promise<number> {
+  requireNetAdmin('runbook rollback');
+  const result = await withInterruptSignal(ctx, (signal) =>
+    rollbackRun({
+      stateDir: ctx.stateDir,
+      runId,
+      executor: createExecaExecutor(),
+      signal,
+      onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
+      onCommand: (event) => ctx.logger.debug({ step: event.stepId, phase: event.phase, argv: event.argv, exitCode: event.result.exitCode }, 'command'),
+      onNote: (note) => ctx.err(`note: ${note}`),
+    }),
+  );
+  if (result.kind === 'nothing') {
+    ctx.out(options.json ? jsonLine({ event: 'nothing', message: result.message }) : result.message);
+    return ExitCode.ok;
+  }
+  if (options.json) {
+    ctx.out(jsonLine({ event: 'rollback-end', runId: result.runId, status: result.status, planned: result.planned }));
+  } else if (result.status === 'rolled-back') {
+    ctx.out(`run ${result.runId} rolled back: ${result.steps.length} step(s) undone${result.steps.length === 0 ? ' (it had changed nothing)' : ''}`);
+  } else if (result.status === 'interrupted') {
+    ctx.out(`rollback of run ${result.runId} interrupted at a safe point; finish it with \`runbook rollback ${result.runId}\``);
+  } else {
+    const failed = result.steps.find((s) => s.outcome === 'undo-failed');
+    ctx.err(`rollback of run ${result.runId} stopped: step ${failed?.stepId} is still in effect after its undo (${failed?.stillHolds})`);
+    ctx.err(`next: see what its undo commands said with \`runbook journal ${result.runId}\`, fix it, then \`runbook rollback ${result.runId}\` again`);
+  }
+  return { 'rolled-back': ExitCode.ok, failed: ExitCode.stepFailed, interrupted: ExitCode.interrupted }[result.status];
+}
+
+function formatUndoLine(report: UndoReport): string {
+  return `  ${report.outcome.padEnd(11)} ${report.stepId}  (${report.durationMs} ms)`;
+}

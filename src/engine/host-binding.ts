@@ -1,0 +1,27 @@
+import { RunbookError } from '../errors.js';
+import { currentHost } from '../host/identity.js';
+import type { HostIdentity } from '../journal/entries.js';
+
+/** Prefix of the names given to one-shot `--sandbox` hosts, which vanish with their command. */
+export const oneShotSandboxPrefix = 'one-shot-';
+
+/**
+ * A journal describes changes made to one host. Replaying it anywhere else would create or
+ * delete things that run never touched (rolling back a sandbox run on the real machine would
+ * delete the real machine's container1), so resume and rollback refuse unless this process
+ * acts on the very network namespace, hostname and sandbox the run recorded.
+ */
+export function assertSameHost(runId: string, recorded: HostIdentity): void {
+  const here = currentHost();
+  if (recorded.netns === here.netns && recorded.hostname === here.hostname && recorded.sandbox === here.sandbox) return;
+  const nothingChanged = 'nothing was changed';
+  if (recorded.sandbox?.startsWith(oneShotSandboxPrefix)) {
+    throw new RunbookError('wrong-host', `run ${runId} was made in a one-shot --sandbox host, which no longer exists; ${nothingChanged}`, {
+      hint: 'its changes vanished with that sandbox: there is nothing to resume or roll back. Start a new run instead.',
+    });
+  }
+  const where = (h: HostIdentity) => `host ${h.hostname}, network namespace ${h.netns}${h.sandbox ? `, sandbox "${h.sandbox}"` : ''}`;
+  throw new RunbookError('wrong-host', `run ${runId} belongs to ${where(recorded)}, but this is ${where(here)}; ${nothingChanged}`, {
+    hint: recorded.sandbox ? `act on it from inside its sandbox: runbook --in ${recorded.sandbox} …` : 'run the command on the host (and in the namespace) where the run was made',
+  });
+}

@@ -1,0 +1,81 @@
+import type { Executor } from '../exec/types.js';
+import { currentUser } from '../host/identity.js';
+import { findRun } from '../journal/find-run.js';
+import { acquireLock } from '../journal/lock.js';
+import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
+import { RunJournal } from '../journal/run-journal.js';
+import type { PlannedStep } from '../runbook/plan.js';
+import type { CommandEvent } from './journaled-command.js';
+import { journalFile } from '../journal/paths.js';
+import { readJournal } from '../journal/reader.js';
+import { openRecordedRun } from './recorded-run.js';
+import { readRunHistory } from './run-history.js';
+import { undoSteps, type UndoReport, type UndoResult } from './rollback.js';
+
+export interface RollbackOptions {
+  stateDir: string;
+  runId: string | undefined;
+  executor: Executor;
+  signal?: AbortSignal | undefined;
+  onUndo?: ((report: UndoReport) => void) | undefined;
+  onCommand?: ((event: CommandEvent) => void) | undefined;
+  onNote?: ((note: string) => void) | undefined;
+}
+
+export type RollbackResult = { kind: 'nothing'; message: string } | ({ kind: 'rollback'; runId: string; planned: string[] } & UndoResult);
+
+/**
+ * `runbook rollback`: undoes, in reverse order, exactly the steps the run changed, as its
+ * journal records them across all attempts — including a failed step whose `do` ran, and
+ * never a step that already held before the run. Journaled in the run's own journal, so a
+ * crashed rollback is finished by running rollback again; a finished one is not repeated.
+ */
+export async function rollbackRun(options: RollbackOptions): Promise<RollbackResult> {
+  const { stateDir } = options;
+  const lock = acquireLock(stateDir, 'rollback');
+  try {
+    if (lock.takeoverNote !== undefined) options.onNote?.(lock.takeoverNote);
+    const index = options.runId === undefined ? latestNotRolledBack(stateDir) : findRun(stateDir, options.runId);
+    if (index === undefined) return { kind: 'nothing', message: 'nothing to roll back: no recorded run has changes left to undo' };
+    if (index.status === 'rolled-back') return { kind: 'nothing', message: `nothing to roll back: run ${index.id} is already rolled back` };
+
+    const run = openRecordedRun(stateDir, index);
+    const undone = new Set(run.history.undoneSteps);
+    const stepsById = new Map<string, PlannedStep>(run.plan.steps.map((s) => [s.id, s]));
+    const toUndo = run.history.changedSteps
+      .filter((id) => !undone.has(id))
+      .reverse()
+      .map((id) => stepsById.get(id))
+      .filter((s): s is PlannedStep => s !== undefined);
+
+    const journal = RunJournal.reopen(stateDir, index.id, run.journal);
+    journal.append({ type: 'attempt-start', kind: 'rollback', pid: process.pid, user: currentUser(), note: undone.size > 0 ? `continuing a rollback: ${undone.size} step(s) already undone` : undefined });
+    const planned = toUndo.map((s) => s.id);
+    journal.append({ type: 'rollback-start', steps: planned });
+    const result = await undoSteps({ steps: toUndo, executor: options.executor, journal, signal: options.signal, onUndo: options.onUndo, onCommand: options.onCommand });
+    const failed = result.steps.find((s) => s.outcome === 'undo-failed');
+    journal.append({
+      type: 'rollback-end',
+      status: result.status,
+      message: failed === undefined ? undefined : `step ${failed.stepId} is still in effect after its undo (${failed.stillHolds})`,
+    });
+    return { kind: 'rollback', runId: index.id, planned, ...result };
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * The default target: the latest run that still has changes to undo. A later re-run that found
+ * everything in place changed nothing, and picking it would leave the real changes in place.
+ */
+function latestNotRolledBack(stateDir: string): RunIndex | undefined {
+  return listRunIndexes(stateDir)
+    .reverse()
+    .find((r) => {
+      if (r.status === 'rolled-back') return false;
+      const history = readRunHistory(readJournal(journalFile(stateDir, r.id)).lines);
+      const undone = new Set(history.undoneSteps);
+      return history.changedSteps.some((id) => !undone.has(id));
+    });
+}

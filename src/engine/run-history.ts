@@ -1,0 +1,66 @@
+import type { JournalLine, RunStartEntry, StepOutcome } from '../journal/entries.js';
+
+/**
+ * What a run's journal says happened, across all its attempts (the first run, resumes,
+ * rollbacks). Resume and rollback start from this, never from memory or from the plan:
+ * the journal is the registry of what was actually done.
+ */
+export interface RunHistory {
+  start: RunStartEntry;
+  /** Steps whose last attempt ended ok or changed: a resume does not run them again. */
+  finishedSteps: string[];
+  /**
+   * Steps this run may have changed, in the order they were first acted on: every step whose
+   * `do` was started (even if the process died before it ended, or the step then failed).
+   * A step found already satisfied ("ok") is not here: the run did not create it.
+   */
+  changedSteps: string[];
+  /** Steps a rollback has already undone (and checked gone). */
+  undoneSteps: string[];
+  rollbackStarted: boolean;
+  rollbackFinished: boolean;
+  /** How the latest attempt of running the steps ended, if it recorded an end. */
+  lastRunEnd: string | undefined;
+}
+
+export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
+  const first = lines[0];
+  if (first?.type !== 'run-start') throw new Error('a run journal must begin with its run-start entry');
+  const outcomes = new Map<string, StepOutcome>();
+  const changed: string[] = [];
+  const changedSet = new Set<string>();
+  const undone = new Set<string>();
+  let rollbackStarted = false;
+  let rollbackFinished = false;
+  let lastRunEnd: string | undefined;
+
+  for (const line of lines) {
+    switch (line.type) {
+      case 'command-start':
+        if (line.phase === 'do' && !changedSet.has(line.step)) {
+          changedSet.add(line.step);
+          changed.push(line.step);
+        }
+        break;
+      case 'step-end':
+        outcomes.set(line.step, line.outcome);
+        break;
+      case 'run-end':
+        lastRunEnd = line.status;
+        break;
+      case 'rollback-start':
+        rollbackStarted = true;
+        break;
+      case 'step-undone':
+        if (line.outcome === 'undone') undone.add(line.step);
+        break;
+      case 'rollback-end':
+        rollbackFinished = line.status === 'rolled-back';
+        break;
+      default:
+        break;
+    }
+  }
+  const finishedSteps = [...outcomes].filter(([, o]) => o === 'ok' || o === 'changed').map(([id]) => id);
+  return { start: first, finishedSteps, changedSteps: changed, undoneSteps: [...undone], rollbackStarted, rollbackFinished, lastRunEnd };
+}
