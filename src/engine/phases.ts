@@ -53,6 +53,12 @@ export function createPhaseActors(steps: ReadonlyMap<string, PlannedStep>, ctx: 
 
     runCommands: fromPromise<CommandsOutput, PhaseInput>(async ({ input }) => {
       const step = stepOf(input.stepId);
+      // Captures first: what undo will need to restore must be on disk before anything changes.
+      for (const [index, capture] of step.capture.entries()) {
+        const result = await runJournaled(ctx, step.id, 'capture', index, capture);
+        if (result.exitCode !== 0 || result.timedOut) return { allSucceeded: false };
+        ctx.journal.append({ type: 'capture', step: step.id, name: capture.name, value: result.stdout.trim() });
+      }
       for (const [index, command] of step.do.entries()) {
         const result = await runJournaled(ctx, step.id, 'do', index, command);
         // Later commands of a step build on earlier ones: stop at the first failure and let

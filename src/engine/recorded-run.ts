@@ -2,7 +2,7 @@ import { RunbookError } from '../errors.js';
 import { journalFile } from '../journal/paths.js';
 import { readJournal, verifyJournal, type ReadJournal } from '../journal/reader.js';
 import type { RunIndex } from '../journal/run-index.js';
-import { parseRunbook } from '../runbook/load.js';
+import { parseRunbook, readIncludeFromRecord } from '../runbook/load.js';
 import type { Plan } from '../runbook/plan.js';
 import { renderPlan } from '../runbook/render.js';
 import { assertSameHost } from './host-binding.js';
@@ -31,6 +31,10 @@ export function openRecordedRun(stateDir: string, index: RunIndex): RecordedRun 
   }
   const history = readRunHistory(journal.lines);
   assertSameHost(index.id, history.start.host);
-  const recorded = parseRunbook(history.start.runbookSource, `${history.start.runbookFile} (as recorded in run ${index.id})`);
+  const recorded = parseRunbook(
+    history.start.runbookSource,
+    `${history.start.runbookFile} (as recorded in run ${index.id})`,
+    readIncludeFromRecord(history.start.runbookIncludes ?? []),
+  );
   return { index, journal, history, plan: renderPlan(recorded.spec, history.start.params) };
 }

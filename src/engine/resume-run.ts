@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { invalidInput } from '../errors.js';
 import type { Executor } from '../exec/types.js';
 import { currentUser } from '../host/identity.js';
@@ -7,6 +6,7 @@ import { findRun } from '../journal/find-run.js';
 import { acquireLock } from '../journal/lock.js';
 import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
 import { RunJournal } from '../journal/run-journal.js';
+import { loadRunbook } from '../runbook/load.js';
 import type { CommandEvent } from './journaled-command.js';
 import { openRecordedRun } from './recorded-run.js';
 import { executeSteps, type StepReport, type StepsResult } from './runner.js';
@@ -79,14 +79,24 @@ function latestResumable(stateDir: string): RunIndex | undefined {
     .find((r) => resumable.has(r.status));
 }
 
+/** The hash of the runbook as it is on disk now, includes and all; undefined if it is gone or broken. */
+function currentRunbookHash(file: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return loadRunbook(file).hash;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Resume runs the runbook text recorded at the start; if the file has changed since, the user
  * may be expecting the new version, so refuse unless --force says the recorded one is meant.
  */
 function checkRunbookUnchanged(file: string, recordedHash: string, runId: string, force: boolean | undefined): string | undefined {
-  const currentHash = existsSync(file) ? createHash('sha256').update(readFileSync(file)).digest('hex') : undefined;
+  const currentHash = currentRunbookHash(file);
   if (currentHash === recordedHash) return undefined;
-  const what = currentHash === undefined ? `${file} no longer exists` : `${file} has changed since run ${runId} started`;
+  const what = currentHash === undefined ? `${file} no longer exists or no longer loads` : `${file} (or a runbook it includes) has changed since run ${runId} started`;
   if (!force) {
     throw invalidInput(`${what}; nothing was changed`, `resume with the runbook as it was recorded: runbook resume ${runId} --force (or start a new run)`);
   }

@@ -4,7 +4,9 @@ import { findRun } from '../journal/find-run.js';
 import { acquireLock } from '../journal/lock.js';
 import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
 import { RunJournal } from '../journal/run-journal.js';
+import { RunbookError } from '../errors.js';
 import type { PlannedStep } from '../runbook/plan.js';
+import { renderTemplate } from '../runbook/template.js';
 import type { CommandEvent } from './journaled-command.js';
 import { journalFile } from '../journal/paths.js';
 import { readJournal } from '../journal/reader.js';
@@ -46,7 +48,8 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRes
       .filter((id) => !undone.has(id))
       .reverse()
       .map((id) => stepsById.get(id))
-      .filter((s): s is PlannedStep => s !== undefined);
+      .filter((s): s is PlannedStep => s !== undefined)
+      .map((step) => withCapturedValues(step, run.history.captures.get(step.id) ?? {}));
 
     const journal = RunJournal.reopen(stateDir, index.id, run.journal);
     journal.append({ type: 'attempt-start', kind: 'rollback', pid: process.pid, user: currentUser(), note: undone.size > 0 ? `continuing a rollback: ${undone.size} step(s) already undone` : undefined });
@@ -63,6 +66,16 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRes
   } finally {
     lock.release();
   }
+}
+
+/** Fills a step's undo commands with the values its run captured before doing it. */
+function withCapturedValues(step: PlannedStep, values: Record<string, string>): PlannedStep {
+  if (step.capture.length === 0) return step;
+  const missing = step.capture.filter((c) => values[c.name] === undefined).map((c) => c.name);
+  if (missing.length > 0) {
+    throw new RunbookError('journal-damaged', `step ${step.id} changed the host but its captured ${missing.join(', ')} is not in the journal: its undo cannot know what to restore`);
+  }
+  return { ...step, undo: step.undo.map((c) => ({ ...c, argv: c.argv.map((arg) => renderTemplate(arg, values)) })) };
 }
 
 /**

@@ -15,6 +15,8 @@ export interface RunHistory {
    * A step found already satisfied ("ok") is not here: the run did not create it.
    */
   changedSteps: string[];
+  /** Values captured before each step's first `do`, for its undo: step id → name → value. */
+  captures: Map<string, Record<string, string>>;
   /** Steps a rollback has already undone (and checked gone). */
   undoneSteps: string[];
   rollbackStarted: boolean;
@@ -33,6 +35,7 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
   let rollbackStarted = false;
   let rollbackFinished = false;
   let lastRunEnd: string | undefined;
+  const captures = new Map<string, Record<string, string>>();
 
   for (const line of lines) {
     switch (line.type) {
@@ -42,6 +45,13 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
           changed.push(line.step);
         }
         break;
+      case 'capture': {
+        // The first value wins: a resume that captures again may read what this run itself set.
+        const values = captures.get(line.step) ?? {};
+        values[line.name] ??= line.value;
+        captures.set(line.step, values);
+        break;
+      }
       case 'step-end':
         outcomes.set(line.step, line.outcome);
         break;
@@ -62,5 +72,5 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
     }
   }
   const finishedSteps = [...outcomes].filter(([, o]) => o === 'ok' || o === 'changed').map(([id]) => id);
-  return { start: first, finishedSteps, changedSteps: changed, undoneSteps: [...undone], rollbackStarted, rollbackFinished, lastRunEnd };
+  return { start: first, finishedSteps, changedSteps: changed, captures, undoneSteps: [...undone], rollbackStarted, rollbackFinished, lastRunEnd };
 }

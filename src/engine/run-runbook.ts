@@ -50,6 +50,7 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
       runbookFile: runbook.file,
       runbookHash: runbook.hash,
       runbookSource: runbook.source,
+      runbookIncludes: runbook.includes,
       params: { ...params },
       user: currentUser(),
       host: currentHost(),

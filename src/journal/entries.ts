@@ -26,6 +26,8 @@ export interface RunStartEntry {
   runbookHash: string;
   /** The exact runbook text, so that resume and rollback use what the run started with. */
   runbookSource: string;
+  /** The exact text of every runbook it includes. */
+  runbookIncludes: Array<{ name: string; file: string; source: string }>;
   params: Record<string, string>;
   user: { uid: number; sudoUser: string | undefined };
   host: HostIdentity;
@@ -83,6 +85,14 @@ export interface CheckEntry {
   evidence: string | undefined;
 }
 
+/** A value read before a step's `do`, kept for its `undo` (e.g. the previous ip_forward). */
+export interface CaptureEntry {
+  type: 'capture';
+  step: string;
+  name: string;
+  value: string;
+}
+
 export interface FindingEntry {
   type: 'finding';
   step: string;
@@ -134,6 +144,7 @@ export type JournalEntry =
   | CommandStartEntry
   | CommandEndEntry
   | CheckEntry
+  | CaptureEntry
   | FindingEntry
   | StepEndEntry
   | RunEndEntry

@@ -32,6 +32,9 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
       case 'check':
         out.push(`${' '.repeat(12)}   ${' '.repeat(10)}   ${line.ok ? '✓ holds' : `✗ does not hold: ${line.reason}`}`);
         break;
+      case 'capture':
+        out.push(`${' '.repeat(12)}   ${' '.repeat(10)}   captured ${line.name} = ${JSON.stringify(line.value)} (for undo)`);
+        break;
       case 'finding':
         out.push(`${time}   diagnosis: ${line.cause}${line.evidence ? ` (evidence: "${line.evidence}")` : ''}${line.fix ? `; fix: ${line.fix}` : ''}`);
         break;

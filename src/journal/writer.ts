@@ -69,6 +69,8 @@ function summarize(entry: JournalEntry): string {
       return `${entry.step} ${entry.phase}: exit ${entry.exitCode ?? entry.signal ?? 'none'} in ${entry.durationMs} ms`;
     case 'check':
       return `${entry.step} ${entry.phase}: ${entry.ok ? 'holds' : `does not hold: ${entry.reason}`}`;
+    case 'capture':
+      return `${entry.step} captured ${entry.name}=${entry.value}`;
     case 'finding':
       return `${entry.step} diagnosis: ${entry.cause}`;
     case 'step-end':

@@ -5,21 +5,57 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import { packageRoot } from '../version.js';
-import { RunbookSpec } from './schema.js';
+import { RunbookSpec, type LoopSpec, type ParamSpec, type StepSpec } from './schema.js';
 import { hasMalformedPlaceholder, placeholdersIn, stringsIn } from './template.js';
 
 /** The runbooks shipped with runbook; `runbook run NAME` looks here. */
 export const runbooksDir = path.join(packageRoot, 'runbooks');
 
-/** A runbook file read from disk and validated, with what the journal needs to pin it. */
+/** A runbook after its includes are brought in: parameters merged, only steps and loops left. */
+export interface ResolvedRunbook {
+  name: string;
+  description: string;
+  parameters: Record<string, ParamSpec>;
+  steps: Array<StepSpec | LoopSpec>;
+}
+
+/** The text of one runbook file, as read. */
+export interface RunbookSource {
+  name: string;
+  file: string;
+  source: string;
+}
+
+/** A runbook file read and validated, with what the journal needs to pin it. */
 export interface LoadedRunbook {
-  spec: RunbookSpec;
+  spec: ResolvedRunbook;
   /** Where it was read from. */
   file: string;
   /** The exact text, recorded in the journal so that resume runs what was started. */
   source: string;
-  /** sha256 of `source`, to notice a runbook file that changed under a run. */
+  /** The exact text of every runbook it includes, recorded likewise. */
+  includes: RunbookSource[];
+  /** sha256 over the text of the file and of its includes, to notice a change under a run. */
   hash: string;
+}
+
+/** Finds the text of an included runbook, given the file that includes it. */
+export type IncludeReader = (name: string, fromFile: string) => RunbookSource;
+
+/** Includes are sibling files: `include: multi-container` in runbooks/x.yaml is runbooks/multi-container.yaml. */
+export const readIncludeFromDisk: IncludeReader = (name, fromFile) => {
+  const file = path.join(path.dirname(fromFile), `${name}.yaml`);
+  if (!existsSync(file)) throw invalidInput(`${fromFile}: includes "${name}", but ${file} does not exist`);
+  return { name, file, source: readFileSync(file, 'utf8') };
+};
+
+/** Includes as recorded in a run's journal, so resume and rollback never depend on the disk. */
+export function readIncludeFromRecord(recorded: readonly RunbookSource[]): IncludeReader {
+  return (name, fromFile) => {
+    const found = recorded.find((r) => r.name === name);
+    if (found === undefined) throw invalidInput(`${fromFile}: includes "${name}", which the run did not record`);
+    return found;
+  };
 }
 
 /** `NAME` means runbooks/NAME.yaml; anything with a slash or a .yaml/.yml ending is a path. */
@@ -47,8 +83,37 @@ export function loadRunbook(nameOrPath: string): LoadedRunbook {
   return parseRunbook(readFileSync(file, 'utf8'), file);
 }
 
-/** Parses and validates runbook text; every problem names the file and the field. */
-export function parseRunbook(source: string, file: string): LoadedRunbook {
+/** Parses and validates runbook text and its includes; every problem names the file and the field. */
+export function parseRunbook(source: string, file: string, readInclude: IncludeReader = readIncludeFromDisk): LoadedRunbook {
+  const includes: RunbookSource[] = [];
+  const spec = resolve(source, file, readInclude, includes, []);
+  checkPlaceholders(spec, file);
+  const hash = createHash('sha256');
+  for (const text of [source, ...includes.map((i) => i.source)]) hash.update(text).update('\0');
+  return { spec, file, source, includes, hash: hash.digest('hex') };
+}
+
+function resolve(source: string, file: string, readInclude: IncludeReader, includes: RunbookSource[], stack: string[]): ResolvedRunbook {
+  const spec = validate(source, file);
+  if (stack.includes(spec.name)) throw invalidInput(`${file}: include cycle: ${[...stack, spec.name].join(' → ')}`);
+  const resolved: ResolvedRunbook = { name: spec.name, description: spec.description, parameters: {}, steps: [] };
+  for (const item of spec.steps) {
+    if (!('include' in item)) {
+      resolved.steps.push(item);
+      continue;
+    }
+    const included = readInclude(item.include, file);
+    if (!includes.some((i) => i.name === included.name)) includes.push(included);
+    const inner = resolve(included.source, included.file, readInclude, includes, [...stack, spec.name]);
+    Object.assign(resolved.parameters, inner.parameters);
+    resolved.steps.push(...inner.steps);
+  }
+  // The including runbook's own declarations win (e.g. to change a default).
+  Object.assign(resolved.parameters, spec.parameters);
+  return resolved;
+}
+
+function validate(source: string, file: string): RunbookSpec {
   const doc = parseDocument(source, { prettyErrors: true });
   if (doc.errors.length > 0) {
     throw invalidInput(`${file}: not valid YAML:\n${doc.errors.map((e) => `  ${e.message}`).join('\n')}`);
@@ -57,8 +122,7 @@ export function parseRunbook(source: string, file: string): LoadedRunbook {
   if (!parsed.success) {
     throw invalidInput(`${file}: not a valid runbook:\n${formatIssues(parsed.error.issues)}`, 'the format is described in docs/runbook-format.md');
   }
-  checkPlaceholders(parsed.data, file);
-  return { spec: parsed.data, file, source, hash: createHash('sha256').update(source).digest('hex') };
+  return parsed.data;
 }
 
 function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
@@ -70,17 +134,36 @@ function formatPath(parts: readonly PropertyKey[]): string {
   return parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
 }
 
-/** Every {{placeholder}} must name a declared parameter: caught before anything runs. */
-function checkPlaceholders(spec: RunbookSpec, file: string): void {
+/**
+ * Every {{placeholder}} must name something in scope where it is used: a parameter, the loop
+ * variable inside a loop, or (in `undo` only) a value the same step captured. Caught before
+ * anything runs, with the step and field named.
+ */
+function checkPlaceholders(spec: ResolvedRunbook, file: string): void {
   const problems: string[] = [];
-  spec.steps.forEach((step, index) => {
-    for (const [field, value] of Object.entries(step)) {
-      for (const text of stringsIn(value)) {
-        if (hasMalformedPlaceholder(text)) problems.push(`  steps[${index}] (${step.id}).${field}: malformed placeholder in "${text}"`);
-        for (const name of placeholdersIn(text)) {
-          if (!(name in spec.parameters)) problems.push(`  steps[${index}] (${step.id}).${field}: unknown parameter {{${name}}}`);
-        }
+  const params = Object.keys(spec.parameters);
+  const check = (where: string, value: unknown, scope: readonly string[]) => {
+    for (const text of stringsIn(value)) {
+      if (hasMalformedPlaceholder(text)) problems.push(`  ${where}: malformed placeholder in "${text}"`);
+      for (const name of placeholdersIn(text)) {
+        if (!scope.includes(name)) problems.push(`  ${where}: unknown name {{${name}}} (known here: ${scope.join(', ')})`);
       }
+    }
+  };
+  const checkStep = (step: StepSpec, where: string, scope: readonly string[]) => {
+    const captures = Object.keys(step.capture);
+    for (const name of captures) if (scope.includes(name)) problems.push(`  ${where}.capture.${name}: already the name of a parameter or loop variable`);
+    for (const [field, value] of Object.entries(step)) {
+      check(`${where} (${step.id}).${field}`, value, field === 'undo' ? [...scope, ...captures] : scope);
+    }
+  };
+  spec.steps.forEach((item, index) => {
+    if ('foreach' in item) {
+      check(`steps[${index}].foreach`, [item.foreach.from, item.foreach.to], params);
+      if (params.includes(item.foreach.var)) problems.push(`  steps[${index}].foreach.var: "${item.foreach.var}" is already a parameter`);
+      item.steps.forEach((step, i) => checkStep(step, `steps[${index}].steps[${i}]`, [...params, item.foreach.var]));
+    } else {
+      checkStep(item, `steps[${index}]`, params);
     }
   });
   if (problems.length > 0) throw invalidInput(`${file}: not a valid runbook:\n${problems.join('\n')}`);

@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { invalidInput } from '../errors.js';
-import type { ParamSpec, ParamType, RunbookSpec } from './schema.js';
+import type { ParamSpec, ParamType } from './schema.js';
 
 /** Parameter values after validation, always as strings (they end up in argv). */
 export type ParamValues = Readonly<Record<string, string>>;
@@ -52,7 +52,12 @@ export function parseSetFlags(flags: readonly string[]): Record<string, string> 
  * Merges defaults with overrides and validates every value against its declared type.
  * All problems are reported at once, so the user can fix them in one go.
  */
-export function resolveParams(runbook: RunbookSpec, overrides: Readonly<Record<string, string>>, source: string): ParamValues {
+export function resolveParams(
+  runbook: { name: string; parameters: Record<string, ParamSpec> },
+  overrides: Readonly<Record<string, string>>,
+  source: string,
+  options: { inSandbox?: boolean } = {},
+): ParamValues {
   const problems: string[] = [];
   const values: Record<string, string> = {};
   for (const key of Object.keys(overrides)) {
@@ -63,7 +68,8 @@ export function resolveParams(runbook: RunbookSpec, overrides: Readonly<Record<s
   }
   for (const [key, spec] of Object.entries(runbook.parameters)) {
     const given = overrides[key];
-    const value = given ?? (spec.default === undefined ? undefined : String(spec.default));
+    const fallback = options.inSandbox && spec.sandbox_default !== undefined ? spec.sandbox_default : spec.default;
+    const value = given ?? (fallback === undefined ? undefined : String(fallback));
     if (value === undefined) {
       problems.push(`parameter "${key}" has no default and was not given: use --set ${key}=…`);
       continue;

@@ -20,12 +20,19 @@ export interface PlannedProbe extends PlannedCommand {
   fix: string | undefined;
 }
 
+/** A value read just before `do` and journaled, for `undo` to use as {{name}}. */
+export interface PlannedCapture extends PlannedCommand {
+  name: string;
+}
+
 export interface PlannedStep {
   id: string;
   title: string;
   why: string;
+  capture: readonly PlannedCapture[];
   do: readonly PlannedCommand[];
   verify: readonly PlannedCheck[];
+  /** May still hold {{capture}} placeholders: rollback fills them from the journal. */
   undo: readonly PlannedCommand[];
   diagnose: readonly PlannedProbe[];
 }
@@ -38,7 +45,7 @@ export interface Plan {
 }
 
 /** The phases in which a step runs commands; each is journaled under this name. */
-export type Phase = 'check' | 'do' | 'verify' | 'diagnose' | 'undo' | 'undo-check';
+export type Phase = 'check' | 'capture' | 'do' | 'verify' | 'diagnose' | 'undo' | 'undo-check';
 
 /** A command with no timeout of its own gets this one, so that nothing can hang a run. */
 export const defaultTimeoutMs = 5_000;

@@ -64,14 +64,47 @@ const StepId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]*$/, 'step ids are lower-case letters, digits and dashes');
 
+/** Names of values: parameters, loop variables, captures. */
+const VarName = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and "_", starting with a letter or "_"');
+
 export const StepSpec = z.strictObject({
   id: StepId,
   title: z.string().min(1),
   why: z.string().min(1),
+  /**
+   * Values read from the host just before `do` runs, journaled, and usable in `undo` as
+   * {{name}}: how an undo restores what was there (say, the old ip_forward) instead of a guess.
+   */
+  capture: z.record(VarName, CommandSpec).default({}),
   do: z.array(CommandSpec).default([]),
   verify: z.array(CheckSpec).min(1, 'every step needs at least one verify check'),
   undo: z.array(CommandSpec).default([]),
   diagnose: z.array(ProbeSpec).default([]),
+});
+
+/** Repeats its steps once per value of `var` from `from` to `to` (inclusive); ids get "-<value>". */
+export const LoopSpec = z.strictObject({
+  foreach: z.strictObject({
+    var: VarName,
+    from: z.union([z.number().int(), z.string()]),
+    to: z.union([z.number().int(), z.string()]),
+  }),
+  steps: z.array(StepSpec).min(1, 'a loop needs at least one step'),
+});
+
+/** Brings in every parameter and step of another runbook (a sibling file), in place. */
+export const IncludeSpec = z.strictObject({
+  include: z.string().regex(/^[A-Za-z0-9._-]+$/, 'the name of a runbook in the same directory'),
+});
+
+/** One entry of `steps:` — a step, a loop of steps, or an included runbook. */
+export const StepItem = z.unknown().transform((item, ctx) => {
+  const has = (key: string) => item !== null && typeof item === 'object' && key in item;
+  const schema = has('include') ? IncludeSpec : has('foreach') ? LoopSpec : StepSpec;
+  const parsed = (schema as z.ZodType<StepSpec | LoopSpec | IncludeSpec>).safeParse(item);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] });
+  return z.NEVER;
 });
 
 export const ParamType = z.enum(['name', 'interface', 'ipv4', 'ipv4-cidr', 'integer']);
@@ -80,6 +113,8 @@ export type ParamType = z.infer<typeof ParamType>;
 export const ParamSpec = z.strictObject({
   type: ParamType,
   default: z.union([z.string(), z.number()]).optional(),
+  /** Used instead of `default` inside a runbook sandbox host (e.g. the stand-in internet address). */
+  sandbox_default: z.union([z.string(), z.number()]).optional(),
   description: z.string().optional(),
   min: z.number().int().optional(),
   max: z.number().int().optional(),
@@ -90,26 +125,22 @@ export const RunbookSpec = z
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only'),
     description: z.string().min(1),
     parameters: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/), ParamSpec).default({}),
-    steps: z.array(StepSpec).min(1, 'a runbook needs at least one step'),
+    steps: z.array(StepItem).min(1, 'a runbook needs at least one step'),
   })
   .superRefine((runbook, ctx) => {
-    const seen = new Set<string>();
-    runbook.steps.forEach((step, index) => {
-      if (seen.has(step.id)) {
-        ctx.addIssue({ code: 'custom', path: ['steps', index, 'id'], message: `duplicate step id "${step.id}"` });
-      }
-      seen.add(step.id);
-      if (step.do.length > 0 && step.undo.length === 0) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['steps', index, 'undo'],
-          message: 'a step that changes the host (has "do") must say how to undo it',
-        });
+    runbook.steps.forEach((item, index) => {
+      const steps = 'steps' in item ? item.steps.map((s, i) => [s, ['steps', index, 'steps', i]] as const) : 'id' in item ? [[item, ['steps', index]] as const] : [];
+      for (const [step, path] of steps) {
+        if (step.do.length > 0 && step.undo.length === 0) {
+          ctx.addIssue({ code: 'custom', path: [...path, 'undo'], message: 'a step that changes the host (has "do") must say how to undo it' });
+        }
       }
     });
   });
 
 export type RunbookSpec = z.infer<typeof RunbookSpec>;
+export type LoopSpec = z.infer<typeof LoopSpec>;
+export type IncludeSpec = z.infer<typeof IncludeSpec>;
 export type StepSpec = z.infer<typeof StepSpec>;
 export type CommandSpec = z.infer<typeof CommandSpec>;
 export type CheckSpec = z.infer<typeof CheckSpec>;

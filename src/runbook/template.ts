@@ -1,15 +1,27 @@
-import type { ParamValues } from './params.js';
+import { isIPv4 } from 'node:net';
+
+/** Values a template can refer to: parameters, loop variables, captured values. All strings. */
+export type Scope = Readonly<Record<string, string>>;
 
 /**
- * {{param}} placeholders, substituted inside one argv element at a time (never re-split, so a
- * value can never become two arguments). `{{p.address}}` and `{{p.prefixlen}}` take the two
- * halves of an ipv4-cidr value.
+ * {{placeholders}}, substituted inside one argv element at a time (never re-split, so a value
+ * can never become two arguments). The grammar is deliberately tiny:
+ *
+ *   {{name}}                 the value
+ *   {{name.address}}         the address half of an ipv4-cidr value (172.16.0.2/24 → 172.16.0.2)
+ *   {{name.prefixlen}}       its prefix length (→ 24)
+ *   {{ref + n}} {{ref + var}} addition: an integer, or an IPv4 address moved on by that many
+ *                            (172.16.0.1 + 2 → 172.16.0.3), for per-container addresses in loops
  */
-const placeholder = /\{\{\s*([a-z_][a-z0-9_]*)(?:\.(address|prefixlen))?\s*\}\}/g;
+const placeholder = /\{\{\s*([a-z_][a-z0-9_]*)(?:\.(address|prefixlen))?\s*(?:\+\s*([a-z_][a-z0-9_]*|\d+)\s*)?\}\}/g;
 
-/** The parameter names a template refers to (used to validate runbooks before running). */
+/** The names a template refers to (used to validate runbooks before running). */
 export function placeholdersIn(template: string): string[] {
-  return [...template.matchAll(placeholder)].map((m) => m[1] as string);
+  return [...template.matchAll(placeholder)].flatMap((m) => {
+    const names = [m[1] as string];
+    if (m[3] !== undefined && !/^\d+$/.test(m[3])) names.push(m[3]);
+    return names;
+  });
 }
 
 /** True when the text still contains something that looks like a placeholder but is not one. */
@@ -17,22 +29,48 @@ export function hasMalformedPlaceholder(template: string): boolean {
   return template.replace(placeholder, '').includes('{{');
 }
 
-export function renderTemplate(template: string, values: ParamValues): string {
-  return template.replace(placeholder, (_match, name: string, part?: string) => {
-    const value = values[name];
-    if (value === undefined) throw new Error(`no value for {{${name}}}`); // prevented by validation
-    if (part === 'address') return value.split('/')[0] ?? value;
-    if (part === 'prefixlen') return value.split('/')[1] ?? '';
-    return value;
+/**
+ * Substitutes every placeholder whose name is in scope. Names not in scope are left as they
+ * are when `partial` (values captured at run time, substituted later by rollback).
+ */
+export function renderTemplate(template: string, scope: Scope, partial = false): string {
+  return template.replace(placeholder, (match, name: string, part: string | undefined, operand: string | undefined) => {
+    const value = scope[name];
+    if (value === undefined) {
+      if (partial) return match;
+      throw new TemplateError(`no value for {{${name}}}`);
+    }
+    let result = value;
+    if (part === 'address') result = value.split('/')[0] ?? value;
+    if (part === 'prefixlen') result = value.split('/')[1] ?? '';
+    if (operand === undefined) return result;
+    const amount = /^\d+$/.test(operand) ? operand : scope[operand];
+    if (amount === undefined) {
+      if (partial) return match;
+      throw new TemplateError(`no value for {{${operand}}}`);
+    }
+    return add(result, Number(amount), match);
   });
 }
 
+export class TemplateError extends Error {}
+
+function add(base: string, amount: number, expression: string): string {
+  if (/^-?\d+$/.test(base)) return String(Number(base) + amount);
+  if (isIPv4(base)) {
+    const n = base.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0) + amount;
+    if (n > 0xffffffff) throw new TemplateError(`${expression} goes past 255.255.255.255`);
+    return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+  }
+  throw new TemplateError(`${expression}: "${base}" is neither a number nor an IPv4 address`);
+}
+
 /** Renders every string inside a JSON-like value (used for `json:` expectations). */
-export function renderDeep(value: unknown, values: ParamValues): unknown {
-  if (typeof value === 'string') return renderTemplate(value, values);
-  if (Array.isArray(value)) return value.map((item) => renderDeep(item, values));
+export function renderDeep(value: unknown, scope: Scope): unknown {
+  if (typeof value === 'string') return renderTemplate(value, scope);
+  if (Array.isArray(value)) return value.map((item) => renderDeep(item, scope));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, values)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, scope)]));
   }
   return value;
 }

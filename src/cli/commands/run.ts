@@ -1,6 +1,7 @@
 import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { runRunbook } from '../../engine/run-runbook.js';
 import { ExitCode } from '../../errors.js';
+import { currentHost } from '../../host/identity.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } from '../../sandbox/one-shot.js';
@@ -20,7 +21,10 @@ export interface RunOptions {
 
 /** `runbook run <runbook>`: validate, then run every step (in a sandbox host with --sandbox). */
 export async function runCommand(ctx: CliContext, runbookName: string, options: RunOptions, rawArgs: readonly string[]): Promise<number> {
-  const prepared = prepareRunbook(runbookName, options.set); // exit 2 here leaves the host untouched
+  // Exit 2 here leaves the host untouched. Inside a sandbox host, parameters may have sandbox
+  // defaults (e.g. the stand-in internet address instead of a real one).
+  const inSandbox = options.sandbox === true || currentHost().sandbox !== undefined;
+  const prepared = prepareRunbook(runbookName, options.set, { inSandbox });
 
   if (options.sandbox && !isInsideOneShotSandbox()) {
     return reexecInOneShotSandbox(rawArgs);
