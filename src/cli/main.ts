@@ -45,7 +45,7 @@ Examples:
   runbook show single-container                 its steps and the exact commands, nothing run
   runbook run single-container --sandbox        run it in a throwaway sandbox host (needs root, no VM)
   sudo runbook run single-container             run it on this host (a tutorial-like VM)
-  runbook run single-container --set container=web1 --set container_cidr=172.16.0.9/24
+  runbook run single-container --sandbox --set container=web1 --set container_cidr=172.16.0.9/24 --set gateway=172.16.0.9
   runbook runs                                  every run and its status
   runbook journal latest                        what the latest run did, command by command
 ${exitCodesHelp}`,

@@ -1,7 +1,7 @@
 import { execa, type ResultPromise } from 'execa';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { quote } from 'shell-quote';
+import { toShellLine } from '../../src/exec/shell-words.js';
 import { tutorialHostSetup } from '../../src/sandbox/tutorial-host.js';
 
 /** The built CLI (tests run `npm run build` first through `npm test`). */
@@ -28,7 +28,7 @@ export class SandboxHost {
 
   static async create(options: { setUp?: boolean } = {}): Promise<SandboxHost> {
     const setup = options.setUp === false ? tutorialHostSetup.slice(0, 3) : tutorialHostSetup;
-    const script = [...setup.map((argv) => quote([...argv])), 'echo ready', 'exec sleep 3600'].join(' && ');
+    const script = [...setup.map((argv) => toShellLine(argv)), 'echo ready', 'exec sleep 3600'].join(' && ');
     const holder = execa('unshare', ['--net', '--mount', '--propagation', 'private', '--', 'bash', '-c', script], {
       stdin: 'ignore',
       reject: false,
