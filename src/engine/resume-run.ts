@@ -67,6 +67,7 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
       failedStep: result.failure?.stepId,
       message: result.failure === undefined ? undefined : result.failure.findings[0]?.cause ?? result.failure.check?.reason,
     });
+    journal.close();
     return { kind: 'resumed', runId: index.id, ...result };
   } finally {
     lock.release();

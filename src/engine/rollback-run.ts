@@ -62,6 +62,7 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRes
       status: result.status,
       message: failed === undefined ? undefined : `step ${failed.stepId} is still in effect after its undo (${failed.stillHolds})`,
     });
+    journal.close();
     return { kind: 'rollback', runId: index.id, planned, ...result };
   } finally {
     lock.release();

@@ -72,6 +72,7 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
       failedStep: result.failure?.stepId,
       message: result.failure === undefined ? undefined : result.failure.findings[0]?.cause ?? result.failure.check?.reason,
     });
+    journal.close();
     return { ...result, runId };
   } finally {
     lock.release();

@@ -52,6 +52,10 @@ export class RunJournal implements JournalSink {
     return new RunJournal(stateDir, { ...index, pid: process.pid }, chainEnd(read));
   }
 
+  close(): void {
+    this.file.close();
+  }
+
   get runId(): string {
     return this.index.id;
   }
