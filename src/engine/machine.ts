@@ -1,4 +1,4 @@
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, fromPromise, setup, type PromiseActorLogic } from 'xstate';
 import type { StepOutcome } from '../journal/entries.js';
 import type { Plan } from '../runbook/plan.js';
 
@@ -67,35 +67,58 @@ const notProvided = (name: string) => () => {
   throw new Error(`${name} was not provided to the run machine`);
 };
 
-/** The machine's named pieces, with placeholder implementations that the runner replaces. */
-export const runMachineSetup = setup({
-  types: {
-    context: {} as RunContext,
-    input: {} as RunInput,
-  },
-  actors: {
-    runChecks: fromPromise<ChecksOutput, PhaseInput & { phase: 'check' | 'verify' }>(notProvided('runChecks')),
-    runCommands: fromPromise<CommandsOutput, PhaseInput>(notProvided('runCommands')),
-    runProbes: fromPromise<ProbesOutput, PhaseInput>(notProvided('runProbes')),
-  },
-  actions: {
-    stepEntered: (_args, _params: StepParams) => {},
-    stepFinished: (_args, _params: StepFinishedParams) => {},
-    noteDoResult: assign({ doFailed: (_args, params: { allSucceeded: boolean }) => !params.allSucceeded }),
-    resetStep: assign({ doFailed: false }),
-    markFailed: assign({ failedStep: (_args, params: StepParams) => params.stepId }),
-    keepError: assign({ error: ({ event }) => (event as { error?: unknown }).error }),
-  },
-  guards: {
-    finishedEarlier: ({ context }, params: StepParams) => context.finishedSteps[params.stepId] === true,
-    checksPassed: (_args, params: ChecksOutput) => params.passed,
-    isStopPoint: ({ context }, params: StepParams) => context.stopAfter === params.stepId,
-    stepFailed: ({ context }, params: StepParams) => context.failedStep === params.stepId,
-  },
-});
+type StepHook<P> = (args: { context: RunContext }, params: P) => void;
 
-/** Builds the run machine for a plan. Pure: same plan, same machine. */
-export function buildRunMachine(plan: Pick<Plan, 'runbook' | 'steps'>) {
+/** Implementations of the machine's named actors and step hooks (see buildRunMachine). */
+export interface RunImplementations {
+  actors?: {
+    runChecks?: PromiseActorLogic<ChecksOutput, PhaseInput & { phase: 'check' | 'verify' }>;
+    runCommands?: PromiseActorLogic<CommandsOutput, PhaseInput>;
+    runProbes?: PromiseActorLogic<ProbesOutput, PhaseInput>;
+  };
+  actions?: { stepEntered?: StepHook<StepParams>; stepFinished?: StepHook<StepFinishedParams> };
+}
+
+/**
+ * The machine's named pieces. Without implementations, the actors are placeholders that throw
+ * and the hooks do nothing; tests may still swap any of them with `machine.provide(...)`.
+ */
+function runMachineSetupWith(impl: RunImplementations = {}) {
+  return setup({
+    types: {
+      context: {} as RunContext,
+      input: {} as RunInput,
+    },
+    actors: {
+      runChecks: impl.actors?.runChecks ?? fromPromise<ChecksOutput, PhaseInput & { phase: 'check' | 'verify' }>(notProvided('runChecks')),
+      runCommands: impl.actors?.runCommands ?? fromPromise<CommandsOutput, PhaseInput>(notProvided('runCommands')),
+      runProbes: impl.actors?.runProbes ?? fromPromise<ProbesOutput, PhaseInput>(notProvided('runProbes')),
+    },
+    actions: {
+      stepEntered: (args, params: StepParams) => impl.actions?.stepEntered?.(args, params),
+      stepFinished: (args, params: StepFinishedParams) => impl.actions?.stepFinished?.(args, params),
+      noteDoResult: assign({ doFailed: (_args, params: { allSucceeded: boolean }) => !params.allSucceeded }),
+      resetStep: assign({ doFailed: false }),
+      markFailed: assign({ failedStep: (_args, params: StepParams) => params.stepId }),
+      keepError: assign({ error: ({ event }) => (event as { error?: unknown }).error }),
+    },
+    guards: {
+      finishedEarlier: ({ context }, params: StepParams) => context.finishedSteps[params.stepId] === true,
+      checksPassed: (_args, params: ChecksOutput) => params.passed,
+      isStopPoint: ({ context }, params: StepParams) => context.stopAfter === params.stepId,
+      stepFailed: ({ context }, params: StepParams) => context.failedStep === params.stepId,
+    },
+  });
+}
+
+export const runMachineSetup = runMachineSetupWith();
+
+/**
+ * Builds the run machine for a plan. Pure: same plan, same machine. The runner passes its
+ * implementations here rather than through `machine.provide()`, which would construct every
+ * state node a second time: construction is a large part of the engine's cost per step.
+ */
+export function buildRunMachine(plan: Pick<Plan, 'runbook' | 'steps'>, implementations?: RunImplementations) {
   const stepIds = plan.steps.map((s) => s.id);
   const abort = { target: `#run.${RunEnd.aborted}`, actions: 'keepError' } as const;
 
@@ -165,7 +188,8 @@ export function buildRunMachine(plan: Pick<Plan, 'runbook' | 'steps'>) {
     }),
   );
 
-  return runMachineSetup.createMachine({
+  const chosenSetup = implementations === undefined ? runMachineSetup : runMachineSetupWith(implementations);
+  return chosenSetup.createMachine({
     id: 'run',
     initial: 'Starting',
     context: ({ input }) => ({

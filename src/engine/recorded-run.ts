@@ -2,9 +2,7 @@ import { RunbookError } from '../errors.js';
 import { journalFile } from '../journal/paths.js';
 import { readJournal, verifyJournal, type ReadJournal } from '../journal/reader.js';
 import type { RunIndex } from '../journal/run-index.js';
-import { parseRunbook, readIncludeFromRecord } from '../runbook/load.js';
 import type { Plan } from '../runbook/plan.js';
-import { renderPlan } from '../runbook/render.js';
 import { assertSameHost } from './host-binding.js';
 import { readRunHistory, type RunHistory } from './run-history.js';
 
@@ -13,7 +11,7 @@ export interface RecordedRun {
   index: RunIndex;
   journal: ReadJournal;
   history: RunHistory;
-  /** The plan rebuilt from the runbook text and parameters recorded when the run started. */
+  /** The plan recorded when the run started (the runbook text and parameters, rendered). */
   plan: Plan;
 }
 
@@ -31,10 +29,7 @@ export function openRecordedRun(stateDir: string, index: RunIndex): RecordedRun 
   }
   const history = readRunHistory(journal.lines);
   assertSameHost(index.id, history.start.host);
-  const recorded = parseRunbook(
-    history.start.runbookSource,
-    `${history.start.runbookFile} (as recorded in run ${index.id})`,
-    readIncludeFromRecord(history.start.runbookIncludes ?? []),
-  );
-  return { index, journal, history, plan: renderPlan(recorded.spec, history.start.params) };
+  // The plan recorded at the start, not the runbook file as it is now: resume and rollback act
+  // on what the run started with.
+  return { index, journal, history, plan: history.start.plan };
 }

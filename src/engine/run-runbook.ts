@@ -52,6 +52,7 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
       runbookSource: runbook.source,
       runbookIncludes: runbook.includes,
       params: { ...params },
+      plan,
       user: currentUser(),
       host: currentHost(),
       engineVersion,

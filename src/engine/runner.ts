@@ -49,7 +49,7 @@ export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsR
   const finishedEarlier = new Set(options.finishedSteps);
   let stepStartedAt = 0;
 
-  const machine = buildRunMachine(plan).provide({
+  const machine = buildRunMachine(plan, {
     actors: createPhaseActors(steps, options, recorder),
     actions: {
       stepEntered: (_args: unknown, params: StepParams) => {
@@ -73,7 +73,7 @@ export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsR
         reports.push(report);
         options.onStep?.(report);
       },
-    } as never,
+    },
   });
 
   const actor = createActor(machine, { input: { finishedSteps: options.finishedSteps ?? [], stopAfter: options.stopAfter } });

@@ -1,4 +1,4 @@
-import type { Phase } from '../runbook/plan.js';
+import type { Phase, Plan } from '../runbook/plan.js';
 
 /**
  * The journal's vocabulary. A run's journal is an append-only NDJSON file; each line is one of
@@ -29,6 +29,11 @@ export interface RunStartEntry {
   /** The exact text of every runbook it includes. */
   runbookIncludes: Array<{ name: string; file: string; source: string }>;
   params: Record<string, string>;
+  /**
+   * The plan rendered from that text and those parameters: what resume and rollback run, read
+   * back with JSON.parse instead of parsing and validating the YAML again.
+   */
+  plan: Plan;
   user: { uid: number; sudoUser: string | undefined };
   host: HostIdentity;
   engineVersion: string;

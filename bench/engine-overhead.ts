@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { executeSteps } from '../src/engine/runner.js';
+import type { CommandResult, Executor } from '../src/exec/types.js';
+import { MemoryJournal } from '../src/journal/sink.js';
+import { FileJournal } from '../src/journal/writer.js';
+import type { Plan } from '../src/runbook/plan.js';
+
+/**
+ * An in-process executor that does nothing: `do X` marks X present, `has X` answers whether it
+ * is. Each step therefore takes the full path check (fails) → do → verify (holds), and the time
+ * measured is the engine's own: statechart, phase actors, expectations, journal entries.
+ */
+function noopExecutor(): Executor {
+  const present = new Set<string>();
+  const result = (exitCode: number): CommandResult => ({ exitCode, signal: undefined, stdout: '', stderr: '', durationMs: 0, timedOut: false, startError: undefined });
+  return {
+    run: async ({ argv }) => {
+      const [verb, thing] = argv as [string, string];
+      if (verb === 'do') present.add(thing);
+      return result(verb === 'has' && !present.has(thing) ? 1 : 0);
+    },
+  };
+}
+
+function noopPlan(steps: number): Plan {
+  return {
+    runbook: 'bench',
+    description: 'no-op steps',
+    params: {},
+    steps: Array.from({ length: steps }, (_, i) => ({
+      id: `step-${i}`,
+      title: `step ${i}`,
+      why: 'bench',
+      capture: [],
+      do: [{ argv: ['do', `s${i}`], timeoutMs: 1000 }],
+      verify: [{ argv: ['has', `s${i}`], timeoutMs: 1000, expect: { exit: 0 } }],
+      undo: [{ argv: ['undo', `s${i}`], timeoutMs: 1000 }],
+      diagnose: [],
+    })),
+  };
+}
+
+/** Milliseconds per step for a run of `steps` no-op steps, machine construction included. */
+export async function measureEngineOverhead(steps: number, journalKind: 'memory' | 'file'): Promise<number> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'runbook-bench-engine-'));
+  const journal = journalKind === 'memory' ? new MemoryJournal() : new FileJournal(path.join(dir, 'journal.ndjson'));
+  try {
+    const plan = noopPlan(steps);
+    const started = performance.now();
+    const result = await executeSteps({ plan, executor: noopExecutor(), journal, signal: undefined });
+    const ms = performance.now() - started;
+    if (result.status !== 'succeeded') throw new Error(`bench run ${result.status}`);
+    return ms / steps;
+  } finally {
+    if (journal instanceof FileJournal) journal.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
