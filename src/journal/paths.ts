@@ -17,8 +17,11 @@ export function auditFile(stateDir: string): string {
   return path.join(stateDir, 'audit.ndjson');
 }
 
-/** A sortable, readable run id: UTC start time plus a random suffix. */
+/**
+ * A sortable, readable run id: UTC start time to the millisecond plus a random suffix, so that
+ * ids sort in start order even for runs started within the same second.
+ */
 export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now.toISOString().replace(/[-:]/g, '');
   return `${stamp}-${Math.random().toString(16).slice(2, 6)}`;
 }

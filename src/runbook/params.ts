@@ -9,6 +9,7 @@ export type ParamValues = Readonly<Record<string, string>>;
 export function checkParamValue(type: ParamType, value: string, spec?: Pick<ParamSpec, 'min' | 'max'>): string | undefined {
   switch (type) {
     case 'name':
+      if (value === '.' || value === '..') return 'a name cannot be "." or ".." (ip netns refuses them)';
       return /^[A-Za-z0-9._-]+$/.test(value) ? undefined : 'expected a name: letters, digits, ".", "_" or "-", not empty';
     case 'interface':
       // The kernel's rules (dev_valid_name): 1-15 bytes, not "." or "..", no "/", ":" or whitespace.
@@ -18,10 +19,16 @@ export function checkParamValue(type: ParamType, value: string, spec?: Pick<Para
       return undefined;
     case 'ipv4':
       return isIPv4(value) ? undefined : 'expected an IPv4 address such as 10.0.0.10';
-    case 'ipv4-cidr': {
-      const match = /^([^/]+)\/(\d{1,2})$/.exec(value);
+    case 'ipv4-cidr':
+    case 'ipv4-network': {
+      // No leading zeros in the prefix length: `ip` rejects /08 and reads /07 as 7, which a
+      // verify comparing "07" with the kernel's 7 would then never see.
+      const match = /^([^/]+)\/(0|[1-9]\d?)$/.exec(value);
       if (match === null || !isIPv4(match[1] ?? '') || Number(match[2]) > 32) {
-        return 'expected an IPv4 address with prefix length, such as 172.16.0.2/24';
+        return `expected an IPv4 address with prefix length, such as ${type === 'ipv4-network' ? '172.16.0.0/24' : '172.16.0.2/24'}`;
+      }
+      if (type === 'ipv4-network' && hostBits(match[1] as string, Number(match[2])) !== 0) {
+        return 'expected a network address: the bits after the prefix length must be zero (the kernel refuses a route to 172.16.0.9/24)';
       }
       return undefined;
     }
@@ -33,6 +40,12 @@ export function checkParamValue(type: ParamType, value: string, spec?: Pick<Para
       return undefined;
     }
   }
+}
+
+/** The address's bits after the first `prefixlen` bits, as a number (0 for a network address). */
+function hostBits(address: string, prefixlen: number): number {
+  const n = address.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
+  return prefixlen === 32 ? 0 : n % 2 ** (32 - prefixlen);
 }
 
 /** Parses repeated `--set key=value` flags into a map; a malformed one is invalid input. */

@@ -107,7 +107,7 @@ export const StepItem = z.unknown().transform((item, ctx) => {
   return z.NEVER;
 });
 
-export const ParamType = z.enum(['name', 'interface', 'ipv4', 'ipv4-cidr', 'integer']);
+export const ParamType = z.enum(['name', 'interface', 'ipv4', 'ipv4-cidr', 'ipv4-network', 'integer']);
 export type ParamType = z.infer<typeof ParamType>;
 
 export const ParamSpec = z.strictObject({
@@ -128,6 +128,13 @@ export const RunbookSpec = z
     steps: z.array(StepItem).min(1, 'a runbook needs at least one step'),
   })
   .superRefine((runbook, ctx) => {
+    // Ids written in this file must be unique (ids a loop generates are checked when rendered).
+    const seen = new Set<string>();
+    runbook.steps.forEach((item, index) => {
+      if (!('id' in item)) return;
+      if (seen.has(item.id)) ctx.addIssue({ code: 'custom', path: ['steps', index, 'id'], message: `duplicate step id "${item.id}"` });
+      seen.add(item.id);
+    });
     runbook.steps.forEach((item, index) => {
       const steps = 'steps' in item ? item.steps.map((s, i) => [s, ['steps', index, 'steps', i]] as const) : 'id' in item ? [[item, ['steps', index]] as const] : [];
       for (const [step, path] of steps) {
