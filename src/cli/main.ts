@@ -9,6 +9,8 @@ import { resumeCommand } from './commands/resume.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { runsCommand } from './commands/runs.js';
 import { showCommand } from './commands/show.js';
+import { checkCommand } from './commands/check.js';
+import { graphCommand, graphFormats } from './commands/graph.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -141,6 +143,58 @@ ${exitCodesHelp}`,
     .option('--verify', "check the journal's hash chain and index: exit 0 if intact, 1 naming the first bad entry")
     .action((runId: string, opts: { json?: boolean; verify?: boolean }, command: Command) => {
       exitCode = journalCommand(context(command), runId, opts);
+    });
+
+  program
+    .command('check')
+    .description("check, read-only, that the host still holds what a runbook promises: every step's verify checks run, and a step that does not hold is diagnosed")
+    .argument('<runbook>', 'a name from `runbook list`, or a path to a .yaml file')
+    .option('--set <key=value>', 'override a parameter (repeatable); use the values the run used', collect, [])
+    .option('--json', 'print the check record (the line appended to <state-dir>/audit.ndjson) as JSON')
+    .addHelpText(
+      'after',
+      `
+Nothing is changed: only the verify checks and, for a step that does not hold, its diagnose
+probes run (no do, no undo). Each step prints:
+  ok       the step holds
+  not ok   it does not; the check that failed, the cause the probes found, and the fix follow
+Every check is recorded as one line of <state-dir>/audit.ndjson (time, user, host, runbook
+hash, parameters, per-step results and findings). Needs CAP_NET_ADMIN for its pings.
+
+Examples:
+  sudo runbook check single-container           does this host still hold part 1?
+  runbook check single-container --json         the same, as the JSON record it appends to audit.ndjson
+  runbook run single-container --until host-route --sandbox   (then check: the missing route back)
+
+Exit codes:
+  0    every step holds
+  1    a step does not hold (the diagnosis says why)
+  2    invalid input (unknown runbook, bad parameter), or not root; nothing was checked
+  130  interrupted`,
+    )
+    .action(async (runbook: string, opts: { set: string[]; json?: boolean }, command: Command) => {
+      exitCode = await checkCommand(context(command), runbook, opts);
+    });
+
+  program
+    .command('graph')
+    .description('print the statechart `run` executes for a runbook, generated from the engine\'s own machine (nothing is run)')
+    .argument('<runbook>', 'a name from `runbook list`, or a path to a .yaml file')
+    .option('--set <key=value>', 'override a parameter (repeatable)', collect, [])
+    .addOption(new Option('--format <format>', 'mermaid (a stateDiagram-v2 to paste into Markdown) or json (nodes and transitions)').choices([...graphFormats]).default('mermaid'))
+    .addHelpText(
+      'after',
+      `
+Each step is a composite state: entry → check → (ok | do → verify → (done | diagnosing →
+failed)), plus skipped for a step an earlier attempt finished; the run ends Succeeded,
+Failed, Stopped (--until) or Aborted. Transitions are labelled with their event and guard.
+
+Examples:
+  runbook graph single-container > statechart.mmd
+  runbook graph single-container --format json | jq '.nodes | length'`,
+    )
+    .action((runbook: string, opts: { set: string[]; format: string }, command: Command) => {
+      exitCode = graphCommand(context(command), runbook, opts);
     });
 
   try {

@@ -1,3 +1,4 @@
+import type { FailedCheck, Finding } from '../engine/phases.js';
 import type { StepReport, StepFailure } from '../engine/runner.js';
 
 /** Column widths for the per-step progress lines. */
@@ -13,20 +14,31 @@ export function formatStepLine(report: StepReport): string {
 /** Which check failed, what the probes found, and what to do next. */
 export function formatFailure(failure: StepFailure, runId: string): string[] {
   const lines = [`step ${failure.stepId} failed: ${failure.title}`];
-  if (failure.check !== undefined) {
-    lines.push(`  check:    ${failure.check.argv.join(' ')}`);
-    lines.push(`  result:   ${failure.check.reason}${failure.check.evidence ? ` — "${failure.check.evidence}"` : ''}`);
-  }
-  const [finding] = failure.findings;
-  if (finding === undefined) {
-    lines.push('  cause:    no diagnostic probe matched; see the journal for every command and its output');
-  } else {
-    lines.push(`  cause:    ${finding.cause}`);
-    lines.push(`  evidence: ${finding.argv.join(' ')}${finding.evidence ? ` → "${finding.evidence}"` : ''}`);
-    if (finding.fix !== undefined) lines.push(`  fix:      ${finding.fix}`);
-  }
+  lines.push(...formatDiagnosis(failure.check, failure.findings, '  ', 'see the journal for every command and its output'));
   lines.push(`next: fix the cause, then \`runbook resume ${runId}\`; or undo what this run did with \`runbook rollback ${runId}\``);
   lines.push(`      every command and its output: \`runbook journal ${runId}\``);
+  return lines;
+}
+
+/**
+ * The diagnosis of a step that does not hold: the check that failed and what it showed, then
+ * the cause the first matching probe named, the line that shows it, and the fix. Shared by
+ * `run` (formatFailure) and `check`.
+ */
+export function formatDiagnosis(check: FailedCheck | undefined, findings: readonly Finding[], indent: string, whenNoProbeMatched: string): string[] {
+  const lines: string[] = [];
+  if (check !== undefined) {
+    lines.push(`${indent}check:    ${check.argv.join(' ')}`);
+    lines.push(`${indent}result:   ${check.reason}${check.evidence ? ` — "${check.evidence}"` : ''}`);
+  }
+  const [finding] = findings;
+  if (finding === undefined) {
+    lines.push(`${indent}cause:    no diagnostic probe matched; ${whenNoProbeMatched}`);
+  } else {
+    lines.push(`${indent}cause:    ${finding.cause}`);
+    lines.push(`${indent}evidence: ${finding.argv.join(' ')}${finding.evidence ? ` → "${finding.evidence}"` : ''}`);
+    if (finding.fix !== undefined) lines.push(`${indent}fix:      ${finding.fix}`);
+  }
   return lines;
 }
 

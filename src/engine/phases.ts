@@ -26,6 +26,40 @@ export interface PhaseRecorder {
 }
 
 /**
+ * Runs a step's verify checks in order, journaling each verdict, and stops at the first that
+ * does not hold. Returns that check (with what it showed), or undefined when all hold.
+ * The run machine's check and verify phases and `runbook check` all go through here.
+ */
+export async function runStepChecks(ctx: CommandContext, step: PlannedStep, phase: 'check' | 'verify'): Promise<FailedCheck | undefined> {
+  for (const [index, check] of step.verify.entries()) {
+    const result = await runJournaled(ctx, step.id, phase, index, check);
+    const verdict = evaluate(check.expect, result);
+    ctx.journal.append({ type: 'check', step: step.id, phase, index, ok: verdict.ok, reason: verdict.reason, evidence: verdict.evidence });
+    if (!verdict.ok) return { argv: check.argv, reason: verdict.reason, evidence: verdict.evidence };
+  }
+  return undefined;
+}
+
+/**
+ * Runs a step's diagnose probes in order; the first that matches names the cause and is
+ * journaled as a `finding`. Returns the findings: none, or that one.
+ * The run machine's diagnosing state and `runbook check` both go through here.
+ */
+export async function runStepProbes(ctx: CommandContext, step: PlannedStep): Promise<Finding[]> {
+  for (const [index, probe] of step.diagnose.entries()) {
+    const result = await runJournaled(ctx, step.id, 'diagnose', index, probe);
+    const verdict = evaluate(probe.when, result);
+    if (!verdict.ok) continue;
+    const finding: Finding = { cause: probe.cause, evidence: verdict.evidence, fix: probe.fix, argv: probe.argv };
+    ctx.journal.append({ type: 'finding', step: step.id, index, ...finding });
+    // Probes go from the most basic cause to the most specific: the first that matches
+    // is the root cause, and the later ones would only repeat its consequences.
+    return [finding];
+  }
+  return [];
+}
+
+/**
  * The implementations of the machine's named actors: check / verify, do, diagnose.
  * Each runs its step's commands through runJournaled, so each is journaled before and after.
  */
@@ -39,16 +73,9 @@ export function createPhaseActors(steps: ReadonlyMap<string, PlannedStep>, ctx: 
   return {
     runChecks: fromPromise<ChecksOutput, PhaseInput & { phase: 'check' | 'verify' }>(async ({ input }) => {
       const step = stepOf(input.stepId);
-      for (const [index, check] of step.verify.entries()) {
-        const result = await runJournaled(ctx, step.id, input.phase, index, check);
-        const verdict = evaluate(check.expect, result);
-        ctx.journal.append({ type: 'check', step: step.id, phase: input.phase, index, ok: verdict.ok, reason: verdict.reason, evidence: verdict.evidence });
-        if (!verdict.ok) {
-          recorder.lastFailedCheck.set(step.id, { argv: check.argv, reason: verdict.reason, evidence: verdict.evidence });
-          return { passed: false };
-        }
-      }
-      return { passed: true };
+      const failed = await runStepChecks(ctx, step, input.phase);
+      if (failed !== undefined) recorder.lastFailedCheck.set(step.id, failed);
+      return { passed: failed === undefined };
     }),
 
     runCommands: fromPromise<CommandsOutput, PhaseInput>(async ({ input }) => {
@@ -70,18 +97,7 @@ export function createPhaseActors(steps: ReadonlyMap<string, PlannedStep>, ctx: 
 
     runProbes: fromPromise<ProbesOutput, PhaseInput>(async ({ input }) => {
       const step = stepOf(input.stepId);
-      const findings: Finding[] = [];
-      for (const [index, probe] of step.diagnose.entries()) {
-        const result = await runJournaled(ctx, step.id, 'diagnose', index, probe);
-        const verdict = evaluate(probe.when, result);
-        if (!verdict.ok) continue;
-        const finding: Finding = { cause: probe.cause, evidence: verdict.evidence, fix: probe.fix, argv: probe.argv };
-        ctx.journal.append({ type: 'finding', step: step.id, index, ...finding });
-        findings.push(finding);
-        // Probes go from the most basic cause to the most specific: the first that matches
-        // is the root cause, and the later ones would only repeat its consequences.
-        break;
-      }
+      const findings = await runStepProbes(ctx, step);
       recorder.findings.set(step.id, findings);
       return { findings: findings.length };
     }),

@@ -18,11 +18,9 @@ function has(cap: bigint): boolean {
  * Refuses, before any change, to run without the capability the commands need: a run that
  * would fail on its first `ip` command leaves a journal full of "Operation not permitted".
  */
-export function requireNetAdmin(what: string): void {
+export function requireNetAdmin(what: string, hint = 'try again with sudo, e.g.: sudo npx runbook run single-container --sandbox'): void {
   if (!has(CAP_NET_ADMIN)) {
-    throw new RunbookError('not-permitted', `${what} needs CAP_NET_ADMIN (run as root); nothing was changed`, {
-      hint: 'try again with sudo, e.g.: sudo npx runbook run single-container --sandbox',
-    });
+    throw new RunbookError('not-permitted', `${what} needs CAP_NET_ADMIN (run as root); nothing was changed`, { hint });
   }
 }
 

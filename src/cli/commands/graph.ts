@@ -1,0 +1,31 @@
+import { machineGraph, toMermaid } from '../../engine/graph.js';
+import { buildRunMachine } from '../../engine/machine.js';
+import { invalidInput } from '../../errors.js';
+import { currentHost } from '../../host/identity.js';
+import { prepareRunbook } from '../../runbook/prepare.js';
+import type { CliContext } from '../context.js';
+
+export interface GraphOptions {
+  set: string[];
+  format: string;
+}
+
+export const graphFormats = ['mermaid', 'json'] as const;
+
+/**
+ * `runbook graph <runbook>`: the statechart `run` executes for this runbook, read from the
+ * machine object itself (buildRunMachine), as Mermaid or JSON. Runs nothing.
+ */
+export function graphCommand(ctx: CliContext, runbookName: string, options: GraphOptions): number {
+  if (!(graphFormats as readonly string[]).includes(options.format)) {
+    throw invalidInput(`--format ${options.format}: unknown format`, `use one of: ${graphFormats.join(', ')}`);
+  }
+  const { plan } = prepareRunbook(runbookName, options.set, { inSandbox: currentHost().sandbox !== undefined });
+  const graph = machineGraph(buildRunMachine(plan));
+  if (options.format === 'json') {
+    ctx.out(JSON.stringify({ runbook: plan.runbook, ...graph }, null, 2));
+  } else {
+    ctx.out(toMermaid(graph, { title: `runbook run ${plan.runbook}` }).trimEnd());
+  }
+  return 0;
+}

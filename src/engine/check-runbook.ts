@@ -1,0 +1,161 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import type { Executor } from '../exec/types.js';
+import { currentHost, currentUser } from '../host/identity.js';
+import type { HostIdentity } from '../journal/entries.js';
+import { auditFile } from '../journal/paths.js';
+import { MemoryJournal } from '../journal/sink.js';
+import type { LoadedRunbook } from '../runbook/load.js';
+import type { ParamValues } from '../runbook/params.js';
+import type { Plan } from '../runbook/plan.js';
+import { engineVersion } from '../version.js';
+import { InterruptedError, type CommandContext, type CommandEvent } from './journaled-command.js';
+import { runStepChecks, runStepProbes, type FailedCheck, type Finding } from './phases.js';
+
+/**
+ * `runbook check`: does the host still hold what a runbook promises? Read-only, like CNI's
+ * CHECK or sqitch's verify: every step's verify checks run against the live host, and for a
+ * step that does not hold, its diagnose probes name the cause. No `do`, no `undo`, no capture:
+ * nothing is changed. The checks and probes are the very functions the run machine uses
+ * (phases.ts), so `check` and `run` can never disagree on what "holds" means.
+ */
+
+/** What `check` found for one step. */
+export interface StepCheck {
+  stepId: string;
+  title: string;
+  ok: boolean;
+  /** The first verify check that did not hold (undefined when the step holds). */
+  check: FailedCheck | undefined;
+  /** What the probes found: the first matching probe, or none. */
+  findings: Finding[];
+  durationMs: number;
+}
+
+export type CheckStatus = 'ok' | 'not-ok' | 'interrupted';
+
+export interface CheckStepsResult {
+  status: CheckStatus;
+  steps: StepCheck[];
+}
+
+export interface CheckStepsOptions extends CommandContext {
+  plan: Pick<Plan, 'steps'>;
+  onStep?: ((step: StepCheck) => void) | undefined;
+}
+
+/**
+ * Checks every step of a plan in order (a failing step does not stop the others: the report
+ * shows all that holds and all that does not). Commands and verdicts go to `options.journal`.
+ */
+export async function checkSteps(options: CheckStepsOptions): Promise<CheckStepsResult> {
+  const steps: StepCheck[] = [];
+  try {
+    for (const step of options.plan.steps) {
+      const started = performance.now();
+      const check = await runStepChecks(options, step, 'verify');
+      const findings = check === undefined ? [] : await runStepProbes(options, step);
+      const result: StepCheck = { stepId: step.id, title: step.title, ok: check === undefined, check, findings, durationMs: Math.round(performance.now() - started) };
+      steps.push(result);
+      options.onStep?.(result);
+    }
+  } catch (error) {
+    if (error instanceof InterruptedError) return { status: 'interrupted', steps };
+    throw error;
+  }
+  return { status: steps.every((s) => s.ok) ? 'ok' : 'not-ok', steps };
+}
+
+/** The line `runbook check` appends to `<stateDir>/audit.ndjson`. */
+export interface CheckAuditRecord {
+  type: 'check';
+  time: string;
+  runbook: string;
+  runbookFile: string;
+  runbookHash: string;
+  params: Record<string, string>;
+  user: { uid: number; sudoUser: string | undefined };
+  host: HostIdentity;
+  engineVersion: string;
+  status: CheckStatus;
+  durationMs: number;
+  /** How many steps were checked, hold, do not hold (an interrupted check has fewer checked). */
+  summary: { steps: number; checked: number; holding: number; failing: number };
+  /** The distinct causes the probes named, in step order. */
+  causes: string[];
+  steps: Array<{ step: string; title: string; ok: boolean; check: FailedCheck | undefined; findings: Finding[]; durationMs: number }>;
+}
+
+export interface CheckRunbookOptions {
+  runbook: LoadedRunbook;
+  params: ParamValues;
+  plan: Plan;
+  stateDir: string;
+  executor: Executor;
+  signal?: AbortSignal | undefined;
+  onStep?: ((step: StepCheck) => void) | undefined;
+  onCommand?: ((event: CommandEvent) => void) | undefined;
+}
+
+export interface CheckRunbookResult extends CheckStepsResult {
+  record: CheckAuditRecord;
+  auditFile: string;
+}
+
+/**
+ * Checks a runbook against the live host and records the check as one audit line. The
+ * commands' full output is not kept (nothing changed, so there is nothing to resume or undo):
+ * the record carries each step's verdict, the check that failed and the diagnosis.
+ */
+export async function checkRunbook(options: CheckRunbookOptions): Promise<CheckRunbookResult> {
+  const started = performance.now();
+  const time = new Date().toISOString();
+  const result = await checkSteps({
+    plan: options.plan,
+    executor: options.executor,
+    journal: new MemoryJournal(),
+    signal: options.signal,
+    onCommand: options.onCommand,
+    onStep: options.onStep,
+  });
+  const record: CheckAuditRecord = {
+    type: 'check',
+    time,
+    runbook: options.runbook.spec.name,
+    runbookFile: options.runbook.file,
+    runbookHash: options.runbook.hash,
+    params: { ...options.params },
+    user: currentUser(),
+    host: currentHost(),
+    engineVersion,
+    status: result.status,
+    durationMs: Math.round(performance.now() - started),
+    summary: {
+      steps: options.plan.steps.length,
+      checked: result.steps.length,
+      holding: result.steps.filter((s) => s.ok).length,
+      failing: result.steps.filter((s) => !s.ok).length,
+    },
+    causes: distinctCauses(result.steps),
+    steps: result.steps.map((s) => ({ step: s.stepId, title: s.title, ok: s.ok, check: s.check, findings: s.findings, durationMs: s.durationMs })),
+  };
+  const file = auditFile(options.stateDir);
+  appendAuditLine(options.stateDir, file, record);
+  return { ...result, record, auditFile: file };
+}
+
+/** The causes named by the probes of failing steps, each once, in step order. */
+export function distinctCauses(steps: readonly StepCheck[]): string[] {
+  return [...new Set(steps.flatMap((s) => s.findings.map((f) => f.cause)))];
+}
+
+/** One line, appended with O_APPEND in a single write and fsync'd: durable, never interleaved. */
+function appendAuditLine(stateDir: string, file: string, record: CheckAuditRecord): void {
+  mkdirSync(stateDir, { recursive: true });
+  const fd = openSync(file, 'a', 0o644);
+  try {
+    writeSync(fd, `${JSON.stringify(record)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
