@@ -164,7 +164,8 @@ hash, parameters, per-step results and findings). Needs CAP_NET_ADMIN for its pi
 Examples:
   sudo runbook check single-container           does this host still hold part 1?
   runbook check single-container --json         the same, as the JSON record it appends to audit.ndjson
-  runbook run single-container --until host-route --sandbox   (then check: the missing route back)
+  sudo runbook run single-container --until host-route && sudo runbook check single-container
+                                                the tutorial's failed ping (step 9), diagnosed
 
 Exit codes:
   0    every step holds
