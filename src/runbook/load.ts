@@ -49,15 +49,6 @@ export const readIncludeFromDisk: IncludeReader = (name, fromFile) => {
   return { name, file, source: readFileSync(file, 'utf8') };
 };
 
-/** Includes as recorded in a run's journal, so resume and rollback never depend on the disk. */
-export function readIncludeFromRecord(recorded: readonly RunbookSource[]): IncludeReader {
-  return (name, fromFile) => {
-    const found = recorded.find((r) => r.name === name);
-    if (found === undefined) throw invalidInput(`${fromFile}: includes "${name}", which the run did not record`);
-    return found;
-  };
-}
-
 /** `NAME` means runbooks/NAME.yaml; anything with a slash or a .yaml/.yml ending is a path. */
 export function resolveRunbookFile(nameOrPath: string): string {
   if (nameOrPath.trim() === '') throw invalidInput('the runbook name is empty', 'list them with: runbook list');

@@ -37,8 +37,11 @@ export function renderTemplate(template: string, scope: Scope, partial = false):
   return template.replace(placeholder, (match, name: string, part: string | undefined, operand: string | undefined) => {
     const value = scope[name];
     if (value === undefined) {
-      if (partial) return match;
-      throw new TemplateError(`no value for {{${name}}}`);
+      if (!partial) throw new TemplateError(`no value for {{${name}}}`);
+      // Left for later (a captured value), but with what is known now filled in, so that
+      // {{previous + n}} in a loop becomes {{previous + 3}}: rollback knows captures, not n.
+      const known = operand !== undefined && !/^\d+$/.test(operand) ? scope[operand] : undefined;
+      return known === undefined ? match : `{{${name}${part === undefined ? '' : `.${part}`} + ${known}}}`;
     }
     let result = value;
     if (part === 'address') result = value.split('/')[0] ?? value;
@@ -46,9 +49,10 @@ export function renderTemplate(template: string, scope: Scope, partial = false):
     if (operand === undefined) return result;
     const amount = /^\d+$/.test(operand) ? operand : scope[operand];
     if (amount === undefined) {
-      if (partial) return match;
+      if (partial) return match; // the operand is a captured value: rollback adds it
       throw new TemplateError(`no value for {{${operand}}}`);
     }
+    if (!/^-?\d+$/.test(amount)) throw new TemplateError(`${match}: "${amount}" is not a whole number`);
     return add(result, Number(amount), match);
   });
 }
@@ -60,6 +64,7 @@ function add(base: string, amount: number, expression: string): string {
   if (isIPv4(base)) {
     const n = base.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0) + amount;
     if (n > 0xffffffff) throw new TemplateError(`${expression} goes past 255.255.255.255`);
+    if (n < 0) throw new TemplateError(`${expression} goes below 0.0.0.0`);
     return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
   }
   throw new TemplateError(`${expression}: "${base}" is neither a number nor an IPv4 address`);

@@ -207,7 +207,7 @@ describe('the shipped single-container runbook', () => {
       'ip -n container1 route add default via 172.16.0.2 dev ceth1',
     ]);
     const verifyOnly = plan.steps.filter((s) => s.do.length === 0).map((s) => s.verify[0]!.argv.join(' '));
-    expect(verifyOnly).toEqual(['ping -c1 -W1 172.16.0.2', 'ip netns exec container1 ping -c1 -W1 10.0.0.10']);
+    expect(verifyOnly).toEqual(['ping -c1 -w2 172.16.0.2', 'ip netns exec container1 ping -c1 -w2 10.0.0.10']);
     for (const step of plan.steps) {
       if (step.do.length > 0) expect(step.undo.length, `${step.id} has an undo`).toBeGreaterThan(0);
       expect(step.diagnose.length, `${step.id} has probes`).toBeGreaterThan(0);

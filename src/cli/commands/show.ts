@@ -1,10 +1,12 @@
 import { toShellLine } from '../../exec/shell-words.js';
+import { currentHost } from '../../host/identity.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import type { CliContext } from '../context.js';
 
 /** `runbook show <runbook>`: parameters and every step's rendered commands; runs nothing. */
 export function showCommand(ctx: CliContext, runbookName: string, options: { set: string[]; json?: boolean }): number {
-  const { runbook, params, plan } = prepareRunbook(runbookName, options.set);
+  // Inside a sandbox host, show the values a run there would use (sandbox defaults).
+  const { runbook, params, plan } = prepareRunbook(runbookName, options.set, { inSandbox: currentHost().sandbox !== undefined });
   if (options.json) {
     ctx.out(JSON.stringify(plan, null, 2));
     return 0;
