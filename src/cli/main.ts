@@ -11,6 +11,7 @@ import { runsCommand } from './commands/runs.js';
 import { showCommand } from './commands/show.js';
 import { checkCommand } from './commands/check.js';
 import { graphCommand, graphFormats } from './commands/graph.js';
+import { registerSandboxCommands, runInSandboxIfAsked } from './commands/sandbox.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -27,6 +28,13 @@ Exit codes:
  * than calling process.exit(), so that logs and the journal are flushed first.
  */
 export async function main(argv: readonly string[]): Promise<number> {
+  // `--in <sandbox>`: the whole command re-runs inside that sandbox host (src/sandbox/enter.ts).
+  try {
+    const inSandbox = await runInSandboxIfAsked(argv);
+    if (inSandbox !== undefined) return inSandbox;
+  } catch (error) {
+    return reportError(error);
+  }
   let exitCode: number = ExitCode.ok;
   let ctx: CliContext | undefined;
   const context = (command: Command): CliContext => (ctx ??= createContext(command.optsWithGlobals<GlobalOptions>()));
@@ -36,6 +44,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .version(engineVersion, '-V, --version')
     .option('--state-dir <dir>', 'where runs and journals are kept (env RUNBOOK_STATE_DIR; default: state/ in the checkout)')
     .option('-v, --verbose', 'log every command as it runs (on stderr, through pino)')
+    .option('--in <sandbox>', 'run the command inside a persistent sandbox host, with its own state dir (see `runbook sandbox`)')
     .addOption(new Option('--log-level <level>', 'operational log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -46,6 +55,7 @@ Examples:
   runbook list                                  the runbooks you can run
   runbook show single-container                 its steps and the exact commands, nothing run
   runbook run single-container --sandbox        run it in a throwaway sandbox host (needs root, no VM)
+  runbook sandbox create; runbook --in lab run single-container   the same in a sandbox host that stays
   sudo runbook run single-container             run it on this host (a tutorial-like VM)
   runbook run single-container --sandbox --set container=web1 --set container_cidr=172.16.0.9/24 --set gateway=172.16.0.9
   runbook runs                                  every run and its status
@@ -197,6 +207,8 @@ Examples:
     .action((runbook: string, opts: { set: string[]; format: string }, command: Command) => {
       exitCode = graphCommand(context(command), runbook, opts);
     });
+
+  registerSandboxCommands(program, context, (code) => (exitCode = code));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

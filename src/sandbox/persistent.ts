@@ -1,0 +1,258 @@
+import { execa } from 'execa';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { invalidInput, RunbookError } from '../errors.js';
+import { createExecaExecutor } from '../exec/execa-executor.js';
+import type { Executor } from '../exec/types.js';
+import { succeeded } from '../exec/types.js';
+import { oneShotSandboxPrefix } from '../engine/host-binding.js';
+import { currentNetns } from '../host/identity.js';
+import { requireSandboxCaps } from '../host/privileges.js';
+import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
+import { mountsAtOrUnder, nsfsMountAt, readMounts } from './mountinfo.js';
+import { tutorialHostSetup } from './tutorial-host.js';
+
+/**
+ * Persistent sandbox hosts (`runbook sandbox create|list|destroy`): like the one-shot --sandbox
+ * host, a network + mount namespace set up like the tutorial's VM, but kept alive after the
+ * command ends by bind-mounting the namespaces onto files in the state dir:
+ *
+ *   <stateDir>/sandboxes/<name>/          bind-mounted onto itself, private propagation
+ *   <stateDir>/sandboxes/<name>/net       the network namespace (nsfs bind mount)
+ *   <stateDir>/sandboxes/<name>/mnt       the mount namespace, with its own /run/netns tmpfs
+ *   <stateDir>/sandboxes/<name>/state/    the sandbox's own state dir (runs and journals)
+ *
+ * A mount namespace file must sit in a directory whose mount does not propagate, or the new
+ * namespace would contain a mount of itself; hence the sandbox dir's private self bind mount.
+ */
+
+export const defaultSandboxName = 'lab';
+
+export interface SandboxPaths {
+  name: string;
+  dir: string;
+  net: string;
+  mnt: string;
+  stateDir: string;
+  bashrc: string;
+}
+
+export function sandboxesDir(stateDir: string): string {
+  return path.join(stateDir, 'sandboxes');
+}
+
+function pathsOf(name: string, dir: string): SandboxPaths {
+  return { name, dir, net: path.join(dir, 'net'), mnt: path.join(dir, 'mnt'), stateDir: path.join(dir, 'state'), bashrc: path.join(dir, 'bashrc') };
+}
+
+/** Letters, digits, '.', '_', '-'; not "." or ".."; `one-shot-*` is reserved for --sandbox hosts. */
+export function validateSandboxName(name: string): void {
+  const problem =
+    !/^[A-Za-z0-9._-]+$/.test(name) ? 'use only letters, digits, ".", "_" and "-"'
+    : name === '.' || name === '..' ? 'it is not a name'
+    : name.startsWith('-') ? 'it must not start with "-"'
+    : name.length > 64 ? 'at most 64 characters'
+    : name.startsWith(oneShotSandboxPrefix) ? `names starting with "${oneShotSandboxPrefix}" are kept for throwaway --sandbox hosts`
+    : undefined;
+  if (problem !== undefined) throw invalidInput(`bad sandbox name "${name}": ${problem}; nothing was changed`);
+}
+
+/** An existing sandbox's paths (resolved, as /proc/self/mountinfo names them); exit 2 if none. */
+export function locateSandbox(stateDir: string, name: string): SandboxPaths {
+  validateSandboxName(name);
+  const dir = path.join(sandboxesDir(stateDir), name);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw invalidInput(`no sandbox named "${name}" in ${sandboxesDir(stateDir)}; nothing was changed`, `create it with: runbook sandbox create ${name}   (see them all: runbook sandbox list)`);
+  }
+  return pathsOf(name, realpathSync(dir));
+}
+
+export type SandboxLiveness = { alive: true; netns: string; mntns: string } | { alive: false; reason: string };
+
+/** Alive while both namespaces are still bind-mounted (a reboot, for one, ends them). */
+export function sandboxLiveness(paths: SandboxPaths): SandboxLiveness {
+  const mounts = readMounts();
+  const netns = nsfsMountAt(paths.net, mounts);
+  const mntns = nsfsMountAt(paths.mnt, mounts);
+  if (netns?.startsWith('net:') && mntns?.startsWith('mnt:')) return { alive: true, netns, mntns };
+  return { alive: false, reason: 'its namespaces no longer exist (after a reboot, say, or in another mount namespace)' };
+}
+
+/** The live sandbox, or exit 2 saying it is gone. */
+export function requireAlive(paths: SandboxPaths): { netns: string; mntns: string } {
+  const liveness = sandboxLiveness(paths);
+  if (!liveness.alive) {
+    throw invalidInput(`sandbox "${paths.name}" is gone: ${liveness.reason}; nothing was changed`, `remove what is left of it with: runbook sandbox destroy ${paths.name}`);
+  }
+  return liveness;
+}
+
+/** argv run inside the sandbox host: its network and mount namespaces. */
+export function insideArgv(paths: SandboxPaths, argv: readonly string[]): string[] {
+  return ['nsenter', `--net=${paths.net}`, `--mount=${paths.mnt}`, '--', ...argv];
+}
+
+async function mustRun(executor: Executor, argv: readonly string[], what: string): Promise<void> {
+  const result = await executor.run({ argv, timeoutMs: 10_000 });
+  if (!succeeded(result)) {
+    const detail = (result.startError ?? result.stderr).trim() || `exit ${result.exitCode ?? result.signal}`;
+    throw new RunbookError('internal', `${what} failed at \`${argv.join(' ')}\`: ${detail}`);
+  }
+}
+
+/**
+ * `runbook sandbox create`: new network + mount namespaces bound to files under the state dir,
+ * then set up like the tutorial's VM (uplink enp0s8 10.0.0.10/24, gateway 10.0.0.1 in a "lan"
+ * namespace, 198.51.100.1 as the stand-in internet). If any part fails, what was made is removed.
+ */
+export async function createSandbox(stateDir: string, name: string, executor: Executor = createExecaExecutor()): Promise<SandboxPaths & { netns: string }> {
+  validateSandboxName(name);
+  requireSandboxCaps();
+  mkdirSync(sandboxesDir(stateDir), { recursive: true });
+  const wanted = path.join(sandboxesDir(stateDir), name);
+  try {
+    mkdirSync(wanted); // atomic: of two concurrent creates, one gets EEXIST
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    throw invalidInput(`a sandbox named "${name}" already exists (${wanted}); nothing was changed`, `use it (runbook --in ${name} …), or remove it first: runbook sandbox destroy ${name}`);
+  }
+  const paths = pathsOf(name, realpathSync(wanted));
+  try {
+    mkdirSync(paths.stateDir);
+    await mustRun(executor, ['mount', '--bind', paths.dir, paths.dir], 'making the sandbox dir a mount');
+    await mustRun(executor, ['mount', '--make-private', paths.dir], 'making the sandbox dir private');
+    writeFileSync(paths.net, '');
+    writeFileSync(paths.mnt, '');
+    await bindNewNamespaces(paths, executor);
+    const { netns } = requireAlive(paths);
+    // Every setup command runs through nsenter into the new namespaces; check they are new.
+    if (netns === currentNetns()) throw new RunbookError('internal', `refusing to set up sandbox "${name}": its network namespace is this host's own (${netns})`);
+    for (const argv of tutorialHostSetup) await mustRun(executor, insideArgv(paths, argv), `setting up sandbox "${name}"`);
+    return { ...paths, netns };
+  } catch (error) {
+    try {
+      await removeSandboxDir(paths, executor);
+    } catch (cleanup) {
+      throw new RunbookError('internal', `${(error as Error).message}; removing the half-made sandbox failed too: ${(cleanup as Error).message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/**
+ * New network + mount namespaces, bind-mounted onto the sandbox's `net` and `mnt` files: a
+ * holder process is started in them (`unshare --net --mount`), its namespaces are bound from
+ * here, and it is killed.
+ *
+ * The kernel refuses (EINVAL) to bind a mount namespace whose id is not greater than the id of
+ * the binding process's own mount namespace (its guard against namespace loops). Recent kernels
+ * (seen on 6.18) hand out namespace ids in per-CPU batches, so a namespace made later on another
+ * CPU can get a smaller id; `unshare --net=FILE --mount=FILE` then fails about half the time.
+ * The CPU that made our own namespace always hands out greater ids, so if the first try fails,
+ * the holder is started pinned to each CPU in turn (taskset) until one bind succeeds.
+ */
+async function bindNewNamespaces(paths: SandboxPaths, executor: Executor): Promise<void> {
+  const cpus = [undefined, ...Array.from({ length: availableParallelism() }, (_, i) => i)];
+  let lastError: unknown;
+  for (const cpu of cpus) {
+    const unshare = ['unshare', '--net', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'echo ready; exec sleep 600'];
+    const argv = cpu === undefined ? unshare : ['taskset', '--cpu-list', String(cpu), ...unshare];
+    const holder = execa(argv[0] as string, argv.slice(1), { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout?.once('data', () => resolve());
+        void holder.then((r) => reject(new RunbookError('internal', `creating the sandbox namespaces failed at \`${argv.join(' ')}\`: ${r.shortMessage}`, { hint: 'is util-linux (unshare, taskset) installed?' })));
+      });
+      const pid = holder.pid as number;
+      if (readlinkSync(`/proc/${pid}/ns/net`) === currentNetns()) {
+        throw new RunbookError('internal', `refusing to create sandbox "${paths.name}": unshare did not make a new network namespace`);
+      }
+      await mustRun(executor, ['mount', '--bind', `/proc/${pid}/ns/net`, paths.net], 'keeping the sandbox network namespace');
+      await mustRun(executor, ['mount', '--bind', `/proc/${pid}/ns/mnt`, paths.mnt], 'keeping the sandbox mount namespace');
+      return;
+    } catch (error) {
+      lastError = error;
+      for (const file of [paths.mnt, paths.net]) {
+        if (nsfsMountAt(file) !== undefined) await mustRun(executor, ['umount', file], 'undoing a failed namespace bind');
+      }
+    } finally {
+      holder.kill('SIGKILL');
+      await holder;
+    }
+  }
+  throw lastError;
+}
+
+/** Processes whose network or mount namespace is the sandbox's (a shell, a running command). */
+export function processesInside(liveness: { netns: string; mntns: string }): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/net`) === liveness.netns || readlinkSync(`/proc/${entry}/ns/mnt`) === liveness.mntns) pids.push(Number(entry));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return pids;
+}
+
+/**
+ * `runbook sandbox destroy`: unmounts the namespace files and the sandbox dir (so the kernel
+ * frees the namespaces and everything in them), then deletes the dir with its runs. Refuses
+ * while a process is still inside: it would keep the namespaces alive, unseen.
+ */
+export async function destroySandbox(stateDir: string, name: string, executor: Executor = createExecaExecutor()): Promise<SandboxPaths & { runs: number }> {
+  const paths = locateSandbox(stateDir, name);
+  requireSandboxCaps();
+  const liveness = sandboxLiveness(paths);
+  if (liveness.alive) {
+    const pids = processesInside(liveness);
+    if (pids.length > 0) {
+      throw invalidInput(`sandbox "${name}" is in use by process(es) ${pids.join(', ')}; nothing was changed`, 'leave its shell (exit) or let the command inside end, then destroy it again');
+    }
+  }
+  const runs = listRunIndexes(paths.stateDir).length;
+  await removeSandboxDir(paths, executor);
+  return { ...paths, runs };
+}
+
+/** Unmounts everything at or under the sandbox dir, deepest first; deletes it only then. */
+async function removeSandboxDir(paths: SandboxPaths, executor: Executor): Promise<void> {
+  for (let i = 0; i < 64; i++) {
+    const [deepest] = mountsAtOrUnder(paths.dir);
+    if (deepest === undefined) break;
+    await mustRun(executor, ['umount', deepest.mountPoint], `unmounting sandbox "${paths.name}"`);
+  }
+  const left = mountsAtOrUnder(paths.dir);
+  if (left.length > 0) {
+    // Never delete into a mount: that would delete what is mounted, not the sandbox.
+    throw new RunbookError('internal', `could not unmount ${left.map((m) => m.mountPoint).join(', ')}; ${paths.dir} was not deleted`);
+  }
+  rmSync(paths.dir, { recursive: true, force: true });
+}
+
+export interface SandboxSummary {
+  name: string;
+  dir: string;
+  stateDir: string;
+  alive: boolean;
+  netns: string | undefined;
+  runs: RunIndex[];
+}
+
+/** Every sandbox under the state dir, with its runs, by name. */
+export function listSandboxes(stateDir: string): SandboxSummary[] {
+  const root = sandboxesDir(stateDir);
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()
+    .map((name) => {
+      const paths = pathsOf(name, realpathSync(path.join(root, name)));
+      const liveness = sandboxLiveness(paths);
+      return { name, dir: paths.dir, stateDir: paths.stateDir, alive: liveness.alive, netns: liveness.alive ? liveness.netns : undefined, runs: listRunIndexes(paths.stateDir) };
+    });
+}
