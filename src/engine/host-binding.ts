@@ -11,9 +11,15 @@ export const oneShotSandboxPrefix = 'one-shot-';
  * delete the real machine's container1), so resume and rollback refuse unless this process
  * acts on the very network namespace, hostname and sandbox the run recorded.
  */
-export function assertSameHost(runId: string, recorded: HostIdentity): void {
+/** Whether a run recorded on `recorded` belongs to the host this process acts on. */
+export function isThisHost(recorded: HostIdentity): boolean {
   const here = currentHost();
-  if (recorded.netns === here.netns && recorded.hostname === here.hostname && recorded.sandbox === here.sandbox) return;
+  return recorded.netns === here.netns && recorded.hostname === here.hostname && recorded.sandbox === here.sandbox;
+}
+
+export function assertSameHost(runId: string, recorded: HostIdentity): void {
+  if (isThisHost(recorded)) return;
+  const here = currentHost();
   const nothingChanged = 'nothing was changed';
   if (recorded.sandbox?.startsWith(oneShotSandboxPrefix)) {
     throw new RunbookError('wrong-host', `run ${runId} was made in a one-shot --sandbox host, which no longer exists; ${nothingChanged}`, {

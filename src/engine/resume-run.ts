@@ -8,6 +8,7 @@ import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
 import { RunJournal } from '../journal/run-journal.js';
 import { loadRunbook } from '../runbook/load.js';
 import type { CommandEvent } from './journaled-command.js';
+import { isThisHost } from './host-binding.js';
 import { openRecordedRun } from './recorded-run.js';
 import { executeSteps, type StepReport, type StepsResult } from './runner.js';
 
@@ -74,10 +75,11 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
   }
 }
 
+/** The default target: the latest resumable run made on this host (a sandbox's runs are not this host's). */
 function latestResumable(stateDir: string): RunIndex | undefined {
   return listRunIndexes(stateDir)
     .reverse()
-    .find((r) => resumable.has(r.status));
+    .find((r) => resumable.has(r.status) && isThisHost(r.host));
 }
 
 /** The hash of the runbook as it is on disk now, includes and all; undefined if it is gone or broken. */

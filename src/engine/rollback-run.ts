@@ -10,6 +10,7 @@ import { renderTemplate } from '../runbook/template.js';
 import type { CommandEvent } from './journaled-command.js';
 import { journalFile } from '../journal/paths.js';
 import { readJournal } from '../journal/reader.js';
+import { isThisHost } from './host-binding.js';
 import { openRecordedRun } from './recorded-run.js';
 import { readRunHistory } from './run-history.js';
 import { undoSteps, type UndoReport, type UndoResult } from './rollback.js';
@@ -80,14 +81,14 @@ function withCapturedValues(step: PlannedStep, values: Record<string, string>): 
 }
 
 /**
- * The default target: the latest run that still has changes to undo. A later re-run that found
+ * The default target: the latest run made on this host that still has changes to undo. A later re-run that found
  * everything in place changed nothing, and picking it would leave the real changes in place.
  */
 function latestNotRolledBack(stateDir: string): RunIndex | undefined {
   return listRunIndexes(stateDir)
     .reverse()
     .find((r) => {
-      if (r.status === 'rolled-back') return false;
+      if (r.status === 'rolled-back' || !isThisHost(r.host)) return false;
       const history = readRunHistory(readJournal(journalFile(stateDir, r.id)).lines);
       const undone = new Set(history.undoneSteps);
       return history.changedSteps.some((id) => !undone.has(id));

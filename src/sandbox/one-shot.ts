@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { constants } from 'node:os';
 import { RunbookError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
 import { succeeded } from '../exec/types.js';
@@ -29,10 +30,11 @@ export async function reexecInOneShotSandbox(args: readonly string[]): Promise<n
     reject: false,
     env: { [outerNetnsVar]: currentNetns(), [sandboxEnvVar]: name },
   });
-  if (child.exitCode === undefined) {
-    throw new RunbookError('internal', `the sandbox host could not be started: ${child.shortMessage}`, { hint: 'is util-linux (unshare) installed?' });
-  }
-  return child.exitCode;
+  if (child.exitCode !== undefined) return child.exitCode;
+  // Killed by a signal (kill -9, say): report it the way a shell does, 128 + the signal number.
+  const signalNumber = child.signal === undefined ? undefined : constants.signals[child.signal];
+  if (signalNumber !== undefined) return 128 + signalNumber;
+  throw new RunbookError('internal', `the sandbox host could not be started: ${child.shortMessage}`, { hint: 'is util-linux (unshare) installed?' });
 }
 
 /**

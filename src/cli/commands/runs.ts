@@ -12,9 +12,9 @@ export function runsCommand(ctx: CliContext, options: { json?: boolean }): numbe
     ctx.out(`no runs recorded in ${ctx.stateDir}`);
     return 0;
   }
-  ctx.out(`${'ID'.padEnd(24)} ${'RUNBOOK'.padEnd(20)} ${'STATUS'.padEnd(12)} ${'STARTED'.padEnd(24)} FINISHED`);
+  ctx.out(`${'ID'.padEnd(26)} ${'RUNBOOK'.padEnd(20)} ${'STATUS'.padEnd(12)} ${'STARTED'.padEnd(24)} FINISHED`);
   for (const run of runs) {
-    ctx.out(`${run.id.padEnd(24)} ${run.runbook.padEnd(20)} ${run.status.padEnd(12)} ${run.started.padEnd(24)} ${run.finished ?? '-'}`);
+    ctx.out(`${run.id.padEnd(26)} ${run.runbook.padEnd(20)} ${run.status.padEnd(12)} ${run.started.padEnd(24)} ${run.finished ?? '-'}`);
   }
   return 0;
 }
