@@ -26,9 +26,13 @@ export function resolveStateDir(option: string | undefined): string {
 
 export function createContext(options: GlobalOptions): CliContext {
   const level = options.logLevel ?? (options.verbose ? 'debug' : 'warn');
+  let logger: Logger | undefined;
   return {
     stateDir: resolveStateDir(options.stateDir),
-    logger: createLogger(level),
+    // Created on first use, so that commands that never log do not load pino.
+    get logger() {
+      return (logger ??= createLogger(level));
+    },
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
   };

@@ -1,17 +1,24 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, RunbookError } from '../errors.js';
+import { concernsSandbox } from '../sandbox/in-option.js';
 import { engineVersion } from '../version.js';
 import { createContext, type CliContext, type GlobalOptions } from './context.js';
-import { journalCommand } from './commands/journal.js';
-import { listCommand } from './commands/list.js';
-import { runCommand } from './commands/run.js';
-import { resumeCommand } from './commands/resume.js';
-import { rollbackCommand } from './commands/rollback.js';
-import { runsCommand } from './commands/runs.js';
-import { showCommand } from './commands/show.js';
-import { checkCommand } from './commands/check.js';
-import { graphCommand, graphFormats } from './commands/graph.js';
-import { registerSandboxCommands, runInSandboxIfAsked } from './commands/sandbox.js';
+import { registerSandboxCommands } from './commands/sandbox.js';
+
+// Each command's module is imported when that command runs, not before: `runbook --version`
+// or `runbook list` should not pay for loading execa, xstate, zod and pino (see README,
+// Performance).
+const commands = {
+  check: () => import('./commands/check.js'),
+  graph: () => import('./commands/graph.js'),
+  journal: () => import('./commands/journal.js'),
+  list: () => import('./commands/list.js'),
+  resume: () => import('./commands/resume.js'),
+  rollback: () => import('./commands/rollback.js'),
+  run: () => import('./commands/run.js'),
+  runs: () => import('./commands/runs.js'),
+  show: () => import('./commands/show.js'),
+};
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -29,11 +36,14 @@ Exit codes:
  */
 export async function main(argv: readonly string[]): Promise<number> {
   // `--in <sandbox>`: the whole command re-runs inside that sandbox host (src/sandbox/enter.ts).
-  try {
-    const inSandbox = await runInSandboxIfAsked(argv);
-    if (inSandbox !== undefined) return inSandbox;
-  } catch (error) {
-    return reportError(error);
+  if (concernsSandbox(argv)) {
+    try {
+      const { runInSandboxIfAsked } = await import('./commands/sandbox-actions.js');
+      const inSandbox = await runInSandboxIfAsked(argv);
+      if (inSandbox !== undefined) return inSandbox;
+    } catch (error) {
+      return reportError(error);
+    }
   }
   let exitCode: number = ExitCode.ok;
   let ctx: CliContext | undefined;
@@ -66,8 +76,8 @@ ${exitCodesHelp}`,
   program
     .command('list')
     .description('list the runbooks in runbooks/')
-    .action((_opts, command: Command) => {
-      exitCode = listCommand(context(command));
+    .action(async (_opts, command: Command) => {
+      exitCode = await (await commands.list()).listCommand(context(command));
     });
 
   program
@@ -76,8 +86,8 @@ ${exitCodesHelp}`,
     .argument('<runbook>', 'a name from `runbook list`, or a path to a .yaml file')
     .option('--set <key=value>', 'override a parameter (repeatable)', collect, [])
     .option('--json', 'print the rendered plan as JSON')
-    .action((runbook: string, opts: { set: string[]; json?: boolean }, command: Command) => {
-      exitCode = showCommand(context(command), runbook, opts);
+    .action(async (runbook: string, opts: { set: string[]; json?: boolean }, command: Command) => {
+      exitCode = await (await commands.show()).showCommand(context(command), runbook, opts);
     });
 
   program
@@ -99,7 +109,7 @@ Each step prints one line when it completes:
 ${exitCodesHelp}`,
     )
     .action(async (runbook: string, opts: { set: string[]; sandbox?: boolean; until?: string; json?: boolean; rollbackOnFailure?: boolean }, command: Command) => {
-      exitCode = await runCommand(context(command), runbook, opts, argv);
+      exitCode = await (await commands.run()).runCommand(context(command), runbook, opts, argv);
     });
 
   program
@@ -117,7 +127,7 @@ ones recorded when the run started.
 ${exitCodesHelp}`,
     )
     .action(async (runId: string | undefined, opts: { force?: boolean; json?: boolean }, command: Command) => {
-      exitCode = await resumeCommand(context(command), runId, opts);
+      exitCode = await (await commands.resume()).resumeCommand(context(command), runId, opts);
     });
 
   program
@@ -134,15 +144,15 @@ running it again changes nothing and exits 0.
 ${exitCodesHelp}`,
     )
     .action(async (runId: string | undefined, opts: { json?: boolean }, command: Command) => {
-      exitCode = await rollbackCommand(context(command), runId, opts);
+      exitCode = await (await commands.rollback()).rollbackCommand(context(command), runId, opts);
     });
 
   program
     .command('runs')
     .description('list recorded runs: id, runbook, status (running, succeeded, failed, interrupted, stopped, rolled-back), start and end')
     .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }, command: Command) => {
-      exitCode = runsCommand(context(command), opts);
+    .action(async (opts: { json?: boolean }, command: Command) => {
+      exitCode = await (await commands.runs()).runsCommand(context(command), opts);
     });
 
   program
@@ -151,8 +161,8 @@ ${exitCodesHelp}`,
     .argument('<run-id>', 'a run id from `runbook runs`, a unique prefix of one, or "latest"')
     .option('--json', 'print the raw journal entries (NDJSON, readable by pino-pretty too)')
     .option('--verify', "check the journal's hash chain and index: exit 0 if intact, 1 naming the first bad entry")
-    .action((runId: string, opts: { json?: boolean; verify?: boolean }, command: Command) => {
-      exitCode = journalCommand(context(command), runId, opts);
+    .action(async (runId: string, opts: { json?: boolean; verify?: boolean }, command: Command) => {
+      exitCode = await (await commands.journal()).journalCommand(context(command), runId, opts);
     });
 
   program
@@ -184,7 +194,7 @@ Exit codes:
   130  interrupted`,
     )
     .action(async (runbook: string, opts: { set: string[]; json?: boolean }, command: Command) => {
-      exitCode = await checkCommand(context(command), runbook, opts);
+      exitCode = await (await commands.check()).checkCommand(context(command), runbook, opts);
     });
 
   program
@@ -192,7 +202,7 @@ Exit codes:
     .description('print the statechart `run` executes for a runbook, generated from the engine\'s own machine (nothing is run)')
     .argument('<runbook>', 'a name from `runbook list`, or a path to a .yaml file')
     .option('--set <key=value>', 'override a parameter (repeatable)', collect, [])
-    .addOption(new Option('--format <format>', 'mermaid (a stateDiagram-v2 to paste into Markdown) or json (nodes and transitions)').choices([...graphFormats]).default('mermaid'))
+    .addOption(new Option('--format <format>', 'mermaid (a stateDiagram-v2 to paste into Markdown) or json (nodes and transitions)').choices(['mermaid', 'json']).default('mermaid'))
     .addHelpText(
       'after',
       `
@@ -204,8 +214,8 @@ Examples:
   runbook graph single-container > statechart.mmd
   runbook graph single-container --format json | jq '.nodes | length'`,
     )
-    .action((runbook: string, opts: { set: string[]; format: string }, command: Command) => {
-      exitCode = graphCommand(context(command), runbook, opts);
+    .action(async (runbook: string, opts: { set: string[]; format: string }, command: Command) => {
+      exitCode = await (await commands.graph()).graphCommand(context(command), runbook, opts);
     });
 
   registerSandboxCommands(program, context, (code) => (exitCode = code));

@@ -3,6 +3,7 @@ import { constants } from 'node:os';
 import { invalidInput, RunbookError } from '../errors.js';
 import { currentNetns, sandboxEnvVar } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
+import { expectedNetnsVar, outerNetnsVar } from './in-option.js';
 import { insideArgv, locateSandbox, requireAlive, type SandboxPaths } from './persistent.js';
 
 /**
@@ -11,9 +12,6 @@ import { insideArgv, locateSandbox, requireAlive, type SandboxPaths } from './pe
  * so that runs made there are recorded as (and bound to) that sandbox's runs.
  */
 
-/** Set for the re-executed process: the network namespace it must be in, and the one it left. */
-const expectedNetnsVar = 'RUNBOOK_IN_NETNS';
-const outerNetnsVar = 'RUNBOOK_IN_OUTER_NETNS';
 
 export interface InRequest {
   name: string;

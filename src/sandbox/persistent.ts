@@ -27,7 +27,7 @@ import { tutorialHostSetup } from './tutorial-host.js';
  * namespace would contain a mount of itself; hence the sandbox dir's private self bind mount.
  */
 
-export const defaultSandboxName = 'lab';
+export { defaultSandboxName } from './in-option.js';
 
 export interface SandboxPaths {
   name: string;

@@ -1,25 +1,11 @@
 import type { Command } from 'commander';
-import { writeFileSync } from 'node:fs';
-import { toShellLine } from '../../exec/shell-words.js';
-import { requireSandboxCaps } from '../../host/privileges.js';
-import { assertEnteredSandbox, entryMarkers, extractInOption, runInSandbox, runInside, sandboxEnv } from '../../sandbox/enter.js';
-import { createSandbox, defaultSandboxName, destroySandbox, listSandboxes, locateSandbox, requireAlive, type SandboxPaths } from '../../sandbox/persistent.js';
+import { defaultSandboxName } from '../../sandbox/in-option.js';
 import { tutorialHostAddresses } from '../../sandbox/tutorial-host.js';
-import { resolveStateDir, type CliContext } from '../context.js';
+import type { CliContext } from '../context.js';
 
-/**
- * `--in <name>`, handled before commander dispatches anything: returns the exit code of the
- * command re-executed inside the sandbox, or undefined when there is no --in. In a process that
- * --in started, first checks that it really runs inside the sandbox.
- */
-export async function runInSandboxIfAsked(argv: readonly string[]): Promise<number | undefined> {
-  assertEnteredSandbox();
-  const request = extractInOption(argv);
-  if (request === undefined) return undefined;
-  return runInSandbox(request, resolveStateDir(request.stateDirOption));
-}
+/** The implementations, loaded only when a sandbox command runs (they pull in execa). */
+const actions = () => import('./sandbox-actions.js');
 
-/** `runbook sandbox create|shell|list|destroy`. */
 export function registerSandboxCommands(program: Command, context: (command: Command) => CliContext, setExitCode: (code: number) => void): void {
   const sandbox = program
     .command('sandbox')
@@ -41,7 +27,7 @@ Examples:
     .description(`create a sandbox host set up like the tutorial VM: uplink enp0s8 ${tutorialHostAddresses.hostIp}/24, gateway ${tutorialHostAddresses.gateway}`)
     .argument('[name]', 'letters, digits, ".", "_", "-"', defaultSandboxName)
     .action(async (name: string, _opts, command: Command) => {
-      setExitCode(await createCommand(context(command), name));
+      setExitCode(await (await actions()).createCommand(context(command), name));
     });
 
   sandbox
@@ -50,15 +36,15 @@ Examples:
     .argument('[name]', 'the sandbox', defaultSandboxName)
     .option('-c, --command <command>', 'run this bash command inside instead of an interactive shell')
     .action(async (name: string, opts: { command?: string }, command: Command) => {
-      setExitCode(await shellCommand(context(command), name, opts));
+      setExitCode(await (await actions()).shellCommand(context(command), name, opts));
     });
 
   sandbox
     .command('list')
     .description('list the sandboxes and the runs made in each (id, runbook, status)')
     .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }, command: Command) => {
-      setExitCode(listCommand(context(command), opts));
+    .action(async (opts: { json?: boolean }, command: Command) => {
+      setExitCode((await actions()).listCommand(context(command), opts));
     });
 
   sandbox
@@ -66,69 +52,7 @@ Examples:
     .description('remove a sandbox and everything in it: its namespaces, containers and runs')
     .argument('[name]', 'the sandbox', defaultSandboxName)
     .action(async (name: string, _opts, command: Command) => {
-      setExitCode(await destroyCommand(context(command), name));
+      setExitCode(await (await actions()).destroyCommand(context(command), name));
     });
 }
 
-async function createCommand(ctx: CliContext, name: string): Promise<number> {
-  const made = await createSandbox(ctx.stateDir, name);
-  const { hostIp, gateway, internet } = tutorialHostAddresses;
-  ctx.out(`sandbox ${name} ready: uplink enp0s8 ${hostIp}/24, gateway ${gateway}, stand-in internet ${internet} (${made.netns})`);
-  ctx.out(`  state dir: ${made.stateDir}`);
-  ctx.out(`  run in it:  runbook --in ${name} run single-container`);
-  ctx.out(`  a shell:    runbook sandbox shell ${name}`);
-  ctx.out(`  remove it:  runbook sandbox destroy ${name}`);
-  return 0;
-}
-
-async function shellCommand(ctx: CliContext, name: string, options: { command?: string }): Promise<number> {
-  const paths = locateSandbox(ctx.stateDir, name);
-  requireSandboxCaps();
-  const { netns } = requireAlive(paths);
-  writeFileSync(paths.bashrc, bashrc(paths));
-  // The same markers as --in: a `runbook` started in the shell checks it is still inside.
-  const env = { ...sandboxEnv(paths), ...entryMarkers(netns) };
-  if (options.command !== undefined) return runInside(paths, ['bash', '-c', options.command], { ...env, BASH_ENV: paths.bashrc });
-  ctx.err(`entering sandbox ${name} (${netns}); \`exit\` to leave`);
-  return runInside(paths, ['bash', '--rcfile', paths.bashrc, '-i'], env);
-}
-
-/** The shell's rc file: the user's usual rc, a prompt naming the sandbox, and a `runbook` function. */
-function bashrc(paths: SandboxPaths): string {
-  const script = process.argv[1] ?? 'runbook';
-  return [
-    `# written by \`runbook sandbox shell\`: a shell inside sandbox "${paths.name}"`,
-    'if [[ $- == *i* ]]; then',
-    '  [ -f /etc/bash.bashrc ] && . /etc/bash.bashrc',
-    '  [ -f ~/.bashrc ] && . ~/.bashrc',
-    `  PS1=${toShellLine([`(sandbox ${paths.name}) \\u@\\h:\\w\\$ `])}`,
-    'fi',
-    `runbook() { ${toShellLine([process.execPath, script])} "$@"; }`,
-    '',
-  ].join('\n');
-}
-
-function listCommand(ctx: CliContext, options: { json?: boolean }): number {
-  const sandboxes = listSandboxes(ctx.stateDir);
-  if (options.json) {
-    ctx.out(JSON.stringify(sandboxes.map((s) => ({ ...s, runs: s.runs.map(({ id, runbook, status, started, finished }) => ({ id, runbook, status, started, finished })) }))));
-    return 0;
-  }
-  if (sandboxes.length === 0) {
-    ctx.out(`no sandboxes in ${ctx.stateDir} (create one with: runbook sandbox create)`);
-    return 0;
-  }
-  const idWidth = Math.max(24, ...sandboxes.flatMap((s) => s.runs.map((r) => r.id.length)));
-  for (const s of sandboxes) {
-    ctx.out(`${s.name}  ${s.alive ? `alive, ${s.netns}` : 'GONE: its namespaces no longer exist (runbook sandbox destroy to clean up)'}`);
-    if (s.runs.length === 0) ctx.out('  no runs yet');
-    for (const run of s.runs) ctx.out(`  ${run.id.padEnd(idWidth)} ${run.runbook.padEnd(20)} ${run.status}`);
-  }
-  return 0;
-}
-
-async function destroyCommand(ctx: CliContext, name: string): Promise<number> {
-  const removed = await destroySandbox(ctx.stateDir, name);
-  ctx.out(`sandbox ${name} destroyed: its namespaces, everything in them and ${removed.runs} run(s) are gone`);
-  return 0;
-}
