@@ -75,11 +75,15 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
   }
 }
 
-/** The default target: the latest resumable run made on this host (a sandbox's runs are not this host's). */
+/**
+ * The default target: the latest resumable run made on this host. Only when there is none is a
+ * run of another host (a sandbox, say) picked, so that the refusal names where it belongs.
+ */
 function latestResumable(stateDir: string): RunIndex | undefined {
-  return listRunIndexes(stateDir)
+  const candidates = listRunIndexes(stateDir)
     .reverse()
-    .find((r) => resumable.has(r.status) && isThisHost(r.host));
+    .filter((r) => resumable.has(r.status));
+  return candidates.find((r) => isThisHost(r.host)) ?? candidates[0];
 }
 
 /** The hash of the runbook as it is on disk now, includes and all; undefined if it is gone or broken. */

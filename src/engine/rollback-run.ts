@@ -81,16 +81,19 @@ function withCapturedValues(step: PlannedStep, values: Record<string, string>): 
 }
 
 /**
- * The default target: the latest run made on this host that still has changes to undo. A later re-run that found
- * everything in place changed nothing, and picking it would leave the real changes in place.
+ * The default target: the latest run made on this host that still has changes to undo. A later
+ * re-run that found everything in place changed nothing, and picking it would leave the real
+ * changes in place. Only when this host has none is a run of another host (a sandbox, say)
+ * picked, so that the refusal names where it belongs.
  */
 function latestNotRolledBack(stateDir: string): RunIndex | undefined {
-  return listRunIndexes(stateDir)
+  const candidates = listRunIndexes(stateDir)
     .reverse()
-    .find((r) => {
-      if (r.status === 'rolled-back' || !isThisHost(r.host)) return false;
+    .filter((r) => {
+      if (r.status === 'rolled-back') return false;
       const history = readRunHistory(readJournal(journalFile(stateDir, r.id)).lines);
       const undone = new Set(history.undoneSteps);
       return history.changedSteps.some((id) => !undone.has(id));
     });
+  return candidates.find((r) => isThisHost(r.host)) ?? candidates[0];
 }

@@ -235,7 +235,7 @@ describe('runbook check single-container: the tutorial\'s failed ping, and the c
     expect(new Set(causeLines(check.stdout))).toEqual(new Set([cause.routeBack]));
     // The evidence is the kernel's own answer, as in the tutorial.
     expect(check.stdout).toContain('evidence: ip -n container1 route get 10.0.0.10 → "RTNETLINK answers: Network is unreachable"');
-    expect(check.stdout).toMatch(/not ok +ping-container-from-host .*\n +check: +ping -c1 -W1 172\.16\.0\.2\n +result: +expected exit status 0, got 1/);
+    expect(check.stdout).toMatch(/not ok +ping-container-from-host .*\n +check: +ping -c1 -w2 172\.16\.0\.2\n +result: +expected exit status 0, got 1/);
 
     // run picks up from there; then everything holds.
     expectExit(await host.runbook(['--state-dir', stateDir, 'run', 'single-container']), 0);
