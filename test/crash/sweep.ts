@@ -1,0 +1,213 @@
+import { afterAll, expect, it } from 'vitest';
+import {
+  changesLeft,
+  cli,
+  inSandbox,
+  journalIds,
+  journalLines,
+  journalProblem,
+  measureReference,
+  onlyRunId,
+  runs,
+  slice,
+  type Reference,
+} from '../helpers/cli-harness.js';
+import type { SandboxHost } from '../helpers/sandbox-host.js';
+
+/**
+ * The crash-point sweep: the runbook process is killed with SIGKILL (RUNBOOK_FAULT_KILL, see
+ * src/fault/kill-points.ts) at every journal entry and after every command of a run of
+ * single-container, and from every such crash
+ *   (a) `resume` must finish the run: exit 0, the kernel state equal to an uninterrupted run's;
+ *   (b) `rollback` (after the same crash, repeated in another fresh sandbox host) must restore
+ *       the sandbox exactly as it was before the run: nothing leaked.
+ * And a rollback killed at each of its own entries must be finished by a second rollback.
+ *
+ * The sweep is split over several files (by kind and range of crash point) so that vitest's
+ * workers run them in parallel. Each file measures its own reference run first: the figures
+ * (how many entries and commands a run makes) come from the engine, not from this file.
+ */
+
+const runbook = 'single-container';
+
+/** The reference figures, measured once per file (top-level await in the test file). */
+export async function reference(): Promise<Reference> {
+  return measureReference(runbook);
+}
+
+/** Runs single-container with a kill point; the process must die by SIGKILL. */
+async function crashedRun(host: SandboxHost, stateDir: string, point: string): Promise<void> {
+  const result = await cli(host, ['--state-dir', stateDir, 'run', runbook], { RUNBOOK_FAULT_KILL: point });
+  expect(result.signal, `run with RUNBOOK_FAULT_KILL=${point} should be killed (exit ${result.exitCode}: ${result.stderr})`).toBe('SIGKILL');
+}
+
+/** What the journal holds right after a crash at `point`: exactly what was durable before it. */
+function expectJournalAtCrash(stateDir: string, kind: 'entry' | 'command', n: number, entriesBefore = 0): void {
+  const id = onlyRunId(stateDir);
+  const lines = journalLines(stateDir, id);
+  if (kind === 'entry') {
+    expect(lines).toHaveLength(entriesBefore + n);
+  } else {
+    // Killed after the n-th command finished, before its result was journaled: the journal
+    // ends with that command's start entry.
+    const starts = lines.slice(entriesBefore).filter((l) => l.type === 'command-start');
+    expect(starts).toHaveLength(n);
+    expect(lines.at(-1)?.type).toBe('command-start');
+  }
+  // Whatever was written is intact (hash chain; an index, where there is one, agrees).
+  expect(journalProblem(stateDir, id)).toBeUndefined();
+}
+
+/** Whether a run's journal shows a `do` command started (the run may have changed the host). */
+function changedAnything(stateDir: string, runId: string): boolean {
+  return journalLines(stateDir, runId).some((l) => l.type === 'command-start' && l.phase === 'do');
+}
+
+/**
+ * Crash points at which (a) fails because of a known src bug. They are registered with it.fails
+ * and the reason in the test name: the sweep stays green while the bug is there, and turns red
+ * (so this entry must be removed) the day it is fixed.
+ */
+const knownResumeBugs: ReadonlyMap<string, string> = new Map([
+  [
+    'entry:1',
+    // src/journal/run-journal.ts RunJournal.create: the run's index is first written by
+    // append() *after* the run-start entry is durable (and after the kill point). Killed
+    // there, the run has a journal but no index: `runs` does not list it, `resume` says
+    // "nothing to resume", `resume <id>` and `journal <id>` say there is no such run.
+    'a run killed right after its run-start entry has a journal but no index, so resume cannot find it',
+  ],
+]);
+
+export interface RunSweepOptions {
+  kind: 'entry' | 'command';
+  part: number;
+  of: number;
+}
+
+/** Registers the (a) and (b) tests of one slice of the run sweep. */
+export function defineRunSweep(ref: Reference, options: RunSweepOptions): void {
+  const { kind, part, of } = options;
+  const total = kind === 'entry' ? ref.runEntries : ref.runCommands;
+  const points = slice(total, part, of);
+  const started = performance.now();
+  let covered = 0;
+  const bugs = points.filter((n) => knownResumeBugs.has(`${kind}:${n}`)).length;
+
+  afterAll(() => {
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    console.log(
+      `crash sweep, run killed at ${kind}:${points[0]}..${points.at(-1)} of ${total} ` +
+        `(reference run: ${ref.runEntries} entries, ${ref.runCommands} commands): ${points.length} crash points, ` +
+        `${covered} of ${points.length * 2} scenarios (resume, rollback) passed` +
+        `${bugs > 0 ? `, ${bugs} resume scenario(s) failing as a known bug (it.fails)` : ''}; ${seconds} s`,
+    );
+  });
+
+  for (const n of points) {
+    const point = `${kind}:${n}`;
+    const label = (kind === 'entry' ? ref.runEntryLabels : ref.runCommandLabels)[n - 1];
+    const bug = knownResumeBugs.get(point);
+    const resumeTest = bug === undefined ? it : it.fails;
+    resumeTest(`run killed at ${point} [${label}] → resume finishes it: exit 0, the tutorial's end state${bug ? ` [KNOWN BUG: ${bug}]` : ''}`, async () => {
+      await inSandbox(async (host, stateDir) => {
+        await crashedRun(host, stateDir, point);
+        expectJournalAtCrash(stateDir, kind, n);
+        const id = onlyRunId(stateDir);
+        expect(runs(stateDir).map((r) => [r.id, r.status])).toEqual([[id, 'interrupted']]);
+
+        const resume = await cli(host, ['--state-dir', stateDir, 'resume']);
+        expect(resume.exitCode, resume.stderr).toBe(0);
+        expect(await host.snapshot()).toEqual(ref.end);
+        expect(runs(stateDir).map((r) => [r.id, r.status])).toEqual([[id, 'succeeded']]);
+        expect(journalProblem(stateDir, id)).toBeUndefined();
+      });
+      covered += 1;
+    });
+
+    it(`run killed at ${point} [${label}] → rollback restores the sandbox as it was: nothing leaked`, async () => {
+      await inSandbox(async (host, stateDir) => {
+        await crashedRun(host, stateDir, point);
+        expectJournalAtCrash(stateDir, kind, n);
+
+        const rollback = await cli(host, ['--state-dir', stateDir, 'rollback']);
+        expect(rollback.exitCode, rollback.stderr).toBe(0);
+        expect(await host.snapshot()).toEqual(ref.before);
+        // Every journal is intact, and no run is left with changes to undo: a run killed before
+        // its first `do` changed nothing, so rollback has nothing to do ("nothing to roll
+        // back", exit 0) and the run stays interrupted (resumable); any other is rolled back.
+        for (const id of journalIds(stateDir)) {
+          expect(journalProblem(stateDir, id)).toBeUndefined();
+          expect(changesLeft(stateDir, id)).toEqual([]);
+        }
+        for (const r of runs(stateDir)) expect(r.status).toBe(changedAnything(stateDir, r.id) ? 'rolled-back' : 'interrupted');
+      });
+      covered += 1;
+    });
+  }
+}
+
+/** Registers one slice of the rollback sweep: a complete run, a rollback killed at entry n, rollback again. */
+export function defineRollbackSweep(ref: Reference, options: { part: number; of: number }): void {
+  const points = slice(ref.rollbackEntries, options.part, options.of);
+  const started = performance.now();
+  let covered = 0;
+  // Killed at or after the rollback's last step-undone entry, the rollback has undone every
+  // step; only its end (or the index checkpoint after it) is missing. See knownStatusBug.
+  const lastUndone = ref.rollbackEntryLabels.reduce((last, l, i) => (l.startsWith('step-undone') ? i + 1 : last), 0);
+  const statusBugs = points.filter((n) => n >= lastUndone);
+
+  afterAll(() => {
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    console.log(
+      `crash sweep, rollback killed at entry:${points[0]}..${points.at(-1)} of ${ref.rollbackEntries} ` +
+        `(reference: a rollback appends ${ref.rollbackEntries} entries, ${ref.rollbackCommands} commands): ` +
+        `${points.length} crash points, ${covered} of ${points.length} passed` +
+        `${statusBugs.length > 0 ? `; at ${statusBugs.map((n) => `entry:${n}`).join(', ')} the run's status stays wrong, a known bug (it.fails)` : ''}; ${seconds} s`,
+    );
+  });
+
+  /** A complete run, then a rollback killed at entry n; returns the run's id. */
+  async function crashedRollback(host: SandboxHost, stateDir: string, n: number): Promise<string> {
+    const run = await cli(host, ['--state-dir', stateDir, 'run', runbook]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const crashed = await cli(host, ['--state-dir', stateDir, 'rollback'], { RUNBOOK_FAULT_KILL: `entry:${n}` });
+    expect(crashed.signal, `rollback with entry:${n} should be killed (exit ${crashed.exitCode}: ${crashed.stderr})`).toBe('SIGKILL');
+    expectJournalAtCrash(stateDir, 'entry', n, ref.runEntries);
+    return onlyRunId(stateDir);
+  }
+
+  for (const n of points) {
+    const label = ref.rollbackEntryLabels[n - 1];
+    it(`rollback killed at entry:${n} [${label}] → rollback again: exit 0, the sandbox as before the run`, async () => {
+      await inSandbox(async (host, stateDir) => {
+        const id = await crashedRollback(host, stateDir, n);
+        const again = await cli(host, ['--state-dir', stateDir, 'rollback']);
+        expect(again.exitCode, again.stderr).toBe(0);
+        expect(await host.snapshot()).toEqual(ref.before);
+        expect(changesLeft(stateDir, id)).toEqual([]);
+        expect(journalProblem(stateDir, id)).toBeUndefined();
+        // Where the status is known to stay wrong, the it.fails test below says so.
+        if (n < lastUndone) expect(runs(stateDir).map((r) => [r.id, r.status])).toEqual([[id, 'rolled-back']]);
+      });
+      covered += 1;
+    });
+
+    if (n >= lastUndone) {
+      // KNOWN BUG (src/engine/rollback-run.ts, latestNotRolledBack; src/journal/run-journal.ts,
+      // append): killed after the last step-undone (or rollback-end) entry but before the index
+      // checkpoint that follows it, the run's index still says "running" (so: interrupted). A
+      // second `rollback` picks only runs with steps left to undo, finds none, prints "nothing
+      // to roll back" and leaves the run interrupted for good; `resume` then refuses it ("was
+      // being rolled back") and only `rollback <id>` closes it.
+      it.fails(`rollback killed at entry:${n} [${label}] → rollback again: the run is recorded rolled-back [KNOWN BUG: it stays interrupted]`, async () => {
+        await inSandbox(async (host, stateDir) => {
+          const id = await crashedRollback(host, stateDir, n);
+          const again = await cli(host, ['--state-dir', stateDir, 'rollback']);
+          expect(again.exitCode, again.stderr).toBe(0);
+          expect(runs(stateDir).map((r) => [r.id, r.status])).toEqual([[id, 'rolled-back']]);
+        });
+      });
+    }
+  }
+}

@@ -1,0 +1,229 @@
+import { execa, type ResultPromise } from 'execa';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { JournalLine } from '../../src/journal/entries.js';
+import { journalFile, runsDir } from '../../src/journal/paths.js';
+import { readJournal, verifyJournal } from '../../src/journal/reader.js';
+import { listRunIndexes, readRunIndex, type RunIndex } from '../../src/journal/run-index.js';
+import { readRunHistory } from '../../src/engine/run-history.js';
+import { cliPath, SandboxHost } from './sandbox-host.js';
+
+/**
+ * Helpers for the resume / rollback / crash tests: the runbook CLI started as a process of its
+ * own inside a SandboxHost (so a test can signal it or let a kill point kill it), temp state
+ * dirs, and in-process reads of what a state dir holds (journals, indexes).
+ *
+ * Every CLI run here happens inside a sandbox host: nothing touches this machine's network.
+ */
+
+export type Snapshot = Record<string, unknown>;
+
+export interface CliResult {
+  /** undefined when the process was killed by a signal. */
+  exitCode: number | undefined;
+  signal: string | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliProcess {
+  /** The pid of the runbook CLI itself (nsenter execs it in place: there is no fork). */
+  pid: number;
+  done: Promise<CliResult>;
+}
+
+/** Environment of the CLI: only PATH (for ip, ping) plus what the test adds. */
+function cliEnv(env: Record<string, string>): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env };
+}
+
+/** Starts the runbook CLI inside the sandbox host, returning at once. */
+export function startCli(host: SandboxHost, args: readonly string[], env: Record<string, string> = {}): CliProcess {
+  const child: ResultPromise = execa('nsenter', ['-t', String(host.pid), '-n', '-m', '--', process.execPath, cliPath, ...args], {
+    reject: false,
+    stdin: 'ignore',
+    timeout: 60_000,
+    env: cliEnv(env),
+    extendEnv: false,
+  });
+  if (child.pid === undefined) throw new Error('could not start the runbook CLI');
+  const done = child.then((r) => ({
+    exitCode: r.exitCode,
+    signal: r.signal,
+    stdout: String(r.stdout),
+    stderr: String(r.stderr),
+  }));
+  return { pid: child.pid, done };
+}
+
+/** Runs the runbook CLI inside the sandbox host and waits for it. */
+export function cli(host: SandboxHost, args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return startCli(host, args, env).done;
+}
+
+/** A fresh state dir in a temp directory; remove it with removeDir. */
+export function tempDir(prefix = 'runbook-test-'): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function removeDir(dir: string | undefined): void {
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+}
+
+/** A fresh sandbox host and state dir for `fn`; both are disposed of whatever happens. */
+export async function inSandbox<T>(fn: (host: SandboxHost, stateDir: string) => Promise<T>, options: { stateDir?: string } = {}): Promise<T> {
+  const stateDir = options.stateDir ?? tempDir();
+  const host = await SandboxHost.create();
+  try {
+    return await fn(host, stateDir);
+  } finally {
+    host.dispose();
+    if (options.stateDir === undefined) removeDir(stateDir);
+  }
+}
+
+/** The ids of every journal in a state dir (indexed or not), oldest first. */
+export function journalIds(stateDir: string): string[] {
+  if (!existsSync(runsDir(stateDir))) return [];
+  return readdirSync(runsDir(stateDir))
+    .filter((f) => f.endsWith('.ndjson'))
+    .map((f) => f.slice(0, -'.ndjson'.length))
+    .sort();
+}
+
+/** The only run of a state dir (fails the test when there is not exactly one journal). */
+export function onlyRunId(stateDir: string): string {
+  const ids = journalIds(stateDir);
+  if (ids.length !== 1) throw new Error(`expected exactly one journal in ${stateDir}, found ${ids.length}`);
+  return ids[0] as string;
+}
+
+export function journalLines(stateDir: string, runId: string): JournalLine[] {
+  return readJournal(journalFile(stateDir, runId)).lines;
+}
+
+export function runIndex(stateDir: string, runId: string): RunIndex | undefined {
+  return readRunIndex(stateDir, runId);
+}
+
+export function runs(stateDir: string): RunIndex[] {
+  return listRunIndexes(stateDir);
+}
+
+/** The first problem `journal --verify` would report (hash chain, then index), or undefined. */
+export function journalProblem(stateDir: string, runId: string): string | undefined {
+  const problem = verifyJournal(readJournal(journalFile(stateDir, runId)), readRunIndex(stateDir, runId));
+  return problem === undefined ? undefined : `entry ${problem.line}: ${problem.reason}`;
+}
+
+/** Steps a run's journal shows changed and no rollback has undone yet (what `rollback` would undo). */
+export function changesLeft(stateDir: string, runId: string): string[] {
+  const history = readRunHistory(journalLines(stateDir, runId));
+  const undone = new Set(history.undoneSteps);
+  return history.changedSteps.filter((s) => !undone.has(s));
+}
+
+/** Polls until `predicate` holds (or fails after timeoutMs). */
+export async function waitFor(what: string, predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** The lines of a journal file as they are on disk (for tampering tests). */
+export function readJournalText(stateDir: string, runId: string): string[] {
+  const text = readFileSync(journalFile(stateDir, runId), 'utf8');
+  return text.split('\n').slice(0, -1);
+}
+
+export function writeJournalText(stateDir: string, runId: string, lines: readonly string[]): void {
+  writeFileSync(journalFile(stateDir, runId), lines.map((l) => `${l}\n`).join(''));
+}
+
+/** Parses `journal <id> --json` output (one raw entry per line). */
+export function parseNdjson(text: string): JournalLine[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as JournalLine);
+}
+
+/** The reference figures of an uninterrupted run of single-container in a fresh sandbox. */
+export interface Reference {
+  /** The sandbox before the run. */
+  before: Snapshot;
+  /** The tutorial's end state: after the uninterrupted run. */
+  end: Snapshot;
+  /** Journal entries and commands of the run. */
+  runEntries: number;
+  runCommands: number;
+  /** Journal entries and commands the rollback of that run added. */
+  rollbackEntries: number;
+  rollbackCommands: number;
+  /** A short label of each entry (index n-1 for entry n) and command (k-1 for command k), for test names. */
+  runEntryLabels: string[];
+  runCommandLabels: string[];
+  rollbackEntryLabels: string[];
+}
+
+/** "command-start veth-pair/do", "step-end namespace", "run-end"… */
+export function entryLabel(line: JournalLine): string {
+  const l = line as unknown as { type: string; step?: string; phase?: string };
+  return `${l.type}${l.step === undefined ? '' : ` ${l.step}`}${l.phase === undefined ? '' : `/${l.phase}`}`;
+}
+
+function commandLabels(lines: readonly JournalLine[]): string[] {
+  return lines.flatMap((l) => (l.type === 'command-start' ? [`${l.step}/${l.phase}: ${l.argv.join(' ')}`] : []));
+}
+
+/**
+ * Runs single-container uninterrupted in a fresh sandbox host with a fresh state dir, counts
+ * the entries and commands its journal holds (from `journal latest --json`), then rolls it back
+ * and counts again: the figures every crash point is derived from.
+ */
+export async function measureReference(runbook = 'single-container'): Promise<Reference> {
+  return inSandbox(async (host, stateDir) => {
+    const sd = ['--state-dir', stateDir];
+    const before = await host.snapshot();
+    const run = await cli(host, [...sd, 'run', runbook]);
+    if (run.exitCode !== 0) throw new Error(`reference run failed (exit ${run.exitCode}): ${run.stderr}${run.stdout}`);
+    const end = await host.snapshot();
+    const rollback = await cli(host, [...sd, 'rollback']);
+    if (rollback.exitCode !== 0) throw new Error(`reference rollback failed (exit ${rollback.exitCode}): ${rollback.stderr}`);
+    // One journal holds both: the run's entries, then the rollback's, which begin with the
+    // rollback's attempt-start entry.
+    const all = parseNdjson((await cli(host, [...sd, 'journal', 'latest', '--json'])).stdout);
+    const rollbackAt = all.findIndex((l) => l.type === 'attempt-start' && l.kind === 'rollback');
+    if (rollbackAt < 0) throw new Error('reference journal has no rollback attempt');
+    const afterRun = all.slice(0, rollbackAt);
+    const afterRollback = all;
+    const commands = (lines: JournalLine[]) => lines.filter((l) => l.type === 'command-start').length;
+    const rolledBack = await host.snapshot();
+    if (JSON.stringify(rolledBack) !== JSON.stringify(before)) throw new Error('reference rollback did not restore the sandbox');
+    return {
+      before,
+      end,
+      runEntries: afterRun.length,
+      runCommands: commands(afterRun),
+      rollbackEntries: afterRollback.length - afterRun.length,
+      rollbackCommands: commands(afterRollback) - commands(afterRun),
+      runEntryLabels: afterRun.map(entryLabel),
+      runCommandLabels: commandLabels(afterRun),
+      rollbackEntryLabels: afterRollback.slice(afterRun.length).map(entryLabel),
+    };
+  });
+}
+
+/** 1..n */
+export function upTo(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i + 1);
+}
+
+/** The part-th of `of` contiguous slices of 1..n (part counted from 1). */
+export function slice(n: number, part: number, of: number): number[] {
+  const size = Math.ceil(n / of);
+  return upTo(n).slice((part - 1) * size, part * size);
+}
