@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
 import { journalFile } from '../journal/paths.js';
 import { readJournal, verifyJournal, type ReadJournal } from '../journal/reader.js';
@@ -13,6 +14,15 @@ export interface RecordedRun {
   history: RunHistory;
   /** The plan recorded when the run started (the runbook text and parameters, rendered). */
   plan: Plan;
+}
+
+/**
+ * True for a run killed before its first journal entry was complete: it has an index but no
+ * plan, and it changed nothing (its first command comes after several entries).
+ */
+export function recordedNothing(stateDir: string, index: RunIndex): boolean {
+  const file = journalFile(stateDir, index.id);
+  return !existsSync(file) || readJournal(file).lines.length === 0;
 }
 
 /**

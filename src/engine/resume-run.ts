@@ -8,9 +8,10 @@ import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
 import { RunJournal } from '../journal/run-journal.js';
 import { loadRunbook } from '../runbook/load.js';
 import type { CommandEvent } from './journaled-command.js';
-import { isThisHost } from './host-binding.js';
-import { openRecordedRun } from './recorded-run.js';
-import { executeSteps, type StepReport, type StepsResult } from './runner.js';
+import { isOneShotRun, isThisHost } from './host-binding.js';
+import { openRecordedRun, recordedNothing } from './recorded-run.js';
+import { executeAndRecord } from './record-run.js';
+import type { StepReport, StepsResult } from './runner.js';
 
 export interface ResumeOptions {
   stateDir: string;
@@ -43,6 +44,9 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
     if (!resumable.has(index.status)) {
       return { kind: 'nothing', message: `nothing to resume: run ${index.id} is ${index.status}` };
     }
+    if (recordedNothing(stateDir, index)) {
+      return { kind: 'nothing', message: `nothing to resume: run ${index.id} stopped before recording anything (it changed nothing); start a new run` };
+    }
     const run = openRecordedRun(stateDir, index);
     if (run.history.rollbackStarted) {
       throw invalidInput(`run ${index.id} was being rolled back; resuming it would redo what the rollback undid`, `finish the rollback with: runbook rollback ${index.id}`);
@@ -52,24 +56,20 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
     for (const note of notes) if (note !== undefined) options.onNote?.(note);
 
     const journal = RunJournal.reopen(stateDir, index.id, run.journal);
-    journal.append({ type: 'attempt-start', kind: 'resume', pid: process.pid, user: currentUser(), note: notes.filter(Boolean).join('; ') || undefined });
-    const result = await executeSteps({
-      plan: run.plan,
-      executor: options.executor,
-      journal,
-      signal: options.signal,
-      finishedSteps: run.history.finishedSteps,
-      onStep: options.onStep,
-      onCommand: options.onCommand,
-    });
-    journal.append({
-      type: 'run-end',
-      status: result.status,
-      failedStep: result.failure?.stepId,
-      message: result.failure === undefined ? undefined : result.failure.findings[0]?.cause ?? result.failure.check?.reason,
-    });
-    journal.close();
-    return { kind: 'resumed', runId: index.id, ...result };
+    try {
+      journal.append({ type: 'attempt-start', kind: 'resume', pid: process.pid, user: currentUser(), note: notes.filter(Boolean).join('; ') || undefined });
+      const result = await executeAndRecord(journal, {
+        plan: run.plan,
+        executor: options.executor,
+        signal: options.signal,
+        finishedSteps: run.history.finishedSteps,
+        onStep: options.onStep,
+        onCommand: options.onCommand,
+      });
+      return { kind: 'resumed', runId: index.id, ...result };
+    } finally {
+      journal.close();
+    }
   } finally {
     lock.release();
   }
@@ -77,13 +77,14 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
 
 /**
  * The default target: the latest resumable run made on this host. Only when there is none is a
- * run of another host (a sandbox, say) picked, so that the refusal names where it belongs.
+ * run of another host (a sandbox, say) picked, so that the refusal names where it belongs;
+ * never a one-shot --sandbox run, whose host is gone (naming it by id says so).
  */
 function latestResumable(stateDir: string): RunIndex | undefined {
   const candidates = listRunIndexes(stateDir)
     .reverse()
-    .filter((r) => resumable.has(r.status));
-  return candidates.find((r) => isThisHost(r.host)) ?? candidates[0];
+    .filter((r) => resumable.has(r.status) && !recordedNothing(stateDir, r));
+  return candidates.find((r) => isThisHost(r.host)) ?? candidates.find((r) => !isOneShotRun(r.host));
 }
 
 /** The hash of the runbook as it is on disk now, includes and all; undefined if it is gone or broken. */

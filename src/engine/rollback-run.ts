@@ -10,8 +10,8 @@ import { renderTemplate } from '../runbook/template.js';
 import type { CommandEvent } from './journaled-command.js';
 import { journalFile } from '../journal/paths.js';
 import { readJournal } from '../journal/reader.js';
-import { isThisHost } from './host-binding.js';
-import { openRecordedRun } from './recorded-run.js';
+import { isOneShotRun, isThisHost } from './host-binding.js';
+import { openRecordedRun, recordedNothing } from './recorded-run.js';
 import { readRunHistory } from './run-history.js';
 import { undoSteps, type UndoReport, type UndoResult } from './rollback.js';
 
@@ -34,25 +34,36 @@ export type RollbackResult = { kind: 'nothing'; message: string } | ({ kind: 'ro
  * crashed rollback is finished by running rollback again; a finished one is not repeated.
  */
 export async function rollbackRun(options: RollbackOptions): Promise<RollbackResult> {
-  const { stateDir } = options;
-  const lock = acquireLock(stateDir, 'rollback');
+  const lock = acquireLock(options.stateDir, 'rollback');
   try {
     if (lock.takeoverNote !== undefined) options.onNote?.(lock.takeoverNote);
-    const index = options.runId === undefined ? latestNotRolledBack(stateDir) : findRun(stateDir, options.runId);
-    if (index === undefined) return { kind: 'nothing', message: 'nothing to roll back: no recorded run has changes left to undo' };
-    if (index.status === 'rolled-back') return { kind: 'nothing', message: `nothing to roll back: run ${index.id} is already rolled back` };
+    return await rollbackWhileLocked(options);
+  } finally {
+    lock.release();
+  }
+}
 
-    const run = openRecordedRun(stateDir, index);
-    const undone = new Set(run.history.undoneSteps);
-    const stepsById = new Map<string, PlannedStep>(run.plan.steps.map((s) => [s.id, s]));
-    const toUndo = run.history.changedSteps
-      .filter((id) => !undone.has(id))
-      .reverse()
-      .map((id) => stepsById.get(id))
-      .filter((s): s is PlannedStep => s !== undefined)
-      .map((step) => withCapturedValues(step, run.history.captures.get(step.id) ?? {}));
+/** The rollback itself, for a caller that holds the state dir's lock (run --rollback-on-failure). */
+export async function rollbackWhileLocked(options: RollbackOptions): Promise<RollbackResult> {
+  const { stateDir } = options;
+  const index = options.runId === undefined ? latestNotRolledBack(stateDir) : findRun(stateDir, options.runId);
+  if (index === undefined) return { kind: 'nothing', message: 'nothing to roll back: no recorded run has changes left to undo' };
+  if (index.status === 'rolled-back') return { kind: 'nothing', message: `nothing to roll back: run ${index.id} is already rolled back` };
+  if (recordedNothing(stateDir, index)) {
+    return { kind: 'nothing', message: `nothing to roll back: run ${index.id} stopped before recording anything, so it changed nothing` };
+  }
+  const run = openRecordedRun(stateDir, index);
+  const undone = new Set(run.history.undoneSteps);
+  const stepsById = new Map<string, PlannedStep>(run.plan.steps.map((s) => [s.id, s]));
+  const toUndo = run.history.changedSteps
+    .filter((id) => !undone.has(id))
+    .reverse()
+    .map((id) => stepsById.get(id))
+    .filter((s): s is PlannedStep => s !== undefined)
+    .map((step) => withCapturedValues(step, run.history.captures.get(step.id) ?? {}));
 
-    const journal = RunJournal.reopen(stateDir, index.id, run.journal);
+  const journal = RunJournal.reopen(stateDir, index.id, run.journal);
+  try {
     journal.append({ type: 'attempt-start', kind: 'rollback', pid: process.pid, user: currentUser(), note: undone.size > 0 ? `continuing a rollback: ${undone.size} step(s) already undone` : undefined });
     const planned = toUndo.map((s) => s.id);
     journal.append({ type: 'rollback-start', steps: planned });
@@ -61,12 +72,11 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRes
     journal.append({
       type: 'rollback-end',
       status: result.status,
-      message: failed === undefined ? undefined : `step ${failed.stepId} is still in effect after its undo (${failed.stillHolds})`,
+      message: failed === undefined ? undefined : `step ${failed.stepId} after its undo: ${failed.stillHolds}`,
     });
-    journal.close();
     return { kind: 'rollback', runId: index.id, planned, ...result };
   } finally {
-    lock.release();
+    journal.close();
   }
 }
 
@@ -84,16 +94,20 @@ function withCapturedValues(step: PlannedStep, values: Record<string, string>): 
  * The default target: the latest run made on this host that still has changes to undo. A later
  * re-run that found everything in place changed nothing, and picking it would leave the real
  * changes in place. Only when this host has none is a run of another host (a sandbox, say)
- * picked, so that the refusal names where it belongs.
+ * picked, so that the refusal names where it belongs;
+ * never a one-shot --sandbox run, whose host is gone (naming it by id says so).
  */
 function latestNotRolledBack(stateDir: string): RunIndex | undefined {
   const candidates = listRunIndexes(stateDir)
     .reverse()
     .filter((r) => {
-      if (r.status === 'rolled-back') return false;
+      if (r.status === 'rolled-back' || recordedNothing(stateDir, r)) return false;
       const history = readRunHistory(readJournal(journalFile(stateDir, r.id)).lines);
       const undone = new Set(history.undoneSteps);
-      return history.changedSteps.some((id) => !undone.has(id));
+      // A rollback killed after its last undo but before it recorded its end is picked too,
+      // so that running rollback again closes it.
+      const unfinishedRollback = history.rollbackStarted && !history.rollbackFinished;
+      return unfinishedRollback || history.changedSteps.some((id) => !undone.has(id));
     });
-  return candidates.find((r) => isThisHost(r.host)) ?? candidates[0];
+  return candidates.find((r) => isThisHost(r.host)) ?? candidates.find((r) => !isOneShotRun(r.host));
 }

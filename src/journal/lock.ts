@@ -1,4 +1,4 @@
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
 import { lockFile } from './paths.js';
 import { isProcessAlive } from './run-index.js';
@@ -42,12 +42,37 @@ export function acquireLock(stateDir: string, command: string): Lock {
         });
       }
       takeoverNote = holder === undefined ? `took over an unreadable lock at ${file}` : `took over the lock left by pid ${holder.pid} (${holder.command}, since ${holder.since}), which no longer runs`;
-      unlinkSync(file);
+      removeStaleLock(file, holder);
     }
     throw new RunbookError('locked', `could not take the lock at ${file}: another command took it first`);
   } finally {
     unlinkSync(tmp);
   }
+}
+
+/**
+ * Removes a stale lock without ever removing a live one: two processes may both find the same
+ * stale lock, and the slower one must not delete the lock the faster one has just taken. So the
+ * file is first renamed aside (atomic), then checked: if what was moved is not the stale lock
+ * that was read, it is put back.
+ */
+function removeStaleLock(file: string, stale: LockHolder | undefined): void {
+  const aside = `${file}.stale-${process.pid}`;
+  try {
+    renameSync(file, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else removed it
+    throw error;
+  }
+  const moved = readHolder(aside);
+  if (stale !== undefined && moved !== undefined && (moved.pid !== stale.pid || moved.since !== stale.since)) {
+    try {
+      linkSync(aside, file); // a live lock was moved: put it back (fails only if yet another took its place)
+    } catch {
+      // the place is taken again; the live holder's lock file is lost, but ours will not be made
+    }
+  }
+  unlinkSync(aside);
 }
 
 function readHolder(file: string): LockHolder | undefined {

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { HostIdentity, RunStatus } from './entries.js';
-import { indexFile, runsDir } from './paths.js';
+import { RunbookError } from '../errors.js';
+import type { HostIdentity, JournalEntry, RunStatus } from './entries.js';
+import { indexFile, journalFile, runsDir } from './paths.js';
 
 /**
  * A run's index: a small JSON file beside its journal, rewritten atomically at checkpoints.
@@ -34,7 +35,15 @@ export function writeRunIndex(stateDir: string, index: RunIndex): void {
 export function readRunIndex(stateDir: string, runId: string): RunIndex | undefined {
   const file = indexFile(stateDir, runId);
   if (!existsSync(file)) return undefined;
-  return withLiveStatus(JSON.parse(readFileSync(file, 'utf8')) as RunIndex);
+  let index: RunIndex;
+  try {
+    index = JSON.parse(readFileSync(file, 'utf8')) as RunIndex;
+  } catch {
+    throw new RunbookError('journal-damaged', `the index of run ${runId} (${file}) is damaged: not JSON`, {
+      hint: 'its journal is intact beside it; restore the index from a backup, or move the run aside',
+    });
+  }
+  return withLiveStatus(stateDir, index);
 }
 
 /** Every run in the state dir, oldest first (run ids sort by start time). */
@@ -47,10 +56,33 @@ export function listRunIndexes(stateDir: string): RunIndex[] {
     .filter((index): index is RunIndex => index !== undefined);
 }
 
-/** A run recorded as running whose process no longer exists was interrupted (e.g. kill -9). */
-function withLiveStatus(index: RunIndex): RunIndex {
-  if (index.status === 'running' && !isProcessAlive(index.pid)) return { ...index, status: 'interrupted' };
-  return index;
+/**
+ * A run recorded as running whose process no longer exists stopped without updating its index:
+ * killed mid-run (interrupted), or killed between writing its last journal entry and the index.
+ * The journal, which is always ahead of the index, says which.
+ */
+function withLiveStatus(stateDir: string, index: RunIndex): RunIndex {
+  if (index.status !== 'running' || isProcessAlive(index.pid)) return index;
+  return { ...index, status: statusFromJournalEnd(stateDir, index.id) };
+}
+
+/** The status the journal's last run-end or rollback-end gives, if nothing was started after it. */
+function statusFromJournalEnd(stateDir: string, runId: string): RunStatus {
+  const file = journalFile(stateDir, runId);
+  if (!existsSync(file)) return 'interrupted';
+  const lines = readFileSync(file, 'utf8').split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    let entry: JournalEntry;
+    try {
+      entry = JSON.parse(lines[i] as string) as JournalEntry;
+    } catch {
+      continue; // a torn last line
+    }
+    if (entry.type === 'run-end') return entry.status;
+    if (entry.type === 'rollback-end') return entry.status;
+    if (entry.type === 'run-start' || entry.type === 'attempt-start' || entry.type === 'command-start' || entry.type === 'step-start' || entry.type === 'rollback-start') return 'interrupted';
+  }
+  return 'interrupted';
 }
 
 export function isProcessAlive(pid: number): boolean {

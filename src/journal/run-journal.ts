@@ -34,6 +34,9 @@ export class RunJournal implements JournalSink {
       lastSeq: 0,
       lastHash: '',
     });
+    // The index exists before the first entry, so that a run killed at any point after this
+    // is listed (as interrupted) rather than invisible.
+    writeRunIndex(stateDir, journal.index);
     journal.append(start);
     return journal;
   }
@@ -64,7 +67,7 @@ export class RunJournal implements JournalSink {
     this.file.append(entry);
     const status = statusAfter(entry);
     const activity = entry.type === 'attempt-start' ? entry.kind : this.index.activity;
-    const finished = status !== undefined && status !== 'running' ? new Date().toISOString() : this.index.finished;
+    const finished = status === undefined ? this.index.finished : status === 'running' ? undefined : new Date().toISOString();
     const checkpoint = status !== undefined || entry.type === 'step-end' || entry.type === 'step-undone';
     this.index = { ...this.index, status: status ?? this.index.status, activity, finished, lastSeq: this.file.lastSeq, lastHash: this.file.lastHash };
     if (checkpoint) writeRunIndex(this.stateDir, this.index);

@@ -208,18 +208,20 @@ describe('resume', () => {
     expect(takeCalls()).toEqual([]);
   });
 
-  // KNOWN BUG (src/journal/run-journal.ts: RunJournal.create / append): a run's index is first
-  // written by append() only after the run-start entry is durable. A process killed right there
-  // (RUNBOOK_FAULT_KILL=entry:1; the crash sweep in test/crash hits it) leaves a journal with no
-  // index: `runs` does not list the run, `resume` says "nothing to resume", `resume <id>` and
-  // `journal <id>` say there is no such run. This recreates exactly that state.
-  it.fails('KNOWN BUG: resumes a run killed right after its run-start entry (journal written, index not yet)', async () => {
+  // A process killed right after its run-start entry (RUNBOOK_FAULT_KILL=entry:1; the crash
+  // sweep in test/crash hits it) leaves the index written before that entry: status running,
+  // no entries recorded, a pid that no longer runs. The run must be listed as interrupted and
+  // resumable. This recreates exactly that state.
+  it('resumes a run killed right after its run-start entry (index not yet updated)', async () => {
     const first = await run();
     const [runStart] = readFileSync(journalFile(stateDir, first.runId), 'utf8').split('\n');
     writeFileSync(journalFile(stateDir, first.runId), `${runStart}\n`);
-    rmSync(indexFile(stateDir, first.runId));
+    const index = JSON.parse(readFileSync(indexFile(stateDir, first.runId), 'utf8'));
+    const deadPid = spawnSync('true').pid as number; // a process that has exited
+    writeFileSync(indexFile(stateDir, first.runId), JSON.stringify({ ...index, status: 'running', finished: undefined, pid: deadPid, lastSeq: 0, lastHash: '' }));
     host.present.clear(); // the crash came before any command
     takeCalls();
+    expect(status(first.runId)).toBe('interrupted');
 
     const second = await resume();
     expect(second).toMatchObject({ kind: 'resumed', runId: first.runId, status: 'succeeded' });
@@ -280,14 +282,23 @@ describe('rollback', () => {
   });
 
   it('counts a step whose effect is already gone as undone (its failing undo is not fatal)', async () => {
-    host.failing.add('create c'); // c's do fails: nothing was created
+    await run();
+    host.present.delete('b'); // removed by hand since: `delete b` will fail
+    takeCalls();
+    const result = await rollback();
+    expect(result).toMatchObject({ kind: 'rollback', status: 'rolled-back', planned: ['d', 'c', 'b', 'a'] });
+    if (result.kind !== 'rollback') return;
+    expect(result.steps.map((s) => `${s.stepId} ${s.outcome}`)).toEqual(['d undone', 'c undone', 'b undone', 'a undone']);
+    expect(takeCalls()).toEqual(['delete d', 'has d', 'delete c', 'has c', 'delete b', 'has b', 'delete a', 'has a']);
+  });
+
+  it('never undoes a step whose do failed and changed nothing (someone else made it)', async () => {
+    host.failing.add('create c'); // c's do fails: the run created nothing for c
     await run();
     takeCalls();
     const result = await rollback();
-    expect(result).toMatchObject({ kind: 'rollback', status: 'rolled-back', planned: ['c', 'b', 'a'] });
-    if (result.kind !== 'rollback') return;
-    expect(result.steps.map((s) => `${s.stepId} ${s.outcome}`)).toEqual(['c undone', 'b undone', 'a undone']);
-    expect(takeCalls()).toEqual(['delete c', 'has c', 'delete b', 'has b', 'delete a', 'has a']);
+    expect(result).toMatchObject({ kind: 'rollback', status: 'rolled-back', planned: ['b', 'a'] });
+    expect(takeCalls()).toEqual(['delete b', 'has b', 'delete a', 'has a']);
   });
 
   it('stops at an undo that leaves the effect in place; after the fix, rollback again finishes the rest', async () => {
@@ -301,12 +312,12 @@ describe('rollback', () => {
     expect(failed).toMatchObject({ kind: 'rollback', status: 'failed', planned: ['c', 'b', 'a'] });
     if (failed.kind !== 'rollback') return;
     expect(failed.steps.map((s) => `${s.stepId} ${s.outcome}`)).toEqual(['c undone', 'b undo-failed']);
-    expect(failed.steps[1]?.stillHolds).toBe('has b');
+    expect(failed.steps[1]?.stillHolds).toBe('still in effect: has b still holds');
     // a (which b may depend on) is left alone.
     expect(takeCalls()).toEqual(['delete c', 'has c', 'delete b', 'has b']);
     expect([...host.present].sort()).toEqual(['a', 'b']);
     expect(status(first.runId)).toBe('failed');
-    expect(lines(first.runId).at(-1)).toMatchObject({ type: 'rollback-end', status: 'failed', message: expect.stringMatching(/step b is still in effect/) });
+    expect(lines(first.runId).at(-1)).toMatchObject({ type: 'rollback-end', status: 'failed', message: expect.stringMatching(/step b after its undo: still in effect/) });
 
     // A run half rolled back is not resumed: that would redo what the rollback undid.
     await expectRunbookError(resume(), 'invalid-input', /rolled back/);
