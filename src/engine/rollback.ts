@@ -60,15 +60,24 @@ export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
   }
 }
 
-/** The step's effect is gone when its verification no longer holds: returns a check that still does. */
+/**
+ * The step's effect is gone when its verification no longer holds. Returns why it cannot be
+ * called gone — a check that still holds, or a check that could not run at all (timed out, not
+ * installed), which proves nothing — or undefined when it is gone.
+ */
 async function firstHoldingCheck(ctx: Parameters<typeof runJournaled>[0], step: PlannedStep): Promise<string | undefined> {
   const results: boolean[] = [];
   for (const [index, check] of step.verify.entries()) {
     const result = await runJournaled(ctx, step.id, 'undo-check', index, check);
+    if (result.timedOut || result.startError !== undefined) {
+      const why = result.timedOut ? `timed out after ${result.durationMs} ms` : `could not start: ${result.startError}`;
+      ctx.journal.append({ type: 'check', step: step.id, phase: 'undo-check', index, ok: false, reason: `could not check: ${why}`, evidence: undefined });
+      return `could not check that it is gone: ${check.argv.join(' ')} ${why}`;
+    }
     const verdict = evaluate(check.expect, result);
     ctx.journal.append({ type: 'check', step: step.id, phase: 'undo-check', index, ok: !verdict.ok, reason: verdict.ok ? 'the effect is still present' : 'the effect is gone', evidence: verdict.evidence });
     results.push(verdict.ok);
   }
   // A step's verification holds only when all its checks do; if any fails, the effect is gone.
-  return results.length > 0 && results.every(Boolean) ? step.verify.map((c) => c.argv.join(' ')).join(' && ') : undefined;
+  return results.length > 0 && results.every(Boolean) ? `still in effect: ${step.verify.map((c) => c.argv.join(' ')).join(' && ')} still holds` : undefined;
 }

@@ -10,9 +10,10 @@ export interface RunHistory {
   /** Steps whose last attempt ended ok or changed: a resume does not run them again. */
   finishedSteps: string[];
   /**
-   * Steps this run may have changed, in the order they were first acted on: every step whose
-   * `do` was started (even if the process died before it ended, or the step then failed).
-   * A step found already satisfied ("ok") is not here: the run did not create it.
+   * Steps this run may have changed, in the order they were first changed: every step with a
+   * `do` command that succeeded, or whose result never reached the journal (the process died
+   * while it ran), even if the step then failed. Not a step found already in place ("ok"), nor
+   * one whose `do` commands all failed: the run did not create those.
    */
   changedSteps: string[];
   /** Values captured before each step's first `do`, for its undo: step id → name → value. */
@@ -36,13 +37,32 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
   let rollbackFinished = false;
   let lastRunEnd: string | undefined;
   const captures = new Map<string, Record<string, string>>();
+  let pendingDo: string | undefined;
+  const markChanged = (step: string) => {
+    if (changedSet.has(step)) return;
+    changedSet.add(step);
+    changed.push(step);
+  };
 
   for (const line of lines) {
+    // The engine runs one command at a time, so a command's end is the very next entry; a `do`
+    // start followed by anything else is a command the process died in.
+    if (pendingDo !== undefined && !(line.type === 'command-end' && line.phase === 'do')) {
+      markChanged(pendingDo);
+      pendingDo = undefined;
+    }
     switch (line.type) {
       case 'command-start':
-        if (line.phase === 'do' && !changedSet.has(line.step)) {
-          changedSet.add(line.step);
-          changed.push(line.step);
+        // A `do` command whose result never reached the journal may have changed the host.
+        if (line.phase === 'do') pendingDo = line.step;
+        break;
+      case 'command-end':
+        // A `do` command that failed changed nothing (say, `ip netns add` found the namespace
+        // there already, made by someone else): undoing that step would delete what the run
+        // did not create. One that succeeded did change the host.
+        if (line.phase === 'do') {
+          pendingDo = undefined;
+          if (line.exitCode === 0 && !line.timedOut) markChanged(line.step);
         }
         break;
       case 'capture': {
@@ -71,6 +91,7 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
         break;
     }
   }
+  if (pendingDo !== undefined) markChanged(pendingDo); // the journal ends inside a do command
   const finishedSteps = [...outcomes].filter(([, o]) => o === 'ok' || o === 'changed').map(([id]) => id);
   return { start: first, finishedSteps, changedSteps: changed, captures, undoneSteps: [...undone], rollbackStarted, rollbackFinished, lastRunEnd };
 }
