@@ -12,12 +12,25 @@ export function formatStepLine(report: StepReport): string {
 }
 
 /** Which check failed, what the probes found, and what to do next. */
-export function formatFailure(failure: StepFailure, runId: string): string[] {
+export function formatFailure(failure: StepFailure, runId: string, next: NextSteps = 'resume-or-rollback'): string[] {
   const lines = [`step ${failure.stepId} failed: ${failure.title}`];
   lines.push(...formatDiagnosis(failure.check, failure.findings, '  ', 'see the journal for every command and its output'));
-  lines.push(`next: fix the cause, then \`runbook resume ${runId}\`; or undo what this run did with \`runbook rollback ${runId}\``);
-  lines.push(`      every command and its output: \`runbook journal ${runId}\``);
+  lines.push(...nextStepsHint(runId, next));
   return lines;
+}
+
+/**
+ * What the user can do after a run stopped: resume or roll it back; nothing of the sort when
+ * it is being rolled back already (--rollback-on-failure), or when its one-shot sandbox host
+ * vanishes with the command.
+ */
+export type NextSteps = 'resume-or-rollback' | 'rolling-back' | 'one-shot-sandbox';
+
+export function nextStepsHint(runId: string, next: NextSteps): string[] {
+  if (next === 'one-shot-sandbox') return ['next: this sandbox host vanishes when the command ends; fix the cause (runbook or --set) and run again'];
+  const journal = `      every command and its output: \`runbook journal ${runId}\``;
+  if (next === 'rolling-back') return [journal];
+  return [`next: fix the cause, then \`runbook resume ${runId}\`; or undo what this run did with \`runbook rollback ${runId}\``, journal];
 }
 
 /**

@@ -1,9 +1,7 @@
 import { RunbookError } from '../errors.js';
-import { currentHost } from '../host/identity.js';
+import { currentHost, oneShotSandboxPrefix } from '../host/identity.js';
 import type { HostIdentity } from '../journal/entries.js';
 
-/** Prefix of the names given to one-shot `--sandbox` hosts, which vanish with their command. */
-export const oneShotSandboxPrefix = 'one-shot-';
 
 /**
  * A journal describes changes made to one host. Replaying it anywhere else would create or
@@ -17,11 +15,16 @@ export function isThisHost(recorded: HostIdentity): boolean {
   return recorded.netns === here.netns && recorded.hostname === here.hostname && recorded.sandbox === here.sandbox;
 }
 
+/** Runs made by `run --sandbox`: their host vanished with the command. */
+export function isOneShotRun(recorded: HostIdentity): boolean {
+  return recorded.sandbox?.startsWith(oneShotSandboxPrefix) === true;
+}
+
 export function assertSameHost(runId: string, recorded: HostIdentity): void {
   if (isThisHost(recorded)) return;
   const here = currentHost();
   const nothingChanged = 'nothing was changed';
-  if (recorded.sandbox?.startsWith(oneShotSandboxPrefix)) {
+  if (isOneShotRun(recorded)) {
     throw new RunbookError('wrong-host', `run ${runId} was made in a one-shot --sandbox host, which no longer exists; ${nothingChanged}`, {
       hint: 'its changes vanished with that sandbox: there is nothing to resume or roll back. Start a new run instead.',
     });

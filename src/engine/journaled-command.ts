@@ -52,6 +52,9 @@ export async function runJournaled(ctx: CommandContext, stepId: string, phase: P
     stderr: bounded(result.stderr),
   });
   ctx.onCommand?.({ stepId, phase, argv: command.argv, result });
+  // Ctrl-C reaches the command too (same process group): its failure then means "interrupted",
+  // not "the step does not hold". Resume re-checks the step.
+  if (ctx.signal?.aborted) throw new InterruptedError();
   return result;
 }
 

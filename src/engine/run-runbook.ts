@@ -7,7 +7,10 @@ import type { LoadedRunbook } from '../runbook/load.js';
 import type { ParamValues } from '../runbook/params.js';
 import { renderPlan } from '../runbook/render.js';
 import type { CommandEvent } from './journaled-command.js';
-import { executeSteps, type StepReport, type StepsResult } from './runner.js';
+import { executeAndRecord } from './record-run.js';
+import type { UndoReport } from './rollback.js';
+import { rollbackWhileLocked, type RollbackResult } from './rollback-run.js';
+import type { StepReport, StepsResult } from './runner.js';
 import { engineVersion } from '../version.js';
 import { invalidInput } from '../errors.js';
 
@@ -20,12 +23,17 @@ export interface RunRunbookOptions {
   signal?: AbortSignal | undefined;
   onStep?: ((report: StepReport) => void) | undefined;
   onCommand?: ((event: CommandEvent) => void) | undefined;
+  /** Undo what the run changed if a step fails (`run --rollback-on-failure`). */
+  rollbackOnFailure?: boolean | undefined;
+  onUndo?: ((report: UndoReport) => void) | undefined;
   /** Operational notes (e.g. a stale lock taken over). */
   onNote?: ((note: string) => void) | undefined;
 }
 
 export interface RunRunbookResult extends StepsResult {
   runId: string;
+  /** Set when the run failed and --rollback-on-failure undid it. */
+  rollback: RollbackResult | undefined;
 }
 
 /**
@@ -58,23 +66,25 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
       engineVersion,
       stopAfter: options.stopAfter,
     });
-    const result = await executeSteps({
-      plan,
-      executor: options.executor,
-      journal,
-      signal: options.signal,
-      stopAfter: options.stopAfter,
-      onStep: options.onStep,
-      onCommand: options.onCommand,
-    });
-    journal.append({
-      type: 'run-end',
-      status: result.status,
-      failedStep: result.failure?.stepId,
-      message: result.failure === undefined ? undefined : result.failure.findings[0]?.cause ?? result.failure.check?.reason,
-    });
-    journal.close();
-    return { ...result, runId };
+    try {
+      const result = await executeAndRecord(journal, {
+        plan,
+        executor: options.executor,
+        signal: options.signal,
+        stopAfter: options.stopAfter,
+        onStep: options.onStep,
+        onCommand: options.onCommand,
+      });
+      journal.close();
+      // Still under the lock: nothing else may act on the host between the failure and its undo.
+      const rollback =
+        result.status === 'failed' && options.rollbackOnFailure
+          ? await rollbackWhileLocked({ stateDir, runId, executor: options.executor, signal: options.signal, onUndo: options.onUndo, onCommand: options.onCommand })
+          : undefined;
+      return { ...result, runId, rollback };
+    } finally {
+      journal.close();
+    }
   } finally {
     lock.release();
   }

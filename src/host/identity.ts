@@ -5,6 +5,9 @@ import type { HostIdentity } from '../journal/entries.js';
 /** Set inside a sandbox host to that sandbox's name, so runs made there are bound to it. */
 export const sandboxEnvVar = 'RUNBOOK_SANDBOX';
 
+/** Prefix of the names given to one-shot `--sandbox` hosts, which vanish with their command. */
+export const oneShotSandboxPrefix = 'one-shot-';
+
 /** The network namespace this process acts on, as the kernel names it ("net:[4026531840]"). */
 export function currentNetns(): string {
   return readlinkSync('/proc/self/ns/net');

@@ -59,8 +59,12 @@ export class FileJournal implements JournalSink {
     afterJournalEntry();
   }
 
-  /** Closes the file (everything appended is already written). */
+  private closed = false;
+
+  /** Closes the file (everything appended is already written). Closing twice is harmless. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     closeSync(this.fd);
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -54,6 +54,7 @@ export function resolveRunbookFile(nameOrPath: string): string {
   if (nameOrPath.trim() === '') throw invalidInput('the runbook name is empty', 'list them with: runbook list');
   const isPath = nameOrPath.includes('/') || /\.ya?ml$/.test(nameOrPath);
   const file = isPath ? path.resolve(nameOrPath) : path.join(runbooksDir, `${nameOrPath}.yaml`);
+  if (existsSync(file) && !statSync(file).isFile()) throw invalidInput(`not a runbook file: ${file} is a directory or a device`);
   if (!existsSync(file)) {
     throw isPath
       ? invalidInput(`runbook file not found: ${file}`)
@@ -109,7 +110,9 @@ function validate(source: string, file: string): RunbookSpec {
   if (doc.errors.length > 0) {
     throw invalidInput(`${file}: not valid YAML:\n${doc.errors.map((e) => `  ${e.message}`).join('\n')}`);
   }
-  const parsed = RunbookSpec.safeParse(doc.toJS());
+  // Shared probe lists (`diagnose: *probes`) make many aliases; yaml's default cap of 100 is a
+  // guard against alias bombs, so raise it rather than lift it.
+  const parsed = RunbookSpec.safeParse(doc.toJS({ maxAliasCount: 10_000 }));
   if (!parsed.success) {
     throw invalidInput(`${file}: not a valid runbook:\n${formatIssues(parsed.error.issues)}`, 'the format is described in docs/runbook-format.md');
   }

@@ -1,9 +1,9 @@
 import { execa } from 'execa';
-import { constants } from 'node:os';
 import { invalidInput, RunbookError } from '../errors.js';
 import { currentNetns, sandboxEnvVar } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
 import { expectedNetnsVar, outerNetnsVar } from './in-option.js';
+import { waitForwardingSignals } from './wait-child.js';
 import { insideArgv, locateSandbox, requireAlive, type SandboxPaths } from './persistent.js';
 
 /**
@@ -94,21 +94,9 @@ export function sandboxEnv(paths: SandboxPaths): Record<string, string> {
  */
 export async function runInside(paths: SandboxPaths, argv: readonly string[], env: Record<string, string>): Promise<number> {
   const child = execa(insideArgv(paths, argv)[0] as string, insideArgv(paths, argv).slice(1), { stdio: 'inherit', reject: false, env });
-  const ignore = () => {};
-  const forward = (signal: NodeJS.Signals) => child.kill(signal);
-  process.on('SIGINT', ignore);
-  process.on('SIGTERM', forward);
-  process.on('SIGHUP', forward);
-  try {
-    const result = await child;
-    if (result.exitCode !== undefined) return result.exitCode;
-    if (result.signal !== undefined) return 128 + (constants.signals[result.signal as keyof typeof constants.signals] ?? 0);
-    throw new RunbookError('internal', `could not enter sandbox "${paths.name}": ${result.shortMessage}`, { hint: 'is util-linux (nsenter) installed?' });
-  } finally {
-    process.off('SIGINT', ignore);
-    process.off('SIGTERM', forward);
-    process.off('SIGHUP', forward);
-  }
+  const { exitCode, message } = await waitForwardingSignals(child);
+  if (exitCode !== undefined) return exitCode;
+  throw new RunbookError('internal', `could not enter sandbox "${paths.name}": ${message}`, { hint: 'is util-linux (nsenter) installed?' });
 }
 
 /**
@@ -122,7 +110,7 @@ export function assertEnteredSandbox(): void {
   if (expected === undefined && outer === undefined) return;
   const here = currentNetns();
   if (here !== expected || here === outer) {
-    throw new RunbookError('internal', `refusing to act: this command was to run inside sandbox "${process.env[sandboxEnvVar]}" (network namespace ${expected}), but it runs in ${here}; nothing was changed`);
+    throw new RunbookError('wrong-host', `refusing to act: this command was to run inside sandbox "${process.env[sandboxEnvVar]}" (network namespace ${expected}), but it runs in ${here}; nothing was changed`);
   }
   delete process.env[expectedNetnsVar];
   delete process.env[outerNetnsVar];

@@ -1,11 +1,11 @@
 import { execa } from 'execa';
-import { constants } from 'node:os';
 import { RunbookError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
 import { succeeded } from '../exec/types.js';
-import { currentNetns, sandboxEnvVar } from '../host/identity.js';
+import { currentNetns, sandboxEnvVar, oneShotSandboxPrefix } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
 import { tutorialHostSetup } from './tutorial-host.js';
+import { waitForwardingSignals } from './wait-child.js';
 
 /** Set in the re-executed process: "set up a sandbox host here, then run". Holds the outer netns. */
 const outerNetnsVar = 'RUNBOOK_ONE_SHOT_OUTER_NETNS';
@@ -24,17 +24,15 @@ export async function reexecInOneShotSandbox(args: readonly string[]): Promise<n
   requireSandboxCaps();
   const script = process.argv[1];
   if (script === undefined) throw new Error('cannot find the runbook script to re-execute');
-  const name = `one-shot-${process.pid}`;
-  const child = await execa('unshare', ['--net', '--mount', '--propagation', 'private', '--', process.execPath, script, ...args], {
+  const name = `${oneShotSandboxPrefix}${process.pid}`;
+  const child = execa('unshare', ['--net', '--mount', '--propagation', 'private', '--', process.execPath, script, ...args], {
     stdio: 'inherit',
     reject: false,
     env: { [outerNetnsVar]: currentNetns(), [sandboxEnvVar]: name },
   });
-  if (child.exitCode !== undefined) return child.exitCode;
-  // Killed by a signal (kill -9, say): report it the way a shell does, 128 + the signal number.
-  const signalNumber = child.signal === undefined ? undefined : constants.signals[child.signal];
-  if (signalNumber !== undefined) return 128 + signalNumber;
-  throw new RunbookError('internal', `the sandbox host could not be started: ${child.shortMessage}`, { hint: 'is util-linux (unshare) installed?' });
+  const { exitCode, message } = await waitForwardingSignals(child);
+  if (exitCode !== undefined) return exitCode;
+  throw new RunbookError('internal', `the sandbox host could not be started: ${message}`, { hint: 'is util-linux (unshare) installed?' });
 }
 
 /**
@@ -44,7 +42,7 @@ export async function reexecInOneShotSandbox(args: readonly string[]): Promise<n
 export function assertIsolated(): void {
   const outer = process.env[outerNetnsVar];
   if (outer === undefined || outer === currentNetns()) {
-    throw new RunbookError('internal', 'refusing to set up a sandbox host: this process is not in a fresh network namespace');
+    throw new RunbookError('wrong-host', 'refusing to set up a sandbox host: this process is not in a fresh network namespace; nothing was changed');
   }
 }
 

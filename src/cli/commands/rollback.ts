@@ -1,4 +1,4 @@
-import { rollbackRun } from '../../engine/rollback-run.js';
+import { rollbackRun, type RollbackResult } from '../../engine/rollback-run.js';
 import type { UndoReport } from '../../engine/rollback.js';
 import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { ExitCode } from '../../errors.js';
@@ -21,11 +21,16 @@ export async function rollbackCommand(ctx: CliContext, runId: string | undefined
       onNote: (note) => ctx.err(`note: ${note}`),
     }),
   );
+  return reportRollback(ctx, result, options.json === true);
+}
+
+/** Prints how a rollback ended and returns the exit code (shared with run --rollback-on-failure). */
+export function reportRollback(ctx: CliContext, result: RollbackResult, json: boolean): number {
   if (result.kind === 'nothing') {
-    ctx.out(options.json ? jsonLine({ event: 'nothing', message: result.message }) : result.message);
+    ctx.out(json ? jsonLine({ event: 'nothing', message: result.message }) : result.message);
     return ExitCode.ok;
   }
-  if (options.json) {
+  if (json) {
     ctx.out(jsonLine({ event: 'rollback-end', runId: result.runId, status: result.status, planned: result.planned }));
   } else if (result.status === 'rolled-back') {
     ctx.out(`run ${result.runId} rolled back: ${result.steps.length} step(s) undone${result.steps.length === 0 ? ' (it had changed nothing)' : ''}`);
@@ -33,12 +38,12 @@ export async function rollbackCommand(ctx: CliContext, runId: string | undefined
     ctx.out(`rollback of run ${result.runId} interrupted at a safe point; finish it with \`runbook rollback ${result.runId}\``);
   } else {
     const failed = result.steps.find((s) => s.outcome === 'undo-failed');
-    ctx.err(`rollback of run ${result.runId} stopped: step ${failed?.stepId} is still in effect after its undo (${failed?.stillHolds})`);
+    ctx.err(`rollback of run ${result.runId} stopped at step ${failed?.stepId}: ${failed?.stillHolds}`);
     ctx.err(`next: see what its undo commands said with \`runbook journal ${result.runId}\`, fix it, then \`runbook rollback ${result.runId}\` again`);
   }
   return { 'rolled-back': ExitCode.ok, failed: ExitCode.stepFailed, interrupted: ExitCode.interrupted }[result.status];
 }
 
-function formatUndoLine(report: UndoReport): string {
+export function formatUndoLine(report: UndoReport): string {
   return `  ${report.outcome.padEnd(11)} ${report.stepId}  (${report.durationMs} ms)`;
 }

@@ -9,7 +9,7 @@ import { showTutorialView } from '../../sandbox/tutorial-view.js';
 import type { CliContext } from '../context.js';
 import { formatFailure, formatStepLine, jsonLine } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
-import { rollbackCommand } from './rollback.js';
+import { formatUndoLine, reportRollback } from './rollback.js';
 
 export interface RunOptions {
   set: string[];
@@ -47,28 +47,32 @@ export async function runCommand(ctx: CliContext, runbookName: string, options: 
       signal,
       onStep: (report) => ctx.out(options.json ? jsonLine({ event: 'step', ...report }) : formatStepLine(report)),
       onCommand: (event) => ctx.logger.debug({ step: event.stepId, phase: event.phase, argv: event.argv, exitCode: event.result.exitCode }, 'command'),
+      rollbackOnFailure: options.rollbackOnFailure,
+      onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
       onNote: (note) => ctx.err(`note: ${note}`),
     }),
   );
+  const oneShot = isInsideOneShotSandbox();
+  const next = result.rollback !== undefined ? 'rolling-back' : oneShot ? 'one-shot-sandbox' : 'resume-or-rollback';
 
   const changed = result.steps.filter((s) => s.outcome === 'changed').length;
   if (options.json) {
     ctx.out(jsonLine({ event: 'run-end', runId: result.runId, status: result.status, changed, failure: result.failure }));
   } else if (result.status === 'failed' && result.failure !== undefined) {
-    for (const line of formatFailure(result.failure, result.runId)) ctx.err(line);
+    for (const line of formatFailure(result.failure, result.runId, next)) ctx.err(line);
   } else {
     const summary = {
       succeeded: changed === 0 ? 'succeeded: nothing to change, every step already holds' : `succeeded: ${changed} step(s) changed`,
-      stopped: `stopped after step ${options.until} as asked (--until); continue with \`runbook resume ${result.runId}\``,
-      interrupted: `interrupted at a safe point; continue with \`runbook resume ${result.runId}\` or undo with \`runbook rollback ${result.runId}\``,
+      stopped: `stopped after step ${options.until} as asked (--until)${oneShot ? '' : `; continue with \`runbook resume ${result.runId}\``}`,
+      interrupted: `interrupted at a safe point${oneShot ? '' : `; continue with \`runbook resume ${result.runId}\` or undo with \`runbook rollback ${result.runId}\``}`,
       failed: 'failed',
     }[result.status];
     ctx.out(`run ${result.runId} ${summary}`);
   }
-  if (result.status === 'failed' && options.rollbackOnFailure) {
-    if (!options.json) ctx.err(`--rollback-on-failure: undoing what run ${result.runId} changed`);
-    await rollbackCommand(ctx, result.runId, { json: options.json });
-    return ExitCode.stepFailed;
+  if (result.rollback !== undefined) {
+    if (!options.json) ctx.err(`--rollback-on-failure: the undo of what run ${result.runId} changed is above, in reverse order`);
+    const rollbackExit = reportRollback(ctx, result.rollback, options.json === true);
+    return rollbackExit === ExitCode.interrupted ? ExitCode.interrupted : ExitCode.stepFailed;
   }
   if (isInsideOneShotSandbox() && !options.json) await showTutorialView(ctx.out, executor, prepared.params);
 
