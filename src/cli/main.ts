@@ -22,13 +22,19 @@ const commands = {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-const exitCodesHelp = `
+/** The exit codes, as each command uses them (the README lists them too). */
+function exitCodesHelp(interrupted: string, one = 'a step failed (the diagnosis says why)'): string {
+  return `
 Exit codes:
-  0    success (or nothing to do)
-  1    a step failed (the diagnosis says why), or a journal failed --verify
-  2    invalid input: unknown runbook, bad parameter, malformed file or flag; nothing was changed
-  3    another runbook command holds the state dir's lock
-  130  interrupted (SIGINT/SIGTERM) at a safe point; \`runbook resume\` continues`;
+  0    success, or nothing to do
+  1    ${one}
+  2    invalid input (unknown runbook, bad parameter, malformed file or flag), not root, a run
+       that belongs to another host, or a runbook changed since the run (resume without --force);
+       nothing was changed
+  3    another runbook command holds the state dir's lock (the message names it)
+  130  interrupted (SIGINT/SIGTERM/SIGHUP) at a safe point; ${interrupted}`;
+}
+const runExitCodes = exitCodesHelp('`runbook resume` continues');
 
 /**
  * Parses the command line and dispatches to one command module. Returns the exit code rather
@@ -53,7 +59,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('Host setup as journaled, verified, reversible steps. First job: Linux container networking from scratch.')
     .version(engineVersion, '-V, --version')
     .option('--state-dir <dir>', 'where runs and journals are kept (env RUNBOOK_STATE_DIR; default: state/ in the checkout)')
-    .option('-v, --verbose', 'log every command as it runs (on stderr, through pino)')
+    .option('-v, --verbose', 'log each command and its exit code when it ends (debug level, on stderr, through pino)')
     .option('--in <sandbox>', 'run the command inside a persistent sandbox host, with its own state dir (see `runbook sandbox`)')
     .addOption(new Option('--log-level <level>', 'operational log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .showHelpAfterError('(run with --help for usage)')
@@ -64,13 +70,13 @@ export async function main(argv: readonly string[]): Promise<number> {
 Examples:
   runbook list                                  the runbooks you can run
   runbook show single-container                 its steps and the exact commands, nothing run
-  runbook run single-container --sandbox        run it in a throwaway sandbox host (needs root, no VM)
-  runbook sandbox create; runbook --in lab run single-container   the same in a sandbox host that stays
+  sudo runbook run single-container --sandbox   run it in a throwaway sandbox host (needs root, no VM)
+  sudo runbook sandbox create; sudo runbook --in lab run single-container   the same in a sandbox host that stays
   sudo runbook run single-container             run it on this host (a tutorial-like VM)
-  runbook run single-container --sandbox --set container=web1 --set container_cidr=172.16.0.9/24 --set gateway=172.16.0.9
+  sudo runbook run single-container --sandbox --set container=web1 --set container_cidr=172.16.0.9/24 --set gateway=172.16.0.9
   runbook runs                                  every run and its status
   runbook journal latest                        what the latest run did, command by command
-${exitCodesHelp}`,
+${runExitCodes}`,
     );
 
   program
@@ -96,8 +102,8 @@ ${exitCodesHelp}`,
     .argument('<runbook>', 'a name from `runbook list`, or a path to a .yaml file')
     .option('--set <key=value>', 'override a parameter (repeatable)', collect, [])
     .option('--sandbox', 'run inside a throwaway sandbox host (fresh network + mount namespace, like the tutorial VM); the real host is not touched')
-    .option('--until <step-id>', 'stop after this step (replay the tutorial stage by stage); `runbook resume` continues')
-    .option('--rollback-on-failure', 'if a step fails, undo what this run changed (in reverse order), then exit 1')
+    .option('--until <step-id>', 'stop after this step (replay the tutorial stage by stage); `runbook resume` continues (not for --sandbox, whose host is gone)')
+    .option('--rollback-on-failure', 'if a step fails, undo what this run changed (in reverse order), then exit 1; an interrupted run is left for resume')
     .option('--json', 'print machine-readable events (one JSON object per line) instead of text')
     .addHelpText(
       'after',
@@ -106,7 +112,14 @@ Each step prints one line when it completes:
   ok       the step already held; nothing was done
   changed  the step was done and verified
   failed   the step's verification failed; the diagnosis names the cause and the fix
-${exitCodesHelp}`,
+
+Examples:
+  sudo runbook run single-container --sandbox                      in a throwaway sandbox host
+  sudo runbook run single-container                                on this host (a tutorial-like VM)
+  sudo runbook run single-container --until host-route             stop at the tutorial's step 9
+  sudo runbook run multi-container --sandbox --set count=3
+  sudo runbook run container-internet --rollback-on-failure        undo everything if a step fails
+${runExitCodes}`,
     )
     .action(async (runbook: string, opts: { set: string[]; sandbox?: boolean; until?: string; json?: boolean; rollbackOnFailure?: boolean }, command: Command) => {
       exitCode = await (await commands.run()).runCommand(context(command), runbook, opts, argv);
@@ -124,7 +137,11 @@ ${exitCodesHelp}`,
 The step that was in progress when the run stopped is checked first: a command whose result
 never reached the journal may or may not have taken effect. Parameters and runbook text are the
 ones recorded when the run started.
-${exitCodesHelp}`,
+
+Examples:
+  sudo runbook resume                        the latest interrupted, failed or stopped run here
+  sudo runbook resume 20261128T145804        a run by id (or a unique prefix of it)
+${runExitCodes}`,
     )
     .action(async (runId: string | undefined, opts: { force?: boolean; json?: boolean }, command: Command) => {
       exitCode = await (await commands.resume()).resumeCommand(context(command), runId, opts);
@@ -141,7 +158,11 @@ ${exitCodesHelp}`,
 After each undo, the step's own verification must no longer hold; "already gone" counts as
 undone. A rollback is journaled: if it is interrupted, run it again to finish; once finished,
 running it again changes nothing and exits 0.
-${exitCodesHelp}`,
+
+Examples:
+  sudo runbook rollback                      the latest run here with changes not yet undone
+  sudo runbook rollback 20261128T145804      a run by id (or a unique prefix of it)
+${exitCodesHelp('run `runbook rollback` again to finish', 'an undo left its effect in place (the message names the step)')}`,
     )
     .action(async (runId: string | undefined, opts: { json?: boolean }, command: Command) => {
       exitCode = await (await commands.rollback()).rollbackCommand(context(command), runId, opts);
@@ -161,6 +182,14 @@ ${exitCodesHelp}`,
     .argument('<run-id>', 'a run id from `runbook runs`, a unique prefix of one, or "latest"')
     .option('--json', 'print the raw journal entries (NDJSON, readable by pino-pretty too)')
     .option('--verify', "check the journal's hash chain and index: exit 0 if intact, 1 naming the first bad entry")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  runbook journal latest                     what the latest run did, command by command
+  runbook journal latest --json | npx pino-pretty
+  runbook journal 20261128T145804 --verify   was any entry altered, removed or reordered?`,
+    )
     .action(async (runId: string, opts: { json?: boolean; verify?: boolean }, command: Command) => {
       exitCode = await (await commands.journal()).journalCommand(context(command), runId, opts);
     });
@@ -183,7 +212,7 @@ hash, parameters, per-step results and findings). Needs CAP_NET_ADMIN for its pi
 
 Examples:
   sudo runbook check single-container           does this host still hold part 1?
-  runbook check single-container --json         the same, as the JSON record it appends to audit.ndjson
+  sudo runbook check single-container --json    the same, as the JSON record it appends to audit.ndjson
   sudo runbook run single-container --until host-route && sudo runbook check single-container
                                                 the tutorial's failed ping (step 9), diagnosed
 

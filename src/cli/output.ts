@@ -1,3 +1,7 @@
+import type { CommandEvent } from '../engine/journaled-command.js';
+import type { StepsResult } from '../engine/runner.js';
+import { ExitCode } from '../errors.js';
+import type { CliContext } from './context.js';
 import type { FailedCheck, Finding } from '../engine/phases.js';
 import type { StepReport, StepFailure } from '../engine/runner.js';
 
@@ -58,4 +62,14 @@ export function formatDiagnosis(check: FailedCheck | undefined, findings: readon
 /** A machine-readable event line for --json. */
 export function jsonLine(event: Record<string, unknown>): string {
   return JSON.stringify(event);
+}
+
+/** The operational log line for each command (with --verbose): step, phase, argv, exit code. */
+export function logCommand(ctx: CliContext): (event: CommandEvent) => void {
+  return (event) => ctx.logger.debug({ step: event.stepId, phase: event.phase, argv: event.argv, exitCode: event.result.exitCode }, 'command');
+}
+
+/** The exit code for how a run (or a resumed run) ended. */
+export function exitCodeForRun(status: StepsResult['status']): number {
+  return { succeeded: ExitCode.ok, stopped: ExitCode.ok, failed: ExitCode.stepFailed, interrupted: ExitCode.interrupted }[status];
 }

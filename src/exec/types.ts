@@ -28,11 +28,3 @@ export interface Executor {
 export function succeeded(result: CommandResult): boolean {
   return result.exitCode === 0 && !result.timedOut && result.startError === undefined;
 }
-
-/** A one-line description of a result, for progress output and the journal timeline. */
-export function describeResult(result: CommandResult): string {
-  if (result.startError !== undefined) return `could not start: ${result.startError}`;
-  if (result.timedOut) return `timed out after ${result.durationMs} ms`;
-  if (result.signal !== undefined) return `killed by ${result.signal}`;
-  return `exit ${result.exitCode}`;
-}

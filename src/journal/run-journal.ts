@@ -1,7 +1,7 @@
 import { truncateSync } from 'node:fs';
 import type { JournalEntry, RunStartEntry, RunStatus } from './entries.js';
 import { journalFile } from './paths.js';
-import { chainEnd, readJournal, type ReadJournal } from './reader.js';
+import { chainEnd, type ReadJournal } from './reader.js';
 import { readRunIndex, writeRunIndex, type RunIndex } from './run-index.js';
 import type { JournalSink } from './sink.js';
 import { FileJournal } from './writer.js';
@@ -57,10 +57,6 @@ export class RunJournal implements JournalSink {
 
   close(): void {
     this.file.close();
-  }
-
-  get runId(): string {
-    return this.index.id;
   }
 
   append(entry: JournalEntry): void {

@@ -1,8 +1,9 @@
 import type { JournalEntry } from './entries.js';
 
 /**
- * Where the engine records what it does. `append` returns only once the entry is durable
- * (the file journal fsyncs), which is what lets a crashed run be resumed from the journal.
+ * Where the engine records what it does. `append` returns only once the entry is written (the
+ * file journal also fsyncs before each command: see writer.ts), which is what lets a crashed
+ * run be resumed or rolled back from its journal.
  */
 export interface JournalSink {
   append(entry: JournalEntry): void;

@@ -6,7 +6,7 @@ import { currentHost } from '../../host/identity.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import type { CliContext } from '../context.js';
-import { formatDiagnosis } from '../output.js';
+import { formatDiagnosis, logCommand } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
 
 export interface CheckOptions {
@@ -41,7 +41,7 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
       executor,
       signal,
       onStep: options.json ? undefined : (step) => formatStepCheck(step).forEach((line) => ctx.out(line)),
-      onCommand: (event) => ctx.logger.debug({ step: event.stepId, phase: event.phase, argv: event.argv, exitCode: event.result.exitCode }, 'command'),
+      onCommand: logCommand(ctx),
     }),
   );
 

@@ -3,7 +3,7 @@ import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { ExitCode } from '../../errors.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import type { CliContext } from '../context.js';
-import { formatFailure, formatStepLine, jsonLine } from '../output.js';
+import { formatFailure, formatStepLine, jsonLine, logCommand, exitCodeForRun } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
 
 /** `runbook resume [run-id]`: continue an interrupted, failed or stopped run from its journal. */
@@ -17,7 +17,7 @@ export async function resumeCommand(ctx: CliContext, runId: string | undefined, 
       force: options.force,
       signal,
       onStep: (report) => ctx.out(options.json ? jsonLine({ event: 'step', ...report }) : formatStepLine(report)),
-      onCommand: (event) => ctx.logger.debug({ step: event.stepId, phase: event.phase, argv: event.argv, exitCode: event.result.exitCode }, 'command'),
+      onCommand: logCommand(ctx),
       onNote: (note) => ctx.err(`note: ${note}`),
     }),
   );
@@ -32,5 +32,5 @@ export async function resumeCommand(ctx: CliContext, runId: string | undefined, 
   } else {
     ctx.out(`run ${result.runId} ${result.status === 'succeeded' ? 'resumed and succeeded' : result.status}`);
   }
-  return { succeeded: ExitCode.ok, stopped: ExitCode.ok, failed: ExitCode.stepFailed, interrupted: ExitCode.interrupted }[result.status];
+  return exitCodeForRun(result.status);
 }

@@ -4,7 +4,7 @@ import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { ExitCode } from '../../errors.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import type { CliContext } from '../context.js';
-import { jsonLine } from '../output.js';
+import { jsonLine, logCommand } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
 
 /** `runbook rollback [run-id]`: undo, in reverse order, exactly what a run changed. */
@@ -17,7 +17,7 @@ export async function rollbackCommand(ctx: CliContext, runId: string | undefined
       executor: createExecaExecutor(),
       signal,
       onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
-      onCommand: (event) => ctx.logger.debug({ step: event.stepId, phase: event.phase, argv: event.argv, exitCode: event.result.exitCode }, 'command'),
+      onCommand: logCommand(ctx),
       onNote: (note) => ctx.err(`note: ${note}`),
     }),
   );

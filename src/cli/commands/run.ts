@@ -7,7 +7,7 @@ import { prepareRunbook } from '../../runbook/prepare.js';
 import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } from '../../sandbox/one-shot.js';
 import { showTutorialView } from '../../sandbox/tutorial-view.js';
 import type { CliContext } from '../context.js';
-import { formatFailure, formatStepLine, jsonLine } from '../output.js';
+import { formatFailure, formatStepLine, jsonLine, logCommand, exitCodeForRun } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
 import { formatUndoLine, reportRollback } from './rollback.js';
 
@@ -46,7 +46,7 @@ export async function runCommand(ctx: CliContext, runbookName: string, options: 
       stopAfter: options.until,
       signal,
       onStep: (report) => ctx.out(options.json ? jsonLine({ event: 'step', ...report }) : formatStepLine(report)),
-      onCommand: (event) => ctx.logger.debug({ step: event.stepId, phase: event.phase, argv: event.argv, exitCode: event.result.exitCode }, 'command'),
+      onCommand: logCommand(ctx),
       rollbackOnFailure: options.rollbackOnFailure,
       onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
       onNote: (note) => ctx.err(`note: ${note}`),
@@ -76,5 +76,5 @@ export async function runCommand(ctx: CliContext, runbookName: string, options: 
   }
   if (isInsideOneShotSandbox() && !options.json) await showTutorialView(ctx.out, executor, prepared.params);
 
-  return { succeeded: ExitCode.ok, stopped: ExitCode.ok, failed: ExitCode.stepFailed, interrupted: ExitCode.interrupted }[result.status];
+  return exitCodeForRun(result.status);
 }
