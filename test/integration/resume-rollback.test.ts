@@ -57,7 +57,7 @@ describe('interruption', () => {
       process.kill(run.pid, 'SIGTERM');
       const result = await run.done;
       expect(result.exitCode, result.stderr).toBe(130);
-      expect(result.stderr).toContain('SIGTERM: stopping after the command in progress');
+      expect(result.stderr).toContain('SIGTERM: stopping at the next safe point');
       expect(result.stdout).toMatch(/interrupted at a safe point; continue with `runbook resume /);
 
       const id = onlyRunId(stateDir);
@@ -180,7 +180,8 @@ describe('rollback', () => {
       const run = await cli(host, [...sd(stateDir), 'run', 'single-container', '--set', 'host_ip=10.0.0.99', '--rollback-on-failure']);
       expect(run.exitCode, run.stderr).toBe(1);
       expect(run.stderr).toMatch(/step ping-host-from-container failed/);
-      expect(run.stderr).toMatch(/--rollback-on-failure: undoing what run/);
+      expect(run.stderr).toMatch(/--rollback-on-failure: the undo of what run \S+ changed is above/);
+      expect(run.stdout).toMatch(/rolled back: \d+ step\(s\) undone/);
       expect(await host.snapshot()).toEqual(ref.before);
       expect(await runsJson(host, stateDir)).toMatchObject([{ status: 'rolled-back' }]);
     });
