@@ -102,7 +102,8 @@ async function benchStartup(): Promise<void> {
 }
 
 async function benchEngine(): Promise<void> {
-  console.log(`engine overhead per step, no-op executor, ${rounds} rounds per size`);
+  console.log(`engine overhead per step, no-op executor, ${rounds} rounds per size (after one discarded warm-up run)`);
+  await measureEngineOverhead(1_000, 'memory'); // let the JIT compile the engine's hot paths first
   for (const journal of ['memory', 'file'] as const) {
     const perStep: number[] = [];
     for (const steps of [100, 1_000, 10_000]) {
