@@ -1,4 +1,5 @@
 import { fromPromise } from 'xstate';
+import { succeeded } from '../exec/types.js';
 import type { PlannedStep } from '../runbook/plan.js';
 import { evaluate } from './expectations.js';
 import { runJournaled, type CommandContext } from './journaled-command.js';
@@ -83,14 +84,14 @@ export function createPhaseActors(steps: ReadonlyMap<string, PlannedStep>, ctx: 
       // Captures first: what undo will need to restore must be on disk before anything changes.
       for (const [index, capture] of step.capture.entries()) {
         const result = await runJournaled(ctx, step.id, 'capture', index, capture);
-        if (result.exitCode !== 0 || result.timedOut) return { allSucceeded: false };
+        if (!succeeded(result)) return { allSucceeded: false };
         ctx.journal.append({ type: 'capture', step: step.id, name: capture.name, value: result.stdout.trim() });
       }
       for (const [index, command] of step.do.entries()) {
         const result = await runJournaled(ctx, step.id, 'do', index, command);
         // Later commands of a step build on earlier ones: stop at the first failure and let
         // verify decide whether the effect is there anyway.
-        if (result.exitCode !== 0 || result.timedOut) return { allSucceeded: false };
+        if (!succeeded(result)) return { allSucceeded: false };
       }
       return { allSucceeded: true };
     }),
