@@ -250,6 +250,7 @@ describe('RunJournal: the journal and the run index together', () => {
     runbookSource: 'name: single-container\n',
     runbookIncludes: [],
     params: { container: 'container1' },
+    plan: { runbook: 'single-container', description: 'test', params: { container: 'container1' }, steps: [] },
     user: { uid: 0, sudoUser: undefined },
     host: { hostname: 'h', netns: 'net:[1]', sandbox: undefined },
     engineVersion: '0.1.0',
