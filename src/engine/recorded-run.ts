@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
 import { journalFile } from '../journal/paths.js';
 import { readJournal, verifyJournal, type ReadJournal } from '../journal/reader.js';
@@ -22,7 +22,9 @@ export interface RecordedRun {
  */
 export function recordedNothing(stateDir: string, index: RunIndex): boolean {
   const file = journalFile(stateDir, index.id);
-  return !existsSync(file) || readJournal(file).lines.length === 0;
+  // A complete entry ends with a newline; no need to parse the journal to know there is one
+  // (the caller then reads and verifies it anyway).
+  return !existsSync(file) || !readFileSync(file).includes(0x0a);
 }
 
 /**

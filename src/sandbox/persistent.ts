@@ -26,7 +26,6 @@ import { tutorialHostSetup } from './tutorial-host.js';
  * namespace would contain a mount of itself; hence the sandbox dir's private self bind mount.
  */
 
-
 export interface SandboxPaths {
   name: string;
   dir: string;

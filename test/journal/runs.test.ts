@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runRunbook } from '../../src/engine/run-runbook.js';
-import { RunbookError } from '../../src/errors.js';
 import { findRun } from '../../src/journal/find-run.js';
 import { acquireLock } from '../../src/journal/lock.js';
 import { journalFile, lockFile, newRunId } from '../../src/journal/paths.js';
@@ -12,6 +11,7 @@ import { readJournal, verifyJournal } from '../../src/journal/reader.js';
 import { listRunIndexes, readRunIndex, writeRunIndex, type RunIndex } from '../../src/journal/run-index.js';
 import { parseRunbook } from '../../src/runbook/load.js';
 import { FakeHost } from '../helpers/fake-executor.js';
+import { thrown } from '../helpers/thrown.js';
 
 let stateDir: string;
 beforeEach(() => {
@@ -29,15 +29,6 @@ async function deadPid(): Promise<number> {
   return pid;
 }
 
-function lockedError(fn: () => unknown): RunbookError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RunbookError);
-    return error as RunbookError;
-  }
-  throw new Error('expected a RunbookError');
-}
 
 describe('state dir lock', () => {
   it('is a file naming its holder, removed on release', () => {
@@ -53,7 +44,7 @@ describe('state dir lock', () => {
 
   it('refuses while a live process holds it: exit 3, naming the pid and command', () => {
     const lock = acquireLock(stateDir, 'run first');
-    const error = lockedError(() => acquireLock(stateDir, 'run second'));
+    const error = thrown(() => acquireLock(stateDir, 'run second'));
     expect(error.code).toBe('locked');
     expect(error.exitCode).toBe(3);
     expect(error.message).toContain(`pid ${process.pid} (run first)`);

@@ -5,16 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RunbookError } from '../../src/errors.js';
 import { listRunbookNames, loadRunbook, parseRunbook, resolveRunbookFile, runbooksDir } from '../../src/runbook/load.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
+import { thrown } from '../helpers/thrown.js';
 
-function thrown(fn: () => unknown): RunbookError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RunbookError);
-    return error as RunbookError;
-  }
-  throw new Error('expected a RunbookError, nothing was thrown');
-}
 
 const file = '/srv/runbooks/demo.yaml';
 

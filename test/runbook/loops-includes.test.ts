@@ -6,7 +6,6 @@ import { readRunHistory } from '../../src/engine/run-history.js';
 import { resumeRun } from '../../src/engine/resume-run.js';
 import { rollbackRun } from '../../src/engine/rollback-run.js';
 import { runRunbook } from '../../src/engine/run-runbook.js';
-import { RunbookError } from '../../src/errors.js';
 import { journalFile } from '../../src/journal/paths.js';
 import { readJournal } from '../../src/journal/reader.js';
 import { loadRunbook, parseRunbook, type LoadedRunbook } from '../../src/runbook/load.js';
@@ -15,6 +14,7 @@ import type { Plan, PlannedStep } from '../../src/runbook/plan.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { renderPlan } from '../../src/runbook/render.js';
 import { FakeExecutor } from '../helpers/fake-executor.js';
+import { thrown } from '../helpers/thrown.js';
 
 /**
  * The runbook format's loops (`foreach`), includes, captures and `sandbox_default`, without a
@@ -32,15 +32,6 @@ afterAll(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-function thrown(fn: () => unknown): RunbookError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RunbookError);
-    return error as RunbookError;
-  }
-  throw new Error('expected a RunbookError, nothing was thrown');
-}
 
 /** Thrown, and invalid input: exit status 2, nothing run. */
 function invalid(fn: () => unknown): string {

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { RunbookError } from '../../src/errors.js';
 import { checkParamValue, parseSetFlags, resolveParams } from '../../src/runbook/params.js';
 import type { RunbookSpec } from '../../src/runbook/schema.js';
+import { thrown } from '../helpers/thrown.js';
 
-/** Runs fn, which must throw a RunbookError; returns it. */
-function thrown(fn: () => unknown): RunbookError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RunbookError);
-    return error as RunbookError;
-  }
-  throw new Error('expected a RunbookError, nothing was thrown');
-}
 
 describe('checkParamValue: name', () => {
   it.each(['container1', 'web-1', 'a.b_c', 'X', '0'])('accepts %j', (value) => {
