@@ -14,7 +14,15 @@ import type { Plan } from '../src/runbook/plan.js';
  */
 function noopExecutor(): Executor {
   const present = new Set<string>();
-  const result = (exitCode: number): CommandResult => ({ exitCode, signal: undefined, stdout: '', stderr: '', durationMs: 0, timedOut: false, startError: undefined });
+  const result = (exitCode: number): CommandResult => ({
+    exitCode,
+    signal: undefined,
+    stdout: '',
+    stderr: '',
+    durationMs: 0,
+    timedOut: false,
+    startError: undefined,
+  });
   return {
     run: async ({ argv }) => {
       const [verb, thing] = argv as [string, string];

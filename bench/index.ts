@@ -50,7 +50,9 @@ async function timeInSandbox(argv: readonly string[]): Promise<{ ms: number; std
 function bareScript(): string {
   const runbook = loadRunbook('single-container');
   const plan = renderPlan(runbook.spec, resolveParams(runbook.spec, {}, runbook.file));
-  const commands = plan.steps.flatMap((step) => (step.do.length > 0 ? step.do : step.verify)).map((c) => toShellLine(c.argv));
+  const commands = plan.steps
+    .flatMap((step) => (step.do.length > 0 ? step.do : step.verify))
+    .map((c) => toShellLine(c.argv));
   return ['set -e', ...commands].join('\n');
 }
 
@@ -61,7 +63,8 @@ async function benchRun(): Promise<void> {
   const bare: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const stateDir = tempDir();
-    const runbookSide = () => timeInSandbox([process.execPath, cliPath, '--state-dir', stateDir, 'run', 'single-container']);
+    const runbookSide = () =>
+      timeInSandbox([process.execPath, cliPath, '--state-dir', stateDir, 'run', 'single-container']);
     const bareSide = () => timeInSandbox(['bash', '-c', script]);
     // Alternate which side goes first, so that neither always gets the warmer machine.
     const [first, second] = round % 2 === 0 ? [runbookSide, bareSide] : [bareSide, runbookSide];
@@ -70,11 +73,23 @@ async function benchRun(): Promise<void> {
     engine.push((round % 2 === 0 ? a : b).ms);
     bare.push((round % 2 === 0 ? b : a).ms);
     rmSync(stateDir, { recursive: true, force: true });
-    console.log(`  round ${round + 1}: runbook ${fmt(engine[round] as number)} ms, bare script ${fmt(bare[round] as number)} ms`);
+    console.log(
+      `  round ${round + 1}: runbook ${fmt(engine[round] as number)} ms, bare script ${fmt(bare[round] as number)} ms`,
+    );
   }
   const ratio = median(engine) / median(bare);
-  rows.push({ what: 'run single-container (median ms)', figure: `${fmt(median(engine))} vs ${fmt(median(bare))} bare`, goal: '', met: undefined });
-  rows.push({ what: 'run single-container / bare commands', figure: `${fmt(ratio, 2)}x`, goal: '<= 2.5x', met: ratio <= 2.5 });
+  rows.push({
+    what: 'run single-container (median ms)',
+    figure: `${fmt(median(engine))} vs ${fmt(median(bare))} bare`,
+    goal: '',
+    met: undefined,
+  });
+  rows.push({
+    what: 'run single-container / bare commands',
+    figure: `${fmt(ratio, 2)}x`,
+    goal: '<= 2.5x',
+    met: ratio <= 2.5,
+  });
 }
 
 async function benchStartup(): Promise<void> {
@@ -97,7 +112,12 @@ async function benchStartup(): Promise<void> {
     }
   }
   const ratio = median(cli) / median(node);
-  rows.push({ what: 'start-up: runbook --version (median ms)', figure: `${fmt(median(cli))} vs ${fmt(median(node))} node -e 0`, goal: '', met: undefined });
+  rows.push({
+    what: 'start-up: runbook --version (median ms)',
+    figure: `${fmt(median(cli))} vs ${fmt(median(node))} node -e 0`,
+    goal: '',
+    met: undefined,
+  });
   rows.push({ what: 'start-up / node -e 0', figure: `${fmt(ratio, 2)}x`, goal: '<= 1.5x', met: ratio <= 1.5 });
 }
 
@@ -113,7 +133,7 @@ async function benchEngine(): Promise<void> {
       console.log(`  ${journal} journal, ${steps} steps: ${fmt(median(samples), 3)} ms/step`);
     }
     const flat = Math.max(...perStep) / Math.min(...perStep);
-    const label = journal === 'memory' ? 'engine only' : 'engine + fsync\'d journal';
+    const label = journal === 'memory' ? 'engine only' : "engine + fsync'd journal";
     rows.push({
       what: `${label}: ms per step at 100 / 1k / 10k steps`,
       figure: perStep.map((v) => fmt(v, 3)).join(' / '),
@@ -126,7 +146,12 @@ async function benchEngine(): Promise<void> {
 async function benchResume(): Promise<void> {
   console.log(`resume start-up from a 10,000-entry journal, ${rounds} rounds`);
   const { entries, samples } = await measureResumeStartup(10_000, rounds);
-  rows.push({ what: `resume start-up, ${entries}-entry journal (median ms)`, figure: fmt(median(samples)), goal: '<= 150 ms', met: median(samples) <= 150 });
+  rows.push({
+    what: `resume start-up, ${entries}-entry journal (median ms)`,
+    figure: fmt(median(samples)),
+    goal: '<= 150 ms',
+    met: median(samples) <= 150,
+  });
 }
 
 async function benchScale(): Promise<void> {
@@ -137,7 +162,18 @@ async function benchScale(): Promise<void> {
     const order = round % 2 === 0 ? counts : [...counts].reverse();
     for (const count of order) {
       const stateDir = tempDir();
-      const { ms, stderr } = await timeInSandbox([process.execPath, '--import', rssHook, cliPath, '--state-dir', stateDir, 'run', 'multi-container', '--set', `count=${count}`]);
+      const { ms, stderr } = await timeInSandbox([
+        process.execPath,
+        '--import',
+        rssHook,
+        cliPath,
+        '--state-dir',
+        stateDir,
+        'run',
+        'multi-container',
+        '--set',
+        `count=${count}`,
+      ]);
       const rssKib = Number(/bench-max-rss-kib=(\d+)/.exec(stderr)?.[1] ?? NaN);
       const run = listRunIndexes(stateDir)[0];
       const journalBytes = run === undefined ? NaN : statSync(journalFile(stateDir, run.id)).size;
@@ -147,7 +183,9 @@ async function benchScale(): Promise<void> {
       r.rssKib.push(rssKib);
       r.journalBytes.push(journalBytes);
       results.set(count, r);
-      console.log(`  round ${round + 1}, count ${count}: ${fmt(ms / 1000, 2)} s, ${fmt(rssKib / 1024)} MiB peak, journal ${fmt(journalBytes / 1024)} KiB`);
+      console.log(
+        `  round ${round + 1}, count ${count}: ${fmt(ms / 1000, 2)} s, ${fmt(rssKib / 1024)} MiB peak, journal ${fmt(journalBytes / 1024)} KiB`,
+      );
     }
   }
   for (const count of counts) {

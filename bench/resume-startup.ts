@@ -15,14 +15,20 @@ const entriesPerStep = 10;
  * resumable), then times what resume does before running anything: read the journal, verify
  * its hash chain and index, rebuild the plan from the recorded runbook, find where to go on.
  */
-export async function measureResumeStartup(entries: number, rounds: number): Promise<{ entries: number; samples: number[] }> {
+export async function measureResumeStartup(
+  entries: number,
+  rounds: number,
+): Promise<{ entries: number; samples: number[] }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'runbook-bench-resume-'));
   try {
     const steps = Math.ceil(entries / entriesPerStep);
     const file = path.join(dir, 'bench.yaml');
     const stepYaml = (i: number) =>
       `  - id: s${i}\n    title: step ${i}\n    why: bench\n    do: [[do, s${i}]]\n    verify: [{ run: [has, s${i}] }]\n    undo: [[undo, s${i}]]\n`;
-    writeFileSync(file, `name: bench\ndescription: resume bench\nsteps:\n${Array.from({ length: steps }, (_, i) => stepYaml(i)).join('')}`);
+    writeFileSync(
+      file,
+      `name: bench\ndescription: resume bench\nsteps:\n${Array.from({ length: steps }, (_, i) => stepYaml(i)).join('')}`,
+    );
     const loaded = loadRunbook(file);
     const present = new Set<string>();
     const last = `s${steps - 1}`;
@@ -30,7 +36,15 @@ export async function measureResumeStartup(entries: number, rounds: number): Pro
       run: async ({ argv }): Promise<CommandResult> => {
         const [verb, thing] = argv as [string, string];
         if (verb === 'do' && thing !== last) present.add(thing);
-        return { exitCode: verb === 'has' && !present.has(thing) ? 1 : 0, signal: undefined, stdout: '', stderr: '', durationMs: 0, timedOut: false, startError: undefined };
+        return {
+          exitCode: verb === 'has' && !present.has(thing) ? 1 : 0,
+          signal: undefined,
+          stdout: '',
+          stderr: '',
+          durationMs: 0,
+          timedOut: false,
+          startError: undefined,
+        };
       },
     };
     const stateDir = path.join(dir, 'state');

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type * as Pino from 'pino';
 import type { Logger } from 'pino';
 
 // pino is loaded on first use: most commands never log, and start-up time matters.
@@ -9,6 +10,6 @@ const require = createRequire(import.meta.url);
  * from the journal, which records what was done to the host and is always written in full.
  */
 export function createLogger(level: string): Logger {
-  const { pino } = require('pino') as typeof import('pino');
+  const { pino } = require('pino') as typeof Pino;
   return pino({ name: 'runbook', level, base: null }, pino.destination({ dest: 2, sync: true }));
 }

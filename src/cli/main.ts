@@ -56,12 +56,29 @@ export async function main(argv: readonly string[]): Promise<number> {
   const context = (command: Command): CliContext => (ctx ??= createContext(command.optsWithGlobals<GlobalOptions>()));
 
   const program = new Command('runbook')
-    .description('Host setup as journaled, verified, reversible steps. First job: Linux container networking from scratch.')
+    .description(
+      'Host setup as journaled, verified, reversible steps. First job: Linux container networking from scratch.',
+    )
     .version(engineVersion, '-V, --version')
-    .option('--state-dir <dir>', 'where runs and journals are kept (env RUNBOOK_STATE_DIR; default: state/ in the checkout)')
+    .option(
+      '--state-dir <dir>',
+      'where runs and journals are kept (env RUNBOOK_STATE_DIR; default: state/ in the checkout)',
+    )
     .option('-v, --verbose', 'log each command and its exit code when it ends (debug level, on stderr, through pino)')
-    .option('--in <sandbox>', 'run the command inside a persistent sandbox host, with its own state dir (see `runbook sandbox`)')
-    .addOption(new Option('--log-level <level>', 'operational log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .option(
+      '--in <sandbox>',
+      'run the command inside a persistent sandbox host, with its own state dir (see `runbook sandbox`)',
+    )
+    .addOption(
+      new Option('--log-level <level>', 'operational log level').choices([
+        'trace',
+        'debug',
+        'info',
+        'warn',
+        'error',
+        'silent',
+      ]),
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .addHelpText(
@@ -101,9 +118,18 @@ ${runExitCodes}`,
     .description('run a runbook: each step is checked first, done only if needed, verified, and journaled')
     .argument('<runbook>', 'a name from `runbook list`, or a path to a .yaml file')
     .option('--set <key=value>', 'override a parameter (repeatable)', collect, [])
-    .option('--sandbox', 'run inside a throwaway sandbox host (fresh network + mount namespace, like the tutorial VM); the real host is not touched')
-    .option('--until <step-id>', 'stop after this step (replay the tutorial stage by stage); `runbook resume` continues (not for --sandbox, whose host is gone)')
-    .option('--rollback-on-failure', 'if a step fails, undo what this run changed (in reverse order), then exit 1; an interrupted run is left for resume')
+    .option(
+      '--sandbox',
+      'run inside a throwaway sandbox host (fresh network + mount namespace, like the tutorial VM); the real host is not touched',
+    )
+    .option(
+      '--until <step-id>',
+      'stop after this step (replay the tutorial stage by stage); `runbook resume` continues (not for --sandbox, whose host is gone)',
+    )
+    .option(
+      '--rollback-on-failure',
+      'if a step fails, undo what this run changed (in reverse order), then exit 1; an interrupted run is left for resume',
+    )
     .option('--json', 'print machine-readable events (one JSON object per line) instead of text')
     .addHelpText(
       'after',
@@ -121,13 +147,21 @@ Examples:
   sudo runbook run container-internet --rollback-on-failure        undo everything if a step fails
 ${runExitCodes}`,
     )
-    .action(async (runbook: string, opts: { set: string[]; sandbox?: boolean; until?: string; json?: boolean; rollbackOnFailure?: boolean }, command: Command) => {
-      exitCode = await (await commands.run()).runCommand(context(command), runbook, opts, argv);
-    });
+    .action(
+      async (
+        runbook: string,
+        opts: { set: string[]; sandbox?: boolean; until?: string; json?: boolean; rollbackOnFailure?: boolean },
+        command: Command,
+      ) => {
+        exitCode = await (await commands.run()).runCommand(context(command), runbook, opts, argv);
+      },
+    );
 
   program
     .command('resume')
-    .description('continue an interrupted, failed or --until-stopped run from its journal: finished steps are not run again')
+    .description(
+      'continue an interrupted, failed or --until-stopped run from its journal: finished steps are not run again',
+    )
     .argument('[run-id]', 'the run to resume (default: the latest interrupted, failed or stopped run)')
     .option('--force', 'resume even though the runbook file changed since the run started (the recorded text is used)')
     .option('--json', 'print machine-readable events')
@@ -170,7 +204,9 @@ ${exitCodesHelp('run `runbook rollback` again to finish', 'an undo left its effe
 
   program
     .command('runs')
-    .description('list recorded runs: id, runbook, status (running, succeeded, failed, interrupted, stopped, rolled-back), start and end')
+    .description(
+      'list recorded runs: id, runbook, status (running, succeeded, failed, interrupted, stopped, rolled-back), start and end',
+    )
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
       exitCode = await (await commands.runs()).runsCommand(context(command), opts);
@@ -178,7 +214,9 @@ ${exitCodesHelp('run `runbook rollback` again to finish', 'an undo left its effe
 
   program
     .command('journal')
-    .description('show the audit trail of a run: every step and every command (as a pasteable shell line) with its result')
+    .description(
+      'show the audit trail of a run: every step and every command (as a pasteable shell line) with its result',
+    )
     .argument('<run-id>', 'a run id from `runbook runs`, a unique prefix of one, or "latest"')
     .option('--json', 'print the raw journal entries (NDJSON, readable by pino-pretty too)')
     .option('--verify', "check the journal's hash chain and index: exit 0 if intact, 1 naming the first bad entry")
@@ -196,7 +234,9 @@ Examples:
 
   program
     .command('check')
-    .description("check, read-only, that the host still holds what a runbook promises: every step's verify checks run, and a step that does not hold is diagnosed")
+    .description(
+      "check, read-only, that the host still holds what a runbook promises: every step's verify checks run, and a step that does not hold is diagnosed",
+    )
     .argument('<runbook>', 'a name from `runbook list`, or a path to a .yaml file')
     .option('--set <key=value>', 'override a parameter (repeatable); use the values the run used', collect, [])
     .option('--json', 'print the check record (the line appended to <state-dir>/audit.ndjson) as JSON')
@@ -228,10 +268,19 @@ Exit codes:
 
   program
     .command('graph')
-    .description('print the statechart `run` executes for a runbook, generated from the engine\'s own machine (nothing is run)')
+    .description(
+      "print the statechart `run` executes for a runbook, generated from the engine's own machine (nothing is run)",
+    )
     .argument('<runbook>', 'a name from `runbook list`, or a path to a .yaml file')
     .option('--set <key=value>', 'override a parameter (repeatable)', collect, [])
-    .addOption(new Option('--format <format>', 'mermaid (a stateDiagram-v2 to paste into Markdown) or json (nodes and transitions)').choices(['mermaid', 'json']).default('mermaid'))
+    .addOption(
+      new Option(
+        '--format <format>',
+        'mermaid (a stateDiagram-v2 to paste into Markdown) or json (nodes and transitions)',
+      )
+        .choices(['mermaid', 'json'])
+        .default('mermaid'),
+    )
     .addHelpText(
       'after',
       `
@@ -268,6 +317,8 @@ function reportError(error: unknown): number {
     if (error.hint !== undefined) process.stderr.write(`hint: ${error.hint}\n`);
     return error.exitCode;
   }
-  process.stderr.write(`runbook: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `runbook: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   return ExitCode.stepFailed;
 }

@@ -1,9 +1,8 @@
 import type { CommandEvent } from '../engine/journaled-command.js';
-import type { StepsResult } from '../engine/runner.js';
 import { ExitCode } from '../errors.js';
 import type { CliContext } from './context.js';
 import type { FailedCheck, Finding } from '../engine/phases.js';
-import type { StepReport, StepFailure } from '../engine/runner.js';
+import type { StepReport, StepFailure, StepsResult } from '../engine/runner.js';
 
 /** Column widths for the per-step progress lines. */
 const outcomeWidth = 8;
@@ -18,7 +17,9 @@ export function formatStepLine(report: StepReport): string {
 /** Which check failed, what the probes found, and what to do next. */
 export function formatFailure(failure: StepFailure, runId: string, next: NextSteps = 'resume-or-rollback'): string[] {
   const lines = [`step ${failure.stepId} failed: ${failure.title}`];
-  lines.push(...formatDiagnosis(failure.check, failure.findings, '  ', 'see the journal for every command and its output'));
+  lines.push(
+    ...formatDiagnosis(failure.check, failure.findings, '  ', 'see the journal for every command and its output'),
+  );
   lines.push(...nextStepsHint(runId, next));
   return lines;
 }
@@ -31,10 +32,14 @@ export function formatFailure(failure: StepFailure, runId: string, next: NextSte
 export type NextSteps = 'resume-or-rollback' | 'rolling-back' | 'one-shot-sandbox';
 
 export function nextStepsHint(runId: string, next: NextSteps): string[] {
-  if (next === 'one-shot-sandbox') return ['next: this sandbox host vanishes when the command ends; fix the cause (runbook or --set) and run again'];
+  if (next === 'one-shot-sandbox')
+    return ['next: this sandbox host vanishes when the command ends; fix the cause (runbook or --set) and run again'];
   const journal = `      every command and its output: \`runbook journal ${runId}\``;
   if (next === 'rolling-back') return [journal];
-  return [`next: fix the cause, then \`runbook resume ${runId}\`; or undo what this run did with \`runbook rollback ${runId}\``, journal];
+  return [
+    `next: fix the cause, then \`runbook resume ${runId}\`; or undo what this run did with \`runbook rollback ${runId}\``,
+    journal,
+  ];
 }
 
 /**
@@ -42,7 +47,12 @@ export function nextStepsHint(runId: string, next: NextSteps): string[] {
  * the cause the first matching probe named, the line that shows it, and the fix. Shared by
  * `run` (formatFailure) and `check`.
  */
-export function formatDiagnosis(check: FailedCheck | undefined, findings: readonly Finding[], indent: string, whenNoProbeMatched: string): string[] {
+export function formatDiagnosis(
+  check: FailedCheck | undefined,
+  findings: readonly Finding[],
+  indent: string,
+  whenNoProbeMatched: string,
+): string[] {
   const lines: string[] = [];
   if (check !== undefined) {
     lines.push(`${indent}check:    ${check.argv.join(' ')}`);
@@ -66,10 +76,19 @@ export function jsonLine(event: Record<string, unknown>): string {
 
 /** The operational log line for each command (with --verbose): step, phase, argv, exit code. */
 export function logCommand(ctx: CliContext): (event: CommandEvent) => void {
-  return (event) => ctx.logger.debug({ step: event.stepId, phase: event.phase, argv: event.argv, exitCode: event.result.exitCode }, 'command');
+  return (event) =>
+    ctx.logger.debug(
+      { step: event.stepId, phase: event.phase, argv: event.argv, exitCode: event.result.exitCode },
+      'command',
+    );
 }
 
 /** The exit code for how a run (or a resumed run) ended. */
 export function exitCodeForRun(status: StepsResult['status']): number {
-  return { succeeded: ExitCode.ok, stopped: ExitCode.ok, failed: ExitCode.stepFailed, interrupted: ExitCode.interrupted }[status];
+  return {
+    succeeded: ExitCode.ok,
+    stopped: ExitCode.ok,
+    failed: ExitCode.stepFailed,
+    interrupted: ExitCode.interrupted,
+  }[status];
 }

@@ -7,7 +7,8 @@ import type { CliContext } from './context.js';
 export async function withInterruptSignal<T>(ctx: CliContext, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
-    if (!controller.signal.aborted) ctx.err(`${name}: stopping at the next safe point (the step in progress is re-checked on resume)…`);
+    if (!controller.signal.aborted)
+      ctx.err(`${name}: stopping at the next safe point (the step in progress is re-checked on resume)…`);
     controller.abort();
   };
   process.on('SIGINT', onSignal);

@@ -54,7 +54,14 @@ export async function checkSteps(options: CheckStepsOptions): Promise<CheckSteps
       const started = performance.now();
       const check = await runStepChecks(options, step, 'verify');
       const findings = check === undefined ? [] : await runStepProbes(options, step);
-      const result: StepCheck = { stepId: step.id, title: step.title, ok: check === undefined, check, findings, durationMs: Math.round(performance.now() - started) };
+      const result: StepCheck = {
+        stepId: step.id,
+        title: step.title,
+        ok: check === undefined,
+        check,
+        findings,
+        durationMs: Math.round(performance.now() - started),
+      };
       steps.push(result);
       options.onStep?.(result);
     }
@@ -82,7 +89,14 @@ export interface CheckAuditRecord {
   summary: { steps: number; checked: number; holding: number; failing: number };
   /** The distinct causes the probes named, in step order. */
   causes: string[];
-  steps: Array<{ step: string; title: string; ok: boolean; check: FailedCheck | undefined; findings: Finding[]; durationMs: number }>;
+  steps: Array<{
+    step: string;
+    title: string;
+    ok: boolean;
+    check: FailedCheck | undefined;
+    findings: Finding[];
+    durationMs: number;
+  }>;
 }
 
 export interface CheckRunbookOptions {
@@ -136,7 +150,14 @@ export async function checkRunbook(options: CheckRunbookOptions): Promise<CheckR
       failing: result.steps.filter((s) => !s.ok).length,
     },
     causes: distinctCauses(result.steps),
-    steps: result.steps.map((s) => ({ step: s.stepId, title: s.title, ok: s.ok, check: s.check, findings: s.findings, durationMs: s.durationMs })),
+    steps: result.steps.map((s) => ({
+      step: s.stepId,
+      title: s.title,
+      ok: s.ok,
+      check: s.check,
+      findings: s.findings,
+      durationMs: s.durationMs,
+    })),
   };
   const file = auditFile(options.stateDir);
   appendAuditLine(options.stateDir, file, record);

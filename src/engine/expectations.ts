@@ -82,7 +82,8 @@ function firstLine(text: string): string | undefined {
 /** For a met expectation, the line that shows it (the line that contains or matches). */
 function matchingLine(expect: ExpectSpec, output: string): string | undefined {
   const lines = output.split('\n');
-  if (expect.output_contains !== undefined) return lines.find((l) => l.includes(expect.output_contains as string))?.trim();
+  if (expect.output_contains !== undefined)
+    return lines.find((l) => l.includes(expect.output_contains as string))?.trim();
   if (expect.output_matches !== undefined) {
     const re = new RegExp(expect.output_matches);
     return lines.find((l) => re.test(l))?.trim();

@@ -85,13 +85,20 @@ export function machineGraph(machine: Pick<RunMachine, 'root'> | { root: unknown
         parent: node.parent === undefined || node.parent === root ? null : idOf(node.parent),
         type: node.type,
         initial: initialOf(node, idOf),
-        invoke: node.invoke.map((i) => ({ src: typeof i.src === 'string' ? i.src : 'inline', input: staticValue(i.input) })),
+        invoke: node.invoke.map((i) => ({
+          src: typeof i.src === 'string' ? i.src : 'inline',
+          input: staticValue(i.input),
+        })),
         entry: node.entry.map(actionOf),
       });
       const doneEvents = new Set(node.invoke.map((i) => `xstate.done.actor.${i.id}`));
       const errorEvents = new Set(node.invoke.map((i) => `xstate.error.actor.${i.id}`));
       const kindOf = (event: string): TransitionKind =>
-        doneEvents.has(event) || event === `xstate.done.state.${node.id}` ? 'done' : errorEvents.has(event) ? 'error' : 'event';
+        doneEvents.has(event) || event === `xstate.done.state.${node.id}`
+          ? 'done'
+          : errorEvents.has(event)
+            ? 'error'
+            : 'event';
       const add = (event: string, kind: TransitionKind, list: readonly TransitionLike[]) => {
         const guarded = list.some((t) => t.guard !== undefined);
         for (const t of list) {
@@ -224,7 +231,9 @@ export function toMermaid(graph: MachineGraph, options: { title?: string } = {})
       }
     }
     for (const edge of edges.get(parent)?.values() ?? []) {
-      const text = label([edge.text, edge.from.length > 0 ? `from ${edge.from.join(', ')}` : ''].filter((s) => s !== '').join(' '));
+      const text = label(
+        [edge.text, edge.from.length > 0 ? `from ${edge.from.join(', ')}` : ''].filter((s) => s !== '').join(' '),
+      );
       lines.push(`${indent}${mermaidId(edge.source)} --> ${mermaidId(edge.target)}${text === '' ? '' : ` : ${text}`}`);
     }
   };

@@ -2,7 +2,6 @@ import { RunbookError } from '../errors.js';
 import { currentHost, oneShotSandboxPrefix } from '../host/identity.js';
 import type { HostIdentity } from '../journal/entries.js';
 
-
 /**
  * A journal describes changes made to one host. Replaying it anywhere else would create or
  * delete things that run never touched (rolling back a sandbox run on the real machine would
@@ -25,12 +24,23 @@ export function assertSameHost(runId: string, recorded: HostIdentity): void {
   const here = currentHost();
   const nothingChanged = 'nothing was changed';
   if (isOneShotRun(recorded)) {
-    throw new RunbookError('wrong-host', `run ${runId} was made in a one-shot --sandbox host, which no longer exists; ${nothingChanged}`, {
-      hint: 'its changes vanished with that sandbox: there is nothing to resume or roll back. Start a new run instead.',
-    });
+    throw new RunbookError(
+      'wrong-host',
+      `run ${runId} was made in a one-shot --sandbox host, which no longer exists; ${nothingChanged}`,
+      {
+        hint: 'its changes vanished with that sandbox: there is nothing to resume or roll back. Start a new run instead.',
+      },
+    );
   }
-  const where = (h: HostIdentity) => `host ${h.hostname}, network namespace ${h.netns}${h.sandbox ? `, sandbox "${h.sandbox}"` : ''}`;
-  throw new RunbookError('wrong-host', `run ${runId} belongs to ${where(recorded)}, but this is ${where(here)}; ${nothingChanged}`, {
-    hint: recorded.sandbox ? `act on it from inside its sandbox: runbook --in ${recorded.sandbox} …` : 'run the command on the host (and in the namespace) where the run was made',
-  });
+  const where = (h: HostIdentity) =>
+    `host ${h.hostname}, network namespace ${h.netns}${h.sandbox ? `, sandbox "${h.sandbox}"` : ''}`;
+  throw new RunbookError(
+    'wrong-host',
+    `run ${runId} belongs to ${where(recorded)}, but this is ${where(here)}; ${nothingChanged}`,
+    {
+      hint: recorded.sandbox
+        ? `act on it from inside its sandbox: runbook --in ${recorded.sandbox} …`
+        : 'run the command on the host (and in the namespace) where the run was made',
+    },
+  );
 }

@@ -33,9 +33,22 @@ export interface CommandEvent {
  * Runs one command the journaled way: the intent is durable on disk before the command
  * starts, its result after it ends. Every command the engine runs goes through here.
  */
-export async function runJournaled(ctx: CommandContext, stepId: string, phase: Phase, index: number, command: PlannedCommand): Promise<CommandResult> {
+export async function runJournaled(
+  ctx: CommandContext,
+  stepId: string,
+  phase: Phase,
+  index: number,
+  command: PlannedCommand,
+): Promise<CommandResult> {
   if (ctx.signal?.aborted) throw new InterruptedError();
-  ctx.journal.append({ type: 'command-start', step: stepId, phase, index, argv: command.argv, timeoutMs: command.timeoutMs });
+  ctx.journal.append({
+    type: 'command-start',
+    step: stepId,
+    phase,
+    index,
+    argv: command.argv,
+    timeoutMs: command.timeoutMs,
+  });
   const result = await ctx.executor.run({ argv: command.argv, timeoutMs: command.timeoutMs });
   afterCommandFinished();
   ctx.journal.append({
@@ -59,5 +72,7 @@ export async function runJournaled(ctx: CommandContext, stepId: string, phase: P
 }
 
 function bounded(text: string): string {
-  return text.length <= maxOutputChars ? text : `${text.slice(0, maxOutputChars)}… (${text.length - maxOutputChars} more characters)`;
+  return text.length <= maxOutputChars
+    ? text
+    : `${text.slice(0, maxOutputChars)}… (${text.length - maxOutputChars} more characters)`;
 }

@@ -90,7 +90,9 @@ function runMachineSetupWith(impl: RunImplementations = {}) {
       input: {} as RunInput,
     },
     actors: {
-      runChecks: impl.actors?.runChecks ?? fromPromise<ChecksOutput, PhaseInput & { phase: 'check' | 'verify' }>(notProvided('runChecks')),
+      runChecks:
+        impl.actors?.runChecks ??
+        fromPromise<ChecksOutput, PhaseInput & { phase: 'check' | 'verify' }>(notProvided('runChecks')),
       runCommands: impl.actors?.runCommands ?? fromPromise<CommandsOutput, PhaseInput>(notProvided('runCommands')),
       runProbes: impl.actors?.runProbes ?? fromPromise<ProbesOutput, PhaseInput>(notProvided('runProbes')),
     },
@@ -133,14 +135,23 @@ export function buildRunMachine(plan: Pick<Plan, 'runbook' | 'steps'>, implement
         entry: [{ type: 'resetStep' }, { type: 'stepEntered', params: { stepId } }],
         states: {
           entry: {
-            always: [{ guard: { type: 'finishedEarlier', params: { stepId } }, target: 'skipped' }, { target: 'check' }],
+            always: [
+              { guard: { type: 'finishedEarlier', params: { stepId } }, target: 'skipped' },
+              { target: 'check' },
+            ],
           },
           check: {
             invoke: {
               src: 'runChecks',
               input: { stepId, phase: 'check' },
               onDone: [
-                { guard: { type: 'checksPassed', params: ({ event }: { event: { output: ChecksOutput } }) => event.output }, target: 'ok' },
+                {
+                  guard: {
+                    type: 'checksPassed',
+                    params: ({ event }: { event: { output: ChecksOutput } }) => event.output,
+                  },
+                  target: 'ok',
+                },
                 { target: hasDo ? 'do' : 'diagnosing' },
               ],
               onError: abort,
@@ -153,7 +164,10 @@ export function buildRunMachine(plan: Pick<Plan, 'runbook' | 'steps'>, implement
                 input: { stepId },
                 onDone: {
                   target: 'verify',
-                  actions: { type: 'noteDoResult', params: ({ event }: { event: { output: CommandsOutput } }) => event.output },
+                  actions: {
+                    type: 'noteDoResult',
+                    params: ({ event }: { event: { output: CommandsOutput } }) => event.output,
+                  },
                 },
                 onError: abort,
               },
@@ -163,7 +177,13 @@ export function buildRunMachine(plan: Pick<Plan, 'runbook' | 'steps'>, implement
                 src: 'runChecks',
                 input: { stepId, phase: 'verify' },
                 onDone: [
-                  { guard: { type: 'checksPassed', params: ({ event }: { event: { output: ChecksOutput } }) => event.output }, target: 'done' },
+                  {
+                    guard: {
+                      type: 'checksPassed',
+                      params: ({ event }: { event: { output: ChecksOutput } }) => event.output,
+                    },
+                    target: 'done',
+                  },
                   { target: 'diagnosing' },
                 ],
                 onError: abort,

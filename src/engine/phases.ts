@@ -31,11 +31,23 @@ export interface PhaseRecorder {
  * does not hold. Returns that check (with what it showed), or undefined when all hold.
  * The run machine's check and verify phases and `runbook check` all go through here.
  */
-export async function runStepChecks(ctx: CommandContext, step: PlannedStep, phase: 'check' | 'verify'): Promise<FailedCheck | undefined> {
+export async function runStepChecks(
+  ctx: CommandContext,
+  step: PlannedStep,
+  phase: 'check' | 'verify',
+): Promise<FailedCheck | undefined> {
   for (const [index, check] of step.verify.entries()) {
     const result = await runJournaled(ctx, step.id, phase, index, check);
     const verdict = evaluate(check.expect, result);
-    ctx.journal.append({ type: 'check', step: step.id, phase, index, ok: verdict.ok, reason: verdict.reason, evidence: verdict.evidence });
+    ctx.journal.append({
+      type: 'check',
+      step: step.id,
+      phase,
+      index,
+      ok: verdict.ok,
+      reason: verdict.reason,
+      evidence: verdict.evidence,
+    });
     if (!verdict.ok) return { argv: check.argv, reason: verdict.reason, evidence: verdict.evidence };
   }
   return undefined;
@@ -64,7 +76,11 @@ export async function runStepProbes(ctx: CommandContext, step: PlannedStep): Pro
  * The implementations of the machine's named actors: check / verify, do, diagnose.
  * Each runs its step's commands through runJournaled, so each is journaled before and after.
  */
-export function createPhaseActors(steps: ReadonlyMap<string, PlannedStep>, ctx: CommandContext, recorder: PhaseRecorder) {
+export function createPhaseActors(
+  steps: ReadonlyMap<string, PlannedStep>,
+  ctx: CommandContext,
+  recorder: PhaseRecorder,
+) {
   const stepOf = (stepId: string): PlannedStep => {
     const step = steps.get(stepId);
     if (step === undefined) throw new Error(`unknown step ${stepId}`);

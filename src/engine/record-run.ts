@@ -6,19 +6,28 @@ import { executeSteps, type ExecuteStepsOptions, type StepsResult } from './runn
  * If the engine itself fails (a journal write, say), the run-end entry records that too, so
  * that the journal never ends mid-run for a reason it does not state.
  */
-export async function executeAndRecord(journal: RunJournal, options: Omit<ExecuteStepsOptions, 'journal'>): Promise<StepsResult> {
+export async function executeAndRecord(
+  journal: RunJournal,
+  options: Omit<ExecuteStepsOptions, 'journal'>,
+): Promise<StepsResult> {
   let result: StepsResult;
   try {
     result = await executeSteps({ ...options, journal });
   } catch (error) {
-    tryAppend(journal, { type: 'run-end', status: 'interrupted', failedStep: undefined, message: `internal error: ${error instanceof Error ? error.message : String(error)}` });
+    tryAppend(journal, {
+      type: 'run-end',
+      status: 'interrupted',
+      failedStep: undefined,
+      message: `internal error: ${error instanceof Error ? error.message : String(error)}`,
+    });
     throw error;
   }
   journal.append({
     type: 'run-end',
     status: result.status,
     failedStep: result.failure?.stepId,
-    message: result.failure === undefined ? undefined : (result.failure.findings[0]?.cause ?? result.failure.check?.reason),
+    message:
+      result.failure === undefined ? undefined : (result.failure.findings[0]?.cause ?? result.failure.check?.reason),
   });
   return result;
 }

@@ -35,9 +35,13 @@ export function openRecordedRun(stateDir: string, index: RunIndex): RecordedRun 
   const journal = readJournal(journalFile(stateDir, index.id));
   const problem = verifyJournal(journal, index);
   if (problem !== undefined) {
-    throw new RunbookError('journal-damaged', `the journal of run ${index.id} is damaged at entry ${problem.line}: ${problem.reason}; refusing to act on it`, {
-      hint: `inspect it with: runbook journal ${index.id} --verify`,
-    });
+    throw new RunbookError(
+      'journal-damaged',
+      `the journal of run ${index.id} is damaged at entry ${problem.line}: ${problem.reason}; refusing to act on it`,
+      {
+        hint: `inspect it with: runbook journal ${index.id} --verify`,
+      },
+    );
   }
   const history = readRunHistory(journal.lines);
   assertSameHost(index.id, history.start.host);

@@ -40,24 +40,39 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
   try {
     if (lock.takeoverNote !== undefined) options.onNote?.(lock.takeoverNote);
     const index = options.runId === undefined ? latestResumable(stateDir) : findRun(stateDir, options.runId);
-    if (index === undefined) return { kind: 'nothing', message: 'nothing to resume: no interrupted, failed or stopped run' };
+    if (index === undefined)
+      return { kind: 'nothing', message: 'nothing to resume: no interrupted, failed or stopped run' };
     if (!resumable.has(index.status)) {
       return { kind: 'nothing', message: `nothing to resume: run ${index.id} is ${index.status}` };
     }
     if (recordedNothing(stateDir, index)) {
-      return { kind: 'nothing', message: `nothing to resume: run ${index.id} stopped before recording anything (it changed nothing); start a new run` };
+      return {
+        kind: 'nothing',
+        message: `nothing to resume: run ${index.id} stopped before recording anything (it changed nothing); start a new run`,
+      };
     }
     const run = openRecordedRun(stateDir, index);
     if (run.history.rollbackStarted) {
-      throw invalidInput(`run ${index.id} was being rolled back; resuming it would redo what the rollback undid`, `finish the rollback with: runbook rollback ${index.id}`);
+      throw invalidInput(
+        `run ${index.id} was being rolled back; resuming it would redo what the rollback undid`,
+        `finish the rollback with: runbook rollback ${index.id}`,
+      );
     }
-    const notes = [checkRunbookUnchanged(run.history.start.runbookFile, run.history.start.runbookHash, index.id, options.force)];
+    const notes = [
+      checkRunbookUnchanged(run.history.start.runbookFile, run.history.start.runbookHash, index.id, options.force),
+    ];
     if (run.journal.tornTail !== undefined) notes.push('the last journal line was torn by a crash and was cut off');
     for (const note of notes) if (note !== undefined) options.onNote?.(note);
 
     const journal = RunJournal.reopen(stateDir, index.id, run.journal);
     try {
-      journal.append({ type: 'attempt-start', kind: 'resume', pid: process.pid, user: currentUser(), note: notes.filter(Boolean).join('; ') || undefined });
+      journal.append({
+        type: 'attempt-start',
+        kind: 'resume',
+        pid: process.pid,
+        user: currentUser(),
+        note: notes.filter(Boolean).join('; ') || undefined,
+      });
       const result = await executeAndRecord(journal, {
         plan: run.plan,
         executor: options.executor,
@@ -101,12 +116,23 @@ function currentRunbookHash(file: string): string | undefined {
  * Resume runs the runbook text recorded at the start; if the file has changed since, the user
  * may be expecting the new version, so refuse unless --force says the recorded one is meant.
  */
-function checkRunbookUnchanged(file: string, recordedHash: string, runId: string, force: boolean | undefined): string | undefined {
+function checkRunbookUnchanged(
+  file: string,
+  recordedHash: string,
+  runId: string,
+  force: boolean | undefined,
+): string | undefined {
   const currentHash = currentRunbookHash(file);
   if (currentHash === recordedHash) return undefined;
-  const what = currentHash === undefined ? `${file} no longer exists or no longer loads` : `${file} (or a runbook it includes) has changed since run ${runId} started`;
+  const what =
+    currentHash === undefined
+      ? `${file} no longer exists or no longer loads`
+      : `${file} (or a runbook it includes) has changed since run ${runId} started`;
   if (!force) {
-    throw invalidInput(`${what}; nothing was changed`, `resume with the runbook as it was recorded: runbook resume ${runId} --force (or start a new run)`);
+    throw invalidInput(
+      `${what}; nothing was changed`,
+      `resume with the runbook as it was recorded: runbook resume ${runId} --force (or start a new run)`,
+    );
   }
   return `${what}; --force: resuming with the runbook text recorded when the run started`;
 }

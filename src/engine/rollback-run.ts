@@ -25,7 +25,8 @@ export interface RollbackOptions {
   onNote?: ((note: string) => void) | undefined;
 }
 
-export type RollbackResult = { kind: 'nothing'; message: string } | ({ kind: 'rollback'; runId: string; planned: string[] } & UndoResult);
+export type RollbackResult =
+  { kind: 'nothing'; message: string } | ({ kind: 'rollback'; runId: string; planned: string[] } & UndoResult);
 
 /**
  * `runbook rollback`: undoes, in reverse order, exactly the steps the run changed, as its
@@ -47,10 +48,15 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRes
 export async function rollbackWhileLocked(options: RollbackOptions): Promise<RollbackResult> {
   const { stateDir } = options;
   const index = options.runId === undefined ? latestNotRolledBack(stateDir) : findRun(stateDir, options.runId);
-  if (index === undefined) return { kind: 'nothing', message: 'nothing to roll back: no recorded run has changes left to undo' };
-  if (index.status === 'rolled-back') return { kind: 'nothing', message: `nothing to roll back: run ${index.id} is already rolled back` };
+  if (index === undefined)
+    return { kind: 'nothing', message: 'nothing to roll back: no recorded run has changes left to undo' };
+  if (index.status === 'rolled-back')
+    return { kind: 'nothing', message: `nothing to roll back: run ${index.id} is already rolled back` };
   if (recordedNothing(stateDir, index)) {
-    return { kind: 'nothing', message: `nothing to roll back: run ${index.id} stopped before recording anything, so it changed nothing` };
+    return {
+      kind: 'nothing',
+      message: `nothing to roll back: run ${index.id} stopped before recording anything, so it changed nothing`,
+    };
   }
   const run = openRecordedRun(stateDir, index);
   const undone = new Set(run.history.undoneSteps);
@@ -64,10 +70,23 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
 
   const journal = RunJournal.reopen(stateDir, index.id, run.journal);
   try {
-    journal.append({ type: 'attempt-start', kind: 'rollback', pid: process.pid, user: currentUser(), note: undone.size > 0 ? `continuing a rollback: ${undone.size} step(s) already undone` : undefined });
+    journal.append({
+      type: 'attempt-start',
+      kind: 'rollback',
+      pid: process.pid,
+      user: currentUser(),
+      note: undone.size > 0 ? `continuing a rollback: ${undone.size} step(s) already undone` : undefined,
+    });
     const planned = toUndo.map((s) => s.id);
     journal.append({ type: 'rollback-start', steps: planned });
-    const result = await undoSteps({ steps: toUndo, executor: options.executor, journal, signal: options.signal, onUndo: options.onUndo, onCommand: options.onCommand });
+    const result = await undoSteps({
+      steps: toUndo,
+      executor: options.executor,
+      journal,
+      signal: options.signal,
+      onUndo: options.onUndo,
+      onCommand: options.onCommand,
+    });
     const failed = result.steps.find((s) => s.outcome === 'undo-failed');
     journal.append({
       type: 'rollback-end',
@@ -85,7 +104,10 @@ function withCapturedValues(step: PlannedStep, values: Record<string, string>): 
   if (step.capture.length === 0) return step;
   const missing = step.capture.filter((c) => values[c.name] === undefined).map((c) => c.name);
   if (missing.length > 0) {
-    throw new RunbookError('journal-damaged', `step ${step.id} changed the host but its captured ${missing.join(', ')} is not in the journal: its undo cannot know what to restore`);
+    throw new RunbookError(
+      'journal-damaged',
+      `step ${step.id} changed the host but its captured ${missing.join(', ')} is not in the journal: its undo cannot know what to restore`,
+    );
   }
   return { ...step, undo: step.undo.map((c) => ({ ...c, argv: c.argv.map((arg) => renderTemplate(arg, values)) })) };
 }

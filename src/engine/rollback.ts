@@ -35,7 +35,12 @@ export interface UndoOptions {
  * steps before it may depend on it.
  */
 export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
-  const ctx = { executor: options.executor, journal: options.journal, signal: options.signal, onCommand: options.onCommand };
+  const ctx = {
+    executor: options.executor,
+    journal: options.journal,
+    signal: options.signal,
+    onCommand: options.onCommand,
+  };
   const reports: UndoReport[] = [];
   try {
     for (const step of options.steps) {
@@ -48,7 +53,12 @@ export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
         durationMs: Math.round(performance.now() - started),
         stillHolds,
       };
-      options.journal.append({ type: 'step-undone', step: step.id, outcome: report.outcome, durationMs: report.durationMs });
+      options.journal.append({
+        type: 'step-undone',
+        step: step.id,
+        outcome: report.outcome,
+        durationMs: report.durationMs,
+      });
       reports.push(report);
       options.onUndo?.(report);
       if (report.outcome === 'undo-failed') return { status: 'failed', steps: reports };
@@ -65,19 +75,40 @@ export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
  * called gone — a check that still holds, or a check that could not run at all (timed out, not
  * installed), which proves nothing — or undefined when it is gone.
  */
-async function firstHoldingCheck(ctx: Parameters<typeof runJournaled>[0], step: PlannedStep): Promise<string | undefined> {
+async function firstHoldingCheck(
+  ctx: Parameters<typeof runJournaled>[0],
+  step: PlannedStep,
+): Promise<string | undefined> {
   const results: boolean[] = [];
   for (const [index, check] of step.verify.entries()) {
     const result = await runJournaled(ctx, step.id, 'undo-check', index, check);
     if (result.timedOut || result.startError !== undefined) {
       const why = result.timedOut ? `timed out after ${result.durationMs} ms` : `could not start: ${result.startError}`;
-      ctx.journal.append({ type: 'check', step: step.id, phase: 'undo-check', index, ok: false, reason: `could not check: ${why}`, evidence: undefined });
+      ctx.journal.append({
+        type: 'check',
+        step: step.id,
+        phase: 'undo-check',
+        index,
+        ok: false,
+        reason: `could not check: ${why}`,
+        evidence: undefined,
+      });
       return `could not check that it is gone: ${check.argv.join(' ')} ${why}`;
     }
     const verdict = evaluate(check.expect, result);
-    ctx.journal.append({ type: 'check', step: step.id, phase: 'undo-check', index, ok: !verdict.ok, reason: verdict.ok ? 'the effect is still present' : 'the effect is gone', evidence: verdict.evidence });
+    ctx.journal.append({
+      type: 'check',
+      step: step.id,
+      phase: 'undo-check',
+      index,
+      ok: !verdict.ok,
+      reason: verdict.ok ? 'the effect is still present' : 'the effect is gone',
+      evidence: verdict.evidence,
+    });
     results.push(verdict.ok);
   }
   // A step's verification holds only when all its checks do; if any fails, the effect is gone.
-  return results.length > 0 && results.every(Boolean) ? `still in effect: ${step.verify.map((c) => c.argv.join(' ')).join(' && ')} still holds` : undefined;
+  return results.length > 0 && results.every(Boolean)
+    ? `still in effect: ${step.verify.map((c) => c.argv.join(' ')).join(' && ')} still holds`
+    : undefined;
 }

@@ -93,5 +93,14 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
   }
   if (pendingDo !== undefined) markChanged(pendingDo); // the journal ends inside a do command
   const finishedSteps = [...outcomes].filter(([, o]) => o === 'ok' || o === 'changed').map(([id]) => id);
-  return { start: first, finishedSteps, changedSteps: changed, captures, undoneSteps: [...undone], rollbackStarted, rollbackFinished, lastRunEnd };
+  return {
+    start: first,
+    finishedSteps,
+    changedSteps: changed,
+    captures,
+    undoneSteps: [...undone],
+    rollbackStarted,
+    rollbackFinished,
+    lastRunEnd,
+  };
 }

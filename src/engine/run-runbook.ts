@@ -44,7 +44,10 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
   const { runbook, params, stateDir } = options;
   const plan = renderPlan(runbook.spec, params);
   if (options.stopAfter !== undefined && !plan.steps.some((s) => s.id === options.stopAfter)) {
-    throw invalidInput(`--until ${options.stopAfter}: runbook ${runbook.spec.name} has no such step`, `its steps: ${plan.steps.map((s) => s.id).join(', ')}`);
+    throw invalidInput(
+      `--until ${options.stopAfter}: runbook ${runbook.spec.name} has no such step`,
+      `its steps: ${plan.steps.map((s) => s.id).join(', ')}`,
+    );
   }
 
   const lock = acquireLock(stateDir, `run ${runbook.spec.name}`);
@@ -79,7 +82,14 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
       // Still under the lock: nothing else may act on the host between the failure and its undo.
       const rollback =
         result.status === 'failed' && options.rollbackOnFailure
-          ? await rollbackWhileLocked({ stateDir, runId, executor: options.executor, signal: options.signal, onUndo: options.onUndo, onCommand: options.onCommand })
+          ? await rollbackWhileLocked({
+              stateDir,
+              runId,
+              executor: options.executor,
+              signal: options.signal,
+              onUndo: options.onUndo,
+              onCommand: options.onCommand,
+            })
           : undefined;
       return { ...result, runId, rollback };
     } finally {

@@ -56,7 +56,12 @@ export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsR
         stepStartedAt = performance.now();
         if (!finishedEarlier.has(params.stepId)) {
           const index = indexOf.get(params.stepId) ?? -1;
-          journal.append({ type: 'step-start', step: params.stepId, index, title: steps.get(params.stepId)?.title ?? '' });
+          journal.append({
+            type: 'step-start',
+            step: params.stepId,
+            index,
+            title: steps.get(params.stepId)?.title ?? '',
+          });
         }
       },
       stepFinished: ({ context }: { context: RunContext }, params: StepFinishedParams) => {
@@ -68,7 +73,13 @@ export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsR
           doFailed: context.doFailed,
         };
         if (params.outcome !== 'skipped') {
-          journal.append({ type: 'step-end', step: params.stepId, outcome: params.outcome, durationMs: report.durationMs, doFailed: report.doFailed });
+          journal.append({
+            type: 'step-end',
+            step: params.stepId,
+            outcome: params.outcome,
+            durationMs: report.durationMs,
+            doFailed: report.doFailed,
+          });
         }
         reports.push(report);
         options.onStep?.(report);
@@ -76,7 +87,9 @@ export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsR
     },
   });
 
-  const actor = createActor(machine, { input: { finishedSteps: options.finishedSteps ?? [], stopAfter: options.stopAfter } });
+  const actor = createActor(machine, {
+    input: { finishedSteps: options.finishedSteps ?? [], stopAfter: options.stopAfter },
+  });
   const final = await new Promise<{ value: string; context: RunContext }>((resolve, reject) => {
     actor.subscribe({
       complete: () => {
@@ -108,7 +121,8 @@ export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsR
       };
     }
     default:
-      if (final.context.error instanceof InterruptedError) return { status: 'interrupted', steps: reports, failure: undefined };
+      if (final.context.error instanceof InterruptedError)
+        return { status: 'interrupted', steps: reports, failure: undefined };
       throw final.context.error;
   }
 }

@@ -18,7 +18,10 @@ function has(cap: bigint): boolean {
  * Refuses, before any change, to run without the capability the commands need: a run that
  * would fail on its first `ip` command leaves a journal full of "Operation not permitted".
  */
-export function requireNetAdmin(what: string, hint = 'try again with sudo, e.g.: sudo npx runbook run single-container --sandbox'): void {
+export function requireNetAdmin(
+  what: string,
+  hint = 'try again with sudo, e.g.: sudo npx runbook run single-container --sandbox',
+): void {
   if (!has(CAP_NET_ADMIN)) {
     throw new RunbookError('not-permitted', `${what} needs CAP_NET_ADMIN (run as root); nothing was changed`, { hint });
   }
@@ -27,8 +30,12 @@ export function requireNetAdmin(what: string, hint = 'try again with sudo, e.g.:
 /** Creating a sandbox host (unshare --net --mount) also needs CAP_SYS_ADMIN. */
 export function requireSandboxCaps(): void {
   if (!has(CAP_NET_ADMIN) || !has(CAP_SYS_ADMIN)) {
-    throw new RunbookError('not-permitted', 'a sandbox host needs CAP_SYS_ADMIN and CAP_NET_ADMIN (run as root); nothing was changed', {
-      hint: 'try again with sudo',
-    });
+    throw new RunbookError(
+      'not-permitted',
+      'a sandbox host needs CAP_SYS_ADMIN and CAP_NET_ADMIN (run as root); nothing was changed',
+      {
+        hint: 'try again with sudo',
+      },
+    );
   }
 }

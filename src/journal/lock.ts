@@ -37,11 +37,18 @@ export function acquireLock(stateDir: string, command: string): Lock {
       }
       const holder = readHolder(file);
       if (holder !== undefined && isProcessAlive(holder.pid)) {
-        throw new RunbookError('locked', `another runbook command holds ${file}: pid ${holder.pid} (${holder.command}), since ${holder.since}`, {
-          hint: 'wait for it to finish; if that process is stuck, stop it (kill its pid) and try again',
-        });
+        throw new RunbookError(
+          'locked',
+          `another runbook command holds ${file}: pid ${holder.pid} (${holder.command}), since ${holder.since}`,
+          {
+            hint: 'wait for it to finish; if that process is stuck, stop it (kill its pid) and try again',
+          },
+        );
       }
-      takeoverNote = holder === undefined ? `took over an unreadable lock at ${file}` : `took over the lock left by pid ${holder.pid} (${holder.command}, since ${holder.since}), which no longer runs`;
+      takeoverNote =
+        holder === undefined
+          ? `took over an unreadable lock at ${file}`
+          : `took over the lock left by pid ${holder.pid} (${holder.command}, since ${holder.since}), which no longer runs`;
       removeStaleLock(file, holder);
     }
     throw new RunbookError('locked', `could not take the lock at ${file}: another command took it first`);

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
-import type { JournalLine } from './entries.js';
-import { genesisHash } from './entries.js';
+import { genesisHash, type JournalLine } from './entries.js';
 import type { RunIndex } from './run-index.js';
 import { hashLine } from './writer.js';
 
@@ -29,9 +28,13 @@ export function readJournal(file: string): ReadJournal {
       lines.push(JSON.parse(segment) as JournalLine);
       raw.push(segment);
     } catch {
-      throw new RunbookError('journal-damaged', `${file}: line ${i + 1} is damaged (not a JSON object): ${segment.slice(0, 80)}`, {
-        hint: 'the journal was edited or the disk is damaged; see: runbook journal <run-id> --verify',
-      });
+      throw new RunbookError(
+        'journal-damaged',
+        `${file}: line ${i + 1} is damaged (not a JSON object): ${segment.slice(0, 80)}`,
+        {
+          hint: 'the journal was edited or the disk is damaged; see: runbook journal <run-id> --verify',
+        },
+      );
     }
   });
   return { lines, raw, tornTail: tail === '' ? undefined : tail };
@@ -50,18 +53,32 @@ export function verifyJournal(journal: ReadJournal, index: RunIndex | undefined)
   let prev = genesisHash;
   for (let i = 0; i < journal.lines.length; i++) {
     const line = journal.lines[i] as JournalLine;
-    if (line.seq !== i + 1) return { line: i + 1, reason: `sequence number ${line.seq} where ${i + 1} was expected (entries removed or reordered)` };
-    if (line.prev !== prev) return { line: i + 1, reason: 'hash of the previous entry does not match (an entry before it was altered, removed or reordered)' };
+    if (line.seq !== i + 1)
+      return {
+        line: i + 1,
+        reason: `sequence number ${line.seq} where ${i + 1} was expected (entries removed or reordered)`,
+      };
+    if (line.prev !== prev)
+      return {
+        line: i + 1,
+        reason: 'hash of the previous entry does not match (an entry before it was altered, removed or reordered)',
+      };
     prev = hashLine(journal.raw[i] as string);
   }
   if (index !== undefined) {
     const count = journal.lines.length;
     if (index.lastSeq > count) {
-      return { line: count + 1, reason: `the run's index records ${index.lastSeq} entries but the journal has ${count} (entries removed from the end)` };
+      return {
+        line: count + 1,
+        reason: `the run's index records ${index.lastSeq} entries but the journal has ${count} (entries removed from the end)`,
+      };
     }
     const atIndex = journal.raw[index.lastSeq - 1];
     if (index.lastSeq > 0 && (atIndex === undefined || hashLine(atIndex) !== index.lastHash)) {
-      return { line: index.lastSeq, reason: "this entry's hash differs from the one recorded in the run's index (it was altered)" };
+      return {
+        line: index.lastSeq,
+        reason: "this entry's hash differs from the one recorded in the run's index (it was altered)",
+      };
     }
   }
   return undefined;

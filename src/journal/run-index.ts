@@ -80,7 +80,14 @@ function statusFromJournalEnd(stateDir: string, runId: string): RunStatus {
     }
     if (entry.type === 'run-end') return entry.status;
     if (entry.type === 'rollback-end') return entry.status;
-    if (entry.type === 'run-start' || entry.type === 'attempt-start' || entry.type === 'command-start' || entry.type === 'step-start' || entry.type === 'rollback-start') return 'interrupted';
+    if (
+      entry.type === 'run-start' ||
+      entry.type === 'attempt-start' ||
+      entry.type === 'command-start' ||
+      entry.type === 'step-start' ||
+      entry.type === 'rollback-start'
+    )
+      return 'interrupted';
   }
   return 'interrupted';
 }

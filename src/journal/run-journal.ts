@@ -15,7 +15,11 @@ export class RunJournal implements JournalSink {
   private readonly file: FileJournal;
   private index: RunIndex;
 
-  private constructor(private readonly stateDir: string, index: RunIndex, chain?: { lastSeq: number; lastHash: string }) {
+  private constructor(
+    private readonly stateDir: string,
+    index: RunIndex,
+    chain?: { lastSeq: number; lastHash: string },
+  ) {
     this.index = index;
     this.file = new FileJournal(journalFile(stateDir, index.id), chain ?? {});
   }
@@ -63,9 +67,17 @@ export class RunJournal implements JournalSink {
     this.file.append(entry);
     const status = statusAfter(entry);
     const activity = entry.type === 'attempt-start' ? entry.kind : this.index.activity;
-    const finished = status === undefined ? this.index.finished : status === 'running' ? undefined : new Date().toISOString();
+    const finished =
+      status === undefined ? this.index.finished : status === 'running' ? undefined : new Date().toISOString();
     const checkpoint = status !== undefined || entry.type === 'step-end' || entry.type === 'step-undone';
-    this.index = { ...this.index, status: status ?? this.index.status, activity, finished, lastSeq: this.file.lastSeq, lastHash: this.file.lastHash };
+    this.index = {
+      ...this.index,
+      status: status ?? this.index.status,
+      activity,
+      finished,
+      lastSeq: this.file.lastSeq,
+      lastHash: this.file.lastHash,
+    };
     if (checkpoint) writeRunIndex(this.stateDir, this.index);
   }
 }

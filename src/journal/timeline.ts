@@ -11,13 +11,24 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
     const time = line.time.slice(11, 23);
     switch (line.type) {
       case 'run-start':
-        out.push(`run ${line.runId} of ${line.runbook}, started ${line.time} by uid ${line.user.uid}${line.user.sudoUser ? ` (sudo from ${line.user.sudoUser})` : ''}`);
-        out.push(`  host ${line.host.hostname}, network namespace ${line.host.netns}${line.host.sandbox ? `, sandbox ${line.host.sandbox}` : ''}; engine ${line.engineVersion}`);
+        out.push(
+          `run ${line.runId} of ${line.runbook}, started ${line.time} by uid ${line.user.uid}${line.user.sudoUser ? ` (sudo from ${line.user.sudoUser})` : ''}`,
+        );
+        out.push(
+          `  host ${line.host.hostname}, network namespace ${line.host.netns}${line.host.sandbox ? `, sandbox ${line.host.sandbox}` : ''}; engine ${line.engineVersion}`,
+        );
         out.push(`  runbook ${line.runbookFile} (sha256 ${line.runbookHash.slice(0, 12)}…)`);
-        out.push(`  parameters: ${Object.entries(line.params).map(([k, v]) => `${k}=${v}`).join(' ')}${line.stopAfter ? `; --until ${line.stopAfter}` : ''}`);
+        out.push(
+          `  parameters: ${Object.entries(line.params)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}${line.stopAfter ? `; --until ${line.stopAfter}` : ''}`,
+        );
         break;
       case 'attempt-start':
-        out.push('', `${time} ${line.kind} started by pid ${line.pid} (uid ${line.user.uid})${line.note ? `: ${line.note}` : ''}`);
+        out.push(
+          '',
+          `${time} ${line.kind} started by pid ${line.pid} (uid ${line.user.uid})${line.note ? `: ${line.note}` : ''}`,
+        );
         break;
       case 'step-start':
         out.push('', `${time} step ${line.step}: ${line.title}`);
@@ -33,19 +44,31 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
         out.push(`${' '.repeat(12)}   ${' '.repeat(10)}   ${line.ok ? '✓ holds' : `✗ does not hold: ${line.reason}`}`);
         break;
       case 'capture':
-        out.push(`${' '.repeat(12)}   ${' '.repeat(10)}   captured ${line.name} = ${JSON.stringify(line.value)} (for undo)`);
+        out.push(
+          `${' '.repeat(12)}   ${' '.repeat(10)}   captured ${line.name} = ${JSON.stringify(line.value)} (for undo)`,
+        );
         break;
       case 'finding':
-        out.push(`${time}   diagnosis: ${line.cause}${line.evidence ? ` (evidence: "${line.evidence}")` : ''}${line.fix ? `; fix: ${line.fix}` : ''}`);
+        out.push(
+          `${time}   diagnosis: ${line.cause}${line.evidence ? ` (evidence: "${line.evidence}")` : ''}${line.fix ? `; fix: ${line.fix}` : ''}`,
+        );
         break;
       case 'step-end':
-        out.push(`${time}   ⇒ ${line.outcome} (${line.durationMs} ms)${line.doFailed ? ', although its do command failed' : ''}`);
+        out.push(
+          `${time}   ⇒ ${line.outcome} (${line.durationMs} ms)${line.doFailed ? ', although its do command failed' : ''}`,
+        );
         break;
       case 'run-end':
-        out.push('', `${time} run ${line.status}${line.failedStep ? ` at step ${line.failedStep}` : ''}${line.message ? `: ${line.message}` : ''}`);
+        out.push(
+          '',
+          `${time} run ${line.status}${line.failedStep ? ` at step ${line.failedStep}` : ''}${line.message ? `: ${line.message}` : ''}`,
+        );
         break;
       case 'rollback-start':
-        out.push('', `${time} rollback of ${line.steps.length} step(s), in reverse order: ${line.steps.join(', ') || '(none)'}`);
+        out.push(
+          '',
+          `${time} rollback of ${line.steps.length} step(s), in reverse order: ${line.steps.join(', ') || '(none)'}`,
+        );
         break;
       case 'step-undone':
         out.push(`${time}   ⇐ ${line.step} ${line.outcome} (${line.durationMs} ms)`);
@@ -53,6 +76,8 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
       case 'rollback-end':
         out.push('', `${time} rollback ${line.status}${line.message ? `: ${line.message}` : ''}`);
         break;
+      case 'command-end':
+        break; // shown with its command-start, above
     }
   });
   return out;
@@ -65,7 +90,13 @@ function findEnd(lines: readonly JournalLine[], startSeq: number): CommandEndEnt
 }
 
 function describeEnd(end: CommandEndEntry): string {
-  const status = end.startError ?? (end.timedOut ? `timed out after ${end.durationMs} ms` : end.signal ? `killed by ${end.signal}` : `exit ${end.exitCode}`);
+  const status =
+    end.startError ??
+    (end.timedOut
+      ? `timed out after ${end.durationMs} ms`
+      : end.signal
+        ? `killed by ${end.signal}`
+        : `exit ${end.exitCode}`);
   const firstErr = end.stderr.trim().split('\n')[0];
   return `${status} (${end.durationMs} ms)${end.exitCode !== 0 && firstErr ? ` — ${firstErr}` : ''}`;
 }

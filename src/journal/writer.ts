@@ -3,8 +3,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { afterJournalEntry } from '../fault/kill-points.js';
-import type { JournalEntry } from './entries.js';
-import { genesisHash } from './entries.js';
+import { genesisHash, type JournalEntry } from './entries.js';
 import type { JournalSink } from './sink.js';
 
 /**
@@ -70,7 +69,14 @@ export class FileJournal implements JournalSink {
 }
 
 /** The entries after which the journal is fsynced (see the class comment). */
-const durableTypes: ReadonlySet<JournalEntry['type']> = new Set(['command-start', 'run-start', 'attempt-start', 'run-end', 'rollback-start', 'rollback-end']);
+const durableTypes: ReadonlySet<JournalEntry['type']> = new Set([
+  'command-start',
+  'run-start',
+  'attempt-start',
+  'run-end',
+  'rollback-start',
+  'rollback-end',
+]);
 
 export function hashLine(line: string): string {
   return createHash('sha256').update(line).digest('hex');

@@ -54,7 +54,8 @@ export function resolveRunbookFile(nameOrPath: string): string {
   if (nameOrPath.trim() === '') throw invalidInput('the runbook name is empty', 'list them with: runbook list');
   const isPath = nameOrPath.includes('/') || /\.ya?ml$/.test(nameOrPath);
   const file = isPath ? path.resolve(nameOrPath) : path.join(runbooksDir, `${nameOrPath}.yaml`);
-  if (existsSync(file) && !statSync(file).isFile()) throw invalidInput(`not a runbook file: ${file} is a directory or a device`);
+  if (existsSync(file) && !statSync(file).isFile())
+    throw invalidInput(`not a runbook file: ${file} is a directory or a device`);
   if (!existsSync(file)) {
     throw isPath
       ? invalidInput(`runbook file not found: ${file}`)
@@ -76,7 +77,11 @@ export function loadRunbook(nameOrPath: string): LoadedRunbook {
 }
 
 /** Parses and validates runbook text and its includes; every problem names the file and the field. */
-export function parseRunbook(source: string, file: string, readInclude: IncludeReader = readIncludeFromDisk): LoadedRunbook {
+export function parseRunbook(
+  source: string,
+  file: string,
+  readInclude: IncludeReader = readIncludeFromDisk,
+): LoadedRunbook {
   const includes: RunbookSource[] = [];
   const spec = resolve(source, file, readInclude, includes, []);
   checkPlaceholders(spec, file);
@@ -85,7 +90,13 @@ export function parseRunbook(source: string, file: string, readInclude: IncludeR
   return { spec, file, source, includes, hash: hash.digest('hex') };
 }
 
-function resolve(source: string, file: string, readInclude: IncludeReader, includes: RunbookSource[], stack: string[]): ResolvedRunbook {
+function resolve(
+  source: string,
+  file: string,
+  readInclude: IncludeReader,
+  includes: RunbookSource[],
+  stack: string[],
+): ResolvedRunbook {
   const spec = validate(source, file);
   if (stack.includes(spec.name)) throw invalidInput(`${file}: include cycle: ${[...stack, spec.name].join(' → ')}`);
   const resolved: ResolvedRunbook = { name: spec.name, description: spec.description, parameters: {}, steps: [] };
@@ -114,7 +125,10 @@ function validate(source: string, file: string): RunbookSpec {
   // guard against alias bombs, so raise it rather than lift it.
   const parsed = RunbookSpec.safeParse(doc.toJS({ maxAliasCount: 10_000 }));
   if (!parsed.success) {
-    throw invalidInput(`${file}: not a valid runbook:\n${formatIssues(parsed.error.issues)}`, 'the format is described in docs/runbook-format.md');
+    throw invalidInput(
+      `${file}: not a valid runbook:\n${formatIssues(parsed.error.issues)}`,
+      'the format is described in docs/runbook-format.md',
+    );
   }
   return parsed.data;
 }
@@ -140,13 +154,16 @@ function checkPlaceholders(spec: ResolvedRunbook, file: string): void {
     for (const text of stringsIn(value)) {
       if (hasMalformedPlaceholder(text)) problems.push(`  ${where}: malformed placeholder in "${text}"`);
       for (const name of placeholdersIn(text)) {
-        if (!scope.includes(name)) problems.push(`  ${where}: unknown name {{${name}}} (known here: ${scope.join(', ')})`);
+        if (!scope.includes(name))
+          problems.push(`  ${where}: unknown name {{${name}}} (known here: ${scope.join(', ')})`);
       }
     }
   };
   const checkStep = (step: StepSpec, where: string, scope: readonly string[]) => {
     const captures = Object.keys(step.capture);
-    for (const name of captures) if (scope.includes(name)) problems.push(`  ${where}.capture.${name}: already the name of a parameter or loop variable`);
+    for (const name of captures)
+      if (scope.includes(name))
+        problems.push(`  ${where}.capture.${name}: already the name of a parameter or loop variable`);
     for (const [field, value] of Object.entries(step)) {
       check(`${where} (${step.id}).${field}`, value, field === 'undo' ? [...scope, ...captures] : scope);
     }
@@ -154,7 +171,8 @@ function checkPlaceholders(spec: ResolvedRunbook, file: string): void {
   spec.steps.forEach((item, index) => {
     if ('foreach' in item) {
       check(`steps[${index}].foreach`, [item.foreach.from, item.foreach.to], params);
-      if (params.includes(item.foreach.var)) problems.push(`  steps[${index}].foreach.var: "${item.foreach.var}" is already a parameter`);
+      if (params.includes(item.foreach.var))
+        problems.push(`  steps[${index}].foreach.var: "${item.foreach.var}" is already a parameter`);
       item.steps.forEach((step, i) => checkStep(step, `steps[${index}].steps[${i}]`, [...params, item.foreach.var]));
     } else {
       checkStep(item, `steps[${index}]`, params);

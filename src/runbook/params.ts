@@ -6,14 +6,21 @@ import type { ParamSpec, ParamType } from './schema.js';
 export type ParamValues = Readonly<Record<string, string>>;
 
 /** Why `value` is not a valid `type`, or undefined when it is. */
-export function checkParamValue(type: ParamType, value: string, spec?: Pick<ParamSpec, 'min' | 'max'>): string | undefined {
+export function checkParamValue(
+  type: ParamType,
+  value: string,
+  spec?: Pick<ParamSpec, 'min' | 'max'>,
+): string | undefined {
   switch (type) {
     case 'name':
       if (value === '.' || value === '..') return 'a name cannot be "." or ".." (ip netns refuses them)';
-      return /^[A-Za-z0-9._-]+$/.test(value) ? undefined : 'expected a name: letters, digits, ".", "_" or "-", not empty';
+      return /^[A-Za-z0-9._-]+$/.test(value)
+        ? undefined
+        : 'expected a name: letters, digits, ".", "_" or "-", not empty';
     case 'interface':
       // The kernel's rules (dev_valid_name): 1-15 bytes, not "." or "..", no "/", ":" or whitespace.
-      if (value.length === 0 || Buffer.byteLength(value) > 15) return 'expected an interface name of 1 to 15 characters';
+      if (value.length === 0 || Buffer.byteLength(value) > 15)
+        return 'expected an interface name of 1 to 15 characters';
       if (value === '.' || value === '..') return 'an interface cannot be named "." or ".."';
       if (/[/:\s]/.test(value)) return 'an interface name cannot contain "/", ":" or whitespace';
       return undefined;

@@ -13,7 +13,11 @@ export interface PreparedRunbook {
  * Everything that can be checked before touching the host: the file is found, parsed and
  * valid, every --set names a parameter and every value has its declared type.
  */
-export function prepareRunbook(nameOrPath: string, setFlags: readonly string[], options: { inSandbox?: boolean } = {}): PreparedRunbook {
+export function prepareRunbook(
+  nameOrPath: string,
+  setFlags: readonly string[],
+  options: { inSandbox?: boolean } = {},
+): PreparedRunbook {
   const runbook = loadRunbook(nameOrPath);
   const params = resolveParams(runbook.spec, parseSetFlags(setFlags), runbook.file, options);
   return { runbook, params, plan: renderPlan(runbook.spec, params) };

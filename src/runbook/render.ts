@@ -1,8 +1,7 @@
 import { invalidInput } from '../errors.js';
 import type { ResolvedRunbook } from './load.js';
 import type { ParamValues } from './params.js';
-import type { Plan, PlannedCommand, PlannedStep } from './plan.js';
-import { defaultTimeoutMs } from './plan.js';
+import { defaultTimeoutMs, type Plan, type PlannedCommand, type PlannedStep } from './plan.js';
 import type { CommandSpec, ExpectSpec, StepSpec } from './schema.js';
 import { renderDeep, renderTemplate, TemplateError, type Scope } from './template.js';
 
@@ -48,7 +47,8 @@ function renderStep(step: StepSpec, scope: Scope, id: string): PlannedStep {
   const captureNames = Object.keys(step.capture);
   const command = (spec: CommandSpec, partial = false): PlannedCommand => {
     const args = Array.isArray(spec) ? spec : spec.run;
-    const timeoutMs = Array.isArray(spec) || spec.timeout === undefined ? defaultTimeoutMs : Math.round(spec.timeout * 1000);
+    const timeoutMs =
+      Array.isArray(spec) || spec.timeout === undefined ? defaultTimeoutMs : Math.round(spec.timeout * 1000);
     return { argv: args.map((arg) => renderTemplate(arg, scope, partial)), timeoutMs };
   };
   return {

@@ -12,10 +12,7 @@ const Argv = z.array(z.string()).min(1, 'a command needs at least a program name
 const TimeoutSeconds = z.number().positive().max(600);
 
 /** A command as written: a bare argv array, or `{ run: argv, timeout: seconds }`. */
-export const CommandSpec = z.union([
-  Argv,
-  z.strictObject({ run: Argv, timeout: TimeoutSeconds.optional() }),
-]);
+export const CommandSpec = z.union([Argv, z.strictObject({ run: Argv, timeout: TimeoutSeconds.optional() })]);
 
 /**
  * What a command's result must show. Every field given must hold (they are ANDed).
@@ -32,10 +29,7 @@ export const ExpectSpec: z.ZodType<ExpectSpec> = z.lazy(() =>
   z.strictObject({
     exit: z.union([z.number().int(), z.literal('nonzero'), z.literal('any')]).optional(),
     output_contains: z.string().optional(),
-    output_matches: z
-      .string()
-      .refine(isValidRegex, { message: 'not a valid regular expression' })
-      .optional(),
+    output_matches: z.string().refine(isValidRegex, { message: 'not a valid regular expression' }).optional(),
     json: z.unknown().optional(),
     not: ExpectSpec.optional(),
   }),
@@ -60,12 +54,12 @@ export const ProbeSpec = z.strictObject({
   fix: z.string().optional(),
 });
 
-const StepId = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]*$/, 'step ids are lower-case letters, digits and dashes');
+const StepId = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'step ids are lower-case letters, digits and dashes');
 
 /** Names of values: parameters, loop variables, captures. */
-const VarName = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and "_", starting with a letter or "_"');
+const VarName = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and "_", starting with a letter or "_"');
 
 export const StepSpec = z.strictObject({
   id: StepId,
@@ -103,7 +97,8 @@ export const StepItem = z.unknown().transform((item, ctx) => {
   const schema = has('include') ? IncludeSpec : has('foreach') ? LoopSpec : StepSpec;
   const parsed = (schema as z.ZodType<StepSpec | LoopSpec | IncludeSpec>).safeParse(item);
   if (parsed.success) return parsed.data;
-  for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] });
+  for (const issue of parsed.error.issues)
+    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] });
   return z.NEVER;
 });
 
@@ -132,14 +127,24 @@ export const RunbookSpec = z
     const seen = new Set<string>();
     runbook.steps.forEach((item, index) => {
       if (!('id' in item)) return;
-      if (seen.has(item.id)) ctx.addIssue({ code: 'custom', path: ['steps', index, 'id'], message: `duplicate step id "${item.id}"` });
+      if (seen.has(item.id))
+        ctx.addIssue({ code: 'custom', path: ['steps', index, 'id'], message: `duplicate step id "${item.id}"` });
       seen.add(item.id);
     });
     runbook.steps.forEach((item, index) => {
-      const steps = 'steps' in item ? item.steps.map((s, i) => [s, ['steps', index, 'steps', i]] as const) : 'id' in item ? [[item, ['steps', index]] as const] : [];
+      const steps =
+        'steps' in item
+          ? item.steps.map((s, i) => [s, ['steps', index, 'steps', i]] as const)
+          : 'id' in item
+            ? [[item, ['steps', index]] as const]
+            : [];
       for (const [step, path] of steps) {
         if (step.do.length > 0 && step.undo.length === 0) {
-          ctx.addIssue({ code: 'custom', path: [...path, 'undo'], message: 'a step that changes the host (has "do") must say how to undo it' });
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'undo'],
+            message: 'a step that changes the host (has "do") must say how to undo it',
+          });
         }
       }
     });

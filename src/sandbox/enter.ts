@@ -12,7 +12,6 @@ import { insideArgv, locateSandbox, requireAlive, type SandboxPaths } from './pe
  * so that runs made there are recorded as (and bound to) that sandbox's runs.
  */
 
-
 export interface InRequest {
   name: string;
   /** The outer --state-dir (where the sandboxes are), if given. */
@@ -31,17 +30,23 @@ export function extractInOption(argv: readonly string[]): InRequest | undefined 
   const args: string[] = [];
   for (let i = 0; i < head.length; i++) {
     const token = head[i] as string;
-    const [flag, inline] = token.startsWith('--') && token.includes('=') ? [token.slice(0, token.indexOf('=')), token.slice(token.indexOf('=') + 1)] : [token, undefined];
+    const [flag, inline] =
+      token.startsWith('--') && token.includes('=')
+        ? [token.slice(0, token.indexOf('=')), token.slice(token.indexOf('=') + 1)]
+        : [token, undefined];
     if (flag !== '--in' && flag !== '--state-dir') {
       args.push(token);
       continue;
     }
     const value = inline ?? head[++i];
     if (value === undefined || value === '' || (inline === undefined && value.startsWith('-'))) {
-      throw invalidInput(`${flag} needs a value${flag === '--in' ? ': the name of a sandbox (runbook sandbox list)' : ''}`);
+      throw invalidInput(
+        `${flag} needs a value${flag === '--in' ? ': the name of a sandbox (runbook sandbox list)' : ''}`,
+      );
     }
     if (flag === '--in') {
-      if (name !== undefined && name !== value) throw invalidInput(`--in given twice (${name}, ${value}): a command runs in one sandbox`);
+      if (name !== undefined && name !== value)
+        throw invalidInput(`--in given twice (${name}, ${value}): a command runs in one sandbox`);
       name = value;
     } else {
       stateDirOption = value;
@@ -67,14 +72,20 @@ function commandWord(args: readonly string[]): string | undefined {
  */
 export async function runInSandbox(request: InRequest, outerStateDir: string): Promise<number> {
   if (commandWord(request.args) === 'sandbox') {
-    throw invalidInput('--in runs a command inside a sandbox; the `runbook sandbox` commands manage sandboxes from outside', 'leave out --in, e.g.: runbook sandbox list');
+    throw invalidInput(
+      '--in runs a command inside a sandbox; the `runbook sandbox` commands manage sandboxes from outside',
+      'leave out --in, e.g.: runbook sandbox list',
+    );
   }
   const paths = locateSandbox(outerStateDir, request.name);
   requireSandboxCaps();
   const { netns } = requireAlive(paths);
   const script = process.argv[1];
   if (script === undefined) throw new Error('cannot find the runbook script to re-execute');
-  return runInside(paths, [process.execPath, script, '--state-dir', paths.stateDir, ...request.args], { [sandboxEnvVar]: paths.name, ...entryMarkers(netns) });
+  return runInside(paths, [process.execPath, script, '--state-dir', paths.stateDir, ...request.args], {
+    [sandboxEnvVar]: paths.name,
+    ...entryMarkers(netns),
+  });
 }
 
 /** Markers for a process started inside the sandbox whose network namespace is `netns`. */
@@ -92,11 +103,21 @@ export function sandboxEnv(paths: SandboxPaths): Record<string, string> {
  * runs, Ctrl-C reaches the child through the terminal (this process ignores it) and SIGTERM or
  * SIGHUP sent to this process is passed on, so the child can stop at a safe point.
  */
-export async function runInside(paths: SandboxPaths, argv: readonly string[], env: Record<string, string>): Promise<number> {
-  const child = execa(insideArgv(paths, argv)[0] as string, insideArgv(paths, argv).slice(1), { stdio: 'inherit', reject: false, env });
+export async function runInside(
+  paths: SandboxPaths,
+  argv: readonly string[],
+  env: Record<string, string>,
+): Promise<number> {
+  const child = execa(insideArgv(paths, argv)[0] as string, insideArgv(paths, argv).slice(1), {
+    stdio: 'inherit',
+    reject: false,
+    env,
+  });
   const { exitCode, message } = await waitForwardingSignals(child);
   if (exitCode !== undefined) return exitCode;
-  throw new RunbookError('internal', `could not enter sandbox "${paths.name}": ${message}`, { hint: 'is util-linux (nsenter) installed?' });
+  throw new RunbookError('internal', `could not enter sandbox "${paths.name}": ${message}`, {
+    hint: 'is util-linux (nsenter) installed?',
+  });
 }
 
 /**
@@ -110,7 +131,10 @@ export function assertEnteredSandbox(): void {
   if (expected === undefined && outer === undefined) return;
   const here = currentNetns();
   if (here !== expected || here === outer) {
-    throw new RunbookError('wrong-host', `refusing to act: this command was to run inside sandbox "${process.env[sandboxEnvVar]}" (network namespace ${expected}), but it runs in ${here}; nothing was changed`);
+    throw new RunbookError(
+      'wrong-host',
+      `refusing to act: this command was to run inside sandbox "${process.env[sandboxEnvVar]}" (network namespace ${expected}), but it runs in ${here}; nothing was changed`,
+    );
   }
   delete process.env[expectedNetnsVar];
   delete process.env[outerNetnsVar];

@@ -1,7 +1,6 @@
 import { execa } from 'execa';
 import { RunbookError } from '../errors.js';
-import type { Executor } from '../exec/types.js';
-import { succeeded } from '../exec/types.js';
+import { succeeded, type Executor } from '../exec/types.js';
 import { currentNetns, sandboxEnvVar, oneShotSandboxPrefix } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
 import { tutorialHostSetup } from './tutorial-host.js';
@@ -25,14 +24,20 @@ export async function reexecInOneShotSandbox(args: readonly string[]): Promise<n
   const script = process.argv[1];
   if (script === undefined) throw new Error('cannot find the runbook script to re-execute');
   const name = `${oneShotSandboxPrefix}${process.pid}`;
-  const child = execa('unshare', ['--net', '--mount', '--propagation', 'private', '--', process.execPath, script, ...args], {
-    stdio: 'inherit',
-    reject: false,
-    env: { [outerNetnsVar]: currentNetns(), [sandboxEnvVar]: name },
-  });
+  const child = execa(
+    'unshare',
+    ['--net', '--mount', '--propagation', 'private', '--', process.execPath, script, ...args],
+    {
+      stdio: 'inherit',
+      reject: false,
+      env: { [outerNetnsVar]: currentNetns(), [sandboxEnvVar]: name },
+    },
+  );
   const { exitCode, message } = await waitForwardingSignals(child);
   if (exitCode !== undefined) return exitCode;
-  throw new RunbookError('internal', `the sandbox host could not be started: ${message}`, { hint: 'is util-linux (unshare) installed?' });
+  throw new RunbookError('internal', `the sandbox host could not be started: ${message}`, {
+    hint: 'is util-linux (unshare) installed?',
+  });
 }
 
 /**
@@ -42,7 +47,10 @@ export async function reexecInOneShotSandbox(args: readonly string[]): Promise<n
 export function assertIsolated(): void {
   const outer = process.env[outerNetnsVar];
   if (outer === undefined || outer === currentNetns()) {
-    throw new RunbookError('wrong-host', 'refusing to set up a sandbox host: this process is not in a fresh network namespace; nothing was changed');
+    throw new RunbookError(
+      'wrong-host',
+      'refusing to set up a sandbox host: this process is not in a fresh network namespace; nothing was changed',
+    );
   }
 }
 
@@ -52,7 +60,10 @@ export async function setUpTutorialHost(executor: Executor): Promise<void> {
   for (const argv of tutorialHostSetup) {
     const result = await executor.run({ argv, timeoutMs: 5_000 });
     if (!succeeded(result)) {
-      throw new RunbookError('internal', `setting up the sandbox host failed at: ${argv.join(' ')}: ${result.stderr.trim()}`);
+      throw new RunbookError(
+        'internal',
+        `setting up the sandbox host failed at: ${argv.join(' ')}: ${result.stderr.trim()}`,
+      );
     }
   }
 }

@@ -1,11 +1,19 @@
 import { execa } from 'execa';
-import { existsSync, mkdirSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { invalidInput, RunbookError } from '../errors.js';
 import { createExecaExecutor } from '../exec/execa-executor.js';
-import type { Executor } from '../exec/types.js';
-import { succeeded } from '../exec/types.js';
+import { succeeded, type Executor } from '../exec/types.js';
 import { currentNetns, oneShotSandboxPrefix } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
 import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
@@ -40,18 +48,29 @@ export function sandboxesDir(stateDir: string): string {
 }
 
 function pathsOf(name: string, dir: string): SandboxPaths {
-  return { name, dir, net: path.join(dir, 'net'), mnt: path.join(dir, 'mnt'), stateDir: path.join(dir, 'state'), bashrc: path.join(dir, 'bashrc') };
+  return {
+    name,
+    dir,
+    net: path.join(dir, 'net'),
+    mnt: path.join(dir, 'mnt'),
+    stateDir: path.join(dir, 'state'),
+    bashrc: path.join(dir, 'bashrc'),
+  };
 }
 
 /** Letters, digits, '.', '_', '-'; not "." or ".."; `one-shot-*` is reserved for --sandbox hosts. */
 export function validateSandboxName(name: string): void {
-  const problem =
-    !/^[A-Za-z0-9._-]+$/.test(name) ? 'use only letters, digits, ".", "_" and "-"'
-    : name === '.' || name === '..' ? 'it is not a name'
-    : name.startsWith('-') ? 'it must not start with "-"'
-    : name.length > 64 ? 'at most 64 characters'
-    : name.startsWith(oneShotSandboxPrefix) ? `names starting with "${oneShotSandboxPrefix}" are kept for throwaway --sandbox hosts`
-    : undefined;
+  const problem = !/^[A-Za-z0-9._-]+$/.test(name)
+    ? 'use only letters, digits, ".", "_" and "-"'
+    : name === '.' || name === '..'
+      ? 'it is not a name'
+      : name.startsWith('-')
+        ? 'it must not start with "-"'
+        : name.length > 64
+          ? 'at most 64 characters'
+          : name.startsWith(oneShotSandboxPrefix)
+            ? `names starting with "${oneShotSandboxPrefix}" are kept for throwaway --sandbox hosts`
+            : undefined;
   if (problem !== undefined) throw invalidInput(`bad sandbox name "${name}": ${problem}; nothing was changed`);
 }
 
@@ -60,7 +79,10 @@ export function locateSandbox(stateDir: string, name: string): SandboxPaths {
   validateSandboxName(name);
   const dir = path.join(sandboxesDir(stateDir), name);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw invalidInput(`no sandbox named "${name}" in ${sandboxesDir(stateDir)}; nothing was changed`, `create it with: runbook sandbox create ${name}   (see them all: runbook sandbox list)`);
+    throw invalidInput(
+      `no sandbox named "${name}" in ${sandboxesDir(stateDir)}; nothing was changed`,
+      `create it with: runbook sandbox create ${name}   (see them all: runbook sandbox list)`,
+    );
   }
   return pathsOf(name, realpathSync(dir));
 }
@@ -73,14 +95,20 @@ export function sandboxLiveness(paths: SandboxPaths): SandboxLiveness {
   const netns = nsfsMountAt(paths.net, mounts);
   const mntns = nsfsMountAt(paths.mnt, mounts);
   if (netns?.startsWith('net:') && mntns?.startsWith('mnt:')) return { alive: true, netns, mntns };
-  return { alive: false, reason: 'its namespaces no longer exist (after a reboot, say, or in another mount namespace)' };
+  return {
+    alive: false,
+    reason: 'its namespaces no longer exist (after a reboot, say, or in another mount namespace)',
+  };
 }
 
 /** The live sandbox, or exit 2 saying it is gone. */
 export function requireAlive(paths: SandboxPaths): { netns: string; mntns: string } {
   const liveness = sandboxLiveness(paths);
   if (!liveness.alive) {
-    throw invalidInput(`sandbox "${paths.name}" is gone: ${liveness.reason}; nothing was changed`, `remove what is left of it with: runbook sandbox destroy ${paths.name}`);
+    throw invalidInput(
+      `sandbox "${paths.name}" is gone: ${liveness.reason}; nothing was changed`,
+      `remove what is left of it with: runbook sandbox destroy ${paths.name}`,
+    );
   }
   return liveness;
 }
@@ -103,7 +131,11 @@ async function mustRun(executor: Executor, argv: readonly string[], what: string
  * then set up like the tutorial's VM (uplink enp0s8 10.0.0.10/24, gateway 10.0.0.1 in a "lan"
  * namespace, 198.51.100.1 as the stand-in internet). If any part fails, what was made is removed.
  */
-export async function createSandbox(stateDir: string, name: string, executor: Executor = createExecaExecutor()): Promise<SandboxPaths & { netns: string }> {
+export async function createSandbox(
+  stateDir: string,
+  name: string,
+  executor: Executor = createExecaExecutor(),
+): Promise<SandboxPaths & { netns: string }> {
   validateSandboxName(name);
   requireSandboxCaps();
   mkdirSync(sandboxesDir(stateDir), { recursive: true });
@@ -112,7 +144,10 @@ export async function createSandbox(stateDir: string, name: string, executor: Ex
     mkdirSync(wanted); // atomic: of two concurrent creates, one gets EEXIST
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    throw invalidInput(`a sandbox named "${name}" already exists (${wanted}); nothing was changed`, `use it (runbook --in ${name} …), or remove it first: runbook sandbox destroy ${name}`);
+    throw invalidInput(
+      `a sandbox named "${name}" already exists (${wanted}); nothing was changed`,
+      `use it (runbook --in ${name} …), or remove it first: runbook sandbox destroy ${name}`,
+    );
   }
   const paths = pathsOf(name, realpathSync(wanted));
   try {
@@ -124,14 +159,23 @@ export async function createSandbox(stateDir: string, name: string, executor: Ex
     await bindNewNamespaces(paths, executor);
     const { netns } = requireAlive(paths);
     // Every setup command runs through nsenter into the new namespaces; check they are new.
-    if (netns === currentNetns()) throw new RunbookError('internal', `refusing to set up sandbox "${name}": its network namespace is this host's own (${netns})`);
-    for (const argv of tutorialHostSetup) await mustRun(executor, insideArgv(paths, argv), `setting up sandbox "${name}"`);
+    if (netns === currentNetns())
+      throw new RunbookError(
+        'internal',
+        `refusing to set up sandbox "${name}": its network namespace is this host's own (${netns})`,
+      );
+    for (const argv of tutorialHostSetup)
+      await mustRun(executor, insideArgv(paths, argv), `setting up sandbox "${name}"`);
     return { ...paths, netns };
   } catch (error) {
     try {
       await removeSandboxDir(paths, executor);
     } catch (cleanup) {
-      throw new RunbookError('internal', `${(error as Error).message}; removing the half-made sandbox failed too: ${(cleanup as Error).message}`, { cause: error });
+      throw new RunbookError(
+        'internal',
+        `${(error as Error).message}; removing the half-made sandbox failed too: ${(cleanup as Error).message}`,
+        { cause: error },
+      );
     }
     throw error;
   }
@@ -153,25 +197,61 @@ async function bindNewNamespaces(paths: SandboxPaths, executor: Executor): Promi
   const cpus = [undefined, ...Array.from({ length: availableParallelism() }, (_, i) => i)];
   let lastError: unknown;
   for (const cpu of cpus) {
-    const unshare = ['unshare', '--net', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'echo ready; exec sleep 600'];
+    const unshare = [
+      'unshare',
+      '--net',
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      'sh',
+      '-c',
+      'echo ready; exec sleep 600',
+    ];
     const argv = cpu === undefined ? unshare : ['taskset', '--cpu-list', String(cpu), ...unshare];
-    const holder = execa(argv[0] as string, argv.slice(1), { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false });
+    const holder = execa(argv[0] as string, argv.slice(1), {
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      reject: false,
+      buffer: false,
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         holder.stdout?.once('data', () => resolve());
-        void holder.then((r) => reject(new RunbookError('internal', `creating the sandbox namespaces failed at \`${argv.join(' ')}\`: ${r.shortMessage}`, { hint: 'is util-linux (unshare, taskset) installed?' })));
+        void holder.then((r) =>
+          reject(
+            new RunbookError(
+              'internal',
+              `creating the sandbox namespaces failed at \`${argv.join(' ')}\`: ${r.shortMessage}`,
+              { hint: 'is util-linux (unshare, taskset) installed?' },
+            ),
+          ),
+        );
       });
       const pid = holder.pid as number;
       if (readlinkSync(`/proc/${pid}/ns/net`) === currentNetns()) {
-        throw new RunbookError('internal', `refusing to create sandbox "${paths.name}": unshare did not make a new network namespace`);
+        throw new RunbookError(
+          'internal',
+          `refusing to create sandbox "${paths.name}": unshare did not make a new network namespace`,
+        );
       }
-      await mustRun(executor, ['mount', '--bind', `/proc/${pid}/ns/net`, paths.net], 'keeping the sandbox network namespace');
-      await mustRun(executor, ['mount', '--bind', `/proc/${pid}/ns/mnt`, paths.mnt], 'keeping the sandbox mount namespace');
+      await mustRun(
+        executor,
+        ['mount', '--bind', `/proc/${pid}/ns/net`, paths.net],
+        'keeping the sandbox network namespace',
+      );
+      await mustRun(
+        executor,
+        ['mount', '--bind', `/proc/${pid}/ns/mnt`, paths.mnt],
+        'keeping the sandbox mount namespace',
+      );
       return;
     } catch (error) {
       lastError = error;
       for (const file of [paths.mnt, paths.net]) {
-        if (nsfsMountAt(file) !== undefined) await mustRun(executor, ['umount', file], 'undoing a failed namespace bind');
+        if (nsfsMountAt(file) !== undefined)
+          await mustRun(executor, ['umount', file], 'undoing a failed namespace bind');
       }
     } finally {
       holder.kill('SIGKILL');
@@ -187,7 +267,11 @@ export function processesInside(liveness: { netns: string; mntns: string }): num
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
-      if (readlinkSync(`/proc/${entry}/ns/net`) === liveness.netns || readlinkSync(`/proc/${entry}/ns/mnt`) === liveness.mntns) pids.push(Number(entry));
+      if (
+        readlinkSync(`/proc/${entry}/ns/net`) === liveness.netns ||
+        readlinkSync(`/proc/${entry}/ns/mnt`) === liveness.mntns
+      )
+        pids.push(Number(entry));
     } catch {
       // the process ended meanwhile
     }
@@ -200,14 +284,21 @@ export function processesInside(liveness: { netns: string; mntns: string }): num
  * frees the namespaces and everything in them), then deletes the dir with its runs. Refuses
  * while a process is still inside: it would keep the namespaces alive, unseen.
  */
-export async function destroySandbox(stateDir: string, name: string, executor: Executor = createExecaExecutor()): Promise<SandboxPaths & { runs: number }> {
+export async function destroySandbox(
+  stateDir: string,
+  name: string,
+  executor: Executor = createExecaExecutor(),
+): Promise<SandboxPaths & { runs: number }> {
   const paths = locateSandbox(stateDir, name);
   requireSandboxCaps();
   const liveness = sandboxLiveness(paths);
   if (liveness.alive) {
     const pids = processesInside(liveness);
     if (pids.length > 0) {
-      throw invalidInput(`sandbox "${name}" is in use by process(es) ${pids.join(', ')}; nothing was changed`, 'leave its shell (exit) or let the command inside end, then destroy it again');
+      throw invalidInput(
+        `sandbox "${name}" is in use by process(es) ${pids.join(', ')}; nothing was changed`,
+        'leave its shell (exit) or let the command inside end, then destroy it again',
+      );
     }
   }
   const runs = listRunIndexes(paths.stateDir).length;
@@ -225,7 +316,10 @@ async function removeSandboxDir(paths: SandboxPaths, executor: Executor): Promis
   const left = mountsAtOrUnder(paths.dir);
   if (left.length > 0) {
     // Never delete into a mount: that would delete what is mounted, not the sandbox.
-    throw new RunbookError('internal', `could not unmount ${left.map((m) => m.mountPoint).join(', ')}; ${paths.dir} was not deleted`);
+    throw new RunbookError(
+      'internal',
+      `could not unmount ${left.map((m) => m.mountPoint).join(', ')}; ${paths.dir} was not deleted`,
+    );
   }
   rmSync(paths.dir, { recursive: true, force: true });
 }
@@ -250,6 +344,13 @@ export function listSandboxes(stateDir: string): SandboxSummary[] {
     .map((name) => {
       const paths = pathsOf(name, realpathSync(path.join(root, name)));
       const liveness = sandboxLiveness(paths);
-      return { name, dir: paths.dir, stateDir: paths.stateDir, alive: liveness.alive, netns: liveness.alive ? liveness.netns : undefined, runs: listRunIndexes(paths.stateDir) };
+      return {
+        name,
+        dir: paths.dir,
+        stateDir: paths.stateDir,
+        alive: liveness.alive,
+        netns: liveness.alive ? liveness.netns : undefined,
+        runs: listRunIndexes(paths.stateDir),
+      };
     });
 }

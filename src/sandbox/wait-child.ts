@@ -8,7 +8,9 @@ import { constants } from 'node:os';
  * (so this process ignores SIGINT rather than dying first), and SIGTERM or SIGHUP sent to this
  * process is passed on, so the child can stop at a safe point and journal it.
  */
-export async function waitForwardingSignals(child: ResultPromise): Promise<{ exitCode: number | undefined; message: string }> {
+export async function waitForwardingSignals(
+  child: ResultPromise,
+): Promise<{ exitCode: number | undefined; message: string }> {
   const ignore = () => {};
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   process.on('SIGINT', ignore);
@@ -17,8 +19,12 @@ export async function waitForwardingSignals(child: ResultPromise): Promise<{ exi
   try {
     const result = await child;
     if (result.exitCode !== undefined) return { exitCode: result.exitCode, message: '' };
-    const signalNumber = result.signal === undefined ? undefined : constants.signals[result.signal as keyof typeof constants.signals];
-    return { exitCode: signalNumber === undefined ? undefined : 128 + signalNumber, message: result.shortMessage ?? 'unknown failure' };
+    const signalNumber =
+      result.signal === undefined ? undefined : constants.signals[result.signal as keyof typeof constants.signals];
+    return {
+      exitCode: signalNumber === undefined ? undefined : 128 + signalNumber,
+      message: result.shortMessage ?? 'unknown failure',
+    };
   } finally {
     process.off('SIGINT', ignore);
     process.off('SIGTERM', forward);

@@ -38,7 +38,10 @@ export async function reference(): Promise<Reference> {
 /** Runs single-container with a kill point; the process must die by SIGKILL. */
 async function crashedRun(host: SandboxHost, stateDir: string, point: string): Promise<void> {
   const result = await cli(host, ['--state-dir', stateDir, 'run', runbook], { RUNBOOK_FAULT_KILL: point });
-  expect(result.signal, `run with RUNBOOK_FAULT_KILL=${point} should be killed (exit ${result.exitCode}: ${result.stderr})`).toBe('SIGKILL');
+  expect(
+    result.signal,
+    `run with RUNBOOK_FAULT_KILL=${point} should be killed (exit ${result.exitCode}: ${result.stderr})`,
+  ).toBe('SIGKILL');
 }
 
 /** What the journal holds right after a crash at `point`: exactly what was durable before it. */
@@ -101,24 +104,29 @@ export function defineRunSweep(ref: Reference, options: RunSweepOptions): void {
     const label = (kind === 'entry' ? ref.runEntryLabels : ref.runCommandLabels)[n - 1];
     const bug = knownResumeBugs.get(point);
     const resumeTest = bug === undefined ? it : it.fails;
-    resumeTest(`run killed at ${point} [${label}] → resume finishes it: exit 0, the tutorial's end state${bug ? ` [KNOWN BUG: ${bug}]` : ''}`, async () => {
-      await inSandbox(async (host, stateDir) => {
-        await crashedRun(host, stateDir, point);
-        expectJournalAtCrash(stateDir, kind, n);
-        const id = onlyRunId(stateDir);
-        // A dead run's status comes from its journal: interrupted, unless it was killed after
-        // writing its run-end (and before its index), which then says how it ended.
-        const last = journalLines(stateDir, id).at(-1);
-        expect(runs(stateDir).map((r) => [r.id, r.status])).toEqual([[id, last?.type === 'run-end' ? last.status : 'interrupted']]);
+    resumeTest(
+      `run killed at ${point} [${label}] → resume finishes it: exit 0, the tutorial's end state${bug ? ` [KNOWN BUG: ${bug}]` : ''}`,
+      async () => {
+        await inSandbox(async (host, stateDir) => {
+          await crashedRun(host, stateDir, point);
+          expectJournalAtCrash(stateDir, kind, n);
+          const id = onlyRunId(stateDir);
+          // A dead run's status comes from its journal: interrupted, unless it was killed after
+          // writing its run-end (and before its index), which then says how it ended.
+          const last = journalLines(stateDir, id).at(-1);
+          expect(runs(stateDir).map((r) => [r.id, r.status])).toEqual([
+            [id, last?.type === 'run-end' ? last.status : 'interrupted'],
+          ]);
 
-        const resume = await cli(host, ['--state-dir', stateDir, 'resume']);
-        expect(resume.exitCode, resume.stderr).toBe(0);
-        expect(await host.snapshot()).toEqual(ref.end);
-        expect(runs(stateDir).map((r) => [r.id, r.status])).toEqual([[id, 'succeeded']]);
-        expect(journalProblem(stateDir, id)).toBeUndefined();
-      });
-      covered += 1;
-    });
+          const resume = await cli(host, ['--state-dir', stateDir, 'resume']);
+          expect(resume.exitCode, resume.stderr).toBe(0);
+          expect(await host.snapshot()).toEqual(ref.end);
+          expect(runs(stateDir).map((r) => [r.id, r.status])).toEqual([[id, 'succeeded']]);
+          expect(journalProblem(stateDir, id)).toBeUndefined();
+        });
+        covered += 1;
+      },
+    );
 
     it(`run killed at ${point} [${label}] → rollback restores the sandbox as it was: nothing leaked`, async () => {
       await inSandbox(async (host, stateDir) => {
@@ -135,7 +143,8 @@ export function defineRunSweep(ref: Reference, options: RunSweepOptions): void {
           expect(journalProblem(stateDir, id)).toBeUndefined();
           expect(changesLeft(stateDir, id)).toEqual([]);
         }
-        for (const r of runs(stateDir)) expect(r.status).toBe(changedAnything(stateDir, r.id) ? 'rolled-back' : 'interrupted');
+        for (const r of runs(stateDir))
+          expect(r.status).toBe(changedAnything(stateDir, r.id) ? 'rolled-back' : 'interrupted');
       });
       covered += 1;
     });
@@ -162,7 +171,10 @@ export function defineRollbackSweep(ref: Reference, options: { part: number; of:
     const run = await cli(host, ['--state-dir', stateDir, 'run', runbook]);
     expect(run.exitCode, run.stderr).toBe(0);
     const crashed = await cli(host, ['--state-dir', stateDir, 'rollback'], { RUNBOOK_FAULT_KILL: `entry:${n}` });
-    expect(crashed.signal, `rollback with entry:${n} should be killed (exit ${crashed.exitCode}: ${crashed.stderr})`).toBe('SIGKILL');
+    expect(
+      crashed.signal,
+      `rollback with entry:${n} should be killed (exit ${crashed.exitCode}: ${crashed.stderr})`,
+    ).toBe('SIGKILL');
     expectJournalAtCrash(stateDir, 'entry', n, ref.runEntries);
     return onlyRunId(stateDir);
   }

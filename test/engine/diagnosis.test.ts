@@ -56,11 +56,20 @@ const findingsOf = (entries: readonly JournalEntry[]) => entries.filter((e) => e
  * Runs the real machine with stub actors and records every state value it passes through,
  * so the tests can assert the transitions themselves, not only their effects.
  */
-async function traceStates(plan: Plan, impl: { checks: (input: PhaseInput & { phase: string }) => boolean; probes?: (stepId: string) => number; probesThrow?: boolean }) {
+async function traceStates(
+  plan: Plan,
+  impl: {
+    checks: (input: PhaseInput & { phase: string }) => boolean;
+    probes?: (stepId: string) => number;
+    probesThrow?: boolean;
+  },
+) {
   const values: string[] = [];
   const machine = buildRunMachine(plan).provide({
     actors: {
-      runChecks: fromPromise<ChecksOutput, PhaseInput & { phase: 'check' | 'verify' }>(async ({ input }) => ({ passed: impl.checks(input) })),
+      runChecks: fromPromise<ChecksOutput, PhaseInput & { phase: 'check' | 'verify' }>(async ({ input }) => ({
+        passed: impl.checks(input),
+      })),
       runCommands: fromPromise(async () => ({ allSucceeded: true })),
       runProbes: fromPromise<{ findings: number }, PhaseInput>(async ({ input }) => {
         if (impl.probesThrow) throw new Error('probe could not run');
@@ -70,7 +79,10 @@ async function traceStates(plan: Plan, impl: { checks: (input: PhaseInput & { ph
   } as never);
   const actor = createActor(machine, { input: {} });
   actor.subscribe((snapshot) => {
-    const value = typeof snapshot.value === 'string' ? snapshot.value : Object.entries(snapshot.value as Record<string, string>).map(([k, v]) => `${k}.${v}`)[0]!;
+    const value =
+      typeof snapshot.value === 'string'
+        ? snapshot.value
+        : Object.entries(snapshot.value as Record<string, string>).map(([k, v]) => `${k}.${v}`)[0]!;
     if (values.at(-1) !== value) values.push(value);
   });
   await new Promise<void>((resolve) => {
@@ -83,8 +95,18 @@ async function traceStates(plan: Plan, impl: { checks: (input: PhaseInput & { ph
 
 describe('into diagnosing', () => {
   it('verify fails after do → diagnosing → failed → Failed (state trace of the real machine)', async () => {
-    const trace = await traceStates(fakePlan(fakeStep('alpha'), fakeStep('beta')), { checks: () => false, probes: () => 1 });
-    expect(trace.values).toEqual(['Starting', 'alpha.check', 'alpha.do', 'alpha.verify', 'alpha.diagnosing', RunEnd.failed]);
+    const trace = await traceStates(fakePlan(fakeStep('alpha'), fakeStep('beta')), {
+      checks: () => false,
+      probes: () => 1,
+    });
+    expect(trace.values).toEqual([
+      'Starting',
+      'alpha.check',
+      'alpha.do',
+      'alpha.verify',
+      'alpha.diagnosing',
+      RunEnd.failed,
+    ]);
     expect(trace.final).toBe(RunEnd.failed);
   });
 
@@ -114,7 +136,14 @@ describe('into diagnosing', () => {
   it('a failure at the --until step still ends Failed, not Stopped (stepFailed is tried first)', async () => {
     const machineTrace: string[] = [];
     const exec = new FakeExecutor().on('has alpha', { exitCode: 1 });
-    const result = await executeSteps({ plan: fakePlan(fakeStep('alpha')), executor: exec, journal: new MemoryJournal(), signal: undefined, stopAfter: 'alpha', onStep: (s) => machineTrace.push(s.outcome) });
+    const result = await executeSteps({
+      plan: fakePlan(fakeStep('alpha')),
+      executor: exec,
+      journal: new MemoryJournal(),
+      signal: undefined,
+      stopAfter: 'alpha',
+      onStep: (s) => machineTrace.push(s.outcome),
+    });
     expect(result.status).toBe('failed');
     expect(machineTrace).toEqual(['failed']);
   });
@@ -129,7 +158,12 @@ describe('in diagnosing: the probes', () => {
   it('run in order after the failed verify, and stop at the first match, which names the cause', async () => {
     const exec = probeExecutor().on('has alpha', { exitCode: 1, stderr: 'no alpha\n' });
     const journal = new MemoryJournal();
-    const result = await executeSteps({ plan: fakePlan(fakeStep('alpha', { diagnose: threeProbes }), fakeStep('beta')), executor: exec, journal, signal: undefined });
+    const result = await executeSteps({
+      plan: fakePlan(fakeStep('alpha', { diagnose: threeProbes }), fakeStep('beta')),
+      executor: exec,
+      journal,
+      signal: undefined,
+    });
 
     expect(result.status).toBe('failed');
     expect(phasesRun(journal.entries)).toEqual([
@@ -141,16 +175,31 @@ describe('in diagnosing: the probes', () => {
     ]);
     // p3 would match too, but the first match wins.
     expect(exec.calls).not.toContain('probe p3');
-    expect(result.failure?.findings).toEqual([{ cause: 'the cable is missing', evidence: 'the cable is missing', fix: 'plug it in', argv: ['probe', 'p2'] }]);
+    expect(result.failure?.findings).toEqual([
+      { cause: 'the cable is missing', evidence: 'the cable is missing', fix: 'plug it in', argv: ['probe', 'p2'] },
+    ]);
   });
 
   it('journals the finding between the probe that matched and the step-end', async () => {
     const exec = probeExecutor().on('has alpha', { exitCode: 1 });
     const journal = new MemoryJournal();
-    await executeSteps({ plan: fakePlan(fakeStep('alpha', { diagnose: threeProbes })), executor: exec, journal, signal: undefined });
+    await executeSteps({
+      plan: fakePlan(fakeStep('alpha', { diagnose: threeProbes })),
+      executor: exec,
+      journal,
+      signal: undefined,
+    });
 
     expect(findingsOf(journal.entries)).toEqual([
-      { type: 'finding', step: 'alpha', index: 1, cause: 'the cable is missing', evidence: 'the cable is missing', fix: 'plug it in', argv: ['probe', 'p2'] },
+      {
+        type: 'finding',
+        step: 'alpha',
+        index: 1,
+        cause: 'the cable is missing',
+        evidence: 'the cable is missing',
+        fix: 'plug it in',
+        argv: ['probe', 'p2'],
+      },
     ]);
     const types = journal.entries.map((e) => e.type);
     const finding = types.indexOf('finding');
@@ -161,24 +210,46 @@ describe('in diagnosing: the probes', () => {
   it('the order of the probes decides: swapped, the other cause is named', async () => {
     const exec = probeExecutor().on('has alpha', { exitCode: 1 });
     const swapped = [threeProbes[2]!, threeProbes[1]!];
-    const result = await executeSteps({ plan: fakePlan(fakeStep('alpha', { diagnose: swapped })), executor: exec, journal: new MemoryJournal(), signal: undefined });
+    const result = await executeSteps({
+      plan: fakePlan(fakeStep('alpha', { diagnose: swapped })),
+      executor: exec,
+      journal: new MemoryJournal(),
+      signal: undefined,
+    });
     expect(result.failure?.findings.map((f) => f.cause)).toEqual(['a later, more specific cause']);
   });
 
   it('a verify-only step is diagnosed after its check: the probes follow the check directly', async () => {
     const exec = probeExecutor().on('has ping', { exitCode: 1, stdout: '1 packets transmitted, 0 received\n' });
     const journal = new MemoryJournal();
-    const result = await executeSteps({ plan: fakePlan(fakeStep('ping', { do: [], undo: [], diagnose: threeProbes })), executor: exec, journal, signal: undefined });
+    const result = await executeSteps({
+      plan: fakePlan(fakeStep('ping', { do: [], undo: [], diagnose: threeProbes })),
+      executor: exec,
+      journal,
+      signal: undefined,
+    });
     expect(result.status).toBe('failed');
-    expect(phasesRun(journal.entries)).toEqual(['ping:check:has ping', 'ping:diagnose:probe p1', 'ping:diagnose:probe p2']);
-    expect(result.failure?.check).toMatchObject({ argv: ['has', 'ping'], evidence: '1 packets transmitted, 0 received' });
+    expect(phasesRun(journal.entries)).toEqual([
+      'ping:check:has ping',
+      'ping:diagnose:probe p1',
+      'ping:diagnose:probe p2',
+    ]);
+    expect(result.failure?.check).toMatchObject({
+      argv: ['has', 'ping'],
+      evidence: '1 packets transmitted, 0 received',
+    });
     expect(findingsOf(journal.entries)).toHaveLength(1);
   });
 
   it('no probes at all → failed with no finding; the report says no probe matched', async () => {
     const exec = new FakeExecutor().on('has alpha', { exitCode: 1, stderr: 'no alpha\n' });
     const journal = new MemoryJournal();
-    const result = await executeSteps({ plan: fakePlan(fakeStep('alpha', { diagnose: [] })), executor: exec, journal, signal: undefined });
+    const result = await executeSteps({
+      plan: fakePlan(fakeStep('alpha', { diagnose: [] })),
+      executor: exec,
+      journal,
+      signal: undefined,
+    });
     expect(result.status).toBe('failed');
     expect(result.failure?.findings).toEqual([]);
     expect(findingsOf(journal.entries)).toEqual([]);
@@ -192,7 +263,12 @@ describe('in diagnosing: the probes', () => {
   it('probes that all miss → every probe ran, failed with no finding', async () => {
     const exec = new FakeExecutor().on('has alpha', { exitCode: 1 }).on('probe', { exitCode: 0, stdout: 'fine\n' });
     const journal = new MemoryJournal();
-    const result = await executeSteps({ plan: fakePlan(fakeStep('alpha', { diagnose: threeProbes })), executor: exec, journal, signal: undefined });
+    const result = await executeSteps({
+      plan: fakePlan(fakeStep('alpha', { diagnose: threeProbes })),
+      executor: exec,
+      journal,
+      signal: undefined,
+    });
     expect(result.failure?.findings).toEqual([]);
     expect(exec.calls.filter((c) => c.startsWith('probe'))).toEqual(['probe p1', 'probe p2', 'probe p3']);
     expect(findingsOf(journal.entries)).toEqual([]);
@@ -203,7 +279,12 @@ describe('in diagnosing: the probes', () => {
       .on('has alpha', { exitCode: 1 })
       .on('probe p1', { exitCode: undefined, signal: 'SIGTERM', timedOut: true })
       .on('probe p2', { exitCode: undefined, startError: 'spawn probe ENOENT', stdout: 'missing' });
-    const result = await executeSteps({ plan: fakePlan(fakeStep('alpha', { diagnose: threeProbes.slice(0, 2) })), executor: exec, journal: new MemoryJournal(), signal: undefined });
+    const result = await executeSteps({
+      plan: fakePlan(fakeStep('alpha', { diagnose: threeProbes.slice(0, 2) })),
+      executor: exec,
+      journal: new MemoryJournal(),
+      signal: undefined,
+    });
     expect(result.failure?.findings).toEqual([]);
   });
 
@@ -214,7 +295,12 @@ describe('in diagnosing: the probes', () => {
       return { exitCode: 0 };
     });
     const journal = new MemoryJournal();
-    const result = await executeSteps({ plan: fakePlan(fakeStep('alpha', { diagnose: threeProbes })), executor: exec, journal, signal: controller.signal });
+    const result = await executeSteps({
+      plan: fakePlan(fakeStep('alpha', { diagnose: threeProbes })),
+      executor: exec,
+      journal,
+      signal: controller.signal,
+    });
     expect(result.status).toBe('interrupted');
     expect(exec.calls).toEqual(['has alpha', 'create alpha', 'has alpha', 'probe p1']);
     expect(findingsOf(journal.entries)).toEqual([]);
@@ -230,7 +316,9 @@ describe('in diagnosing: the probes', () => {
 });
 
 describe('runbook check (engine): verify checks and probes only', () => {
-  const probesFor = (id: string): PlannedProbe[] => [probe(`missing-${id}`, { exit: 'nonzero' }, `${id} is missing`, `create ${id}`)];
+  const probesFor = (id: string): PlannedProbe[] => [
+    probe(`missing-${id}`, { exit: 'nonzero' }, `${id} is missing`, `create ${id}`),
+  ];
   const plan = () =>
     fakePlan(
       fakeStep('a', { diagnose: probesFor('a') }),
@@ -259,7 +347,12 @@ describe('runbook check (engine): verify checks and probes only', () => {
     const journal = new MemoryJournal();
     const result = await checkSteps({ plan: plan(), executor: fake, journal, signal: undefined });
     expect(result.status).toBe('ok');
-    expect(result.steps.map((s) => [s.stepId, s.ok])).toEqual([['a', true], ['b', true], ['c', true], ['ping', true]]);
+    expect(result.steps.map((s) => [s.stepId, s.ok])).toEqual([
+      ['a', true],
+      ['b', true],
+      ['c', true],
+      ['ping', true],
+    ]);
     expect(fake.calls).toEqual(['has a', 'has b', 'has c', 'has ping']);
   });
 
@@ -267,7 +360,13 @@ describe('runbook check (engine): verify checks and probes only', () => {
     const fake = host('a', 'c');
     const journal = new MemoryJournal();
     const seen: string[] = [];
-    const result = await checkSteps({ plan: plan(), executor: fake, journal, signal: undefined, onStep: (s) => seen.push(`${s.stepId}:${s.ok}`) });
+    const result = await checkSteps({
+      plan: plan(),
+      executor: fake,
+      journal,
+      signal: undefined,
+      onStep: (s) => seen.push(`${s.stepId}:${s.ok}`),
+    });
 
     expect(result.status).toBe('not-ok');
     expect(seen).toEqual(['a:true', 'b:false', 'c:true', 'ping:false']);
@@ -277,7 +376,14 @@ describe('runbook check (engine): verify checks and probes only', () => {
       findings: [{ cause: 'b is missing', fix: 'create b', argv: ['probe', 'missing-b'], evidence: 'no b' }],
     });
     // Nothing but checks and probes: no do, no undo, no capture; the fake host is unchanged.
-    expect(phasesRun(journal.entries).map((l) => l.split(':')[1])).toEqual(['verify', 'verify', 'diagnose', 'verify', 'verify', 'diagnose']);
+    expect(phasesRun(journal.entries).map((l) => l.split(':')[1])).toEqual([
+      'verify',
+      'verify',
+      'diagnose',
+      'verify',
+      'verify',
+      'diagnose',
+    ]);
     expect(fake.calls.some((c) => c.startsWith('create') || c.startsWith('delete'))).toBe(false);
     expect([...fake.present].sort()).toEqual(['a', 'c']);
     expect(findingsOf(journal.entries).map((f) => f.type === 'finding' && f.step)).toEqual(['b', 'ping']);
@@ -291,7 +397,12 @@ describe('runbook check (engine): verify checks and probes only', () => {
       if (request.argv.join(' ') === 'has b') controller.abort();
       return run(request);
     };
-    const result = await checkSteps({ plan: plan(), executor: fake, journal: new MemoryJournal(), signal: controller.signal });
+    const result = await checkSteps({
+      plan: plan(),
+      executor: fake,
+      journal: new MemoryJournal(),
+      signal: controller.signal,
+    });
     expect(result.status).toBe('interrupted');
     // The interrupt came while b's check ran: that result proves nothing (Ctrl-C reaches the
     // command too), so b is not reported, only a.
@@ -301,13 +412,28 @@ describe('runbook check (engine): verify checks and probes only', () => {
   it('checkRunbook appends one audit line per check to <stateDir>/audit.ndjson', async () => {
     const stateDir = mkdtempSync(path.join(os.tmpdir(), 'runbook-audit-'));
     tempDirs.push(stateDir);
-    const runbook = { spec: { name: 'fake' }, file: '/x/fake.yaml', source: '', includes: [], hash: 'abc123' } as unknown as LoadedRunbook;
+    const runbook = {
+      spec: { name: 'fake' },
+      file: '/x/fake.yaml',
+      source: '',
+      includes: [],
+      hash: 'abc123',
+    } as unknown as LoadedRunbook;
     const params = { container: 'c1' };
     const first = await checkRunbook({ runbook, params, plan: plan(), stateDir, executor: host('a', 'c') });
-    const second = await checkRunbook({ runbook, params, plan: plan(), stateDir, executor: host('a', 'b', 'c', 'ping') });
+    const second = await checkRunbook({
+      runbook,
+      params,
+      plan: plan(),
+      stateDir,
+      executor: host('a', 'b', 'c', 'ping'),
+    });
 
     expect(first.auditFile).toBe(auditFile(stateDir));
-    const lines = readFileSync(auditFile(stateDir), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(auditFile(stateDir), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatchObject({
       type: 'check',
@@ -322,7 +448,14 @@ describe('runbook check (engine): verify checks and probes only', () => {
     expect(lines[0]).toHaveProperty('user.uid');
     expect(lines[0]).toHaveProperty('host.netns');
     expect(new Date(String(lines[0]!.time)).getTime()).not.toBeNaN();
-    expect((lines[0]!.steps as Array<{ step: string; findings: unknown[] }>).map((s) => [s.step, s.findings.length])).toEqual([['a', 0], ['b', 1], ['c', 0], ['ping', 1]]);
+    expect(
+      (lines[0]!.steps as Array<{ step: string; findings: unknown[] }>).map((s) => [s.step, s.findings.length]),
+    ).toEqual([
+      ['a', 0],
+      ['b', 1],
+      ['c', 0],
+      ['ping', 1],
+    ]);
     expect(lines[1]).toMatchObject({ status: 'ok', causes: [], summary: { holding: 4, failing: 0 } });
     expect(second.record).toEqual(lines[1]);
   });

@@ -14,7 +14,15 @@ const result = (partial: Partial<CommandResult> = {}): CommandResult => ({
 });
 
 /** Real `ip -j` outputs, trimmed (from the sandbox host after single-container). */
-const linkVeth1 = [{ ifindex: 5, ifname: 'veth1', flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'], mtu: 1500, linkinfo: { info_kind: 'veth' } }];
+const linkVeth1 = [
+  {
+    ifindex: 5,
+    ifname: 'veth1',
+    flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'],
+    mtu: 1500,
+    linkinfo: { info_kind: 'veth' },
+  },
+];
 const addrCeth1 = [
   {
     ifname: 'ceth1',
@@ -51,8 +59,12 @@ describe('matchesJson', () => {
     expect(matchesJson({ flags: ['UP'] }, linkVeth1)).toBe(true);
     expect(matchesJson({ ifname: 'veth1', linkinfo: { info_kind: 'veth' } }, linkVeth1)).toBe(true);
     expect(matchesJson({ linkinfo: { info_kind: 'bridge' } }, linkVeth1)).toBe(false);
-    expect(matchesJson({ addr_info: [{ family: 'inet', local: '172.16.0.2', prefixlen: '24' }] }, addrCeth1)).toBe(true);
-    expect(matchesJson({ addr_info: [{ family: 'inet', local: '172.16.0.2', prefixlen: '16' }] }, addrCeth1)).toBe(false);
+    expect(matchesJson({ addr_info: [{ family: 'inet', local: '172.16.0.2', prefixlen: '24' }] }, addrCeth1)).toBe(
+      true,
+    );
+    expect(matchesJson({ addr_info: [{ family: 'inet', local: '172.16.0.2', prefixlen: '16' }] }, addrCeth1)).toBe(
+      false,
+    );
     // The fields must hold for the same address, not spread over two.
     expect(matchesJson({ addr_info: [{ family: 'inet6', local: '172.16.0.2' }] }, addrCeth1)).toBe(false);
   });
@@ -83,14 +95,20 @@ describe('evaluate', () => {
   it('defaults to exit status 0', () => {
     expect(evaluate({}, result()).ok).toBe(true);
     const verdict = evaluate({}, result({ exitCode: 1, stderr: 'Cannot find device "veth1"\n' }));
-    expect(verdict).toEqual({ ok: false, reason: 'expected exit status 0, got 1', evidence: 'Cannot find device "veth1"' });
+    expect(verdict).toEqual({
+      ok: false,
+      reason: 'expected exit status 0, got 1',
+      evidence: 'Cannot find device "veth1"',
+    });
   });
 
   it('exit: a number, "nonzero" or "any"', () => {
     expect(evaluate({ exit: 2 }, result({ exitCode: 2 })).ok).toBe(true);
     expect(evaluate({ exit: 2 }, result({ exitCode: 0 })).reason).toBe('expected exit status 2, got 0');
     expect(evaluate({ exit: 'nonzero' }, result({ exitCode: 1 })).ok).toBe(true);
-    expect(evaluate({ exit: 'nonzero' }, result({ exitCode: 0 })).reason).toBe('expected a non-zero exit status, got 0');
+    expect(evaluate({ exit: 'nonzero' }, result({ exitCode: 0 })).reason).toBe(
+      'expected a non-zero exit status, got 0',
+    );
     expect(evaluate({ exit: 'any' }, result({ exitCode: 7 })).ok).toBe(true);
   });
 
@@ -111,16 +129,32 @@ describe('evaluate', () => {
 
   it('a command that could not start never holds', () => {
     const notFound = result({ exitCode: undefined, startError: 'spawn ip ENOENT' });
-    expect(evaluate({ exit: 'any' }, notFound)).toMatchObject({ ok: false, reason: 'could not start: spawn ip ENOENT' });
+    expect(evaluate({ exit: 'any' }, notFound)).toMatchObject({
+      ok: false,
+      reason: 'could not start: spawn ip ENOENT',
+    });
   });
 
   it('output_contains and output_matches search stdout and stderr', () => {
     const r = result({ stdout: '172.16.0.2 dev veth1 src 10.0.0.10 uid 0\n', stderr: 'warning: something\n' });
-    expect(evaluate({ output_contains: 'dev veth1' }, r)).toEqual({ ok: true, reason: 'as expected', evidence: '172.16.0.2 dev veth1 src 10.0.0.10 uid 0' });
+    expect(evaluate({ output_contains: 'dev veth1' }, r)).toEqual({
+      ok: true,
+      reason: 'as expected',
+      evidence: '172.16.0.2 dev veth1 src 10.0.0.10 uid 0',
+    });
     expect(evaluate({ output_contains: 'warning' }, r).ok).toBe(true);
-    expect(evaluate({ output_contains: 'dev ceth1' }, r)).toMatchObject({ ok: false, reason: 'output does not contain "dev ceth1"' });
-    expect(evaluate({ output_matches: '^[1-8]' }, result({ stdout: '0\n' })).reason).toBe('output does not match /^[1-8]/');
-    expect(evaluate({ output_matches: '^[1-8]' }, result({ stdout: '2\n' }))).toEqual({ ok: true, reason: 'as expected', evidence: '2' });
+    expect(evaluate({ output_contains: 'dev ceth1' }, r)).toMatchObject({
+      ok: false,
+      reason: 'output does not contain "dev ceth1"',
+    });
+    expect(evaluate({ output_matches: '^[1-8]' }, result({ stdout: '0\n' })).reason).toBe(
+      'output does not match /^[1-8]/',
+    );
+    expect(evaluate({ output_matches: '^[1-8]' }, result({ stdout: '2\n' }))).toEqual({
+      ok: true,
+      reason: 'as expected',
+      evidence: '2',
+    });
     // Multi-line: ^ matches at any line start.
     expect(evaluate({ output_matches: '^second' }, result({ stdout: 'first\nsecond\n' })).ok).toBe(true);
   });
@@ -128,26 +162,40 @@ describe('evaluate', () => {
   it('json: parses stdout and matches partially', () => {
     const r = result({ stdout: JSON.stringify(linkVeth1) });
     expect(evaluate({ json: { flags: ['UP'] } }, r).ok).toBe(true);
-    expect(evaluate({ json: { flags: ['NO-CARRIER'] } }, r)).toMatchObject({ ok: false, reason: 'output does not match {"flags":["NO-CARRIER"]}' });
-    expect(evaluate({ json: { a: 1 } }, result({ stdout: 'not json' }))).toMatchObject({ ok: false, reason: 'output is not JSON' });
+    expect(evaluate({ json: { flags: ['NO-CARRIER'] } }, r)).toMatchObject({
+      ok: false,
+      reason: 'output does not match {"flags":["NO-CARRIER"]}',
+    });
+    expect(evaluate({ json: { a: 1 } }, result({ stdout: 'not json' }))).toMatchObject({
+      ok: false,
+      reason: 'output is not JSON',
+    });
     // Empty output is JSON null: matches nothing (e.g. `ip -j netns list` with no namespaces).
     expect(evaluate({ json: { name: 'container1' } }, result({ stdout: '' })).ok).toBe(false);
     expect(evaluate({ json: { name: 'container1' } }, result({ stdout: '\n' })).ok).toBe(false);
   });
 
   it('json with a failed command fails on the exit status first', () => {
-    expect(evaluate({ json: { a: 1 } }, result({ exitCode: 1, stdout: '{"a":1}' })).reason).toBe('expected exit status 0, got 1');
+    expect(evaluate({ json: { a: 1 } }, result({ exitCode: 1, stdout: '{"a":1}' })).reason).toBe(
+      'expected exit status 0, got 1',
+    );
   });
 
   it('not: holds when the inner expectation does not', () => {
     const none = result({ stdout: '[{"name":"lan"}]' });
     expect(evaluate({ not: { json: { name: 'container1' } } }, none).ok).toBe(true);
     const some = result({ stdout: '[{"name":"container1"}]' });
-    expect(evaluate({ not: { json: { name: 'container1' } } }, some)).toMatchObject({ ok: false, reason: 'output matches what it must not: {"json":{"name":"container1"}}' });
+    expect(evaluate({ not: { json: { name: 'container1' } } }, some)).toMatchObject({
+      ok: false,
+      reason: 'output matches what it must not: {"json":{"name":"container1"}}',
+    });
     // The outer expectation has its own default exit 0: `not` alone never holds for a failed
     // command; with exit "any" it does (the inner one, exit 0 by default, does not hold).
     const unreachable = result({ exitCode: 2, stderr: 'RTNETLINK answers: Network is unreachable' });
-    expect(evaluate({ not: { output_contains: 'dev veth1' } }, unreachable)).toMatchObject({ ok: false, reason: 'expected exit status 0, got 2' });
+    expect(evaluate({ not: { output_contains: 'dev veth1' } }, unreachable)).toMatchObject({
+      ok: false,
+      reason: 'expected exit status 0, got 2',
+    });
     expect(evaluate({ exit: 'any', not: { output_contains: 'dev veth1' } }, unreachable).ok).toBe(true);
     // Double negation.
     expect(evaluate({ not: { not: { exit: 0 } } }, result()).ok).toBe(true);

@@ -16,7 +16,10 @@ const runEnds = Object.values(RunEnd);
 
 /** Every state node of an xstate machine, counted by walking it independently of graph.ts. */
 function countStateNodes(node: { states: Record<string, unknown> }): number {
-  return Object.values(node.states).reduce<number>((n, child) => n + 1 + countStateNodes(child as { states: Record<string, unknown> }), 0);
+  return Object.values(node.states).reduce<number>(
+    (n, child) => n + 1 + countStateNodes(child as { states: Record<string, unknown> }),
+    0,
+  );
 }
 
 describe('machineGraph (json)', () => {
@@ -29,23 +32,38 @@ describe('machineGraph (json)', () => {
     expect(graph.nodes).toHaveLength(2 + phasesWithDo.length + phasesVerifyOnly.length + 1 + runEnds.length);
   });
 
-  it('nests each step\'s phases under it; a verify-only step has no do / verify / done', () => {
+  it("nests each step's phases under it; a verify-only step has no do / verify / done", () => {
     const childrenOf = (id: string) => graph.nodes.filter((n) => n.parent === id).map((n) => n.key);
     expect(childrenOf('make-link')).toEqual(phasesWithDo);
     expect(childrenOf('ping')).toEqual(phasesVerifyOnly);
-    expect(graph.nodes.filter((n) => n.parent === null).map((n) => n.id)).toEqual(['make-link', 'ping', 'Starting', ...runEnds]);
-    expect(graph.nodes.find((n) => n.id === 'make-link')).toMatchObject({ type: 'compound', initial: 'make-link.entry' });
+    expect(graph.nodes.filter((n) => n.parent === null).map((n) => n.id)).toEqual([
+      'make-link',
+      'ping',
+      'Starting',
+      ...runEnds,
+    ]);
+    expect(graph.nodes.find((n) => n.id === 'make-link')).toMatchObject({
+      type: 'compound',
+      initial: 'make-link.entry',
+    });
     expect(graph.nodes.find((n) => n.id === 'make-link.failed')).toMatchObject({ type: 'final' });
     expect(graph.initial).toBe('Starting');
   });
 
   it('records the invoked actors and the outcome each final phase reports', () => {
     const node = (id: string) => graph.nodes.find((n) => n.id === id);
-    expect(node('make-link.check')?.invoke).toEqual([{ src: 'runChecks', input: { stepId: 'make-link', phase: 'check' } }]);
-    expect(node('make-link.verify')?.invoke).toEqual([{ src: 'runChecks', input: { stepId: 'make-link', phase: 'verify' } }]);
+    expect(node('make-link.check')?.invoke).toEqual([
+      { src: 'runChecks', input: { stepId: 'make-link', phase: 'check' } },
+    ]);
+    expect(node('make-link.verify')?.invoke).toEqual([
+      { src: 'runChecks', input: { stepId: 'make-link', phase: 'verify' } },
+    ]);
     expect(node('make-link.do')?.invoke[0]?.src).toBe('runCommands');
     expect(node('make-link.diagnosing')?.invoke[0]?.src).toBe('runProbes');
-    expect(node('make-link.done')?.entry).toContainEqual({ type: 'stepFinished', params: { stepId: 'make-link', outcome: 'changed' } });
+    expect(node('make-link.done')?.entry).toContainEqual({
+      type: 'stepFinished',
+      params: { stepId: 'make-link', outcome: 'changed' },
+    });
   });
 
   it('has the transitions the engine takes: always, onDone with guards, onError, the start event', () => {
@@ -116,7 +134,7 @@ describe('toMermaid', () => {
     expect(text).toContain('    make_link__check : invoke runChecks (check)');
   });
 
-  it('draws a phase\'s error → Aborted from the step, naming the phases (Mermaid cannot cross composite borders)', () => {
+  it("draws a phase's error → Aborted from the step, naming the phases (Mermaid cannot cross composite borders)", () => {
     expect(text).toContain('  make_link --> Aborted : error from check, do, verify, diagnosing');
     expect(text).toContain('  ping --> Aborted : error from check, diagnosing');
     expect(text).not.toMatch(/__\w+ --> Aborted/);
@@ -150,7 +168,8 @@ describe('the single-container runbook', () => {
     for (const step of real.steps) {
       const id = mermaidId(step.id);
       expect(text).toContain(`state "${step.id}" as ${id} {`);
-      const phases = step.do.length > 0 ? ['check', 'do', 'verify', 'diagnosing', 'failed'] : ['check', 'diagnosing', 'failed'];
+      const phases =
+        step.do.length > 0 ? ['check', 'do', 'verify', 'diagnosing', 'failed'] : ['check', 'diagnosing', 'failed'];
       for (const phase of phases) expect(text).toContain(`state "${phase}" as ${id}__${phase}`);
     }
   });

@@ -18,7 +18,8 @@ function run(plan: Plan, executor: FakeExecutor | FakeHost, extra: Partial<Execu
   return { journal, promise };
 }
 
-const outcomes = (result: { steps: Array<{ stepId: string; outcome: string }> }) => result.steps.map((s) => [s.stepId, s.outcome]);
+const outcomes = (result: { steps: Array<{ stepId: string; outcome: string }> }) =>
+  result.steps.map((s) => [s.stepId, s.outcome]);
 const types = (entries: readonly JournalEntry[]) => entries.map((e) => e.type);
 
 function probe(name: string, when: PlannedProbe['when'], cause: string, fix?: string): PlannedProbe {
@@ -30,9 +31,17 @@ describe('run machine', () => {
     const host = new FakeHost();
     host.present.add('b');
     const journal = new MemoryJournal();
-    const result = await executeSteps({ plan: fakePlan(fakeStep('a'), fakeStep('b')), executor: host, journal, signal: undefined });
+    const result = await executeSteps({
+      plan: fakePlan(fakeStep('a'), fakeStep('b')),
+      executor: host,
+      journal,
+      signal: undefined,
+    });
     expect(result.status).toBe('succeeded');
-    expect(result.steps.map((s) => [s.stepId, s.outcome])).toEqual([['a', 'changed'], ['b', 'ok']]);
+    expect(result.steps.map((s) => [s.stepId, s.outcome])).toEqual([
+      ['a', 'changed'],
+      ['b', 'ok'],
+    ]);
     expect(host.calls).toEqual(['has a', 'create a', 'has a', 'has b']);
   });
 
@@ -46,7 +55,9 @@ describe('run machine', () => {
     expect(result.steps[0]?.doFailed).toBe(false);
     expect(host.calls).toEqual(['has alpha']);
     expect(host.calls.some((c) => c.startsWith('create'))).toBe(false);
-    expect(journal.entries.filter((e) => e.type === 'command-start').map((e) => e.type === 'command-start' && e.phase)).toEqual(['check']);
+    expect(
+      journal.entries.filter((e) => e.type === 'command-start').map((e) => e.type === 'command-start' && e.phase),
+    ).toEqual(['check']);
     expect(journal.entries.at(-1)).toMatchObject({ type: 'step-end', step: 'alpha', outcome: 'ok', doFailed: false });
   });
 
@@ -82,15 +93,30 @@ describe('run machine', () => {
     expect(result.status).toBe('failed');
     expect(outcomes(result)).toEqual([['alpha', 'failed']]);
     expect(result.failure?.stepId).toBe('alpha');
-    expect(result.failure?.check).toMatchObject({ argv: ['has', 'alpha'], reason: 'expected exit status 0, got 1', evidence: 'no alpha' });
+    expect(result.failure?.check).toMatchObject({
+      argv: ['has', 'alpha'],
+      reason: 'expected exit status 0, got 1',
+      evidence: 'no alpha',
+    });
     expect(result.failure?.findings).toEqual([
       { cause: 'the cable is missing', evidence: 'the cable is missing', fix: 'plug it in', argv: ['probe', 'p2'] },
     ]);
     // The probes run in order and stop at the first match; the next step never starts.
     expect(exec.calls).toEqual(['has alpha', 'create alpha', 'has alpha', 'probe p1', 'probe p2']);
     const finding = journal.entries.find((e) => e.type === 'finding');
-    expect(finding).toMatchObject({ type: 'finding', step: 'alpha', index: 1, cause: 'the cable is missing', fix: 'plug it in' });
-    expect(journal.entries.at(-1)).toMatchObject({ type: 'step-end', step: 'alpha', outcome: 'failed', doFailed: true });
+    expect(finding).toMatchObject({
+      type: 'finding',
+      step: 'alpha',
+      index: 1,
+      cause: 'the cable is missing',
+      fix: 'plug it in',
+    });
+    expect(journal.entries.at(-1)).toMatchObject({
+      type: 'step-end',
+      step: 'alpha',
+      outcome: 'failed',
+      doFailed: true,
+    });
     expect(journal.entries.some((e) => e.type === 'step-start' && e.step === 'beta')).toBe(false);
   });
 
@@ -106,16 +132,24 @@ describe('run machine', () => {
 
   it('do fails but verify holds → changed, with doFailed', async () => {
     // The check fails once (before do), then the effect is there (someone else made it).
-    const exec = new FakeExecutor().on('has alpha', { exitCode: 1 }, 1).on('create alpha', { exitCode: 2, stderr: 'File exists\n' });
+    const exec = new FakeExecutor()
+      .on('has alpha', { exitCode: 1 }, 1)
+      .on('create alpha', { exitCode: 2, stderr: 'File exists\n' });
     const { promise, journal } = run(fakePlan(fakeStep('alpha'), fakeStep('beta')), exec);
     const result = await promise;
     expect(result.status).toBe('succeeded');
-    expect(outcomes(result)).toEqual([['alpha', 'changed'], ['beta', 'ok']]);
+    expect(outcomes(result)).toEqual([
+      ['alpha', 'changed'],
+      ['beta', 'ok'],
+    ]);
     expect(result.steps[0]?.doFailed).toBe(true);
     // doFailed is per step: it does not leak into the next one.
     expect(result.steps[1]?.doFailed).toBe(false);
     expect(exec.calls).toEqual(['has alpha', 'create alpha', 'has alpha', 'has beta']);
-    expect(journal.entries.find((e) => e.type === 'step-end' && e.step === 'alpha')).toMatchObject({ outcome: 'changed', doFailed: true });
+    expect(journal.entries.find((e) => e.type === 'step-end' && e.step === 'alpha')).toMatchObject({
+      outcome: 'changed',
+      doFailed: true,
+    });
   });
 
   it('a do with several commands stops at the first that fails, and verify decides', async () => {
@@ -140,7 +174,11 @@ describe('run machine', () => {
     expect(result.status).toBe('failed');
     expect(outcomes(result)).toEqual([['alpha', 'failed']]);
     expect(result.steps[0]?.doFailed).toBe(false);
-    expect(result.failure).toMatchObject({ stepId: 'alpha', title: 'make alpha', check: { reason: 'expected exit status 0, got 1', evidence: 'still missing' } });
+    expect(result.failure).toMatchObject({
+      stepId: 'alpha',
+      title: 'make alpha',
+      check: { reason: 'expected exit status 0, got 1', evidence: 'still missing' },
+    });
     expect(exec.calls).toEqual(['has alpha', 'create alpha', 'has alpha']);
     const checks = journal.entries.filter((e) => e.type === 'check');
     expect(checks.map((c) => c.type === 'check' && [c.phase, c.ok])).toEqual([
@@ -158,12 +196,19 @@ describe('run machine', () => {
     expect(outcomes(result)).toEqual([['alpha', 'changed']]);
     const firstCheck = journal.entries.find((e) => e.type === 'check');
     expect(firstCheck).toMatchObject({ phase: 'check', ok: false, reason: 'timed out after 1000 ms' });
-    expect(journal.entries.find((e) => e.type === 'command-end')).toMatchObject({ timedOut: true, exitCode: undefined });
+    expect(journal.entries.find((e) => e.type === 'command-end')).toMatchObject({
+      timedOut: true,
+      exitCode: undefined,
+    });
   });
 
   it('a verify-only step whose check times out fails', async () => {
     const exec = new FakeExecutor().on('ping', { timedOut: true, exitCode: undefined, durationMs: 5000 });
-    const ping = fakeStep('ping', { do: [], undo: [], verify: [{ argv: ['ping', '-c1', '198.51.100.1'], timeoutMs: 5000, expect: { exit: 0 } }] });
+    const ping = fakeStep('ping', {
+      do: [],
+      undo: [],
+      verify: [{ argv: ['ping', '-c1', '198.51.100.1'], timeoutMs: 5000, expect: { exit: 0 } }],
+    });
     const result = await run(fakePlan(ping), exec).promise;
     expect(result.status).toBe('failed');
     expect(result.failure?.check?.reason).toBe('timed out after 5000 ms');
@@ -177,14 +222,22 @@ describe('run machine', () => {
       do: [],
       undo: [],
       verify: [{ argv: ['ping', '-c1', '-W1', '10.0.0.10'], timeoutMs: 5000, expect: { exit: 0 } }],
-      diagnose: [probe('route', { exit: 'nonzero' }, 'the container has no route back to the host', 'ip route add default …')],
+      diagnose: [
+        probe('route', { exit: 'nonzero' }, 'the container has no route back to the host', 'ip route add default …'),
+      ],
     });
     const { promise, journal } = run(fakePlan(fakeStep('alpha'), ping, fakeStep('omega')), exec);
     const result = await promise;
     expect(result.status).toBe('failed');
-    expect(outcomes(result)).toEqual([['alpha', 'ok'], ['ping', 'failed']]);
+    expect(outcomes(result)).toEqual([
+      ['alpha', 'ok'],
+      ['ping', 'failed'],
+    ]);
     expect(exec.calls).toEqual(['has alpha', 'ping -c1 -W1 10.0.0.10', 'probe route']);
-    expect(result.failure?.findings[0]).toMatchObject({ cause: 'the container has no route back to the host', evidence: 'RTNETLINK answers: Network is unreachable' });
+    expect(result.failure?.findings[0]).toMatchObject({
+      cause: 'the container has no route back to the host',
+      evidence: 'RTNETLINK answers: Network is unreachable',
+    });
     // Its single check is journaled with phase "check": there is no do, hence no verify phase.
     const pingChecks = journal.entries.filter((e) => e.type === 'check' && e.step === 'ping');
     expect(pingChecks).toEqual([expect.objectContaining({ phase: 'check', ok: false })]);
@@ -193,7 +246,11 @@ describe('run machine', () => {
 
   it('a verify-only step whose check holds is ok', async () => {
     const exec = new FakeExecutor();
-    const ping = fakeStep('ping', { do: [], undo: [], verify: [{ argv: ['ping'], timeoutMs: 5000, expect: { exit: 0 } }] });
+    const ping = fakeStep('ping', {
+      do: [],
+      undo: [],
+      verify: [{ argv: ['ping'], timeoutMs: 5000, expect: { exit: 0 } }],
+    });
     const result = await run(fakePlan(ping), exec).promise;
     expect(outcomes(result)).toEqual([['ping', 'ok']]);
     expect(result.status).toBe('succeeded');
@@ -216,11 +273,16 @@ describe('run machine', () => {
 
   it('stopAfter (--until) → stopped after that step; later steps are not run', async () => {
     const host = new FakeHost();
-    const { promise, journal } = run(fakePlan(fakeStep('alpha'), fakeStep('beta'), fakeStep('gamma')), host, { stopAfter: 'beta' });
+    const { promise, journal } = run(fakePlan(fakeStep('alpha'), fakeStep('beta'), fakeStep('gamma')), host, {
+      stopAfter: 'beta',
+    });
     const result = await promise;
     expect(result.status).toBe('stopped');
     expect(result.failure).toBeUndefined();
-    expect(outcomes(result)).toEqual([['alpha', 'changed'], ['beta', 'changed']]);
+    expect(outcomes(result)).toEqual([
+      ['alpha', 'changed'],
+      ['beta', 'changed'],
+    ]);
     expect(host.calls.some((c) => c.includes('gamma'))).toBe(false);
     expect(host.present.has('gamma')).toBe(false);
     expect(journal.entries.some((e) => e.type === 'step-start' && e.step === 'gamma')).toBe(false);
@@ -236,12 +298,20 @@ describe('run machine', () => {
 
   it('finishedSteps → skipped, with no command run and nothing journaled for them', async () => {
     const host = new FakeHost();
-    const { promise, journal } = run(fakePlan(fakeStep('alpha'), fakeStep('beta'), fakeStep('gamma')), host, { finishedSteps: ['alpha', 'beta'] });
+    const { promise, journal } = run(fakePlan(fakeStep('alpha'), fakeStep('beta'), fakeStep('gamma')), host, {
+      finishedSteps: ['alpha', 'beta'],
+    });
     const result = await promise;
     expect(result.status).toBe('succeeded');
-    expect(outcomes(result)).toEqual([['alpha', 'skipped'], ['beta', 'skipped'], ['gamma', 'changed']]);
+    expect(outcomes(result)).toEqual([
+      ['alpha', 'skipped'],
+      ['beta', 'skipped'],
+      ['gamma', 'changed'],
+    ]);
     expect(host.calls).toEqual(['has gamma', 'create gamma', 'has gamma']);
-    const steps = journal.entries.filter((e) => e.type === 'step-start' || e.type === 'step-end').map((e) => (e as { step: string }).step);
+    const steps = journal.entries
+      .filter((e) => e.type === 'step-start' || e.type === 'step-end')
+      .map((e) => (e as { step: string }).step);
     expect(steps).toEqual(['gamma', 'gamma']);
   });
 
@@ -249,7 +319,9 @@ describe('run machine', () => {
     const controller = new AbortController();
     controller.abort();
     const host = new FakeHost();
-    const { promise, journal } = run(fakePlan(fakeStep('alpha'), fakeStep('beta')), host, { signal: controller.signal });
+    const { promise, journal } = run(fakePlan(fakeStep('alpha'), fakeStep('beta')), host, {
+      signal: controller.signal,
+    });
     const result = await promise;
     expect(result.status).toBe('interrupted');
     expect(result.failure).toBeUndefined();
@@ -259,13 +331,13 @@ describe('run machine', () => {
 
   it('a signal aborted mid-run → interrupted at the next safe point, no command after it', async () => {
     const controller = new AbortController();
-    const exec = new FakeExecutor()
-      .on('has alpha', { exitCode: 1 }, 1)
-      .on('create alpha', () => {
-        controller.abort(); // SIGINT arrives while `create alpha` runs
-        return { exitCode: 0 };
-      });
-    const { promise, journal } = run(fakePlan(fakeStep('alpha'), fakeStep('beta')), exec, { signal: controller.signal });
+    const exec = new FakeExecutor().on('has alpha', { exitCode: 1 }, 1).on('create alpha', () => {
+      controller.abort(); // SIGINT arrives while `create alpha` runs
+      return { exitCode: 0 };
+    });
+    const { promise, journal } = run(fakePlan(fakeStep('alpha'), fakeStep('beta')), exec, {
+      signal: controller.signal,
+    });
     const result = await promise;
     expect(result.status).toBe('interrupted');
     expect(exec.calls).toEqual(['has alpha', 'create alpha']);
@@ -282,9 +354,14 @@ describe('run machine', () => {
         throw new Error('executor exploded');
       },
     };
-    await expect(executeSteps({ plan: fakePlan(fakeStep('alpha')), executor: exec, journal: new MemoryJournal(), signal: undefined })).rejects.toThrow(
-      'executor exploded',
-    );
+    await expect(
+      executeSteps({
+        plan: fakePlan(fakeStep('alpha')),
+        executor: exec,
+        journal: new MemoryJournal(),
+        signal: undefined,
+      }),
+    ).rejects.toThrow('executor exploded');
   });
 
   it('journals a changed step in order: step-start, command-start, command-end, check, …, step-end', async () => {
@@ -305,8 +382,22 @@ describe('run machine', () => {
     ]);
     const e = journal.entries;
     expect(e[0]).toEqual({ type: 'step-start', step: 'alpha', index: 0, title: 'make alpha' });
-    expect(e[1]).toEqual({ type: 'command-start', step: 'alpha', phase: 'check', index: 0, argv: ['has', 'alpha'], timeoutMs: 1000 });
-    expect(e[2]).toMatchObject({ type: 'command-end', step: 'alpha', phase: 'check', index: 0, exitCode: 1, stderr: 'no alpha' });
+    expect(e[1]).toEqual({
+      type: 'command-start',
+      step: 'alpha',
+      phase: 'check',
+      index: 0,
+      argv: ['has', 'alpha'],
+      timeoutMs: 1000,
+    });
+    expect(e[2]).toMatchObject({
+      type: 'command-end',
+      step: 'alpha',
+      phase: 'check',
+      index: 0,
+      exitCode: 1,
+      stderr: 'no alpha',
+    });
     expect(e[3]).toMatchObject({ type: 'check', step: 'alpha', phase: 'check', ok: false });
     expect(e[4]).toMatchObject({ type: 'command-start', phase: 'do', argv: ['create', 'alpha'] });
     expect(e[5]).toMatchObject({ type: 'command-end', phase: 'do', exitCode: 0 });
@@ -323,15 +414,30 @@ describe('run machine', () => {
     await promise;
     const bounds = journal.entries
       .filter((e) => e.type === 'step-start' || e.type === 'step-end')
-      .map((e) => (e.type === 'step-start' ? `start ${e.step} #${e.index}` : e.type === 'step-end' ? `end ${e.step} ${e.outcome}` : ''));
-    expect(bounds).toEqual(['start alpha #0', 'end alpha changed', 'start beta #1', 'end beta ok', 'start gamma #2', 'end gamma changed']);
+      .map((e) =>
+        e.type === 'step-start'
+          ? `start ${e.step} #${e.index}`
+          : e.type === 'step-end'
+            ? `end ${e.step} ${e.outcome}`
+            : '',
+      );
+    expect(bounds).toEqual([
+      'start alpha #0',
+      'end alpha changed',
+      'start beta #1',
+      'end beta ok',
+      'start gamma #2',
+      'end gamma changed',
+    ]);
   });
 
   it('reports each step through onStep as it finishes', async () => {
     const seen: string[] = [];
     const host = new FakeHost();
     host.present.add('alpha');
-    await run(fakePlan(fakeStep('alpha'), fakeStep('beta')), host, { onStep: (r) => seen.push(`${r.stepId}:${r.outcome}`) }).promise;
+    await run(fakePlan(fakeStep('alpha'), fakeStep('beta')), host, {
+      onStep: (r) => seen.push(`${r.stepId}:${r.outcome}`),
+    }).promise;
     expect(seen).toEqual(['alpha:ok', 'beta:changed']);
   });
 
@@ -349,8 +455,7 @@ describe('buildRunMachine', () => {
     return [node.id, ...Object.values(node.states).flatMap((child) => stateIds(child as typeof node))];
   }
 
-  const plan = () =>
-    fakePlan(fakeStep('alpha'), fakeStep('ping', { do: [], undo: [] }), fakeStep('gamma'));
+  const plan = () => fakePlan(fakeStep('alpha'), fakeStep('ping', { do: [], undo: [] }), fakeStep('gamma'));
 
   it('is pure: the same plan builds an equivalent machine', () => {
     const a = buildRunMachine(plan());
@@ -367,9 +472,35 @@ describe('buildRunMachine', () => {
 
   it('has one compound node per step, in order, plus the run ends; verify-only steps have no do/verify/done', () => {
     const machine = buildRunMachine(plan());
-    expect(Object.keys(machine.root.states)).toEqual(['alpha', 'ping', 'gamma', 'Starting', RunEnd.succeeded, RunEnd.failed, RunEnd.stopped, RunEnd.aborted]);
-    expect(Object.keys(machine.root.states.alpha?.states ?? {}).sort()).toEqual(['check', 'diagnosing', 'do', 'done', 'entry', 'failed', 'ok', 'skipped', 'verify']);
-    expect(Object.keys(machine.root.states.ping?.states ?? {}).sort()).toEqual(['check', 'diagnosing', 'entry', 'failed', 'ok', 'skipped']);
+    expect(Object.keys(machine.root.states)).toEqual([
+      'alpha',
+      'ping',
+      'gamma',
+      'Starting',
+      RunEnd.succeeded,
+      RunEnd.failed,
+      RunEnd.stopped,
+      RunEnd.aborted,
+    ]);
+    expect(Object.keys(machine.root.states.alpha?.states ?? {}).sort()).toEqual([
+      'check',
+      'diagnosing',
+      'do',
+      'done',
+      'entry',
+      'failed',
+      'ok',
+      'skipped',
+      'verify',
+    ]);
+    expect(Object.keys(machine.root.states.ping?.states ?? {}).sort()).toEqual([
+      'check',
+      'diagnosing',
+      'entry',
+      'failed',
+      'ok',
+      'skipped',
+    ]);
   });
 
   it('a different plan builds a different machine', () => {

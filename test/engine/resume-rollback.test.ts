@@ -70,7 +70,8 @@ function status(runId: string): string | undefined {
   return readRunIndex(stateDir, runId)?.status;
 }
 
-const outcomes = (result: { steps: ReadonlyArray<{ stepId: string; outcome: string }> }) => result.steps.map((s) => `${s.stepId} ${s.outcome}`);
+const outcomes = (result: { steps: ReadonlyArray<{ stepId: string; outcome: string }> }) =>
+  result.steps.map((s) => `${s.stepId} ${s.outcome}`);
 
 async function expectRunbookError(promise: Promise<unknown>, code: string, message?: RegExp): Promise<RunbookError> {
   const error = await promise.then(
@@ -102,7 +103,17 @@ describe('resume', () => {
     expect(first.status).toBe('failed');
     expect(first.failure?.stepId).toBe('c');
     expect(outcomes(first)).toEqual(['a changed', 'b changed', 'c failed']);
-    expect(takeCalls()).toEqual(['has a', 'create a', 'has a', 'has b', 'create b', 'has b', 'has c', 'create c', 'has c']);
+    expect(takeCalls()).toEqual([
+      'has a',
+      'create a',
+      'has a',
+      'has b',
+      'create b',
+      'has b',
+      'has c',
+      'create c',
+      'has c',
+    ]);
     expect(status(first.runId)).toBe('failed');
 
     host.failing.delete('has c'); // the fix
@@ -121,9 +132,16 @@ describe('resume', () => {
     const journal = lines(first.runId);
     const attempt = journal.findIndex((l) => l.type === 'attempt-start');
     expect(journal[attempt]).toMatchObject({ type: 'attempt-start', kind: 'resume', pid: process.pid });
-    expect(journal.slice(attempt).filter((l) => l.type === 'step-start').map((l) => (l as { step: string }).step)).toEqual(['c', 'd']);
+    expect(
+      journal
+        .slice(attempt)
+        .filter((l) => l.type === 'step-start')
+        .map((l) => (l as { step: string }).step),
+    ).toEqual(['c', 'd']);
     expect(journal.at(-1)).toMatchObject({ type: 'run-end', status: 'succeeded' });
-    expect(verifyJournal(readJournal(journalFile(stateDir, first.runId)), readRunIndex(stateDir, first.runId))).toBeUndefined();
+    expect(
+      verifyJournal(readJournal(journalFile(stateDir, first.runId)), readRunIndex(stateDir, first.runId)),
+    ).toBeUndefined();
   });
 
   it('does again a step whose do failed', async () => {
@@ -140,7 +158,10 @@ describe('resume', () => {
 
   it('resumes a run interrupted (SIGINT/SIGTERM) at a safe point where it stopped', async () => {
     const controller = new AbortController();
-    const first = await run({ signal: controller.signal, onStep: (report) => report.stepId === 'b' && controller.abort() });
+    const first = await run({
+      signal: controller.signal,
+      onStep: (report) => report.stepId === 'b' && controller.abort(),
+    });
     expect(first.status).toBe('interrupted');
     expect(takeCalls()).toEqual(['has a', 'create a', 'has a', 'has b', 'create b', 'has b']);
     expect(status(first.runId)).toBe('interrupted');
@@ -204,7 +225,10 @@ describe('resume', () => {
     expect(first.status).toBe('succeeded');
     takeCalls();
     expect(await resume()).toMatchObject({ kind: 'nothing' });
-    expect(await resume({ runId: first.runId })).toMatchObject({ kind: 'nothing', message: expect.stringMatching(/succeeded/) });
+    expect(await resume({ runId: first.runId })).toMatchObject({
+      kind: 'nothing',
+      message: expect.stringMatching(/succeeded/),
+    });
     expect(takeCalls()).toEqual([]);
   });
 
@@ -218,7 +242,10 @@ describe('resume', () => {
     writeFileSync(journalFile(stateDir, first.runId), `${runStart}\n`);
     const index = JSON.parse(readFileSync(indexFile(stateDir, first.runId), 'utf8'));
     const deadPid = spawnSync('true').pid as number; // a process that has exited
-    writeFileSync(indexFile(stateDir, first.runId), JSON.stringify({ ...index, status: 'running', finished: undefined, pid: deadPid, lastSeq: 0, lastHash: '' }));
+    writeFileSync(
+      indexFile(stateDir, first.runId),
+      JSON.stringify({ ...index, status: 'running', finished: undefined, pid: deadPid, lastSeq: 0, lastHash: '' }),
+    );
     host.present.clear(); // the crash came before any command
     takeCalls();
     expect(status(first.runId)).toBe('interrupted');
@@ -236,7 +263,10 @@ describe('resume', () => {
     host.failing.delete('create c');
     takeCalls();
     expect(await resume()).toMatchObject({ kind: 'nothing' });
-    expect(await resume({ runId: first.runId })).toMatchObject({ kind: 'nothing', message: expect.stringMatching(/rolled-back/) });
+    expect(await resume({ runId: first.runId })).toMatchObject({
+      kind: 'nothing',
+      message: expect.stringMatching(/rolled-back/),
+    });
     expect(takeCalls()).toEqual([]);
     expect(host.present.size).toBe(0);
   });
@@ -261,7 +291,11 @@ describe('rollback', () => {
 
     const journal = lines(first.runId);
     expect(journal.find((l) => l.type === 'rollback-start')).toMatchObject({ steps: ['c', 'a'] });
-    expect(journal.filter((l) => l.type === 'step-undone').map((l) => [(l as { step: string }).step, (l as { outcome: string }).outcome])).toEqual([
+    expect(
+      journal
+        .filter((l) => l.type === 'step-undone')
+        .map((l) => [(l as { step: string }).step, (l as { outcome: string }).outcome]),
+    ).toEqual([
       ['c', 'undone'],
       ['a', 'undone'],
     ]);
@@ -288,7 +322,12 @@ describe('rollback', () => {
     const result = await rollback();
     expect(result).toMatchObject({ kind: 'rollback', status: 'rolled-back', planned: ['d', 'c', 'b', 'a'] });
     if (result.kind !== 'rollback') return;
-    expect(result.steps.map((s) => `${s.stepId} ${s.outcome}`)).toEqual(['d undone', 'c undone', 'b undone', 'a undone']);
+    expect(result.steps.map((s) => `${s.stepId} ${s.outcome}`)).toEqual([
+      'd undone',
+      'c undone',
+      'b undone',
+      'a undone',
+    ]);
     expect(takeCalls()).toEqual(['delete d', 'has d', 'delete c', 'has c', 'delete b', 'has b', 'delete a', 'has a']);
   });
 
@@ -317,7 +356,11 @@ describe('rollback', () => {
     expect(takeCalls()).toEqual(['delete c', 'has c', 'delete b', 'has b']);
     expect([...host.present].sort()).toEqual(['a', 'b']);
     expect(status(first.runId)).toBe('failed');
-    expect(lines(first.runId).at(-1)).toMatchObject({ type: 'rollback-end', status: 'failed', message: expect.stringMatching(/step b after its undo: still in effect/) });
+    expect(lines(first.runId).at(-1)).toMatchObject({
+      type: 'rollback-end',
+      status: 'failed',
+      message: expect.stringMatching(/step b after its undo: still in effect/),
+    });
 
     // A run half rolled back is not resumed: that would redo what the rollback undid.
     await expectRunbookError(resume(), 'invalid-input', /rolled back/);
@@ -330,7 +373,10 @@ describe('rollback', () => {
     expect(host.present.size).toBe(0);
     expect(status(first.runId)).toBe('rolled-back');
     const attempts = lines(first.runId).filter((l) => l.type === 'attempt-start');
-    expect(attempts.at(-1)).toMatchObject({ kind: 'rollback', note: expect.stringMatching(/continuing a rollback: 1 step/) });
+    expect(attempts.at(-1)).toMatchObject({
+      kind: 'rollback',
+      note: expect.stringMatching(/continuing a rollback: 1 step/),
+    });
   });
 
   it('a rollback interrupted at a safe point is finished by the next rollback', async () => {
@@ -353,7 +399,10 @@ describe('rollback', () => {
     await rollback();
     takeCalls();
     expect(await rollback()).toMatchObject({ kind: 'nothing' });
-    expect(await rollback({ runId: first.runId })).toMatchObject({ kind: 'nothing', message: expect.stringMatching(/already rolled back/) });
+    expect(await rollback({ runId: first.runId })).toMatchObject({
+      kind: 'nothing',
+      message: expect.stringMatching(/already rolled back/),
+    });
     expect(takeCalls()).toEqual([]);
     expect(status(first.runId)).toBe('rolled-back');
   });
@@ -404,7 +453,9 @@ describe('journal integrity', () => {
   it('resume and rollback refuse a journal with an altered line, naming the entry after it', async () => {
     const runId = await failedRun();
     const raw = rawLines(runId);
-    const at = raw.findIndex((l) => l.includes('"type":"command-end"') && l.includes('"step":"b"') && l.includes('"exitCode":0'));
+    const at = raw.findIndex(
+      (l) => l.includes('"type":"command-end"') && l.includes('"step":"b"') && l.includes('"exitCode":0'),
+    );
     expect(at).toBeGreaterThan(0);
     raw[at] = (raw[at] as string).replace('"exitCode":0', '"exitCode":1');
     expect(raw[at]).toContain('"exitCode":1');
@@ -433,7 +484,10 @@ describe('journal integrity', () => {
     const runId = await failedRun();
     const raw = rawLines(runId);
     writeLines(runId, raw.slice(0, -2));
-    await expectBothRefuse(runId, new RegExp(`damaged at entry ${raw.length - 1}: the run's index records ${raw.length} entries`));
+    await expectBothRefuse(
+      runId,
+      new RegExp(`damaged at entry ${raw.length - 1}: the run's index records ${raw.length} entries`),
+    );
   });
 
   it('refuse a journal with a line that is not JSON', async () => {
@@ -460,7 +514,10 @@ describe('journal integrity', () => {
 
 describe('lock', () => {
   function writeLock(pid: number): void {
-    writeFileSync(lockFile(stateDir), `${JSON.stringify({ pid, command: 'run fake', since: '2026-01-01T00:00:00.000Z' })}\n`);
+    writeFileSync(
+      lockFile(stateDir),
+      `${JSON.stringify({ pid, command: 'run fake', since: '2026-01-01T00:00:00.000Z' })}\n`,
+    );
   }
 
   it('run, resume and rollback refuse (locked) while a live process holds the lock, naming its pid; nothing is run', async () => {

@@ -40,13 +40,17 @@ function cliEnv(env: Record<string, string>): Record<string, string> {
 
 /** Starts the runbook CLI inside the sandbox host, returning at once. */
 export function startCli(host: SandboxHost, args: readonly string[], env: Record<string, string> = {}): CliProcess {
-  const child: ResultPromise = execa('nsenter', ['-t', String(host.pid), '-n', '-m', '--', process.execPath, cliPath, ...args], {
-    reject: false,
-    stdin: 'ignore',
-    timeout: 60_000,
-    env: cliEnv(env),
-    extendEnv: false,
-  });
+  const child: ResultPromise = execa(
+    'nsenter',
+    ['-t', String(host.pid), '-n', '-m', '--', process.execPath, cliPath, ...args],
+    {
+      reject: false,
+      stdin: 'ignore',
+      timeout: 60_000,
+      env: cliEnv(env),
+      extendEnv: false,
+    },
+  );
   if (child.pid === undefined) throw new Error('could not start the runbook CLI');
   const done = child.then((r) => ({
     exitCode: r.exitCode,
@@ -72,7 +76,10 @@ export function removeDir(dir: string | undefined): void {
 }
 
 /** A fresh sandbox host and state dir for `fn`; both are disposed of whatever happens. */
-export async function inSandbox<T>(fn: (host: SandboxHost, stateDir: string) => Promise<T>, options: { stateDir?: string } = {}): Promise<T> {
+export async function inSandbox<T>(
+  fn: (host: SandboxHost, stateDir: string) => Promise<T>,
+  options: { stateDir?: string } = {},
+): Promise<T> {
   const stateDir = options.stateDir ?? tempDir();
   const host = await SandboxHost.create();
   try {
@@ -192,7 +199,8 @@ export async function measureReference(runbook = 'single-container'): Promise<Re
     if (run.exitCode !== 0) throw new Error(`reference run failed (exit ${run.exitCode}): ${run.stderr}${run.stdout}`);
     const end = await host.snapshot();
     const rollback = await cli(host, [...sd, 'rollback']);
-    if (rollback.exitCode !== 0) throw new Error(`reference rollback failed (exit ${rollback.exitCode}): ${rollback.stderr}`);
+    if (rollback.exitCode !== 0)
+      throw new Error(`reference rollback failed (exit ${rollback.exitCode}): ${rollback.stderr}`);
     // One journal holds both: the run's entries, then the rollback's, which begin with the
     // rollback's attempt-start entry.
     const all = parseNdjson((await cli(host, [...sd, 'journal', 'latest', '--json'])).stdout);
@@ -202,7 +210,8 @@ export async function measureReference(runbook = 'single-container'): Promise<Re
     const afterRollback = all;
     const commands = (lines: JournalLine[]) => lines.filter((l) => l.type === 'command-start').length;
     const rolledBack = await host.snapshot();
-    if (JSON.stringify(rolledBack) !== JSON.stringify(before)) throw new Error('reference rollback did not restore the sandbox');
+    if (JSON.stringify(rolledBack) !== JSON.stringify(before))
+      throw new Error('reference rollback did not restore the sandbox');
     return {
       before,
       end,

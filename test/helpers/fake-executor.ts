@@ -27,7 +27,16 @@ export class FakeExecutor implements Executor {
       rule.times -= 1;
       partial = typeof rule.reply === 'function' ? rule.reply(argv) : rule.reply;
     }
-    return { exitCode: 0, signal: undefined, stdout: '', stderr: '', durationMs: 1, timedOut: false, startError: undefined, ...partial };
+    return {
+      exitCode: 0,
+      signal: undefined,
+      stdout: '',
+      stderr: '',
+      durationMs: 1,
+      timedOut: false,
+      startError: undefined,
+      ...partial,
+    };
   }
 }
 
@@ -41,7 +50,15 @@ export class FakeHost implements Executor {
   async run({ argv }: CommandRequest): Promise<CommandResult> {
     const line = argv.join(' ');
     this.calls.push(line);
-    const ok = (stdout = ''): CommandResult => ({ exitCode: 0, signal: undefined, stdout, stderr: '', durationMs: 1, timedOut: false, startError: undefined });
+    const ok = (stdout = ''): CommandResult => ({
+      exitCode: 0,
+      signal: undefined,
+      stdout,
+      stderr: '',
+      durationMs: 1,
+      timedOut: false,
+      startError: undefined,
+    });
     const fail = (stderr = 'failed'): CommandResult => ({ ...ok(), exitCode: 1, stderr });
     if (this.failing.has(line)) return fail();
     const [verb, thing] = argv as [string, string];

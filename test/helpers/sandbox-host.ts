@@ -57,7 +57,10 @@ export class SandboxHost {
   }
 
   /** Runs argv inside the sandbox host. Never throws on a non-zero exit. */
-  async exec(argv: readonly string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ExecResult> {
+  async exec(
+    argv: readonly string[],
+    options: { env?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<ExecResult> {
     const result = await execa('nsenter', ['-t', String(this.pid), '-n', '-m', '--', ...argv], {
       reject: false,
       stdin: 'ignore',
@@ -89,14 +92,31 @@ export class SandboxHost {
     for (const ns of ['', ...namespaces]) {
       const prefix = ns === '' ? [] : ['-n', ns];
       const links = (await this.ipJson([...prefix, '-d', 'link'])) as Array<Record<string, unknown>>;
-      const addrs = (await this.ipJson([...prefix, 'addr'])) as Array<{ ifname: string; addr_info: Array<Record<string, unknown>> }>;
-      const routes = (await this.ipJson([...prefix, 'route', 'show', 'table', 'all'])) as Array<Record<string, unknown>>;
+      const addrs = (await this.ipJson([...prefix, 'addr'])) as Array<{
+        ifname: string;
+        addr_info: Array<Record<string, unknown>>;
+      }>;
+      const routes = (await this.ipJson([...prefix, 'route', 'show', 'table', 'all'])) as Array<
+        Record<string, unknown>
+      >;
       state[ns === '' ? 'host' : `netns ${ns}`] = {
-        links: links.map((l) => ({ ifname: l.ifname, flags: l.flags, kind: (l.linkinfo as { info_kind?: string } | undefined)?.info_kind, master: l.master })).sort(byKey('ifname')),
+        links: links
+          .map((l) => ({
+            ifname: l.ifname,
+            flags: l.flags,
+            kind: (l.linkinfo as { info_kind?: string } | undefined)?.info_kind,
+            master: l.master,
+          }))
+          .sort(byKey('ifname')),
         addrs: addrs
-          .flatMap((a) => a.addr_info.filter((i) => i.scope !== 'link').map((i) => `${a.ifname} ${i.local}/${i.prefixlen}`))
+          .flatMap((a) =>
+            a.addr_info.filter((i) => i.scope !== 'link').map((i) => `${a.ifname} ${i.local}/${i.prefixlen}`),
+          )
           .sort(),
-        routes: routes.filter((r) => r.protocol !== 'kernel' || r.type !== 'local').map((r) => JSON.stringify({ ...r, expires: undefined })).sort(),
+        routes: routes
+          .filter((r) => r.protocol !== 'kernel' || r.type !== 'local')
+          .map((r) => JSON.stringify({ ...r, expires: undefined }))
+          .sort(),
       };
     }
     return state;

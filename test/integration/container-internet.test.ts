@@ -18,7 +18,9 @@ const pingInternet = ['ip', 'netns', 'exec', 'container1', 'ping', '-c1', '-W1',
 
 const knownCauses = [
   ...new Set(
-    prepareRunbook('container-internet', ['count=2', 'internet_ip=198.51.100.1']).plan.steps.flatMap((s) => s.diagnose.map((p) => p.cause)),
+    prepareRunbook('container-internet', ['count=2', 'internet_ip=198.51.100.1']).plan.steps.flatMap((s) =>
+      s.diagnose.map((p) => p.cause),
+    ),
   ),
 ];
 
@@ -30,7 +32,10 @@ function expectOnlyCause(result: ExecResult, cause: string): void {
   const output = `${result.stdout}\n${result.stderr}`;
   expect(knownCauses).toContain(cause);
   expect(output).toContain(cause);
-  expect(knownCauses.filter((c) => c !== cause && output.includes(c)), output).toEqual([]);
+  expect(
+    knownCauses.filter((c) => c !== cause && output.includes(c)),
+    output,
+  ).toEqual([]);
 }
 
 /** `run --json` events: step id → outcome. */
@@ -98,8 +103,19 @@ describe('container-internet on top of a multi-container run (real kernel, sandb
     expectExit(run, 0);
     const byStep = outcomes(run);
     expect(Object.keys(byStep)).toHaveLength(3 + 9 * 2 + 2 * 2 + 1 + 3);
-    expect(byStep).toMatchObject({ bridge: 'ok', 'namespace-2': 'ok', 'default-route-2': 'ok', masquerade: 'changed', 'ip-forward': 'changed', 'ping-internet': 'ok' });
-    expect(Object.entries(byStep).filter(([, o]) => o === 'changed').map(([id]) => id)).toEqual(['masquerade', 'ip-forward']);
+    expect(byStep).toMatchObject({
+      bridge: 'ok',
+      'namespace-2': 'ok',
+      'default-route-2': 'ok',
+      masquerade: 'changed',
+      'ip-forward': 'changed',
+      'ping-internet': 'ok',
+    });
+    expect(
+      Object.entries(byStep)
+        .filter(([, o]) => o === 'changed')
+        .map(([id]) => id),
+    ).toEqual(['masquerade', 'ip-forward']);
     expect(await ipForward(host)).toBe('1');
     expect(await natRules(host)).toContain('-A POSTROUTING -s 172.16.0.0/24 -j MASQUERADE');
     const ping = await host.exec(pingInternet);
@@ -189,7 +205,12 @@ describe('container-internet with ip_forward already 1 (real kernel, sandbox hos
 
     const run = await host.runbook(['--state-dir', stateDir, 'run', 'container-internet', ...set, '--json']);
     expectExit(run, 0);
-    expect(outcomes(run)).toMatchObject({ bridge: 'changed', masquerade: 'changed', 'ip-forward': 'ok', 'ping-internet': 'ok' });
+    expect(outcomes(run)).toMatchObject({
+      bridge: 'changed',
+      masquerade: 'changed',
+      'ip-forward': 'ok',
+      'ping-internet': 'ok',
+    });
     const ping = await host.exec(pingInternet);
     expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0);
 

@@ -36,8 +36,10 @@ const cause = {
   address: '172.16.0.2/24 is not assigned to ceth1 in container1',
   hostRoute: 'the host has no route to the container subnet 172.16.0.0/24 through veth1',
   routeBack: 'the container container1 has no route back to the host 10.0.0.10',
-  arpAll: "the host ignores ARP requests for addresses of other interfaces (net.ipv4.conf.all.arp_ignore >= 1), so the container's 'default via its own address' route cannot reach 10.0.0.10",
-  arpHostVeth: "the host ignores ARP requests on veth1 for 10.0.0.10 (net.ipv4.conf.veth1.arp_ignore >= 1), so the container's 'default via its own address' route cannot reach 10.0.0.10",
+  arpAll:
+    "the host ignores ARP requests for addresses of other interfaces (net.ipv4.conf.all.arp_ignore >= 1), so the container's 'default via its own address' route cannot reach 10.0.0.10",
+  arpHostVeth:
+    "the host ignores ARP requests on veth1 for 10.0.0.10 (net.ipv4.conf.veth1.arp_ignore >= 1), so the container's 'default via its own address' route cannot reach 10.0.0.10",
 } as const;
 
 function expectExit(result: ExecResult, code: number): void {
@@ -62,7 +64,11 @@ interface AuditLine {
   params: Record<string, string>;
   causes: string[];
   summary: { steps: number; checked: number; holding: number; failing: number };
-  steps: Array<{ step: string; ok: boolean; findings: Array<{ cause: string; evidence?: string; fix?: string; argv: string[] }> }>;
+  steps: Array<{
+    step: string;
+    ok: boolean;
+    findings: Array<{ cause: string; evidence?: string; fix?: string; argv: string[] }>;
+  }>;
   host: { netns: string };
   user: { uid: number };
 }
@@ -167,7 +173,8 @@ describe('runbook check single-container: each breakage is diagnosed, and run re
 
     for (const argv of b.breakIt) expectExit(await host.exec(argv), 0);
     if (b.settle !== undefined) {
-      for (let i = 0; i < 50 && (await host.exec(b.settle)).exitCode === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 50 && (await host.exec(b.settle)).exitCode === 0; i++)
+        await new Promise((r) => setTimeout(r, 100));
     }
 
     // check: exit 1, the first failing step, exactly this cause (and no other), nothing changed.
@@ -188,7 +195,12 @@ describe('runbook check single-container: each breakage is diagnosed, and run re
 
     // The audit line records the same verdict.
     const record = audit(stateDir).at(-1)!;
-    expect(record).toMatchObject({ type: 'check', runbook: 'single-container', status: 'not-ok', causes: [b.expected] });
+    expect(record).toMatchObject({
+      type: 'check',
+      runbook: 'single-container',
+      status: 'not-ok',
+      causes: [b.expected],
+    });
     expect(record.summary).toMatchObject({ steps: 10, checked: 10, failing: failing.length });
     expect(record.steps.filter((s) => !s.ok).map((s) => s.step)).toEqual(failing);
 
@@ -217,7 +229,7 @@ describe('runbook check single-container: each breakage is diagnosed, and run re
   });
 });
 
-describe('runbook check single-container: the tutorial\'s failed ping, and the check command itself', () => {
+describe("runbook check single-container: the tutorial's failed ping, and the check command itself", () => {
   let host: SandboxHost;
   beforeEach(async () => {
     host = await SandboxHost.create();
@@ -230,12 +242,20 @@ describe('runbook check single-container: the tutorial\'s failed ping, and the c
 
     const check = await host.runbook(['--state-dir', stateDir, 'check', 'single-container']);
     expectExit(check, 1);
-    expect(notOk(check.stdout)).toEqual(['container-default-route', 'ping-container-from-host', 'ping-host-from-container']);
+    expect(notOk(check.stdout)).toEqual([
+      'container-default-route',
+      'ping-container-from-host',
+      'ping-host-from-container',
+    ]);
     expect(check.stdout).toMatch(/^ {2}ok +host-route /m);
     expect(new Set(causeLines(check.stdout))).toEqual(new Set([cause.routeBack]));
     // The evidence is the kernel's own answer, as in the tutorial.
-    expect(check.stdout).toContain('evidence: ip -n container1 route get 10.0.0.10 → "RTNETLINK answers: Network is unreachable"');
-    expect(check.stdout).toMatch(/not ok +ping-container-from-host .*\n +check: +ping -c1 -w2 172\.16\.0\.2\n +result: +expected exit status 0, got 1/);
+    expect(check.stdout).toContain(
+      'evidence: ip -n container1 route get 10.0.0.10 → "RTNETLINK answers: Network is unreachable"',
+    );
+    expect(check.stdout).toMatch(
+      /not ok +ping-container-from-host .*\n +check: +ping -c1 -w2 172\.16\.0\.2\n +result: +expected exit status 0, got 1/,
+    );
 
     // run picks up from there; then everything holds.
     expectExit(await host.runbook(['--state-dir', stateDir, 'run', 'single-container']), 0);
@@ -248,8 +268,17 @@ describe('runbook check single-container: the tutorial\'s failed ping, and the c
     expectExit(result, 1);
     const record = JSON.parse(result.stdout) as AuditLine;
     expect(record).toEqual(audit(stateDir)[0]);
-    expect(record).toMatchObject({ type: 'check', status: 'not-ok', causes: [cause.namespace], summary: { steps: 10, holding: 0, failing: 10 } });
-    expect(record.params).toMatchObject({ container: 'container1', host_veth: 'veth1', container_cidr: '172.16.0.2/24' });
+    expect(record).toMatchObject({
+      type: 'check',
+      status: 'not-ok',
+      causes: [cause.namespace],
+      summary: { steps: 10, holding: 0, failing: 10 },
+    });
+    expect(record.params).toMatchObject({
+      container: 'container1',
+      host_veth: 'veth1',
+      container_cidr: '172.16.0.2/24',
+    });
     expect(record.runbookHash).toMatch(/^[0-9a-f]{64}$/);
     expect(record.user.uid).toBe(0);
     const netns = await host.exec(['readlink', '/proc/self/ns/net']);
@@ -274,14 +303,38 @@ describe('runbook check single-container: the tutorial\'s failed ping, and the c
     const unknown = await host.runbook(['--state-dir', stateDir, 'check', 'no-such-runbook']);
     expectExit(unknown, 2);
     expect(unknown.stderr).toContain('unknown runbook "no-such-runbook"');
-    const badParam = await host.runbook(['--state-dir', stateDir, 'check', 'single-container', '--set', 'container_cidr=not-a-cidr']);
+    const badParam = await host.runbook([
+      '--state-dir',
+      stateDir,
+      'check',
+      'single-container',
+      '--set',
+      'container_cidr=not-a-cidr',
+    ]);
     expectExit(badParam, 2);
     expect(existsSync(auditFile(stateDir))).toBe(false);
   });
 
   it('without CAP_NET_ADMIN → exit 2, a clear message, nothing checked', async () => {
     const stateDir = tempDir();
-    const result = await host.exec(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--', process.execPath, path.resolve('bin/runbook.js'), '--state-dir', stateDir, 'check', 'single-container'], { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    const result = await host.exec(
+      [
+        'setpriv',
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        '--inh-caps=-all',
+        '--bounding-set=-all',
+        '--',
+        process.execPath,
+        path.resolve('bin/runbook.js'),
+        '--state-dir',
+        stateDir,
+        'check',
+        'single-container',
+      ],
+      { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } },
+    );
     expectExit(result, 2);
     expect(result.stderr).toContain('runbook check single-container');
     expect(result.stderr).toContain('needs CAP_NET_ADMIN');

@@ -19,7 +19,11 @@ const set = ['--set', `count=${count}`];
 const containers = [1, 2, 3];
 
 /** Every cause any probe of the runbook can name, to check that a diagnosis names one only. */
-const knownCauses = [...new Set(prepareRunbook('multi-container', [`count=${count}`]).plan.steps.flatMap((s) => s.diagnose.map((p) => p.cause)))];
+const knownCauses = [
+  ...new Set(
+    prepareRunbook('multi-container', [`count=${count}`]).plan.steps.flatMap((s) => s.diagnose.map((p) => p.cause)),
+  ),
+];
 
 function expectExit(result: ExecResult, code: number): void {
   expect(result.exitCode, `exit code; stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
@@ -30,7 +34,10 @@ function expectOnlyCause(result: ExecResult, cause: string): void {
   const output = `${result.stdout}\n${result.stderr}`;
   expect(knownCauses).toContain(cause);
   expect(output).toContain(cause);
-  expect(knownCauses.filter((c) => c !== cause && output.includes(c)), output).toEqual([]);
+  expect(
+    knownCauses.filter((c) => c !== cause && output.includes(c)),
+    output,
+  ).toEqual([]);
 }
 
 interface Link {
@@ -63,7 +70,16 @@ describe('runbook run multi-container --set count=3 (real kernel, sandbox host)'
     expectExit(run, 0);
     expect(run.stdout).toContain('run multi-container (38 steps)');
     expect(run.stdout).toMatch(/^run \S+ succeeded: 30 step\(s\) changed$/m);
-    for (const id of ['bridge', 'bridge-up', 'bridge-address', 'namespace-3', 'default-route-3', 'ping-from-host-2', 'ping-host-from-3', 'ping-from-container1-3']) {
+    for (const id of [
+      'bridge',
+      'bridge-up',
+      'bridge-address',
+      'namespace-3',
+      'default-route-3',
+      'ping-from-host-2',
+      'ping-host-from-3',
+      'ping-from-container1-3',
+    ]) {
       expect(run.stdout).toMatch(new RegExp(`^ {2}(changed|ok) +${id} `, 'm'));
     }
   });
@@ -72,7 +88,9 @@ describe('runbook run multi-container --set count=3 (real kernel, sandbox host)'
     const br0 = ((await host.ipJson(['-d', 'link', 'show', 'br0'])) as Link[])[0];
     expect(br0?.linkinfo?.info_kind).toBe('bridge');
     expect(br0?.flags).toContain('UP');
-    const addrs = (await host.ipJson(['-4', 'addr', 'show', 'dev', 'br0'])) as Array<{ addr_info: Array<{ local: string; prefixlen: number }> }>;
+    const addrs = (await host.ipJson(['-4', 'addr', 'show', 'dev', 'br0'])) as Array<{
+      addr_info: Array<{ local: string; prefixlen: number }>;
+    }>;
     expect(addrs[0]?.addr_info.map((a) => `${a.local}/${a.prefixlen}`)).toEqual(['172.16.0.1/24']);
     for (const n of containers) {
       const veth = ((await host.ipJson(['-d', 'link', 'show', `veth${n}`])) as Link[])[0];
@@ -87,13 +105,28 @@ describe('runbook run multi-container --set count=3 (real kernel, sandbox host)'
   it('each containerN has cethN with 172.16.0.(N+1)/24, lo up, and a default route via 172.16.0.1', async () => {
     for (const n of containers) {
       const ns = `container${n}`;
-      const links = ((await host.ipJson(['-n', ns, 'link', 'show'])) as Link[]).sort((a, b) => a.ifname.localeCompare(b.ifname));
+      const links = ((await host.ipJson(['-n', ns, 'link', 'show'])) as Link[]).sort((a, b) =>
+        a.ifname.localeCompare(b.ifname),
+      );
       expect(links.map((l) => l.ifname)).toEqual([`ceth${n}`, 'lo']);
       for (const link of links) expect(link.flags, `${ns} ${link.ifname}`).toContain('UP');
-      const addrs = (await host.ipJson(['-n', ns, '-4', 'addr', 'show'])) as Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number }> }>;
-      expect(addrs.flatMap((a) => a.addr_info.map((i) => `${a.ifname} ${i.local}/${i.prefixlen}`)).sort()).toEqual([`ceth${n} 172.16.0.${n + 1}/24`, 'lo 127.0.0.1/8']);
-      const routes = (await host.ipJson(['-n', ns, '-4', 'route', 'show'])) as Array<{ dst: string; gateway?: string; dev: string }>;
-      expect(routes.map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`).sort()).toEqual([`172.16.0.0/24 dev ceth${n}`, `default via 172.16.0.1 dev ceth${n}`]);
+      const addrs = (await host.ipJson(['-n', ns, '-4', 'addr', 'show'])) as Array<{
+        ifname: string;
+        addr_info: Array<{ local: string; prefixlen: number }>;
+      }>;
+      expect(addrs.flatMap((a) => a.addr_info.map((i) => `${a.ifname} ${i.local}/${i.prefixlen}`)).sort()).toEqual([
+        `ceth${n} 172.16.0.${n + 1}/24`,
+        'lo 127.0.0.1/8',
+      ]);
+      const routes = (await host.ipJson(['-n', ns, '-4', 'route', 'show'])) as Array<{
+        dst: string;
+        gateway?: string;
+        dev: string;
+      }>;
+      expect(routes.map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`).sort()).toEqual([
+        `172.16.0.0/24 dev ceth${n}`,
+        `default via 172.16.0.1 dev ceth${n}`,
+      ]);
     }
   });
 
@@ -134,7 +167,11 @@ describe('runbook run multi-container --set count=3 (real kernel, sandbox host)'
   });
 
   it('diagnosis: veth2 taken off the bridge → "veth2 is not attached to the bridge br0"', async () => {
-    await diagnose(['ip', 'link', 'set', 'veth2', 'nomaster'], ['ip', 'link', 'set', 'veth2', 'master', 'br0'], 'veth2 is not attached to the bridge br0');
+    await diagnose(
+      ['ip', 'link', 'set', 'veth2', 'nomaster'],
+      ['ip', 'link', 'set', 'veth2', 'master', 'br0'],
+      'veth2 is not attached to the bridge br0',
+    );
   });
 
   it('diagnosis: no default route in container2 → "container2 has no default route"', async () => {
@@ -147,7 +184,11 @@ describe('runbook run multi-container --set count=3 (real kernel, sandbox host)'
 
   // Before this probe existed, lo down matched no probe at all.
   it('diagnosis: lo down in container2 → "lo in container2 is down"', async () => {
-    await diagnose(['ip', '-n', 'container2', 'link', 'set', 'lo', 'down'], ['ip', '-n', 'container2', 'link', 'set', 'lo', 'up'], 'lo in container2 is down');
+    await diagnose(
+      ['ip', '-n', 'container2', 'link', 'set', 'lo', 'down'],
+      ['ip', '-n', 'container2', 'link', 'set', 'lo', 'up'],
+      'lo in container2 is down',
+    );
   });
 
   it('rollback undoes the first run (the re-run changed nothing): the sandbox is exactly as before', async () => {

@@ -18,7 +18,7 @@ import {
   measureReference,
   type Reference,
 } from '../helpers/cli-harness.js';
-import { SandboxHost } from '../helpers/sandbox-host.js';
+import { type SandboxHost } from '../helpers/sandbox-host.js';
 
 /**
  * Resume, rollback, interruption, locking, journal integrity and host binding with the real
@@ -42,7 +42,11 @@ async function runsJson(host: SandboxHost, stateDir: string): Promise<Array<{ id
 }
 
 /** Waits until the only run's journal holds an entry matching `predicate`. */
-function waitForEntry(stateDir: string, what: string, predicate: (line: ReturnType<typeof journalLines>[number]) => boolean): Promise<void> {
+function waitForEntry(
+  stateDir: string,
+  what: string,
+  predicate: (line: ReturnType<typeof journalLines>[number]) => boolean,
+): Promise<void> {
   return waitFor(what, () => {
     const [id] = journalIds(stateDir);
     return id !== undefined && journalLines(stateDir, id).some(predicate);
@@ -159,7 +163,10 @@ describe('rollback', () => {
 
       const rollback = await cli(host, [...sd(stateDir), 'rollback', '--json']);
       expect(rollback.exitCode, rollback.stderr).toBe(0);
-      const end = JSON.parse(rollback.stdout.trim().split('\n').at(-1) as string) as { status: string; planned: string[] };
+      const end = JSON.parse(rollback.stdout.trim().split('\n').at(-1) as string) as {
+        status: string;
+        planned: string[];
+      };
       expect(end.status).toBe('rolled-back');
       expect(end.planned).not.toContain('namespace');
       expect(end.planned).toEqual([
@@ -177,7 +184,14 @@ describe('rollback', () => {
 
   it('run --rollback-on-failure: a failing step (nobody owns host_ip 10.0.0.99) → exit 1 and the state before the run', async () => {
     await inSandbox(async (host, stateDir) => {
-      const run = await cli(host, [...sd(stateDir), 'run', 'single-container', '--set', 'host_ip=10.0.0.99', '--rollback-on-failure']);
+      const run = await cli(host, [
+        ...sd(stateDir),
+        'run',
+        'single-container',
+        '--set',
+        'host_ip=10.0.0.99',
+        '--rollback-on-failure',
+      ]);
       expect(run.exitCode, run.stderr).toBe(1);
       expect(run.stderr).toMatch(/step ping-host-from-container failed/);
       expect(run.stderr).toMatch(/--rollback-on-failure: the undo of what run \S+ changed is above/);
@@ -240,7 +254,9 @@ describe('journal --verify', () => {
       return lines;
     });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain(`journal of run ${runId} is NOT intact: entry ${middle + 2}: hash of the previous entry does not match`);
+    expect(result.stderr).toContain(
+      `journal of run ${runId} is NOT intact: entry ${middle + 2}: hash of the previous entry does not match`,
+    );
   });
 
   it('exits 1 when the last line is altered (the index records its hash)', async () => {
@@ -249,14 +265,18 @@ describe('journal --verify', () => {
       return lines;
     });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain(`is NOT intact: entry ${pristine.length}: this entry's hash differs from the one recorded in the run's index`);
+    expect(result.stderr).toContain(
+      `is NOT intact: entry ${pristine.length}: this entry's hash differs from the one recorded in the run's index`,
+    );
   });
 
   it('exits 1 when a middle line is removed, naming where the sequence breaks', async () => {
     const middle = Math.floor(pristine.length / 2);
     const result = await verifyEdited((lines) => lines.filter((_l, i) => i !== middle));
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain(`is NOT intact: entry ${middle + 1}: sequence number ${middle + 2} where ${middle + 1} was expected`);
+    expect(result.stderr).toContain(
+      `is NOT intact: entry ${middle + 1}: sequence number ${middle + 2} where ${middle + 1} was expected`,
+    );
   });
 
   it('exits 1 when two lines are swapped', async () => {
@@ -266,7 +286,9 @@ describe('journal --verify', () => {
       return lines;
     });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain(`is NOT intact: entry ${at + 1}: sequence number ${at + 2} where ${at + 1} was expected`);
+    expect(result.stderr).toContain(
+      `is NOT intact: entry ${at + 1}: sequence number ${at + 2} where ${at + 1} was expected`,
+    );
   });
 
   it('exits 1 when the last lines are removed (the index records how many there were)', async () => {
@@ -336,7 +358,9 @@ describe('lock', () => {
         ]);
         for (const other of others) {
           expect(other.exitCode, other.stderr).toBe(3);
-          expect(other.stderr).toMatch(new RegExp(`another runbook command holds .*: pid ${holder.pid} \\(run slow\\)`));
+          expect(other.stderr).toMatch(
+            new RegExp(`another runbook command holds .*: pid ${holder.pid} \\(run slow\\)`),
+          );
         }
         expect(await host.snapshot()).toEqual(before);
         writeFileSync(gate, '');
@@ -356,10 +380,15 @@ describe('lock', () => {
   it('a stale lock (its pid is dead) is taken over with a note', async () => {
     await inSandbox(async (host, stateDir) => {
       const dead = spawnSync('true').pid as number;
-      writeFileSync(lockFile(stateDir), `${JSON.stringify({ pid: dead, command: 'run single-container', since: '2026-01-01T00:00:00.000Z' })}\n`);
+      writeFileSync(
+        lockFile(stateDir),
+        `${JSON.stringify({ pid: dead, command: 'run single-container', since: '2026-01-01T00:00:00.000Z' })}\n`,
+      );
       const run = await cli(host, [...sd(stateDir), 'run', 'single-container']);
       expect(run.exitCode, run.stderr).toBe(0);
-      expect(run.stderr).toContain(`note: took over the lock left by pid ${dead} (run single-container, since 2026-01-01T00:00:00.000Z), which no longer runs`);
+      expect(run.stderr).toContain(
+        `note: took over the lock left by pid ${dead} (run single-container, since 2026-01-01T00:00:00.000Z), which no longer runs`,
+      );
       expect(await host.snapshot()).toEqual(ref.end);
       expect(existsSync(lockFile(stateDir))).toBe(false);
     });
@@ -375,7 +404,9 @@ describe('host binding', () => {
           // One run finished, one killed mid-way (kill point: right after its 40th entry).
           expect((await cli(first, [...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
           expect((await cli(first, [...sd(stateDir), 'rollback'])).exitCode).toBe(0);
-          const crashed = await cli(first, [...sd(stateDir), 'run', 'single-container'], { RUNBOOK_FAULT_KILL: 'entry:40' });
+          const crashed = await cli(first, [...sd(stateDir), 'run', 'single-container'], {
+            RUNBOOK_FAULT_KILL: 'entry:40',
+          });
           expect(crashed.signal).toBe('SIGKILL');
           const firstState = await first.snapshot();
 
@@ -387,7 +418,9 @@ describe('host binding', () => {
               for (const command of [['rollback'], ['resume'], ['rollback', crashedId], ['resume', crashedId]]) {
                 const result = await cli(second, [...sd(stateDir), ...command]);
                 expect(result.exitCode, `${command}: ${result.stderr}`).toBe(2);
-                expect(result.stderr).toMatch(/belongs to host .*, network namespace net:\[\d+\], but this is host .*, network namespace net:\[\d+\]; nothing was changed/);
+                expect(result.stderr).toMatch(
+                  /belongs to host .*, network namespace net:\[\d+\], but this is host .*, network namespace net:\[\d+\]; nothing was changed/,
+                );
               }
               expect(await second.snapshot()).toEqual(untouched);
             },

@@ -2,7 +2,15 @@ import { cpSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxHost } from '../helpers/sandbox-host.js';
-import { expectExit, insideSandbox, machineState, netnsNames, pinnedRunbook, sandboxFiles, tempStateDir } from './sandbox-nested.js';
+import {
+  expectExit,
+  insideSandbox,
+  machineState,
+  netnsNames,
+  pinnedRunbook,
+  sandboxFiles,
+  tempStateDir,
+} from './sandbox-nested.js';
 
 /**
  * Runs are bound to the host they changed. With nested test sandboxes: a run recorded in
@@ -33,7 +41,9 @@ describe('host binding of runs made in persistent and one-shot sandboxes', () =>
       for (const name of ['a', 'b']) await runbook(['sandbox', 'destroy', name]);
       host.dispose();
     }
-    expect(await machineState(stateDir), "this machine's own links, routes, namespaces and mounts").toEqual(machineBefore);
+    expect(await machineState(stateDir), "this machine's own links, routes, namespaces and mounts").toEqual(
+      machineBefore,
+    );
     rmSync(stateDir, { recursive: true, force: true });
   });
 
@@ -53,25 +63,48 @@ describe('host binding of runs made in persistent and one-shot sandboxes', () =>
 
     // b gets a copy of a's journal: the same run, seen from another sandbox.
     cpSync(path.join(aState, 'runs'), path.join(bState, 'runs'), { recursive: true });
-    const journalOf = (state: string) => readdirSync(path.join(state, 'runs')).sort().map((f) => readFileSync(path.join(state, 'runs', f), 'utf8'));
-    const before = { a: await a.snapshot(), b: await b.snapshot(), host: await host.snapshot(), aJournal: journalOf(aState), bJournal: journalOf(bState) };
+    const journalOf = (state: string) =>
+      readdirSync(path.join(state, 'runs'))
+        .sort()
+        .map((f) => readFileSync(path.join(state, 'runs', f), 'utf8'));
+    const before = {
+      a: await a.snapshot(),
+      b: await b.snapshot(),
+      host: await host.snapshot(),
+      aJournal: journalOf(aState),
+      bJournal: journalOf(bState),
+    };
 
     for (const command of ['rollback', 'resume']) {
       const fromB = await runbook(['--in', 'b', command, runId]);
       expectExit(fromB, 2);
-      expect(fromB.stderr).toMatch(new RegExp(`run ${runId} belongs to host \\S+, network namespace net:\\[\\d+\\], sandbox "a", but this is host \\S+, network namespace net:\\[\\d+\\], sandbox "b"; nothing was changed`));
+      expect(fromB.stderr).toMatch(
+        new RegExp(
+          `run ${runId} belongs to host \\S+, network namespace net:\\[\\d+\\], sandbox "a", but this is host \\S+, network namespace net:\\[\\d+\\], sandbox "b"; nothing was changed`,
+        ),
+      );
       expect(fromB.stderr).toContain('hint: act on it from inside its sandbox: runbook --in a');
 
       // The plain host around the sandboxes, pointed at a's own state dir.
       const fromOuter = await runbook(['--state-dir', aState, command, runId]);
       expectExit(fromOuter, 2);
-      expect(fromOuter.stderr).toMatch(new RegExp(`run ${runId} belongs to host \\S+, network namespace net:\\[\\d+\\], sandbox "a", but this is host \\S+, network namespace net:\\[\\d+\\]; nothing was changed`));
+      expect(fromOuter.stderr).toMatch(
+        new RegExp(
+          `run ${runId} belongs to host \\S+, network namespace net:\\[\\d+\\], sandbox "a", but this is host \\S+, network namespace net:\\[\\d+\\]; nothing was changed`,
+        ),
+      );
     }
     // The same refusals without a run id (the default target is that run).
     expectExit(await runbook(['--in', 'b', 'rollback']), 2);
     expectExit(await runbook(['--state-dir', aState, 'resume']), 2);
 
-    expect({ a: await a.snapshot(), b: await b.snapshot(), host: await host.snapshot(), aJournal: journalOf(aState), bJournal: journalOf(bState) }).toEqual(before);
+    expect({
+      a: await a.snapshot(),
+      b: await b.snapshot(),
+      host: await host.snapshot(),
+      aJournal: journalOf(aState),
+      bJournal: journalOf(bState),
+    }).toEqual(before);
 
     // From its own sandbox, the run goes on and is undone.
     expectExit(await runbook(['--in', 'a', 'resume', runId]), 0);
@@ -90,7 +123,9 @@ describe('host binding of runs made in persistent and one-shot sandboxes', () =>
 
     const rollback = await host.runbook(['--state-dir', oneShotState, 'rollback', runId]);
     expectExit(rollback, 2);
-    expect(rollback.stderr).toContain(`run ${runId} was made in a one-shot --sandbox host, which no longer exists; nothing was changed`);
+    expect(rollback.stderr).toContain(
+      `run ${runId} was made in a one-shot --sandbox host, which no longer exists; nothing was changed`,
+    );
     // Not from a persistent sandbox either.
     const files = sandboxFiles(stateDir, 'b');
     cpSync(path.join(oneShotState, 'runs'), path.join(files.state, 'runs'), { recursive: true });

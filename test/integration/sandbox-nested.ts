@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { runbooksDir } from '../../src/runbook/load.js';
-import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
+import { type SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
 
 /**
  * Helpers for the persistent-sandbox tests. Every `runbook sandbox create` runs inside a
@@ -39,7 +39,8 @@ export function sandboxFiles(stateDir: string, name: string) {
 export function insideSandbox(host: SandboxHost, stateDir: string, name: string): SandboxHost {
   const files = sandboxFiles(stateDir, name);
   const view = Object.create(host) as SandboxHost;
-  view.exec = (argv, options) => host.exec(['nsenter', `--net=${files.net}`, `--mount=${files.mnt}`, '--', ...argv], options);
+  view.exec = (argv, options) =>
+    host.exec(['nsenter', `--net=${files.net}`, `--mount=${files.mnt}`, '--', ...argv], options);
   return view;
 }
 

@@ -4,7 +4,16 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractInOption } from '../../src/sandbox/enter.js';
 import { cliPath, SandboxHost } from '../helpers/sandbox-host.js';
-import { expectExit, insideSandbox, machineState, mountsUnder, netnsNames, pinnedRunbook, sandboxFiles, tempStateDir } from './sandbox-nested.js';
+import {
+  expectExit,
+  insideSandbox,
+  machineState,
+  mountsUnder,
+  netnsNames,
+  pinnedRunbook,
+  sandboxFiles,
+  tempStateDir,
+} from './sandbox-nested.js';
 
 /**
  * Persistent sandboxes on a real kernel: `runbook sandbox create`, `runbook --in lab …` from
@@ -23,8 +32,16 @@ describe('--in argument handling (no kernel)', () => {
       stateDirOption: undefined,
       args: ['run', 'single-container', '--until', 'host-route'],
     });
-    expect(extractInOption(['--state-dir=/s', 'rollback', '--in=lab', 'abc'])).toEqual({ name: 'lab', stateDirOption: '/s', args: ['rollback', 'abc'] });
-    expect(extractInOption(['--state-dir', '/s', '--in', 'lab', 'runs', '--', '--in', 'x'])).toEqual({ name: 'lab', stateDirOption: '/s', args: ['runs', '--', '--in', 'x'] });
+    expect(extractInOption(['--state-dir=/s', 'rollback', '--in=lab', 'abc'])).toEqual({
+      name: 'lab',
+      stateDirOption: '/s',
+      args: ['rollback', 'abc'],
+    });
+    expect(extractInOption(['--state-dir', '/s', '--in', 'lab', 'runs', '--', '--in', 'x'])).toEqual({
+      name: 'lab',
+      stateDirOption: '/s',
+      args: ['runs', '--', '--in', 'x'],
+    });
     // Not --in: options that merely start with it.
     expect(extractInOption(['run', 'x', '--interactive'])).toBeUndefined();
   });
@@ -46,7 +63,8 @@ describe('runbook sandbox: create, --in run/resume/check/rollback, shell, list, 
   let singleContainer: string;
   const lab = () => insideSandbox(host, stateDir, 'lab');
   const files = () => sandboxFiles(stateDir, 'lab');
-  const runbook = (args: readonly string[], env: Record<string, string> = {}) => host.runbook(['--state-dir', stateDir, ...args], { env });
+  const runbook = (args: readonly string[], env: Record<string, string> = {}) =>
+    host.runbook(['--state-dir', stateDir, ...args], { env });
 
   beforeAll(async () => {
     stateDir = tempStateDir('runbook-sandbox-');
@@ -58,7 +76,9 @@ describe('runbook sandbox: create, --in run/resume/check/rollback, shell, list, 
 
   afterAll(async () => {
     host?.dispose();
-    expect(await machineState(stateDir), "this machine's own links, routes, namespaces and mounts").toEqual(machineBefore);
+    expect(await machineState(stateDir), "this machine's own links, routes, namespaces and mounts").toEqual(
+      machineBefore,
+    );
     rmSync(stateDir, { recursive: true, force: true });
   });
 
@@ -109,12 +129,18 @@ describe('runbook sandbox: create, --in run/resume/check/rollback, shell, list, 
     expect(existsSync(path.join(stateDir, 'runs'))).toBe(false);
     const runs = await runbook(['--in', 'lab', 'runs', '--json']);
     expectExit(runs, 0);
-    const [run, ...others] = JSON.parse(runs.stdout) as Array<{ id: string; status: string; host: { sandbox?: string; netns: string } }>;
+    const [run, ...others] = JSON.parse(runs.stdout) as Array<{
+      id: string;
+      status: string;
+      host: { sandbox?: string; netns: string };
+    }>;
     expect(others).toEqual([]);
     expect(run?.status).toBe('interrupted');
     runId = run?.id as string;
     // Killed right after entry 20, by the kill point inside: exactly 20 entries are on disk.
-    const journal = readFileSync(path.join(files().state, 'runs', `${runId}.ndjson`), 'utf8').split('\n').filter(Boolean);
+    const journal = readFileSync(path.join(files().state, 'runs', `${runId}.ndjson`), 'utf8')
+      .split('\n')
+      .filter(Boolean);
     expect(journal).toHaveLength(20);
     // Bound to the sandbox: its name and its network namespace.
     const labNetns = (await lab().exec(['readlink', '/proc/self/ns/net'])).stdout.trim();
@@ -143,18 +169,41 @@ describe('runbook sandbox: create, --in run/resume/check/rollback, shell, list, 
   });
 
   it('sandbox shell: the tutorial commands work as written, with RUNBOOK_SANDBOX and a prompt naming the sandbox', async () => {
-    const oneCommand = await runbook(['sandbox', 'shell', 'lab', '-c', 'ip netns exec container1 ping -c1 -W1 10.0.0.10 && echo "sandbox=$RUNBOOK_SANDBOX" && runbook runs']);
+    const oneCommand = await runbook([
+      'sandbox',
+      'shell',
+      'lab',
+      '-c',
+      'ip netns exec container1 ping -c1 -W1 10.0.0.10 && echo "sandbox=$RUNBOOK_SANDBOX" && runbook runs',
+    ]);
     expectExit(oneCommand, 0);
     expect(oneCommand.stdout).toContain('1 received');
     expect(oneCommand.stdout).toContain('sandbox=lab');
     expect(oneCommand.stdout).toMatch(new RegExp(`${runId}\\s+single-container\\s+succeeded`));
 
     // Interactive: bash -i reading its commands from a pipe prints its prompts on stderr.
-    const interactive = await execa('nsenter', ['-t', String(host.pid), '-n', '-m', '--', process.execPath, cliPath, '--state-dir', stateDir, 'sandbox', 'shell', 'lab'], {
-      input: 'ip -br addr show enp0s8\nip netns\nexit 0\n',
-      reject: false,
-      timeout: 30_000,
-    });
+    const interactive = await execa(
+      'nsenter',
+      [
+        '-t',
+        String(host.pid),
+        '-n',
+        '-m',
+        '--',
+        process.execPath,
+        cliPath,
+        '--state-dir',
+        stateDir,
+        'sandbox',
+        'shell',
+        'lab',
+      ],
+      {
+        input: 'ip -br addr show enp0s8\nip netns\nexit 0\n',
+        reject: false,
+        timeout: 30_000,
+      },
+    );
     expect(interactive.exitCode, interactive.stderr).toBe(0);
     expect(interactive.stderr).toContain('(sandbox lab) ');
     expect(interactive.stdout).toContain('10.0.0.10/24');
@@ -166,7 +215,11 @@ describe('runbook sandbox: create, --in run/resume/check/rollback, shell, list, 
     expectExit(listed, 0);
     expect(listed.stdout).toMatch(/^lab {2}alive, net:\[\d+\]$/m);
     expect(listed.stdout).toMatch(new RegExp(`${runId}\\s+single-container\\s+succeeded`));
-    const json = JSON.parse((await runbook(['sandbox', 'list', '--json'])).stdout) as Array<{ name: string; alive: boolean; runs: Array<{ id: string; status: string }> }>;
+    const json = JSON.parse((await runbook(['sandbox', 'list', '--json'])).stdout) as Array<{
+      name: string;
+      alive: boolean;
+      runs: Array<{ id: string; status: string }>;
+    }>;
     expect(json).toMatchObject([{ name: 'lab', alive: true, runs: [{ id: runId, status: 'succeeded' }] }]);
   });
 
@@ -180,7 +233,23 @@ describe('runbook sandbox: create, --in run/resume/check/rollback, shell, list, 
   });
 
   it('sandbox destroy refuses while a process is inside, then removes everything: no mount left, no dir', async () => {
-    const sleeper = execa('nsenter', ['-t', String(host.pid), '-n', '-m', '--', 'nsenter', `--net=${files().net}`, `--mount=${files().mnt}`, '--', 'sleep', '60'], { reject: false });
+    const sleeper = execa(
+      'nsenter',
+      [
+        '-t',
+        String(host.pid),
+        '-n',
+        '-m',
+        '--',
+        'nsenter',
+        `--net=${files().net}`,
+        `--mount=${files().mnt}`,
+        '--',
+        'sleep',
+        '60',
+      ],
+      { reject: false },
+    );
     try {
       // Wait until the sleeper is inside the lab (nsenter execs in place: same pid).
       const labNetns = (await lab().exec(['readlink', '/proc/self/ns/net'])).stdout.trim();

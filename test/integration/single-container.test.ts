@@ -89,12 +89,17 @@ async function routes(host: SandboxHost, ns?: string): Promise<string[]> {
 
 async function links(host: SandboxHost, ns?: string): Promise<Link[]> {
   const prefix = ns === undefined ? [] : ['-n', ns];
-  return ((await host.ipJson([...prefix, '-d', 'link', 'show'])) as Link[]).sort((a, b) => a.ifname.localeCompare(b.ifname));
+  return ((await host.ipJson([...prefix, '-d', 'link', 'show'])) as Link[]).sort((a, b) =>
+    a.ifname.localeCompare(b.ifname),
+  );
 }
 
 async function ipv4Addrs(host: SandboxHost, ns?: string): Promise<string[]> {
   const prefix = ns === undefined ? [] : ['-n', ns];
-  const list = (await host.ipJson([...prefix, '-4', 'addr', 'show'])) as Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number }> }>;
+  const list = (await host.ipJson([...prefix, '-4', 'addr', 'show'])) as Array<{
+    ifname: string;
+    addr_info: Array<{ local: string; prefixlen: number }>;
+  }>;
   return list.flatMap((a) => a.addr_info.map((i) => `${a.ifname} ${i.local}/${i.prefixlen}`)).sort();
 }
 
@@ -105,7 +110,15 @@ async function namespaces(host: SandboxHost): Promise<string[]> {
 /** The tutorial's end state, for any choice of names and addresses. */
 async function expectTutorialEndState(
   host: SandboxHost,
-  p: { container: string; hostVeth: string; containerVeth: string; cidr: string; subnet: string; gateway: string; hostIp: string },
+  p: {
+    container: string;
+    hostVeth: string;
+    containerVeth: string;
+    cidr: string;
+    subnet: string;
+    gateway: string;
+    hostIp: string;
+  },
 ): Promise<void> {
   expect(await namespaces(host)).toEqual([p.container, 'lan'].sort());
 
@@ -117,7 +130,9 @@ async function expectTutorialEndState(
   expect(hostVeth.flags).toContain('LOWER_UP'); // the peer is up too
   // The host end has no address of its own (the tutorial gives it none).
   expect(await ipv4Addrs(host)).toEqual(['enp0s8 10.0.0.10/24', 'lo 127.0.0.1/8']);
-  expect(await routes(host)).toEqual(['10.0.0.0/24 dev enp0s8', `${p.subnet} dev ${p.hostVeth}`, 'default via 10.0.0.1 dev enp0s8'].sort());
+  expect(await routes(host)).toEqual(
+    ['10.0.0.0/24 dev enp0s8', `${p.subnet} dev ${p.hostVeth}`, 'default via 10.0.0.1 dev enp0s8'].sort(),
+  );
 
   const inside = await links(host, p.container);
   expect(inside.map((l) => l.ifname)).toEqual(['lo', p.containerVeth].sort());
@@ -127,7 +142,9 @@ async function expectTutorialEndState(
   expect(await ipv4Addrs(host, p.container)).toEqual([`${p.containerVeth} ${p.cidr}`]);
   const [address, prefixlen] = p.cidr.split('/');
   const connected = `${p.subnet.split('/')[0]}/${prefixlen} dev ${p.containerVeth}`;
-  expect(await routes(host, p.container)).toEqual([connected, `default via ${p.gateway} dev ${p.containerVeth}`].sort());
+  expect(await routes(host, p.container)).toEqual(
+    [connected, `default via ${p.gateway} dev ${p.containerVeth}`].sort(),
+  );
 
   // And the proof: a ping each way.
   const toContainer = await host.exec(['ping', '-c1', '-W1', address!]);
@@ -209,11 +226,18 @@ describe('runbook run single-container (real kernel, sandbox host)', () => {
     lines.forEach((line, i) => {
       expect(line.seq).toBe(i + 1);
       if (line.type === 'command-start') {
-        expect(lines[i + 1], `entry after command-start #${i + 1}`).toMatchObject({ type: 'command-end', step: line.step, phase: line.phase, index: line.index });
+        expect(lines[i + 1], `entry after command-start #${i + 1}`).toMatchObject({
+          type: 'command-end',
+          step: line.step,
+          phase: line.phase,
+          index: line.index,
+        });
       }
       if (line.type === 'command-end') expect(lines[i - 1]?.type).toBe('command-start');
     });
-    const doCommands = lines.filter((l) => l.type === 'command-start' && l.phase === 'do').map((l) => (l.argv as string[]).join(' '));
+    const doCommands = lines
+      .filter((l) => l.type === 'command-start' && l.phase === 'do')
+      .map((l) => (l.argv as string[]).join(' '));
     expect(doCommands).toEqual([
       'ip netns add container1',
       'ip link add veth1 type veth peer name ceth1',
@@ -269,7 +293,9 @@ describe('runbook run single-container (real kernel, sandbox host)', () => {
     const again = await host.runbook(['--state-dir', stateDir, 'run', 'single-container', '--json']);
     expectExit(again, 0);
     const { steps, end } = events(again);
-    expect(outcomes(steps)).toEqual(Object.fromEntries(stepIds.map((id) => [id, id === 'container-default-route' ? 'changed' : 'ok'])));
+    expect(outcomes(steps)).toEqual(
+      Object.fromEntries(stepIds.map((id) => [id, id === 'container-default-route' ? 'changed' : 'ok'])),
+    );
     expect(end).toMatchObject({ status: 'succeeded', changed: 1 });
     expect(await host.snapshot()).toEqual(afterFirst);
     await expectTutorialEndState(host, defaults);
@@ -326,7 +352,11 @@ describe('runbook run single-container: invalid input exits 2 and changes nothin
   let before: Record<string, unknown>;
   let stateDir: string;
   const dir = tempDir('runbook-it-files-');
-  const files = { malformed: path.join(dir, 'malformed.yaml'), schema: path.join(dir, 'no-verify.yaml'), missing: path.join(dir, 'does-not-exist.yaml') };
+  const files = {
+    malformed: path.join(dir, 'malformed.yaml'),
+    schema: path.join(dir, 'no-verify.yaml'),
+    missing: path.join(dir, 'does-not-exist.yaml'),
+  };
 
   beforeAll(async () => {
     host = await SandboxHost.create();
@@ -335,7 +365,17 @@ describe('runbook run single-container: invalid input exits 2 and changes nothin
     writeFileSync(files.malformed, 'name: broken\nsteps: [unclosed\n  - id: : :\n');
     writeFileSync(
       files.schema,
-      ['name: no-verify', 'description: a step without verify', 'steps:', '  - id: make', '    title: t', '    why: w', '    do: [[ip, netns, add, x]]', '    undo: [[ip, netns, del, x]]', ''].join('\n'),
+      [
+        'name: no-verify',
+        'description: a step without verify',
+        'steps:',
+        '  - id: make',
+        '    title: t',
+        '    why: w',
+        '    do: [[ip, netns, add, x]]',
+        '    undo: [[ip, netns, del, x]]',
+        '',
+      ].join('\n'),
     );
   });
   afterAll(() => host?.dispose());
@@ -343,17 +383,41 @@ describe('runbook run single-container: invalid input exits 2 and changes nothin
   const cases: Array<[string, () => string[], Array<string | RegExp>]> = [
     ['an unknown parameter', () => ['run', 'single-container', '--set', 'nope=1'], ['unknown parameter "nope"']],
     ['a malformed --set', () => ['run', 'single-container', '--set', 'container'], ['malformed --set "container"']],
-    ['a bad IP address', () => ['run', 'single-container', '--set', 'host_ip=10.0.0.300'], ['--set host_ip=10.0.0.300', 'not a valid ipv4']],
-    ['a bad CIDR', () => ['run', 'single-container', '--set', 'container_cidr=172.16.0.2/33'], ['--set container_cidr=172.16.0.2/33', 'not a valid ipv4-cidr']],
-    ['a too long interface name', () => ['run', 'single-container', '--set', 'host_veth=this-name-is-too-long'], ['--set host_veth=this-name-is-too-long', '1 to 15 characters']],
-    ['an interface name with a slash', () => ['run', 'single-container', '--set', 'host_veth=a/b'], ['--set host_veth=a/b', 'cannot contain "/"']],
-    ['an empty name', () => ['run', 'single-container', '--set', 'container='], ['--set container=: "" is not a valid name']],
+    [
+      'a bad IP address',
+      () => ['run', 'single-container', '--set', 'host_ip=10.0.0.300'],
+      ['--set host_ip=10.0.0.300', 'not a valid ipv4'],
+    ],
+    [
+      'a bad CIDR',
+      () => ['run', 'single-container', '--set', 'container_cidr=172.16.0.2/33'],
+      ['--set container_cidr=172.16.0.2/33', 'not a valid ipv4-cidr'],
+    ],
+    [
+      'a too long interface name',
+      () => ['run', 'single-container', '--set', 'host_veth=this-name-is-too-long'],
+      ['--set host_veth=this-name-is-too-long', '1 to 15 characters'],
+    ],
+    [
+      'an interface name with a slash',
+      () => ['run', 'single-container', '--set', 'host_veth=a/b'],
+      ['--set host_veth=a/b', 'cannot contain "/"'],
+    ],
+    [
+      'an empty name',
+      () => ['run', 'single-container', '--set', 'container='],
+      ['--set container=: "" is not a valid name'],
+    ],
     ['an unknown runbook', () => ['run', 'nosuch'], ['unknown runbook "nosuch"']],
     ['a missing runbook file', () => ['run', files.missing], [`runbook file not found: ${files.missing}`]],
     ['malformed YAML', () => ['run', files.malformed], [`${files.malformed}: not valid YAML`, /line \d+/]],
     ['a step missing verify', () => ['run', files.schema], [`${files.schema}: not a valid runbook`, 'steps[0].verify']],
     ['an unknown option', () => ['run', 'single-container', '--bogus'], ["unknown option '--bogus'"]],
-    ['--until a step that does not exist', () => ['run', 'single-container', '--until', 'nosuchstep'], ['--until nosuchstep', 'no such step']],
+    [
+      '--until a step that does not exist',
+      () => ['run', 'single-container', '--until', 'nosuchstep'],
+      ['--until nosuchstep', 'no such step'],
+    ],
   ];
 
   it.each(cases)('%s', async (_name, args, mentions) => {
@@ -454,9 +518,17 @@ describe('runbook run single-container: stopping early and failing', () => {
   });
   afterEach(() => host?.dispose());
 
-  it('--until host-route stops there (the tutorial\'s step 9): exit 0, status stopped, no route back yet', async () => {
+  it("--until host-route stops there (the tutorial's step 9): exit 0, status stopped, no route back yet", async () => {
     const stateDir = tempDir();
-    const result = await host.runbook(['--state-dir', stateDir, 'run', 'single-container', '--until', 'host-route', '--json']);
+    const result = await host.runbook([
+      '--state-dir',
+      stateDir,
+      'run',
+      'single-container',
+      '--until',
+      'host-route',
+      '--json',
+    ]);
     expectExit(result, 0);
     const { steps, end } = events(result);
     expect(steps.map((s) => s.stepId)).toEqual(stepIds.slice(0, stepIds.indexOf('host-route') + 1));
@@ -481,7 +553,9 @@ describe('runbook run single-container: stopping early and failing', () => {
     expect(result.stdout).toMatch(/^ {2}failed +host-route .*its command failed/m);
     expect(result.stdout).not.toContain('container-default-route');
     expect(result.stderr).toContain('step host-route failed');
-    expect(result.stderr).toMatch(/^ {2}cause: +the host has no route to the container subnet 172\.16\.0\.0\/24 through veth1$/m);
+    expect(result.stderr).toMatch(
+      /^ {2}cause: +the host has no route to the container subnet 172\.16\.0\.0\/24 through veth1$/m,
+    );
     expect(result.stderr).toMatch(/^ {2}evidence: +ip route get 172\.16\.0\.2 → ".*via 10\.0\.0\.1 dev enp0s8/m);
     expect(result.stderr).toMatch(/^ {2}fix: +ip route add 172\.16\.0\.0\/24 dev veth1$/m);
     // The run stopped there: the container has no route back, and the conflicting route is untouched.

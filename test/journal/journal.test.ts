@@ -23,7 +23,14 @@ const sha256Hex = /^[0-9a-f]{64}$/;
 /** Six entries, like a short run. */
 const entries: JournalEntry[] = [
   { type: 'step-start', step: 'namespace', index: 0, title: 'Create the namespace container1' },
-  { type: 'command-start', step: 'namespace', phase: 'check', index: 0, argv: ['ip', '-j', 'netns', 'list'], timeoutMs: 5000 },
+  {
+    type: 'command-start',
+    step: 'namespace',
+    phase: 'check',
+    index: 0,
+    argv: ['ip', '-j', 'netns', 'list'],
+    timeoutMs: 5000,
+  },
   {
     type: 'command-end',
     step: 'namespace',
@@ -37,13 +44,25 @@ const entries: JournalEntry[] = [
     stdout: '[{"name":"container1"}]\n',
     stderr: '',
   },
-  { type: 'check', step: 'namespace', phase: 'check', index: 0, ok: true, reason: 'as expected', evidence: '[{"name":"container1"}]' },
+  {
+    type: 'check',
+    step: 'namespace',
+    phase: 'check',
+    index: 0,
+    ok: true,
+    reason: 'as expected',
+    evidence: '[{"name":"container1"}]',
+  },
   { type: 'step-end', step: 'namespace', outcome: 'ok', durationMs: 20, doFailed: false },
   { type: 'run-end', status: 'succeeded', failedStep: undefined, message: undefined },
 ];
 
 /** Writes the entries with a FileJournal; returns the file and the index a run would keep. */
-function writeJournal(list: readonly JournalEntry[] = entries): { file: string; journal: FileJournal; index: RunIndex } {
+function writeJournal(list: readonly JournalEntry[] = entries): {
+  file: string;
+  journal: FileJournal;
+  index: RunIndex;
+} {
   const file = path.join(dir, 'runs', 'run.ndjson');
   const journal = new FileJournal(file);
   for (const entry of list) journal.append(entry);
@@ -91,7 +110,13 @@ describe('FileJournal', () => {
   it('keeps the entry fields as given', () => {
     const { file } = writeJournal();
     const second = JSON.parse(linesOf(file)[1]!);
-    expect(second).toMatchObject({ type: 'command-start', step: 'namespace', phase: 'check', argv: ['ip', '-j', 'netns', 'list'], timeoutMs: 5000 });
+    expect(second).toMatchObject({
+      type: 'command-start',
+      step: 'namespace',
+      phase: 'check',
+      argv: ['ip', '-j', 'netns', 'list'],
+      timeoutMs: 5000,
+    });
     const third = JSON.parse(linesOf(file)[2]!);
     expect(third).toMatchObject({ exitCode: 0, stdout: '[{"name":"container1"}]\n', timedOut: false });
   });
@@ -177,7 +202,10 @@ describe('verifyJournal', () => {
     lines[5] = lines[5]!.replace('"succeeded"', '"failed"');
     writeLines(file, lines);
     expect(verifyJournal(readJournal(file), undefined)).toBeUndefined();
-    expect(verifyJournal(readJournal(file), index)).toEqual({ line: 6, reason: "this entry's hash differs from the one recorded in the run's index (it was altered)" });
+    expect(verifyJournal(readJournal(file), index)).toEqual({
+      line: 6,
+      reason: "this entry's hash differs from the one recorded in the run's index (it was altered)",
+    });
   });
 
   it('detects a removed line', () => {
@@ -219,7 +247,10 @@ describe('verifyJournal', () => {
     lines[1] = b;
     lines[2] = a;
     writeLines(file, lines);
-    expect(verifyJournal(readJournal(file), undefined)).toMatchObject({ line: 2, reason: expect.stringMatching(/hash of the previous entry does not match/) });
+    expect(verifyJournal(readJournal(file), undefined)).toMatchObject({
+      line: 2,
+      reason: expect.stringMatching(/hash of the previous entry does not match/),
+    });
   });
 
   it('detects lines removed from the end, with the index', () => {
@@ -260,7 +291,13 @@ describe('RunJournal: the journal and the run index together', () => {
   it('writes run-start first and keeps the index at checkpoints in step with the journal', () => {
     const journal = RunJournal.create(dir, start('20260101T000000Z-0001'));
     let index = readRunIndex(dir, '20260101T000000Z-0001');
-    expect(index).toMatchObject({ id: '20260101T000000Z-0001', runbook: 'single-container', status: 'running', pid: process.pid, lastSeq: 1 });
+    expect(index).toMatchObject({
+      id: '20260101T000000Z-0001',
+      runbook: 'single-container',
+      status: 'running',
+      pid: process.pid,
+      lastSeq: 1,
+    });
     for (const entry of entries) journal.append(entry);
     journal.close();
     index = readRunIndex(dir, '20260101T000000Z-0001')!;
@@ -283,7 +320,13 @@ describe('RunJournal: the journal and the run index together', () => {
     const read = readJournal(file);
     expect(read.tornTail).toBeDefined();
     const again = RunJournal.reopen(dir, runId, read);
-    again.append({ type: 'attempt-start', kind: 'resume', pid: process.pid, user: { uid: 0, sudoUser: undefined }, note: undefined });
+    again.append({
+      type: 'attempt-start',
+      kind: 'resume',
+      pid: process.pid,
+      user: { uid: 0, sudoUser: undefined },
+      note: undefined,
+    });
     again.append({ type: 'run-end', status: 'succeeded', failedStep: undefined, message: undefined });
     again.close();
     const after = readJournal(file);

@@ -29,7 +29,6 @@ async function deadPid(): Promise<number> {
   return pid;
 }
 
-
 describe('state dir lock', () => {
   it('is a file naming its holder, removed on release', () => {
     const lock = acquireLock(stateDir, 'run demo');
@@ -56,7 +55,9 @@ describe('state dir lock', () => {
     const pid = await deadPid();
     writeFileSync(lockFile(stateDir), JSON.stringify({ pid, command: 'run x', since: '2026-01-01T00:00:00.000Z' }));
     const lock = acquireLock(stateDir, 'run demo');
-    expect(lock.takeoverNote).toBe(`took over the lock left by pid ${pid} (run x, since 2026-01-01T00:00:00.000Z), which no longer runs`);
+    expect(lock.takeoverNote).toBe(
+      `took over the lock left by pid ${pid} (run x, since 2026-01-01T00:00:00.000Z), which no longer runs`,
+    );
     expect(JSON.parse(readFileSync(lockFile(stateDir), 'utf8')).pid).toBe(process.pid);
     lock.release();
   });
@@ -120,7 +121,10 @@ describe('run ids and run order', () => {
     random.mockRestore();
     writeRunIndex(stateDir, index(first, '2026-01-01T00:00:00.100Z'));
     writeRunIndex(stateDir, index(second, '2026-01-01T00:00:00.900Z'));
-    expect(listRunIndexes(stateDir).map((r) => r.started)).toEqual(['2026-01-01T00:00:00.100Z', '2026-01-01T00:00:00.900Z']);
+    expect(listRunIndexes(stateDir).map((r) => r.started)).toEqual([
+      '2026-01-01T00:00:00.100Z',
+      '2026-01-01T00:00:00.900Z',
+    ]);
     expect(findRun(stateDir, 'latest').id).toBe(second);
   });
 });
@@ -179,14 +183,23 @@ steps:
     const result = await runRunbook({ runbook, params: { thing: 'alpha' }, stateDir, executor: host });
     expect(result.status).toBe('failed');
     const read = readJournal(journalFile(stateDir, result.runId));
-    expect(read.lines.at(-1)).toMatchObject({ type: 'run-end', status: 'failed', failedStep: 'make', message: 'expected exit status 0, got 1' });
+    expect(read.lines.at(-1)).toMatchObject({
+      type: 'run-end',
+      status: 'failed',
+      failedStep: 'make',
+      message: 'expected exit status 0, got 1',
+    });
     expect(readRunIndex(stateDir, result.runId)?.status).toBe('failed');
   });
 
   it('--until a step that does not exist: invalid input before the lock, no run recorded', async () => {
     const host = new FakeHost();
     const run = runRunbook({ runbook, params: { thing: 'alpha' }, stateDir, executor: host, stopAfter: 'nosuchstep' });
-    await expect(run).rejects.toMatchObject({ code: 'invalid-input', exitCode: 2, message: '--until nosuchstep: runbook demo has no such step' });
+    await expect(run).rejects.toMatchObject({
+      code: 'invalid-input',
+      exitCode: 2,
+      message: '--until nosuchstep: runbook demo has no such step',
+    });
     expect(host.calls).toEqual([]);
     expect(listRunIndexes(stateDir)).toEqual([]);
     expect(existsSync(lockFile(stateDir))).toBe(false);
@@ -194,7 +207,13 @@ steps:
 
   it('--until: status stopped in the journal and the index', async () => {
     const host = new FakeHost();
-    const result = await runRunbook({ runbook, params: { thing: 'alpha' }, stateDir, executor: host, stopAfter: 'make' });
+    const result = await runRunbook({
+      runbook,
+      params: { thing: 'alpha' },
+      stateDir,
+      executor: host,
+      stopAfter: 'make',
+    });
     expect(result.status).toBe('stopped');
     expect(host.calls).toEqual(['has alpha', 'create alpha', 'has alpha']);
     expect(readRunIndex(stateDir, result.runId)?.status).toBe('stopped');
@@ -204,7 +223,9 @@ steps:
     const holder = acquireLock(stateDir, 'run other');
     try {
       const host = new FakeHost();
-      await expect(runRunbook({ runbook, params: { thing: 'alpha' }, stateDir, executor: host })).rejects.toMatchObject({ code: 'locked', exitCode: 3 });
+      await expect(runRunbook({ runbook, params: { thing: 'alpha' }, stateDir, executor: host })).rejects.toMatchObject(
+        { code: 'locked', exitCode: 3 },
+      );
       expect(host.calls).toEqual([]);
       expect(listRunIndexes(stateDir)).toEqual([]);
     } finally {

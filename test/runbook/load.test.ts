@@ -2,11 +2,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RunbookError } from '../../src/errors.js';
-import { listRunbookNames, loadRunbook, parseRunbook, resolveRunbookFile, runbooksDir } from '../../src/runbook/load.js';
+import { type RunbookError } from '../../src/errors.js';
+import {
+  listRunbookNames,
+  loadRunbook,
+  parseRunbook,
+  resolveRunbookFile,
+  runbooksDir,
+} from '../../src/runbook/load.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { thrown } from '../helpers/thrown.js';
-
 
 const file = '/srv/runbooks/demo.yaml';
 
@@ -64,13 +69,18 @@ describe('parseRunbook', () => {
   });
 
   it('a step missing verify: names the step and the field', () => {
-    const error = loadError(valid.replace('    verify:\n      - run: [ip, -j, netns, list]\n        expect: { json: { name: "{{container}}" } }\n', ''));
+    const error = loadError(
+      valid.replace(
+        '    verify:\n      - run: [ip, -j, netns, list]\n        expect: { json: { name: "{{container}}" } }\n',
+        '',
+      ),
+    );
     expect(error.message).toContain('not a valid runbook');
     expect(error.message).toMatch(/steps\[0\]\.verify: /);
   });
 
   it('a step with an empty verify list: names the field and says why', () => {
-    const error = loadError(valid.replace(/    verify:\n      - run: \[ip, -j, netns, list\]\n.*\n/, '    verify: []\n'));
+    const error = loadError(valid.replace(/ {4}verify:\n {6}- run: \[ip, -j, netns, list\]\n.*\n/, '    verify: []\n'));
     expect(error.message).toContain('steps[0].verify: every step needs at least one verify check');
   });
 
@@ -95,8 +105,12 @@ describe('parseRunbook', () => {
   });
 
   it('an unknown placeholder in a title or an expectation is caught too', () => {
-    expect(loadError(valid.replace('title: Ping {{cidr.address}}', 'title: Ping {{nope}}')).message).toMatch(/steps\[1\] \(ping\)\.title: unknown \w+ \{\{nope\}\}/);
-    expect(loadError(valid.replace('{ name: "{{container}}" }', '{ name: "{{ghost}}" }')).message).toMatch(/steps\[0\] \(make\)\.verify: unknown \w+ \{\{ghost\}\}/);
+    expect(loadError(valid.replace('title: Ping {{cidr.address}}', 'title: Ping {{nope}}')).message).toMatch(
+      /steps\[1\] \(ping\)\.title: unknown \w+ \{\{nope\}\}/,
+    );
+    expect(loadError(valid.replace('{ name: "{{container}}" }', '{ name: "{{ghost}}" }')).message).toMatch(
+      /steps\[0\] \(make\)\.verify: unknown \w+ \{\{ghost\}\}/,
+    );
   });
 
   it('a malformed placeholder: names the field and quotes the text', () => {
@@ -115,7 +129,9 @@ describe('parseRunbook', () => {
   });
 
   it('a bad step id, a bad regex, a bad timeout: each names its field', () => {
-    expect(loadError(valid.replace('id: ping', 'id: Ping_1')).message).toContain('steps[1].id: step ids are lower-case letters, digits and dashes');
+    expect(loadError(valid.replace('id: ping', 'id: Ping_1')).message).toContain(
+      'steps[1].id: step ids are lower-case letters, digits and dashes',
+    );
     expect(loadError(valid.replace('timeout: 5', 'timeout: -1')).message).toMatch(/steps\[1\]\.verify\[0\]\.timeout: /);
     expect(loadError(valid.replace('expect: { json:', 'expect: { output_matches: "(", json:')).message).toContain(
       'steps[0].verify[0].expect.output_matches: not a valid regular expression',
@@ -133,7 +149,9 @@ describe('parseRunbook', () => {
   });
 
   it('no steps: names the field', () => {
-    expect(loadError(valid.slice(0, valid.indexOf('steps:')) + 'steps: []\n').message).toContain('steps: a runbook needs at least one step');
+    expect(loadError(valid.slice(0, valid.indexOf('steps:')) + 'steps: []\n').message).toContain(
+      'steps: a runbook needs at least one step',
+    );
   });
 });
 
@@ -219,13 +237,26 @@ describe('the shipped single-container runbook', () => {
     const text = JSON.stringify(plan.steps);
     for (const old of ['container1', 'veth1', 'ceth1', '172.16.0.2']) expect(text).not.toContain(old);
     expect(plan.steps.find((s) => s.id === 'container-default-route')!.do[0]!.argv).toEqual([
-      'ip', '-n', 'web1', 'route', 'add', 'default', 'via', '172.16.0.9', 'dev', 'vcont9',
+      'ip',
+      '-n',
+      'web1',
+      'route',
+      'add',
+      'default',
+      'via',
+      '172.16.0.9',
+      'dev',
+      'vcont9',
     ]);
   });
 
   it('bad --set values are invalid input before anything runs', () => {
     expect(thrown(() => prepareRunbook('single-container', ['nope=1'])).message).toMatch(/^unknown parameter "nope"/);
-    expect(thrown(() => prepareRunbook('single-container', ['container'])).message).toBe('malformed --set "container": expected key=value');
-    expect(thrown(() => prepareRunbook('single-container', ['host_veth=this-name-is-too-long'])).message).toContain('host_veth');
+    expect(thrown(() => prepareRunbook('single-container', ['container'])).message).toBe(
+      'malformed --set "container": expected key=value',
+    );
+    expect(thrown(() => prepareRunbook('single-container', ['host_veth=this-name-is-too-long'])).message).toContain(
+      'host_veth',
+    );
   });
 });

@@ -32,7 +32,6 @@ afterAll(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-
 /** Thrown, and invalid input: exit status 2, nothing run. */
 function invalid(fn: () => unknown): string {
   const error = thrown(fn);
@@ -99,7 +98,15 @@ steps:
 
 describe('foreach loops', () => {
   it('repeat their steps once per value, in order, with ids "<id>-<n>"', () => {
-    expect(ids(plan(looped))).toEqual(['bridge', 'namespace-1', 'ping-1', 'namespace-2', 'ping-2', 'namespace-3', 'ping-3']);
+    expect(ids(plan(looped))).toEqual([
+      'bridge',
+      'namespace-1',
+      'ping-1',
+      'namespace-2',
+      'ping-2',
+      'namespace-3',
+      'ping-3',
+    ]);
   });
 
   it('substitute the loop variable in every field of every step', () => {
@@ -114,14 +121,34 @@ describe('foreach loops', () => {
     // The capture is only known at run time: the rest of the undo is rendered.
     expect(argvs(s.undo)).toEqual(['ip netns del container2 {{old}}']);
     expect(s.diagnose).toEqual([
-      { argv: ['ip', '-n', 'container2', 'link'], timeoutMs: 5000, when: { output_contains: 'ceth2' }, cause: 'container2 is broken', fix: 'fix container2' },
+      {
+        argv: ['ip', '-n', 'container2', 'link'],
+        timeoutMs: 5000,
+        when: { output_contains: 'ceth2' },
+        cause: 'container2 is broken',
+        fix: 'fix container2',
+      },
     ]);
     expect(argvs(step(plan(looped), 'ping-3').verify)).toEqual(['ping -c1 172.16.0.4']);
   });
 
   it('take from and to from parameters (--set), as whole numbers', () => {
-    expect(ids(plan(looped, { first: '2', count: '4' }))).toEqual(['bridge', 'namespace-2', 'ping-2', 'namespace-3', 'ping-3', 'namespace-4', 'ping-4']);
-    expect(ids(plan(looped, { first: '-1', count: '0' }))).toEqual(['bridge', 'namespace--1', 'ping--1', 'namespace-0', 'ping-0']);
+    expect(ids(plan(looped, { first: '2', count: '4' }))).toEqual([
+      'bridge',
+      'namespace-2',
+      'ping-2',
+      'namespace-3',
+      'ping-3',
+      'namespace-4',
+      'ping-4',
+    ]);
+    expect(ids(plan(looped, { first: '-1', count: '0' }))).toEqual([
+      'bridge',
+      'namespace--1',
+      'ping--1',
+      'namespace-0',
+      'ping-0',
+    ]);
   });
 
   it('accept literal bounds, and a bound computed with +', () => {
@@ -155,7 +182,9 @@ describe('foreach loops', () => {
   });
 
   it('a loop variable that is already a parameter, and a loop inside a loop, are rejected', () => {
-    expect(invalid(() => parseRunbook(looped.replace('var: n,', 'var: count,'), file))).toContain('steps[1].foreach.var: "count" is already a parameter');
+    expect(invalid(() => parseRunbook(looped.replace('var: n,', 'var: count,'), file))).toContain(
+      'steps[1].foreach.var: "count" is already a parameter',
+    );
     const nested = `name: demo
 description: nested
 steps:
@@ -169,7 +198,12 @@ steps:
   });
 
   it('a loop step with do but no undo is rejected, naming the step inside the loop', () => {
-    const message = invalid(() => parseRunbook(looped.replace(/ {8}undo:\n {10}- \[ip, netns, del, "container\{\{n\}\}", "\{\{old\}\}"\]\n/, ''), file));
+    const message = invalid(() =>
+      parseRunbook(
+        looped.replace(/ {8}undo:\n {10}- \[ip, netns, del, "container\{\{n\}\}", "\{\{old\}\}"\]\n/, ''),
+        file,
+      ),
+    );
     expect(message).toContain('steps[1].steps[0].undo');
   });
 
@@ -217,11 +251,24 @@ steps:
       'container-address-1',
       'default-route-1',
     ]);
-    expect(ids(p).slice(-8)).toEqual(['ping-from-host-1', 'ping-host-from-1', 'ping-from-host-2', 'ping-host-from-2', 'ping-from-host-3', 'ping-host-from-3', 'ping-from-container1-2', 'ping-from-container1-3']);
+    expect(ids(p).slice(-8)).toEqual([
+      'ping-from-host-1',
+      'ping-host-from-1',
+      'ping-from-host-2',
+      'ping-host-from-2',
+      'ping-from-host-3',
+      'ping-host-from-3',
+      'ping-from-container1-2',
+      'ping-from-container1-3',
+    ]);
     expect(argvs(step(p, 'container-address-3').do)).toEqual(['ip -n container3 addr add 172.16.0.4/24 dev ceth3']);
-    expect(argvs(step(p, 'ping-from-container1-3').verify)).toEqual(['ip netns exec container1 ping -c1 -w2 172.16.0.4']);
+    expect(argvs(step(p, 'ping-from-container1-3').verify)).toEqual([
+      'ip netns exec container1 ping -c1 -w2 172.16.0.4',
+    ]);
     // count=1: no container for container1 to ping.
-    expect(ids(prepareRunbook('multi-container', ['count=1']).plan).filter((id) => id.startsWith('ping-from-container1'))).toEqual([]);
+    expect(
+      ids(prepareRunbook('multi-container', ['count=1']).plan).filter((id) => id.startsWith('ping-from-container1')),
+    ).toEqual([]);
   });
 });
 
@@ -249,7 +296,9 @@ steps:
     steps:
       - { id: y, title: "y{{a}}", why: x, verify: [{ run: ["true"] }] }
 `;
-    expect(invalid(() => parseRunbook(source, file))).toContain('steps[1].steps[0] (y).title: unknown name {{a}} (known here: b)');
+    expect(invalid(() => parseRunbook(source, file))).toContain(
+      'steps[1].steps[0] (y).title: unknown name {{a}} (known here: b)',
+    );
   });
 
   it('a captured name is in scope in undo only: every other use is reported, field by field', () => {
@@ -303,7 +352,9 @@ steps:
     verify: [{ run: [cat, /b] }]
     undo: [[write, /b, "{{old}}"]]
 `;
-    expect(invalid(() => parseRunbook(source, file))).toContain('steps[1] (two).undo: unknown name {{old}} (known here: )');
+    expect(invalid(() => parseRunbook(source, file))).toContain(
+      'steps[1] (two).undo: unknown name {{old}} (known here: )',
+    );
   });
 
   it('in a loop, undo sees the parameters, the loop variable and the captures', () => {
@@ -311,12 +362,14 @@ steps:
   });
 
   it('a capture named like a parameter or the loop variable is rejected', () => {
-    expect(invalid(() => parseRunbook(looped.replace('old: [cat', 'n: [cat').replace('"{{old}}"]', '"{{n}}"]'), file))).toContain(
-      'steps[1].steps[0].capture.n: already the name of a parameter or loop variable',
-    );
-    expect(invalid(() => parseRunbook(looped.replace('old: [cat', 'count: [cat').replace('"{{old}}"]', '"{{count}}"]'), file))).toContain(
-      'steps[1].steps[0].capture.count: already the name of a parameter or loop variable',
-    );
+    expect(
+      invalid(() => parseRunbook(looped.replace('old: [cat', 'n: [cat').replace('"{{old}}"]', '"{{n}}"]'), file)),
+    ).toContain('steps[1].steps[0].capture.n: already the name of a parameter or loop variable');
+    expect(
+      invalid(() =>
+        parseRunbook(looped.replace('old: [cat', 'count: [cat').replace('"{{old}}"]', '"{{count}}"]'), file),
+      ),
+    ).toContain('steps[1].steps[0].capture.count: already the name of a parameter or loop variable');
   });
 
   it('a capture name must be a valid name', () => {
@@ -328,7 +381,9 @@ describe('captures in the plan', () => {
   it('undo is rendered partially: parameters and loop variable substituted, captured names kept for rollback', () => {
     const { plan: p } = prepareRunbook('container-internet', ['internet_ip=198.51.100.1']);
     const forward = step(p, 'ip-forward');
-    expect(forward.capture).toEqual([{ name: 'previous_ip_forward', argv: ['cat', '/proc/sys/net/ipv4/ip_forward'], timeoutMs: 5000 }]);
+    expect(forward.capture).toEqual([
+      { name: 'previous_ip_forward', argv: ['cat', '/proc/sys/net/ipv4/ip_forward'], timeoutMs: 5000 },
+    ]);
     expect(argvs(forward.do)).toEqual(['sysctl -w net.ipv4.ip_forward=1']);
     expect(argvs(forward.undo)).toEqual(['sysctl -w net.ipv4.ip_forward={{previous_ip_forward}}']);
   });
@@ -337,7 +392,9 @@ describe('captures in the plan', () => {
     const p = plan(looped);
     expect(step(p, 'bridge').capture).toEqual([]);
     const { plan: internet } = prepareRunbook('container-internet', ['internet_ip=198.51.100.1']);
-    expect(argvs(step(internet, 'masquerade').undo)).toEqual(['iptables -t nat -D POSTROUTING -s 172.16.0.0/24 -j MASQUERADE']);
+    expect(argvs(step(internet, 'masquerade').undo)).toEqual([
+      'iptables -t nat -D POSTROUTING -s 172.16.0.0/24 -j MASQUERADE',
+    ]);
   });
 });
 
@@ -386,7 +443,11 @@ steps:
     const loaded = loadRunbook(path.join(dir, 'top.yaml'));
     expect(loaded.spec.name).toBe('top');
     expect(Object.keys(loaded.spec.parameters).sort()).toEqual(['bridge', 'count', 'target']);
-    expect(loaded.spec.parameters.count).toEqual({ type: 'integer', default: 3, description: "the including runbook's own default" });
+    expect(loaded.spec.parameters.count).toEqual({
+      type: 'integer',
+      default: 3,
+      description: "the including runbook's own default",
+    });
     const p = renderPlan(loaded.spec, resolveParams(loaded.spec, {}, loaded.file));
     expect(ids(p)).toEqual(['first', 'bridge', 'ns-1', 'ns-2', 'ns-3', 'nat']);
     expect(step(p, 'nat').title).toBe('NAT through br0 to 198.51.100.1');
@@ -408,15 +469,28 @@ steps:
   - include: base
   - { id: mid, title: mid, why: x, verify: [{ run: ["true"] }] }
 `;
-    const dir = runbooks({ base, middle, outer: top.replace('name: top', 'name: outer').replace('include: base', 'include: middle') });
+    const dir = runbooks({
+      base,
+      middle,
+      outer: top.replace('name: top', 'name: outer').replace('include: base', 'include: middle'),
+    });
     const loaded = loadRunbook(path.join(dir, 'outer.yaml'));
     expect(loaded.includes.map((i) => i.name)).toEqual(['middle', 'base']);
-    expect(ids(renderPlan(loaded.spec, resolveParams(loaded.spec, {}, loaded.file)))).toEqual(['first', 'bridge', 'ns-1', 'ns-2', 'ns-3', 'mid', 'nat']);
+    expect(ids(renderPlan(loaded.spec, resolveParams(loaded.spec, {}, loaded.file)))).toEqual([
+      'first',
+      'bridge',
+      'ns-1',
+      'ns-2',
+      'ns-3',
+      'mid',
+      'nat',
+    ]);
   });
 
   it('an include cycle is invalid input naming the cycle', () => {
     const a = 'name: a\ndescription: a\nsteps:\n  - include: b\n';
-    const b = 'name: b\ndescription: b\nsteps:\n  - { id: x, title: x, why: x, verify: [{ run: ["true"] }] }\n  - include: a\n';
+    const b =
+      'name: b\ndescription: b\nsteps:\n  - { id: x, title: x, why: x, verify: [{ run: ["true"] }] }\n  - include: a\n';
     const dir = runbooks({ a, b });
     expect(invalid(() => loadRunbook(path.join(dir, 'a.yaml')))).toContain('include cycle: a → b → a');
     const self = runbooks({ self: 'name: self\ndescription: s\nsteps:\n  - include: self\n' });
@@ -426,12 +500,16 @@ steps:
   it('a missing include file is invalid input naming the include and the file looked for', () => {
     const dir = runbooks({ top });
     const message = invalid(() => loadRunbook(path.join(dir, 'top.yaml')));
-    expect(message).toContain(`${path.join(dir, 'top.yaml')}: includes "base", but ${path.join(dir, 'base.yaml')} does not exist`);
+    expect(message).toContain(
+      `${path.join(dir, 'top.yaml')}: includes "base", but ${path.join(dir, 'base.yaml')} does not exist`,
+    );
   });
 
   it('an include name with a slash is rejected: includes are sibling files', () => {
     const dir = runbooks({ top: top.replace('include: base', 'include: ../base') });
-    expect(invalid(() => loadRunbook(path.join(dir, 'top.yaml')))).toContain('the name of a runbook in the same directory');
+    expect(invalid(() => loadRunbook(path.join(dir, 'top.yaml')))).toContain(
+      'the name of a runbook in the same directory',
+    );
   });
 
   it('an invalid included runbook is reported under its own file', () => {
@@ -442,16 +520,30 @@ steps:
   });
 
   it('including the same runbook twice gives duplicate step ids, rejected at render', () => {
-    const dir = runbooks({ base, twice: top.replace('name: top', 'name: twice').replace('  - include: base\n', '  - include: base\n  - include: base\n') });
+    const dir = runbooks({
+      base,
+      twice: top
+        .replace('name: top', 'name: twice')
+        .replace('  - include: base\n', '  - include: base\n  - include: base\n'),
+    });
     const loaded = loadRunbook(path.join(dir, 'twice.yaml'));
     expect(loaded.includes).toHaveLength(1);
-    expect(invalid(() => renderPlan(loaded.spec, resolveParams(loaded.spec, {}, loaded.file)))).toContain('two steps have the id "bridge"');
+    expect(invalid(() => renderPlan(loaded.spec, resolveParams(loaded.spec, {}, loaded.file)))).toContain(
+      'two steps have the id "bridge"',
+    );
   });
 
   it('the shipped container-internet includes multi-container: its parameters and steps, then NAT and forwarding', () => {
     const loaded = loadRunbook('container-internet');
     expect(loaded.includes.map((i) => i.name)).toEqual(['multi-container']);
-    expect(Object.keys(loaded.spec.parameters).sort()).toEqual(['bridge', 'bridge_cidr', 'count', 'host_ip', 'internet_ip', 'subnet']);
+    expect(Object.keys(loaded.spec.parameters).sort()).toEqual([
+      'bridge',
+      'bridge_cidr',
+      'count',
+      'host_ip',
+      'internet_ip',
+      'subnet',
+    ]);
     const { plan: p } = prepareRunbook('container-internet', ['count=2', 'internet_ip=198.51.100.1']);
     const multi = prepareRunbook('multi-container', ['count=2']).plan;
     expect(ids(p)).toEqual([...ids(multi), 'masquerade', 'ip-forward', 'ping-internet']);
@@ -473,12 +565,20 @@ steps:
   const loaded = parseRunbook(source, file);
 
   it('outside a sandbox host, default is used', () => {
-    expect(resolveParams(loaded.spec, { only_in_sandbox: '1' }, file)).toEqual({ target: '10.0.0.1', only_in_sandbox: '1', plain: 'web' });
+    expect(resolveParams(loaded.spec, { only_in_sandbox: '1' }, file)).toEqual({
+      target: '10.0.0.1',
+      only_in_sandbox: '1',
+      plain: 'web',
+    });
     expect(resolveParams(loaded.spec, { only_in_sandbox: '1' }, file, { inSandbox: false }).target).toBe('10.0.0.1');
   });
 
   it('inside a sandbox host it replaces default; a parameter without one keeps its default', () => {
-    expect(resolveParams(loaded.spec, {}, file, { inSandbox: true })).toEqual({ target: '198.51.100.1', only_in_sandbox: '7', plain: 'web' });
+    expect(resolveParams(loaded.spec, {}, file, { inSandbox: true })).toEqual({
+      target: '198.51.100.1',
+      only_in_sandbox: '7',
+      plain: 'web',
+    });
   });
 
   it('--set wins over both', () => {
@@ -487,12 +587,16 @@ steps:
   });
 
   it('a parameter with only a sandbox_default must be given outside a sandbox', () => {
-    expect(invalid(() => resolveParams(loaded.spec, {}, file, { inSandbox: false }))).toContain('parameter "only_in_sandbox" has no default and was not given');
+    expect(invalid(() => resolveParams(loaded.spec, {}, file, { inSandbox: false }))).toContain(
+      'parameter "only_in_sandbox" has no default and was not given',
+    );
   });
 
   it('is checked against the type like a default', () => {
     const bad = parseRunbook(source.replace('sandbox_default: 198.51.100.1', 'sandbox_default: not-an-address'), file);
-    expect(invalid(() => resolveParams(bad.spec, {}, file, { inSandbox: true }))).toContain(`default of "target" in ${file}: "not-an-address" is not a valid ipv4`);
+    expect(invalid(() => resolveParams(bad.spec, {}, file, { inSandbox: true }))).toContain(
+      `default of "target" in ${file}: "not-an-address" is not a valid ipv4`,
+    );
   });
 
   it('container-internet pings 198.51.100.1 in a sandbox and its real-host default elsewhere (show only: nothing runs)', () => {
@@ -592,7 +696,9 @@ steps:
     expect(executor.calls).toContain('write fwd 0');
     expect(executor.calls).not.toContain('write fwd 1');
     expect(state.value).toBe('0');
-    const undoStart = readJournal(journalFile(stateDir, first.runId)).lines.find((l) => l.type === 'command-start' && l.phase === 'undo');
+    const undoStart = readJournal(journalFile(stateDir, first.runId)).lines.find(
+      (l) => l.type === 'command-start' && l.phase === 'undo',
+    );
     expect(undoStart?.type === 'command-start' ? undoStart.argv : []).toEqual(['write', 'fwd', '0']);
   });
 

@@ -14,7 +14,16 @@ import { hasMalformedPlaceholder, placeholdersIn, renderTemplate, TemplateError 
  * input (exit 2) before anything runs.
  */
 
-const scope = { a: '3', neg: '-3', n: '2', ip: '172.16.0.1', cidr: '172.16.0.1/24', top: '255.255.255.250', name: 'web', big: '1000' };
+const scope = {
+  a: '3',
+  neg: '-3',
+  n: '2',
+  ip: '172.16.0.1',
+  cidr: '172.16.0.1/24',
+  top: '255.255.255.250',
+  name: 'web',
+  big: '1000',
+};
 
 describe('{{ref + n}}: integer addition', () => {
   it('adds a literal or a variable to an integer', () => {
@@ -68,9 +77,13 @@ describe('{{ref + n}}: IPv4 address addition', () => {
   });
 
   it('a base that is neither an integer nor an IPv4 address is an error naming the expression', () => {
-    expect(() => renderTemplate('{{name + 1}}', scope)).toThrow('{{name + 1}}: "web" is neither a number nor an IPv4 address');
+    expect(() => renderTemplate('{{name + 1}}', scope)).toThrow(
+      '{{name + 1}}: "web" is neither a number nor an IPv4 address',
+    );
     // A whole CIDR is not an address: use .address.
-    expect(() => renderTemplate('{{cidr + 1}}', scope)).toThrow('"172.16.0.1/24" is neither a number nor an IPv4 address');
+    expect(() => renderTemplate('{{cidr + 1}}', scope)).toThrow(
+      '"172.16.0.1/24" is neither a number nor an IPv4 address',
+    );
     expect(() => renderTemplate('{{x + 1}}', { x: '172.016.0.1' })).toThrow('neither a number nor an IPv4 address');
     expect(() => renderTemplate('{{x + 1}}', { x: '1.5' })).toThrow('neither a number nor an IPv4 address');
   });
@@ -104,7 +117,17 @@ describe('placeholders with + in validation', () => {
   });
 
   it('anything else with a + is malformed', () => {
-    for (const text of ['{{a + }}', '{{a - 1}}', '{{a + b + c}}', '{{a + 1.5}}', '{{a + -1}}', '{{a + N}}', '{{+ 1}}', '{{a + b.address}}', '{{1 + a}}']) {
+    for (const text of [
+      '{{a + }}',
+      '{{a - 1}}',
+      '{{a + b + c}}',
+      '{{a + 1.5}}',
+      '{{a + -1}}',
+      '{{a + N}}',
+      '{{+ 1}}',
+      '{{a + b.address}}',
+      '{{1 + a}}',
+    ]) {
       expect(hasMalformedPlaceholder(text), text).toBe(true);
     }
     expect(hasMalformedPlaceholder('{{a + 1}} {{ b + c }}')).toBe(false);
@@ -161,26 +184,44 @@ describe('addition in a runbook', () => {
     const message = invalid(() => plan(source, { base: '255.255.255.253/24' }));
     expect(message).toBe('runbook math: {{base.address + n}} goes past 255.255.255.255');
     // Two containers still fit.
-    expect(plan(source, { base: '255.255.255.253/24', count: '2' }).steps.map((s) => s.title)).toEqual(['address 255.255.255.254', 'address 255.255.255.255']);
+    expect(plan(source, { base: '255.255.255.253/24', count: '2' }).steps.map((s) => s.title)).toEqual([
+      'address 255.255.255.254',
+      'address 255.255.255.255',
+    ]);
   });
 
   it('a non-address base is invalid input (exit 2)', () => {
-    expect(invalid(() => plan(source.replace('{{base.address + n}}"\n        why', '{{base + n}}"\n        why')))).toContain('"172.16.0.1/24" is neither a number nor an IPv4 address');
+    expect(
+      invalid(() => plan(source.replace('{{base.address + n}}"\n        why', '{{base + n}}"\n        why'))),
+    ).toContain('"172.16.0.1/24" is neither a number nor an IPv4 address');
   });
 
   it('a malformed addition is caught when the file is read, naming the step and field', () => {
-    const message = invalid(() => parseRunbook(source.replace('"eth{{n + 10}}"]\n        verify', '"eth{{n - 10}}"]\n        verify'), file));
+    const message = invalid(() =>
+      parseRunbook(source.replace('"eth{{n + 10}}"]\n        verify', '"eth{{n - 10}}"]\n        verify'), file),
+    );
     expect(message).toContain('steps[0].steps[0] (address).do: malformed placeholder in "eth{{n - 10}}"');
   });
 
   it('an unknown operand name is caught when the file is read', () => {
-    const message = invalid(() => parseRunbook(source.replace('"eth{{n + 10}}"]\n        verify', '"eth{{n + m}}"]\n        verify'), file));
+    const message = invalid(() =>
+      parseRunbook(source.replace('"eth{{n + 10}}"]\n        verify', '"eth{{n + m}}"]\n        verify'), file),
+    );
     expect(message).toContain('steps[0].steps[0] (address).do: unknown name {{m}}');
   });
 
   it('multi-container: container n gets the bridge address + n, and overflow is invalid input', () => {
     const { plan: p } = prepareRunbook('multi-container', ['count=2', 'bridge_cidr=10.9.255.254/16']);
-    expect(p.steps.find((s) => s.id === 'container-address-2')?.do[0]?.argv).toEqual(['ip', '-n', 'container2', 'addr', 'add', '10.10.0.0/16', 'dev', 'ceth2']);
+    expect(p.steps.find((s) => s.id === 'container-address-2')?.do[0]?.argv).toEqual([
+      'ip',
+      '-n',
+      'container2',
+      'addr',
+      'add',
+      '10.10.0.0/16',
+      'dev',
+      'ceth2',
+    ]);
     expect(invalid(() => prepareRunbook('multi-container', ['count=6', 'bridge_cidr=255.255.255.250/24']))).toBe(
       'runbook multi-container: {{bridge_cidr.address + n}} goes past 255.255.255.255',
     );

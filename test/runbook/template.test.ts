@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { hasMalformedPlaceholder, placeholdersIn, renderDeep, renderTemplate, stringsIn } from '../../src/runbook/template.js';
+import {
+  hasMalformedPlaceholder,
+  placeholdersIn,
+  renderDeep,
+  renderTemplate,
+  stringsIn,
+} from '../../src/runbook/template.js';
 import { renderPlan } from '../../src/runbook/render.js';
 import type { ResolvedRunbook } from '../../src/runbook/load.js';
 
@@ -49,9 +55,21 @@ describe('renderPlan never splits an argv element', () => {
         title: 'Make {{p}}',
         why: 'because {{p}}',
         do: [['echo', '{{p}}', 'pre-{{p}}-post'], { run: ['sleep', '{{p}}'], timeout: 2.5 }],
-        verify: [{ run: ['check', '{{cidr.address}}'], expect: { json: { local: '{{cidr.address}}', prefixlen: '{{cidr.prefixlen}}', list: ['{{p}}'] } } }],
+        verify: [
+          {
+            run: ['check', '{{cidr.address}}'],
+            expect: { json: { local: '{{cidr.address}}', prefixlen: '{{cidr.prefixlen}}', list: ['{{p}}'] } },
+          },
+        ],
         undo: [['undo', '{{p}}']],
-        diagnose: [{ run: ['probe', '{{p}}'], when: { not: { output_contains: '{{p}}' } }, cause: '{{p}} is gone', fix: 'make {{p}}' }],
+        diagnose: [
+          {
+            run: ['probe', '{{p}}'],
+            when: { not: { output_contains: '{{p}}' } },
+            cause: '{{p}} is gone',
+            fix: 'make {{p}}',
+          },
+        ],
       },
       { id: 'v', title: 'V', why: 'W', capture: {}, do: [], verify: [{ run: ['true'] }], undo: [], diagnose: [] },
     ],
@@ -75,8 +93,16 @@ describe('renderPlan never splits an argv element', () => {
     expect(step.why).toBe('because web1');
     expect(step.do[0]!.timeoutMs).toBe(5000);
     expect(step.do[1]!.timeoutMs).toBe(2500);
-    expect(step.verify[0]).toEqual({ argv: ['check', '10.1.2.3'], timeoutMs: 5000, expect: { json: { local: '10.1.2.3', prefixlen: '16', list: ['web1'] } } });
-    expect(step.diagnose[0]).toMatchObject({ when: { not: { output_contains: 'web1' } }, cause: 'web1 is gone', fix: 'make web1' });
+    expect(step.verify[0]).toEqual({
+      argv: ['check', '10.1.2.3'],
+      timeoutMs: 5000,
+      expect: { json: { local: '10.1.2.3', prefixlen: '16', list: ['web1'] } },
+    });
+    expect(step.diagnose[0]).toMatchObject({
+      when: { not: { output_contains: 'web1' } },
+      cause: 'web1 is gone',
+      fix: 'make web1',
+    });
     // A check with no expectation expects exit status 0.
     expect(plan.steps[1]!.verify[0]!.expect).toEqual({ exit: 0 });
   });
@@ -106,7 +132,10 @@ describe('placeholder helpers', () => {
   });
 
   it('renderDeep renders every string inside objects and arrays, keeping other values', () => {
-    expect(renderDeep({ a: '{{container}}', b: [1, '{{veth}}', { c: null, d: true }] }, values)).toEqual({ a: 'container1', b: [1, 'veth1', { c: null, d: true }] });
+    expect(renderDeep({ a: '{{container}}', b: [1, '{{veth}}', { c: null, d: true }] }, values)).toEqual({
+      a: 'container1',
+      b: [1, 'veth1', { c: null, d: true }],
+    });
   });
 
   it('stringsIn finds every string in a JSON-like value', () => {

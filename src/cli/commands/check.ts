@@ -28,7 +28,10 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
   // `ip` reads work unprivileged, but the ping checks enter the container's namespace
   // (`ip netns exec`), which needs CAP_NET_ADMIN: without it every ping would "fail" and the
   // diagnosis would be about permissions, not the network.
-  requireNetAdmin(`runbook check ${name} (its ping checks enter the container's namespace with \`ip netns exec\`)`, `try again with sudo: sudo runbook check ${name}`);
+  requireNetAdmin(
+    `runbook check ${name} (its ping checks enter the container's namespace with \`ip netns exec\`)`,
+    `try again with sudo: sudo runbook check ${name}`,
+  );
 
   if (!options.json) ctx.out(`check ${name}: ${plan.steps.length} steps, verify checks only (nothing is changed)`);
   const executor = createExecaExecutor();
@@ -61,17 +64,26 @@ export function formatStepCheck(step: StepCheck): string[] {
   const lines = [`  ${verdict} ${step.stepId.padEnd(26)} ${step.title}  (${step.durationMs} ms)`];
   if (!step.ok) {
     const indent = ' '.repeat(2 + verdictWidth + 1 + 2);
-    lines.push(...formatDiagnosis(step.check, step.findings, indent, 'run the check command by hand to see its output'));
+    lines.push(
+      ...formatDiagnosis(step.check, step.findings, indent, 'run the check command by hand to see its output'),
+    );
   }
   return lines;
 }
 
 /** The verdict, the distinct causes (several failing steps usually share one), and what next. */
-export function formatSummary(steps: readonly StepCheck[], total: number, status: 'ok' | 'not-ok' | 'interrupted', repair: string): string[] {
+export function formatSummary(
+  steps: readonly StepCheck[],
+  total: number,
+  status: 'ok' | 'not-ok' | 'interrupted',
+  repair: string,
+): string[] {
   const failing = steps.filter((s) => !s.ok);
   if (status === 'interrupted') return [`interrupted after ${steps.length} of ${total} steps; nothing was changed`];
   if (status === 'ok') return [`ok: all ${total} steps hold`];
-  const lines = [`not ok: ${failing.length} of ${total} steps do not hold (${failing.map((s) => s.stepId).join(', ')})`];
+  const lines = [
+    `not ok: ${failing.length} of ${total} steps do not hold (${failing.map((s) => s.stepId).join(', ')})`,
+  ];
   const causes = distinctCauses(failing);
   if (causes.length === 0) {
     lines.push('  cause:  no diagnostic probe matched');

@@ -7,7 +7,11 @@ import { formatFailure, formatStepLine, jsonLine, logCommand, exitCodeForRun } f
 import { withInterruptSignal } from '../signals.js';
 
 /** `runbook resume [run-id]`: continue an interrupted, failed or stopped run from its journal. */
-export async function resumeCommand(ctx: CliContext, runId: string | undefined, options: { force?: boolean; json?: boolean }): Promise<number> {
+export async function resumeCommand(
+  ctx: CliContext,
+  runId: string | undefined,
+  options: { force?: boolean; json?: boolean },
+): Promise<number> {
   requireNetAdmin('runbook resume');
   const result = await withInterruptSignal(ctx, (signal) =>
     resumeRun({

@@ -8,7 +8,11 @@ import { jsonLine, logCommand } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
 
 /** `runbook rollback [run-id]`: undo, in reverse order, exactly what a run changed. */
-export async function rollbackCommand(ctx: CliContext, runId: string | undefined, options: { json?: boolean }): Promise<number> {
+export async function rollbackCommand(
+  ctx: CliContext,
+  runId: string | undefined,
+  options: { json?: boolean },
+): Promise<number> {
   requireNetAdmin('runbook rollback');
   const result = await withInterruptSignal(ctx, (signal) =>
     rollbackRun({
@@ -33,13 +37,19 @@ export function reportRollback(ctx: CliContext, result: RollbackResult, json: bo
   if (json) {
     ctx.out(jsonLine({ event: 'rollback-end', runId: result.runId, status: result.status, planned: result.planned }));
   } else if (result.status === 'rolled-back') {
-    ctx.out(`run ${result.runId} rolled back: ${result.steps.length} step(s) undone${result.steps.length === 0 ? ' (it had changed nothing)' : ''}`);
+    ctx.out(
+      `run ${result.runId} rolled back: ${result.steps.length} step(s) undone${result.steps.length === 0 ? ' (it had changed nothing)' : ''}`,
+    );
   } else if (result.status === 'interrupted') {
-    ctx.out(`rollback of run ${result.runId} interrupted at a safe point; finish it with \`runbook rollback ${result.runId}\``);
+    ctx.out(
+      `rollback of run ${result.runId} interrupted at a safe point; finish it with \`runbook rollback ${result.runId}\``,
+    );
   } else {
     const failed = result.steps.find((s) => s.outcome === 'undo-failed');
     ctx.err(`rollback of run ${result.runId} stopped at step ${failed?.stepId}: ${failed?.stillHolds}`);
-    ctx.err(`next: see what its undo commands said with \`runbook journal ${result.runId}\`, fix it, then \`runbook rollback ${result.runId}\` again`);
+    ctx.err(
+      `next: see what its undo commands said with \`runbook journal ${result.runId}\`, fix it, then \`runbook rollback ${result.runId}\` again`,
+    );
   }
   return { 'rolled-back': ExitCode.ok, failed: ExitCode.stepFailed, interrupted: ExitCode.interrupted }[result.status];
 }

@@ -20,7 +20,12 @@ export interface RunOptions {
 }
 
 /** `runbook run <runbook>`: validate, then run every step (in a sandbox host with --sandbox). */
-export async function runCommand(ctx: CliContext, runbookName: string, options: RunOptions, rawArgs: readonly string[]): Promise<number> {
+export async function runCommand(
+  ctx: CliContext,
+  runbookName: string,
+  options: RunOptions,
+  rawArgs: readonly string[],
+): Promise<number> {
   // Exit 2 here leaves the host untouched. Inside a sandbox host, parameters may have sandbox
   // defaults (e.g. the stand-in internet address instead of a real one).
   const inSandbox = options.sandbox === true || currentHost().sandbox !== undefined;
@@ -32,7 +37,8 @@ export async function runCommand(ctx: CliContext, runbookName: string, options: 
   const executor = createExecaExecutor();
   if (isInsideOneShotSandbox()) {
     await setUpTutorialHost(executor);
-    if (!options.json) ctx.out('sandbox host ready: uplink enp0s8 10.0.0.10/24, gateway 10.0.0.1 (vanishes when this command ends)');
+    if (!options.json)
+      ctx.out('sandbox host ready: uplink enp0s8 10.0.0.10/24, gateway 10.0.0.1 (vanishes when this command ends)');
   }
   requireNetAdmin(`runbook run ${prepared.runbook.spec.name}`);
 
@@ -57,12 +63,17 @@ export async function runCommand(ctx: CliContext, runbookName: string, options: 
 
   const changed = result.steps.filter((s) => s.outcome === 'changed').length;
   if (options.json) {
-    ctx.out(jsonLine({ event: 'run-end', runId: result.runId, status: result.status, changed, failure: result.failure }));
+    ctx.out(
+      jsonLine({ event: 'run-end', runId: result.runId, status: result.status, changed, failure: result.failure }),
+    );
   } else if (result.status === 'failed' && result.failure !== undefined) {
     for (const line of formatFailure(result.failure, result.runId, next)) ctx.err(line);
   } else {
     const summary = {
-      succeeded: changed === 0 ? 'succeeded: nothing to change, every step already holds' : `succeeded: ${changed} step(s) changed`,
+      succeeded:
+        changed === 0
+          ? 'succeeded: nothing to change, every step already holds'
+          : `succeeded: ${changed} step(s) changed`,
       stopped: `stopped after step ${options.until} as asked (--until)${oneShot ? '' : `; continue with \`runbook resume ${result.runId}\``}`,
       interrupted: `interrupted at a safe point${oneShot ? '' : `; continue with \`runbook resume ${result.runId}\` or undo with \`runbook rollback ${result.runId}\``}`,
       failed: 'failed',
@@ -70,7 +81,8 @@ export async function runCommand(ctx: CliContext, runbookName: string, options: 
     ctx.out(`run ${result.runId} ${summary}`);
   }
   if (result.rollback !== undefined) {
-    if (!options.json) ctx.err(`--rollback-on-failure: the undo of what run ${result.runId} changed is above, in reverse order`);
+    if (!options.json)
+      ctx.err(`--rollback-on-failure: the undo of what run ${result.runId} changed is above, in reverse order`);
     const rollbackExit = reportRollback(ctx, result.rollback, options.json === true);
     return rollbackExit === ExitCode.interrupted ? ExitCode.interrupted : ExitCode.stepFailed;
   }

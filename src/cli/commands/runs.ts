@@ -5,7 +5,18 @@ import type { CliContext } from '../context.js';
 export function runsCommand(ctx: CliContext, options: { json?: boolean }): number {
   const runs = listRunIndexes(ctx.stateDir);
   if (options.json) {
-    ctx.out(JSON.stringify(runs.map(({ id, runbook, status, started, finished, host }) => ({ id, runbook, status, started, finished, host }))));
+    ctx.out(
+      JSON.stringify(
+        runs.map(({ id, runbook, status, started, finished, host }) => ({
+          id,
+          runbook,
+          status,
+          started,
+          finished,
+          host,
+        })),
+      ),
+    );
     return 0;
   }
   if (runs.length === 0) {
@@ -14,7 +25,9 @@ export function runsCommand(ctx: CliContext, options: { json?: boolean }): numbe
   }
   ctx.out(`${'ID'.padEnd(26)} ${'RUNBOOK'.padEnd(20)} ${'STATUS'.padEnd(12)} ${'STARTED'.padEnd(24)} FINISHED`);
   for (const run of runs) {
-    ctx.out(`${run.id.padEnd(26)} ${run.runbook.padEnd(20)} ${run.status.padEnd(12)} ${run.started.padEnd(24)} ${run.finished ?? '-'}`);
+    ctx.out(
+      `${run.id.padEnd(26)} ${run.runbook.padEnd(20)} ${run.status.padEnd(12)} ${run.started.padEnd(24)} ${run.finished ?? '-'}`,
+    );
   }
   return 0;
 }

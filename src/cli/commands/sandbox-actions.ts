@@ -2,8 +2,22 @@
 import { writeFileSync } from 'node:fs';
 import { toShellLine } from '../../exec/shell-words.js';
 import { requireSandboxCaps } from '../../host/privileges.js';
-import { assertEnteredSandbox, entryMarkers, extractInOption, runInSandbox, runInside, sandboxEnv } from '../../sandbox/enter.js';
-import { createSandbox, destroySandbox, listSandboxes, locateSandbox, requireAlive, type SandboxPaths } from '../../sandbox/persistent.js';
+import {
+  assertEnteredSandbox,
+  entryMarkers,
+  extractInOption,
+  runInSandbox,
+  runInside,
+  sandboxEnv,
+} from '../../sandbox/enter.js';
+import {
+  createSandbox,
+  destroySandbox,
+  listSandboxes,
+  locateSandbox,
+  requireAlive,
+  type SandboxPaths,
+} from '../../sandbox/persistent.js';
 import { tutorialHostAddresses } from '../../sandbox/tutorial-host.js';
 import { resolveStateDir, type CliContext } from '../context.js';
 
@@ -23,7 +37,9 @@ export async function runInSandboxIfAsked(argv: readonly string[]): Promise<numb
 export async function createCommand(ctx: CliContext, name: string): Promise<number> {
   const made = await createSandbox(ctx.stateDir, name);
   const { hostIp, gateway, internet } = tutorialHostAddresses;
-  ctx.out(`sandbox ${name} ready: uplink enp0s8 ${hostIp}/24, gateway ${gateway}, stand-in internet ${internet} (${made.netns})`);
+  ctx.out(
+    `sandbox ${name} ready: uplink enp0s8 ${hostIp}/24, gateway ${gateway}, stand-in internet ${internet} (${made.netns})`,
+  );
   ctx.out(`  state dir: ${made.stateDir}`);
   ctx.out(`  run in it:  runbook --in ${name} run single-container`);
   ctx.out(`  a shell:    runbook sandbox shell ${name}`);
@@ -38,7 +54,8 @@ export async function shellCommand(ctx: CliContext, name: string, options: { com
   writeFileSync(paths.bashrc, bashrc(paths));
   // The same markers as --in: a `runbook` started in the shell checks it is still inside.
   const env = { ...sandboxEnv(paths), ...entryMarkers(netns) };
-  if (options.command !== undefined) return runInside(paths, ['bash', '-c', options.command], { ...env, BASH_ENV: paths.bashrc });
+  if (options.command !== undefined)
+    return runInside(paths, ['bash', '-c', options.command], { ...env, BASH_ENV: paths.bashrc });
   ctx.err(`entering sandbox ${name} (${netns}); \`exit\` to leave`);
   return runInside(paths, ['bash', '--rcfile', paths.bashrc, '-i'], env);
 }
@@ -61,7 +78,20 @@ function bashrc(paths: SandboxPaths): string {
 export function listCommand(ctx: CliContext, options: { json?: boolean }): number {
   const sandboxes = listSandboxes(ctx.stateDir);
   if (options.json) {
-    ctx.out(JSON.stringify(sandboxes.map((s) => ({ ...s, runs: s.runs.map(({ id, runbook, status, started, finished }) => ({ id, runbook, status, started, finished })) }))));
+    ctx.out(
+      JSON.stringify(
+        sandboxes.map((s) => ({
+          ...s,
+          runs: s.runs.map(({ id, runbook, status, started, finished }) => ({
+            id,
+            runbook,
+            status,
+            started,
+            finished,
+          })),
+        })),
+      ),
+    );
     return 0;
   }
   if (sandboxes.length === 0) {
@@ -70,7 +100,9 @@ export function listCommand(ctx: CliContext, options: { json?: boolean }): numbe
   }
   const idWidth = Math.max(24, ...sandboxes.flatMap((s) => s.runs.map((r) => r.id.length)));
   for (const s of sandboxes) {
-    ctx.out(`${s.name}  ${s.alive ? `alive, ${s.netns}` : 'GONE: its namespaces no longer exist (runbook sandbox destroy to clean up)'}`);
+    ctx.out(
+      `${s.name}  ${s.alive ? `alive, ${s.netns}` : 'GONE: its namespaces no longer exist (runbook sandbox destroy to clean up)'}`,
+    );
     if (s.runs.length === 0) ctx.out('  no runs yet');
     for (const run of s.runs) ctx.out(`  ${run.id.padEnd(idWidth)} ${run.runbook.padEnd(20)} ${run.status}`);
   }

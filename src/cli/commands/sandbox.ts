@@ -6,10 +6,16 @@ import type { CliContext } from '../context.js';
 /** The implementations, loaded only when a sandbox command runs (they pull in execa). */
 const actions = () => import('./sandbox-actions.js');
 
-export function registerSandboxCommands(program: Command, context: (command: Command) => CliContext, setExitCode: (code: number) => void): void {
+export function registerSandboxCommands(
+  program: Command,
+  context: (command: Command) => CliContext,
+  setExitCode: (code: number) => void,
+): void {
   const sandbox = program
     .command('sandbox')
-    .description('persistent sandbox hosts: like the tutorial VM, kept until destroyed; act in one with `runbook --in <name> …`')
+    .description(
+      'persistent sandbox hosts: like the tutorial VM, kept until destroyed; act in one with `runbook --in <name> …`',
+    )
     .addHelpText(
       'after',
       `
@@ -24,7 +30,9 @@ Examples:
 
   sandbox
     .command('create')
-    .description(`create a sandbox host set up like the tutorial VM: uplink enp0s8 ${tutorialHostAddresses.hostIp}/24, gateway ${tutorialHostAddresses.gateway}`)
+    .description(
+      `create a sandbox host set up like the tutorial VM: uplink enp0s8 ${tutorialHostAddresses.hostIp}/24, gateway ${tutorialHostAddresses.gateway}`,
+    )
     .argument('[name]', 'letters, digits, ".", "_", "-"', defaultSandboxName)
     .action(async (name: string, _opts, command: Command) => {
       setExitCode(await (await actions()).createCommand(context(command), name));
@@ -55,4 +63,3 @@ Examples:
       setExitCode(await (await actions()).destroyCommand(context(command), name));
     });
 }
-

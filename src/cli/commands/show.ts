@@ -6,7 +6,9 @@ import type { CliContext } from '../context.js';
 /** `runbook show <runbook>`: parameters and every step's rendered commands; runs nothing. */
 export function showCommand(ctx: CliContext, runbookName: string, options: { set: string[]; json?: boolean }): number {
   // Inside a sandbox host, show the values a run there would use (sandbox defaults).
-  const { runbook, params, plan } = prepareRunbook(runbookName, options.set, { inSandbox: currentHost().sandbox !== undefined });
+  const { runbook, params, plan } = prepareRunbook(runbookName, options.set, {
+    inSandbox: currentHost().sandbox !== undefined,
+  });
   if (options.json) {
     ctx.out(JSON.stringify(plan, null, 2));
     return 0;
@@ -16,7 +18,9 @@ export function showCommand(ctx: CliContext, runbookName: string, options: { set
   ctx.out('');
   ctx.out('parameters (override with --set key=value):');
   for (const [key, spec] of Object.entries(runbook.spec.parameters)) {
-    ctx.out(`  ${key.padEnd(16)} = ${String(params[key]).padEnd(16)} ${spec.type}${spec.description ? ` — ${spec.description}` : ''}`);
+    ctx.out(
+      `  ${key.padEnd(16)} = ${String(params[key]).padEnd(16)} ${spec.type}${spec.description ? ` — ${spec.description}` : ''}`,
+    );
   }
   plan.steps.forEach((step, i) => {
     ctx.out('');
