@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { executeSteps } from '../src/engine/runner.js';
+import { executeSteps } from '../src/engine/execute-steps.js';
 import type { CommandResult, Executor } from '../src/exec/types.js';
 import { MemoryJournal } from '../src/journal/sink.js';
 import { FileJournal } from '../src/journal/writer.js';

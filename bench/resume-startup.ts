@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openRecordedRun } from '../src/engine/recorded-run.js';
-import { runRunbook } from '../src/engine/run-runbook.js';
+import { runRunbook } from '../src/engine/run.js';
 import type { CommandResult, Executor } from '../src/exec/types.js';
 import { findRun } from '../src/journal/find-run.js';
 import { loadRunbook } from '../src/runbook/load.js';

@@ -2,7 +2,7 @@ import type { CommandEvent } from '../engine/journaled-command.js';
 import { ExitCode } from '../errors.js';
 import type { CliContext } from './context.js';
 import type { FailedCheck, Finding } from '../engine/phases.js';
-import type { StepReport, StepFailure, StepsResult } from '../engine/runner.js';
+import type { StepReport, StepFailure, StepsResult } from '../engine/execute-steps.js';
 
 /** Column widths for the per-step progress lines. */
 const outcomeWidth = 8;

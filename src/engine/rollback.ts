@@ -1,114 +1,102 @@
 import type { Executor } from '../exec/types.js';
-import type { JournalSink } from '../journal/sink.js';
+import type { RunIndex } from '../journal/run-index.js';
+import { RunbookError } from '../errors.js';
 import type { PlannedStep } from '../runbook/plan.js';
-import { evaluate } from './expectations.js';
-import { InterruptedError, runJournaled, type CommandEvent } from './journaled-command.js';
+import { renderTemplate } from '../runbook/template.js';
+import type { CommandEvent } from './journaled-command.js';
+import { journalFile } from '../journal/paths.js';
+import { readJournal } from '../journal/reader.js';
+import { continueRun, selectRun, withStateLock, type Nothing } from './recorded-run.js';
+import { readRunHistory } from './run-history.js';
+import { undoSteps, type UndoReport, type UndoResult } from './undo-steps.js';
 
-export interface UndoReport {
-  stepId: string;
-  outcome: 'undone' | 'undo-failed';
-  durationMs: number;
-  /** For undo-failed: the check that still holds. */
-  stillHolds: string | undefined;
-}
-
-export interface UndoResult {
-  status: 'rolled-back' | 'failed' | 'interrupted';
-  steps: UndoReport[];
-}
-
-export interface UndoOptions {
-  /** The steps to undo, in the order to undo them (the reverse of the order they were done). */
-  steps: readonly PlannedStep[];
+export interface RollbackOptions {
+  stateDir: string;
+  runId: string | undefined;
   executor: Executor;
-  journal: JournalSink;
-  signal: AbortSignal | undefined;
+  signal?: AbortSignal | undefined;
   onUndo?: ((report: UndoReport) => void) | undefined;
   onCommand?: ((event: CommandEvent) => void) | undefined;
+  onNote?: ((note: string) => void) | undefined;
 }
 
-/**
- * Undoes steps one by one. For each: run its undo commands (a failing one is not fatal: the
- * thing may already be gone — deleting a namespace takes its links and routes with it), then
- * check that the effect is gone, i.e. that the step's verification no longer holds. "Already
- * gone" therefore counts as undone, like CNI's DEL. If the effect is still there, stop: the
- * steps before it may depend on it.
- */
-export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
-  const ctx = {
-    executor: options.executor,
-    journal: options.journal,
-    signal: options.signal,
-    onCommand: options.onCommand,
-  };
-  const reports: UndoReport[] = [];
-  try {
-    for (const step of options.steps) {
-      const started = performance.now();
-      for (const [index, command] of step.undo.entries()) await runJournaled(ctx, step.id, 'undo', index, command);
-      const stillHolds = await firstHoldingCheck(ctx, step);
-      const report: UndoReport = {
-        stepId: step.id,
-        outcome: stillHolds === undefined ? 'undone' : 'undo-failed',
-        durationMs: Math.round(performance.now() - started),
-        stillHolds,
-      };
-      options.journal.append({
-        type: 'step-undone',
-        step: step.id,
-        outcome: report.outcome,
-        durationMs: report.durationMs,
-      });
-      reports.push(report);
-      options.onUndo?.(report);
-      if (report.outcome === 'undo-failed') return { status: 'failed', steps: reports };
-    }
-    return { status: 'rolled-back', steps: reports };
-  } catch (error) {
-    if (error instanceof InterruptedError) return { status: 'interrupted', steps: reports };
-    throw error;
-  }
-}
+export type RollbackResult = Nothing | ({ kind: 'rollback'; runId: string; planned: string[] } & UndoResult);
 
 /**
- * The step's effect is gone when its verification no longer holds. Returns why it cannot be
- * called gone — a check that still holds, or a check that could not run at all (timed out, not
- * installed), which proves nothing — or undefined when it is gone.
+ * `runbook rollback`: undoes, in reverse order, exactly the steps the run changed, as its
+ * journal records them across all attempts — including a failed step whose `do` ran, and
+ * never a step that already held before the run. Journaled in the run's own journal, so a
+ * crashed rollback is finished by running rollback again; a finished one is not repeated.
  */
-async function firstHoldingCheck(
-  ctx: Parameters<typeof runJournaled>[0],
-  step: PlannedStep,
-): Promise<string | undefined> {
-  const results: boolean[] = [];
-  for (const [index, check] of step.verify.entries()) {
-    const result = await runJournaled(ctx, step.id, 'undo-check', index, check);
-    if (result.timedOut || result.startError !== undefined) {
-      const why = result.timedOut ? `timed out after ${result.durationMs} ms` : `could not start: ${result.startError}`;
-      ctx.journal.append({
-        type: 'check',
-        step: step.id,
-        phase: 'undo-check',
-        index,
-        ok: false,
-        reason: `could not check: ${why}`,
-        evidence: undefined,
-      });
-      return `could not check that it is gone: ${check.argv.join(' ')} ${why}`;
-    }
-    const verdict = evaluate(check.expect, result);
-    ctx.journal.append({
-      type: 'check',
-      step: step.id,
-      phase: 'undo-check',
-      index,
-      ok: !verdict.ok,
-      reason: verdict.ok ? 'the effect is still present' : 'the effect is gone',
-      evidence: verdict.evidence,
+export async function rollbackRun(options: RollbackOptions): Promise<RollbackResult> {
+  return withStateLock(options.stateDir, 'rollback', options.onNote, () => rollbackWhileLocked(options));
+}
+
+/** The rollback itself, for a caller that holds the state dir's lock (run --rollback-on-failure). */
+export async function rollbackWhileLocked(options: RollbackOptions): Promise<RollbackResult> {
+  const { stateDir } = options;
+  const run = selectRun({
+    stateDir,
+    runId: options.runId,
+    verb: 'roll back',
+    eligible: (index) => index.status !== 'rolled-back' && hasChangesLeft(stateDir, index),
+    noneMessage: 'nothing to roll back: no recorded run has changes left to undo',
+    refuse: (index) => (index.status === 'rolled-back' ? 'is already rolled back' : undefined),
+  });
+  if (run.kind === 'nothing') return run;
+  const undone = new Set(run.history.undoneSteps);
+  const stepsById = new Map<string, PlannedStep>(run.plan.steps.map((s) => [s.id, s]));
+  const toUndo = run.history.changedSteps
+    .filter((id) => !undone.has(id))
+    .reverse()
+    .map((id) => stepsById.get(id))
+    .filter((s): s is PlannedStep => s !== undefined)
+    .map((step) => withCapturedValues(step, run.history.captures.get(step.id) ?? {}));
+
+  const note = undone.size > 0 ? `continuing a rollback: ${undone.size} step(s) already undone` : undefined;
+  return continueRun(stateDir, run, 'rollback', note, async (journal) => {
+    const planned = toUndo.map((s) => s.id);
+    journal.append({ type: 'rollback-start', steps: planned });
+    const result = await undoSteps({
+      steps: toUndo,
+      executor: options.executor,
+      journal,
+      signal: options.signal,
+      onUndo: options.onUndo,
+      onCommand: options.onCommand,
     });
-    results.push(verdict.ok);
+    const failed = result.steps.find((s) => s.outcome === 'undo-failed');
+    journal.append({
+      type: 'rollback-end',
+      status: result.status,
+      message: failed === undefined ? undefined : `step ${failed.stepId} after its undo: ${failed.stillHolds}`,
+    });
+    return { kind: 'rollback' as const, runId: run.index.id, planned, ...result };
+  });
+}
+
+/** Fills a step's undo commands with the values its run captured before doing it. */
+function withCapturedValues(step: PlannedStep, values: Record<string, string>): PlannedStep {
+  if (step.capture.length === 0) return step;
+  const missing = step.capture.filter((c) => values[c.name] === undefined).map((c) => c.name);
+  if (missing.length > 0) {
+    throw new RunbookError(
+      'journal-damaged',
+      `step ${step.id} changed the host but its captured ${missing.join(', ')} is not in the journal: its undo cannot know what to restore`,
+    );
   }
-  // A step's verification holds only when all its checks do; if any fails, the effect is gone.
-  return results.length > 0 && results.every(Boolean)
-    ? `still in effect: ${step.verify.map((c) => c.argv.join(' ')).join(' && ')} still holds`
-    : undefined;
+  return { ...step, undo: step.undo.map((c) => ({ ...c, argv: c.argv.map((arg) => renderTemplate(arg, values)) })) };
+}
+
+/**
+ * Whether a run still has changes to undo. A later re-run that found everything in place
+ * changed nothing, and picking it as the default target would leave the real changes in place.
+ */
+function hasChangesLeft(stateDir: string, index: RunIndex): boolean {
+  const history = readRunHistory(readJournal(journalFile(stateDir, index.id)).lines);
+  const undone = new Set(history.undoneSteps);
+  // A rollback killed after its last undo but before it recorded its end is picked too,
+  // so that running rollback again closes it.
+  const unfinishedRollback = history.rollbackStarted && !history.rollbackFinished;
+  return unfinishedRollback || history.changedSteps.some((id) => !undone.has(id));
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildRunMachine, RunEnd } from '../../src/engine/machine.js';
-import { executeSteps, type ExecuteStepsOptions } from '../../src/engine/runner.js';
+import { executeSteps, type ExecuteStepsOptions } from '../../src/engine/execute-steps.js';
 import type { JournalEntry } from '../../src/journal/entries.js';
 import { MemoryJournal } from '../../src/journal/sink.js';
 import type { Plan, PlannedProbe } from '../../src/runbook/plan.js';

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { runRunbook } from '../../src/engine/run-runbook.js';
+import { runRunbook } from '../../src/engine/run.js';
 import { findRun } from '../../src/journal/find-run.js';
 import { acquireLock } from '../../src/journal/lock.js';
 import { journalFile, lockFile, newRunId } from '../../src/journal/paths.js';

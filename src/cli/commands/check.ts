@@ -1,4 +1,4 @@
-import { checkRunbook, distinctCauses, type StepCheck } from '../../engine/check-runbook.js';
+import { checkRunbook, distinctCauses, type StepCheck } from '../../engine/check.js';
 import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { toShellLine } from '../../exec/shell-words.js';
 import { ExitCode } from '../../errors.js';

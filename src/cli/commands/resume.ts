@@ -1,4 +1,4 @@
-import { resumeRun } from '../../engine/resume-run.js';
+import { resumeRun } from '../../engine/resume.js';
 import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { ExitCode } from '../../errors.js';
 import { requireNetAdmin } from '../../host/privileges.js';

@@ -1,5 +1,5 @@
-import { rollbackRun, type RollbackResult } from '../../engine/rollback-run.js';
-import type { UndoReport } from '../../engine/rollback.js';
+import { rollbackRun, type RollbackResult } from '../../engine/rollback.js';
+import type { UndoReport } from '../../engine/undo-steps.js';
 import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { ExitCode } from '../../errors.js';
 import { requireNetAdmin } from '../../host/privileges.js';

@@ -1,5 +1,5 @@
 import { createExecaExecutor } from '../../exec/execa-executor.js';
-import { runRunbook } from '../../engine/run-runbook.js';
+import { runRunbook } from '../../engine/run.js';
 import { ExitCode } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
 import { requireNetAdmin } from '../../host/privileges.js';

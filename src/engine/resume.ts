@@ -1,17 +1,11 @@
 import { existsSync } from 'node:fs';
 import { invalidInput } from '../errors.js';
 import type { Executor } from '../exec/types.js';
-import { currentUser } from '../host/identity.js';
-import { findRun } from '../journal/find-run.js';
-import { acquireLock } from '../journal/lock.js';
-import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
-import { RunJournal } from '../journal/run-journal.js';
+import type { RunIndex } from '../journal/run-index.js';
 import { loadRunbook } from '../runbook/load.js';
 import type { CommandEvent } from './journaled-command.js';
-import { isOneShotRun, isThisHost } from './host-binding.js';
-import { openRecordedRun, recordedNothing } from './recorded-run.js';
-import { executeAndRecord } from './record-run.js';
-import type { StepReport, StepsResult } from './runner.js';
+import { continueRun, selectRun, withStateLock, type Nothing } from './recorded-run.js';
+import { executeAndRecord, type StepReport, type StepsResult } from './execute-steps.js';
 
 export interface ResumeOptions {
   stateDir: string;
@@ -25,7 +19,7 @@ export interface ResumeOptions {
   onNote?: ((note: string) => void) | undefined;
 }
 
-export type ResumeResult = { kind: 'nothing'; message: string } | ({ kind: 'resumed'; runId: string } & StepsResult);
+export type ResumeResult = Nothing | ({ kind: 'resumed'; runId: string } & StepsResult);
 
 const resumable: ReadonlySet<RunIndex['status']> = new Set(['interrupted', 'failed', 'stopped']);
 
@@ -36,43 +30,31 @@ const resumable: ReadonlySet<RunIndex['status']> = new Set(['interrupted', 'fail
  */
 export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
   const { stateDir } = options;
-  const lock = acquireLock(stateDir, 'resume');
-  try {
-    if (lock.takeoverNote !== undefined) options.onNote?.(lock.takeoverNote);
-    const index = options.runId === undefined ? latestResumable(stateDir) : findRun(stateDir, options.runId);
-    if (index === undefined)
-      return { kind: 'nothing', message: 'nothing to resume: no interrupted, failed or stopped run' };
-    if (!resumable.has(index.status)) {
-      return { kind: 'nothing', message: `nothing to resume: run ${index.id} is ${index.status}` };
-    }
-    if (recordedNothing(stateDir, index)) {
-      return {
-        kind: 'nothing',
-        message: `nothing to resume: run ${index.id} stopped before recording anything (it changed nothing); start a new run`,
-      };
-    }
-    const run = openRecordedRun(stateDir, index);
+  return withStateLock(stateDir, 'resume', options.onNote, async () => {
+    const run = selectRun({
+      stateDir,
+      runId: options.runId,
+      verb: 'resume',
+      eligible: (index) => resumable.has(index.status),
+      noneMessage: 'nothing to resume: no interrupted, failed or stopped run',
+      refuse: (index) => (resumable.has(index.status) ? undefined : `is ${index.status}`),
+    });
+    if (run.kind === 'nothing') return run;
+    const runId = run.index.id;
     if (run.history.rollbackStarted) {
       throw invalidInput(
-        `run ${index.id} was being rolled back; resuming it would redo what the rollback undid`,
-        `finish the rollback with: runbook rollback ${index.id}`,
+        `run ${runId} was being rolled back; resuming it would redo what the rollback undid`,
+        `finish the rollback with: runbook rollback ${runId}`,
       );
     }
     const notes = [
-      checkRunbookUnchanged(run.history.start.runbookFile, run.history.start.runbookHash, index.id, options.force),
+      checkRunbookUnchanged(run.history.start.runbookFile, run.history.start.runbookHash, runId, options.force),
     ];
     if (run.journal.tornTail !== undefined) notes.push('the last journal line was torn by a crash and was cut off');
     for (const note of notes) if (note !== undefined) options.onNote?.(note);
 
-    const journal = RunJournal.reopen(stateDir, index.id, run.journal);
-    try {
-      journal.append({
-        type: 'attempt-start',
-        kind: 'resume',
-        pid: process.pid,
-        user: currentUser(),
-        note: notes.filter(Boolean).join('; ') || undefined,
-      });
+    const note = notes.filter(Boolean).join('; ') || undefined;
+    return continueRun(stateDir, run, 'resume', note, async (journal) => {
       const result = await executeAndRecord(journal, {
         plan: run.plan,
         executor: options.executor,
@@ -81,25 +63,9 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
         onStep: options.onStep,
         onCommand: options.onCommand,
       });
-      return { kind: 'resumed', runId: index.id, ...result };
-    } finally {
-      journal.close();
-    }
-  } finally {
-    lock.release();
-  }
-}
-
-/**
- * The default target: the latest resumable run made on this host. Only when there is none is a
- * run of another host (a sandbox, say) picked, so that the refusal names where it belongs;
- * never a one-shot --sandbox run, whose host is gone (naming it by id says so).
- */
-function latestResumable(stateDir: string): RunIndex | undefined {
-  const candidates = listRunIndexes(stateDir)
-    .reverse()
-    .filter((r) => resumable.has(r.status) && !recordedNothing(stateDir, r));
-  return candidates.find((r) => isThisHost(r.host)) ?? candidates.find((r) => !isOneShotRun(r.host));
+      return { kind: 'resumed' as const, runId, ...result };
+    });
+  });
 }
 
 /** The hash of the runbook as it is on disk now, includes and all; undefined if it is gone or broken. */

@@ -7,10 +7,9 @@ import type { LoadedRunbook } from '../runbook/load.js';
 import type { ParamValues } from '../runbook/params.js';
 import { renderPlan } from '../runbook/render.js';
 import type { CommandEvent } from './journaled-command.js';
-import { executeAndRecord } from './record-run.js';
-import type { UndoReport } from './rollback.js';
-import { rollbackWhileLocked, type RollbackResult } from './rollback-run.js';
-import type { StepReport, StepsResult } from './runner.js';
+import type { UndoReport } from './undo-steps.js';
+import { rollbackWhileLocked, type RollbackResult } from './rollback.js';
+import { executeAndRecord, type StepReport, type StepsResult } from './execute-steps.js';
 import { engineVersion } from '../version.js';
 import { invalidInput } from '../errors.js';
 

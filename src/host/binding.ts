@@ -1,5 +1,5 @@
 import { RunbookError } from '../errors.js';
-import { currentHost, oneShotSandboxPrefix } from '../host/identity.js';
+import { currentHost, oneShotSandboxPrefix } from './identity.js';
 import type { HostIdentity } from '../journal/entries.js';
 
 /**

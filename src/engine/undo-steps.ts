@@ -1,0 +1,114 @@
+import type { Executor } from '../exec/types.js';
+import type { JournalSink } from '../journal/sink.js';
+import type { PlannedStep } from '../runbook/plan.js';
+import { evaluate } from './expectations.js';
+import { InterruptedError, runJournaled, type CommandEvent } from './journaled-command.js';
+
+export interface UndoReport {
+  stepId: string;
+  outcome: 'undone' | 'undo-failed';
+  durationMs: number;
+  /** For undo-failed: the check that still holds. */
+  stillHolds: string | undefined;
+}
+
+export interface UndoResult {
+  status: 'rolled-back' | 'failed' | 'interrupted';
+  steps: UndoReport[];
+}
+
+export interface UndoOptions {
+  /** The steps to undo, in the order to undo them (the reverse of the order they were done). */
+  steps: readonly PlannedStep[];
+  executor: Executor;
+  journal: JournalSink;
+  signal: AbortSignal | undefined;
+  onUndo?: ((report: UndoReport) => void) | undefined;
+  onCommand?: ((event: CommandEvent) => void) | undefined;
+}
+
+/**
+ * Undoes steps one by one. For each: run its undo commands (a failing one is not fatal: the
+ * thing may already be gone — deleting a namespace takes its links and routes with it), then
+ * check that the effect is gone, i.e. that the step's verification no longer holds. "Already
+ * gone" therefore counts as undone, like CNI's DEL. If the effect is still there, stop: the
+ * steps before it may depend on it.
+ */
+export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
+  const ctx = {
+    executor: options.executor,
+    journal: options.journal,
+    signal: options.signal,
+    onCommand: options.onCommand,
+  };
+  const reports: UndoReport[] = [];
+  try {
+    for (const step of options.steps) {
+      const started = performance.now();
+      for (const [index, command] of step.undo.entries()) await runJournaled(ctx, step.id, 'undo', index, command);
+      const stillHolds = await firstHoldingCheck(ctx, step);
+      const report: UndoReport = {
+        stepId: step.id,
+        outcome: stillHolds === undefined ? 'undone' : 'undo-failed',
+        durationMs: Math.round(performance.now() - started),
+        stillHolds,
+      };
+      options.journal.append({
+        type: 'step-undone',
+        step: step.id,
+        outcome: report.outcome,
+        durationMs: report.durationMs,
+      });
+      reports.push(report);
+      options.onUndo?.(report);
+      if (report.outcome === 'undo-failed') return { status: 'failed', steps: reports };
+    }
+    return { status: 'rolled-back', steps: reports };
+  } catch (error) {
+    if (error instanceof InterruptedError) return { status: 'interrupted', steps: reports };
+    throw error;
+  }
+}
+
+/**
+ * The step's effect is gone when its verification no longer holds. Returns why it cannot be
+ * called gone — a check that still holds, or a check that could not run at all (timed out, not
+ * installed), which proves nothing — or undefined when it is gone.
+ */
+async function firstHoldingCheck(
+  ctx: Parameters<typeof runJournaled>[0],
+  step: PlannedStep,
+): Promise<string | undefined> {
+  const results: boolean[] = [];
+  for (const [index, check] of step.verify.entries()) {
+    const result = await runJournaled(ctx, step.id, 'undo-check', index, check);
+    if (result.timedOut || result.startError !== undefined) {
+      const why = result.timedOut ? `timed out after ${result.durationMs} ms` : `could not start: ${result.startError}`;
+      ctx.journal.append({
+        type: 'check',
+        step: step.id,
+        phase: 'undo-check',
+        index,
+        ok: false,
+        reason: `could not check: ${why}`,
+        evidence: undefined,
+      });
+      return `could not check that it is gone: ${check.argv.join(' ')} ${why}`;
+    }
+    const verdict = evaluate(check.expect, result);
+    ctx.journal.append({
+      type: 'check',
+      step: step.id,
+      phase: 'undo-check',
+      index,
+      ok: !verdict.ok,
+      reason: verdict.ok ? 'the effect is still present' : 'the effect is gone',
+      evidence: verdict.evidence,
+    });
+    results.push(verdict.ok);
+  }
+  // A step's verification holds only when all its checks do; if any fails, the effect is gone.
+  return results.length > 0 && results.every(Boolean)
+    ? `still in effect: ${step.verify.map((c) => c.argv.join(' ')).join(' && ')} still holds`
+    : undefined;
+}
