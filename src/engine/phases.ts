@@ -10,6 +10,8 @@ export interface FailedCheck {
   argv: readonly string[];
   reason: string;
   evidence: string | undefined;
+  /** A `requires` check: `do` did not run because of it. */
+  refused?: true;
 }
 
 /** A probe that matched: the cause of a failure, the line that shows it, the way to fix it. */
@@ -34,9 +36,10 @@ export interface PhaseRecorder {
 export async function runStepChecks(
   ctx: CommandContext,
   step: PlannedStep,
-  phase: 'check' | 'verify',
+  phase: 'check' | 'verify' | 'requires',
 ): Promise<FailedCheck | undefined> {
-  for (const [index, check] of step.verify.entries()) {
+  const checks = phase === 'requires' ? step.requires : step.verify;
+  for (const [index, check] of checks.entries()) {
     const result = await runJournaled(ctx, step.id, phase, index, check);
     const verdict = evaluate(check.expect, result);
     ctx.journal.append({
@@ -91,12 +94,26 @@ export function createPhaseActors(
     runChecks: fromPromise<ChecksOutput, PhaseInput & { phase: 'check' | 'verify' }>(async ({ input }) => {
       const step = stepOf(input.stepId);
       const failed = await runStepChecks(ctx, step, input.phase);
-      if (failed !== undefined) recorder.lastFailedCheck.set(step.id, failed);
+      // A refused `do` is the story of this step's failure; verify failing after it is no news.
+      if (failed !== undefined && recorder.lastFailedCheck.get(step.id)?.refused !== true)
+        recorder.lastFailedCheck.set(step.id, failed);
       return { passed: failed === undefined };
     }),
 
     runCommands: fromPromise<CommandsOutput, PhaseInput>(async ({ input }) => {
       const step = stepOf(input.stepId);
+      // A precondition that does not hold means `do` would act on something that is not what
+      // the runbook means (say, a same-named link of someone else's): do nothing, let verify
+      // fail and the probes say why.
+      const refused = await runStepChecks(ctx, step, 'requires');
+      if (refused !== undefined) {
+        recorder.lastFailedCheck.set(step.id, {
+          ...refused,
+          reason: `did not run "do": a precondition does not hold: ${refused.reason}`,
+          refused: true,
+        });
+        return { allSucceeded: false };
+      }
       // Captures first: what undo will need to restore must be on disk before anything changes.
       for (const [index, capture] of step.capture.entries()) {
         const result = await runJournaled(ctx, step.id, 'capture', index, capture);

@@ -30,6 +30,8 @@ export interface PlannedStep {
   title: string;
   why: string;
   capture: readonly PlannedCapture[];
+  /** Checks that must hold before `do` runs; when one does not, `do` does not run. */
+  requires: readonly PlannedCheck[];
   do: readonly PlannedCommand[];
   verify: readonly PlannedCheck[];
   /** May still hold {{capture}} placeholders: rollback fills them from the journal. */
@@ -45,7 +47,7 @@ export interface Plan {
 }
 
 /** The phases in which a step runs commands; each is journaled under this name. */
-export type Phase = 'check' | 'capture' | 'do' | 'verify' | 'diagnose' | 'undo' | 'undo-check';
+export type Phase = 'check' | 'requires' | 'capture' | 'do' | 'verify' | 'diagnose' | 'undo' | 'undo-check';
 
 /** A command with no timeout of its own gets this one, so that nothing can hang a run. */
 export const defaultTimeoutMs = 5_000;

@@ -1,8 +1,8 @@
 import { invalidInput } from '../errors.js';
 import type { ResolvedRunbook } from './load.js';
 import type { ParamValues } from './params.js';
-import { defaultTimeoutMs, type Plan, type PlannedCommand, type PlannedStep } from './plan.js';
-import type { CommandSpec, ExpectSpec, StepSpec } from './schema.js';
+import { defaultTimeoutMs, type Plan, type PlannedCheck, type PlannedCommand, type PlannedStep } from './plan.js';
+import type { CheckSpec, CommandSpec, ExpectSpec, StepSpec } from './schema.js';
 import { renderDeep, renderTemplate, TemplateError, type Scope } from './template.js';
 
 /**
@@ -51,18 +51,20 @@ function renderStep(step: StepSpec, scope: Scope, id: string): PlannedStep {
       Array.isArray(spec) || spec.timeout === undefined ? defaultTimeoutMs : Math.round(spec.timeout * 1000);
     return { argv: args.map((arg) => renderTemplate(arg, scope, partial)), timeoutMs };
   };
+  const renderCheck = (check: CheckSpec): PlannedCheck => ({
+    ...command({ run: check.run, timeout: check.timeout }),
+    expect: renderDeep(check.expect ?? { exit: 0 }, scope) as ExpectSpec,
+  });
   return {
     id,
     title: renderTemplate(step.title, scope),
     why: renderTemplate(step.why, scope),
+    requires: step.requires.map((check) => renderCheck(check)),
     capture: Object.entries(step.capture).map(([name, spec]) => ({ name, ...command(spec) })),
     do: step.do.map((spec) => command(spec)),
     // Captured values are only known at run time: rollback substitutes them from the journal.
     undo: step.undo.map((spec) => command(spec, captureNames.length > 0)),
-    verify: step.verify.map((check) => ({
-      ...command({ run: check.run, timeout: check.timeout }),
-      expect: renderDeep(check.expect ?? { exit: 0 }, scope) as ExpectSpec,
-    })),
+    verify: step.verify.map((check) => renderCheck(check)),
     diagnose: step.diagnose.map((probe) => ({
       ...command({ run: probe.run, timeout: probe.timeout }),
       when: renderDeep(probe.when, scope) as ExpectSpec,

@@ -70,6 +70,12 @@ export const StepSpec = z.strictObject({
    * {{name}}: how an undo restores what was there (say, the old ip_forward) instead of a guess.
    */
   capture: z.record(VarName, CommandSpec).default({}),
+  /**
+   * Checks that must hold before `do` may run: what makes `do` safe, such as "the link about to
+   * be moved is the peer of the veth this runbook made" (issue 11). When one does not hold, `do`
+   * does not run, and the step fails with its diagnosis.
+   */
+  requires: z.array(CheckSpec).default([]),
   do: z.array(CommandSpec).default([]),
   verify: z.array(CheckSpec).min(1, 'every step needs at least one verify check'),
   undo: z.array(CommandSpec).default([]),

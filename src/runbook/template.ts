@@ -33,8 +33,17 @@ export function hasMalformedPlaceholder(template: string): boolean {
  * Substitutes every placeholder whose name is in scope. Names not in scope are left as they
  * are when `partial` (values captured at run time, substituted later by rollback).
  */
-export function renderTemplate(template: string, scope: Scope, partial = false): string {
+export function renderTemplate(
+  template: string,
+  scope: Scope,
+  partial = false,
+  escape: (value: string) => string = (value) => value,
+): string {
   return template.replace(placeholder, (match, name: string, part: string | undefined, operand: string | undefined) => {
+    return escape(substitute(match, name, part, operand));
+  });
+
+  function substitute(match: string, name: string, part: string | undefined, operand: string | undefined): string {
     const value = scope[name];
     if (value === undefined) {
       if (!partial) throw new TemplateError(`no value for {{${name}}}`);
@@ -54,7 +63,7 @@ export function renderTemplate(template: string, scope: Scope, partial = false):
     }
     if (!/^-?\d+$/.test(amount)) throw new TemplateError(`${match}: "${amount}" is not a whole number`);
     return add(result, Number(amount), match);
-  });
+  }
 }
 
 export class TemplateError extends Error {}
@@ -70,14 +79,23 @@ function add(base: string, amount: number, expression: string): string {
   throw new TemplateError(`${expression}: "${base}" is neither a number nor an IPv4 address`);
 }
 
-/** Renders every string inside a JSON-like value (used for `json:` expectations). */
-export function renderDeep(value: unknown, scope: Scope): unknown {
-  if (typeof value === 'string') return renderTemplate(value, scope);
+/**
+ * Renders every string inside an expectation (`expect`, `when`, and the JSON patterns in them).
+ * Inside `output_matches` a value is escaped, so that it matches itself and nothing else: an
+ * interface named `veth.1` or `a+b` is a name, not a pattern (issue 11).
+ */
+export function renderDeep(value: unknown, scope: Scope, inRegex = false): unknown {
+  if (typeof value === 'string') return renderTemplate(value, scope, false, inRegex ? escapeRegex : undefined);
   if (Array.isArray(value)) return value.map((item) => renderDeep(item, scope));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, scope)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, scope, k === 'output_matches')]));
   }
   return value;
+}
+
+/** `text` as a regular expression that matches exactly that text. */
+export function escapeRegex(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
 }
 
 /** Every string found inside a JSON-like value, for placeholder validation. */

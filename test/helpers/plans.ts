@@ -6,6 +6,7 @@ export function fakeStep(id: string, extra: Partial<PlannedStep> = {}): PlannedS
     id,
     title: `make ${id}`,
     why: 'test',
+    requires: [],
     capture: [],
     do: [{ argv: ['create', id], timeoutMs: 1000 }],
     verify: [{ argv: ['has', id], timeoutMs: 1000, expect: { exit: 0 } }],

@@ -109,14 +109,14 @@ const breakages: Breakage[] = [
     breakIt: [['ip', 'link', 'set', 'veth1', 'down']],
     firstFailing: 'host-end-up',
     expected: cause.hostVethDown,
-    fix: 'ip link set veth1 up',
+    fix: 'ip link set dev veth1 up',
   },
   {
     name: 'set ceth1 down inside container1',
     breakIt: [['ip', '-n', 'container1', 'link', 'set', 'ceth1', 'down']],
     firstFailing: 'container-end-up',
     expected: cause.containerVethDown,
-    fix: 'ip -n container1 link set ceth1 up',
+    fix: 'ip -n container1 link set dev ceth1 up',
   },
   {
     name: 'delete the host route to 172.16.0.0/24',

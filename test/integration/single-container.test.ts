@@ -240,10 +240,10 @@ describe('runbook run single-container (real kernel, sandbox host)', () => {
       .map((l) => (l.argv as string[]).join(' '));
     expect(doCommands).toEqual([
       'ip netns add container1',
-      'ip link add veth1 type veth peer name ceth1',
-      'ip link set ceth1 netns container1',
-      'ip link set veth1 up',
-      'ip -n container1 link set ceth1 up',
+      'ip link add name veth1 type veth peer name ceth1',
+      'ip link set dev ceth1 netns container1',
+      'ip link set dev veth1 up',
+      'ip -n container1 link set dev ceth1 up',
       'ip -n container1 addr add 172.16.0.2/24 dev ceth1',
       'ip route add 172.16.0.0/24 dev veth1',
       'ip -n container1 route add default via 172.16.0.2 dev ceth1',

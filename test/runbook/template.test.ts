@@ -51,6 +51,7 @@ describe('renderPlan never splits an argv element', () => {
     steps: [
       {
         id: 's',
+        requires: [],
         capture: {},
         title: 'Make {{p}}',
         why: 'because {{p}}',
@@ -71,7 +72,17 @@ describe('renderPlan never splits an argv element', () => {
           },
         ],
       },
-      { id: 'v', title: 'V', why: 'W', capture: {}, do: [], verify: [{ run: ['true'] }], undo: [], diagnose: [] },
+      {
+        id: 'v',
+        title: 'V',
+        why: 'W',
+        requires: [],
+        capture: {},
+        do: [],
+        verify: [{ run: ['true'] }],
+        undo: [],
+        diagnose: [],
+      },
     ],
   };
 

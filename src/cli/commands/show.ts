@@ -26,6 +26,7 @@ export function showCommand(ctx: CliContext, runbookName: string, options: { set
     ctx.out('');
     ctx.out(`${i + 1}. ${step.id}: ${step.title}`);
     ctx.out(`   why: ${step.why}`);
+    for (const c of step.requires) ctx.out(`   requires: ${toShellLine(c.argv)}   expect ${JSON.stringify(c.expect)}`);
     for (const c of step.capture) ctx.out(`   capture ${c.name} (for undo): ${toShellLine(c.argv)}`);
     for (const c of step.do) ctx.out(`   do:     ${toShellLine(c.argv)}`);
     for (const c of step.verify) ctx.out(`   verify: ${toShellLine(c.argv)}   expect ${JSON.stringify(c.expect)}`);
