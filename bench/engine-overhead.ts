@@ -41,6 +41,7 @@ function noopPlan(steps: number): Plan {
       id: `step-${i}`,
       title: `step ${i}`,
       why: 'bench',
+      requires: [],
       capture: [],
       do: [{ argv: ['do', `s${i}`], timeoutMs: 1000 }],
       verify: [{ argv: ['has', `s${i}`], timeoutMs: 1000, expect: { exit: 0 } }],
