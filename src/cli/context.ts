@@ -1,7 +1,8 @@
-import path from 'node:path';
 import type { Logger } from 'pino';
-import { packageRoot } from '../version.js';
 import { createLogger } from '../log.js';
+import { resolveStateDir } from './state-dir.js';
+
+export { resolveStateDir };
 
 /** What every command gets from the global options. */
 export interface CliContext {
@@ -17,11 +18,6 @@ export interface GlobalOptions {
   stateDir?: string;
   verbose?: boolean;
   logLevel?: string;
-}
-
-/** `--state-dir`, else RUNBOOK_STATE_DIR, else state/ in the checkout. */
-export function resolveStateDir(option: string | undefined): string {
-  return path.resolve(option ?? process.env.RUNBOOK_STATE_DIR ?? path.join(packageRoot, 'state'));
 }
 
 export function createContext(options: GlobalOptions): CliContext {

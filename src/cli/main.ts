@@ -3,6 +3,7 @@ import { ExitCode, RunbookError } from '../errors.js';
 import { concernsSandbox } from '../sandbox/in-option.js';
 import { engineVersion } from '../version.js';
 import { createContext, type CliContext, type GlobalOptions } from './context.js';
+import { stateDirDefaultHelp } from './state-dir.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
 
 // Each command's module is imported when that command runs, not before: `runbook --version`
@@ -60,10 +61,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       'Host setup as journaled, verified, reversible steps. First job: Linux container networking from scratch.',
     )
     .version(engineVersion, '-V, --version')
-    .option(
-      '--state-dir <dir>',
-      'where runs and journals are kept (env RUNBOOK_STATE_DIR; default: state/ in the checkout)',
-    )
+    .option('--state-dir <dir>', `where runs and journals are kept (${stateDirDefaultHelp})`)
     .option('-v, --verbose', 'log each command and its exit code when it ends (debug level, on stderr, through pino)')
     .option(
       '--in <sandbox>',
