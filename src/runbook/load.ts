@@ -1,15 +1,24 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { invalidInput } from '../errors.js';
-import { packageRoot } from '../version.js';
 import { RunbookSpec, type LoopSpec, type ParamSpec, type StepSpec } from './schema.js';
+import {
+  findRunbook,
+  findRunbooks,
+  isEmbeddedFile,
+  isRunbookFile,
+  readRunbookText,
+  runbookPathEnvVar,
+  shippedRunbooksDir,
+  untrustedReason,
+} from './search-path.js';
 import { hasMalformedPlaceholder, placeholdersIn, stringsIn } from './template.js';
 
-/** The runbooks shipped with runbook; `runbook run NAME` looks here. */
-export const runbooksDir = path.join(packageRoot, 'runbooks');
+/** The runbooks shipped with runbook (in the one-file bundle: embedded in it). */
+export const runbooksDir = shippedRunbooksDir;
 
 /** A runbook after its includes are brought in: parameters merged, only steps and loops left. */
 export interface ResolvedRunbook {
@@ -42,38 +51,67 @@ export interface LoadedRunbook {
 /** Finds the text of an included runbook, given the file that includes it. */
 export type IncludeReader = (name: string, fromFile: string) => RunbookSource;
 
-/** Includes are sibling files: `include: multi-container` in runbooks/x.yaml is runbooks/multi-container.yaml. */
+/**
+ * Includes are sibling files first: `include: multi-container` in runbooks/x.yaml is
+ * runbooks/multi-container.yaml; a name with no sibling is looked up like `runbook run NAME`
+ * (so a runbook in ./runbooks can include a shipped one).
+ */
 export const readIncludeFromDisk: IncludeReader = (name, fromFile) => {
-  const file = path.join(path.dirname(fromFile), `${name}.yaml`);
-  if (!existsSync(file)) throw invalidInput(`${fromFile}: includes "${name}", but ${file} does not exist`);
-  return { name, file, source: readFileSync(file, 'utf8') };
+  const sibling = path.join(path.dirname(fromFile), `${name}.yaml`);
+  const file = isRunbookFile(sibling) ? sibling : findTrustedRunbook(name)?.file;
+  if (file === undefined)
+    throw invalidInput(`${fromFile}: includes "${name}", but ${sibling} does not exist (nor does a runbook "${name}")`);
+  return { name, file, source: readRunbookText(file) };
 };
 
-/** `NAME` means runbooks/NAME.yaml; anything with a slash or a .yaml/.yml ending is a path. */
+/**
+ * `NAME` is looked up on the search path (./runbooks, $RUNBOOK_PATH, the shipped runbooks);
+ * anything with a slash or a .yaml/.yml ending is a path.
+ */
 export function resolveRunbookFile(nameOrPath: string): string {
   if (nameOrPath.trim() === '') throw invalidInput('the runbook name is empty', 'list them with: runbook list');
+  // In the bundle, a shipped runbook's file is `bundled:runbooks/NAME.yaml` (as a journal records it).
+  if (isEmbeddedFile(nameOrPath)) {
+    if (!isRunbookFile(nameOrPath)) throw invalidInput(`runbook file not found: ${nameOrPath} (not in this bundle)`);
+    return nameOrPath;
+  }
   const isPath = nameOrPath.includes('/') || /\.ya?ml$/.test(nameOrPath);
-  const file = isPath ? path.resolve(nameOrPath) : path.join(runbooksDir, `${nameOrPath}.yaml`);
+  if (!isPath) {
+    const found = findTrustedRunbook(nameOrPath);
+    if (found === undefined)
+      throw invalidInput(
+        `unknown runbook "${nameOrPath}" (not in ./runbooks, $${runbookPathEnvVar} or the shipped runbooks)`,
+        `available: ${listRunbookNames().join(', ')}`,
+      );
+    return found.file;
+  }
+  const file = path.resolve(nameOrPath);
   if (existsSync(file) && !statSync(file).isFile())
     throw invalidInput(`not a runbook file: ${file} is a directory or a device`);
-  if (!existsSync(file)) {
-    throw isPath
-      ? invalidInput(`runbook file not found: ${file}`)
-      : invalidInput(`unknown runbook "${nameOrPath}" (no ${file})`, `available: ${listRunbookNames().join(', ')}`);
-  }
+  if (!existsSync(file)) throw invalidInput(`runbook file not found: ${file}`);
   return file;
 }
 
+/** The runbook a name means, refused (exit 2, nothing done) if its file is not to be believed. */
+function findTrustedRunbook(name: string) {
+  const found = findRunbook(name);
+  if (found === undefined) return undefined;
+  const untrusted = untrustedReason(found);
+  if (untrusted !== undefined)
+    throw invalidInput(
+      `refusing runbook "${name}" found in ${found.origin} (${found.file}): ${untrusted}; nothing was changed`,
+      'make it yours and not writable by others (chown, chmod go-w), or give its path explicitly',
+    );
+  return found;
+}
+
 export function listRunbookNames(): string[] {
-  return readdirSync(runbooksDir)
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => f.slice(0, -'.yaml'.length))
-    .sort();
+  return findRunbooks().map((r) => r.name);
 }
 
 export function loadRunbook(nameOrPath: string): LoadedRunbook {
   const file = resolveRunbookFile(nameOrPath);
-  return parseRunbook(readFileSync(file, 'utf8'), file);
+  return parseRunbook(readRunbookText(file), file);
 }
 
 /** Parses and validates runbook text and its includes; every problem names the file and the field. */

@@ -167,7 +167,7 @@ describe('loading runbook files', () => {
   it('an unknown name: exit 2, names it and lists what there is', () => {
     const error = thrown(() => loadRunbook('nosuch'));
     expect(error.exitCode).toBe(2);
-    expect(error.message).toBe(`unknown runbook "nosuch" (no ${path.join(runbooksDir, 'nosuch.yaml')})`);
+    expect(error.message).toBe('unknown runbook "nosuch" (not in ./runbooks, $RUNBOOK_PATH or the shipped runbooks)');
     expect(error.hint).toContain('single-container');
   });
 

@@ -1,11 +1,29 @@
-import { listRunbookNames, loadRunbook } from '../../runbook/load.js';
+import { RunbookError } from '../../errors.js';
+import { loadRunbook } from '../../runbook/load.js';
+import { findRunbooks, untrustedReason } from '../../runbook/search-path.js';
 import type { CliContext } from '../context.js';
 
-/** `runbook list`: the runbooks shipped in runbooks/, with their descriptions. */
+/**
+ * `runbook list`: every runbook a name finds (./runbooks, $RUNBOOK_PATH, shipped), with its
+ * description, where it comes from, and the files of the same name it hides.
+ */
 export function listCommand(ctx: CliContext): number {
-  for (const name of listRunbookNames()) {
-    const { spec } = loadRunbook(name);
-    ctx.out(`${name.padEnd(20)} ${spec.description}`);
+  for (const found of findRunbooks()) {
+    const untrusted = untrustedReason(found);
+    const description = untrusted === undefined ? describe(found.file) : `(refused: ${untrusted})`;
+    const from = found.origin === 'shipped' ? '' : `  [${found.origin}: ${found.file}]`;
+    ctx.out(`${found.name.padEnd(20)} ${description}${from}`);
+    for (const hidden of found.shadows) ctx.out(`${''.padEnd(20)}   shadows ${hidden.origin}: ${hidden.file}`);
   }
   return 0;
+}
+
+/** A runbook's description; a broken one is listed too (`show` gives its errors), not fatal to the list. */
+function describe(file: string): string {
+  try {
+    return loadRunbook(file).spec.description;
+  } catch (error) {
+    if (error instanceof RunbookError) return `(invalid: \`runbook show ${file}\` says why)`;
+    throw error;
+  }
 }

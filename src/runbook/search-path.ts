@@ -1,0 +1,148 @@
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { bundled } from '../bundled.js';
+import { invalidInput } from '../errors.js';
+import { packageRoot } from '../version.js';
+
+/** The environment variable listing extra runbook directories, colon-separated like $PATH. */
+export const runbookPathEnvVar = 'RUNBOOK_PATH';
+
+/**
+ * Where the shipped runbooks are: runbooks/ in the package, or, in the one-file bundle, the
+ * texts embedded in it, addressed as `bundled:runbooks/NAME.yaml` (what `show` prints and a
+ * journal records as the file).
+ */
+export const shippedRunbooksDir = bundled ? 'bundled:runbooks' : path.join(packageRoot ?? '.', 'runbooks');
+
+/** Where a runbook found by name comes from. */
+export type RunbookOrigin = './runbooks' | typeof runbookPathEnvVar | 'shipped';
+
+export interface SearchDir {
+  dir: string;
+  origin: RunbookOrigin;
+}
+
+/** A runbook name on the search path: the file that name means, and the files it shadows. */
+export interface FoundRunbook {
+  name: string;
+  file: string;
+  origin: RunbookOrigin;
+  /** Files of the same name further down the search path, which this one hides. */
+  shadows: Array<{ file: string; origin: RunbookOrigin }>;
+}
+
+/**
+ * The runbook search path, first match wins: ./runbooks of the current directory, then each dir
+ * of $RUNBOOK_PATH, then the shipped runbooks. A dir that is the shipped one (runbook run from
+ * its own checkout) counts once, as shipped.
+ */
+export function runbookSearchPath(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  cwd = process.cwd(),
+): SearchDir[] {
+  const dirs: SearchDir[] = [{ dir: path.join(cwd, 'runbooks'), origin: './runbooks' }];
+  for (const dir of (env[runbookPathEnvVar] ?? '').split(':')) {
+    if (dir !== '') dirs.push({ dir: path.resolve(cwd, dir), origin: runbookPathEnvVar });
+  }
+  const shipped = realDir(shippedRunbooksDir);
+  const seen = new Set<string>();
+  const searched = dirs.filter(({ dir }) => {
+    const real = realDir(dir);
+    if (real === undefined || real === shipped || seen.has(real)) return false;
+    seen.add(real);
+    return true;
+  });
+  return [...searched, { dir: shippedRunbooksDir, origin: 'shipped' }];
+}
+
+/** Every runbook name on the search path, sorted, each with the file it means and what it shadows. */
+export function findRunbooks(searchPath: readonly SearchDir[] = runbookSearchPath()): FoundRunbook[] {
+  const byName = new Map<string, FoundRunbook>();
+  for (const { dir, origin } of searchPath) {
+    for (const name of runbookNamesIn(dir)) {
+      const file = path.join(dir, `${name}.yaml`);
+      const first = byName.get(name);
+      if (first === undefined) byName.set(name, { name, file, origin, shadows: [] });
+      else first.shadows.push({ file, origin });
+    }
+  }
+  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The file a runbook name means on the search path, or undefined. */
+export function findRunbook(
+  name: string,
+  searchPath: readonly SearchDir[] = runbookSearchPath(),
+): FoundRunbook | undefined {
+  return findRunbooks(searchPath).find((r) => r.name === name);
+}
+
+/** Whether a file name is one of the bundle's embedded runbooks (`bundled:runbooks/NAME.yaml`). */
+export function isEmbeddedFile(file: string): boolean {
+  return embeddedName(file) !== undefined;
+}
+
+/** Whether a runbook file exists (in the bundle: is embedded). */
+export function isRunbookFile(file: string): boolean {
+  const embedded = embeddedName(file);
+  if (embedded !== undefined) return bundled?.runbooks[embedded] !== undefined;
+  return existsSync(file) && statSync(file).isFile();
+}
+
+/** The text of a runbook file (in the bundle: the embedded text). */
+export function readRunbookText(file: string): string {
+  const embedded = embeddedName(file);
+  if (embedded === undefined) return readFileSync(file, 'utf8');
+  const text = bundled?.runbooks[embedded];
+  if (text === undefined) throw invalidInput(`runbook file not found: ${file} (not in this bundle)`);
+  return text;
+}
+
+/**
+ * Why a runbook found by name outside the shipped ones must not be believed, or undefined if it
+ * may. Such a file decides what root runs, and is picked by the current directory or the
+ * environment, not named by the user: like OpenSSH's StrictModes, it and its directory must be
+ * owned by this user (or root, or the user who ran sudo) and writable by no one else. Otherwise
+ * `cd /tmp && sudo runbook run x` would run whatever another user left in /tmp/runbooks/x.yaml.
+ */
+export function untrustedReason(found: FoundRunbook): string | undefined {
+  if (found.origin === 'shipped') return undefined;
+  const uid = process.getuid?.() ?? -1;
+  const trusted = new Set([uid, 0]);
+  const sudoUid = Number(process.env.SUDO_UID);
+  if (uid === 0 && Number.isInteger(sudoUid)) trusted.add(sudoUid);
+  const real = realpathSync(found.file);
+  for (const entry of [real, path.dirname(real), path.dirname(found.file)]) {
+    const { uid: owner, mode } = statSync(entry);
+    if (!trusted.has(owner)) return `${entry} is owned by uid ${owner}, not by you (uid ${uid}) or root`;
+    if ((mode & 0o022) !== 0)
+      return `${entry} is writable by ${(mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${(mode & 0o7777).toString(8)})`;
+  }
+  return undefined;
+}
+
+function runbookNamesIn(dir: string): string[] {
+  if (bundled && dir === shippedRunbooksDir) return yamlNames(Object.keys(bundled.runbooks));
+  try {
+    return yamlNames(readdirSync(dir));
+  } catch {
+    return []; // a search dir that does not exist (or cannot be read) adds nothing
+  }
+}
+
+function yamlNames(files: readonly string[]): string[] {
+  return files.filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length));
+}
+
+function embeddedName(file: string): string | undefined {
+  const prefix = `${shippedRunbooksDir}/`;
+  return bundled && file.startsWith(prefix) ? file.slice(prefix.length) : undefined;
+}
+
+function realDir(dir: string): string | undefined {
+  try {
+    return statSync(dir).isDirectory() ? realpathSync(dir) : undefined;
+  } catch {
+    return undefined;
+  }
+}
