@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode, RunbookError } from '../errors.js';
+import { ExitCode, invalidInput, RunbookError } from '../errors.js';
 import { concernsSandbox } from '../sandbox/in-option.js';
 import { engineVersion } from '../version.js';
 import { createContext, type CliContext, type GlobalOptions } from './context.js';
@@ -11,6 +11,7 @@ import { registerSandboxCommands } from './commands/sandbox.js';
 // Performance).
 const commands = {
   check: () => import('./commands/check.js'),
+  completion: () => import('./commands/completion.js'),
   graph: () => import('./commands/graph.js'),
   journal: () => import('./commands/journal.js'),
   list: () => import('./commands/list.js'),
@@ -96,7 +97,9 @@ ${runExitCodes}`,
 
   program
     .command('list')
-    .description('list the runbooks in runbooks/')
+    .description(
+      'list the runbooks: ./runbooks, then $RUNBOOK_PATH dirs, then the shipped ones; where each comes from and what it shadows',
+    )
     .action(async (_opts, command: Command) => {
       exitCode = await (await commands.list()).listCommand(context(command));
     });
@@ -295,6 +298,35 @@ Examples:
     });
 
   registerSandboxCommands(program, context, (code) => (exitCode = code));
+
+  program
+    .command('completion')
+    .description('print a bash or zsh script that completes commands, options, runbooks, steps, runs and parameters')
+    .argument('<shell>', 'bash or zsh')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  source <(runbook completion bash)                          in this shell (add it to ~/.bashrc to keep it)
+  runbook completion bash > /etc/bash_completion.d/runbook   for everyone
+  runbook completion zsh > "\${fpath[1]}/_runbook"             zsh, after compinit`,
+    )
+    .action(async (shell: string, _opts, command: Command) => {
+      const completion = await commands.completion();
+      if (!(completion.shells as readonly string[]).includes(shell))
+        throw invalidInput(`no completion for shell "${shell}"`, `choose one of: ${completion.shells.join(', ')}`);
+      exitCode = completion.completionCommand(context(command), shell as 'bash' | 'zsh', program);
+    });
+
+  // What the completion script asks for as you type (hidden: not for people).
+  program
+    .command('__complete', { hidden: true })
+    .argument('<kind>')
+    .argument('[runbook]')
+    .option('--sandbox <name>')
+    .action(async (kind: string, runbook: string | undefined, opts: { sandbox?: string }, command: Command) => {
+      exitCode = (await commands.completion()).completeCommand(context(command), kind, runbook, opts);
+    });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
