@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { invalidInput } from '../errors.js';
 import type { Executor } from '../exec/types.js';
 import type { RunIndex } from '../journal/run-index.js';
@@ -68,9 +67,12 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
   });
 }
 
-/** The hash of the runbook as it is on disk now, includes and all; undefined if it is gone or broken. */
+/**
+ * The hash of the runbook as it is now, includes and all; undefined if it is gone or broken.
+ * loadRunbook, not the disk, says whether it exists: in the one-file bundle a shipped runbook's
+ * file is `bundled:runbooks/NAME.yaml`, embedded (issue 13).
+ */
 function currentRunbookHash(file: string): string | undefined {
-  if (!existsSync(file)) return undefined;
   try {
     return loadRunbook(file).hash;
   } catch {
