@@ -3,12 +3,13 @@
 // The shipped runbooks and the version are embedded (src/bundled.ts), since no package is
 // around the file. It bundles bin/runbook.js, so it starts exactly as the installed command
 // does (V8 flags first, then the CLI). Run `npm run build` first (`npm run bundle` does).
+// `node scripts/bundle.mjs OUTFILE` writes elsewhere (the tests do).
 import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 
 const root = path.resolve(import.meta.dirname, '..');
-const outfile = path.join(root, 'dist', 'runbook.mjs');
+const outfile = path.resolve(process.argv[2] ?? path.join(root, 'dist', 'runbook.mjs'));
 
 if (!existsSync(path.join(root, 'dist', 'cli', 'main.js'))) {
   console.error('bundle: dist/ is not built; run `npm run bundle` (which builds first) or `npm run build`');
@@ -44,7 +45,7 @@ const result = await build({
 });
 
 chmodSync(outfile, 0o755);
-const bytes = result.metafile.outputs[path.relative(process.cwd(), outfile)]?.bytes;
+const bytes = Object.values(result.metafile.outputs)[0]?.bytes;
 console.log(
   `bundle: wrote ${path.relative(process.cwd(), outfile)} (${bytes === undefined ? '?' : `${Math.round(bytes / 1024)} KiB`}, runbook ${version}, ${Object.keys(runbooks).length} runbooks embedded)`,
 );

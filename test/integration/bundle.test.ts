@@ -1,0 +1,77 @@
+import { execa } from 'execa';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDir, tempDir } from '../helpers/cli-harness.js';
+import { asRootWithPrivateVarLib, cleanEnv } from '../helpers/installed.js';
+
+/**
+ * The one-file bundle (issue 13): dist/runbook.mjs alone in an empty directory, no
+ * node_modules and no package around it, lists and runs the shipped runbooks, which it embeds.
+ */
+const checkout = path.resolve(import.meta.dirname, '../..');
+const { version } = JSON.parse(readFileSync(path.join(checkout, 'package.json'), 'utf8')) as { version: string };
+
+let dir: string;
+let bundle: string;
+beforeAll(async () => {
+  dir = tempDir('runbook-bundle-');
+  bundle = path.join(dir, 'runbook.mjs');
+  // What `npm run bundle` runs after the build (the tests run on a built dist/), written straight
+  // into the empty directory.
+  await execa(process.execPath, [path.join(checkout, 'scripts', 'bundle.mjs'), bundle]);
+}, 120_000);
+afterAll(() => removeDir(dir));
+
+const inEmptyDir = (argv: string[], env: Record<string, string> = {}) =>
+  execa(argv[0]!, argv.slice(1), { cwd: dir, env: cleanEnv({ HOME: dir, ...env }), reject: false });
+
+describe('dist/runbook.mjs, alone in an empty directory', () => {
+  it('is one executable file with a shebang', () => {
+    expect(readdirSync(dir)).toEqual(['runbook.mjs']);
+    expect(readFileSync(bundle, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+    expect(statSync(bundle).mode & 0o111).toBe(0o111);
+  });
+
+  it('runs as ./runbook.mjs and as node runbook.mjs: --version, list, show of an embedded runbook', async () => {
+    expect((await inEmptyDir(['./runbook.mjs', '--version'])).stdout).toBe(version);
+    const list = await inEmptyDir([process.execPath, 'runbook.mjs', 'list']);
+    expect(list.stderr).toBe('');
+    expect(list.stdout).toMatch(/^container-internet .*\nmulti-container .*\nsingle-container /);
+    const show = await inEmptyDir(['./runbook.mjs', 'show', 'container-internet']);
+    expect(show.exitCode).toBe(0);
+    expect(show.stdout).toContain('file: bundled:runbooks/container-internet.yaml');
+    // container-internet includes multi-container: the include is found in the bundle too.
+    expect(show.stdout).toContain('bridge');
+  });
+
+  it('as root: run single-container --sandbox succeeds, recorded in /var/lib/runbook, pino logging bundled', async () => {
+    const varLib = tempDir('runbook-varlib-');
+    try {
+      const run = await asRootWithPrivateVarLib(varLib, [bundle, '--verbose', 'run', 'single-container', '--sandbox'], {
+        cwd: dir,
+        env: cleanEnv({ HOME: dir }),
+      });
+      expect(run.exitCode).toBe(0);
+      expect(run.stdout).toMatch(/run \S+ succeeded: 8 step\(s\) changed/);
+      // --verbose: one pino line (NDJSON, level debug) per command, through the bundled pino.
+      const logged = run.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { level: number; msg: string });
+      expect(logged.length).toBeGreaterThan(10);
+      expect(logged.every((l) => l.level === 20 && l.msg === 'command')).toBe(true);
+      const verify = await asRootWithPrivateVarLib(varLib, [bundle, 'journal', 'latest', '--verify'], { cwd: dir });
+      expect(verify.stdout).toMatch(/is intact/);
+      const journals = readdirSync(path.join(varLib, 'runbook', 'runs')).filter((f) => f.endsWith('.ndjson'));
+      expect(journals).toHaveLength(1);
+      const start = JSON.parse(
+        readFileSync(path.join(varLib, 'runbook', 'runs', journals[0]!), 'utf8').split('\n')[0]!,
+      );
+      expect(start).toMatchObject({ runbookFile: 'bundled:runbooks/single-container.yaml', engineVersion: version });
+      expect(readdirSync(dir)).toEqual(['runbook.mjs']); // nothing written beside the bundle
+    } finally {
+      removeDir(varLib);
+    }
+  });
+});
