@@ -1,5 +1,5 @@
-import { execa, type Options } from 'execa';
-import { chmodSync, cpSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { execa } from 'execa';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -12,7 +12,11 @@ import path from 'node:path';
  * command writes /var/lib/runbook, the files land in varLib, and the machine's /var/lib never
  * changes. The one-shot sandbox `run --sandbox` makes inherits that mount.
  */
-export function asRootWithPrivateVarLib(varLib: string, argv: readonly string[], options: Options = {}) {
+export function asRootWithPrivateVarLib(
+  varLib: string,
+  argv: readonly string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+) {
   const script = 'mount --bind "$0" /var/lib && exec "$@"';
   return execa('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, varLib, ...argv], {
     reject: false,
@@ -53,13 +57,8 @@ export async function cleanCopyOfCheckout(checkout: string, to: string): Promise
   });
   for (const file of stdout.split('\0').filter((f) => f !== '')) {
     const from = path.join(checkout, file);
-    let isFile = false;
-    try {
-      isFile = statSync(from).isFile();
-    } catch {
-      continue; // deleted in the working tree but not yet in the index
-    }
-    if (!isFile) continue;
+    // Skips what is deleted in the working tree but still in the index.
+    if (!existsSync(from) || !statSync(from).isFile()) continue;
     mkdirSync(path.dirname(path.join(to, file)), { recursive: true });
     cpSync(from, path.join(to, file));
   }
