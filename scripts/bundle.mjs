@@ -47,5 +47,5 @@ const result = await build({
 chmodSync(outfile, 0o755);
 const bytes = Object.values(result.metafile.outputs)[0]?.bytes;
 console.log(
-  `bundle: wrote ${path.relative(process.cwd(), outfile)} (${bytes === undefined ? '?' : `${Math.round(bytes / 1024)} KiB`}, runbook ${version}, ${Object.keys(runbooks).length} runbooks embedded)`,
+  `bundle: wrote ${outfile} (${bytes === undefined ? '?' : `${Math.round(bytes / 1024)} KiB`}, runbook ${version}, ${Object.keys(runbooks).length} runbooks embedded)`,
 );

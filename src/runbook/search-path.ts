@@ -111,7 +111,12 @@ export function untrustedReason(found: FoundRunbook): string | undefined {
   const trusted = new Set([uid, 0]);
   const sudoUid = Number(process.env.SUDO_UID);
   if (uid === 0 && Number.isInteger(sudoUid)) trusted.add(sudoUid);
-  const real = realpathSync(found.file);
+  let real: string;
+  try {
+    real = realpathSync(found.file);
+  } catch (error) {
+    return `${found.file} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+  }
   for (const entry of [real, path.dirname(real), path.dirname(found.file)]) {
     const { uid: owner, mode } = statSync(entry);
     if (!trusted.has(owner)) return `${entry} is owned by uid ${owner}, not by you (uid ${uid}) or root`;

@@ -117,6 +117,15 @@ describe('a runbook picked by name from a dir others can write is refused (Stric
     expect(thrown(() => resolveRunbookFile('link')).message).toContain(`${target} is writable by others`);
   });
 
+  it('a dangling symlink is refused by name, and listed as refused rather than breaking list', () => {
+    const dangling = dir('dangling', {});
+    symlinkSync(path.join(dangling, 'gone.yaml'), path.join(dangling, 'ghost.yaml'));
+    vi.stubEnv('RUNBOOK_PATH', dangling);
+    expect(thrown(() => resolveRunbookFile('ghost')).message).toContain('cannot be read (ENOENT)');
+    const [found] = findRunbooks([{ dir: dangling, origin: 'RUNBOOK_PATH' }]);
+    expect(untrustedReason(found!)).toBe(`${path.join(dangling, 'ghost.yaml')} cannot be read (ENOENT)`);
+  });
+
   it('the shipped runbooks and explicit paths are not subject to it', () => {
     const open = dir('open2', { 'x.yaml': runbook('x', 'x') });
     chmodSync(open, 0o777);
