@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir, tempDir } from '../helpers/cli-harness.js';
 import { asRootWithPrivateVarLib, cleanEnv } from '../helpers/installed.js';
+import { SandboxHost } from '../helpers/sandbox-host.js';
 
 /**
  * The one-file bundle (issue 13): dist/runbook.mjs alone in an empty directory, no
@@ -72,6 +73,31 @@ describe('dist/runbook.mjs, alone in an empty directory', () => {
       expect(readdirSync(dir)).toEqual(['runbook.mjs']); // nothing written beside the bundle
     } finally {
       removeDir(varLib);
+    }
+  });
+
+  it('resumes and rolls back a run of an embedded runbook (its file is bundled:runbooks/…, not on disk)', async () => {
+    const host = await SandboxHost.create();
+    const stateDir = tempDir('runbook-bundle-state-');
+    try {
+      const bundled = (...args: string[]) =>
+        host.exec([process.execPath, bundle, '--state-dir', stateDir, ...args], { env: cleanEnv() });
+      const stopped = await bundled('run', 'single-container', '--until', 'host-route');
+      expect(stopped.stdout).toContain('stopped after step host-route');
+      const resumed = await bundled('resume');
+      expect(resumed.stderr).toBe('');
+      expect(resumed.exitCode).toBe(0);
+      expect(resumed.stdout).toMatch(/resumed and succeeded/);
+      expect(((await host.ipJson(['netns', 'list'])) as Array<{ name: string }>).map((n) => n.name)).toContain(
+        'container1',
+      );
+      const rolledBack = await bundled('rollback');
+      expect(rolledBack.exitCode).toBe(0);
+      const namespaces = ((await host.ipJson(['netns', 'list'])) as Array<{ name: string }>).map((n) => n.name);
+      expect(namespaces).not.toContain('container1');
+    } finally {
+      host.dispose();
+      removeDir(stateDir);
     }
   });
 });
