@@ -24,6 +24,8 @@ export interface GraphNode {
   invoke: Array<{ src: string; input: unknown }>;
   /** Named actions run on entry (with their params, when static). */
   entry: Array<{ type: string; params: unknown }>;
+  /** The state's description, when it has one (a step's "done" that cannot be undone says so). */
+  description?: string | undefined;
 }
 
 export type TransitionKind = 'event' | 'always' | 'done' | 'error';
@@ -61,6 +63,7 @@ interface StateNodeLike {
   initial?: { target: readonly StateNodeLike[] } | undefined;
   invoke: ReadonlyArray<{ src: unknown; id: string; input?: unknown }>;
   entry: readonly unknown[];
+  description?: string | undefined;
   transitions: ReadonlyMap<string, readonly TransitionLike[]>;
   always?: readonly TransitionLike[] | undefined;
 }
@@ -90,6 +93,7 @@ export function machineGraph(machine: Pick<RunMachine, 'root'> | { root: unknown
           input: staticValue(i.input),
         })),
         entry: node.entry.map(actionOf),
+        ...(node.description !== undefined && { description: node.description }),
       });
       const doneEvents = new Set(node.invoke.map((i) => `xstate.done.actor.${i.id}`));
       const errorEvents = new Set(node.invoke.map((i) => `xstate.error.actor.${i.id}`));
@@ -260,6 +264,7 @@ function describe(node: GraphNode): string | undefined {
     const outcome = (action.params as { outcome?: unknown } | undefined)?.outcome;
     if (action.type === 'stepFinished' && typeof outcome === 'string') parts.push(`outcome ${outcome}`);
   }
+  if (node.description !== undefined) parts.push(node.description);
   return parts.length === 0 ? undefined : label(parts.join(', '));
 }
 

@@ -1,4 +1,4 @@
-import type { CommandResult, Executor } from '../exec/types.js';
+import { succeeded, type CommandResult, type Executor } from '../exec/types.js';
 import { afterCommandFinished } from '../fault/kill-points.js';
 import type { JournalSink } from '../journal/sink.js';
 import type { Phase, PlannedCommand } from '../runbook/plan.js';
@@ -39,6 +39,7 @@ export async function runJournaled(
   phase: Phase,
   index: number,
   command: PlannedCommand,
+  attempt?: number,
 ): Promise<CommandResult> {
   if (ctx.signal?.aborted) throw new InterruptedError();
   ctx.journal.append({
@@ -48,8 +49,15 @@ export async function runJournaled(
     index,
     argv: command.argv,
     timeoutMs: command.timeoutMs,
+    // Optional fields only when used, so that journals of plain commands read as before.
+    ...(command.stdin !== undefined && { stdin: command.stdin }),
+    ...(attempt !== undefined && { attempt }),
   });
-  const result = await ctx.executor.run({ argv: command.argv, timeoutMs: command.timeoutMs });
+  const result = await ctx.executor.run({
+    argv: command.argv,
+    timeoutMs: command.timeoutMs,
+    ...(command.stdin !== undefined && { input: command.stdin }),
+  });
   afterCommandFinished();
   ctx.journal.append({
     type: 'command-end',
@@ -63,6 +71,9 @@ export async function runJournaled(
     durationMs: result.durationMs,
     stdout: bounded(result.stdout),
     stderr: bounded(result.stderr),
+    // With ok_exit, whether this status counted as success: run-history reads it (a `do` that
+    // ended with an accepted non-zero status changed the host).
+    ...(command.okExit !== undefined && { accepted: succeeded(result, command.okExit) }),
   });
   ctx.onCommand?.({ stepId, phase, argv: command.argv, result });
   // Ctrl-C reaches the command too (same process group): its failure then means "interrupted",

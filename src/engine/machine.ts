@@ -195,7 +195,14 @@ export function buildRunMachine(plan: Pick<Plan, 'runbook' | 'steps'>, implement
           },
           skipped: { type: 'final', entry: finished('skipped') },
           ok: { type: 'final', entry: finished('ok') },
-          ...(hasDo && { done: { type: 'final', entry: finished('changed') } }),
+          ...(hasDo && {
+            done: {
+              type: 'final',
+              entry: finished('changed'),
+              // `undo: none`: shown by `runbook graph`; rollback reports the step and goes on.
+              ...(step.noUndo !== undefined && { description: `not undoable: ${step.noUndo}` }),
+            },
+          }),
           failed: { type: 'final', entry: [finished('failed'), { type: 'markFailed', params: { stepId } }] },
         },
         onDone: [

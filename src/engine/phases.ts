@@ -1,8 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fromPromise } from 'xstate';
-import { succeeded } from '../exec/types.js';
-import type { PlannedStep } from '../runbook/plan.js';
+import type { PlannedStep, Retry } from '../runbook/plan.js';
 import { evaluate } from './expectations.js';
-import { runJournaled, type CommandContext } from './journaled-command.js';
+import { InterruptedError, runJournaled, type CommandContext } from './journaled-command.js';
+import { runCapture, runGuarded, withValues } from './step-commands.js';
 import type { ChecksOutput, CommandsOutput, PhaseInput, ProbesOutput } from './machine.js';
 
 /** A verification that did not hold, with what it showed. */
@@ -38,22 +39,45 @@ export async function runStepChecks(
   step: PlannedStep,
   phase: 'check' | 'verify' | 'requires',
 ): Promise<FailedCheck | undefined> {
+  // Retries are for effects that settle (a ping after a repair, an address leaving "tentative"):
+  // after `do`, and for a step without `do`, whose check is its verification. A step with `do`
+  // whose first check fails is simply done, with no waiting; preconditions are not retried.
+  const retrying = phase === 'verify' || (phase === 'check' && step.do.length === 0);
   const checks = phase === 'requires' ? step.requires : step.verify;
   for (const [index, check] of checks.entries()) {
-    const result = await runJournaled(ctx, step.id, phase, index, check);
-    const verdict = evaluate(check.expect, result);
-    ctx.journal.append({
-      type: 'check',
-      step: step.id,
-      phase,
-      index,
-      ok: verdict.ok,
-      reason: verdict.reason,
-      evidence: verdict.evidence,
-    });
+    const attempts = retrying ? 1 + (check.retries ?? 0) : 1;
+    let verdict = { ok: false, reason: '', evidence: undefined as string | undefined };
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (attempt > 1) await pause(ctx, check);
+      const numbered = attempts > 1 ? attempt : undefined;
+      const result = await runJournaled(ctx, step.id, phase, index, check, numbered);
+      verdict = evaluate(check.expect, result);
+      ctx.journal.append({
+        type: 'check',
+        step: step.id,
+        phase,
+        index,
+        ok: verdict.ok,
+        reason: verdict.reason,
+        evidence: verdict.evidence,
+        ...(numbered !== undefined && { attempt: numbered }),
+      });
+      if (verdict.ok) break;
+    }
     if (!verdict.ok) return { argv: check.argv, reason: verdict.reason, evidence: verdict.evidence };
   }
   return undefined;
+}
+
+/** Waits between two attempts of a check or probe; an interrupt ends the wait at once. */
+async function pause(ctx: CommandContext, retry: Retry): Promise<void> {
+  const ms = retry.delayMs ?? 0;
+  if (ms === 0) return;
+  try {
+    await sleep(ms, undefined, { signal: ctx.signal });
+  } catch {
+    throw new InterruptedError();
+  }
 }
 
 /**
@@ -63,8 +87,13 @@ export async function runStepChecks(
  */
 export async function runStepProbes(ctx: CommandContext, step: PlannedStep): Promise<Finding[]> {
   for (const [index, probe] of step.diagnose.entries()) {
-    const result = await runJournaled(ctx, step.id, 'diagnose', index, probe);
-    const verdict = evaluate(probe.when, result);
+    const attempts = 1 + (probe.retries ?? 0);
+    let verdict = { ok: false, reason: '', evidence: undefined as string | undefined };
+    for (let attempt = 1; attempt <= attempts && !verdict.ok; attempt++) {
+      if (attempt > 1) await pause(ctx, probe);
+      const result = await runJournaled(ctx, step.id, 'diagnose', index, probe, attempts > 1 ? attempt : undefined);
+      verdict = evaluate(probe.when, result);
+    }
     if (!verdict.ok) continue;
     const finding: Finding = { cause: probe.cause, evidence: verdict.evidence, fix: probe.fix, argv: probe.argv };
     ctx.journal.append({ type: 'finding', step: step.id, index, ...finding });
@@ -115,16 +144,20 @@ export function createPhaseActors(
         return { allSucceeded: false };
       }
       // Captures first: what undo will need to restore must be on disk before anything changes.
+      const values: Record<string, string> = {};
       for (const [index, capture] of step.capture.entries()) {
-        const result = await runJournaled(ctx, step.id, 'capture', index, capture);
-        if (!succeeded(result)) return { allSucceeded: false };
-        ctx.journal.append({ type: 'capture', step: step.id, name: capture.name, value: result.stdout.trim() });
+        const captured = await runCapture(ctx, step.id, index, capture);
+        if ('problem' in captured) return { allSucceeded: false };
+        ctx.journal.append({ type: 'capture', step: step.id, name: capture.name, value: captured.value });
+        values[capture.name] = captured.value;
       }
-      for (const [index, command] of step.do.entries()) {
-        const result = await runJournaled(ctx, step.id, 'do', index, command);
+      for (const [index, planned] of step.do.entries()) {
+        // `do` uses this attempt's captured values (what is on the host now).
+        const command = step.capture.length > 0 ? withValues(planned, values) : planned;
+        const outcome = await runGuarded(ctx, step.id, 'do', index, command);
         // Later commands of a step build on earlier ones: stop at the first failure and let
         // verify decide whether the effect is there anyway.
-        if (!succeeded(result)) return { allSucceeded: false };
+        if (outcome.kind === 'ran' && !outcome.ok) return { allSucceeded: false };
       }
       return { allSucceeded: true };
     }),

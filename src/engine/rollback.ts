@@ -2,12 +2,12 @@ import type { Executor } from '../exec/types.js';
 import type { RunIndex } from '../journal/run-index.js';
 import { RunbookError } from '../errors.js';
 import type { PlannedStep } from '../runbook/plan.js';
-import { renderTemplate } from '../runbook/template.js';
 import type { CommandEvent } from './journaled-command.js';
 import { journalFile } from '../journal/paths.js';
 import { readJournal } from '../journal/reader.js';
 import { continueRun, selectRun, withStateLock, type Nothing } from './recorded-run.js';
 import { readRunHistory } from './run-history.js';
+import { withValues } from './step-commands.js';
 import { undoSteps, type UndoReport, type UndoResult } from './undo-steps.js';
 
 export interface RollbackOptions {
@@ -85,7 +85,7 @@ function withCapturedValues(step: PlannedStep, values: Record<string, string>): 
       `step ${step.id} changed the host but its captured ${missing.join(', ')} is not in the journal: its undo cannot know what to restore`,
     );
   }
-  return { ...step, undo: step.undo.map((c) => ({ ...c, argv: c.argv.map((arg) => renderTemplate(arg, values)) })) };
+  return { ...step, undo: step.undo.map((c) => withValues(c, values)) };
 }
 
 /**

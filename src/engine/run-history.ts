@@ -18,7 +18,7 @@ export interface RunHistory {
   changedSteps: string[];
   /** Values captured before each step's first `do`, for its undo: step id → name → value. */
   captures: Map<string, Record<string, string>>;
-  /** Steps a rollback has already undone (and checked gone). */
+  /** Steps a rollback has already undone (and checked gone), or reported as not undoable. */
   undoneSteps: string[];
   rollbackStarted: boolean;
   rollbackFinished: boolean;
@@ -62,7 +62,10 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
         // did not create. One that succeeded did change the host.
         if (line.phase === 'do') {
           pendingDo = undefined;
-          if (line.exitCode === 0 && !line.timedOut) markChanged(line.step);
+          // With ok_exit the entry says whether its status counted as success (`accepted`):
+          // an accepted non-zero status did change the host.
+          const ok = line.accepted ?? (line.exitCode === 0 && !line.timedOut);
+          if (ok) markChanged(line.step);
         }
         break;
       case 'capture': {
@@ -82,7 +85,8 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
         rollbackStarted = true;
         break;
       case 'step-undone':
-        if (line.outcome === 'undone') undone.add(line.step);
+        // A step that cannot be undone is done with as far as rollback goes: reported once.
+        if (line.outcome === 'undone' || line.outcome === 'not-undoable') undone.add(line.step);
         break;
       case 'rollback-end':
         rollbackFinished = line.status === 'rolled-back';

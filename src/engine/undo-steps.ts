@@ -3,12 +3,14 @@ import type { JournalSink } from '../journal/sink.js';
 import type { PlannedStep } from '../runbook/plan.js';
 import { evaluate } from './expectations.js';
 import { InterruptedError, runJournaled, type CommandEvent } from './journaled-command.js';
+import { runGuarded } from './step-commands.js';
 
 export interface UndoReport {
   stepId: string;
-  outcome: 'undone' | 'undo-failed';
+  /** not-undoable: the step says `undo: none`; nothing was run for it. */
+  outcome: 'undone' | 'undo-failed' | 'not-undoable';
   durationMs: number;
-  /** For undo-failed: the check that still holds. */
+  /** For undo-failed: the check that still holds; for not-undoable: the runbook's reason. */
   stillHolds: string | undefined;
 }
 
@@ -45,7 +47,22 @@ export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
   try {
     for (const step of options.steps) {
       const started = performance.now();
-      for (const [index, command] of step.undo.entries()) await runJournaled(ctx, step.id, 'undo', index, command);
+      if (step.noUndo !== undefined) {
+        // The runbook says this change cannot be reversed: report it and go on with the rest,
+        // which do not depend on it being undone (it was a one-off action, such as a flush).
+        const report: UndoReport = { stepId: step.id, outcome: 'not-undoable', durationMs: 0, stillHolds: step.noUndo };
+        options.journal.append({
+          type: 'step-undone',
+          step: step.id,
+          outcome: 'not-undoable',
+          durationMs: 0,
+          reason: step.noUndo,
+        });
+        reports.push(report);
+        options.onUndo?.(report);
+        continue;
+      }
+      for (const [index, command] of step.undo.entries()) await runGuarded(ctx, step.id, 'undo', index, command);
       const stillHolds = await firstHoldingCheck(ctx, step);
       const report: UndoReport = {
         stepId: step.id,

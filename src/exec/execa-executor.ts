@@ -7,14 +7,15 @@ import type { CommandRequest, CommandResult, Executor } from './types.js';
  */
 export function createExecaExecutor(): Executor {
   return {
-    async run({ argv, timeoutMs }: CommandRequest): Promise<CommandResult> {
+    async run({ argv, timeoutMs, input }: CommandRequest): Promise<CommandResult> {
       const [file, ...args] = argv;
       if (file === undefined) throw new Error('empty argv');
       const started = performance.now();
       const result = await execa(file, args, {
         reject: false,
         timeout: timeoutMs,
-        stdin: 'ignore',
+        // stdin is closed unless the command carries text for it (a file written with tee).
+        ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
         stripFinalNewline: false,
         // A fixed, predictable locale, so that checks on command output are stable.
         env: { LC_ALL: 'C' },

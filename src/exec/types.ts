@@ -14,6 +14,8 @@ export interface CommandResult {
 export interface CommandRequest {
   argv: readonly string[];
   timeoutMs: number;
+  /** Text for the command's standard input; without it, stdin is closed. */
+  input?: string | undefined;
 }
 
 /**
@@ -24,7 +26,15 @@ export interface Executor {
   run(request: CommandRequest): Promise<CommandResult>;
 }
 
-/** True when the command ran to completion with exit status 0. */
-export function succeeded(result: CommandResult): boolean {
-  return result.exitCode === 0 && !result.timedOut && result.startError === undefined;
+/**
+ * True when the command ran to completion with exit status 0, or with one of `okExit` when the
+ * command declares the statuses it accepts (`ok_exit: [0, 2]`).
+ */
+export function succeeded(result: CommandResult, okExit: readonly number[] = [0]): boolean {
+  return (
+    result.exitCode !== undefined &&
+    okExit.includes(result.exitCode) &&
+    !result.timedOut &&
+    result.startError === undefined
+  );
 }

@@ -63,6 +63,19 @@ export interface CommandStartEntry {
   index: number;
   argv: readonly string[];
   timeoutMs: number;
+  /** The text given on standard input, when the command has some. */
+  stdin?: string | undefined;
+  /** For a check or probe with retries: which attempt this is (1, 2, …). */
+  attempt?: number | undefined;
+}
+
+/** A `do` or `undo` command not run because its `if` / `unless` condition said so. */
+export interface CommandSkippedEntry {
+  type: 'command-skipped';
+  step: string;
+  phase: Phase;
+  index: number;
+  reason: string;
 }
 
 export interface CommandEndEntry {
@@ -78,6 +91,8 @@ export interface CommandEndEntry {
   /** Bounded: the first few KiB of each stream. */
   stdout: string;
   stderr: string;
+  /** Only for a command with ok_exit: whether its exit status was one it accepts. */
+  accepted?: boolean | undefined;
 }
 
 export interface CheckEntry {
@@ -88,6 +103,8 @@ export interface CheckEntry {
   ok: boolean;
   reason: string;
   evidence: string | undefined;
+  /** For a check with retries: which attempt this verdict is of (1, 2, …). */
+  attempt?: number | undefined;
 }
 
 /** A value read before a step's `do`, kept for its `undo` (e.g. the previous ip_forward). */
@@ -132,8 +149,11 @@ export interface RollbackStartEntry {
 export interface StepUndoneEntry {
   type: 'step-undone';
   step: string;
-  outcome: 'undone' | 'undo-failed';
+  /** not-undoable: the step declares `undo: none`; rollback went on past it. */
+  outcome: 'undone' | 'undo-failed' | 'not-undoable';
   durationMs: number;
+  /** For not-undoable: the runbook's reason. */
+  reason?: string | undefined;
 }
 
 export interface RollbackEndEntry {
@@ -148,6 +168,7 @@ export type JournalEntry =
   | StepStartEntry
   | CommandStartEntry
   | CommandEndEntry
+  | CommandSkippedEntry
   | CheckEntry
   | CaptureEntry
   | FindingEntry

@@ -40,6 +40,9 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
         out.push(`${' '.repeat(12)}   ${' '.repeat(10)}   → ${result}`);
         break;
       }
+      case 'command-skipped':
+        out.push(`${time}   ${line.phase.padEnd(10)}   command ${line.index + 1} not run: ${line.reason}`);
+        break;
       case 'check':
         out.push(`${' '.repeat(12)}   ${' '.repeat(10)}   ${line.ok ? '✓ holds' : `✗ does not hold: ${line.reason}`}`);
         break;
@@ -71,7 +74,9 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
         );
         break;
       case 'step-undone':
-        out.push(`${time}   ⇐ ${line.step} ${line.outcome} (${line.durationMs} ms)`);
+        out.push(
+          `${time}   ⇐ ${line.step} ${line.outcome} (${line.durationMs} ms)${line.reason ? `: ${line.reason}` : ''}`,
+        );
         break;
       case 'rollback-end':
         out.push('', `${time} rollback ${line.status}${line.message ? `: ${line.message}` : ''}`);

@@ -95,6 +95,8 @@ function summarize(entry: JournalEntry): string {
       return `${entry.step} ${entry.phase}: ${entry.argv.join(' ')}`;
     case 'command-end':
       return `${entry.step} ${entry.phase}: exit ${entry.exitCode ?? entry.signal ?? 'none'} in ${entry.durationMs} ms`;
+    case 'command-skipped':
+      return `${entry.step} ${entry.phase}: command ${entry.index} skipped: ${entry.reason}`;
     case 'check':
       return `${entry.step} ${entry.phase}: ${entry.ok ? 'holds' : `does not hold: ${entry.reason}`}`;
     case 'capture':

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { invalidInput } from '../errors.js';
+import { defaultText, paramSpecProblems } from './param-types.js';
+import { checkParamValue } from './params.js';
 import { RunbookSpec, type LoopSpec, type ParamSpec, type StepSpec } from './schema.js';
 import {
   findRunbook,
@@ -168,7 +170,33 @@ function validate(source: string, file: string): RunbookSpec {
       'the format is described in docs/runbook-format.md',
     );
   }
+  const problems = [...paramSpecProblems(parsed.data.parameters), ...defaultProblems(parsed.data.parameters)];
+  if (problems.length > 0) {
+    throw invalidInput(
+      `${file}: not a valid runbook:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+      'the parameter types are described in docs/runbook-format.md',
+    );
+  }
   return parsed.data;
+}
+
+/**
+ * Defaults are checked like --set values, when the file is read: a bad default is the author's
+ * mistake and should not wait for the day nobody overrides it.
+ */
+function defaultProblems(parameters: Record<string, ParamSpec>): string[] {
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(parameters)) {
+    for (const key of ['default', 'sandbox_default'] as const) {
+      const written = spec[key];
+      if (written === undefined || (Array.isArray(written) && spec.type !== 'list')) continue;
+      const text = defaultText(written);
+      const problem = typeof text === 'object' ? text.problem : checkParamValue(spec.type, text, spec);
+      if (problem !== undefined)
+        problems.push(`parameters.${name}.${key}: "${String(written)}" is not a valid ${spec.type}: ${problem}`);
+    }
+  }
+  return problems;
 }
 
 function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
@@ -203,18 +231,32 @@ function checkPlaceholders(spec: ResolvedRunbook, file: string): void {
       if (scope.includes(name))
         problems.push(`  ${where}.capture.${name}: already the name of a parameter or loop variable`);
     for (const [field, value] of Object.entries(step)) {
-      check(`${where} (${step.id}).${field}`, value, field === 'undo' ? [...scope, ...captures] : scope);
+      // Captured values are read just before `do`: do and undo may use them, nothing else.
+      const withCaptures = field === 'do' || field === 'undo';
+      check(`${where} (${step.id}).${field}`, value, withCaptures ? [...scope, ...captures] : scope);
     }
   };
-  spec.steps.forEach((item, index) => {
-    if ('foreach' in item) {
-      check(`steps[${index}].foreach`, [item.foreach.from, item.foreach.to], params);
-      if (params.includes(item.foreach.var))
-        problems.push(`  steps[${index}].foreach.var: "${item.foreach.var}" is already a parameter`);
-      item.steps.forEach((step, i) => checkStep(step, `steps[${index}].steps[${i}]`, [...params, item.foreach.var]));
-    } else {
-      checkStep(item, `steps[${index}]`, params);
+  const checkItem = (item: StepSpec | LoopSpec, where: string, scope: readonly string[]) => {
+    if (!('foreach' in item)) {
+      checkStep(item, where, scope);
+      return;
     }
-  });
+    const { foreach } = item;
+    check(
+      `${where}.foreach`,
+      [foreach.from, foreach.to, foreach.in].filter((v) => v !== undefined),
+      scope,
+    );
+    const names = [foreach.var, ...(foreach.index === undefined ? [] : [foreach.index])];
+    names.forEach((name, i) => {
+      const at = `${where}.foreach.${i === 0 ? 'var' : 'index'}`;
+      if (params.includes(name)) problems.push(`  ${at}: "${name}" is already a parameter`);
+      else if (scope.includes(name)) problems.push(`  ${at}: "${name}" is already an outer loop's variable`);
+    });
+    if (foreach.index !== undefined && foreach.index === foreach.var)
+      problems.push(`  ${where}.foreach.index: "${foreach.index}" is also the loop variable`);
+    item.steps.forEach((step, i) => checkItem(step, `${where}.steps[${i}]`, [...scope, ...names]));
+  };
+  spec.steps.forEach((item, index) => checkItem(item, `steps[${index}]`, params));
   if (problems.length > 0) throw invalidInput(`${file}: not a valid runbook:\n${problems.join('\n')}`);
 }

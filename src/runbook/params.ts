@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { invalidInput } from '../errors.js';
+import { checkExtendedValue, defaultText, extendedTypes } from './param-types.js';
 import type { ParamSpec, ParamType } from './schema.js';
 
 /** Parameter values after validation, always as strings (they end up in argv). */
@@ -9,8 +10,10 @@ export type ParamValues = Readonly<Record<string, string>>;
 export function checkParamValue(
   type: ParamType,
   value: string,
-  spec?: Pick<ParamSpec, 'min' | 'max'>,
+  spec?: Pick<ParamSpec, 'min' | 'max'> & Partial<ParamSpec>,
 ): string | undefined {
+  // string, path, enum, mac and lists: param-types.ts.
+  if (extendedTypes.has(type)) return checkExtendedValue({ ...spec, type }, value);
   switch (type) {
     case 'name':
       if (value === '.' || value === '..') return 'a name cannot be "." or ".." (ip netns refuses them)';
@@ -46,6 +49,8 @@ export function checkParamValue(
       if (spec?.max !== undefined && n > spec.max) return `expected at most ${spec.max}`;
       return undefined;
     }
+    default:
+      return undefined; // handled above
   }
 }
 
@@ -89,7 +94,12 @@ export function resolveParams(
   for (const [key, spec] of Object.entries(runbook.parameters)) {
     const given = overrides[key];
     const fallback = options.inSandbox && spec.sandbox_default !== undefined ? spec.sandbox_default : spec.default;
-    const value = given ?? (fallback === undefined ? undefined : String(fallback));
+    const written = fallback === undefined ? undefined : defaultText(fallback);
+    if (typeof written === 'object') {
+      problems.push(`default of "${key}" in ${source}: ${written.problem}`);
+      continue;
+    }
+    const value = given ?? written;
     if (value === undefined) {
       problems.push(`parameter "${key}" has no default and was not given: use --set ${key}=…`);
       continue;

@@ -8,21 +8,48 @@ import type { ParamValues } from './params.js';
 export interface PlannedCommand {
   argv: readonly string[];
   timeoutMs: number;
+  /** Text passed on standard input (absent: stdin is closed). */
+  stdin?: string | undefined;
+  /** Exit statuses that count as success (absent: 0 only). */
+  okExit?: readonly number[] | undefined;
+  /** Run the command only if this check holds (`if`) or does not hold (`unless`). */
+  condition?: PlannedCondition | undefined;
 }
 
-export interface PlannedCheck extends PlannedCommand {
+/** The `if` / `unless` of a command: a read-only check, journaled in the phase "do-condition" or "undo-condition". */
+export interface PlannedCondition {
+  argv: readonly string[];
+  timeoutMs: number;
+  expect: ExpectSpec;
+  /** true for `if` (run when the check holds), false for `unless`. */
+  runWhenHolds: boolean;
+}
+
+/** Retrying a check or probe: up to `retries` more attempts, `delayMs` apart. */
+export interface Retry {
+  retries?: number | undefined;
+  delayMs?: number | undefined;
+}
+
+export interface PlannedCheck extends PlannedCommand, Retry {
   expect: ExpectSpec;
 }
 
-export interface PlannedProbe extends PlannedCommand {
+export interface PlannedProbe extends PlannedCommand, Retry {
   when: ExpectSpec;
   cause: string;
   fix: string | undefined;
 }
 
-/** A value read just before `do` and journaled, for `undo` to use as {{name}}. */
+/**
+ * A value read just before `do` and journaled, for `do` and `undo` to use as {{name}}: the
+ * output, trimmed unless `trim` is false, or the field `json` picks, or the first group of `regex`.
+ */
 export interface PlannedCapture extends PlannedCommand {
   name: string;
+  json?: string | undefined;
+  regex?: string | undefined;
+  trim?: boolean | undefined;
 }
 
 export interface PlannedStep {
@@ -32,10 +59,13 @@ export interface PlannedStep {
   capture: readonly PlannedCapture[];
   /** Checks that must hold before `do` runs; when one does not, `do` does not run. */
   requires: readonly PlannedCheck[];
+  /** May still hold {{capture}} placeholders: filled with this attempt's captured values. */
   do: readonly PlannedCommand[];
   verify: readonly PlannedCheck[];
   /** May still hold {{capture}} placeholders: rollback fills them from the journal. */
   undo: readonly PlannedCommand[];
+  /** `undo: none`: why the step cannot be undone (rollback reports it and goes on). */
+  noUndo?: string | undefined;
   diagnose: readonly PlannedProbe[];
 }
 
@@ -47,7 +77,17 @@ export interface Plan {
 }
 
 /** The phases in which a step runs commands; each is journaled under this name. */
-export type Phase = 'check' | 'requires' | 'capture' | 'do' | 'verify' | 'diagnose' | 'undo' | 'undo-check';
+export type Phase =
+  | 'check'
+  | 'requires'
+  | 'capture'
+  | 'do'
+  | 'verify'
+  | 'diagnose'
+  | 'undo'
+  | 'undo-check'
+  | 'do-condition'
+  | 'undo-condition';
 
 /** A command with no timeout of its own gets this one, so that nothing can hang a run. */
 export const defaultTimeoutMs = 5_000;

@@ -1,30 +1,34 @@
 import { invalidInput } from '../errors.js';
 import type { ResolvedRunbook } from './load.js';
 import type { ParamValues } from './params.js';
-import { defaultTimeoutMs, type Plan, type PlannedCheck, type PlannedCommand, type PlannedStep } from './plan.js';
-import type { CheckSpec, CommandSpec, ExpectSpec, StepSpec } from './schema.js';
-import { renderDeep, renderTemplate, TemplateError, type Scope } from './template.js';
+import {
+  defaultTimeoutMs,
+  type Plan,
+  type PlannedCheck,
+  type PlannedCommand,
+  type PlannedCondition,
+  type PlannedStep,
+} from './plan.js';
+import {
+  stepIdPattern,
+  type CaptureSpec,
+  type CheckSpec,
+  type CommandSpec,
+  type ExpectSpec,
+  type LoopSpec,
+  type StepSpec,
+} from './schema.js';
+import { placeholdersIn, renderDeep, renderTemplate, TemplateError, type Scope } from './template.js';
 
 /**
  * Substitutes parameters into every command of the runbook and unrolls its loops: a pure
- * function. Each step of a loop gets the id "<id>-<value>", stable across runs, so that the
- * journal of a run and its resume name the same steps.
+ * function. Each step of a loop gets the id "<id>-<value>" (or its own id template rendered),
+ * stable across runs, so that the journal of a run and its resume name the same steps.
  */
 export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan {
   try {
     const steps: PlannedStep[] = [];
-    for (const item of runbook.steps) {
-      if (!('foreach' in item)) {
-        steps.push(renderStep(item, params, item.id));
-        continue;
-      }
-      const from = loopBound(item.foreach.from, params, 'from');
-      const to = loopBound(item.foreach.to, params, 'to');
-      for (let n = from; n <= to; n++) {
-        const scope = { ...params, [item.foreach.var]: String(n) };
-        for (const step of item.steps) steps.push(renderStep(step, scope, `${step.id}-${n}`));
-      }
-    }
+    for (const item of runbook.steps) expandItem(item, params, [], steps);
     const seen = new Set<string>();
     for (const step of steps) {
       if (seen.has(step.id)) throw invalidInput(`runbook ${runbook.name}: two steps have the id "${step.id}"`);
@@ -37,39 +41,128 @@ export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan 
   }
 }
 
-function loopBound(bound: number | string, params: ParamValues, which: string): number {
-  const text = renderTemplate(String(bound), params);
+/** Renders a step, or expands a loop (at any depth) into its steps, in order. */
+function expandItem(item: StepSpec | LoopSpec, scope: Scope, suffixes: readonly string[], out: PlannedStep[]): void {
+  if (!('foreach' in item)) {
+    out.push(renderStep(item, scope, stepId(item.id, scope, suffixes)));
+    return;
+  }
+  const { foreach } = item;
+  for (const { value, index, suffix } of loopValues(foreach, scope)) {
+    const inner: Record<string, string> = { ...scope, [foreach.var]: value };
+    if (foreach.index !== undefined) inner[foreach.index] = String(index);
+    for (const step of item.steps) expandItem(step, inner, [...suffixes, suffix], out);
+  }
+}
+
+/** The values a loop takes: whole numbers from..to, or the items of a list (suffix: the index). */
+function loopValues(
+  foreach: LoopSpec['foreach'],
+  scope: Scope,
+): Array<{ value: string; index: number; suffix: string }> {
+  if (foreach.in === undefined) {
+    const from = loopBound(foreach.from ?? 0, scope, 'from');
+    const to = loopBound(foreach.to ?? -1, scope, 'to');
+    const values = [];
+    for (let n = from; n <= to; n++) values.push({ value: String(n), index: n - from + 1, suffix: String(n) });
+    return values;
+  }
+  const items = Array.isArray(foreach.in)
+    ? foreach.in.map((item) => renderTemplate(String(item), scope))
+    : splitList(renderTemplate(foreach.in, scope));
+  return items.map((value, i) => ({ value, index: i + 1, suffix: String(i + 1) }));
+}
+
+/** A list parameter's value: its items joined with "," ("" is the empty list). */
+function splitList(text: string): string[] {
+  return text === '' ? [] : text.split(',');
+}
+
+function loopBound(bound: number | string, scope: Scope, which: string): number {
+  const text = renderTemplate(String(bound), scope);
   if (!/^-?\d+$/.test(text)) throw invalidInput(`foreach.${which} is "${text}", not a whole number`);
   return Number(text);
 }
 
+/**
+ * A step's id: written with placeholders, it is rendered as it stands (the author chose it);
+ * written plain inside loops, each loop adds "-<value>" (ranges) or "-<index>" (lists).
+ */
+function stepId(written: string, scope: Scope, suffixes: readonly string[]): string {
+  if (placeholdersIn(written).length === 0) return [written, ...suffixes].join('-');
+  const id = renderTemplate(written, scope);
+  if (!stepIdPattern.test(id)) {
+    throw invalidInput(
+      `step id "${written}" renders as "${id}", which is not a step id (lower-case letters, digits and dashes)`,
+      "use the loop's index in the id (foreach: { …, index: i } and id: name-{{i}}), or leave the id plain",
+    );
+  }
+  return id;
+}
+
 function renderStep(step: StepSpec, scope: Scope, id: string): PlannedStep {
-  const captureNames = Object.keys(step.capture);
+  // Captured values are known only at run time: do gets this attempt's values just before it
+  // runs, undo those the journal recorded first (rollback).
+  const hasCaptures = Object.keys(step.capture).length > 0;
   const command = (spec: CommandSpec, partial = false): PlannedCommand => {
-    const args = Array.isArray(spec) ? spec : spec.run;
-    const timeoutMs =
-      Array.isArray(spec) || spec.timeout === undefined ? defaultTimeoutMs : Math.round(spec.timeout * 1000);
-    return { argv: args.map((arg) => renderTemplate(arg, scope, partial)), timeoutMs };
+    if (Array.isArray(spec))
+      return { argv: spec.map((arg) => renderTemplate(arg, scope, partial)), timeoutMs: defaultTimeoutMs };
+    const condition = spec.if ?? spec.unless;
+    return {
+      argv: spec.run.map((arg) => renderTemplate(arg, scope, partial)),
+      timeoutMs: timeoutOf(spec.timeout),
+      ...(spec.stdin !== undefined && { stdin: renderTemplate(spec.stdin, scope, partial) }),
+      ...(spec.ok_exit !== undefined && { okExit: spec.ok_exit }),
+      ...(condition !== undefined && {
+        condition: {
+          argv: condition.run.map((arg) => renderTemplate(arg, scope, partial)),
+          timeoutMs: timeoutOf(condition.timeout),
+          expect: renderDeep(condition.expect ?? { exit: 0 }, scope, false, partial) as ExpectSpec,
+          runWhenHolds: spec.if !== undefined,
+        } satisfies PlannedCondition,
+      }),
+    };
   };
+  const capture = (name: string, spec: CaptureSpec) => {
+    if (Array.isArray(spec)) return { name, ...command(spec) };
+    return {
+      name,
+      ...command({ run: spec.run, timeout: spec.timeout, ok_exit: spec.ok_exit }),
+      ...(spec.json !== undefined && { json: spec.json }),
+      ...(spec.regex !== undefined && { regex: spec.regex }),
+      ...(spec.trim !== undefined && { trim: spec.trim }),
+    };
+  };
+  const retry = (spec: { retries?: number | undefined; delay?: number | undefined }) => ({
+    ...(spec.retries !== undefined && { retries: spec.retries }),
+    ...(spec.delay !== undefined && { delayMs: Math.round(spec.delay * 1000) }),
+  });
   const renderCheck = (check: CheckSpec): PlannedCheck => ({
     ...command({ run: check.run, timeout: check.timeout }),
     expect: renderDeep(check.expect ?? { exit: 0 }, scope) as ExpectSpec,
+    ...retry(check),
   });
+  const noUndo = Array.isArray(step.undo) ? undefined : step.undo.none;
   return {
     id,
     title: renderTemplate(step.title, scope),
     why: renderTemplate(step.why, scope),
     requires: step.requires.map((check) => renderCheck(check)),
-    capture: Object.entries(step.capture).map(([name, spec]) => ({ name, ...command(spec) })),
-    do: step.do.map((spec) => command(spec)),
-    // Captured values are only known at run time: rollback substitutes them from the journal.
-    undo: step.undo.map((spec) => command(spec, captureNames.length > 0)),
+    capture: Object.entries(step.capture).map(([name, spec]) => capture(name, spec)),
+    do: step.do.map((spec) => command(spec, hasCaptures)),
     verify: step.verify.map((check) => renderCheck(check)),
+    undo: Array.isArray(step.undo) ? step.undo.map((spec) => command(spec, hasCaptures)) : [],
+    ...(noUndo !== undefined && { noUndo: renderTemplate(noUndo, scope) }),
     diagnose: step.diagnose.map((probe) => ({
       ...command({ run: probe.run, timeout: probe.timeout }),
       when: renderDeep(probe.when, scope) as ExpectSpec,
       cause: renderTemplate(probe.cause, scope),
       fix: probe.fix === undefined ? undefined : renderTemplate(probe.fix, scope),
+      ...retry(probe),
     })),
   };
+}
+
+function timeoutOf(seconds: number | undefined): number {
+  return seconds === undefined ? defaultTimeoutMs : Math.round(seconds * 1000);
 }

@@ -11,8 +11,67 @@ const Argv = z.array(z.string()).min(1, 'a command needs at least a program name
 /** Per-command timeout in seconds; the default keeps a ping from ever hanging a run. */
 const TimeoutSeconds = z.number().positive().max(600);
 
-/** A command as written: a bare argv array, or `{ run: argv, timeout: seconds }`. */
-export const CommandSpec = z.union([Argv, z.strictObject({ run: Argv, timeout: TimeoutSeconds.optional() })]);
+/** Exit statuses a command may end with and still count as done (`ok_exit: [0, 2]`). */
+const OkExit = z.array(z.number().int().min(0).max(255)).min(1, 'ok_exit lists at least one exit status');
+
+/**
+ * A check that decides whether a command runs at all (`if` / `unless`): a read-only command and
+ * what its result must show, like a verify check.
+ */
+export const ConditionSpec = z.strictObject({
+  run: Argv,
+  timeout: TimeoutSeconds.optional(),
+  expect: z.lazy(() => ExpectSpec).optional(),
+});
+
+/**
+ * A command as written: a bare argv array, or a map with `run` and options: `timeout`, `stdin`
+ * (text passed on standard input, so files are written with tee/dd/install and no shell),
+ * `ok_exit` (exit statuses that count as success) and one condition, `if` or `unless`.
+ */
+export const CommandSpec = z.union([
+  Argv,
+  z
+    .strictObject({
+      run: Argv,
+      timeout: TimeoutSeconds.optional(),
+      stdin: z.string().optional(),
+      ok_exit: OkExit.optional(),
+      if: ConditionSpec.optional(),
+      unless: ConditionSpec.optional(),
+    })
+    .refine((c) => c.if === undefined || c.unless === undefined, {
+      message: 'a command takes "if" or "unless", not both',
+    }),
+]);
+
+/**
+ * A capture: a command whose output (trimmed, unless `trim: false`) is kept for the step's `do`
+ * and `undo`; `json` picks a field out of JSON output (`0.linkinfo.info_data.mode`), `regex`
+ * the first group of a regular expression.
+ */
+export const CaptureSpec = z.union([
+  Argv,
+  z
+    .strictObject({
+      run: Argv,
+      timeout: TimeoutSeconds.optional(),
+      ok_exit: OkExit.optional(),
+      json: z
+        .string()
+        .regex(/^[^.\s]+(\.[^.\s]+)*$/, 'a JSON path: keys and array indexes joined by ".", e.g. 0.address')
+        .optional(),
+      regex: z.string().refine(isValidRegex, { message: 'not a valid regular expression' }).optional(),
+      trim: z.boolean().optional(),
+    })
+    .refine((c) => c.json === undefined || c.regex === undefined, {
+      message: 'a capture takes "json" or "regex", not both',
+    }),
+]);
+
+/** Retrying a check: up to `retries` more attempts, `delay` seconds apart (a ping after a repair). */
+const Retries = z.number().int().min(0).max(60);
+const DelaySeconds = z.number().min(0).max(60);
 
 /**
  * What a command's result must show. Every field given must hold (they are ANDed).
@@ -40,6 +99,8 @@ export const CheckSpec = z.strictObject({
   run: Argv,
   timeout: TimeoutSeconds.optional(),
   expect: ExpectSpec.optional(),
+  retries: Retries.optional(),
+  delay: DelaySeconds.optional(),
 });
 
 /**
@@ -52,9 +113,23 @@ export const ProbeSpec = z.strictObject({
   when: ExpectSpec,
   cause: z.string().min(1),
   fix: z.string().optional(),
+  retries: Retries.optional(),
+  delay: DelaySeconds.optional(),
 });
 
-const StepId = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'step ids are lower-case letters, digits and dashes');
+/** A step id as the engine uses it (after rendering). */
+export const stepIdPattern = /^[a-z0-9][a-z0-9-]*$/;
+
+/** As written: in a loop, an id may hold placeholders of the loop's variables ("route-{{i}}"). */
+const StepId = z
+  .string()
+  .regex(
+    /^(?:[a-z0-9-]|\{\{\s*[a-z_][a-z0-9_]*\s*\}\})+$/,
+    'step ids are lower-case letters, digits and dashes (and, in a loop, {{placeholders}})',
+  );
+
+/** `undo: none` with the reason: a step whose change cannot be reversed (a cache flush). */
+const NoUndo = z.strictObject({ none: z.string().min(1, 'say why the step cannot be undone') });
 
 /** Names of values: parameters, loop variables, captures. */
 const VarName = z
@@ -69,7 +144,7 @@ export const StepSpec = z.strictObject({
    * Values read from the host just before `do` runs, journaled, and usable in `undo` as
    * {{name}}: how an undo restores what was there (say, the old ip_forward) instead of a guess.
    */
-  capture: z.record(VarName, CommandSpec).default({}),
+  capture: z.record(VarName, CaptureSpec).default({}),
   /**
    * Checks that must hold before `do` may run: what makes `do` safe, such as "the link about to
    * be moved is the peer of the veth this runbook made" (issue 11). When one does not hold, `do`
@@ -78,19 +153,56 @@ export const StepSpec = z.strictObject({
   requires: z.array(CheckSpec).default([]),
   do: z.array(CommandSpec).default([]),
   verify: z.array(CheckSpec).min(1, 'every step needs at least one verify check'),
-  undo: z.array(CommandSpec).default([]),
+  undo: z.union([z.array(CommandSpec), NoUndo]).default([]),
   diagnose: z.array(ProbeSpec).default([]),
 });
 
-/** Repeats its steps once per value of `var` from `from` to `to` (inclusive); ids get "-<value>". */
-export const LoopSpec = z.strictObject({
-  foreach: z.strictObject({
-    var: VarName,
-    from: z.union([z.number().int(), z.string()]),
-    to: z.union([z.number().int(), z.string()]),
+/**
+ * Repeats its steps once per value of `var`: each whole number from `from` to `to` (inclusive),
+ * or each item of `in` (a literal list, or a string such as "{{names}}" naming a list
+ * parameter); `index` names the item's position (1, 2, …). Ids get "-<value>" (numbers) or
+ * "-<index>" (lists) unless they hold placeholders of their own. Loops may nest.
+ */
+export interface LoopSpec {
+  foreach: {
+    var: string;
+    from?: number | string | undefined;
+    to?: number | string | undefined;
+    in?: Array<string | number> | string | undefined;
+    index?: string | undefined;
+  };
+  steps: Array<StepSpec | LoopSpec>;
+}
+export const LoopSpec: z.ZodType<LoopSpec> = z.lazy(() =>
+  z.strictObject({
+    foreach: z
+      .strictObject({
+        var: VarName,
+        from: z.union([z.number().int(), z.string()]).optional(),
+        to: z.union([z.number().int(), z.string()]).optional(),
+        in: z.union([z.array(z.union([z.string(), z.number()])), z.string()]).optional(),
+        index: VarName.optional(),
+      })
+      .refine(
+        (f) =>
+          f.in === undefined ? f.from !== undefined && f.to !== undefined : f.from === undefined && f.to === undefined,
+        {
+          message: 'a loop takes either "from" and "to", or "in"',
+        },
+      ),
+    steps: z.array(LoopItem).min(1, 'a loop needs at least one step'),
   }),
-  steps: z.array(StepSpec).min(1, 'a loop needs at least one step'),
-});
+);
+
+/** An entry of a loop's `steps`: a step or a nested loop (no include). */
+const LoopItem: z.ZodType<StepSpec | LoopSpec> = z.unknown().transform((item, ctx) => {
+  const isLoop = item !== null && typeof item === 'object' && 'foreach' in item;
+  const parsed = (isLoop ? LoopSpec : StepSpec).safeParse(item);
+  if (parsed.success) return parsed.data as StepSpec | LoopSpec;
+  for (const issue of parsed.error.issues)
+    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] });
+  return z.NEVER;
+}) as unknown as z.ZodType<StepSpec | LoopSpec>;
 
 /** Brings in every parameter and step of another runbook (a sibling file), in place. */
 export const IncludeSpec = z.strictObject({
@@ -108,17 +220,39 @@ export const StepItem = z.unknown().transform((item, ctx) => {
   return z.NEVER;
 });
 
-export const ParamType = z.enum(['name', 'interface', 'ipv4', 'ipv4-cidr', 'ipv4-network', 'integer']);
+export const ParamType = z.enum([
+  'name',
+  'interface',
+  'ipv4',
+  'ipv4-cidr',
+  'ipv4-network',
+  'integer',
+  // Issue 12: see param-types.ts.
+  'string',
+  'path',
+  'enum',
+  'mac',
+  'list',
+]);
 export type ParamType = z.infer<typeof ParamType>;
+
+/** A default as written: a string or number, or for a `list` a YAML list of them. */
+const ParamDefault = z.union([z.string(), z.number(), z.array(z.union([z.string(), z.number()]))]);
 
 export const ParamSpec = z.strictObject({
   type: ParamType,
-  default: z.union([z.string(), z.number()]).optional(),
+  default: ParamDefault.optional(),
   /** Used instead of `default` inside a runbook sandbox host (e.g. the stand-in internet address). */
-  sandbox_default: z.union([z.string(), z.number()]).optional(),
+  sandbox_default: ParamDefault.optional(),
   description: z.string().optional(),
   min: z.number().int().optional(),
   max: z.number().int().optional(),
+  // Issue 12 (param-types.ts): string limits, enum values, a list's item type.
+  pattern: z.string().optional(),
+  min_length: z.number().int().min(0).optional(),
+  max_length: z.number().int().min(1).optional(),
+  values: z.array(z.string()).min(1).optional(),
+  of: ParamType.exclude(['list']).optional(),
 });
 
 export const RunbookSpec = z
@@ -138,14 +272,8 @@ export const RunbookSpec = z
       seen.add(item.id);
     });
     runbook.steps.forEach((item, index) => {
-      const steps =
-        'steps' in item
-          ? item.steps.map((s, i) => [s, ['steps', index, 'steps', i]] as const)
-          : 'id' in item
-            ? [[item, ['steps', index]] as const]
-            : [];
-      for (const [step, path] of steps) {
-        if (step.do.length > 0 && step.undo.length === 0) {
+      for (const [step, path] of stepsIn(item, ['steps', index])) {
+        if (step.do.length > 0 && Array.isArray(step.undo) && step.undo.length === 0) {
           ctx.addIssue({
             code: 'custom',
             path: [...path, 'undo'],
@@ -156,11 +284,19 @@ export const RunbookSpec = z
     });
   });
 
+/** Every plain step of an item (a step, or a loop's steps at any depth), with its path. */
+function stepsIn(item: StepSpec | LoopSpec | IncludeSpec, path: PropertyKey[]): Array<[StepSpec, PropertyKey[]]> {
+  if ('foreach' in item) return item.steps.flatMap((s, i) => stepsIn(s, [...path, 'steps', i]));
+  if ('id' in item) return [[item, path]];
+  return [];
+}
+
 export type RunbookSpec = z.infer<typeof RunbookSpec>;
-export type LoopSpec = z.infer<typeof LoopSpec>;
 export type IncludeSpec = z.infer<typeof IncludeSpec>;
 export type StepSpec = z.infer<typeof StepSpec>;
 export type CommandSpec = z.infer<typeof CommandSpec>;
+export type CaptureSpec = z.infer<typeof CaptureSpec>;
+export type ConditionSpec = z.infer<typeof ConditionSpec>;
 export type CheckSpec = z.infer<typeof CheckSpec>;
 export type ProbeSpec = z.infer<typeof ProbeSpec>;
 export type ParamSpec = z.infer<typeof ParamSpec>;

@@ -40,7 +40,9 @@ export function renderTemplate(
   escape: (value: string) => string = (value) => value,
 ): string {
   return template.replace(placeholder, (match, name: string, part: string | undefined, operand: string | undefined) => {
-    return escape(substitute(match, name, part, operand));
+    const result = substitute(match, name, part, operand);
+    // A placeholder left for later (partial) stays as written, so that it can still be filled.
+    return result.startsWith('{{') && result.endsWith('}}') && scope[name] === undefined ? result : escape(result);
   });
 
   function substitute(match: string, name: string, part: string | undefined, operand: string | undefined): string {
@@ -82,13 +84,16 @@ function add(base: string, amount: number, expression: string): string {
 /**
  * Renders every string inside an expectation (`expect`, `when`, and the JSON patterns in them).
  * Inside `output_matches` a value is escaped, so that it matches itself and nothing else: an
- * interface named `veth.1` or `a+b` is a name, not a pattern (issue 11).
+ * interface named `veth.1` or `a+b` is a name, not a pattern (issue 11). With `partial`, names
+ * not in scope (captured values, filled in at run time) are left as they are (issue 12).
  */
-export function renderDeep(value: unknown, scope: Scope, inRegex = false): unknown {
-  if (typeof value === 'string') return renderTemplate(value, scope, false, inRegex ? escapeRegex : undefined);
-  if (Array.isArray(value)) return value.map((item) => renderDeep(item, scope));
+export function renderDeep(value: unknown, scope: Scope, inRegex = false, partial = false): unknown {
+  if (typeof value === 'string') return renderTemplate(value, scope, partial, inRegex ? escapeRegex : undefined);
+  if (Array.isArray(value)) return value.map((item) => renderDeep(item, scope, false, partial));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, scope, k === 'output_matches')]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, renderDeep(v, scope, k === 'output_matches', partial)]),
+    );
   }
   return value;
 }

@@ -181,7 +181,7 @@ describe('foreach loops', () => {
     expect(message).toContain('steps[1].foreach: unknown name {{cuont}}');
   });
 
-  it('a loop variable that is already a parameter, and a loop inside a loop, are rejected', () => {
+  it('a loop variable that is already a parameter is rejected; a loop inside a loop is expanded (issue 12)', () => {
     expect(invalid(() => parseRunbook(looped.replace('var: n,', 'var: count,'), file))).toContain(
       'steps[1].foreach.var: "count" is already a parameter',
     );
@@ -194,7 +194,10 @@ steps:
         steps:
           - { id: x, title: x, why: x, verify: [{ run: ["true"] }] }
 `;
-    expect(invalid(() => parseRunbook(nested, file))).toMatch(/steps\[0\]\.steps\[0\]/);
+    expect(ids(renderPlan(parseRunbook(nested, file).spec, {}))).toEqual(['x-1-1', 'x-1-2', 'x-2-1', 'x-2-2']);
+    expect(invalid(() => parseRunbook(nested.replace('var: b', 'var: a'), file))).toContain(
+      `steps[0].steps[0].foreach.var: "a" is already an outer loop's variable`,
+    );
   });
 
   it('a loop step with do but no undo is rejected, naming the step inside the loop', () => {
@@ -301,7 +304,7 @@ steps:
     );
   });
 
-  it('a captured name is in scope in undo only: every other use is reported, field by field', () => {
+  it('a captured name is in scope in do and undo only: every other use is reported, field by field', () => {
     const source = `name: demo
 description: captures
 parameters:
@@ -325,10 +328,11 @@ steps:
         cause: "{{old}}"
 `;
     const message = invalid(() => parseRunbook(source, file));
-    for (const field of ['title', 'do', 'verify', 'diagnose']) {
+    for (const field of ['title', 'verify', 'diagnose']) {
       expect(message).toContain(`steps[0] (forward).${field}: unknown name {{old}} (known here: dev)`);
     }
     expect(message).not.toContain('(forward).undo');
+    expect(message).not.toContain('(forward).do');
     // The capture command itself cannot use the name it defines.
     const selfRef = source.replace('"/proc/sys/net/ipv4/conf/{{dev}}/forwarding"]\n    do', '"{{old}}"]\n    do');
     expect(invalid(() => parseRunbook(selfRef, file))).toContain('steps[0] (forward).capture: unknown name {{old}}');
@@ -592,10 +596,10 @@ steps:
     );
   });
 
-  it('is checked against the type like a default', () => {
-    const bad = parseRunbook(source.replace('sandbox_default: 198.51.100.1', 'sandbox_default: not-an-address'), file);
-    expect(invalid(() => resolveParams(bad.spec, {}, file, { inSandbox: true }))).toContain(
-      `default of "target" in ${file}: "not-an-address" is not a valid ipv4`,
+  it('is checked against the type like a default, when the file is read', () => {
+    const bad = source.replace('sandbox_default: 198.51.100.1', 'sandbox_default: not-an-address');
+    expect(invalid(() => parseRunbook(bad, file))).toContain(
+      `parameters.target.sandbox_default: "not-an-address" is not a valid ipv4`,
     );
   });
 

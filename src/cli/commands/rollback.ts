@@ -38,7 +38,7 @@ export function reportRollback(ctx: CliContext, result: RollbackResult, json: bo
     ctx.out(jsonLine({ event: 'rollback-end', runId: result.runId, status: result.status, planned: result.planned }));
   } else if (result.status === 'rolled-back') {
     ctx.out(
-      `run ${result.runId} rolled back: ${result.steps.length} step(s) undone${result.steps.length === 0 ? ' (it had changed nothing)' : ''}`,
+      `run ${result.runId} rolled back: ${result.steps.filter((s) => s.outcome === 'undone').length} step(s) undone${result.steps.length === 0 ? ' (it had changed nothing)' : ''}${notUndoable(result.steps)}`,
     );
   } else if (result.status === 'interrupted') {
     ctx.out(
@@ -55,5 +55,13 @@ export function reportRollback(ctx: CliContext, result: RollbackResult, json: bo
 }
 
 export function formatUndoLine(report: UndoReport): string {
+  if (report.outcome === 'not-undoable')
+    return `  ${report.outcome.padEnd(12)} ${report.stepId}  (left as it is: ${report.stillHolds})`;
   return `  ${report.outcome.padEnd(11)} ${report.stepId}  (${report.durationMs} ms)`;
+}
+
+/** ", 1 step not undoable (flush-neighbours)" when the runbook declared some `undo: none`. */
+function notUndoable(steps: readonly UndoReport[]): string {
+  const ids = steps.filter((s) => s.outcome === 'not-undoable').map((s) => s.stepId);
+  return ids.length === 0 ? '' : `; ${ids.length} step(s) not undoable, left as they are: ${ids.join(', ')}`;
 }

@@ -1,6 +1,7 @@
 import { toShellLine } from '../../exec/shell-words.js';
 import { currentHost } from '../../host/identity.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
+import type { PlannedCapture, PlannedCheck, PlannedCommand } from '../../runbook/plan.js';
 import type { CliContext } from '../context.js';
 
 /** `runbook show <runbook>`: parameters and every step's rendered commands; runs nothing. */
@@ -27,11 +28,37 @@ export function showCommand(ctx: CliContext, runbookName: string, options: { set
     ctx.out(`${i + 1}. ${step.id}: ${step.title}`);
     ctx.out(`   why: ${step.why}`);
     for (const c of step.requires) ctx.out(`   requires: ${toShellLine(c.argv)}   expect ${JSON.stringify(c.expect)}`);
-    for (const c of step.capture) ctx.out(`   capture ${c.name} (for undo): ${toShellLine(c.argv)}`);
-    for (const c of step.do) ctx.out(`   do:     ${toShellLine(c.argv)}`);
-    for (const c of step.verify) ctx.out(`   verify: ${toShellLine(c.argv)}   expect ${JSON.stringify(c.expect)}`);
-    for (const c of step.undo) ctx.out(`   undo:   ${toShellLine(c.argv)}`);
+    for (const c of step.capture) ctx.out(`   capture ${c.name}: ${toShellLine(c.argv)}${captureNote(c)}`);
+    for (const c of step.do) ctx.out(`   do:     ${commandLine(c)}`);
+    for (const c of step.verify)
+      ctx.out(`   verify: ${toShellLine(c.argv)}   expect ${JSON.stringify(c.expect)}${retryNote(c)}`);
+    for (const c of step.undo) ctx.out(`   undo:   ${commandLine(c)}`);
+    if (step.noUndo !== undefined) ctx.out(`   undo:   none (not undoable: ${step.noUndo})`);
     if (step.diagnose.length > 0) ctx.out(`   diagnose: ${step.diagnose.length} probe(s) on failure`);
   });
   return 0;
+}
+
+/** A do/undo command as a person reads it: the command, then its stdin, ok_exit and condition. */
+function commandLine(c: PlannedCommand): string {
+  const notes = [
+    c.stdin === undefined ? '' : ` <<< ${JSON.stringify(c.stdin)}`,
+    c.okExit === undefined ? '' : `   (ok exit: ${c.okExit.join(', ')})`,
+    c.condition === undefined
+      ? ''
+      : `   (${c.condition.runWhenHolds ? 'only if' : 'unless'}: ${toShellLine(c.condition.argv)} gives ${JSON.stringify(c.condition.expect)})`,
+  ];
+  return `${toShellLine(c.argv)}${notes.join('')}`;
+}
+
+function captureNote(c: PlannedCapture): string {
+  if (c.json !== undefined) return `   (keeps the JSON field ${c.json})`;
+  if (c.regex !== undefined) return `   (keeps the first group of /${c.regex}/)`;
+  return c.trim === false ? '   (keeps the output exactly)' : '';
+}
+
+function retryNote(c: PlannedCheck): string {
+  return c.retries === undefined || c.retries === 0
+    ? ''
+    : `   (up to ${c.retries} retries, ${(c.delayMs ?? 0) / 1000} s apart)`;
 }

@@ -1,0 +1,133 @@
+import { succeeded, type CommandResult } from '../exec/types.js';
+import type { Phase, PlannedCapture, PlannedCommand } from '../runbook/plan.js';
+import { renderDeep, renderTemplate } from '../runbook/template.js';
+import { evaluate } from './expectations.js';
+import { runJournaled, type CommandContext } from './journaled-command.js';
+
+/**
+ * What `do` and `undo` commands share beyond running: captured values filled in, the `if` /
+ * `unless` condition decided (and journaled), `ok_exit` honoured. Issue 12.
+ */
+
+/** Fills captured values into a command, its stdin and its condition. */
+export function withValues(command: PlannedCommand, values: Readonly<Record<string, string>>): PlannedCommand {
+  const fill = (text: string) => renderTemplate(text, values, true);
+  return {
+    ...command,
+    argv: command.argv.map(fill),
+    ...(command.stdin !== undefined && { stdin: fill(command.stdin) }),
+    ...(command.condition !== undefined && {
+      condition: {
+        ...command.condition,
+        argv: command.condition.argv.map(fill),
+        expect: renderDeep(command.condition.expect, values, true) as typeof command.condition.expect,
+      },
+    }),
+  };
+}
+
+/** What running a do or undo command came to. */
+export type CommandOutcome = { kind: 'ran'; result: CommandResult; ok: boolean } | { kind: 'skipped'; reason: string };
+
+/**
+ * Runs a `do` or `undo` command: first its condition, if it has one (journaled as a command and
+ * a check in the phase "do-condition" / "undo-condition"); when the condition says no, a
+ * `command-skipped` entry and nothing else. A condition that could not run at all (timed out,
+ * not installed) decides nothing: the command is not run and counts as failed, so that verify
+ * decides.
+ */
+export async function runGuarded(
+  ctx: CommandContext,
+  stepId: string,
+  phase: 'do' | 'undo',
+  index: number,
+  command: PlannedCommand,
+): Promise<CommandOutcome> {
+  const condition = command.condition;
+  if (condition !== undefined) {
+    const conditionPhase: Phase = phase === 'do' ? 'do-condition' : 'undo-condition';
+    const result = await runJournaled(ctx, stepId, conditionPhase, index, condition);
+    const verdict = evaluate(condition.expect, result);
+    ctx.journal.append({
+      type: 'check',
+      step: stepId,
+      phase: conditionPhase,
+      index,
+      ok: verdict.ok,
+      reason: verdict.reason,
+      evidence: verdict.evidence,
+    });
+    const couldNotRun = result.timedOut || result.startError !== undefined;
+    if (couldNotRun || verdict.ok !== condition.runWhenHolds) {
+      const reason = couldNotRun
+        ? `its condition could not be checked: ${verdict.reason}`
+        : condition.runWhenHolds
+          ? `its "if" does not hold: ${verdict.reason}`
+          : `its "unless" holds`;
+      ctx.journal.append({ type: 'command-skipped', step: stepId, phase, index, reason });
+      if (couldNotRun) return { kind: 'ran', result, ok: false };
+      return { kind: 'skipped', reason };
+    }
+  }
+  const result = await runJournaled(ctx, stepId, phase, index, command);
+  return { kind: 'ran', result, ok: succeeded(result, command.okExit) };
+}
+
+/**
+ * Runs a capture command and extracts its value: the output (trimmed unless `trim: false`), the
+ * field `json` names (keys and array indexes joined by "."), or the first group of `regex`.
+ * Returns the value, or why there is none.
+ */
+export async function runCapture(
+  ctx: CommandContext,
+  stepId: string,
+  index: number,
+  capture: PlannedCapture,
+): Promise<{ value: string } | { problem: string }> {
+  const result = await runJournaled(ctx, stepId, 'capture', index, capture);
+  if (!succeeded(result, capture.okExit)) return { problem: 'the command failed' };
+  const extracted = extractValue(capture, result.stdout);
+  // The command ran, but gave nothing to keep: say so in the journal, since no capture entry follows.
+  if ('problem' in extracted) {
+    ctx.journal.append({
+      type: 'check',
+      step: stepId,
+      phase: 'capture',
+      index,
+      ok: false,
+      reason: `nothing captured for ${capture.name}: ${extracted.problem}`,
+      evidence: undefined,
+    });
+  }
+  return extracted;
+}
+
+/** The value a capture keeps from a command's output (pure, so it is tested on its own). */
+export function extractValue(
+  capture: Pick<PlannedCapture, 'json' | 'regex' | 'trim'>,
+  stdout: string,
+): { value: string } | { problem: string } {
+  if (capture.json !== undefined) {
+    let node: unknown;
+    try {
+      node = JSON.parse(stdout);
+    } catch {
+      return { problem: 'its output is not JSON' };
+    }
+    for (const key of capture.json.split('.')) {
+      if (Array.isArray(node) && /^\d+$/.test(key)) node = node[Number(key)];
+      else if (node !== null && typeof node === 'object' && !Array.isArray(node) && Object.hasOwn(node, key))
+        node = (node as Record<string, unknown>)[key];
+      else return { problem: `its output has nothing at ${capture.json}` };
+    }
+    if (node === null || typeof node === 'object' || node === undefined)
+      return { problem: `${capture.json} is ${node === null ? 'null' : 'not a single value'} in its output` };
+    return { value: String(node) };
+  }
+  if (capture.regex !== undefined) {
+    const match = new RegExp(capture.regex, 'm').exec(stdout);
+    if (match === null) return { problem: `its output does not match /${capture.regex}/` };
+    return { value: match[1] ?? match[0] };
+  }
+  return { value: capture.trim === false ? stdout : stdout.trim() };
+}
