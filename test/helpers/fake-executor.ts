@@ -10,6 +10,8 @@ export type Reply = Partial<CommandResult> | ((argv: readonly string[]) => Parti
  */
 export class FakeExecutor implements Executor {
   readonly calls: string[] = [];
+  /** The stdin text each call was given, by call (undefined: stdin closed). */
+  readonly inputs: Array<string | undefined> = [];
   private rules: Array<{ match: string; reply: Reply; times: number }> = [];
 
   /** Replies to commands containing `match` with `reply` (the next `times` times, default always). */
@@ -18,9 +20,10 @@ export class FakeExecutor implements Executor {
     return this;
   }
 
-  async run({ argv }: CommandRequest): Promise<CommandResult> {
+  async run({ argv, input }: CommandRequest): Promise<CommandResult> {
     const line = argv.join(' ');
     this.calls.push(line);
+    this.inputs.push(input);
     const rule = this.rules.find((r) => r.times > 0 && line.includes(r.match));
     let partial: Partial<CommandResult> = {};
     if (rule !== undefined) {
