@@ -20,6 +20,7 @@ export function withValues(command: PlannedCommand, values: Readonly<Record<stri
       condition: {
         ...command.condition,
         argv: command.condition.argv.map(fill),
+        ...(command.condition.stdin !== undefined && { stdin: fill(command.condition.stdin) }),
         expect: renderDeep(command.condition.expect, values, true) as typeof command.condition.expect,
       },
     }),

@@ -20,6 +20,7 @@ export interface PlannedCommand {
 export interface PlannedCondition {
   argv: readonly string[];
   timeoutMs: number;
+  stdin?: string | undefined;
   expect: ExpectSpec;
   /** true for `if` (run when the check holds), false for `unless`. */
   runWhenHolds: boolean;

@@ -117,6 +117,7 @@ function renderStep(step: StepSpec, scope: Scope, id: string): PlannedStep {
         condition: {
           argv: condition.run.map((arg) => renderTemplate(arg, scope, partial)),
           timeoutMs: timeoutOf(condition.timeout),
+          ...(condition.stdin !== undefined && { stdin: renderTemplate(condition.stdin, scope, partial) }),
           expect: renderDeep(condition.expect ?? { exit: 0 }, scope, false, partial) as ExpectSpec,
           runWhenHolds: spec.if !== undefined,
         } satisfies PlannedCondition,
@@ -138,7 +139,7 @@ function renderStep(step: StepSpec, scope: Scope, id: string): PlannedStep {
     ...(spec.delay !== undefined && { delayMs: Math.round(spec.delay * 1000) }),
   });
   const renderCheck = (check: CheckSpec): PlannedCheck => ({
-    ...command({ run: check.run, timeout: check.timeout }),
+    ...command({ run: check.run, timeout: check.timeout, stdin: check.stdin }),
     expect: renderDeep(check.expect ?? { exit: 0 }, scope) as ExpectSpec,
     ...retry(check),
   });

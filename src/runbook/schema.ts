@@ -21,6 +21,7 @@ const OkExit = z.array(z.number().int().min(0).max(255)).min(1, 'ok_exit lists a
 export const ConditionSpec = z.strictObject({
   run: Argv,
   timeout: TimeoutSeconds.optional(),
+  stdin: z.string().optional(),
   expect: z.lazy(() => ExpectSpec).optional(),
 });
 
@@ -98,6 +99,8 @@ export const ExpectSpec: z.ZodType<ExpectSpec> = z.lazy(() =>
 export const CheckSpec = z.strictObject({
   run: Argv,
   timeout: TimeoutSeconds.optional(),
+  /** Text on standard input: `cmp -s - FILE` checks a whole file's content exactly. */
+  stdin: z.string().optional(),
   expect: ExpectSpec.optional(),
   retries: Retries.optional(),
   delay: DelaySeconds.optional(),

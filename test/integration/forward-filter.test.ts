@@ -1,0 +1,123 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, journalLines, onlyRunId, removeDir, tempDir, type CliResult } from '../helpers/cli-harness.js';
+import { SandboxHost } from '../helpers/sandbox-host.js';
+
+/**
+ * runbooks/forward-filter.yaml, the example of docs/write-your-own.md, on a real kernel: an
+ * iptables chain with a rule per subnet of a list parameter, a jump to it, ip_forward, a line
+ * appended to a file and a whole file written, with no shell. Run killed mid-way, resumed, run
+ * again (nothing changes), rolled back: the chain, the sysctl and both files are exactly as
+ * before. Everything runs in one SandboxHost (its own network namespace: the iptables and
+ * sysctl changes are the sandbox's); the files live only in a temp dir this test creates.
+ */
+
+let host: SandboxHost;
+let stateDir: string;
+let filesDir: string;
+let sysctlFile: string;
+let settingsFile: string;
+const sysctlBefore = '# kept by the test\nkernel.printk = 4 4 1 7\n';
+
+beforeAll(async () => {
+  host = await SandboxHost.create({ setUp: false });
+  stateDir = tempDir();
+  filesDir = mkdtempSync(path.join(os.tmpdir(), 'runbook-forward-filter-'));
+  sysctlFile = path.join(filesDir, 'sysctl.d', '90-forward.conf');
+  settingsFile = path.join(filesDir, 'forward-filter.conf');
+});
+afterAll(() => {
+  host?.dispose();
+  removeDir(stateDir);
+  if (filesDir !== undefined) rmSync(filesDir, { recursive: true, force: true });
+});
+
+const set = () => [
+  '--set',
+  `sysctl_file=${sysctlFile}`,
+  '--set',
+  `settings_file=${settingsFile}`,
+  '--set',
+  'subnets=192.0.2.0/24,198.18.0.0/15',
+];
+const runbook = (args: string[], env: Record<string, string> = {}) =>
+  cli(host, ['--state-dir', stateDir, ...args], env);
+
+function expectExit(result: CliResult, code: number): void {
+  expect(result.exitCode, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
+}
+
+/** What the runbook touches: the filter table's rules, ip_forward, and the two files. */
+async function state() {
+  const rules = await host.exec(['iptables', '-w', '5', '-S']);
+  expect(rules.exitCode, rules.stderr).toBe(0);
+  const forward = await host.exec(['sysctl', '-n', 'net.ipv4.ip_forward']);
+  return {
+    rules: rules.stdout,
+    ipForward: forward.stdout.trim(),
+    sysctlFile: existsSync(sysctlFile) ? readFileSync(sysctlFile, 'utf8') : null,
+    settingsFile: existsSync(settingsFile) ? readFileSync(settingsFile, 'utf8') : null,
+  };
+}
+
+describe('forward-filter (docs/write-your-own.md) in a sandbox host', () => {
+  it('refuses a chain name iptables would refuse, before touching anything (exit 2)', async () => {
+    const result = await runbook(['run', 'forward-filter', ...set(), '--set', `chain=${'A'.repeat(29)}`]);
+    expectExit(result, 2);
+    expect(result.stderr).toContain('expected at most 28 characters, got 29');
+    expect(existsSync(path.join(stateDir, 'runs'))).toBe(false);
+  });
+
+  it('killed mid-way, resumed, run again, rolled back: everything exactly as before', async () => {
+    // Before: the sysctl file exists with content of its own; the settings file does not.
+    await host.exec(['mkdir', '-p', path.dirname(sysctlFile)]);
+    writeFileSync(sysctlFile, sysctlBefore);
+    const before = await state();
+    expect(before.rules).not.toContain('RUNBOOK-FILTER');
+
+    // Killed right after the 20th command, the `tee -a` of persist-forwarding, ran and before
+    // its result reached the journal.
+    const killed = await runbook(['run', 'forward-filter', ...set()], { RUNBOOK_FAULT_KILL: 'command:20' });
+    expect(killed.signal).toBe('SIGKILL');
+    const runId = onlyRunId(stateDir);
+    const last = journalLines(stateDir, runId).at(-1);
+    expect(last).toMatchObject({ type: 'command-start', step: 'persist-forwarding', phase: 'do' });
+    expect(readFileSync(sysctlFile, 'utf8')).toBe(`${sysctlBefore}net.ipv4.ip_forward = 1\n`);
+
+    const resumed = await runbook(['resume']);
+    expectExit(resumed, 0);
+    const after = await state();
+    expect(after.rules).toContain('-N RUNBOOK-FILTER');
+    expect(after.rules).toContain('-A FORWARD -j RUNBOOK-FILTER');
+    expect(after.rules).toContain('-A RUNBOOK-FILTER -s 192.0.2.0/24 -j DROP');
+    expect(after.rules).toContain('-A RUNBOOK-FILTER -s 198.18.0.0/15 -j DROP');
+    expect(after.ipForward).toBe('1');
+    // The line is there once: the resume found it in place rather than appending it again.
+    expect(after.sysctlFile).toBe(`${sysctlBefore}net.ipv4.ip_forward = 1\n`);
+    expect(after.settingsFile).toBe(
+      '# written by runbook forward-filter\nchain=RUNBOOK-FILTER\ntarget=DROP\nsubnets=192.0.2.0/24,198.18.0.0/15\n',
+    );
+
+    // Run again: every step holds, no do command runs, nothing changes.
+    const again = await runbook(['run', 'forward-filter', ...set(), '--json']);
+    expectExit(again, 0);
+    const events = again.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { event: string; outcome?: string });
+    const outcomes = events.filter((e) => e.event === 'step').map((e) => e.outcome);
+    expect(outcomes).toHaveLength(8);
+    expect(new Set(outcomes)).toEqual(new Set(['ok']));
+    expect(await state()).toEqual(after);
+
+    // Rollback (of the first run: the second changed nothing) restores everything exactly.
+    const rollback = await runbook(['rollback']);
+    expectExit(rollback, 0);
+    expect(rollback.stdout).toContain(`run ${runId} rolled back`);
+    expect(await state()).toEqual(before);
+    expectExit(await runbook(['rollback']), 0);
+    expect(await state()).toEqual(before);
+  });
+});
