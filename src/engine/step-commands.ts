@@ -76,7 +76,8 @@ export async function runGuarded(
 
 /**
  * Runs a capture command and extracts its value: the output (trimmed unless `trim: false`), the
- * field `json` names (keys and array indexes joined by "."), or the first group of `regex`.
+ * field `json` names (keys and array indexes joined by "."), or the first group of `regex` ("" when
+ * that group is optional and did not match).
  * Returns the value, or why there is none.
  */
 export async function runCapture(
@@ -128,7 +129,9 @@ export function extractValue(
   if (capture.regex !== undefined) {
     const match = new RegExp(capture.regex, 'm').exec(stdout);
     if (match === null) return { problem: `its output does not match /${capture.regex}/` };
-    return { value: match[1] ?? match[0] };
+    // With a group, its text; a group that took no part in the match (an optional one, for
+    // something that may be absent) gives "". Without a group, the whole match.
+    return { value: match.length > 1 ? (match[1] ?? '') : match[0] };
   }
   return { value: capture.trim === false ? stdout : stdout.trim() };
 }

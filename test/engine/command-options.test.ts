@@ -315,6 +315,11 @@ steps:
     expect(extractValue({ json: '0' }, '[{"mtu":1500}]')).toEqual({ problem: '0 is not a single value in its output' });
     expect(extractValue({ json: 'a' }, 'not json')).toEqual({ problem: 'its output is not JSON' });
     expect(extractValue({ regex: 'mode (\\w+)' }, 'x\nmacvlan mode vepa\n')).toEqual({ value: 'vepa' });
+    // An optional group: "" when what it looks for is absent, so that undo can tell.
+    const optional = { regex: '^(?:[\\s\\S]*macvlan mode (\\w+))?' };
+    expect(extractValue(optional, '5: mv0: <>\n    macvlan mode private bcqueuelen 1000\n')).toEqual({ value: 'private' });
+    expect(extractValue(optional, '')).toEqual({ value: '' });
+    expect(extractValue({ regex: 'mtu \\d+' }, 'a mtu 1500 b')).toEqual({ value: 'mtu 1500' });
   });
 });
 
