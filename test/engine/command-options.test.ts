@@ -317,7 +317,9 @@ steps:
     expect(extractValue({ regex: 'mode (\\w+)' }, 'x\nmacvlan mode vepa\n')).toEqual({ value: 'vepa' });
     // An optional group: "" when what it looks for is absent, so that undo can tell.
     const optional = { regex: '^(?:[\\s\\S]*macvlan mode (\\w+))?' };
-    expect(extractValue(optional, '5: mv0: <>\n    macvlan mode private bcqueuelen 1000\n')).toEqual({ value: 'private' });
+    expect(extractValue(optional, '5: mv0: <>\n    macvlan mode private bcqueuelen 1000\n')).toEqual({
+      value: 'private',
+    });
     expect(extractValue(optional, '')).toEqual({ value: '' });
     expect(extractValue({ regex: 'mtu \\d+' }, 'a mtu 1500 b')).toEqual({ value: 'mtu 1500' });
   });
