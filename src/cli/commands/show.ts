@@ -31,7 +31,7 @@ export function showCommand(ctx: CliContext, runbookName: string, options: { set
     for (const c of step.capture) ctx.out(`   capture ${c.name}: ${toShellLine(c.argv)}${captureNote(c)}`);
     for (const c of step.do) ctx.out(`   do:     ${commandLine(c)}`);
     for (const c of step.verify)
-      ctx.out(`   verify: ${toShellLine(c.argv)}   expect ${JSON.stringify(c.expect)}${retryNote(c)}`);
+      ctx.out(`   verify: ${commandLine(c)}   expect ${JSON.stringify(c.expect)}${retryNote(c)}`);
     for (const c of step.undo) ctx.out(`   undo:   ${commandLine(c)}`);
     if (step.noUndo !== undefined) ctx.out(`   undo:   none (not undoable: ${step.noUndo})`);
     if (step.diagnose.length > 0) ctx.out(`   diagnose: ${step.diagnose.length} probe(s) on failure`);

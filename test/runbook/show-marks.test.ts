@@ -1,0 +1,49 @@
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { cliPath } from '../helpers/sandbox-host.js';
+
+/**
+ * `show` and `graph` run nothing, so they are run here as the built CLI on the host itself: they
+ * must show what issue 12's options do (stdin, ok_exit, conditions, retries, extracting
+ * captures) and mark a step that cannot be undone.
+ */
+
+async function runbook(args: string[]) {
+  const result = await execa(process.execPath, [cliPath, ...args], { reject: false, stdin: 'ignore' });
+  expect(result.exitCode, String(result.stderr)).toBe(0);
+  return String(result.stdout);
+}
+
+describe('show and graph', () => {
+  it('show prints stdin, conditions and captures kept exactly, and marks undo: none', async () => {
+    const out = await runbook(['show', 'forward-filter', '--set', 'subnets=192.0.2.0/24']);
+    expect(out).toContain('do:     tee -a -- /etc/sysctl.d/90-runbook-forward.conf <<< "net.ipv4.ip_forward = 1\\n"');
+    expect(out).toContain('(only if: test -z \'{{previous_type}}\' gives {"exit":0})');
+    expect(out).toContain(
+      'capture previous_content: cat -- /etc/runbook-forward-filter.conf   (keeps the output exactly)',
+    );
+    expect(out).toContain(
+      'verify: cmp -s -- - /etc/runbook-forward-filter.conf <<< "# written by runbook forward-filter\\n',
+    );
+    expect(out).toContain('undo:   none (not undoable: packet counters cannot be set back to what they were)');
+    expect(out).toContain('2. filter-1: Send traffic from 192.0.2.0/24 to DROP in RUNBOOK-FILTER');
+    expect(out).not.toContain('filter-2');
+  });
+
+  it('graph marks the done state of a step that cannot be undone, and only that one', async () => {
+    const out = await runbook(['graph', 'forward-filter']);
+    const marked = out.split('\n').filter((l) => l.includes('not undoable'));
+    expect(marked).toEqual([
+      '    zero_counters__done : outcome changed, not undoable  packet counters cannot be set back to what they were',
+    ]);
+    const json = JSON.parse(await runbook(['graph', 'forward-filter', '--format', 'json'])) as {
+      nodes: Array<{ id: string; description?: string }>;
+    };
+    expect(json.nodes.filter((n) => n.description !== undefined)).toEqual([
+      expect.objectContaining({
+        id: 'zero-counters.done',
+        description: 'not undoable: packet counters cannot be set back to what they were',
+      }),
+    ]);
+  });
+});
