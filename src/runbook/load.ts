@@ -200,7 +200,17 @@ function defaultProblems(parameters: Record<string, ParamSpec>): string[] {
 }
 
 function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues.map((issue) => `  ${formatPath(issue.path)}: ${issue.message}`).join('\n');
+  return issues.map((issue) => `  ${formatPath(issue.path)}: ${issue.message}${trapHint(issue)}`).join('\n');
+}
+
+/**
+ * A hint for the schema error a YAML trap gives: in a flow map (`{ why: a, b }`) a comma ends the
+ * value, so the rest of the text becomes an unknown key.
+ */
+function trapHint(issue: z.core.$ZodIssue): string {
+  // Steps are parsed inside a transform, which passes their issues on as custom ones: the message tells.
+  if (issue.code !== 'unrecognized_keys' && !issue.message.startsWith('Unrecognized key')) return '';
+  return ' (inside { }, a comma ends a value: quote text that holds a comma, or write the map in block style)';
 }
 
 function formatPath(parts: readonly PropertyKey[]): string {

@@ -6,7 +6,21 @@ import { z } from 'zod';
  */
 
 /** A command is an argv array: no shell, ever. Each element may hold {{param}} placeholders. */
-const Argv = z.array(z.string()).min(1, 'a command needs at least a program name');
+const Argv = z
+  .array(z.string({ error: (issue) => argvElementMessage(issue.input) }))
+  .min(1, 'a command needs at least a program name');
+
+/**
+ * What YAML made of an argv element that is not a string, and how to write it: the traps of
+ * `[sleep, 1]`, `["true"]` written as `[true]`, and `[ip, netns, add, {{name}}]` (a map).
+ */
+function argvElementMessage(input: unknown): string {
+  if (typeof input === 'number' || typeof input === 'boolean')
+    return `YAML read this as the ${typeof input} ${String(input)}, not as text: quote it as written ("1", "true", "0644")`;
+  if (input !== null && typeof input === 'object')
+    return 'YAML read {…} as a map: quote an element that holds a {{placeholder}} ("{{name}}")';
+  return `expected text, got ${input === null ? 'nothing (null): quote an empty value ("")' : typeof input}`;
+}
 
 /** Per-command timeout in seconds; the default keeps a ping from ever hanging a run. */
 const TimeoutSeconds = z.number().positive().max(600);
