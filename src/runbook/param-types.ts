@@ -25,10 +25,16 @@ export function checkExtendedValue(spec: ParamSpec, value: string): string | und
   return checkSingle(spec.type, value, spec);
 }
 
-function checkSingle(type: ParamType, value: string, spec: ParamSpec): string | undefined {
+/** Why a value with a control character is refused (every type refuses them), or undefined. */
+export function controlCharacterProblem(value: string): string | undefined {
   const control = controlCharacter.exec(value);
-  if (control !== null)
-    return `it contains the control character U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}`;
+  if (control === null) return undefined;
+  return `it contains the control character U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}`;
+}
+
+function checkSingle(type: ParamType, value: string, spec: ParamSpec): string | undefined {
+  const control = controlCharacterProblem(value);
+  if (control !== undefined) return control;
   // Rollback fills captured values into placeholders that a value could otherwise smuggle in.
   if (value.includes('{{') || value.includes('}}')) return 'a value cannot contain "{{" or "}}"';
   switch (type) {

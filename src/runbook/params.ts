@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { invalidInput } from '../errors.js';
-import { checkExtendedValue, defaultText, extendedTypes } from './param-types.js';
+import { checkExtendedValue, controlCharacterProblem, defaultText, extendedTypes } from './param-types.js';
 import type { ParamSpec, ParamType } from './schema.js';
 
 /** Parameter values after validation, always as strings (they end up in argv). */
@@ -14,6 +14,15 @@ export function checkParamValue(
 ): string | undefined {
   // string, path, enum, mac and lists: param-types.ts.
   if (extendedTypes.has(type)) return checkExtendedValue({ ...spec, type }, value);
+  // No type takes a control character: the type's own message first, when it has one.
+  return checkNetworkValue(type, value, spec) ?? controlCharacterProblem(value);
+}
+
+function checkNetworkValue(
+  type: ParamType,
+  value: string,
+  spec?: Pick<ParamSpec, 'min' | 'max'> & Partial<ParamSpec>,
+): string | undefined {
   switch (type) {
     case 'name':
       if (value === '.' || value === '..') return 'a name cannot be "." or ".." (ip netns refuses them)';

@@ -102,6 +102,16 @@ describe('list', () => {
   });
 });
 
+describe('control characters', () => {
+  it('are refused by every type, the network types included (with their own message when they have one)', () => {
+    for (const type of ['string', 'path', 'mac', 'interface'] as const)
+      expect(check({ type }, 'veth\u00011'), type).toBe('it contains the control character U+0001');
+    expect(check({ type: 'interface' }, 'eth\u007f')).toBe('it contains the control character U+007F');
+    for (const type of ['name', 'ipv4', 'ipv4-cidr', 'ipv4-network', 'integer'] as const)
+      expect(check({ type }, '1\u0001'), type).toBeDefined();
+  });
+});
+
 describe('declarations and defaults, checked when the file is read', () => {
   it('a bad default is reported even when --set would override it', () => {
     const message = thrown(() =>
