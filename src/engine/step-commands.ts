@@ -21,7 +21,7 @@ export function withValues(command: PlannedCommand, values: Readonly<Record<stri
         ...command.condition,
         argv: command.condition.argv.map(fill),
         ...(command.condition.stdin !== undefined && { stdin: fill(command.condition.stdin) }),
-        expect: renderDeep(command.condition.expect, values, true) as typeof command.condition.expect,
+        expect: renderDeep(command.condition.expect, values, false, true) as typeof command.condition.expect,
       },
     }),
   };

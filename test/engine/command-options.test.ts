@@ -199,6 +199,53 @@ steps:
   });
 });
 
+describe('captured values in a condition', () => {
+  const source = `name: demo
+description: x
+steps:
+  - id: set
+    title: x
+    why: x
+    capture:
+      old: [get]
+    do:
+      - { run: [set, new], if: { run: [show], expect: { output_matches: "^{{old}}$" } } }
+    verify: [{ run: [is-new] }]
+    undo:
+      - { run: [set, "{{old}}"], unless: { run: [show], expect: { output_contains: "{{old}}" } } }
+`;
+
+  it('are filled in (and, inside output_matches, match only themselves: a.b is not a pattern)', async () => {
+    const ran = async (shown: string) => {
+      const executor = new FakeExecutor()
+        .on('get', { stdout: 'a.b\n' })
+        .on('show', { stdout: `${shown}\n` })
+        .on('is-new', { exitCode: 1 }, 1);
+      const { lines } = await run(source, executor);
+      const condition = ofType(lines, 'command-start').find((l) => l.phase === 'do-condition');
+      expect(condition?.argv).toEqual(['show']);
+      return executor.calls.includes('set new');
+    };
+    expect(await ran('a.b')).toBe(true);
+    expect(await ran('axb')).toBe(false);
+  });
+
+  it('rollback fills them into the undo condition from the journal', async () => {
+    const executor = new FakeExecutor()
+      .on('get', { stdout: 'a.b\n' })
+      .on('show', { stdout: 'a.b\n' })
+      .on('is-new', { exitCode: 1 }, 1);
+    const { result, stateDir } = await run(source, executor);
+    executor.on('is-new', { exitCode: 1 });
+    executor.calls.length = 0;
+    await rollbackRun({ stateDir, runId: result.runId, executor });
+    // "show" still contains a.b, so the restore is skipped: the condition saw the captured value.
+    expect(executor.calls).toEqual(['show', 'is-new']);
+    const skipped = ofType(linesOf(stateDir, result.runId), 'command-skipped').filter((l) => l.phase === 'undo');
+    expect(skipped.map((l) => l.reason)).toEqual(['its "unless" holds']);
+  });
+});
+
 describe('retries', () => {
   const source = `name: demo
 description: x
