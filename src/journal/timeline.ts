@@ -36,7 +36,13 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
       case 'command-start': {
         const end = findEnd(lines, line.seq);
         const result = end === undefined ? 'no result recorded (the process stopped while it ran)' : describeEnd(end);
-        out.push(`${time}   ${line.phase.padEnd(10)} $ ${toShellLine(line.argv)}`);
+        const notes = [
+          line.attempt === undefined ? '' : `   (attempt ${line.attempt})`,
+          line.stdin === undefined
+            ? ''
+            : `   <<< ${JSON.stringify(line.stdin.length > 200 ? `${line.stdin.slice(0, 200)}…` : line.stdin)}`,
+        ].join('');
+        out.push(`${time}   ${line.phase.padEnd(10)} $ ${toShellLine(line.argv)}${notes}`);
         out.push(`${' '.repeat(12)}   ${' '.repeat(10)}   → ${result}`);
         break;
       }
