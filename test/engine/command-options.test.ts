@@ -304,6 +304,29 @@ steps:
   });
 });
 
+describe('retries on probes', () => {
+  it('a probe is tried until its when holds, each attempt journaled', async () => {
+    const source = `name: demo
+description: x
+steps:
+  - id: ping
+    title: x
+    why: x
+    verify: [{ run: [ping-it] }]
+    diagnose:
+      - { run: [arp-stale], when: { exit: 0 }, cause: a stale ARP entry, retries: 2, delay: 0.01 }
+`;
+    const executor = new FakeExecutor().on('ping-it', { exitCode: 1 }).on('arp-stale', { exitCode: 1 }, 1);
+    const { result, lines } = await run(source, executor);
+    expect(result.failure?.findings.map((f) => f.cause)).toEqual(['a stale ARP entry']);
+    expect(
+      ofType(lines, 'command-start')
+        .filter((l) => l.phase === 'diagnose')
+        .map((l) => l.attempt),
+    ).toEqual([1, 2]);
+  });
+});
+
 describe('captures that extract, used in do and undo', () => {
   const source = `name: demo
 description: x
