@@ -114,7 +114,7 @@ words=("$@"); CURRENT=$#; _runbook`;
 
   it('completes commands with their descriptions, runbooks, steps, parameters and run ids', () => {
     expect(zsh('runbook', '')).toContain('rollback:undo, in reverse order');
-    expect(zsh('runbook', 'run', '')).toContain('container-internet multi-container single-container');
+    expect(zsh('runbook', 'run', '')).toContain('container-internet forward-filter multi-container single-container');
     expect(zsh('runbook', 'run', 'single-container', '--until', '')).toContain('namespace veth-pair');
     expect(zsh('runbook', 'run', 'multi-container', '--set', '')).toContain('count bridge');
     expect(zsh('runbook', '--state-dir', stateDir, 'resume', '')).toContain(

@@ -44,7 +44,14 @@ describe('the runbook search path', () => {
   it('the first dir holding a name wins; the later files of that name are listed as shadowed', () => {
     const found = findRunbooks(runbookSearchPath({ RUNBOOK_PATH: `${extra}:${more}` }, cwd));
     const byName = Object.fromEntries(found.map((r) => [r.name, r]));
-    expect(Object.keys(byName)).toEqual(['a', 'b', 'container-internet', 'multi-container', 'single-container']);
+    expect(Object.keys(byName)).toEqual([
+      'a',
+      'b',
+      'container-internet',
+      'forward-filter',
+      'multi-container',
+      'single-container',
+    ]);
     expect(byName.a).toEqual({
       name: 'a',
       file: path.join(cwd, 'runbooks', 'a.yaml'),
