@@ -38,7 +38,7 @@ describe('dist/runbook.mjs, alone in an empty directory', () => {
     expect((await inEmptyDir(['./runbook.mjs', '--version'])).stdout).toBe(version);
     const list = await inEmptyDir([process.execPath, 'runbook.mjs', 'list']);
     expect(list.stderr).toBe('');
-    expect(list.stdout).toMatch(/^container-internet .*\nmulti-container .*\nsingle-container /);
+    expect(list.stdout).toMatch(/^container-internet .*\nforward-filter .*\nmulti-container .*\nsingle-container /);
     const show = await inEmptyDir(['./runbook.mjs', 'show', 'container-internet']);
     expect(show.exitCode).toBe(0);
     expect(show.stdout).toContain('file: bundled:runbooks/container-internet.yaml');
