@@ -76,7 +76,7 @@ describe('npm install -g of the tarball, used from another directory', () => {
     expect((await runbook(['--version'])).stdout).toBe(version);
     const list = await runbook(['list']);
     expect(list.exitCode).toBe(0);
-    expect(list.stdout).toMatch(/^container-internet .*\nmulti-container .*\nsingle-container /);
+    expect(list.stdout).toMatch(/^container-internet .*\nforward-filter .*\nmulti-container .*\nsingle-container /);
   });
 
   it('as root: run --sandbox records in /var/lib/runbook, runs shows it, nothing is written in the package', async () => {
