@@ -73,7 +73,7 @@ afterAll(() => {
 });
 
 const runbook = (args: string[]) => cli(host, ['--state-dir', stateDir, ...args]);
-function expectExit(result: CliResult, code: number): void {
+function expectExit(result: Pick<CliResult, 'exitCode' | 'stdout' | 'stderr'>, code: number): void {
   expect(result.exitCode, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
 }
 

@@ -67,7 +67,7 @@ describe('path', () => {
 
 describe('enum and mac', () => {
   it('an enum takes only its values, exactly', () => {
-    const policy = { type: 'enum', values: ['DROP', 'ACCEPT'] } as const;
+    const policy = { type: 'enum' as const, values: ['DROP', 'ACCEPT'] };
     expect(check(policy, 'DROP')).toBeUndefined();
     expect(check(policy, 'drop')).toBe('expected one of: DROP, ACCEPT');
   });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRunbook } from '../../src/runbook/load.js';
-import { packageRoot } from '../../src/version.js';
+import { fileURLToPath } from 'node:url';
 import { thrown } from '../helpers/thrown.js';
 
 /**
@@ -10,6 +10,9 @@ import { thrown } from '../helpers/thrown.js';
  * of FILE (its lines appear there in order), and every `<!-- trap -->` block, placed under
  * `steps:` of a small runbook, gives the message in the `text` block after it.
  */
+
+/** The checkout this test file sits in. */
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const doc = readFileSync(path.join(packageRoot, 'docs', 'write-your-own.md'), 'utf8');
 
