@@ -12,6 +12,7 @@ import { registerSandboxCommands } from './commands/sandbox.js';
 const commands = {
   check: () => import('./commands/check.js'),
   completion: () => import('./commands/completion.js'),
+  confirm: () => import('./commands/confirm.js'),
   graph: () => import('./commands/graph.js'),
   journal: () => import('./commands/journal.js'),
   list: () => import('./commands/list.js'),
@@ -131,6 +132,10 @@ ${runExitCodes}`,
       '--rollback-on-failure',
       'if a step fails, undo what this run changed (in reverse order), then exit 1; an interrupted run is left for resume',
     )
+    .option(
+      '--confirm-within <duration>',
+      'on success, keep the change only if `runbook confirm` comes within DURATION (90, 30s, 5m, 1h) from a new session; else a watchdog rolls it back',
+    )
     .option('--json', 'print machine-readable events (one JSON object per line) instead of text')
     .addHelpText(
       'after',
@@ -146,12 +151,26 @@ Examples:
   sudo runbook run single-container --until host-route             stop at the tutorial's step 9
   sudo runbook run multi-container --sandbox --set count=3
   sudo runbook run container-internet --rollback-on-failure        undo everything if a step fails
+  sudo runbook run single-container --confirm-within 2m           then, from a new ssh session:
+  sudo runbook confirm                                             keep it (else it is undone after 2 min)
+
+--confirm-within makes a change provisional, like Juniper's \`commit confirmed\` or \`netplan try\`:
+the run returns at once, leaving a watchdog (its own session, no terminal, SIGHUP ignored) that
+rolls the run back at the deadline unless \`runbook confirm\` came first. If the watchdog is gone,
+the next runbook command here reverts the expired run first. Not with --sandbox or --until.
 ${runExitCodes}`,
     )
     .action(
       async (
         runbook: string,
-        opts: { set: string[]; sandbox?: boolean; until?: string; json?: boolean; rollbackOnFailure?: boolean },
+        opts: {
+          set: string[];
+          sandbox?: boolean;
+          until?: string;
+          json?: boolean;
+          rollbackOnFailure?: boolean;
+          confirmWithin?: string;
+        },
         command: Command,
       ) => {
         exitCode = await (await commands.run()).runCommand(context(command), runbook, opts, argv);
@@ -204,9 +223,38 @@ ${exitCodesHelp('run `runbook rollback` again to finish', 'an undo left its effe
     });
 
   program
+    .command('confirm')
+    .description(
+      'keep the change of a run made with --confirm-within: record the confirmation (who, when) and stop its watchdog',
+    )
+    .argument('[run-id]', "the run to confirm (default: this host's run awaiting confirmation)")
+    .option('--json', 'print the outcome as JSON')
+    .addHelpText(
+      'after',
+      `
+Confirm from a NEW session (a new ssh connection): that you could open it proves the change did
+not cut you off. Confirming twice changes nothing. Once the deadline has passed, the run is
+reverted instead and confirm exits 1.
+
+Examples:
+  sudo runbook confirm                       this host's run awaiting confirmation
+  sudo runbook confirm 20261128T145804       a run by id (or a unique prefix of it)
+  sudo runbook --in lab confirm              the run awaiting confirmation in sandbox lab
+
+Exit codes:
+  0    confirmed (now, or already before)
+  1    too late: the run was reverted (not confirmed by its deadline) or rolled back
+  2    no run awaits confirmation here, or the run belongs to another host; nothing was changed
+  3    another runbook command holds the state dir's lock (the message names it)`,
+    )
+    .action(async (runId: string | undefined, opts: { json?: boolean }, command: Command) => {
+      exitCode = await (await commands.confirm()).confirmCommand(context(command), runId, opts);
+    });
+
+  program
     .command('runs')
     .description(
-      'list recorded runs: id, runbook, status (running, succeeded, failed, interrupted, stopped, rolled-back), start and end',
+      'list recorded runs: id, runbook, status (running, succeeded, failed, interrupted, stopped, rolled-back, awaiting-confirmation, confirmed, reverted), start and end',
     )
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
@@ -327,6 +375,14 @@ Examples:
     .action(async (kind: string, runbook: string | undefined, opts: { sandbox?: string }, command: Command) => {
       exitCode = (await commands.completion()).completeCommand(context(command), kind, runbook, opts);
     });
+
+  // Belt and braces for --confirm-within: a run past its deadline unconfirmed (its watchdog
+  // gone) is reverted before any command on runs does anything else (issue 15).
+  program.hook('preAction', async (_program, action) => {
+    if (action.parent !== program) return;
+    const { revertExpiredFirst } = await import('./revert-expired-first.js');
+    await revertExpiredFirst(context(action), action.name());
+  });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -18,6 +18,8 @@ export interface RollbackOptions {
   onUndo?: ((report: UndoReport) => void) | undefined;
   onCommand?: ((event: CommandEvent) => void) | undefined;
   onNote?: ((note: string) => void) | undefined;
+  /** Set for an automatic revert of an unconfirmed run (issue 15): journaled as its reason. */
+  reason?: string | undefined;
 }
 
 export type RollbackResult = Nothing | ({ kind: 'rollback'; runId: string; planned: string[] } & UndoResult);
@@ -39,9 +41,14 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
     stateDir,
     runId: options.runId,
     verb: 'roll back',
-    eligible: (index) => index.status !== 'rolled-back' && hasChangesLeft(stateDir, index),
+    eligible: (index) => !undoneAlready.has(index.status) && hasChangesLeft(stateDir, index),
     noneMessage: 'nothing to roll back: no recorded run has changes left to undo',
-    refuse: (index) => (index.status === 'rolled-back' ? 'is already rolled back' : undefined),
+    refuse: (index) =>
+      index.status === 'rolled-back'
+        ? 'is already rolled back'
+        : index.status === 'reverted'
+          ? 'was already reverted automatically (it was not confirmed in time)'
+          : undefined,
   });
   if (run.kind === 'nothing') return run;
   const undone = new Set(run.history.undoneSteps);
@@ -53,10 +60,12 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
     .filter((s): s is PlannedStep => s !== undefined)
     .map((step) => withCapturedValues(step, run.history.captures.get(step.id) ?? {}));
 
-  const note = undone.size > 0 ? `continuing a rollback: ${undone.size} step(s) already undone` : undefined;
+  const continuing = undone.size > 0 ? `continuing a rollback: ${undone.size} step(s) already undone` : undefined;
+  const note = [options.reason, continuing].filter(Boolean).join('; ') || undefined;
+  const { reason } = options;
   return continueRun(stateDir, run, 'rollback', note, async (journal) => {
     const planned = toUndo.map((s) => s.id);
-    journal.append({ type: 'rollback-start', steps: planned });
+    journal.append({ type: 'rollback-start', steps: planned, reason });
     const result = await undoSteps({
       steps: toUndo,
       executor: options.executor,
@@ -70,10 +79,14 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
       type: 'rollback-end',
       status: result.status,
       message: failed === undefined ? undefined : `step ${failed.stepId} after its undo: ${failed.stillHolds}`,
+      reason,
     });
     return { kind: 'rollback' as const, runId: run.index.id, planned, ...result };
   });
 }
+
+/** Runs whose changes are undone already: never a default rollback target. */
+const undoneAlready: ReadonlySet<RunIndex['status']> = new Set(['rolled-back', 'reverted']);
 
 /** Fills a step's undo commands with the values its run captured before doing it. */
 function withCapturedValues(step: PlannedStep, values: Record<string, string>): PlannedStep {

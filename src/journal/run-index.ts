@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
-import type { HostIdentity, JournalEntry, RunStatus } from './entries.js';
+import type { HostIdentity, JournalEntry, RollbackEndEntry, RunStatus } from './entries.js';
 import { indexFile, journalFile, runsDir } from './paths.js';
 
 /**
@@ -22,6 +22,8 @@ export interface RunIndex {
   host: HostIdentity;
   lastSeq: number;
   lastHash: string;
+  /** `run --confirm-within`: the deadline by which the run must be confirmed (issue 15). */
+  confirmBy?: string | undefined;
 }
 
 export function writeRunIndex(stateDir: string, index: RunIndex): void {
@@ -79,7 +81,9 @@ function statusFromJournalEnd(stateDir: string, runId: string): RunStatus {
       continue; // a torn last line
     }
     if (entry.type === 'run-end') return entry.status;
-    if (entry.type === 'rollback-end') return entry.status;
+    if (entry.type === 'rollback-end') return rollbackEndStatus(entry);
+    if (entry.type === 'confirm-pending' || entry.type === 'watchdog-started') return 'awaiting-confirmation';
+    if (entry.type === 'confirmed') return 'confirmed';
     if (
       entry.type === 'run-start' ||
       entry.type === 'attempt-start' ||
@@ -90,6 +94,11 @@ function statusFromJournalEnd(stateDir: string, runId: string): RunStatus {
       return 'interrupted';
   }
   return 'interrupted';
+}
+
+/** How a rollback's end leaves the run: an automatic revert (it has a reason) shows as `reverted`. */
+export function rollbackEndStatus(entry: RollbackEndEntry): RunStatus {
+  return entry.status === 'rolled-back' && entry.reason !== undefined ? 'reverted' : entry.status;
 }
 
 export function isProcessAlive(pid: number): boolean {

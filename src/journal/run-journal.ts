@@ -2,7 +2,7 @@ import { truncateSync } from 'node:fs';
 import type { JournalEntry, RunStartEntry, RunStatus } from './entries.js';
 import { journalFile } from './paths.js';
 import { chainEnd, type ReadJournal } from './reader.js';
-import { readRunIndex, writeRunIndex, type RunIndex } from './run-index.js';
+import { readRunIndex, rollbackEndStatus, writeRunIndex, type RunIndex } from './run-index.js';
 import type { JournalSink } from './sink.js';
 import { FileJournal } from './writer.js';
 
@@ -69,9 +69,14 @@ export class RunJournal implements JournalSink {
     const activity = entry.type === 'attempt-start' ? entry.kind : this.index.activity;
     const finished =
       status === undefined ? this.index.finished : status === 'running' ? undefined : new Date().toISOString();
-    const checkpoint = status !== undefined || entry.type === 'step-end' || entry.type === 'step-undone';
+    const checkpoint =
+      status !== undefined ||
+      entry.type === 'step-end' ||
+      entry.type === 'step-undone' ||
+      entry.type === 'watchdog-started';
     this.index = {
       ...this.index,
+      confirmBy: entry.type === 'confirm-pending' ? entry.deadline : this.index.confirmBy,
       status: status ?? this.index.status,
       activity,
       finished,
@@ -92,7 +97,11 @@ function statusAfter(entry: JournalEntry): RunStatus | undefined {
     case 'run-end':
       return entry.status === 'stopped' ? 'stopped' : entry.status;
     case 'rollback-end':
-      return entry.status;
+      return rollbackEndStatus(entry);
+    case 'confirm-pending':
+      return 'awaiting-confirmation';
+    case 'confirmed':
+      return 'confirmed';
     default:
       return undefined;
   }

@@ -76,6 +76,9 @@ const durableTypes: ReadonlySet<JournalEntry['type']> = new Set([
   'run-end',
   'rollback-start',
   'rollback-end',
+  // A provisional run's deadline and its confirmation decide whether the host is reverted.
+  'confirm-pending',
+  'confirmed',
 ]);
 
 export function hashLine(line: string): string {
@@ -113,5 +116,11 @@ function summarize(entry: JournalEntry): string {
       return `step ${entry.step} ${entry.outcome}`;
     case 'rollback-end':
       return `rollback ${entry.status}`;
+    case 'confirm-pending':
+      return `awaiting confirmation until ${entry.deadline}`;
+    case 'watchdog-started':
+      return `watchdog pid ${entry.pid} started`;
+    case 'confirmed':
+      return `confirmed by uid ${entry.user.uid}`;
   }
 }

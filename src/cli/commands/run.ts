@@ -10,6 +10,7 @@ import type { CliContext } from '../context.js';
 import { formatFailure, formatStepLine, jsonLine, logCommand, exitCodeForRun } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
 import { formatUndoLine, reportRollback } from './rollback.js';
+import { reportProvisional, validateConfirmWithin } from './run-confirm-within.js';
 
 export interface RunOptions {
   set: string[];
@@ -17,6 +18,7 @@ export interface RunOptions {
   json?: boolean;
   until?: string;
   rollbackOnFailure?: boolean;
+  confirmWithin?: string;
 }
 
 /** `runbook run <runbook>`: validate, then run every step (in a sandbox host with --sandbox). */
@@ -29,6 +31,7 @@ export async function runCommand(
   // Exit 2 here leaves the host untouched. Inside a sandbox host, parameters may have sandbox
   // defaults (e.g. the stand-in internet address instead of a real one).
   const inSandbox = options.sandbox === true || currentHost().sandbox !== undefined;
+  const confirmWithinMs = validateConfirmWithin(options);
   const prepared = prepareRunbook(runbookName, options.set, { inSandbox });
 
   if (options.sandbox && !isInsideOneShotSandbox()) {
@@ -56,6 +59,7 @@ export async function runCommand(
       rollbackOnFailure: options.rollbackOnFailure,
       onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
       onNote: (note) => ctx.err(`note: ${note}`),
+      confirmWithinMs,
     }),
   );
   const oneShot = isInsideOneShotSandbox();
@@ -86,6 +90,8 @@ export async function runCommand(
     const rollbackExit = reportRollback(ctx, result.rollback, options.json === true);
     return rollbackExit === ExitCode.interrupted ? ExitCode.interrupted : ExitCode.stepFailed;
   }
+  if (result.provisional !== undefined)
+    return reportProvisional(ctx, result.runId, result.provisional, options.json === true);
   if (isInsideOneShotSandbox() && !options.json) await showTutorialView(ctx.out, executor, prepared.params);
 
   return exitCodeForRun(result.status);

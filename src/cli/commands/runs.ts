@@ -7,13 +7,14 @@ export function runsCommand(ctx: CliContext, options: { json?: boolean }): numbe
   if (options.json) {
     ctx.out(
       JSON.stringify(
-        runs.map(({ id, runbook, status, started, finished, host }) => ({
+        runs.map(({ id, runbook, status, started, finished, host, confirmBy }) => ({
           id,
           runbook,
           status,
           started,
           finished,
           host,
+          confirmBy,
         })),
       ),
     );
@@ -23,10 +24,16 @@ export function runsCommand(ctx: CliContext, options: { json?: boolean }): numbe
     ctx.out(`no runs recorded in ${ctx.stateDir}`);
     return 0;
   }
-  ctx.out(`${'ID'.padEnd(26)} ${'RUNBOOK'.padEnd(20)} ${'STATUS'.padEnd(12)} ${'STARTED'.padEnd(24)} FINISHED`);
+  // Wide enough for every status the runs listed have ("awaiting-confirmation" is the longest).
+  const statusWidth = Math.max(12, ...runs.map((r) => r.status.length));
+  ctx.out(
+    `${'ID'.padEnd(26)} ${'RUNBOOK'.padEnd(20)} ${'STATUS'.padEnd(statusWidth)} ${'STARTED'.padEnd(24)} FINISHED`,
+  );
   for (const run of runs) {
+    // A run awaiting confirmation is reverted at its deadline unless confirmed (issue 15).
+    const deadline = run.status === 'awaiting-confirmation' ? `  (confirm by ${run.confirmBy})` : '';
     ctx.out(
-      `${run.id.padEnd(26)} ${run.runbook.padEnd(20)} ${run.status.padEnd(12)} ${run.started.padEnd(24)} ${run.finished ?? '-'}`,
+      `${run.id.padEnd(26)} ${run.runbook.padEnd(20)} ${run.status.padEnd(statusWidth)} ${run.started.padEnd(24)} ${run.finished ?? '-'}${deadline}`,
     );
   }
   return 0;

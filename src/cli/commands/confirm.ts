@@ -1,0 +1,63 @@
+import { confirmRun } from '../../engine/confirm.js';
+import { createExecaExecutor } from '../../exec/execa-executor.js';
+import { ExitCode } from '../../errors.js';
+import type { CliContext } from '../context.js';
+import { jsonLine, logCommand } from '../output.js';
+import { withInterruptSignal } from '../signals.js';
+import { formatUndoLine } from './rollback.js';
+
+/** `runbook confirm [run-id]`: keep the change of a run made with --confirm-within. */
+export async function confirmCommand(
+  ctx: CliContext,
+  runId: string | undefined,
+  options: { json?: boolean },
+): Promise<number> {
+  const result = await withInterruptSignal(ctx, (signal) =>
+    confirmRun({
+      stateDir: ctx.stateDir,
+      runId,
+      // Only used when the deadline has passed and the run must be reverted instead.
+      executor: createExecaExecutor(),
+      signal,
+      onUndo: (report) => ctx.err(formatUndoLine(report)),
+      onCommand: logCommand(ctx),
+      onNote: (note) => ctx.err(`note: ${note}`),
+    }),
+  );
+  if (options.json) ctx.out(jsonLine({ event: 'confirm', ...withoutDetails(result) }));
+  switch (result.kind) {
+    case 'confirmed':
+      if (!options.json)
+        ctx.out(
+          `run ${result.runId} confirmed before its deadline ${result.deadline}: the change stays${result.watchdogStopped ? '; its watchdog was stopped' : ''}`,
+        );
+      return ExitCode.ok;
+    case 'already-confirmed':
+      if (!options.json) ctx.out(`run ${result.runId} was already confirmed (at ${result.at}): nothing to do`);
+      return ExitCode.ok;
+    case 'rolled-back':
+      ctx.err(
+        `run ${result.runId} was rolled back (at ${result.at}) before it was confirmed: there is nothing to keep`,
+      );
+      return ExitCode.stepFailed;
+    case 'reverted': {
+      const how =
+        result.revert === undefined
+          ? `was reverted automatically at ${result.at}`
+          : result.revert.kind === 'reverted' &&
+              result.revert.result.kind === 'rollback' &&
+              result.revert.result.status !== 'rolled-back'
+            ? `could not be confirmed: its deadline had passed; its automatic revert ${result.revert.result.status} (finish it with \`runbook rollback ${result.runId}\`)`
+            : 'has just been reverted automatically';
+      ctx.err(`run ${result.runId} was not confirmed by its deadline ${result.deadline} and ${how}`);
+      ctx.err(`next: run it again if the change is still wanted: runbook run … --confirm-within …`);
+      return ExitCode.stepFailed;
+    }
+  }
+}
+
+function withoutDetails(result: Awaited<ReturnType<typeof confirmRun>>): Record<string, unknown> {
+  if (result.kind !== 'reverted') return { ...result };
+  const { revert: _revert, ...rest } = result;
+  return rest;
+}
