@@ -1,4 +1,5 @@
 import { closeSync, writeSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { revertIfDueWhileLocked, withStateLockWaiting } from '../engine/revert-unconfirmed.js';
 import { awaitedDeadline, sleepUntil } from '../engine/watchdog.js';
 import { createExecaExecutor } from '../exec/execa-executor.js';
@@ -18,6 +19,20 @@ const readyFd = 3;
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString()} watchdog pid ${process.pid}: ${line}\n`);
+}
+
+/**
+ * At the deadline the revert is what matters most on this machine: the host may be cut off
+ * until it is done. A higher priority (nice -10, inherited by the commands it runs) keeps a
+ * busy machine from delaying its wake-up and stretching out its commands. Needs root; without
+ * it, the revert runs at the usual priority.
+ */
+function raisePriority(): void {
+  try {
+    setPriority(-10);
+  } catch {
+    // not permitted: go on at the usual priority
+  }
 }
 
 async function watchdogMain(args: readonly string[]): Promise<number> {
@@ -48,6 +63,7 @@ async function watchdogMain(args: readonly string[]): Promise<number> {
   // at the deadline, where the revert should take as little as it can.
   const executor = createExecaExecutor();
   await executor.run({ argv: ['ip', '-V'], timeoutMs: 5_000 });
+  raisePriority(); // asleep, it costs nobody anything; awake at the deadline, it is served first
 
   for (;;) {
     if (!(await sleepUntil(deadline, controller.signal))) return 0;

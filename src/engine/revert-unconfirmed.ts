@@ -55,7 +55,12 @@ export async function revertIfDueWhileLocked(options: RevertOptions & { runId: s
   }
   const now = options.now?.() ?? Date.now();
   if (!isExpired(confirmation.deadline, now)) return { kind: 'not-due', runId, deadline: confirmation.deadline };
-  const result = await rollbackWhileLocked({ ...options, runId, reason: revertReason(confirmation.deadline) });
+  const result = await rollbackWhileLocked({
+    ...options,
+    runId,
+    opened: run,
+    reason: revertReason(confirmation.deadline),
+  });
   if (result.kind === 'nothing' || result.status === 'rolled-back') removePendingMarker(stateDir, runId);
   return { kind: 'reverted', runId, deadline: confirmation.deadline, result };
 }

@@ -5,7 +5,7 @@ import type { PlannedStep } from '../runbook/plan.js';
 import type { CommandEvent } from './journaled-command.js';
 import { journalFile } from '../journal/paths.js';
 import { readJournal } from '../journal/reader.js';
-import { continueRun, selectRun, withStateLock, type Nothing } from './recorded-run.js';
+import { continueRun, selectRun, withStateLock, type Nothing, type RecordedRun } from './recorded-run.js';
 import { readRunHistory } from './run-history.js';
 import { withValues } from './step-commands.js';
 import { undoSteps, type UndoReport, type UndoResult } from './undo-steps.js';
@@ -20,6 +20,8 @@ export interface RollbackOptions {
   onNote?: ((note: string) => void) | undefined;
   /** Set for an automatic revert of an unconfirmed run (issue 15): journaled as its reason. */
   reason?: string | undefined;
+  /** The run, when the caller has opened it already (the automatic revert): not selected again. */
+  opened?: RecordedRun | undefined;
 }
 
 export type RollbackResult = Nothing | ({ kind: 'rollback'; runId: string; planned: string[] } & UndoResult);
@@ -37,6 +39,7 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRes
 /** The rollback itself, for a caller that holds the state dir's lock (run --rollback-on-failure). */
 export async function rollbackWhileLocked(options: RollbackOptions): Promise<RollbackResult> {
   const { stateDir } = options;
+  if (options.opened !== undefined) return undoRecordedRun(options, options.opened);
   const run = selectRun({
     stateDir,
     runId: options.runId,
@@ -51,6 +54,12 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
           : undefined,
   });
   if (run.kind === 'nothing') return run;
+  return undoRecordedRun(options, run);
+}
+
+/** Undoes what a selected run changed and is not undone yet, journaled in its own journal. */
+async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Promise<RollbackResult> {
+  const { stateDir } = options;
   const undone = new Set(run.history.undoneSteps);
   const stepsById = new Map<string, PlannedStep>(run.plan.steps.map((s) => [s.id, s]));
   const toUndo = run.history.changedSteps
