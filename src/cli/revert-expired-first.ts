@@ -1,5 +1,4 @@
 import { RunbookError } from '../errors.js';
-import { isThisHost } from '../host/binding.js';
 import { listPendingMarkers, type PendingConfirmation } from '../journal/pending-confirmations.js';
 import type { CliContext } from './context.js';
 
@@ -17,17 +16,18 @@ const mustRevertFirst: ReadonlySet<string> = new Set(['run', 'resume', 'rollback
 const mayRevertFirst: ReadonlySet<string> = new Set(['runs', 'journal']);
 
 /** The runs of this host whose marker says their deadline has passed (no journal read). */
-export function dueHere(stateDir: string, now = Date.now()): PendingConfirmation[] {
-  return listPendingMarkers(stateDir)
-    .filter((m) => Date.parse(m.deadline) <= now && isThisHost(m.host))
-    .sort((a, b) => a.runId.localeCompare(b.runId));
+export async function dueHere(stateDir: string, now = Date.now()): Promise<PendingConfirmation[]> {
+  const expired = listPendingMarkers(stateDir).filter((m) => Date.parse(m.deadline) <= now);
+  if (expired.length === 0) return []; // the usual case: nothing more is loaded
+  const { isThisHost } = await import('../host/binding.js');
+  return expired.filter((m) => isThisHost(m.host)).sort((a, b) => a.runId.localeCompare(b.runId));
 }
 
 /** Run before a command's action: reverts this host's due runs, reporting on stderr. */
 export async function revertExpiredFirst(ctx: CliContext, command: string): Promise<void> {
   const required = mustRevertFirst.has(command);
   if (!required && !mayRevertFirst.has(command)) return;
-  const due = dueHere(ctx.stateDir);
+  const due = await dueHere(ctx.stateDir);
   if (due.length === 0) return;
   try {
     await revert(ctx, due);
