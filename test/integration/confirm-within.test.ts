@@ -107,11 +107,18 @@ function revertBreakdown(stateDir: string, id: string): string {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Waits until the watchdog of run `id` has reverted it and exited (its last act: the marker). */
+/**
+ * Waits until the watchdog of run `id` has reverted it and exited (its last act: removing the
+ * marker). Looks only every 50 ms, to leave the CPU to the revert being timed.
+ */
 async function waitForWatchdogRevert(stateDir: string, id: string): Promise<void> {
   const watchdog = only(stateDir, id, 'watchdog-started');
-  await waitFor('the automatic revert', () => runIndex(stateDir, id)?.status === 'reverted', 20_000);
-  await waitFor('the watchdog to exit', () => !isSameProcess(watchdog.pid, watchdog.startTime), 5_000);
+  const until = Date.now() + 20_000;
+  while (isSameProcess(watchdog.pid, watchdog.startTime)) {
+    if (Date.now() > until) throw new Error(`timed out waiting for watchdog ${watchdog.pid} to revert run ${id}`);
+    await sleep(50);
+  }
+  expect(runIndex(stateDir, id)?.status).toBe('reverted');
 }
 
 /** The automatic revert of run `id`: its journal entries, checked for reason and outcome. */
@@ -276,19 +283,20 @@ describe('run --confirm-within', () => {
     await withSandbox(async (host, stateDir) => {
       const before = await host.snapshot();
       expectOk(await cli(host, [...sd(stateDir), 'run', 'single-container', '--confirm-within', '3s']));
-      const changed = await host.snapshot();
       const id = onlyRunId(stateDir);
       const pending = only(stateDir, id, 'confirm-pending');
       const watchdog = only(stateDir, id, 'watchdog-started');
       process.kill(watchdog.pid, 'SIGKILL');
       await waitFor('the watchdog to be gone', () => !isSameProcess(watchdog.pid, watchdog.startTime), 5_000);
 
+      // At once (the window is short on a busy machine): a command before the deadline leaves
+      // the run alone.
       const early = await cli(host, [...sd(stateDir), 'runs', '--json']);
       expect(Date.now(), 'this check ran before the deadline').toBeLessThan(Date.parse(pending.deadline));
       expectOk(early);
       expect(early.stderr).toBe('');
       expect(JSON.parse(early.stdout)).toMatchObject([{ id, status: 'awaiting-confirmation' }]);
-      expect(await host.snapshot()).toEqual(changed);
+      expect(entries(stateDir, id, 'rollback-start')).toEqual([]);
 
       await sleep(Math.max(0, Date.parse(pending.deadline) - Date.now()) + 100);
       // Any command on runs: here the read-only `runs --json`, whose JSON stays on stdout.
