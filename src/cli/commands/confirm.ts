@@ -1,4 +1,4 @@
-import { confirmRun } from '../../engine/confirm.js';
+import { confirmRun, type ConfirmResult } from '../../engine/confirm.js';
 import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { ExitCode } from '../../errors.js';
 import type { CliContext } from '../context.js';
@@ -40,23 +40,23 @@ export async function confirmCommand(
         `run ${result.runId} was rolled back (at ${result.at}) before it was confirmed: there is nothing to keep`,
       );
       return ExitCode.stepFailed;
-    case 'reverted': {
-      const how =
-        result.revert === undefined
-          ? `was reverted automatically at ${result.at}`
-          : result.revert.kind === 'reverted' &&
-              result.revert.result.kind === 'rollback' &&
-              result.revert.result.status !== 'rolled-back'
-            ? `could not be confirmed: its deadline had passed; its automatic revert ${result.revert.result.status} (finish it with \`runbook rollback ${result.runId}\`)`
-            : 'has just been reverted automatically';
-      ctx.err(`run ${result.runId} was not confirmed by its deadline ${result.deadline} and ${how}`);
-      ctx.err(`next: run it again if the change is still wanted: runbook run … --confirm-within …`);
+    case 'reverted':
+      ctx.err(`run ${result.runId} was not confirmed by its deadline ${result.deadline}: ${revertNews(result)}`);
+      ctx.err('next: if the change is still wanted, run it again: runbook run … --confirm-within …');
       return ExitCode.stepFailed;
-    }
   }
 }
 
-function withoutDetails(result: Awaited<ReturnType<typeof confirmRun>>): Record<string, unknown> {
+/** What became of a run whose deadline passed: reverted before, just now, or half-way. */
+function revertNews(result: Extract<ConfirmResult, { kind: 'reverted' }>): string {
+  if (result.revert === undefined) return `it was reverted automatically at ${result.at}`;
+  const { revert } = result;
+  if (revert.kind !== 'reverted' || revert.result.kind === 'nothing' || revert.result.status === 'rolled-back')
+    return 'it has just been reverted automatically';
+  return `its automatic revert ${revert.result.status === 'failed' ? 'failed' : 'was interrupted'}; finish it with \`runbook rollback ${result.runId}\``;
+}
+
+function withoutDetails(result: ConfirmResult): Record<string, unknown> {
   if (result.kind !== 'reverted') return { ...result };
   const { revert: _revert, ...rest } = result;
   return rest;
