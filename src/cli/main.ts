@@ -376,6 +376,15 @@ Examples:
       exitCode = (await commands.completion()).completeCommand(context(command), kind, runbook, opts);
     });
 
+  // The watchdog of `run --confirm-within`, started detached by the run (hidden: not for people).
+  program
+    .command('__watchdog', { hidden: true })
+    .argument('<state-dir>')
+    .argument('<run-id>')
+    .action(async (stateDir: string, runId: string) => {
+      exitCode = await (await import('./watchdog-main.js')).watchdogMain(stateDir, runId);
+    });
+
   // Belt and braces for --confirm-within: a run past its deadline unconfirmed (its watchdog
   // gone) is reverted before any command on runs does anything else (issue 15).
   program.hook('preAction', async (_program, action) => {

@@ -6,7 +6,8 @@ import { createExecaExecutor } from '../exec/execa-executor.js';
 
 /**
  * The watchdog process of `runbook run --confirm-within` (issue 15), started detached by
- * engine/watchdog.ts as `node watchdog-main.js <state-dir> <run-id>`: it sleeps until the run's
+ * engine/watchdog.ts as `runbook __watchdog <state-dir> <run-id>` (a hidden command, so that the
+ * one-file bundle can start it as well as dist/ can): it sleeps until the run's
  * deadline, then reverts the run unless its journal shows it confirmed. Everything it needs is
  * imported before it sleeps, so nothing is loaded at the deadline.
  *
@@ -35,12 +36,8 @@ function raisePriority(): void {
   }
 }
 
-async function watchdogMain(args: readonly string[]): Promise<number> {
-  const [stateDir, runId] = args;
-  if (stateDir === undefined || runId === undefined) {
-    log('usage: watchdog-main.js <state-dir> <run-id>');
-    return 2;
-  }
+/** The watchdog's whole life; returns its exit code (nobody waits for it: for the log). */
+export async function watchdogMain(stateDir: string, runId: string): Promise<number> {
   // The session that started the run may hang up (a dropped ssh connection): outliving it is
   // this process's whole point. SIGTERM (runbook confirm, a shutdown) stops it: while it waits,
   // at once; while it reverts, at the next safe point, journaled (the next command finishes it).
@@ -96,13 +93,3 @@ async function watchdogMain(args: readonly string[]): Promise<number> {
     }
   }
 }
-
-watchdogMain(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exitCode = 1;
-  },
-);

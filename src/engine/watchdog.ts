@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { RunbookError } from '../errors.js';
 import { spawnDetached } from '../exec/detached.js';
 import { isSameProcess, readProcessStat } from '../host/process-start.js';
@@ -13,9 +12,6 @@ import { confirmationOf, type Watchdog } from './confirmation.js';
  * (own session, SIGHUP ignored, no terminal: see exec/detached.ts and cli/watchdog-main.ts).
  * If it dies anyway, the next runbook command in the state dir does its job (revert-unconfirmed.ts).
  */
-
-/** The watchdog's program, beside this module in dist/. */
-const watchdogMain = fileURLToPath(new URL('../cli/watchdog-main.js', import.meta.url));
 
 /**
  * Fault injection for tests (see fault/kill-points.ts): RUNBOOK_FAULT_KILL of the watchdog only,
@@ -33,9 +29,12 @@ export async function startWatchdog(stateDir: string, runId: string): Promise<Wa
   const fault = process.env[watchdogFaultKillVar];
   delete env[watchdogFaultKillVar];
   if (fault !== undefined) env.RUNBOOK_FAULT_KILL = fault;
+  // This very program (bin/runbook.js, or the one-file bundle), with its hidden command.
+  const script = process.argv[1];
+  if (script === undefined) throw new RunbookError('internal', 'cannot find the runbook script to start the watchdog');
   let pid: number;
   try {
-    ({ pid } = await spawnDetached([process.execPath, '--optimize-for-size', watchdogMain, stateDir, runId], {
+    ({ pid } = await spawnDetached([process.execPath, script, '__watchdog', stateDir, runId], {
       env,
       logFile: watchdogLogFile(stateDir, runId),
       readyWithinMs,

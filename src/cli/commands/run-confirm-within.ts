@@ -1,11 +1,10 @@
-import path from 'node:path';
 import type { Provisional } from '../../engine/arm-confirmation.js';
 import { ExitCode, invalidInput } from '../../errors.js';
 import { toShellLine } from '../../exec/shell-words.js';
 import { currentHost } from '../../host/identity.js';
-import { packageRoot } from '../../version.js';
 import type { CliContext } from '../context.js';
 import { formatDuration, parseDuration } from '../duration.js';
+import { defaultStateDir } from '../state-dir.js';
 import { jsonLine } from '../output.js';
 import { reportRollback } from './rollback.js';
 import type { RunOptions } from './run.js';
@@ -71,6 +70,7 @@ export function reportProvisional(ctx: CliContext, runId: string, provisional: P
 function confirmCommandLine(stateDir: string, runId: string): string {
   const sandbox = currentHost().sandbox;
   if (sandbox !== undefined) return toShellLine(['runbook', '--in', sandbox, 'confirm', runId]);
-  const defaultDir = path.resolve(path.join(packageRoot, 'state'));
-  return toShellLine(['runbook', ...(stateDir === defaultDir ? [] : ['--state-dir', stateDir]), 'confirm', runId]);
+  // A new session may not have this one's $RUNBOOK_STATE_DIR: name the dir unless it is the default.
+  const stateDirArgs = stateDir === defaultStateDir() ? [] : ['--state-dir', stateDir];
+  return toShellLine(['runbook', ...stateDirArgs, 'confirm', runId]);
 }
