@@ -42,6 +42,7 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
     eligible: (index) => index.status !== 'rolled-back' && hasChangesLeft(stateDir, index),
     noneMessage: 'nothing to roll back: no recorded run has changes left to undo',
     refuse: (index) => (index.status === 'rolled-back' ? 'is already rolled back' : undefined),
+    onNote: options.onNote,
   });
   if (run.kind === 'nothing') return run;
   const undone = new Set(run.history.undoneSteps);

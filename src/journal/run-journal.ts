@@ -1,7 +1,9 @@
-import { truncateSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, openSync } from 'node:fs';
+import { RunbookError } from '../errors.js';
 import type { JournalEntry, RunStartEntry, RunStatus } from './entries.js';
 import { journalFile } from './paths.js';
 import { chainEnd, type ReadJournal } from './reader.js';
+import { ioError } from './safe-fs.js';
 import { readRunIndex, writeRunIndex, type RunIndex } from './run-index.js';
 import type { JournalSink } from './sink.js';
 import { FileJournal } from './writer.js';
@@ -51,10 +53,11 @@ export class RunJournal implements JournalSink {
    */
   static reopen(stateDir: string, runId: string, read: ReadJournal): RunJournal {
     const index = readRunIndex(stateDir, runId);
-    if (index === undefined) throw new Error(`run ${runId} has no index`);
+    if (index === undefined || index.status === 'damaged')
+      throw new RunbookError('journal-damaged', `run ${runId}: ${index?.damage ?? 'it has neither index nor journal'}`);
     if (read.tornTail !== undefined) {
       const intactBytes = read.raw.reduce((n, line) => n + Buffer.byteLength(line) + 1, 0);
-      truncateSync(journalFile(stateDir, runId), intactBytes);
+      cutTornTail(journalFile(stateDir, runId), intactBytes);
     }
     return new RunJournal(stateDir, { ...index, pid: process.pid }, chainEnd(read));
   }
@@ -79,6 +82,20 @@ export class RunJournal implements JournalSink {
       lastHash: this.file.lastHash,
     };
     if (checkpoint) writeRunIndex(this.stateDir, this.index);
+  }
+}
+
+/** Cuts a journal back to its whole lines; never through a symbolic link. */
+function cutTornTail(file: string, bytes: number): void {
+  try {
+    const fd = openSync(file, constants.O_WRONLY | constants.O_NOFOLLOW);
+    try {
+      ftruncateSync(fd, bytes);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    throw ioError(error, file, 'cutting the torn last line off');
   }
 }
 
