@@ -54,7 +54,8 @@ export async function withStateLock<T>(
  * when there is none is a run of another host (a sandbox, say) picked, so that the refusal
  * names where it belongs; never a one-shot --sandbox run, whose host is gone (naming it by id
  * says so). A damaged run is skipped, and `onNote` says so: one damaged run never blocks
- * commands about the others.
+ * commands about the others. But damage is never read as "nothing to do": when no other run is
+ * a target, the damage of the newest damaged candidate is the answer (exit 1).
  */
 export function defaultTarget(
   stateDir: string,
@@ -62,21 +63,28 @@ export function defaultTarget(
   onNote?: (note: string) => void,
 ): RunIndex | undefined {
   let otherHost: RunIndex | undefined;
+  const skipped: Array<{ id: string; damage: RunbookError }> = [];
+  const found = (run: RunIndex): RunIndex => {
+    for (const { id, damage } of skipped) onNote?.(`skipped run ${id}: ${damage.message}`);
+    return run;
+  };
   for (const run of listRunIndexes(stateDir).reverse()) {
     try {
-      if (run.status === 'damaged') throw new RunbookError('journal-damaged', run.damage ?? 'damaged');
-      if (recordedNothing(stateDir, run)) continue;
+      if (run.status === 'damaged')
+        throw new RunbookError('journal-damaged', `run ${run.id} is damaged: ${run.damage}; refusing to act on it`);
+      if (recordedNothing(stateDir, run) || !eligible(run)) continue;
       checkIntact(stateDir, run);
-      if (!eligible(run)) continue;
     } catch (error) {
       if (!(error instanceof RunbookError && error.code === 'journal-damaged')) throw error;
-      onNote?.(`skipped run ${run.id}, which is damaged: ${error.message}`);
+      skipped.push({ id: run.id, damage: error });
       continue;
     }
-    if (isThisHost(run.host)) return run;
+    if (isThisHost(run.host)) return found(run);
     if (otherHost === undefined && !isOneShotRun(run.host)) otherHost = run;
   }
-  return otherHost;
+  if (otherHost !== undefined) return found(otherHost);
+  if (skipped[0] !== undefined) throw skipped[0].damage;
+  return undefined;
 }
 
 /** Throws "journal damaged" unless the run's journal reads, verifies and begins as a run. */
@@ -86,7 +94,7 @@ function checkIntact(stateDir: string, index: RunIndex): ReadJournal {
   if (problem !== undefined) {
     throw new RunbookError(
       'journal-damaged',
-      `the journal of run ${index.id} (${journal.file}) is damaged at entry ${problem.line}: ${problem.reason}; refusing to act on it`,
+      `the journal of run ${index.id} is damaged at entry ${problem.line}: ${problem.reason} (${journal.file}); refusing to act on it`,
       {
         hint: `inspect it with: runbook journal ${index.id} --verify`,
       },

@@ -1,4 +1,6 @@
-import { invalidInput } from '../errors.js';
+import { invalidInput, RunbookError } from '../errors.js';
+import { journalFile } from './paths.js';
+import { readJournal, runStartOf } from './reader.js';
 import { listRunIndexes, type RunIndex } from './run-index.js';
 
 /**
@@ -8,13 +10,20 @@ import { listRunIndexes, type RunIndex } from './run-index.js';
 export function findRun(stateDir: string, idOrPrefix: string, onNote?: (note: string) => void): RunIndex {
   const runs = listRunIndexes(stateDir);
   if (idOrPrefix === 'latest') {
-    const newestFirst = [...runs].reverse();
-    const latest = newestFirst.find((r) => r.status !== 'damaged');
-    for (const skipped of newestFirst.slice(0, latest === undefined ? undefined : newestFirst.indexOf(latest)))
-      onNote?.(`skipped run ${skipped.id}, which is damaged: ${skipped.damage}`);
-    if (latest === undefined) throw invalidInput(`no runs recorded in ${stateDir}`);
-    if (latest.rebuilt !== undefined) onNote?.(latest.rebuilt);
-    return latest;
+    const skipped: string[] = [];
+    for (const run of [...runs].reverse()) {
+      const damage = damageOf(stateDir, run);
+      if (damage !== undefined) {
+        skipped.push(`skipped run ${run.id}, which is damaged: ${damage}`);
+        continue;
+      }
+      for (const note of skipped) onNote?.(note);
+      if (run.rebuilt !== undefined) onNote?.(run.rebuilt);
+      return run;
+    }
+    if (runs.length > 0)
+      throw new RunbookError('journal-damaged', `every run in ${stateDir} is damaged: ${skipped.join('; ')}`);
+    throw invalidInput(`no runs recorded in ${stateDir}`);
   }
   const matches = runs.filter((r) => r.id.startsWith(idOrPrefix));
   if (matches.length === 1) {
@@ -24,4 +33,17 @@ export function findRun(stateDir: string, idOrPrefix: string, onNote?: (note: st
   }
   if (matches.length === 0) throw invalidInput(`no run "${idOrPrefix}" in ${stateDir}`, 'list them with: runbook runs');
   throw invalidInput(`"${idOrPrefix}" matches ${matches.length} runs: ${matches.map((r) => r.id).join(', ')}`);
+}
+
+/** Why a run cannot be read as a run (its files disagree, or its journal does not begin as one). */
+function damageOf(stateDir: string, run: RunIndex): string | undefined {
+  if (run.status === 'damaged') return run.damage;
+  if (run.lastSeq === 0) return undefined; // killed before its first entry: nothing to misread
+  try {
+    runStartOf(readJournal(journalFile(stateDir, run.id)));
+    return undefined;
+  } catch (error) {
+    if (error instanceof RunbookError && error.code === 'journal-damaged') return error.message;
+    throw error;
+  }
 }

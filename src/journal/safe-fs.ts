@@ -102,7 +102,12 @@ export function createExclusive(file: string, text: string): void {
 export function replaceFile(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
   removeQuietly(tmp);
-  createExclusive(tmp, text);
+  try {
+    createExclusive(tmp, text);
+  } catch (error) {
+    // Named by the file it replaces: the temporary's name means nothing to the user.
+    throw ioError((error as RunbookError).cause ?? error, file, 'writing');
+  }
   try {
     renameSync(tmp, file);
   } catch (error) {

@@ -1,7 +1,7 @@
 import { RunbookError } from '../../errors.js';
 import { journalFile } from '../../journal/paths.js';
 import { findRun } from '../../journal/find-run.js';
-import { readJournal, verifyJournal } from '../../journal/reader.js';
+import { readJournal, runStartOf, verifyJournal } from '../../journal/reader.js';
 import { formatTimeline } from '../../journal/timeline.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
 import type { CliContext } from '../context.js';
@@ -14,6 +14,7 @@ export function journalCommand(ctx: CliContext, runId: string, options: { json?:
     throw new RunbookError('journal-damaged', `run ${run.id} is damaged: ${run.damage}`);
   }
   const journal = readJournal(journalFile(ctx.stateDir, run.id));
+  runStartOf(journal); // a journal that does not begin as a run is damaged: exit 1, named
   if (journal.tornTail !== undefined) {
     ctx.err(`warning: the last line of the journal is incomplete (the process died while writing it) and is ignored`);
   }
