@@ -2,7 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
 import type { HostIdentity, JournalLine, RunStatus } from './entries.js';
 import { chainEnd } from './hash-chain.js';
-import { processIsAlive } from './process-identity.js';
+import { goneReason } from './process-identity.js';
 import { indexFile, journalFile, runsDir } from './paths.js';
 import { readJournal, runStartOf, statusFromEnd } from './reader.js';
 import { mkdirPrivate, readNoFollow, replaceFile } from './safe-fs.js';
@@ -25,6 +25,9 @@ export interface RunIndex {
   finished: string | undefined;
   /** The process acting on the run; a "running" run whose process is gone was interrupted. */
   pid: number;
+  /** That process's start time and boot (process-identity.ts), so a reused pid is not it. */
+  pidStartTime?: string | undefined;
+  bootId?: string | undefined;
   host: HostIdentity;
   lastSeq: number;
   lastHash: string;
@@ -153,7 +156,8 @@ export function listRunIndexes(stateDir: string): RunIndex[] {
  * The journal, which is always ahead of the index, says which.
  */
 function withLiveStatus(stateDir: string, index: RunIndex): RunIndex {
-  if (index.status !== 'running' || processIsAlive(index.pid)) return index;
+  const gone = goneReason({ pid: index.pid, startTime: index.pidStartTime, bootId: index.bootId });
+  if (index.status !== 'running' || gone === undefined) return index;
   try {
     return { ...index, status: statusFromEnd(readJournal(journalFile(stateDir, index.id))) };
   } catch (error) {

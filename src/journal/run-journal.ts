@@ -3,6 +3,7 @@ import { RunbookError } from '../errors.js';
 import type { JournalEntry, RunStartEntry, RunStatus } from './entries.js';
 import { journalFile } from './paths.js';
 import { chainEnd, type ReadJournal } from './reader.js';
+import { ownIdentity } from './process-identity.js';
 import { ioError } from './safe-fs.js';
 import { readRunIndex, writeRunIndex, type RunIndex } from './run-index.js';
 import type { JournalSink } from './sink.js';
@@ -35,7 +36,7 @@ export class RunJournal implements JournalSink {
       activity: 'run',
       started: new Date().toISOString(),
       finished: undefined,
-      pid: process.pid,
+      ...acting(),
       host: start.host,
       lastSeq: 0,
       lastHash: '',
@@ -59,7 +60,7 @@ export class RunJournal implements JournalSink {
       const intactBytes = read.raw.reduce((n, line) => n + Buffer.byteLength(line) + 1, 0);
       cutTornTail(journalFile(stateDir, runId), intactBytes);
     }
-    return new RunJournal(stateDir, { ...index, pid: process.pid }, chainEnd(read));
+    return new RunJournal(stateDir, { ...index, ...acting() }, chainEnd(read));
   }
 
   close(): void {
@@ -83,6 +84,12 @@ export class RunJournal implements JournalSink {
     };
     if (checkpoint) writeRunIndex(this.stateDir, this.index);
   }
+}
+
+/** This process, as the one acting on a run (its index records it). */
+function acting(): Pick<RunIndex, 'pid' | 'pidStartTime' | 'bootId'> {
+  const me = ownIdentity();
+  return { pid: me.pid, pidStartTime: me.startTime, bootId: me.bootId };
 }
 
 /** Cuts a journal back to its whole lines; never through a symbolic link. */

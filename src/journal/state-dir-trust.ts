@@ -1,4 +1,13 @@
-import { accessSync, constants, lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import path from 'node:path';
 import { RunbookError } from '../errors.js';
 import { auditFile, lockFile, runsDir } from './paths.js';
@@ -20,6 +29,7 @@ import { mkdirPrivate } from './safe-fs.js';
  */
 export function trustStateDir(stateDir: string, access: 'read' | 'write'): void {
   if (stateDir === '') throw untrusted('the state dir is the empty string', 'name a directory with --state-dir');
+  checkAncestors(stateDir);
   const stats = lstatOrUndefined(stateDir);
   if (stats === undefined) {
     if (access === 'read') return; // nothing recorded yet: the command says so
@@ -96,6 +106,40 @@ function checkEntry(file: string, stats: Stats, kind: 'dir' | 'file', stateDir: 
     `${what} ${file} ${problem} (${owner}): whoever can write there can make runbook run any command as you`,
     `if its content is yours to trust: chown ${userName(me)}: ${file}; chmod ${mode} ${file}${isStateDir ? '' : ` (or for everything: chown -R ${userName(me)}: ${stateDir}; chmod -R go-w ${stateDir})`}`,
   );
+}
+
+/**
+ * The dirs above the state dir, as OpenSSH's StrictModes checks them: whoever can rename
+ * entries in one of them can swap the state dir for their own after it was checked. Each must
+ * be owned by root or you and not writable by others, unless sticky (like /tmp: others cannot
+ * rename what is yours there).
+ */
+function checkAncestors(stateDir: string): void {
+  let dir = path.dirname(path.resolve(stateDir));
+  while (lstatOrUndefined(dir) === undefined && dir !== path.dirname(dir)) dir = path.dirname(dir);
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch {
+    return; // not there at all: mkdir will say why
+  }
+  const me = process.geteuid?.() ?? 0;
+  for (let at = real; ; at = path.dirname(at)) {
+    const stats = statSync(at);
+    const problem =
+      stats.uid !== 0 && stats.uid !== me
+        ? `is owned by ${userName(stats.uid)}`
+        : (stats.mode & 0o022) !== 0 && (stats.mode & 0o1000) === 0
+          ? `is writable by ${(stats.mode & 0o002) !== 0 ? 'anyone' : 'its group'} (and not sticky)`
+          : undefined;
+    if (problem !== undefined) {
+      throw untrusted(
+        `${at}, above the state dir ${stateDir}, ${problem} (mode ${(stats.mode & 0o7777).toString(8).padStart(4, '0')}): whoever can write there can swap the state dir for another`,
+        `use a state dir whose parent dirs only root or you can change, or: chmod go-w ${at}`,
+      );
+    }
+    if (at === path.dirname(at)) return;
+  }
 }
 
 function checkWritable(stateDir: string): void {

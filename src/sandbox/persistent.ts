@@ -9,6 +9,7 @@ import { currentNetns, oneShotSandboxPrefix } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
 import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
 import { createExclusive, ioError, mkdirPrivate, readNoFollow } from '../journal/safe-fs.js';
+import { trustStateDir } from '../journal/state-dir-trust.js';
 import { mountsAtOrUnder, nsfsMountAt, readMounts } from './mountinfo.js';
 import { tutorialHostSetup } from './tutorial-host.js';
 
@@ -314,6 +315,7 @@ export async function destroySandbox(
       );
     }
   }
+  trustStateDir(paths.stateDir, 'read');
   const runs = listRunIndexes(paths.stateDir).length;
   await removeSandboxDir(paths, executor);
   return { ...paths, runs };
@@ -375,7 +377,7 @@ export function listSandboxes(stateDir: string): SandboxSummary[] {
         stateDir: paths.stateDir,
         alive: liveness.alive,
         netns: liveness.alive ? liveness.netns : undefined,
-        runs: listRunIndexes(paths.stateDir),
+        runs: (trustStateDir(paths.stateDir, 'read'), listRunIndexes(paths.stateDir)),
       };
     });
 }

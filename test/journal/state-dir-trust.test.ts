@@ -19,7 +19,7 @@ import { acquireLock } from '../../src/journal/lock.js';
 import { auditFile, indexFile, journalFile, lockFile, runsDir } from '../../src/journal/paths.js';
 import { currentBootId, processStartTime, startTimeFromStat } from '../../src/journal/process-identity.js';
 import { parseJournal } from '../../src/journal/reader.js';
-import { writeRunIndex, type RunIndex } from '../../src/journal/run-index.js';
+import { readRunIndex, writeRunIndex, type RunIndex } from '../../src/journal/run-index.js';
 import { trustStateDir } from '../../src/journal/state-dir-trust.js';
 import { FileJournal } from '../../src/journal/writer.js';
 import { thrown } from '../helpers/thrown.js';
@@ -68,6 +68,22 @@ describe('trustStateDir', () => {
       expect(error.message).toMatch(reason);
       expect(error.hint).toBe(`if its content is yours to trust: chown root: ${dir}; chmod 700 ${dir}`);
     }
+  });
+
+  it('refuses a state dir below a dir others can write to (not sticky), as StrictModes does; /tmp (sticky) is fine', () => {
+    const parent = path.join(outside, 'shared');
+    mkdirSync(parent);
+    chmodSync(parent, 0o777);
+    const stateDir = path.join(parent, 'state');
+    const error = thrown(() => trustStateDir(stateDir, 'write'));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toContain(
+      `${parent}, above the state dir ${stateDir}, is writable by anyone (and not sticky)`,
+    );
+    expect(existsSync(stateDir)).toBe(false);
+    chmodSync(parent, 0o1777);
+    trustStateDir(stateDir, 'write');
+    expect(existsSync(stateDir)).toBe(true);
   });
 
   it('refuses a state dir that is a symbolic link, or a file', () => {
@@ -243,6 +259,17 @@ describe('lock identity: pid, start time, boot id', () => {
     const lock = acquireLock(dir, 'run demo');
     expect(lock.takeoverNote).toContain('which is from an earlier boot');
     lock.release();
+  });
+
+  it('a run "running" under a pid now another process\'s (pid 1) is read as interrupted', () => {
+    const journal = new FileJournal(journalFile(dir, 'r'));
+    journal.append({ type: 'run-start' } as JournalEntry);
+    journal.close();
+    const running = { id: 'r', status: 'running', host: {}, lastSeq: 1, pid: 1 } as RunIndex;
+    writeRunIndex(dir, { ...running, pidStartTime: '999999999999', bootId: currentBootId() });
+    expect(readRunIndex(dir, 'r')?.status).toBe('interrupted');
+    writeRunIndex(dir, { ...running, pidStartTime: processStartTime(1), bootId: currentBootId() });
+    expect(readRunIndex(dir, 'r')?.status).toBe('running');
   });
 
   it('a lock held by a live process with its start time still refuses, exit 3', async () => {

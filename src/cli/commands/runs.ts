@@ -10,13 +10,14 @@ export function runsCommand(ctx: CliContext, options: { json?: boolean }): numbe
   if (options.json) {
     ctx.out(
       JSON.stringify(
-        runs.map(({ id, runbook, status, started, finished, host }) => ({
+        runs.map(({ id, runbook, status, started, finished, host, damage }) => ({
           id,
           runbook,
           status,
           started,
           finished,
           host,
+          damage,
         })),
       ),
     );
