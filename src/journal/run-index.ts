@@ -52,7 +52,8 @@ export function readRunIndex(stateDir: string, runId: string): RunIndex | undefi
   const file = indexFile(stateDir, runId);
   const journal = journalFile(stateDir, runId);
   if (!existsSync(file)) {
-    if (!existsSync(journal)) return undefined;
+    // Neither, or an empty journal only (its first write failed before any index was): no run.
+    if (!existsSync(journal) || statSync(journal).size === 0) return undefined;
     return rebuildIndex(stateDir, runId, `run ${runId} had no index (${file}); it was rebuilt from its journal`);
   }
   const index = parseIndex(readNoFollow(file), runId);

@@ -148,20 +148,23 @@ describe('an untrusted state dir is refused before it is read or written (exit 2
             /audit\.ndjson in the state dir .* is a symbolic link/,
           ],
         ];
+        // Every command that uses the state dir, for the first; the two that matter most (root
+        // running recorded commands, a reader trusting them) for the others, to keep this fast.
+        const everyCommand = [
+          ['rollback'],
+          ['rollback', id],
+          ['resume'],
+          ['runs'],
+          ['journal', 'latest'],
+          ['journal', id, '--verify'],
+          ['run', 'single-container'],
+          ['check', 'single-container'],
+          ['sandbox', 'list'],
+        ];
         for (const [what, spoil, mend, reason] of spoilers) {
           spoil();
           const before = fileTree(stateDir);
-          for (const args of [
-            ['rollback'],
-            ['rollback', id],
-            ['resume'],
-            ['runs'],
-            ['journal', 'latest'],
-            ['journal', id, '--verify'],
-            ['run', 'single-container'],
-            ['check', 'single-container'],
-            ['sandbox', 'list'],
-          ]) {
+          for (const args of what === spoilers[0]![0] ? everyCommand : [['rollback'], ['journal', 'latest']]) {
             const result = await cli(host, [...sd(stateDir), ...args]);
             expect(result.exitCode, `${what}: ${args.join(' ')}: ${result.stderr}${result.stdout}`).toBe(2);
             expect(result.stderr).toMatch(reason);
