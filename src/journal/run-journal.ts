@@ -4,7 +4,7 @@ import type { JournalEntry, RunStartEntry, RunStatus } from './entries.js';
 import { journalFile } from './paths.js';
 import { chainEnd, type ReadJournal } from './reader.js';
 import { ownIdentity } from './process-identity.js';
-import { ioError } from './safe-fs.js';
+import { ioError, ioErrorOfRun } from './safe-fs.js';
 import { readRunIndex, writeRunIndex, type RunIndex } from './run-index.js';
 import type { JournalSink } from './sink.js';
 import { FileJournal } from './writer.js';
@@ -67,7 +67,16 @@ export class RunJournal implements JournalSink {
     this.file.close();
   }
 
+  /** Appends an entry; a failed write names the run to resume or roll back once it is fixed. */
   append(entry: JournalEntry): void {
+    try {
+      this.appendAndCheckpoint(entry);
+    } catch (error) {
+      throw ioErrorOfRun(error, this.index.id);
+    }
+  }
+
+  private appendAndCheckpoint(entry: JournalEntry): void {
     this.file.append(entry);
     const status = statusAfter(entry);
     const activity = entry.type === 'attempt-start' ? entry.kind : this.index.activity;

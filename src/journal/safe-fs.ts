@@ -144,16 +144,26 @@ const causes: Record<string, string> = {
  * command stops there: the journal's rule "no command runs before its intent is durable" means
  * a failed write ends the run before its next host command.
  */
-export function ioError(error: unknown, file: string, doing: string): RunbookError {
+export function ioError(error: unknown, file: string, doing: string, runId?: string): RunbookError {
   const code = (error as NodeJS.ErrnoException).code ?? '';
   const cause = causes[code] ?? (error instanceof Error ? error.message : String(error));
+  const id = runId === undefined ? '' : ` ${runId}`;
   return new RunbookError('io-error', `${doing} ${file} failed: ${cause}${code ? ` (${code})` : ''}`, {
     hint:
       code === 'ENOSPC' || code === 'EDQUOT'
-        ? 'free space on that file system, then continue the run with `runbook resume` or undo it with `runbook rollback`'
+        ? `free space on that file system, then continue the run with \`runbook resume${id}\` or undo it with \`runbook rollback${id}\``
         : code === 'ELOOP' || code === 'EEXIST'
           ? 'remove what was planted there (only runbook should write in its state dir), then try again'
-          : 'fix the file system (or use another --state-dir), then `runbook resume` or `runbook rollback`',
+          : `fix the file system (or use another --state-dir), then \`runbook resume${id}\` or \`runbook rollback${id}\``,
     cause: error,
+  });
+}
+
+/** The same failure, its hint naming the run to resume or roll back. */
+export function ioErrorOfRun(error: unknown, runId: string): unknown {
+  if (!(error instanceof RunbookError) || error.code !== 'io-error') return error;
+  return new RunbookError('io-error', error.message, {
+    hint: ioError(error.cause, '', '', runId).hint,
+    cause: error.cause,
   });
 }
