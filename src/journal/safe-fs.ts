@@ -1,6 +1,7 @@
 import {
   closeSync,
   constants,
+  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -9,6 +10,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import path from 'node:path';
 import { RunbookError } from '../errors.js';
 
 /**
@@ -25,8 +27,15 @@ const { O_WRONLY, O_RDONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
 /** Makes a dir and its missing parents, private to the invoking user. */
 export function mkdirPrivate(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Node's recursive mkdir reports a read-only file system as ENOENT; one level at a time
+    // reports the real cause.
+    if (existsSync(path.dirname(dir))) {
+      if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
+    } else {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    }
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return; // made meanwhile
     throw ioError(error, dir, 'creating the directory');
   }
 }

@@ -33,7 +33,18 @@ export function trustStateDir(stateDir: string, access: 'read' | 'write'): void 
   const stats = lstatOrUndefined(stateDir);
   if (stats === undefined) {
     if (access === 'read') return; // nothing recorded yet: the command says so
-    mkdirPrivate(stateDir);
+    try {
+      mkdirPrivate(stateDir);
+    } catch (error) {
+      // Nothing was made: input to fix (a read-only file system, a dir not ours), not a failure mid-way.
+      throw new RunbookError(
+        'invalid-input',
+        `cannot create the state dir: ${(error as Error).message}; nothing was changed`,
+        {
+          hint: 'use a directory you can write with --state-dir',
+        },
+      );
+    }
     return;
   }
   checkEntry(stateDir, stats, 'dir', stateDir);
@@ -115,8 +126,10 @@ function checkEntry(file: string, stats: Stats, kind: 'dir' | 'file', stateDir: 
  * rename what is yours there).
  */
 function checkAncestors(stateDir: string): void {
+  // The nearest dir above that exists (and that this user can see: one it cannot reach, it
+  // cannot read a state dir through either).
   let dir = path.dirname(path.resolve(stateDir));
-  while (lstatOrUndefined(dir) === undefined && dir !== path.dirname(dir)) dir = path.dirname(dir);
+  while (!visible(dir) && dir !== path.dirname(dir)) dir = path.dirname(dir);
   let real: string;
   try {
     real = realpathSync(dir);
@@ -139,6 +152,15 @@ function checkAncestors(stateDir: string): void {
       );
     }
     if (at === path.dirname(at)) return;
+  }
+}
+
+function visible(dir: string): boolean {
+  try {
+    lstatSync(dir);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -204,6 +204,10 @@ describe('an untrusted state dir is refused before it is read or written (exit 2
         [file, `${file} is not a directory`],
         [link, `${link} is a symbolic link`],
         [readOnly, `the state dir ${readOnly} is not writable (read-only file system)`],
+        [
+          path.join(readOnly, 'new'),
+          `cannot create the state dir: creating the directory ${readOnly}/new failed: read-only file system (EROFS)`,
+        ],
       ] as const) {
         const result = await cli(host, [...sd(dir), 'run', 'single-container']);
         expect(result.exitCode, result.stderr).toBe(2);
