@@ -21,6 +21,9 @@ export type ErrorCode =
   | 'wrong-host' // a recorded run belongs to another host or namespace
   | 'step-failed' // a step could not be done or verified
   | 'interrupted' // SIGINT / SIGTERM stopped the run at a safe point
+  | 'untrusted-state-dir' // the state dir or an entry in it is not safely ours (issue 10)
+  | 'io-error' // a state-dir write failed: full disk, I/O error, read-only file system
+  | 'journal-version' // a journal written in a format this version does not know
   | 'internal';
 
 const exitCodeOf: Record<ErrorCode, number> = {
@@ -31,6 +34,9 @@ const exitCodeOf: Record<ErrorCode, number> = {
   'wrong-host': ExitCode.invalidInput,
   'step-failed': ExitCode.stepFailed,
   interrupted: ExitCode.interrupted,
+  'untrusted-state-dir': ExitCode.invalidInput,
+  'io-error': ExitCode.stepFailed,
+  'journal-version': ExitCode.invalidInput,
   internal: ExitCode.stepFailed,
 };
 

@@ -51,7 +51,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const inSandbox = await runInSandboxIfAsked(argv);
       if (inSandbox !== undefined) return inSandbox;
     } catch (error) {
-      return reportError(error);
+      return reportError(error, argv);
     }
   }
   let exitCode: number = ExitCode.ok;
@@ -397,12 +397,15 @@ Examples:
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
   } catch (error) {
-    return reportError(error);
+    return reportError(error, argv);
   }
 }
 
-/** Maps every failure to a message and an exit code; never a stack trace for a known error. */
-function reportError(error: unknown): number {
+/**
+ * Maps every failure to a message and an exit code; never a stack trace for a known error, and
+ * for an internal one only with --verbose.
+ */
+function reportError(error: unknown, argv: readonly string[]): number {
   if (error instanceof CommanderError) {
     // --help and --version end with exit code 0; every usage error is invalid input.
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.invalidInput;
@@ -412,8 +415,9 @@ function reportError(error: unknown): number {
     if (error.hint !== undefined) process.stderr.write(`hint: ${error.hint}\n`);
     return error.exitCode;
   }
-  process.stderr.write(
-    `runbook: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  const detail = error instanceof Error ? (verbose ? (error.stack ?? error.message) : error.message) : String(error);
+  process.stderr.write(`runbook: internal error: ${detail}\n`);
+  if (!verbose) process.stderr.write('hint: run again with --verbose for the stack trace\n');
   return ExitCode.stepFailed;
 }

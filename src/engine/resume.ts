@@ -37,6 +37,7 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
       eligible: (index) => resumable.has(index.status),
       noneMessage: 'nothing to resume: no interrupted, failed or stopped run',
       refuse: (index) => (resumable.has(index.status) ? undefined : `is ${index.status}`),
+      onNote: options.onNote,
     });
     if (run.kind === 'nothing') return run;
     const runId = run.index.id;

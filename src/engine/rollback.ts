@@ -52,6 +52,7 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
         : index.status === 'reverted'
           ? 'was already reverted automatically (it was not confirmed in time)'
           : undefined,
+    onNote: options.onNote,
   });
   if (run.kind === 'nothing') return run;
   return undoRecordedRun(options, run);

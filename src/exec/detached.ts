@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
+import { openForAppend } from '../journal/safe-fs.js';
 
 export interface DetachedProcess {
   pid: number;
@@ -22,7 +23,7 @@ export async function spawnDetached(
 ): Promise<DetachedProcess> {
   const [file, ...args] = argv;
   if (file === undefined) throw new Error('empty argv');
-  const log = openSync(options.logFile, 'a');
+  const log = openForAppend(options.logFile); // 0600, never through a link (issue 10)
   try {
     const child = spawn(file, args, {
       detached: true,

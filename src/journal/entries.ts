@@ -52,6 +52,8 @@ export interface RunStartEntry {
   host: HostIdentity;
   engineVersion: string;
   stopAfter: string | undefined;
+  /** Set by the writer: see `journalFormat`. */
+  journalFormat?: number;
 }
 
 /** A later process picking the run up again (resume or rollback). */
@@ -233,11 +235,15 @@ export interface Envelope {
   level: number;
   time: string;
   seq: number;
-  /** sha256 (hex) of the previous line's text; the first line's is all zeros. */
+  /** sha256 (hex) of the previous line's text; the first line's is all zeros (hash-chain.ts). */
   prev: string;
   msg: string;
 }
 
 export type JournalLine = JournalEntry & Envelope;
 
-export const genesisHash = '0'.repeat(64);
+/**
+ * The journal format this version writes (in the run-start entry) and reads. A journal of
+ * another format is refused rather than misread; one without the field predates it (format 1).
+ */
+export const journalFormat = 1;

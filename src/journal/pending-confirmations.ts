@@ -1,17 +1,7 @@
-import {
-  closeSync,
-  fsyncSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, constants, fsyncSync, lstatSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import type { HostIdentity } from './entries.js';
 import { pendingDir, pendingFile } from './paths.js';
+import { createExclusive, ioError, mkdirPrivate, readNoFollow, removeQuietly } from './safe-fs.js';
 
 /**
  * The runs of a state dir that await confirmation (`run --confirm-within`, issue 15), as one
@@ -41,12 +31,19 @@ const runIdPattern = /^[0-9]{8}T[0-9]{6}\.[0-9]{3}Z-[0-9a-f]{0,8}$/;
 /** Records a pending confirmation durably (fsync of the file and of its directory). */
 export function writePendingMarker(stateDir: string, marker: PendingConfirmation): void {
   const dir = pendingDir(stateDir);
-  mkdirSync(dir, { recursive: true });
+  mkdirPrivate(dir);
   const file = pendingFile(stateDir, marker.runId);
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(marker)}\n`);
+  // Private, never through a planted link (issue 10): the temporary is created exclusively.
+  removeQuietly(tmp);
+  createExclusive(tmp, `${JSON.stringify(marker)}\n`);
   fsyncPath(tmp);
-  renameSync(tmp, file); // atomic: the marker exists whole or not at all
+  try {
+    renameSync(tmp, file); // atomic: the marker exists whole or not at all
+  } catch (error) {
+    removeQuietly(tmp);
+    throw ioError(error, file, 'replacing');
+  }
   fsyncPath(dir);
 }
 
@@ -72,7 +69,7 @@ export function listPendingMarkers(stateDir: string): PendingConfirmation[] {
     const file = pendingFile(stateDir, runId);
     try {
       if (!lstatSync(file).isFile()) continue;
-      const marker = JSON.parse(readFileSync(file, 'utf8')) as Partial<PendingConfirmation>;
+      const marker = JSON.parse(readNoFollow(file)) as Partial<PendingConfirmation>;
       if (marker.runId !== runId || typeof marker.deadline !== 'string' || Number.isNaN(Date.parse(marker.deadline)))
         continue;
       if (typeof marker.host?.netns !== 'string' || typeof marker.host.hostname !== 'string') continue;
@@ -85,7 +82,7 @@ export function listPendingMarkers(stateDir: string): PendingConfirmation[] {
 }
 
 function fsyncPath(file: string): void {
-  const fd = openSync(file, 'r');
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     fsyncSync(fd);
   } finally {

@@ -19,6 +19,9 @@ import {
 } from './search-path.js';
 import { hasMalformedPlaceholder, placeholdersIn, stringsIn } from './template.js';
 
+/** A runbook is a page or two; far larger text is a mistake or an attack on the parser. */
+const maxRunbookChars = 1_000_000;
+
 /** The runbooks shipped with runbook (in the one-file bundle: embedded in it). */
 export const runbooksDir = shippedRunbooksDir;
 
@@ -157,13 +160,26 @@ function resolve(
 }
 
 function validate(source: string, file: string): RunbookSpec {
+  if (source.length > maxRunbookChars) {
+    throw invalidInput(
+      `${file}: too large for a runbook (${source.length} characters; at most ${maxRunbookChars}); nothing was run`,
+    );
+  }
   const doc = parseDocument(source, { prettyErrors: true });
   if (doc.errors.length > 0) {
     throw invalidInput(`${file}: not valid YAML:\n${doc.errors.map((e) => `  ${e.message}`).join('\n')}`);
   }
   // Shared probe lists (`diagnose: *probes`) make many aliases; yaml's default cap of 100 is a
   // guard against alias bombs, so raise it rather than lift it.
-  const parsed = RunbookSpec.safeParse(doc.toJS({ maxAliasCount: 10_000 }));
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 10_000 });
+  } catch (error) {
+    // yaml's guard against alias bombs ("Excessive alias count …"), and any other refusal of
+    // its own: input, not an internal error.
+    throw invalidInput(`${file}: not valid YAML: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const parsed = RunbookSpec.safeParse(data);
   if (!parsed.success) {
     throw invalidInput(
       `${file}: not a valid runbook:\n${formatIssues(parsed.error.issues)}`,

@@ -3,12 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunbookError } from '../../src/errors.js';
-import { genesisHash, type JournalEntry, type RunStartEntry } from '../../src/journal/entries.js';
+import type { JournalEntry, RunStartEntry } from '../../src/journal/entries.js';
+import { genesisHash, hashLine } from '../../src/journal/hash-chain.js';
 import { journalFile } from '../../src/journal/paths.js';
 import { chainEnd, readJournal, verifyJournal } from '../../src/journal/reader.js';
 import { readRunIndex, type RunIndex } from '../../src/journal/run-index.js';
 import { RunJournal } from '../../src/journal/run-journal.js';
-import { FileJournal, hashLine } from '../../src/journal/writer.js';
+import { FileJournal } from '../../src/journal/writer.js';
 
 let dir: string;
 beforeEach(() => {

@@ -3,6 +3,7 @@ import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { toShellLine } from '../../exec/shell-words.js';
 import { ExitCode } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
+import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import type { CliContext } from '../context.js';
@@ -32,6 +33,7 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
     `runbook check ${name} (its ping checks enter the container's namespace with \`ip netns exec\`)`,
     `try again with sudo: sudo runbook check ${name}`,
   );
+  trustStateDir(ctx.stateDir, 'write'); // the check is appended to its audit.ndjson
 
   if (!options.json) ctx.out(`check ${name}: ${plan.steps.length} steps, verify checks only (nothing is changed)`);
   const executor = createExecaExecutor();

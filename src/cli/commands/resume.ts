@@ -1,6 +1,7 @@
 import { resumeRun } from '../../engine/resume.js';
 import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { ExitCode } from '../../errors.js';
+import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import type { CliContext } from '../context.js';
 import { formatFailure, formatStepLine, jsonLine, logCommand, exitCodeForRun } from '../output.js';
@@ -13,6 +14,7 @@ export async function resumeCommand(
   options: { force?: boolean; json?: boolean },
 ): Promise<number> {
   requireNetAdmin('runbook resume');
+  trustStateDir(ctx.stateDir, 'write');
   const result = await withInterruptSignal(ctx, (signal) =>
     resumeRun({
       stateDir: ctx.stateDir,

@@ -2,6 +2,7 @@ import { rollbackRun, type RollbackResult } from '../../engine/rollback.js';
 import type { UndoReport } from '../../engine/undo-steps.js';
 import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { ExitCode } from '../../errors.js';
+import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import type { CliContext } from '../context.js';
 import { jsonLine, logCommand } from '../output.js';
@@ -14,6 +15,7 @@ export async function rollbackCommand(
   options: { json?: boolean },
 ): Promise<number> {
   requireNetAdmin('runbook rollback');
+  trustStateDir(ctx.stateDir, 'write');
   const result = await withInterruptSignal(ctx, (signal) =>
     rollbackRun({
       stateDir: ctx.stateDir,

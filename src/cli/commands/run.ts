@@ -2,6 +2,7 @@ import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { runRunbook } from '../../engine/run.js';
 import { ExitCode } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
+import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } from '../../sandbox/one-shot.js';
@@ -33,6 +34,7 @@ export async function runCommand(
   const inSandbox = options.sandbox === true || currentHost().sandbox !== undefined;
   const confirmWithinMs = validateConfirmWithin(options);
   const prepared = prepareRunbook(runbookName, options.set, { inSandbox });
+  trustStateDir(ctx.stateDir, 'write');
 
   if (options.sandbox && !isInsideOneShotSandbox()) {
     return reexecInOneShotSandbox(rawArgs);

@@ -1,13 +1,16 @@
+import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { listRunIndexes } from '../../journal/run-index.js';
 import type { CliContext } from '../context.js';
 
 /** `runbook runs`: every run in the state dir, oldest first. */
 export function runsCommand(ctx: CliContext, options: { json?: boolean }): number {
+  trustStateDir(ctx.stateDir, 'read');
   const runs = listRunIndexes(ctx.stateDir);
+  for (const run of runs) if (run.status === 'damaged') ctx.err(`note: run ${run.id} is damaged: ${run.damage}`);
   if (options.json) {
     ctx.out(
       JSON.stringify(
-        runs.map(({ id, runbook, status, started, finished, host, confirmBy }) => ({
+        runs.map(({ id, runbook, status, started, finished, host, confirmBy, damage }) => ({
           id,
           runbook,
           status,
@@ -15,6 +18,7 @@ export function runsCommand(ctx: CliContext, options: { json?: boolean }): numbe
           finished,
           host,
           confirmBy,
+          damage,
         })),
       ),
     );

@@ -1,6 +1,7 @@
 /** The `runbook sandbox …` commands and `--in`, loaded only when used (see sandbox.ts). */
-import { writeFileSync } from 'node:fs';
+import { replaceFile } from '../../journal/safe-fs.js';
 import { toShellLine } from '../../exec/shell-words.js';
+import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireSandboxCaps } from '../../host/privileges.js';
 import {
   assertEnteredSandbox,
@@ -30,11 +31,14 @@ export async function runInSandboxIfAsked(argv: readonly string[]): Promise<numb
   assertEnteredSandbox();
   const request = extractInOption(argv);
   if (request === undefined) return undefined;
-  return runInSandbox(request, resolveStateDir(request.stateDirOption));
+  const stateDir = resolveStateDir(request.stateDirOption);
+  trustStateDir(stateDir, 'read');
+  return runInSandbox(request, stateDir);
 }
 
 /** `runbook sandbox create|shell|list|destroy`. */
 export async function createCommand(ctx: CliContext, name: string): Promise<number> {
+  trustStateDir(ctx.stateDir, 'write');
   const made = await createSandbox(ctx.stateDir, name);
   const { hostIp, gateway, internet } = tutorialHostAddresses;
   ctx.out(
@@ -48,10 +52,11 @@ export async function createCommand(ctx: CliContext, name: string): Promise<numb
 }
 
 export async function shellCommand(ctx: CliContext, name: string, options: { command?: string }): Promise<number> {
+  trustStateDir(ctx.stateDir, 'write');
   const paths = locateSandbox(ctx.stateDir, name);
   requireSandboxCaps();
   const { netns } = requireAlive(paths);
-  writeFileSync(paths.bashrc, bashrc(paths));
+  replaceFile(paths.bashrc, bashrc(paths));
   // The same markers as --in: a `runbook` started in the shell checks it is still inside.
   const env = { ...sandboxEnv(paths), ...entryMarkers(netns) };
   if (options.command !== undefined)
@@ -76,6 +81,7 @@ function bashrc(paths: SandboxPaths): string {
 }
 
 export function listCommand(ctx: CliContext, options: { json?: boolean }): number {
+  trustStateDir(ctx.stateDir, 'read');
   const sandboxes = listSandboxes(ctx.stateDir);
   if (options.json) {
     ctx.out(
@@ -110,6 +116,7 @@ export function listCommand(ctx: CliContext, options: { json?: boolean }): numbe
 }
 
 export async function destroyCommand(ctx: CliContext, name: string): Promise<number> {
+  trustStateDir(ctx.stateDir, 'write');
   const removed = await destroySandbox(ctx.stateDir, name);
   ctx.out(`sandbox ${name} destroyed: its namespaces, everything in them and ${removed.runs} run(s) are gone`);
   return 0;
