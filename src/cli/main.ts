@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode, invalidInput, RunbookError } from '../errors.js';
+import { ExitCode, exitCodes, exitCodesHelp, internalErrorExitCode, invalidInput, RunbookError } from '../errors.js';
 import { concernsSandbox } from '../sandbox/in-option.js';
 import { engineVersion } from '../version.js';
 import { createContext, type CliContext, type GlobalOptions } from './context.js';
@@ -25,19 +25,8 @@ const commands = {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-/** The exit codes, as each command uses them (the README lists them too). */
-function exitCodesHelp(interrupted: string, one = 'a step failed (the diagnosis says why)'): string {
-  return `
-Exit codes:
-  0    success, or nothing to do
-  1    ${one}
-  2    invalid input (unknown runbook, bad parameter, malformed file or flag), not root, a run
-       that belongs to another host, or a runbook changed since the run (resume without --force);
-       nothing was changed
-  3    another runbook command holds the state dir's lock (the message names it)
-  130  interrupted (SIGINT/SIGTERM/SIGHUP) at a safe point; ${interrupted}`;
-}
-const runExitCodes = exitCodesHelp('`runbook resume` continues');
+/** The exit codes of the commands that run steps (the table is in src/errors.ts). */
+const runExitCodes = exitCodesHelp({ interrupted: `${exitCodes.interrupted.meaning}; \`runbook resume\` continues` });
 
 /**
  * Parses the command line and dispatches to one command module. Returns the exit code rather
@@ -93,6 +82,7 @@ Examples:
   sudo runbook run single-container --sandbox --set container=web1 --set container_cidr=172.16.0.9/24 --set gateway=172.16.0.9
   runbook runs                                  every run and its status
   runbook journal latest                        what the latest run did, command by command
+
 ${runExitCodes}`,
     );
 
@@ -158,6 +148,7 @@ Examples:
 the run returns at once, leaving a watchdog (its own session, no terminal, SIGHUP ignored) that
 rolls the run back at the deadline unless \`runbook confirm\` came first. If the watchdog is gone,
 the next runbook command here reverts the expired run first. Not with --sandbox or --until.
+
 ${runExitCodes}`,
     )
     .action(
@@ -195,6 +186,7 @@ ones recorded when the run started.
 Examples:
   sudo runbook resume                        the latest interrupted, failed or stopped run here
   sudo runbook resume 20261128T145804        a run by id (or a unique prefix of it)
+
 ${runExitCodes}`,
     )
     .action(async (runId: string | undefined, opts: { force?: boolean; json?: boolean }, command: Command) => {
@@ -216,7 +208,11 @@ running it again changes nothing and exits 0.
 Examples:
   sudo runbook rollback                      the latest run here with changes not yet undone
   sudo runbook rollback 20261128T145804      a run by id (or a unique prefix of it)
-${exitCodesHelp('run `runbook rollback` again to finish', 'an undo left its effect in place (the message names the step)')}`,
+
+${exitCodesHelp({
+  stepFailed: 'an undo left its effect in place (the message names the step)',
+  interrupted: `${exitCodes.interrupted.meaning}; run \`runbook rollback\` again to finish`,
+})}`,
     )
     .action(async (runId: string | undefined, opts: { json?: boolean }, command: Command) => {
       exitCode = await (await commands.rollback()).rollbackCommand(context(command), runId, opts);
@@ -241,11 +237,12 @@ Examples:
   sudo runbook confirm 20261128T145804       a run by id (or a unique prefix of it)
   sudo runbook --in lab confirm              the run awaiting confirmation in sandbox lab
 
-Exit codes:
-  0    confirmed (now, or already before)
-  1    too late: the run was reverted (not confirmed by its deadline) or rolled back
-  2    no run awaits confirmation here, or the run belongs to another host; nothing was changed
-  3    another runbook command holds the state dir's lock (the message names it)`,
+${exitCodesHelp({
+  ok: 'confirmed (now, or already before)',
+  stepFailed: 'too late: the run was reverted (not confirmed by its deadline) or rolled back',
+  invalidInput: 'no run awaits confirmation here, or the run belongs to another host; nothing was changed',
+  interrupted: null,
+})}`,
     )
     .action(async (runId: string | undefined, opts: { json?: boolean }, command: Command) => {
       exitCode = await (await commands.confirm()).confirmCommand(context(command), runId, opts);
@@ -275,7 +272,16 @@ Exit codes:
 Examples:
   runbook journal latest                     what the latest run did, command by command
   runbook journal latest --json | npx pino-pretty
-  runbook journal 20261128T145804 --verify   was any entry altered, removed or reordered?`,
+  runbook journal 20261128T145804 --verify   was any entry altered, removed or reordered?
+
+${exitCodesHelp({
+  ok: 'the journal was shown, or --verify found it intact',
+  stepFailed:
+    '--verify found an entry altered, removed or reordered, or the journal cannot be read (the message names the entry)',
+  invalidInput: 'no such run, or a malformed flag',
+  locked: null,
+  interrupted: null,
+})}`,
     )
     .action(async (runId: string, opts: { json?: boolean; verify?: boolean }, command: Command) => {
       exitCode = await (await commands.journal()).journalCommand(context(command), runId, opts);
@@ -305,11 +311,13 @@ Examples:
   sudo runbook run single-container --until host-route && sudo runbook check single-container
                                                 the tutorial's failed ping (step 9), diagnosed
 
-Exit codes:
-  0    every step holds
-  1    a step does not hold (the diagnosis says why)
-  2    invalid input (unknown runbook, bad parameter), or not root; nothing was checked
-  130  interrupted`,
+${exitCodesHelp({
+  ok: 'every step holds',
+  stepFailed: 'a step does not hold (the diagnosis says why)',
+  invalidInput: 'invalid input (unknown runbook, bad parameter), or not root; nothing was checked',
+  locked: null,
+  interrupted: 'interrupted',
+})}`,
     )
     .action(async (runbook: string, opts: { set: string[]; json?: boolean }, command: Command) => {
       exitCode = await (await commands.check()).checkCommand(context(command), runbook, opts);
@@ -419,5 +427,5 @@ function reportError(error: unknown, argv: readonly string[]): number {
   const detail = error instanceof Error ? (verbose ? (error.stack ?? error.message) : error.message) : String(error);
   process.stderr.write(`runbook: internal error: ${detail}\n`);
   if (!verbose) process.stderr.write('hint: run again with --verbose for the stack trace\n');
-  return ExitCode.stepFailed;
+  return internalErrorExitCode;
 }

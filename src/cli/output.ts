@@ -1,8 +1,7 @@
 import type { CommandEvent } from '../engine/journaled-command.js';
-import { ExitCode } from '../errors.js';
 import type { CliContext } from './context.js';
 import type { FailedCheck, Finding } from '../engine/phases.js';
-import type { StepReport, StepFailure, StepsResult } from '../engine/execute-steps.js';
+import type { StepReport, StepFailure } from '../engine/execute-steps.js';
 
 /** Column widths for the per-step progress lines. */
 const outcomeWidth = 8;
@@ -81,14 +80,4 @@ export function logCommand(ctx: CliContext): (event: CommandEvent) => void {
       { step: event.stepId, phase: event.phase, argv: event.argv, exitCode: event.result.exitCode },
       'command',
     );
-}
-
-/** The exit code for how a run (or a resumed run) ended. */
-export function exitCodeForRun(status: StepsResult['status']): number {
-  return {
-    succeeded: ExitCode.ok,
-    stopped: ExitCode.ok,
-    failed: ExitCode.stepFailed,
-    interrupted: ExitCode.interrupted,
-  }[status];
 }

@@ -1,7 +1,7 @@
 import { checkRunbook, distinctCauses, type StepCheck } from '../../engine/check.js';
 import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { toShellLine } from '../../exec/shell-words.js';
-import { ExitCode } from '../../errors.js';
+import { exitCodeFor } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
@@ -57,7 +57,7 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
     for (const line of formatSummary(result.steps, plan.steps.length, result.status, repair)) ctx.out(line);
     ctx.out(`recorded in ${result.auditFile}`);
   }
-  return { ok: ExitCode.ok, 'not-ok': ExitCode.stepFailed, interrupted: ExitCode.interrupted }[result.status];
+  return exitCodeFor(result.status);
 }
 
 /** `ok` / `not ok` (as in TAP), the step, and for a step that does not hold, its diagnosis. */

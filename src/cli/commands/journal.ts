@@ -1,4 +1,4 @@
-import { RunbookError } from '../../errors.js';
+import { exitCodeFor, RunbookError } from '../../errors.js';
 import { journalFile } from '../../journal/paths.js';
 import { findRun } from '../../journal/find-run.js';
 import { readJournal, runStartOf, verifyJournal } from '../../journal/reader.js';
@@ -22,18 +22,18 @@ export function journalCommand(ctx: CliContext, runId: string, options: { json?:
     const problem = verifyJournal(journal, run.rebuilt === undefined ? run : undefined);
     if (problem !== undefined) {
       ctx.err(`journal of run ${run.id} is NOT intact: entry ${problem.line}: ${problem.reason}`);
-      return 1;
+      return exitCodeFor('damaged');
     }
     ctx.out(
       `journal of run ${run.id} is intact: ${journal.lines.length} entries, hash chain ${run.rebuilt === undefined ? 'and index agree' : 'holds (the index was rebuilt from it, so entries cut off its end cannot be told)'}`,
     );
-    return 0;
+    return exitCodeFor('intact');
   }
   if (options.json) {
     for (const raw of journal.raw) ctx.out(raw);
-    return 0;
+    return exitCodeFor('ok');
   }
   ctx.out(`status: ${run.status}`);
   for (const line of formatTimeline(journal.lines)) ctx.out(line);
-  return 0;
+  return exitCodeFor('ok');
 }

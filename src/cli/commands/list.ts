@@ -1,4 +1,4 @@
-import { RunbookError } from '../../errors.js';
+import { ExitCode, RunbookError } from '../../errors.js';
 import { loadRunbook } from '../../runbook/load.js';
 import { findRunbooks, untrustedReason } from '../../runbook/search-path.js';
 import type { CliContext } from '../context.js';
@@ -15,7 +15,7 @@ export function listCommand(ctx: CliContext): number {
     ctx.out(`${found.name.padEnd(20)} ${description}${from}`);
     for (const hidden of found.shadows) ctx.out(`${''.padEnd(20)}   shadows ${hidden.origin}: ${hidden.file}`);
   }
-  return 0;
+  return ExitCode.ok;
 }
 
 /** A runbook's description; a broken one is listed too (`show` gives its errors), not fatal to the list. */

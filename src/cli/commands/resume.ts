@@ -1,10 +1,10 @@
 import { resumeRun } from '../../engine/resume.js';
 import { createExecaExecutor } from '../../exec/execa-executor.js';
-import { ExitCode } from '../../errors.js';
+import { exitCodeFor } from '../../errors.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import type { CliContext } from '../context.js';
-import { formatFailure, formatStepLine, jsonLine, logCommand, exitCodeForRun } from '../output.js';
+import { formatFailure, formatStepLine, jsonLine, logCommand } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
 
 /** `runbook resume [run-id]`: continue an interrupted, failed or stopped run from its journal. */
@@ -29,7 +29,7 @@ export async function resumeCommand(
   );
   if (result.kind === 'nothing') {
     ctx.out(options.json ? jsonLine({ event: 'nothing', message: result.message }) : result.message);
-    return ExitCode.ok;
+    return exitCodeFor('ok');
   }
   if (options.json) {
     ctx.out(jsonLine({ event: 'run-end', runId: result.runId, status: result.status, failure: result.failure }));
@@ -38,5 +38,5 @@ export async function resumeCommand(
   } else {
     ctx.out(`run ${result.runId} ${result.status === 'succeeded' ? 'resumed and succeeded' : result.status}`);
   }
-  return exitCodeForRun(result.status);
+  return exitCodeFor(result.status);
 }

@@ -1,7 +1,7 @@
 import { rollbackRun, type RollbackResult } from '../../engine/rollback.js';
 import type { UndoReport } from '../../engine/undo-steps.js';
 import { createExecaExecutor } from '../../exec/execa-executor.js';
-import { ExitCode } from '../../errors.js';
+import { exitCodeFor } from '../../errors.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import type { CliContext } from '../context.js';
@@ -34,7 +34,7 @@ export async function rollbackCommand(
 export function reportRollback(ctx: CliContext, result: RollbackResult, json: boolean): number {
   if (result.kind === 'nothing') {
     ctx.out(json ? jsonLine({ event: 'nothing', message: result.message }) : result.message);
-    return ExitCode.ok;
+    return exitCodeFor('ok');
   }
   if (json) {
     ctx.out(jsonLine({ event: 'rollback-end', runId: result.runId, status: result.status, planned: result.planned }));
@@ -53,7 +53,7 @@ export function reportRollback(ctx: CliContext, result: RollbackResult, json: bo
       `next: see what its undo commands said with \`runbook journal ${result.runId}\`, fix it, then \`runbook rollback ${result.runId}\` again`,
     );
   }
-  return { 'rolled-back': ExitCode.ok, failed: ExitCode.stepFailed, interrupted: ExitCode.interrupted }[result.status];
+  return exitCodeFor(result.status);
 }
 
 export function formatUndoLine(report: UndoReport): string {

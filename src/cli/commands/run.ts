@@ -1,6 +1,6 @@
 import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { runRunbook } from '../../engine/run.js';
-import { ExitCode } from '../../errors.js';
+import { exitCodeFor } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
@@ -8,7 +8,7 @@ import { prepareRunbook } from '../../runbook/prepare.js';
 import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } from '../../sandbox/one-shot.js';
 import { showTutorialView } from '../../sandbox/tutorial-view.js';
 import type { CliContext } from '../context.js';
-import { formatFailure, formatStepLine, jsonLine, logCommand, exitCodeForRun } from '../output.js';
+import { formatFailure, formatStepLine, jsonLine, logCommand } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
 import { formatUndoLine, reportRollback } from './rollback.js';
 import { reportProvisional, validateConfirmWithin } from './run-confirm-within.js';
@@ -89,12 +89,15 @@ export async function runCommand(
   if (result.rollback !== undefined) {
     if (!options.json)
       ctx.err(`--rollback-on-failure: the undo of what run ${result.runId} changed is above, in reverse order`);
-    const rollbackExit = reportRollback(ctx, result.rollback, options.json === true);
-    return rollbackExit === ExitCode.interrupted ? ExitCode.interrupted : ExitCode.stepFailed;
+    reportRollback(ctx, result.rollback, options.json === true);
+    // The run failed whether or not its undo finished; only an interrupted undo says otherwise.
+    return exitCodeFor(
+      result.rollback.kind === 'rollback' && result.rollback.status === 'interrupted' ? 'interrupted' : 'failed',
+    );
   }
   if (result.provisional !== undefined)
     return reportProvisional(ctx, result.runId, result.provisional, options.json === true);
   if (isInsideOneShotSandbox() && !options.json) await showTutorialView(ctx.out, executor, prepared.params);
 
-  return exitCodeForRun(result.status);
+  return exitCodeFor(result.status);
 }

@@ -1,3 +1,4 @@
+import { ExitCode } from '../../errors.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { listRunIndexes } from '../../journal/run-index.js';
 import type { CliContext } from '../context.js';
@@ -22,11 +23,11 @@ export function runsCommand(ctx: CliContext, options: { json?: boolean }): numbe
         })),
       ),
     );
-    return 0;
+    return ExitCode.ok;
   }
   if (runs.length === 0) {
     ctx.out(`no runs recorded in ${ctx.stateDir}`);
-    return 0;
+    return ExitCode.ok;
   }
   // Wide enough for every status the runs listed have ("awaiting-confirmation" is the longest).
   const statusWidth = Math.max(12, ...runs.map((r) => r.status.length));
@@ -40,5 +41,5 @@ export function runsCommand(ctx: CliContext, options: { json?: boolean }): numbe
       `${run.id.padEnd(26)} ${run.runbook.padEnd(20)} ${run.status.padEnd(statusWidth)} ${run.started.padEnd(24)} ${run.finished ?? '-'}${deadline}`,
     );
   }
-  return 0;
+  return ExitCode.ok;
 }

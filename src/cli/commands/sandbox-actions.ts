@@ -1,4 +1,5 @@
 /** The `runbook sandbox …` commands and `--in`, loaded only when used (see sandbox.ts). */
+import { ExitCode } from '../../errors.js';
 import { replaceFile } from '../../journal/safe-fs.js';
 import { toShellLine } from '../../exec/shell-words.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
@@ -48,7 +49,7 @@ export async function createCommand(ctx: CliContext, name: string): Promise<numb
   ctx.out(`  run in it:  runbook --in ${name} run single-container`);
   ctx.out(`  a shell:    runbook sandbox shell ${name}`);
   ctx.out(`  remove it:  runbook sandbox destroy ${name}`);
-  return 0;
+  return ExitCode.ok;
 }
 
 export async function shellCommand(ctx: CliContext, name: string, options: { command?: string }): Promise<number> {
@@ -80,7 +81,7 @@ function bashrc(paths: SandboxPaths): string {
   ].join('\n');
 }
 
-export function listCommand(ctx: CliContext, options: { json?: boolean }): number {
+export function sandboxListCommand(ctx: CliContext, options: { json?: boolean }): number {
   trustStateDir(ctx.stateDir, 'read');
   const sandboxes = listSandboxes(ctx.stateDir);
   if (options.json) {
@@ -98,11 +99,11 @@ export function listCommand(ctx: CliContext, options: { json?: boolean }): numbe
         })),
       ),
     );
-    return 0;
+    return ExitCode.ok;
   }
   if (sandboxes.length === 0) {
     ctx.out(`no sandboxes in ${ctx.stateDir} (create one with: runbook sandbox create)`);
-    return 0;
+    return ExitCode.ok;
   }
   const idWidth = Math.max(24, ...sandboxes.flatMap((s) => s.runs.map((r) => r.id.length)));
   for (const s of sandboxes) {
@@ -112,12 +113,12 @@ export function listCommand(ctx: CliContext, options: { json?: boolean }): numbe
     if (s.runs.length === 0) ctx.out('  no runs yet');
     for (const run of s.runs) ctx.out(`  ${run.id.padEnd(idWidth)} ${run.runbook.padEnd(20)} ${run.status}`);
   }
-  return 0;
+  return ExitCode.ok;
 }
 
 export async function destroyCommand(ctx: CliContext, name: string): Promise<number> {
   trustStateDir(ctx.stateDir, 'write');
   const removed = await destroySandbox(ctx.stateDir, name);
   ctx.out(`sandbox ${name} destroyed: its namespaces, everything in them and ${removed.runs} run(s) are gone`);
-  return 0;
+  return ExitCode.ok;
 }

@@ -52,7 +52,7 @@ Examples:
     .description('list the sandboxes and the runs made in each (id, runbook, status)')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
-      setExitCode((await actions()).listCommand(context(command), opts));
+      setExitCode((await actions()).sandboxListCommand(context(command), opts));
     });
 
   sandbox
