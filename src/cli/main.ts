@@ -341,9 +341,10 @@ ${exitCodesHelp({
     .addHelpText(
       'after',
       `
-Each step is a composite state: entry → check → (ok | do → verify → (done | diagnosing →
-failed)), plus skipped for a step an earlier attempt finished; the run ends Succeeded,
-Failed, Stopped (--until) or Aborted. Transitions are labelled with their event and guard.
+Each step is a composite state: pending → check → (ok | do → verify → (changed | diagnosing
+→ failed)), plus skipped for a step an earlier attempt finished; a step's final states are
+named after its outcomes. The run ends Succeeded, Failed, Stopped (--until) or Aborted.
+Transitions are labelled with their event and guard.
 
 Examples:
   runbook graph single-container > statechart.mmd

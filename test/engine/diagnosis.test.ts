@@ -4,7 +4,15 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
 import { checkRunbook, checkSteps } from '../../src/engine/check.js';
-import { buildRunMachine, RunEnd, type ChecksOutput, type PhaseInput } from '../../src/engine/machine.js';
+import {
+  buildRunMachine,
+  RunEnd,
+  type ChecksInput,
+  type ChecksOutput,
+  type CommandsOutput,
+  type PhaseInput,
+  type ProbesOutput,
+} from '../../src/engine/machine.js';
 import { runStepProbes } from '../../src/engine/phases.js';
 import { executeSteps } from '../../src/engine/execute-steps.js';
 import { formatFailure } from '../../src/cli/output.js';
@@ -67,16 +75,22 @@ async function traceStates(
   const values: string[] = [];
   const machine = buildRunMachine(plan).provide({
     actors: {
-      runChecks: fromPromise<ChecksOutput, PhaseInput & { phase: 'check' | 'verify' }>(async ({ input }) => ({
-        passed: impl.checks(input),
+      runChecks: fromPromise<ChecksOutput, ChecksInput>(async ({ input }) => ({
+        failed: impl.checks(input) ? undefined : { argv: ['has', input.stepId], reason: 'stub', evidence: undefined },
+        durationMs: 0,
       })),
-      runCommands: fromPromise(async () => ({ allSucceeded: true })),
-      runProbes: fromPromise<{ findings: number }, PhaseInput>(async ({ input }) => {
+      runCommands: fromPromise<CommandsOutput, PhaseInput>(async () => ({
+        allSucceeded: true,
+        refused: undefined,
+        durationMs: 0,
+      })),
+      runProbes: fromPromise<ProbesOutput, PhaseInput>(async ({ input }) => {
         if (impl.probesThrow) throw new Error('probe could not run');
-        return { findings: impl.probes?.(input.stepId) ?? 0 };
+        const finding = { cause: 'stub', evidence: undefined, fix: undefined, argv: ['probe'] };
+        return { findings: Array.from({ length: impl.probes?.(input.stepId) ?? 0 }, () => finding), durationMs: 0 };
       }),
     },
-  } as never);
+  });
   const actor = createActor(machine, { input: {} });
   actor.subscribe((snapshot) => {
     const value =
