@@ -1,9 +1,9 @@
-import { execa } from 'execa';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { invalidInput, RunbookError } from '../errors.js';
 import { createExecaExecutor } from '../exec/execa-executor.js';
+import { startHolder, type Holder } from '../exec/holder.js';
 import { succeeded, type Executor } from '../exec/types.js';
 import { currentNetns, oneShotSandboxPrefix } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
@@ -223,27 +223,16 @@ async function bindNewNamespaces(paths: SandboxPaths, executor: Executor): Promi
       'echo ready; exec sleep 600',
     ];
     const argv = cpu === undefined ? unshare : ['taskset', '--cpu-list', String(cpu), ...unshare];
-    const holder = execa(argv[0] as string, argv.slice(1), {
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      reject: false,
-      buffer: false,
-    });
+    let holder: Holder | undefined;
     try {
-      await new Promise<void>((resolve, reject) => {
-        holder.stdout?.once('data', () => resolve());
-        void holder.then((r) =>
-          reject(
-            new RunbookError(
-              'internal',
-              `creating the sandbox namespaces failed at \`${argv.join(' ')}\`: ${r.shortMessage}`,
-              { hint: 'is util-linux (unshare, taskset) installed?' },
-            ),
-          ),
-        );
-      });
-      const pid = holder.pid as number;
+      holder = await startHolder(
+        argv,
+        (message) =>
+          new RunbookError('internal', `creating the sandbox namespaces failed at \`${argv.join(' ')}\`: ${message}`, {
+            hint: 'is util-linux (unshare, taskset) installed?',
+          }),
+      );
+      const pid = holder.pid;
       if (readlinkSync(`/proc/${pid}/ns/net`) === currentNetns()) {
         throw new RunbookError(
           'internal',
@@ -268,8 +257,7 @@ async function bindNewNamespaces(paths: SandboxPaths, executor: Executor): Promi
           await mustRun(executor, ['umount', file], 'undoing a failed namespace bind');
       }
     } finally {
-      holder.kill('SIGKILL');
-      await holder;
+      await holder?.stop();
     }
   }
   throw lastError;
