@@ -1,7 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
 import { checkRunbook, checkSteps } from '../../src/engine/check.js';
 import {
@@ -23,6 +21,7 @@ import type { LoadedRunbook } from '../../src/runbook/load.js';
 import type { Plan, PlannedProbe, PlannedStep } from '../../src/runbook/plan.js';
 import { FakeExecutor, FakeHost } from '../helpers/fake-executor.js';
 import { fakePlan, fakeStep } from '../helpers/plans.js';
+import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 
 /**
  * The `diagnosing` state: how a step gets into it (a failed verify after do, or a failed check
@@ -33,10 +32,7 @@ import { fakePlan, fakeStep } from '../helpers/plans.js';
  * (except one temp state dir for the audit line).
  */
 
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirsRemovedAfterAll('runbook-audit-');
 
 function probe(name: string, when: PlannedProbe['when'], cause: string, fix?: string): PlannedProbe {
   return { argv: ['probe', name], timeoutMs: 1000, when, cause, fix };
@@ -424,8 +420,7 @@ describe('runbook check (engine): verify checks and probes only', () => {
   });
 
   it('checkRunbook appends one audit line per check to <stateDir>/audit.ndjson', async () => {
-    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'runbook-audit-'));
-    tempDirs.push(stateDir);
+    const stateDir = tempDir();
     const runbook = {
       spec: { name: 'fake' },
       file: '/x/fake.yaml',

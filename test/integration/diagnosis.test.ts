@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditFile, lockFile } from '../../src/journal/paths.js';
 import { listRunIndexes } from '../../src/journal/run-index.js';
 import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
+import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 
 /**
  * `runbook check` and the diagnoses on a real kernel. After a successful `run single-container`
@@ -16,15 +16,7 @@ import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
  * mount namespace set up like the tutorial's VM): nothing here touches this machine's network.
  */
 
-const tempDirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'runbook-check-'));
-  tempDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirsRemovedAfterAll('runbook-check-');
 
 /** Every cause single-container's probes can name, with its default parameters. */
 const cause = {
