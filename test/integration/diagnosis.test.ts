@@ -34,6 +34,12 @@ const cause = {
     "the host ignores ARP requests on veth1 for 10.0.0.10 (net.ipv4.conf.veth1.arp_ignore >= 1), so the container's 'default via its own address' route cannot reach 10.0.0.10",
 } as const;
 
+/**
+ * A failing ping check waits out its whole deadline (ping -w): 1 s instead of the runbook's
+ * 2 s keeps these tests short. A ping that works returns at once, so passing checks are as sure.
+ */
+const quickPings = ['--set', 'ping_deadline=1'];
+
 function expectExit(result: ExecResult, code: number): void {
   expect(result.exitCode, `exit code; stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
 }
@@ -156,12 +162,12 @@ describe('runbook check single-container: each breakage is diagnosed, and run re
   beforeEach(async () => {
     host = await SandboxHost.create();
     stateDir = tempDir();
-    expectExit(await host.runbook(['--state-dir', stateDir, 'run', 'single-container']), 0);
+    expectExit(await host.runbook(['--state-dir', stateDir, 'run', 'single-container', ...quickPings]), 0);
   });
   afterEach(() => host?.dispose());
 
   it.each(breakages)('$name → check names it, run repairs it', async (b) => {
-    const check = () => host.runbook(['--state-dir', stateDir, 'check', 'single-container']);
+    const check = () => host.runbook(['--state-dir', stateDir, 'check', 'single-container', ...quickPings]);
 
     for (const argv of b.breakIt) expectExit(await host.exec(argv), 0);
     if (b.settle !== undefined) {
@@ -198,7 +204,7 @@ describe('runbook check single-container: each breakage is diagnosed, and run re
 
     if (b.runCannotRepair !== undefined) {
       // run cannot undo a host setting it did not make: it fails with the same diagnosis.
-      const run = await host.runbook(['--state-dir', stateDir, 'run', 'single-container']);
+      const run = await host.runbook(['--state-dir', stateDir, 'run', 'single-container', ...quickPings]);
       expectExit(run, 1);
       expect(run.stderr).toContain(`step ${b.firstFailing} failed`);
       expect(run.stderr).toContain(`cause:    ${b.expected}`);
@@ -208,7 +214,7 @@ describe('runbook check single-container: each breakage is diagnosed, and run re
       // (retried once a second): a ping right after the repair then waits up to 1 s for that
       // retry, as long as `ping -W1` waits. Forget it, as the kernel would 3 s later.
       await host.exec(['ip', 'neigh', 'flush', 'dev', 'veth1']);
-      const run = await host.runbook(['--state-dir', stateDir, 'run', 'single-container']);
+      const run = await host.runbook(['--state-dir', stateDir, 'run', 'single-container', ...quickPings]);
       expectExit(run, 0);
       expect(run.stdout).toMatch(new RegExp(`^ {2}changed +${b.firstFailing} `, 'm'));
     }
@@ -232,7 +238,7 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
     const stateDir = tempDir();
     expectExit(await host.runbook(['--state-dir', stateDir, 'run', 'single-container', '--until', 'host-route']), 0);
 
-    const check = await host.runbook(['--state-dir', stateDir, 'check', 'single-container']);
+    const check = await host.runbook(['--state-dir', stateDir, 'check', 'single-container', ...quickPings]);
     expectExit(check, 1);
     expect(notOk(check.stdout)).toEqual([
       'container-default-route',
@@ -246,7 +252,7 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
       'evidence: ip -n container1 route get 10.0.0.10 → "RTNETLINK answers: Network is unreachable"',
     );
     expect(check.stdout).toMatch(
-      /not ok +ping-container-from-host .*\n +check: +ping -c1 -w2 172\.16\.0\.2\n +result: +expected exit status 0, got 1/,
+      /not ok +ping-container-from-host .*\n +check: +ping -c1 -w1 172\.16\.0\.2\n +result: +expected exit status 0, got 1/,
     );
 
     // run picks up from there; then everything holds.
@@ -256,7 +262,7 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
 
   it('on a fresh host: every step is not ok, the cause is the missing namespace; --json prints the audit record', async () => {
     const stateDir = tempDir();
-    const result = await host.runbook(['--state-dir', stateDir, 'check', 'single-container', '--json']);
+    const result = await host.runbook(['--state-dir', stateDir, 'check', 'single-container', '--json', ...quickPings]);
     expectExit(result, 1);
     const record = JSON.parse(result.stdout) as AuditLine;
     expect(record).toEqual(audit(stateDir)[0]);
@@ -284,7 +290,15 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
   it('--set: checks the parameters given (another container name is diagnosed as missing)', async () => {
     const stateDir = tempDir();
     expectExit(await host.runbook(['--state-dir', stateDir, 'run', 'single-container']), 0);
-    const other = await host.runbook(['--state-dir', stateDir, 'check', 'single-container', '--set', 'container=web1']);
+    const other = await host.runbook([
+      '--state-dir',
+      stateDir,
+      'check',
+      'single-container',
+      '--set',
+      'container=web1',
+      ...quickPings,
+    ]);
     expectExit(other, 1);
     expect(new Set(causeLines(other.stdout))).toEqual(new Set(['the namespace web1 does not exist']));
     expect(audit(stateDir).at(-1)?.params.container).toBe('web1');

@@ -200,6 +200,7 @@ describe('runbook run single-container (real kernel, sandbox host)', () => {
         subnet: '172.16.0.0/24',
         gateway: '172.16.0.2',
         host_ip: '10.0.0.10',
+        ping_deadline: '2',
       },
       user: { uid: 0 },
       host: { hostname: expect.any(String) },

@@ -204,6 +204,7 @@ describe('the shipped single-container runbook', () => {
       subnet: '172.16.0.0/24',
       gateway: '172.16.0.2',
       host_ip: '10.0.0.10',
+      ping_deadline: '2',
     });
     const doLines = plan.steps.flatMap((s) => s.do.map((c) => c.argv.join(' ')));
     expect(doLines).toEqual([
