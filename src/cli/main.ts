@@ -7,8 +7,8 @@ import { stateDirDefaultHelp } from './state-dir.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
 
 // Each command's module is imported when that command runs, not before: `runbook --version`
-// or `runbook list` should not pay for loading execa, xstate, zod and pino (see README,
-// Performance).
+// or `runbook list` should not pay for loading execa, xstate, zod and pino (see
+// docs/performance.md).
 const commands = {
   check: () => import('./commands/check.js'),
   completion: () => import('./commands/completion.js'),
