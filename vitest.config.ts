@@ -4,9 +4,8 @@ import { defineConfig } from 'vitest/config';
  * Three tiers (CONTRIBUTING.md): `unit` needs no root and no kernel (src in memory, fakes, temp
  * dirs); `kernel` runs the built CLI against real kernels inside throwaway sandbox hosts (root);
  * `crash` is the crash-point sweep (root, minutes). `npm test` runs all three; `npm run
- * test:unit` (and `test:kernel`, `test:crash`) one. The tiers that run dist/ rebuild it first
- * when it is older than src/ (test/setup/build-dist.ts), so a single-file run never tests a
- * stale build.
+ * test:unit` (and `test:kernel`, `test:crash`) one. Each tier rebuilds dist/ first when it is
+ * older than src/ (test/setup/build-dist.ts), so a single-file run never tests a stale build.
  */
 export default defineConfig({
   test: {
@@ -25,7 +24,10 @@ export default defineConfig({
             'test/runbook/**/*.test.ts',
             'test/journal/**/*.test.ts',
             'test/docs/**/*.test.ts',
+            'test/cli/**/*.test.ts',
           ],
+          // A few unit tests run the built CLI (completion, show): no root, no kernel.
+          globalSetup: ['test/setup/build-dist.ts'],
         },
       },
       {

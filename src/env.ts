@@ -3,8 +3,10 @@
  * imports: `runbook --version` loads this file too.
  */
 export const envVar = {
-  /** Where runs and journals are kept, when --state-dir is not given. */
+  /** Where runs and journals are kept, when --state-dir is not given (src/cli/state-dir.ts). */
   stateDir: 'RUNBOOK_STATE_DIR',
+  /** Extra runbook directories, colon-separated like $PATH (src/runbook/search-path.ts). */
+  runbookPath: 'RUNBOOK_PATH',
   /** Set inside a sandbox host to that sandbox's name, so runs made there are bound to it. */
   sandbox: 'RUNBOOK_SANDBOX',
   /** Fault injection for the crash sweep: `entry:N` or `command:N` (src/fault/kill-points.ts). */
