@@ -11,6 +11,8 @@ export const envVar = {
   sandbox: 'RUNBOOK_SANDBOX',
   /** Fault injection for the crash sweep: `entry:N` or `command:N` (src/fault/kill-points.ts). */
   faultKill: 'RUNBOOK_FAULT_KILL',
+  /** The same, for the confirm-within watchdog only (src/engine/watchdog.ts). */
+  watchdogFaultKill: 'RUNBOOK_WATCHDOG_FAULT_KILL',
   /** For a process re-executed by `--in`: the network namespace it must be in… */
   inNetns: 'RUNBOOK_IN_NETNS',
   /** …and the one it came from, which it must not be in. */

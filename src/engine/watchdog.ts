@@ -4,6 +4,7 @@ import { isSameProcess, readProcessStat } from '../host/process-start.js';
 import { journalFile, watchdogLogFile } from '../journal/paths.js';
 import { readJournal } from '../journal/reader.js';
 import { confirmationOf, type Watchdog } from './confirmation.js';
+import { envVar } from '../env.js';
 
 /**
  * The watchdog of a run made with `--confirm-within` (issue 15): a detached process that sleeps
@@ -17,7 +18,7 @@ import { confirmationOf, type Watchdog } from './confirmation.js';
  * Fault injection for tests (see fault/kill-points.ts): RUNBOOK_FAULT_KILL of the watchdog only,
  * so that a test can kill the watchdog in the middle of its revert, and not the run before it.
  */
-export const watchdogFaultKillVar = 'RUNBOOK_WATCHDOG_FAULT_KILL';
+export const watchdogFaultKillVar = envVar.watchdogFaultKill;
 
 /** Node starts in about 0.1 s; a busy machine may take many times that. */
 const readyWithinMs = 15_000;
@@ -25,7 +26,7 @@ const readyWithinMs = 15_000;
 /** Starts the watchdog of `runId` and returns once it is running and armed. */
 export async function startWatchdog(stateDir: string, runId: string): Promise<Watchdog> {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.RUNBOOK_FAULT_KILL;
+  delete env[envVar.faultKill];
   const fault = process.env[watchdogFaultKillVar];
   delete env[watchdogFaultKillVar];
   if (fault !== undefined) env.RUNBOOK_FAULT_KILL = fault;

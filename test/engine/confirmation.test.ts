@@ -10,7 +10,7 @@ import {
   removePendingMarker,
   writePendingMarker,
 } from '../../src/journal/pending-confirmations.js';
-import { removeDir, tempDir } from '../helpers/cli-harness.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import { thrown } from '../helpers/thrown.js';
 
 /**

@@ -13,19 +13,17 @@ import { isSameProcess, readProcessStat } from '../../src/host/process-start.js'
 import { pendingDir, pendingFile } from '../../src/journal/paths.js';
 import {
   changesLeft,
-  cli,
   inSandbox,
   journalIds,
   journalLines,
   journalProblem,
   onlyRunId,
-  removeDir,
   runIndex,
   waitFor,
-  type CliResult,
 } from '../helpers/cli-harness.js';
-import { cliPath, type SandboxHost } from '../helpers/sandbox-host.js';
-import { expectExit, insideSandbox, pinnedRunbook, sandboxFiles, tempStateDir } from './sandbox-nested.js';
+import { cliPath, type ExecResult, type SandboxHost } from '../helpers/sandbox-host.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
+import { expectExit, insideSandbox, pinnedRunbook, sandboxFiles } from './sandbox-nested.js';
 
 /**
  * `run --confirm-within` (issue 15) with the real CLI against real kernels, in throwaway
@@ -80,12 +78,12 @@ function withSandbox(fn: (host: SandboxHost, stateDir: string) => Promise<void>)
 }
 
 async function runsJson(host: SandboxHost, stateDir: string): Promise<Array<Record<string, unknown>>> {
-  const result = await cli(host, [...sd(stateDir), 'runs', '--json']);
+  const result = await host.runbook([...sd(stateDir), 'runs', '--json']);
   expect(result.exitCode, result.stderr).toBe(0);
   return JSON.parse(result.stdout) as Array<Record<string, unknown>>;
 }
 
-function expectOk(result: CliResult, code = 0): void {
+function expectOk(result: ExecResult, code = 0): void {
   expect(result.exitCode, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
 }
 
@@ -139,7 +137,7 @@ describe('run --confirm-within', () => {
   it('not confirmed: the watchdog (own session, no terminal, in the sandbox) reverts the run within a second of its deadline, host exactly as before', async () => {
     await withSandbox(async (host, stateDir) => {
       const before = await host.snapshot();
-      const run = await cli(host, [...sd(stateDir), 'run', 'single-container', '--confirm-within', '3s']);
+      const run = await host.runbook([...sd(stateDir), 'run', 'single-container', '--confirm-within', '3s']);
       expectOk(run);
       const returnedAt = Date.now();
       const id = onlyRunId(stateDir);
@@ -151,7 +149,7 @@ describe('run --confirm-within', () => {
       expect(run.stdout).toContain(`runbook --state-dir ${stateDir} confirm ${id}`);
       // The 3 s window is short on a busy machine: cheap checks first, one CLI call.
       expect(runIndex(stateDir, id)).toMatchObject({ status: 'awaiting-confirmation', confirmBy: pending.deadline });
-      const text = await cli(host, [...sd(stateDir), 'runs']);
+      const text = await host.runbook([...sd(stateDir), 'runs']);
       expect(Date.now(), '`runs` ran before the deadline').toBeLessThan(Date.parse(pending.deadline));
       expect(text.stdout).toMatch(
         new RegExp(`${id}\\s+single-container\\s+awaiting-confirmation .*confirm by ${pending.deadline}`),
@@ -179,7 +177,7 @@ describe('run --confirm-within', () => {
       expect(await runsJson(host, stateDir)).toMatchObject([{ id, status: 'reverted' }]);
 
       // Confirming now is too late: exit 1, and it says so.
-      const tooLate = await cli(host, [...sd(stateDir), 'confirm']);
+      const tooLate = await host.runbook([...sd(stateDir), 'confirm']);
       expectOk(tooLate, 1);
       expect(tooLate.stderr).toContain(`run ${id} was not confirmed by its deadline ${pending.deadline}`);
     });
@@ -187,14 +185,14 @@ describe('run --confirm-within', () => {
 
   it('confirmed from a new session: the watchdog is stopped and the change stays after the deadline; confirming twice is a no-op', async () => {
     await withSandbox(async (host, stateDir) => {
-      const run = await cli(host, [...sd(stateDir), 'run', 'single-container', '--confirm-within', '3s']);
+      const run = await host.runbook([...sd(stateDir), 'run', 'single-container', '--confirm-within', '3s']);
       expectOk(run);
       const id = onlyRunId(stateDir);
       const pending = only(stateDir, id, 'confirm-pending');
       const watchdog = only(stateDir, id, 'watchdog-started');
 
       // At once (the machine may be busy): the snapshot of the changed host can wait.
-      const confirm = await cli(host, [...sd(stateDir), 'confirm']);
+      const confirm = await host.runbook([...sd(stateDir), 'confirm']);
       expectOk(confirm);
       const changed = await host.snapshot();
       expect(confirm.stdout).toContain(`run ${id} confirmed before its deadline ${pending.deadline}`);
@@ -208,7 +206,7 @@ describe('run --confirm-within', () => {
       expect(entries(stateDir, id, 'rollback-start')).toEqual([]);
       expect(await runsJson(host, stateDir)).toMatchObject([{ id, status: 'confirmed' }]);
 
-      const again = await cli(host, [...sd(stateDir), 'confirm', id]);
+      const again = await host.runbook([...sd(stateDir), 'confirm', id]);
       expectOk(again);
       expect(again.stdout).toContain(`run ${id} was already confirmed`);
       expect(entries(stateDir, id, 'confirmed')).toHaveLength(1);
@@ -282,7 +280,7 @@ describe('run --confirm-within', () => {
   it('the watchdog SIGKILLed: nothing happens before the deadline; after it, the next command reverts the run first, saying so', async () => {
     await withSandbox(async (host, stateDir) => {
       const before = await host.snapshot();
-      expectOk(await cli(host, [...sd(stateDir), 'run', 'single-container', '--confirm-within', '3s']));
+      expectOk(await host.runbook([...sd(stateDir), 'run', 'single-container', '--confirm-within', '3s']));
       const id = onlyRunId(stateDir);
       const pending = only(stateDir, id, 'confirm-pending');
       const watchdog = only(stateDir, id, 'watchdog-started');
@@ -291,7 +289,7 @@ describe('run --confirm-within', () => {
 
       // At once (the window is short on a busy machine): a command before the deadline leaves
       // the run alone.
-      const early = await cli(host, [...sd(stateDir), 'runs', '--json']);
+      const early = await host.runbook([...sd(stateDir), 'runs', '--json']);
       expect(Date.now(), 'this check ran before the deadline').toBeLessThan(Date.parse(pending.deadline));
       expectOk(early);
       expect(early.stderr).toBe('');
@@ -300,7 +298,7 @@ describe('run --confirm-within', () => {
 
       await sleep(Math.max(0, Date.parse(pending.deadline) - Date.now()) + 100);
       // Any command on runs: here the read-only `runs --json`, whose JSON stays on stdout.
-      const next = await cli(host, [...sd(stateDir), 'runs', '--json']);
+      const next = await host.runbook([...sd(stateDir), 'runs', '--json']);
       expectOk(next);
       expect(next.stderr).toContain(
         `run ${id} was not confirmed by ${pending.deadline}: reverting it first (automatic revert)`,
@@ -311,7 +309,7 @@ describe('run --confirm-within', () => {
       expect(await host.snapshot()).toEqual(before);
 
       // The command after that has nothing left to do, and says nothing about it.
-      const after = await cli(host, [...sd(stateDir), 'runs']);
+      const after = await host.runbook([...sd(stateDir), 'runs']);
       expectOk(after);
       expect(after.stderr).toBe('');
     });
@@ -322,8 +320,10 @@ describe('run --confirm-within', () => {
       const before = await host.snapshot();
       // The watchdog (only it) is killed with SIGKILL right after its 8th journal entry: its
       // first step undone, seven to go.
-      const run = await cli(host, [...sd(stateDir), 'run', 'single-container', '--confirm-within', '2s'], {
-        RUNBOOK_WATCHDOG_FAULT_KILL: 'entry:8',
+      const run = await host.runbook([...sd(stateDir), 'run', 'single-container', '--confirm-within', '2s'], {
+        env: {
+          RUNBOOK_WATCHDOG_FAULT_KILL: 'entry:8',
+        },
       });
       expectOk(run);
       const id = onlyRunId(stateDir);
@@ -336,7 +336,7 @@ describe('run --confirm-within', () => {
       expect(changesLeft(stateDir, id)).toHaveLength(7);
       expect(existsSync(pendingFile(stateDir, id)), 'the marker stays until the revert is done').toBe(true);
 
-      const next = await cli(host, [...sd(stateDir), 'rollback', id]);
+      const next = await host.runbook([...sd(stateDir), 'rollback', id]);
       expectOk(next);
       expect(next.stderr).toContain(`run ${id} was not confirmed by ${pending.deadline}: reverting it first`);
       expect(next.stderr).toContain(`note: took over the lock left by pid ${watchdog.pid}`);
@@ -354,7 +354,7 @@ describe('run --confirm-within', () => {
   it('exit 2 before anything changes: with a one-shot --sandbox, with --until, a bad duration; and confirm with nothing to confirm', async () => {
     await withSandbox(async (host, stateDir) => {
       const before = await host.snapshot();
-      const sandbox = await cli(host, [
+      const sandbox = await host.runbook([
         ...sd(stateDir),
         'run',
         'single-container',
@@ -365,7 +365,7 @@ describe('run --confirm-within', () => {
       expectOk(sandbox, 2);
       expect(sandbox.stderr).toContain('--confirm-within cannot be used with --sandbox');
       expect(sandbox.stderr).toContain('runbook --in lab run NAME --confirm-within 30s');
-      const until = await cli(host, [
+      const until = await host.runbook([
         ...sd(stateDir),
         'run',
         'single-container',
@@ -376,19 +376,19 @@ describe('run --confirm-within', () => {
       ]);
       expectOk(until, 2);
       for (const bad of ['abc', '0', '25h', '5 m', '-3']) {
-        const result = await cli(host, [...sd(stateDir), 'run', 'single-container', `--confirm-within=${bad}`]);
+        const result = await host.runbook([...sd(stateDir), 'run', 'single-container', `--confirm-within=${bad}`]);
         expectOk(result, 2);
         expect(result.stderr).toContain('not a duration between 1 second and 24 hours');
       }
-      const confirm = await cli(host, [...sd(stateDir), 'confirm']);
+      const confirm = await host.runbook([...sd(stateDir), 'confirm']);
       expectOk(confirm, 2);
       expect(confirm.stderr).toContain('no run awaits confirmation');
       expect(journalIds(stateDir)).toEqual([]);
       expect(await host.snapshot()).toEqual(before);
 
       // A run made without the flag cannot be confirmed either.
-      expectOk(await cli(host, [...sd(stateDir), 'run', 'single-container', '--until', 'namespace']));
-      const plain = await cli(host, [...sd(stateDir), 'confirm', onlyRunId(stateDir)]);
+      expectOk(await host.runbook([...sd(stateDir), 'run', 'single-container', '--until', 'namespace']));
+      const plain = await host.runbook([...sd(stateDir), 'confirm', onlyRunId(stateDir)]);
       expectOk(plain, 2);
       expect(plain.stderr).toContain('was not left awaiting confirmation');
     });
@@ -398,7 +398,7 @@ describe('run --confirm-within', () => {
     await withSandbox(async (host, stateDir) => {
       const before = await host.snapshot();
       // The container pings a host address nobody has: the last step fails.
-      const run = await cli(host, [
+      const run = await host.runbook([
         ...sd(stateDir),
         'run',
         'single-container',
@@ -420,7 +420,7 @@ describe('run --confirm-within', () => {
   });
 
   it('--in SANDBOX: the watchdog runs inside that persistent sandbox host and reverts the run there', async () => {
-    const outerStateDir = tempStateDir('runbook-confirm-');
+    const outerStateDir = tempDir('runbook-confirm-');
     await inSandbox(async (host) => {
       const lab = insideSandbox(host, outerStateDir, 'lab');
       const labState = sandboxFiles(outerStateDir, 'lab').state;
