@@ -18,17 +18,9 @@ import { genesisHash, hashLine } from '../../src/journal/hash-chain.js';
 import { auditFile, indexFile, journalFile, lockFile, runsDir } from '../../src/journal/paths.js';
 import { currentBootId } from '../../src/journal/process-identity.js';
 import { verifyJournal, readJournal } from '../../src/journal/reader.js';
-import {
-  cli,
-  inSandbox,
-  onlyRunId,
-  readJournalText,
-  removeDir,
-  tempDir,
-  writeJournalText,
-  type CliResult,
-} from '../helpers/cli-harness.js';
-import { cliPath, type SandboxHost } from '../helpers/sandbox-host.js';
+import { inSandbox, onlyRunId, readJournalText, writeJournalText } from '../helpers/cli-harness.js';
+import { cliPath, type ExecResult, type SandboxHost } from '../helpers/sandbox-host.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 /**
  * Issue 10 through the real CLI, each case in a throwaway sandbox host (`unshare --net
@@ -42,7 +34,7 @@ const sd = (stateDir: string) => ['--state-dir', stateDir];
 const nobody = 65534;
 
 /** No stack trace: no "    at fn (file:line)" frame and no "internal error". */
-function expectNoStackTrace(result: CliResult): void {
+function expectNoStackTrace(result: ExecResult): void {
   expect(result.stderr).not.toMatch(/^\s+at .+[:(]/m);
   expect(result.stderr).not.toContain('internal error');
 }
@@ -88,7 +80,7 @@ function forgeJournal(stateDir: string, id: string, edit: (entries: Array<Record
 
 /** Runs single-container to its end in the sandbox; returns the run id. */
 async function runTutorial(host: SandboxHost, stateDir: string, extra: string[] = []): Promise<string> {
-  const run = await cli(host, [...sd(stateDir), 'run', 'single-container', ...extra]);
+  const run = await host.runbook([...sd(stateDir), 'run', 'single-container', ...extra]);
   expect(run.exitCode, run.stderr).toBe(0);
   return onlyRunId(stateDir);
 }
@@ -165,7 +157,7 @@ describe('an untrusted state dir is refused before it is read or written (exit 2
           spoil();
           const before = fileTree(stateDir);
           for (const args of what === spoilers[0]![0] ? everyCommand : [['rollback'], ['journal', 'latest']]) {
-            const result = await cli(host, [...sd(stateDir), ...args]);
+            const result = await host.runbook([...sd(stateDir), ...args]);
             expect(result.exitCode, `${what}: ${args.join(' ')}: ${result.stderr}${result.stdout}`).toBe(2);
             expect(result.stderr).toMatch(reason);
             expect(result.stderr).toMatch(
@@ -209,7 +201,7 @@ describe('an untrusted state dir is refused before it is read or written (exit 2
           `cannot create the state dir: creating the directory ${readOnly}/new failed: read-only file system (EROFS)`,
         ],
       ] as const) {
-        const result = await cli(host, [...sd(dir), 'run', 'single-container']);
+        const result = await host.runbook([...sd(dir), 'run', 'single-container']);
         expect(result.exitCode, result.stderr).toBe(2);
         expect(result.stderr).toContain(message);
         expectNoStackTrace(result);
@@ -222,7 +214,7 @@ describe('an untrusted state dir is refused before it is read or written (exit 2
     await inSandbox(async (host, parent) => {
       const stateDir = path.join(parent, 'new', 'state');
       const id = await runTutorial(host, stateDir, ['--until', 'namespace']);
-      const check = await cli(host, [...sd(stateDir), 'check', 'single-container']);
+      const check = await host.runbook([...sd(stateDir), 'check', 'single-container']);
       expect(check.exitCode).toBe(1); // the run stopped after one step
       const mode = (file: string) => (lstatSync(file).mode & 0o777).toString(8);
       expect([stateDir, runsDir(stateDir)].map(mode)).toEqual(['700', '700']);
@@ -247,7 +239,7 @@ describe('sandbox destroy and list touch only what sandbox create made', () => {
           ['sandbox', 'destroy', 'lab'],
           ['sandbox', 'list'],
         ]) {
-          const result = await cli(host, [...sd(stateDir), ...args]);
+          const result = await host.runbook([...sd(stateDir), ...args]);
           expect(result.exitCode, result.stderr).toBe(2);
           expect(result.stderr).toContain(
             `sandboxes/lab in the state dir ${stateDir}/sandboxes/lab is a symbolic link`,
@@ -259,10 +251,10 @@ describe('sandbox destroy and list touch only what sandbox create made', () => {
         const fake = path.join(stateDir, 'sandboxes', 'lab');
         mkdirSync(fake, { mode: 0o700 });
         writeFileSync(path.join(fake, 'keep'), 'keep\n');
-        const destroy = await cli(host, [...sd(stateDir), 'sandbox', 'destroy', 'lab']);
+        const destroy = await host.runbook([...sd(stateDir), 'sandbox', 'destroy', 'lab']);
         expect(destroy.exitCode, destroy.stderr).toBe(2);
         expect(destroy.stderr).toContain('no sandbox named "lab"');
-        const list = await cli(host, [...sd(stateDir), 'sandbox', 'list']);
+        const list = await host.runbook([...sd(stateDir), 'sandbox', 'list']);
         expect(list.stdout).toContain('no sandboxes');
         expect(readFileSync(path.join(fake, 'keep'), 'utf8')).toBe('keep\n');
       });
@@ -286,7 +278,7 @@ describe('damage is named, never read as "nothing"', () => {
       ] as const) {
         damage();
         for (const args of [['rollback'], ['rollback', id], ['journal', id]]) {
-          const result = await cli(host, [...sd(stateDir), ...args]);
+          const result = await host.runbook([...sd(stateDir), ...args]);
           expect(result.exitCode, `${what}: ${args.join(' ')}: ${result.stderr}${result.stdout}`).toBe(1);
           expect(result.stderr).toContain(
             `its index records ${entries} journal entries but ${journalFile(stateDir, id)} is ${what === 'emptied' ? 'empty' : 'missing'}`,
@@ -294,7 +286,7 @@ describe('damage is named, never read as "nothing"', () => {
           expect(result.stdout).not.toContain('nothing to roll back');
           expectNoStackTrace(result);
         }
-        const runs = await cli(host, [...sd(stateDir), 'runs']);
+        const runs = await host.runbook([...sd(stateDir), 'runs']);
         expect(runs.exitCode).toBe(0);
         expect(runs.stdout).toMatch(new RegExp(`${id} +single-container +damaged`));
         writeFileSync(journalFile(stateDir, id), saved, { mode: 0o600 });
@@ -308,10 +300,10 @@ describe('damage is named, never read as "nothing"', () => {
       const before = await host.snapshot();
       const id = await runTutorial(host, stateDir);
       rmSync(indexFile(stateDir, id));
-      const runs = await cli(host, [...sd(stateDir), 'runs', '--json']);
+      const runs = await host.runbook([...sd(stateDir), 'runs', '--json']);
       expect(JSON.parse(runs.stdout)).toMatchObject([{ id, runbook: 'single-container', status: 'succeeded' }]);
       writeFileSync(indexFile(stateDir, id), 'not json', { mode: 0o600 });
-      const rollback = await cli(host, [...sd(stateDir), 'rollback']);
+      const rollback = await host.runbook([...sd(stateDir), 'rollback']);
       expect(rollback.exitCode, rollback.stderr).toBe(0);
       expect(rollback.stderr).toContain(
         `note: the index of run ${id} (${indexFile(stateDir, id)}) was unreadable; it was rebuilt from its journal`,
@@ -345,22 +337,22 @@ describe('damage is named, never read as "nothing"', () => {
       const notJson = '20991231T000000.000Z-bad2';
       writeFileSync(indexFile(stateDir, notJson), '{ not json', { mode: 0o600 });
 
-      const runs = await cli(host, [...sd(stateDir), 'runs']);
+      const runs = await host.runbook([...sd(stateDir), 'runs']);
       expect(runs.exitCode, runs.stderr).toBe(0);
       expect(runs.stdout).toMatch(new RegExp(`${good} +single-container +succeeded`));
       expect(runs.stdout).toMatch(new RegExp(`${notJson} +\\? +damaged`));
       expectNoStackTrace(runs);
 
-      const latest = await cli(host, [...sd(stateDir), 'journal', 'latest']);
+      const latest = await host.runbook([...sd(stateDir), 'journal', 'latest']);
       expect(latest.exitCode, latest.stderr).toBe(0);
       expect(latest.stdout).toContain(`run ${good} of single-container`);
       expect(latest.stderr).toContain(`note: skipped run ${notJson}, which is damaged`);
 
-      const named = await cli(host, [...sd(stateDir), 'journal', notStart]);
+      const named = await host.runbook([...sd(stateDir), 'journal', notStart]);
       expect(named.exitCode).toBe(1);
       expectNoStackTrace(named);
 
-      const rollback = await cli(host, [...sd(stateDir), 'rollback']);
+      const rollback = await host.runbook([...sd(stateDir), 'rollback']);
       expect(rollback.exitCode, rollback.stderr).toBe(0);
       expect(rollback.stderr).toContain(`note: skipped run ${notJson}: run ${notJson} is damaged`);
       expect(rollback.stderr).toContain(`note: skipped run ${notStart}:`);
@@ -382,7 +374,7 @@ describe('damage is named, never read as "nothing"', () => {
         ['rollback', id],
         ['resume', id],
       ]) {
-        const result = await cli(host, [...sd(stateDir), ...args]);
+        const result = await host.runbook([...sd(stateDir), ...args]);
         expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(2);
         expect(result.stderr).toContain('is in journal format 2, which this runbook (journal format 1) does not know');
         expectNoStackTrace(result);
@@ -400,7 +392,7 @@ describe('a full disk stops the run before its next host command', () => {
       expect((await host.exec(['mount', '-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', stateDir])).exitCode).toBe(
         0,
       );
-      const run = await cli(host, [...sd(stateDir), 'run', 'single-container']);
+      const run = await host.runbook([...sd(stateDir), 'run', 'single-container']);
       expect(run.exitCode, run.stderr).toBe(1);
       expect(run.stderr).toMatch(
         new RegExp(`runbook: writing ${stateDir}/runs/\\S+ failed: no space left on device \\(ENOSPC\\)`),
@@ -418,9 +410,9 @@ describe('a full disk stops the run before its next host command', () => {
       // The journal on the tmpfs (seen from inside the sandbox) is whole: every line complete
       // and chained, so everything done is known.
       expect((await host.exec(['mount', '-o', 'remount,size=1m', stateDir])).exitCode).toBe(0);
-      const verify = await cli(host, [...sd(stateDir), 'journal', 'latest', '--verify']);
+      const verify = await host.runbook([...sd(stateDir), 'journal', 'latest', '--verify']);
       expect(verify.exitCode, verify.stderr).toBe(0);
-      const rollback = await cli(host, [...sd(stateDir), 'rollback']);
+      const rollback = await host.runbook([...sd(stateDir), 'rollback']);
       expect(rollback.exitCode, rollback.stderr).toBe(0);
       expect(await host.snapshot()).toEqual(before);
     });
@@ -441,7 +433,7 @@ describe('lock identity survives pid reuse', () => {
         }),
         { mode: 0o600 },
       );
-      const run = await cli(host, [...sd(stateDir), 'run', 'single-container', '--until', 'namespace']);
+      const run = await host.runbook([...sd(stateDir), 'run', 'single-container', '--until', 'namespace']);
       expect(run.exitCode, run.stderr).toBe(0);
       expect(run.stderr).toContain(
         'note: took over the lock left by pid 1 (run x, since 2026-01-01T00:00:00.000Z), whose pid now belongs to another process',
@@ -484,7 +476,7 @@ describe('hostile YAML is input, not an internal error', () => {
       expect(huge.exitCode, huge.stderr).toBe(2);
       expect(huge.stderr).toContain('too large for a runbook (2000003 characters; at most 1000000)');
       await inSandbox(async (host, stateDir) => {
-        const result = await cli(host, [...sd(stateDir), 'run', path.join(dir, 'bomb.yaml')]);
+        const result = await host.runbook([...sd(stateDir), 'run', path.join(dir, 'bomb.yaml')]);
         expect(result.exitCode, result.stderr).toBe(2);
         expectNoStackTrace(result);
         expect(existsSync(runsDir(stateDir))).toBe(false);
