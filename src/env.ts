@@ -9,6 +9,14 @@ export const envVar = {
   runbookPath: 'RUNBOOK_PATH',
   /** Set inside a sandbox host to that sandbox's name, so runs made there are bound to it. */
   sandbox: 'RUNBOOK_SANDBOX',
+  /**
+   * How a process inside a persistent sandbox was started: `in` (its user is outside: `--in`,
+   * `sandbox shell -c`) or `shell` (an interactive sandbox shell). Decides how the commands we
+   * suggest are written (src/host/user-command.ts).
+   */
+  enteredWith: 'RUNBOOK_ENTERED_WITH',
+  /** The `--state-dir` given to `--in` or `sandbox shell -c`: suggestions repeat it to find the sandbox. */
+  outerStateDir: 'RUNBOOK_OUTER_STATE_DIR',
   /** Fault injection for the crash sweep: `entry:N` or `command:N` (src/fault/kill-points.ts). */
   faultKill: 'RUNBOOK_FAULT_KILL',
   /** The same, for the confirm-within watchdog only (src/engine/watchdog.ts). */

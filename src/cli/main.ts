@@ -126,6 +126,7 @@ ${runExitCodes}`,
       '--confirm-within <duration>',
       'on success, keep the change only if `runbook confirm` comes within DURATION (90, 30s, 5m, 1h) from a new session; else a watchdog rolls it back',
     )
+    .option('--explain', "after each step's line, print why the step is there (its `why:`, the tutorial's lesson)")
     .option('--json', 'print machine-readable events (one JSON object per line) instead of text')
     .addHelpText(
       'after',
@@ -139,6 +140,7 @@ Examples:
   sudo runbook run single-container --sandbox                      in a throwaway sandbox host
   sudo runbook run single-container                                on this host (a tutorial-like VM)
   sudo runbook run single-container --until host-route             stop at the tutorial's step 9
+  sudo runbook run single-container --sandbox --explain            and say why each step is there
   sudo runbook run multi-container --sandbox --set count=3
   sudo runbook run container-internet --rollback-on-failure        undo everything if a step fails
   sudo runbook run single-container --confirm-within 2m           then, from a new ssh session:
@@ -161,6 +163,7 @@ ${runExitCodes}`,
           json?: boolean;
           rollbackOnFailure?: boolean;
           confirmWithin?: string;
+          explain?: boolean;
         },
         command: Command,
       ) => {

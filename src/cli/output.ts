@@ -2,6 +2,7 @@ import type { CommandEvent } from '../engine/journaled-command.js';
 import type { CliContext } from './context.js';
 import type { FailedCheck, Finding } from '../engine/phases.js';
 import type { StepReport, StepFailure } from '../engine/execute-steps.js';
+import { forUser } from '../host/user-command.js';
 
 /** Column widths for the per-step progress lines. */
 const outcomeWidth = 8;
@@ -11,6 +12,21 @@ export function formatStepLine(report: StepReport): string {
   const outcome = report.outcome.padEnd(outcomeWidth);
   const note = report.doFailed ? '  (its command failed, but the effect is present)' : '';
   return `  ${outcome} ${report.stepId.padEnd(26)} ${report.title}  (${report.durationMs} ms)${note}`;
+}
+
+/** A step's `why`, wrapped under its progress line (run --explain). */
+export function formatWhy(why: string, width = 100): string[] {
+  const indent = ' '.repeat(2 + outcomeWidth + 1);
+  const lines: string[] = [];
+  let line = '';
+  for (const word of why.split(/\s+/).filter(Boolean)) {
+    if (line !== '' && indent.length + 5 + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines.map((l, i) => `${indent}${i === 0 ? 'why: ' : '     '}${l}`);
 }
 
 /** Which check failed, what the probes found, and what to do next. */
@@ -33,24 +49,26 @@ export type NextSteps = 'resume-or-rollback' | 'rolling-back' | 'one-shot-sandbo
 export function nextStepsHint(runId: string, next: NextSteps): string[] {
   if (next === 'one-shot-sandbox')
     return ['next: this sandbox host vanishes when the command ends; fix the cause (runbook or --set) and run again'];
-  const journal = `      every command and its output: \`runbook journal ${runId}\``;
+  const journal = `      every command and its output: \`${forUser(`runbook journal ${runId}`)}\``;
   if (next === 'rolling-back') return [journal];
   return [
-    `next: fix the cause, then \`runbook resume ${runId}\`; or undo what this run did with \`runbook rollback ${runId}\``,
+    `next: fix the cause, then \`${forUser(`runbook resume ${runId}`)}\`; or undo what this run did with \`${forUser(`runbook rollback ${runId}`)}\``,
     journal,
   ];
 }
 
 /**
  * The diagnosis of a step that does not hold: the check that failed and what it showed, then
- * the cause the first matching probe named, the line that shows it, and the fix. Shared by
- * `run` (formatFailure) and `check`.
+ * the cause the first matching probe (of those concerning the step) named, the line that shows
+ * it, and the fix. Shared by `run` (formatFailure) and `check`. When the same cause was already
+ * printed in full under another step (`shownUnder`), it is named and referred to, not repeated.
  */
 export function formatDiagnosis(
   check: FailedCheck | undefined,
   findings: readonly Finding[],
   indent: string,
   whenNoProbeMatched: string,
+  shownUnder?: string,
 ): string[] {
   const lines: string[] = [];
   if (check !== undefined) {
@@ -60,10 +78,12 @@ export function formatDiagnosis(
   const [finding] = findings;
   if (finding === undefined) {
     lines.push(`${indent}cause:    no diagnostic probe matched; ${whenNoProbeMatched}`);
+  } else if (shownUnder !== undefined) {
+    lines.push(`${indent}cause:    ${finding.cause} (evidence and fix: under ${shownUnder} above)`);
   } else {
     lines.push(`${indent}cause:    ${finding.cause}`);
     lines.push(`${indent}evidence: ${finding.argv.join(' ')}${finding.evidence ? ` → "${finding.evidence}"` : ''}`);
-    if (finding.fix !== undefined) lines.push(`${indent}fix:      ${finding.fix}`);
+    if (finding.fix !== undefined) lines.push(`${indent}fix:      ${forUser(finding.fix)}`);
   }
   return lines;
 }

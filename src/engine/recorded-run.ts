@@ -10,6 +10,7 @@ import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
 import { RunJournal } from '../journal/run-journal.js';
 import type { Plan } from '../runbook/plan.js';
 import { readRunHistory, type RunHistory } from './run-history.js';
+import { forUser } from '../host/user-command.js';
 
 /**
  * What resume and rollback share: the prologue that finds a recorded run, checks it may be
@@ -96,7 +97,7 @@ function checkIntact(stateDir: string, index: RunIndex): ReadJournal {
       'journal-damaged',
       `the journal of run ${index.id} is damaged at entry ${problem.line}: ${problem.reason} (${journal.file}); refusing to act on it`,
       {
-        hint: `inspect it with: runbook journal ${index.id} --verify`,
+        hint: `inspect it with: ${forUser(`runbook journal ${index.id} --verify`)}`,
       },
     );
   }
@@ -134,7 +135,7 @@ export function selectRun(options: SelectRunOptions): RecordedRun | Nothing {
   if (index === undefined) return { kind: 'nothing', message: options.noneMessage };
   if (index.status === 'damaged') {
     throw new RunbookError('journal-damaged', `run ${index.id} is damaged: ${index.damage}; refusing to act on it`, {
-      hint: `inspect it with: runbook journal ${index.id} --verify`,
+      hint: `inspect it with: ${forUser(`runbook journal ${index.id} --verify`)}`,
     });
   }
   if (index.rebuilt !== undefined) options.onNote?.(index.rebuilt);

@@ -5,6 +5,7 @@ import { loadRunbook } from '../runbook/load.js';
 import type { CommandEvent } from './journaled-command.js';
 import { continueRun, selectRun, withStateLock, type Nothing } from './recorded-run.js';
 import { executeAndRecord, type StepReport, type StepsResult } from './execute-steps.js';
+import { forUser } from '../host/user-command.js';
 
 export interface ResumeOptions {
   stateDir: string;
@@ -44,7 +45,7 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
     if (run.history.rollbackStarted) {
       throw invalidInput(
         `run ${runId} was being rolled back; resuming it would redo what the rollback undid`,
-        `finish the rollback with: runbook rollback ${runId}`,
+        `finish the rollback with: ${forUser(`runbook rollback ${runId}`)}`,
       );
     }
     const notes = [
@@ -100,7 +101,7 @@ function checkRunbookUnchanged(
   if (!force) {
     throw invalidInput(
       `${what}; nothing was changed`,
-      `resume with the runbook as it was recorded: runbook resume ${runId} --force (or start a new run)`,
+      `resume with the runbook as it was recorded: ${forUser(`runbook resume ${runId} --force`)} (or start a new run)`,
     );
   }
   return `${what}; --force: resuming with the runbook text recorded when the run started`;

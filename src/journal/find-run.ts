@@ -2,6 +2,7 @@ import { invalidInput, RunbookError } from '../errors.js';
 import { journalFile } from './paths.js';
 import { readJournal, runStartOf } from './reader.js';
 import { listRunIndexes, type RunIndex } from './run-index.js';
+import { forUser } from '../host/user-command.js';
 
 /**
  * Finds a run by its id, a unique prefix of it, or "latest" (the latest run that is not
@@ -31,7 +32,8 @@ export function findRun(stateDir: string, idOrPrefix: string, onNote?: (note: st
     if (match.rebuilt !== undefined) onNote?.(match.rebuilt);
     return match;
   }
-  if (matches.length === 0) throw invalidInput(`no run "${idOrPrefix}" in ${stateDir}`, 'list them with: runbook runs');
+  if (matches.length === 0)
+    throw invalidInput(`no run "${idOrPrefix}" in ${stateDir}`, `list them with: ${forUser('runbook runs')}`);
   throw invalidInput(`"${idOrPrefix}" matches ${matches.length} runs: ${matches.map((r) => r.id).join(', ')}`);
 }
 

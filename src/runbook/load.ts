@@ -18,6 +18,7 @@ import {
   untrustedReason,
 } from './search-path.js';
 import { hasMalformedPlaceholder, placeholdersIn, stringsIn } from './template.js';
+import { forUser } from '../host/user-command.js';
 
 /** A runbook is a page or two; far larger text is a mistake or an attack on the parser. */
 const maxRunbookChars = 1_000_000;
@@ -74,7 +75,8 @@ export const readIncludeFromDisk: IncludeReader = (name, fromFile) => {
  * anything with a slash or a .yaml/.yml ending is a path.
  */
 export function resolveRunbookFile(nameOrPath: string): string {
-  if (nameOrPath.trim() === '') throw invalidInput('the runbook name is empty', 'list them with: runbook list');
+  if (nameOrPath.trim() === '')
+    throw invalidInput('the runbook name is empty', `list them with: ${forUser('runbook list')}`);
   // In the bundle, a shipped runbook's file is `bundled:runbooks/NAME.yaml` (as a journal records it).
   if (isEmbeddedFile(nameOrPath)) {
     if (!isRunbookFile(nameOrPath)) throw invalidInput(`runbook file not found: ${nameOrPath} (not in this bundle)`);
@@ -128,6 +130,7 @@ export function parseRunbook(
   const includes: RunbookSource[] = [];
   const spec = resolve(source, file, readInclude, includes, []);
   checkPlaceholders(spec, file);
+  checkConcerns(spec, file);
   const hash = createHash('sha256');
   for (const text of [source, ...includes.map((i) => i.source)]) hash.update(text).update('\0');
   return { spec, file, source, includes, hash: hash.digest('hex') };
@@ -232,6 +235,19 @@ function trapHint(issue: z.core.$ZodIssue): string {
 function formatPath(parts: readonly PropertyKey[]): string {
   if (parts.length === 0) return '(top level)';
   return parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}
+
+/** A probe's `concerns` must name steps of the runbook: a typo would silently drop the probe. */
+function checkConcerns(spec: ResolvedRunbook, file: string): void {
+  const steps = spec.steps.flatMap((item) => ('foreach' in item ? item.steps : [item]));
+  const ids = new Set(steps.map((step) => step.id));
+  const problems = new Set<string>();
+  for (const step of steps)
+    for (const probe of step.diagnose)
+      for (const id of probe.concerns ?? [])
+        if (!ids.has(id))
+          problems.add(`  step ${step.id}: a diagnose probe concerns "${id}", which is not a step here`);
+  if (problems.size > 0) throw invalidInput(`${file}: not a valid runbook:\n${[...problems].join('\n')}`);
 }
 
 /**

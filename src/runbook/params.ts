@@ -2,6 +2,7 @@ import { isIPv4 } from 'node:net';
 import { invalidInput } from '../errors.js';
 import { checkExtendedValue, controlCharacterProblem, defaultText, extendedTypes } from './param-types.js';
 import type { ParamSpec, ParamType } from './schema.js';
+import { forUser } from '../host/user-command.js';
 
 /** Parameter values after validation, always as strings (they end up in argv). */
 export type ParamValues = Readonly<Record<string, string>>;
@@ -122,7 +123,7 @@ export function resolveParams(
     values[key] = value;
   }
   if (problems.length > 0) {
-    throw invalidInput(problems.join('\n'), `see the parameters with: runbook show ${runbook.name}`);
+    throw invalidInput(problems.join('\n'), `see the parameters with: ${forUser(`runbook show ${runbook.name}`)}`);
   }
   return values;
 }

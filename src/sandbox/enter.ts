@@ -84,12 +84,24 @@ export async function runInSandbox(request: InRequest, outerStateDir: string): P
   return runInside(paths, [process.execPath, script, '--state-dir', paths.stateDir, ...request.args], {
     [envVar.sandbox]: paths.name,
     ...entryMarkers(netns),
+    ...userOutside(request.stateDirOption === undefined ? undefined : outerStateDir),
   });
 }
 
 /** Markers for a process started inside the sandbox whose network namespace is `netns`. */
 export function entryMarkers(netns: string): Record<string, string> {
   return { [envVar.inNetns]: netns, [envVar.inOuterNetns]: currentNetns() };
+}
+
+/**
+ * Marks a process inside a sandbox whose user sits outside it (`--in`, `sandbox shell -c`): the
+ * commands it suggests must reach in from there, repeating an explicit outer --state-dir.
+ */
+export function userOutside(stateDirOption: string | undefined): Record<string, string> {
+  return {
+    [envVar.enteredWith]: 'in',
+    ...(stateDirOption === undefined ? {} : { [envVar.outerStateDir]: stateDirOption }),
+  };
 }
 
 /** Environment of any process acting inside a sandbox: its name (for host binding) and state dir. */

@@ -7,6 +7,7 @@ import { requireNetAdmin } from '../../host/privileges.js';
 import type { CliContext } from '../context.js';
 import { jsonLine, logCommand } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
+import { forUser } from '../../host/user-command.js';
 
 /** `runbook rollback [run-id]`: undo, in reverse order, exactly what a run changed. */
 export async function rollbackCommand(
@@ -44,13 +45,13 @@ export function reportRollback(ctx: CliContext, result: RollbackResult, json: bo
     );
   } else if (result.status === 'interrupted') {
     ctx.out(
-      `rollback of run ${result.runId} interrupted at a safe point; finish it with \`runbook rollback ${result.runId}\``,
+      `rollback of run ${result.runId} interrupted at a safe point; finish it with \`${forUser(`runbook rollback ${result.runId}`)}\``,
     );
   } else {
     const failed = result.steps.find((s) => s.outcome === 'undo-failed');
     ctx.err(`rollback of run ${result.runId} stopped at step ${failed?.stepId}: ${failed?.stillHolds}`);
     ctx.err(
-      `next: see what its undo commands said with \`runbook journal ${result.runId}\`, fix it, then \`runbook rollback ${result.runId}\` again`,
+      `next: see what its undo commands said with \`${forUser(`runbook journal ${result.runId}`)}\`, fix it, then \`${forUser(`runbook rollback ${result.runId}`)}\` again`,
     );
   }
   return exitCodeFor(result.status);

@@ -8,10 +8,11 @@ import { prepareRunbook } from '../../runbook/prepare.js';
 import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } from '../../sandbox/one-shot.js';
 import { showTutorialView } from '../../sandbox/tutorial-view.js';
 import type { CliContext } from '../context.js';
-import { formatFailure, formatStepLine, jsonLine, logCommand } from '../output.js';
+import { formatFailure, formatStepLine, formatWhy, jsonLine, logCommand } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
 import { formatUndoLine, reportRollback } from './rollback.js';
 import { reportProvisional, validateConfirmWithin } from './run-confirm-within.js';
+import { forUser } from '../../host/user-command.js';
 
 export interface RunOptions {
   set: string[];
@@ -20,6 +21,8 @@ export interface RunOptions {
   until?: string;
   rollbackOnFailure?: boolean;
   confirmWithin?: string;
+  /** Print each step's `why` under its line. */
+  explain?: boolean;
 }
 
 /** `runbook run <runbook>`: validate, then run every step (in a sandbox host with --sandbox). */
@@ -48,6 +51,7 @@ export async function runCommand(
   requireNetAdmin(`runbook run ${prepared.runbook.spec.name}`);
 
   if (!options.json) ctx.out(`run ${prepared.runbook.spec.name} (${prepared.plan.steps.length} steps)`);
+  const whyOf = new Map(prepared.plan.steps.map((step) => [step.id, step.why]));
   const result = await withInterruptSignal(ctx, (signal) =>
     runRunbook({
       runbook: prepared.runbook,
@@ -56,7 +60,12 @@ export async function runCommand(
       executor,
       stopAfter: options.until,
       signal,
-      onStep: (report) => ctx.out(options.json ? jsonLine({ event: 'step', ...report }) : formatStepLine(report)),
+      onStep: (report) => {
+        if (options.json) return ctx.out(jsonLine({ event: 'step', ...report }));
+        ctx.out(formatStepLine(report));
+        const why = whyOf.get(report.stepId);
+        if (options.explain && why !== undefined) formatWhy(why).forEach((line) => ctx.out(line));
+      },
       onCommand: logCommand(ctx),
       rollbackOnFailure: options.rollbackOnFailure,
       onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
@@ -80,8 +89,8 @@ export async function runCommand(
         changed === 0
           ? 'succeeded: nothing to change, every step already holds'
           : `succeeded: ${changed} step(s) changed`,
-      stopped: `stopped after step ${options.until} as asked (--until)${oneShot ? '' : `; continue with \`runbook resume ${result.runId}\``}`,
-      interrupted: `interrupted at a safe point${oneShot ? '' : `; continue with \`runbook resume ${result.runId}\` or undo with \`runbook rollback ${result.runId}\``}`,
+      stopped: `stopped after step ${options.until} as asked (--until)${oneShot ? '' : `; continue with \`${forUser(`runbook resume ${result.runId}`)}\``}`,
+      interrupted: `interrupted at a safe point${oneShot ? '' : `; continue with \`${forUser(`runbook resume ${result.runId}`)}\` or undo with \`${forUser(`runbook rollback ${result.runId}`)}\``}`,
       failed: 'failed',
     }[result.status];
     ctx.out(`run ${result.runId} ${summary}`);

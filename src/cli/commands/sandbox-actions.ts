@@ -11,7 +11,9 @@ import {
   runInSandbox,
   runInside,
   sandboxEnv,
+  userOutside,
 } from '../../sandbox/enter.js';
+import { envVar } from '../../env.js';
 import {
   createSandbox,
   destroySandbox,
@@ -52,7 +54,11 @@ export async function createCommand(ctx: CliContext, name: string): Promise<numb
   return ExitCode.ok;
 }
 
-export async function shellCommand(ctx: CliContext, name: string, options: { command?: string }): Promise<number> {
+export async function shellCommand(
+  ctx: CliContext,
+  name: string,
+  options: { command?: string; stateDirOption?: string | undefined },
+): Promise<number> {
   trustStateDir(ctx.stateDir, 'write');
   const paths = locateSandbox(ctx.stateDir, name);
   requireSandboxCaps();
@@ -60,10 +66,16 @@ export async function shellCommand(ctx: CliContext, name: string, options: { com
   replaceFile(paths.bashrc, bashrc(paths));
   // The same markers as --in: a `runbook` started in the shell checks it is still inside.
   const env = { ...sandboxEnv(paths), ...entryMarkers(netns) };
+  // With -c the user stays outside, so what runbook suggests in there must reach in from
+  // outside; in an interactive shell the user is inside, where commands work as written.
   if (options.command !== undefined)
-    return runInside(paths, ['bash', '-c', options.command], { ...env, BASH_ENV: paths.bashrc });
+    return runInside(paths, ['bash', '-c', options.command], {
+      ...env,
+      ...userOutside(options.stateDirOption === undefined ? undefined : ctx.stateDir),
+      BASH_ENV: paths.bashrc,
+    });
   ctx.err(`entering sandbox ${name} (${netns}); \`exit\` to leave`);
-  return runInside(paths, ['bash', '--rcfile', paths.bashrc, '-i'], env);
+  return runInside(paths, ['bash', '--rcfile', paths.bashrc, '-i'], { ...env, [envVar.enteredWith]: 'shell' });
 }
 
 /** The shell's rc file: the user's usual rc, a prompt naming the sandbox, and a `runbook` function. */

@@ -44,7 +44,8 @@ Examples:
     .argument('[name]', 'the sandbox', defaultSandboxName)
     .option('-c, --command <command>', 'run this bash command inside instead of an interactive shell')
     .action(async (name: string, opts: { command?: string }, command: Command) => {
-      setExitCode(await (await actions()).shellCommand(context(command), name, opts));
+      const { stateDir } = command.optsWithGlobals<{ stateDir?: string }>();
+      setExitCode(await (await actions()).shellCommand(context(command), name, { ...opts, stateDirOption: stateDir }));
     });
 
   sandbox
