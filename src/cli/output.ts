@@ -59,28 +59,29 @@ export function nextStepsHint(runId: string, next: NextSteps): string[] {
 
 /**
  * The diagnosis of a step that does not hold: the check that failed and what it showed, then
- * the cause the first matching probe (of those concerning the step) named, the line that shows
- * it, and the fix. Shared by `run` (formatFailure) and `check`. When the same cause was already
- * printed in full under another step (`shownUnder`), it is named and referred to, not repeated.
+ * each cause the probes concerning the step named, with the line that shows it and the fix.
+ * Shared by `run` (formatFailure) and `check`. A cause already printed in full under another
+ * step (`shownUnder` says which) is named and referred to, not repeated.
  */
 export function formatDiagnosis(
   check: FailedCheck | undefined,
   findings: readonly Finding[],
   indent: string,
   whenNoProbeMatched: string,
-  shownUnder?: string,
+  shownUnder: (cause: string) => string | undefined = () => undefined,
 ): string[] {
   const lines: string[] = [];
   if (check !== undefined) {
     lines.push(`${indent}check:    ${check.argv.join(' ')}`);
     lines.push(`${indent}result:   ${check.reason}${check.evidence ? ` — "${check.evidence}"` : ''}`);
   }
-  const [finding] = findings;
-  if (finding === undefined) {
-    lines.push(`${indent}cause:    no diagnostic probe matched; ${whenNoProbeMatched}`);
-  } else if (shownUnder !== undefined) {
-    lines.push(`${indent}cause:    ${finding.cause} (evidence and fix: under ${shownUnder} above)`);
-  } else {
+  if (findings.length === 0) lines.push(`${indent}cause:    no diagnostic probe matched; ${whenNoProbeMatched}`);
+  for (const finding of findings) {
+    const earlier = shownUnder(finding.cause);
+    if (earlier !== undefined) {
+      lines.push(`${indent}cause:    ${finding.cause} (evidence and fix: under ${earlier} above)`);
+      continue;
+    }
     lines.push(`${indent}cause:    ${finding.cause}`);
     lines.push(`${indent}evidence: ${finding.argv.join(' ')}${finding.evidence ? ` → "${finding.evidence}"` : ''}`);
     if (finding.fix !== undefined) lines.push(`${indent}fix:      ${forUser(finding.fix)}`);

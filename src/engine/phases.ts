@@ -68,12 +68,18 @@ async function pause(ctx: CommandContext, retry: Retry): Promise<void> {
 }
 
 /**
- * Runs a step's diagnose probes in order; the first that matches names the cause and is
- * journaled as a `finding`. Returns the findings: none, or that one.
+ * Runs a step's diagnose probes in order; each that matches names a cause and is journaled as
+ * a `finding`. Probes go from the most basic cause to the most specific: a basic one that
+ * matches is the root cause, and the later ones would only repeat its consequences, so it ends
+ * the diagnosis. An independent probe (one with `concerns`: the host route, the route back)
+ * names a cause of its own beside the others, so the probes after it still run (issue 18: a
+ * step missing both routes is told of both). Returns the findings, in probe order.
  * The run machine's diagnosing state and `runbook check` both go through here.
  */
 export async function runStepProbes(ctx: CommandContext, step: PlannedStep): Promise<Finding[]> {
+  const findings: Finding[] = [];
   for (const [index, probe] of step.diagnose.entries()) {
+    if (!probe.independent && findings.length > 0) break;
     const attempts = 1 + (probe.retries ?? 0);
     let verdict = { ok: false, reason: '', evidence: undefined as string | undefined };
     for (let attempt = 1; attempt <= attempts && !verdict.ok; attempt++) {
@@ -84,11 +90,10 @@ export async function runStepProbes(ctx: CommandContext, step: PlannedStep): Pro
     if (!verdict.ok) continue;
     const finding: Finding = { cause: probe.cause, evidence: verdict.evidence, fix: probe.fix, argv: probe.argv };
     ctx.journal.append({ type: 'finding', step: step.id, index, ...finding });
-    // Probes go from the most basic cause to the most specific: the first that matches
-    // is the root cause, and the later ones would only repeat its consequences.
-    return [finding];
+    findings.push(finding);
+    if (!probe.independent) break;
   }
-  return [];
+  return findings;
 }
 
 /**

@@ -164,6 +164,7 @@ function renderStep(step: StepSpec, scope: Scope, id: string): PlannedStep {
         cause: renderTemplate(probe.cause, scope),
         fix: probe.fix === undefined ? undefined : renderTemplate(probe.fix, scope),
         ...retry(probe),
+        independent: probe.concerns !== undefined,
       })),
   };
 }

@@ -31,8 +31,14 @@ const outcomes = (result: { steps: Array<{ stepId: string; outcome: string }> })
   result.steps.map((s) => [s.stepId, s.outcome]);
 const types = (entries: readonly JournalEntry[]) => entries.map((e) => e.type);
 
-function probe(name: string, when: PlannedProbe['when'], cause: string, fix?: string): PlannedProbe {
-  return { argv: ['probe', name], timeoutMs: 1000, when, cause, fix };
+function probe(
+  name: string,
+  when: PlannedProbe['when'],
+  cause: string,
+  fix?: string,
+  independent = false,
+): PlannedProbe {
+  return { argv: ['probe', name], timeoutMs: 1000, when, cause, fix, independent };
 }
 
 describe('run machine', () => {

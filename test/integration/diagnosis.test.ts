@@ -44,9 +44,14 @@ function expectExit(result: ExecResult, code: number): void {
   expect(result.exitCode, `exit code; stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
 }
 
-/** The `cause:` lines of `check`'s text output (per step and in the summary). */
+/**
+ * The `cause:` lines of `check`'s text output (per step and in the summary, numbered or not),
+ * without the reference to where a cause already shown was printed in full.
+ */
 function causeLines(stdout: string): string[] {
-  return [...stdout.matchAll(/^ +cause: +(.*)$/gm)].map((m) => m[1]!.trim());
+  return [...stdout.matchAll(/^ +(?:\d+\. )?cause: +(.*)$/gm)].map((m) =>
+    m[1]!.replace(/ \(evidence and fix: under \S+ above\)$/, '').trim(),
+  );
 }
 
 /** Steps `check` reported `not ok`. */
@@ -258,6 +263,52 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
     // run picks up from there; then everything holds.
     expectExit(await host.runbook(['--state-dir', stateDir, 'run', 'single-container']), 0);
     expectExit(await host.runbook(['--state-dir', stateDir, 'check', 'single-container']), 0);
+  });
+
+  it('run --until container-address, then check: both missing routes are named, each with its fix, in the order to apply them', async () => {
+    const stateDir = tempDir();
+    const until = ['--state-dir', stateDir, 'run', 'single-container', '--until', 'container-address'];
+    expectExit(await host.runbook(until), 0);
+    const check = () => host.runbook(['--state-dir', stateDir, 'check', 'single-container']);
+
+    const first = await check();
+    expectExit(first, 1);
+    expect(notOk(first.stdout)).toEqual([
+      'host-route',
+      'container-default-route',
+      'ping-container-from-host',
+      'ping-host-from-container',
+    ]);
+    // Each routing step is given its own cause: the route back is not blamed on the host route.
+    const stepBlock = (id: string) => new RegExp(`not ok +${id} .*\\n(?: {13}.*\\n)*`).exec(first.stdout)?.[0] ?? '';
+    expect(causeLines(stepBlock('host-route'))).toEqual([cause.hostRoute]);
+    expect(causeLines(stepBlock('container-default-route'))).toEqual([cause.routeBack]);
+    expect(causeLines(stepBlock('ping-host-from-container'))).toEqual([cause.hostRoute, cause.routeBack]);
+    // Every block is printed once; later steps refer to it.
+    expect(first.stdout.match(/evidence: ip route get 172\.16\.0\.2/g)).toHaveLength(1);
+    expect(first.stdout.match(/evidence: ip -n container1 route get 10\.0\.0\.10/g)).toHaveLength(1);
+    expect(first.stdout).toContain(
+      `cause:    ${cause.routeBack} (evidence and fix: under container-default-route above)`,
+    );
+
+    // The summary: both causes, numbered in the order to apply them, each with its fix.
+    const summary = first.stdout.slice(first.stdout.indexOf('\nnot ok: 4 of 10'));
+    expect(summary).toContain('  2 causes; apply their fixes in this order:');
+    expect(summary).toContain(`  1. cause: ${cause.hostRoute}\n     fix:   ip route add 172.16.0.0/24 dev veth1`);
+    expect(summary).toContain(
+      `  2. cause: ${cause.routeBack}\n     fix:   ip -n container1 route add default via 172.16.0.2 dev ceth1`,
+    );
+    expect(audit(stateDir).at(-1)?.causes).toEqual([cause.hostRoute, cause.routeBack]);
+
+    // Applying the fixes as printed, in that order, repairs it: the first leaves only the second.
+    const fixes = [...summary.matchAll(/^ {5}fix: +(.*)$/gm)].map((m) => m[1]!.split(' '));
+    expectExit(await host.exec(fixes[0]!), 0);
+    const second = await check();
+    expectExit(second, 1);
+    expect(new Set(causeLines(second.stdout))).toEqual(new Set([cause.routeBack]));
+    expectExit(await host.exec(fixes[1]!), 0);
+    await host.exec(['ip', 'neigh', 'flush', 'dev', 'veth1']);
+    expectExit(await check(), 0);
   });
 
   it('on a fresh host: every step is not ok, the cause is the missing namespace; --json prints the audit record', async () => {

@@ -119,6 +119,7 @@ describe('foreach loops', () => {
         when: { output_contains: 'ceth2' },
         cause: 'container2 is broken',
         fix: 'fix container2',
+        independent: false,
       },
     ]);
     expect(argvs(step(plan(looped), 'ping-3').verify)).toEqual(['ping -c1 172.16.0.4']);

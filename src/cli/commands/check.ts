@@ -74,16 +74,11 @@ export function stepCheckFormatter(): (step: StepCheck) => string[] {
     const lines = [`  ${verdict} ${step.stepId.padEnd(26)} ${step.title}  (${step.durationMs} ms)`];
     if (!step.ok) {
       const indent = ' '.repeat(2 + verdictWidth + 1 + 2);
-      const cause = step.findings[0]?.cause;
-      const earlier = cause === undefined ? undefined : shownUnder.get(cause);
-      if (cause !== undefined && earlier === undefined) shownUnder.set(cause, step.stepId);
+      const earlier = new Map(step.findings.map((f) => [f.cause, shownUnder.get(f.cause)]));
+      for (const f of step.findings) if (!shownUnder.has(f.cause)) shownUnder.set(f.cause, step.stepId);
       lines.push(
-        ...formatDiagnosis(
-          step.check,
-          step.findings,
-          indent,
-          'run the check command by hand to see its output',
-          earlier,
+        ...formatDiagnosis(step.check, step.findings, indent, 'run the check command by hand to see its output', (c) =>
+          earlier.get(c),
         ),
       );
     }
