@@ -4,7 +4,7 @@ import { createActor, fromPromise } from 'xstate';
 import { checkRunbook, checkSteps, type StepCheck } from '../../src/engine/check.js';
 import { formatSummary, stepCheckFormatter } from '../../src/cli/commands/check.js';
 import type { RunbookError } from '../../src/errors.js';
-import { parseRunbook, runbooksDir } from '../../src/runbook/load.js';
+import { parseRunbook, runbooksDir, type LoadedRunbook } from '../../src/runbook/load.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { thrown } from '../helpers/thrown.js';
 import {
@@ -22,7 +22,6 @@ import { formatFailure } from '../../src/cli/output.js';
 import type { JournalEntry } from '../../src/journal/entries.js';
 import { auditFile } from '../../src/journal/paths.js';
 import { MemoryJournal } from '../../src/journal/sink.js';
-import type { LoadedRunbook } from '../../src/runbook/load.js';
 import type { Plan, PlannedProbe, PlannedStep } from '../../src/runbook/plan.js';
 import { FakeExecutor, FakeHost } from '../helpers/fake-executor.js';
 import { fakePlan, fakeStep } from '../helpers/plans.js';
