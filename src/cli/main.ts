@@ -178,6 +178,7 @@ ${runExitCodes}`,
     )
     .argument('[run-id]', 'the run to resume (default: the latest interrupted, failed or stopped run)')
     .option('--force', 'resume even though the runbook file changed since the run started (the recorded text is used)')
+    .option('--until <step-id>', 'stop again after this step (the next stage of the tutorial); resume again to go on')
     .option('--json', 'print machine-readable events')
     .addHelpText(
       'after',
@@ -189,12 +190,19 @@ ones recorded when the run started.
 Examples:
   sudo runbook resume                        the latest interrupted, failed or stopped run here
   sudo runbook resume 20261128T145804        a run by id (or a unique prefix of it)
+  sudo runbook resume --until host-route     go on to the next stage only, in the same run
 
 ${runExitCodes}`,
     )
-    .action(async (runId: string | undefined, opts: { force?: boolean; json?: boolean }, command: Command) => {
-      exitCode = await (await commands.resume()).resumeCommand(context(command), runId, opts);
-    });
+    .action(
+      async (
+        runId: string | undefined,
+        opts: { force?: boolean; json?: boolean; until?: string },
+        command: Command,
+      ) => {
+        exitCode = await (await commands.resume()).resumeCommand(context(command), runId, opts);
+      },
+    );
 
   program
     .command('rollback')

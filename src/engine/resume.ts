@@ -13,6 +13,8 @@ export interface ResumeOptions {
   executor: Executor;
   /** Accept a runbook file that changed since the run started (the recorded text is used). */
   force?: boolean | undefined;
+  /** Stop again after this step (`resume --until`): the tutorial, stage by stage, in one run. */
+  stopAfter?: string | undefined;
   signal?: AbortSignal | undefined;
   onStep?: ((report: StepReport) => void) | undefined;
   onCommand?: ((event: CommandEvent) => void) | undefined;
@@ -48,6 +50,17 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
         `finish the rollback with: ${forUser(`runbook rollback ${runId}`)}`,
       );
     }
+    const until = options.stopAfter;
+    if (until !== undefined) {
+      const ids = run.plan.steps.map((s) => s.id);
+      if (!ids.includes(until))
+        throw invalidInput(`--until ${until}: run ${runId} has no such step`, `its steps: ${ids.join(', ')}`);
+      if (run.history.finishedSteps.includes(until))
+        throw invalidInput(
+          `--until ${until}: run ${runId} is past that step already; nothing was changed`,
+          `resume without --until, or name a step still to do: ${ids.filter((id) => !run.history.finishedSteps.includes(id)).join(', ')}`,
+        );
+    }
     const notes = [
       checkRunbookUnchanged(run.history.start.runbookFile, run.history.start.runbookHash, runId, options.force),
     ];
@@ -61,6 +74,7 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
         executor: options.executor,
         signal: options.signal,
         finishedSteps: run.history.finishedSteps,
+        stopAfter: until,
         onStep: options.onStep,
         onCommand: options.onCommand,
       });

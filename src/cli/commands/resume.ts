@@ -3,6 +3,7 @@ import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { exitCodeFor } from '../../errors.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
+import { forUser } from '../../host/user-command.js';
 import type { CliContext } from '../context.js';
 import { formatFailure, formatStepLine, jsonLine, logCommand } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
@@ -11,7 +12,7 @@ import { withInterruptSignal } from '../signals.js';
 export async function resumeCommand(
   ctx: CliContext,
   runId: string | undefined,
-  options: { force?: boolean; json?: boolean },
+  options: { force?: boolean; json?: boolean; until?: string },
 ): Promise<number> {
   requireNetAdmin('runbook resume');
   trustStateDir(ctx.stateDir, 'write');
@@ -21,6 +22,7 @@ export async function resumeCommand(
       runId,
       executor: createExecaExecutor(),
       force: options.force,
+      stopAfter: options.until,
       signal,
       onStep: (report) => ctx.out(options.json ? jsonLine({ event: 'step', ...report }) : formatStepLine(report)),
       onCommand: logCommand(ctx),
@@ -35,6 +37,9 @@ export async function resumeCommand(
     ctx.out(jsonLine({ event: 'run-end', runId: result.runId, status: result.status, failure: result.failure }));
   } else if (result.status === 'failed' && result.failure !== undefined) {
     for (const line of formatFailure(result.failure, result.runId)) ctx.err(line);
+  } else if (result.status === 'stopped') {
+    const resume = forUser(`runbook resume ${result.runId}`);
+    ctx.out(`run ${result.runId} stopped after step ${options.until} as asked (--until); continue with \`${resume}\``);
   } else {
     ctx.out(`run ${result.runId} ${result.status === 'succeeded' ? 'resumed and succeeded' : result.status}`);
   }
