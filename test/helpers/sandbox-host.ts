@@ -90,10 +90,14 @@ export class SandboxHost {
    * in a sandbox. Never throws on a non-zero exit. The environment is explicit: `env` as given
    * (the caller decides what to pass on), nothing inherited.
    */
-  start(argv: readonly string[], options: { env: Record<string, string>; timeoutMs?: number }): StartedProcess {
+  start(
+    argv: readonly string[],
+    options: { env: Record<string, string>; timeoutMs?: number; input?: string | undefined },
+  ): StartedProcess {
     const child: ResultPromise = execa('nsenter', ['-t', String(this.pid), '-n', '-m', '--', ...argv], {
       reject: false,
-      stdin: 'ignore',
+      // Typed lines for a program that reads them (an interactive shell), else nothing.
+      ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
       timeout: options.timeoutMs ?? 60_000,
       extendEnv: false,
       env: options.env,
@@ -111,7 +115,7 @@ export class SandboxHost {
   /** Runs argv (ip, ping, a shell…) inside the sandbox host, with this process's environment plus `env`. */
   exec(
     argv: readonly string[],
-    options: { env?: Record<string, string>; timeoutMs?: number } = {},
+    options: { env?: Record<string, string>; timeoutMs?: number; input?: string | undefined } = {},
   ): Promise<ExecResult> {
     return this.start(argv, { ...options, env: { ...process.env, ...options.env } as Record<string, string> }).done;
   }
