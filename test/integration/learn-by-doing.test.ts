@@ -1,8 +1,8 @@
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toShellLine } from '../../src/exec/shell-words.js';
-import { packageRoot } from '../../src/version.js';
 import { cliPath, SandboxHost } from '../helpers/sandbox-host.js';
 import { machineState, tempStateDir } from './sandbox-nested.js';
 
@@ -18,7 +18,9 @@ import { machineState, tempStateDir } from './sandbox-nested.js';
  * (`(sandbox lab) root@vm:/# …`) on stdin, and bash echoes them after its prompts, as shown.
  */
 
-const docFile = path.join(packageRoot, 'docs', 'learn-by-doing.md');
+/** This checkout, where the doc's commands run from. */
+const checkout = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const docFile = path.join(checkout, 'docs', 'learn-by-doing.md');
 
 export interface Example {
   /** 1-based line of the `$ ` command in the doc. */
@@ -66,7 +68,7 @@ export function mask(text: string, stateDir: string): string {
       // `ip -br link` ends its lines with a space; Markdown editors drop it.
       .replace(/[ \t]+$/gm, '')
       .replaceAll(stateDir, '<checkout>/state')
-      .replaceAll(packageRoot, '<checkout>')
+      .replaceAll(checkout, '<checkout>')
       .replace(/\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}/g, '<run-id>')
       .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/g, '<time>')
       .replace(/net:\[\d+\]/g, 'net:[<inode>]')
