@@ -239,7 +239,9 @@ function formatPath(parts: readonly PropertyKey[]): string {
 
 /** A probe's `concerns` must name steps of the runbook: a typo would silently drop the probe. */
 function checkConcerns(spec: ResolvedRunbook, file: string): void {
-  const steps = spec.steps.flatMap((item) => ('foreach' in item ? item.steps : [item]));
+  const plainSteps = (item: StepSpec | LoopSpec): StepSpec[] =>
+    'foreach' in item ? item.steps.flatMap(plainSteps) : [item];
+  const steps = spec.steps.flatMap(plainSteps);
   const ids = new Set(steps.map((step) => step.id));
   const problems = new Set<string>();
   for (const step of steps)
