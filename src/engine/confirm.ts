@@ -9,6 +9,7 @@ import { confirmationOf, isExpired, type Watchdog } from './confirmation.js';
 import { openRecordedRun, withStateLock } from './recorded-run.js';
 import { revertIfDueWhileLocked, type RevertOptions, type RevertOutcome } from './revert-unconfirmed.js';
 import { stopWatchdog } from './watchdog.js';
+import { forUser } from '../host/user-command.js';
 
 export interface ConfirmOptions extends RevertOptions {
   /** A run id or unique prefix; undefined for this host's run awaiting confirmation. */
@@ -61,7 +62,7 @@ export async function confirmRun(options: ConfirmOptions): Promise<ConfirmResult
     if (confirmation.rollbackStarted) {
       throw invalidInput(
         `run ${runId} was being rolled back; confirming it would keep a change that is half undone; nothing was changed`,
-        `finish the rollback with: runbook rollback ${runId}`,
+        `finish the rollback with: ${forUser(`runbook rollback ${runId}`)}`,
       );
     }
     const journal = RunJournal.reopen(stateDir, runId, run.journal);

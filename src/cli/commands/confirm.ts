@@ -5,6 +5,7 @@ import type { CliContext } from '../context.js';
 import { jsonLine, logCommand } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
 import { formatUndoLine } from './rollback.js';
+import { forUser } from '../../host/user-command.js';
 
 /** `runbook confirm [run-id]`: keep the change of a run made with --confirm-within. */
 export async function confirmCommand(
@@ -53,7 +54,7 @@ function revertNews(result: Extract<ConfirmResult, { kind: 'reverted' }>): strin
   const { revert } = result;
   if (revert.kind !== 'reverted' || revert.result.kind === 'nothing' || revert.result.status === 'rolled-back')
     return 'it has just been reverted automatically';
-  return `its automatic revert ${revert.result.status === 'failed' ? 'failed' : 'was interrupted'}; finish it with \`runbook rollback ${result.runId}\``;
+  return `its automatic revert ${revert.result.status === 'failed' ? 'failed' : 'was interrupted'}; finish it with \`${forUser(`runbook rollback ${result.runId}`)}\``;
 }
 
 function withoutDetails(result: ConfirmResult): Record<string, unknown> {
