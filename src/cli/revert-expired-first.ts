@@ -1,6 +1,7 @@
 import { RunbookError } from '../errors.js';
 import { listPendingMarkers, type PendingConfirmation } from '../journal/pending-confirmations.js';
 import type { CliContext } from './context.js';
+import { forUser } from '../host/user-command.js';
 
 /**
  * Belt and braces for `run --confirm-within` (issue 15): if a run's watchdog is gone (killed,
@@ -89,7 +90,7 @@ async function revert(ctx: CliContext, due: readonly PendingConfirmation[]): Pro
         'step-failed',
         `the automatic revert of run ${runId} stopped at step ${failed?.stepId}: ${failed?.stillHolds}`,
         {
-          hint: `see its undo commands with \`runbook journal ${runId}\`, fix the cause, then \`runbook rollback ${runId}\``,
+          hint: `see its undo commands with \`${forUser(`runbook journal ${runId}`)}\`, fix the cause, then \`${forUser(`runbook rollback ${runId}`)}\``,
         },
       );
     }

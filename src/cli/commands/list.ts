@@ -2,6 +2,7 @@ import { ExitCode, RunbookError } from '../../errors.js';
 import { loadRunbook } from '../../runbook/load.js';
 import { findRunbooks, untrustedReason } from '../../runbook/search-path.js';
 import type { CliContext } from '../context.js';
+import { forUser } from '../../host/user-command.js';
 
 /**
  * `runbook list`: every runbook a name finds (./runbooks, $RUNBOOK_PATH, shipped), with its
@@ -23,7 +24,7 @@ function describe(file: string): string {
   try {
     return loadRunbook(file).spec.description;
   } catch (error) {
-    if (error instanceof RunbookError) return `(invalid: \`runbook show ${file}\` says why)`;
+    if (error instanceof RunbookError) return `(invalid: \`${forUser(`runbook show ${file}`)}\` says why)`;
     throw error;
   }
 }
