@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toShellLine } from '../../src/exec/shell-words.js';
 import { cliPath, SandboxHost } from '../helpers/sandbox-host.js';
-import { machineState, tempStateDir } from './sandbox-nested.js';
+import { machineState } from './sandbox-nested.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * docs/learn-by-doing.md, executed (issue 18: "docs that run"). Every `$ ` command of its
@@ -149,7 +150,7 @@ describe('docs/learn-by-doing.md, run command by command in a throwaway host', (
   let machineBefore: Record<string, unknown>;
 
   beforeAll(async () => {
-    stateDir = tempStateDir('runbook-doc-');
+    stateDir = tempDir('runbook-doc-');
     machineBefore = await machineState(stateDir);
     host = await SandboxHost.create();
   });

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { removeDir, runs, tempDir } from '../helpers/cli-harness.js';
+import { runs } from '../helpers/cli-harness.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import { SandboxHost } from '../helpers/sandbox-host.js';
 import { expectExit } from './sandbox-nested.js';
 

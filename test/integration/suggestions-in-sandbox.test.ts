@@ -2,7 +2,8 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toShellLine } from '../../src/exec/shell-words.js';
 import { cliPath, SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
-import { expectExit, insideSandbox, machineState, netnsNames, tempStateDir } from './sandbox-nested.js';
+import { expectExit, insideSandbox, machineState, netnsNames } from './sandbox-nested.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * Issue 18: every command runbook prints for the user to type (next steps, hints, fixes) is
@@ -94,7 +95,7 @@ describe('under --in lab, every suggestion reaches into the lab, and works typed
   };
 
   beforeAll(async () => {
-    stateDir = tempStateDir('runbook-suggest-');
+    stateDir = tempDir('runbook-suggest-');
     machineBefore = await machineState(stateDir);
     host = await SandboxHost.create();
     hostBefore = await host.snapshot();
