@@ -1,3 +1,5 @@
+import { hasChangesLeft } from '../../engine/changes-left.js';
+import { isThisHost } from '../../host/binding.js';
 import { ExitCode } from '../../errors.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { listRunIndexes } from '../../journal/run-index.js';
@@ -11,15 +13,20 @@ export function runsCommand(ctx: CliContext, options: { json?: boolean }): numbe
   if (options.json) {
     ctx.out(
       JSON.stringify(
-        runs.map(({ id, runbook, status, started, finished, host, confirmBy, damage }) => ({
-          id,
-          runbook,
-          status,
-          started,
-          finished,
-          host,
-          confirmBy,
-          damage,
+        runs.map((run) => ({
+          id: run.id,
+          runbook: run.runbook,
+          status: run.status,
+          started: run.started,
+          finished: run.finished,
+          host: run.host,
+          confirmBy: run.confirmBy,
+          damage: run.damage,
+          // Whether the run was made on the host (network namespace) this command runs on, and
+          // whether it has changes a rollback would undo: what fleet audits and the Ansible
+          // module ask (docs/json-output.md).
+          thisHost: isThisHost(run.host),
+          changesLeft: hasChangesLeft(ctx.stateDir, run),
         })),
       ),
     );
