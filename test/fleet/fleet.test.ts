@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kernelSnapshot } from '../helpers/sandbox-host.js';
-import { Fleet, repoRoot, type FleetHost } from './fleet-hosts.js';
+import { Fleet, repoRoot, runbookExecutable, type FleetHost } from './fleet-hosts.js';
 
 /**
  * The runbook Ansible module over real SSH (issue 14): three tutorial-like hosts, each its own
@@ -25,6 +25,7 @@ interface TaskResult {
   changed_steps?: number;
   failure?: { stepId?: string; cause?: string; fix?: string };
   rolled_back?: Array<{ run_id: string; undone: string[] }>;
+  resumed?: { run_id: string; status: string; changed_steps: number };
 }
 
 interface PlaybookResult {
@@ -106,18 +107,38 @@ afterAll(async () => {
 });
 
 describe('the runbook module on three hosts over SSH', { timeout: 120_000 }, () => {
-  it('present: every host changed, each with the tutorial end state in its own kernel', async () => {
+  it('present: every host changed, each with the tutorial end state in its own kernel; host1’s interrupted run is resumed first', async () => {
+    // host1: a run killed (SIGKILL) after its 12th journal entry, a few steps in.
+    const host1 = fleet.hosts[0] as FleetHost;
+    const killed = await fleet.onHost(host1, [
+      'env',
+      'RUNBOOK_FAULT_KILL=entry:12',
+      ...runbookExecutable.split(' '),
+      '--state-dir',
+      host1.stateDir,
+      'run',
+      'single-container',
+    ]);
+    expect(killed.exitCode).not.toBe(0);
+    const [interrupted] = runsOf(host1);
+
     const result = await playbook(apply);
     expect(result.exitCode, result.stdout + result.stderr).toBe(0);
     for (const name of hostNames) {
       expect(result.recap[name]).toEqual({ ok: 1, changed: 1, failed: 0 });
-      expect(result.results[name]).toMatchObject({ changed: true, status: 'succeeded', changed_steps: 8 });
+      expect(result.results[name]).toMatchObject({ changed: true, status: 'succeeded' });
     }
+    for (const name of ['host2', 'host3']) expect(result.results[name]?.changed_steps).toBe(8);
+    // The resume did what the killed run had left; the run after it found everything in place.
+    expect(result.results.host1).toMatchObject({ resumed: { run_id: interrupted?.id, status: 'succeeded' } });
+    expect(result.results.host1?.resumed?.changed_steps).toBeGreaterThan(0);
+    expect(result.results.host1?.changed_steps).toBe(0);
+    expect(runsOf(host1).map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
     for (const host of fleet.hosts) {
       const state = await snapshotOf(host);
       expect(state.namespaces).toEqual(['container1']);
       expect(JSON.stringify(state.host)).toContain('172.16.0.0/24');
-      expect(runsOf(host)).toMatchObject([{ status: 'succeeded' }]);
+      expect(runsOf(host).at(-1)).toMatchObject({ status: 'succeeded' });
     }
   });
 
@@ -132,7 +153,7 @@ describe('the runbook module on three hosts over SSH', { timeout: 120_000 }, () 
     const runs = JSON.parse(readFileSync(audit, 'utf8')) as Record<string, Array<Record<string, unknown>>>;
     expect(Object.keys(runs).sort()).toEqual(hostNames);
     for (const name of hostNames) {
-      expect(runs[name]).toHaveLength(2);
+      expect(runs[name]).toHaveLength(name === 'host1' ? 3 : 2);
       expect(runs[name]?.[0]).toMatchObject({ runbook: 'single-container', status: 'succeeded', thisHost: true });
     }
   });
