@@ -202,7 +202,14 @@ describe('the runbook module on three hosts over SSH', { timeout: 120_000 }, () 
     expect(runsOf(host3)).toEqual(runsBefore);
   });
 
-  it('absent: every host as before the first run; again: nothing to do', async () => {
+  it('absent: in check mode it says what it would undo and undoes nothing; then every host as before the first run; again: nothing to do', async () => {
+    const applied = await snapshots();
+    const dryRun = await playbook(apply, ['-e', 'rb_state=absent', '--check']);
+    expect(dryRun.exitCode, dryRun.stdout + dryRun.stderr).toBe(0);
+    for (const name of hostNames) expect(dryRun.recap[name]).toMatchObject({ changed: 1, failed: 0 });
+    expect(dryRun.results.host2?.rolled_back).toHaveLength(2);
+    expect(await snapshots()).toEqual(applied);
+
     const result = await playbook(apply, ['-e', 'rb_state=absent']);
     expect(result.exitCode, result.stdout + result.stderr).toBe(0);
     for (const name of hostNames) expect(result.recap[name]).toMatchObject({ changed: 1, failed: 0 });

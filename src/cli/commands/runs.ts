@@ -1,9 +1,24 @@
 import { hasChangesLeft } from '../../engine/changes-left.js';
-import { isThisHost } from '../../host/binding.js';
+import { isOneShotRun, isThisHost } from '../../host/binding.js';
 import { ExitCode } from '../../errors.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
-import { listRunIndexes } from '../../journal/run-index.js';
+import { listRunIndexes, type RunIndex } from '../../journal/run-index.js';
 import type { CliContext } from '../context.js';
+
+/**
+ * Whether a rollback would undo anything of the run: never for a one-shot --sandbox run (its
+ * host vanished with it); null when its journal cannot be read (a damaged journal must not hide
+ * the other runs; `runbook journal ID --verify` says what is wrong).
+ */
+function changesLeft(stateDir: string, run: RunIndex): boolean | null {
+  if (run.status === 'damaged') return null;
+  if (isOneShotRun(run.host)) return false;
+  try {
+    return hasChangesLeft(stateDir, run);
+  } catch {
+    return null;
+  }
+}
 
 /** `runbook runs`: every run in the state dir, oldest first. */
 export function runsCommand(ctx: CliContext, options: { json?: boolean }): number {
@@ -26,7 +41,7 @@ export function runsCommand(ctx: CliContext, options: { json?: boolean }): numbe
           // whether it has changes a rollback would undo: what fleet audits and the Ansible
           // module ask (docs/json-output.md).
           thisHost: isThisHost(run.host),
-          changesLeft: hasChangesLeft(ctx.stateDir, run),
+          changesLeft: changesLeft(ctx.stateDir, run),
         })),
       ),
     );
