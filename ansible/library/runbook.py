@@ -120,7 +120,7 @@ failure:
   description: The failed step, the check that failed, the diagnosed cause, the evidence and the fix.
   returned: when a step failed or, in check mode, the first step that does not hold
   type: dict
-  sample: {"step": "ping-host-from-container", "cause": "the container container1 has no route back", "fix": "ip netns exec container1 ip route add default via 172.16.0.2 dev ceth1"}
+  sample: {"stepId": "ping-host-from-container", "title": "Ping 10.0.0.10 from container1", "cause": "the container container1 has no route back to the host 10.0.0.10", "fix": "ip -n container1 route add default via 172.16.0.2 dev ceth1"}
 resumed:
   description: The interrupted run that was resumed before the run, with its outcome.
   returned: when an interrupted run was resumed
