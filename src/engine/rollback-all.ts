@@ -1,28 +1,14 @@
 import path from 'node:path';
 import type { Executor } from '../exec/types.js';
-import { acquireLock } from '../journal/lock.js';
 import { journalFile } from '../journal/paths.js';
 import { readJournal } from '../journal/reader.js';
 import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
 import type { CommandEvent } from './journaled-command.js';
 import { isThisHost } from '../host/binding.js';
 import { hasChangesLeft } from './changes-left.js';
+import { withStateLock, type Nothing } from './recorded-run.js';
 import type { UndoReport } from './undo-steps.js';
 import { rollbackWhileLocked } from './rollback.js';
-
-/**
- * `runbook rollback --all [--runbook NAME]` (issues 12 and 14): undo every run made on this
- * host that still has changes left, newest first — what `state: absent` of the Ansible module
- * means. A host that was run, then repaired by later runs, is only back to where it was once
- * every one of those runs is undone, in the reverse order they were made.
- *
- * It is one operation under one lock, and it is resumable without a journal of its own: each
- * run's undo is journaled in that run's journal (as `runbook rollback ID` does), and the list
- * of what is left is read back from those journals on every call. An interrupted call is
- * finished by calling again (the run it stopped in has an unfinished rollback and is picked
- * first, the newer ones are done); a finished one leaves nothing with changes, so a second call
- * does nothing and exits 0.
- */
 
 export interface RollbackAllOptions {
   stateDir: string;
@@ -45,16 +31,24 @@ export interface RolledBackRun {
 }
 
 export type RollbackAllResult =
-  | { kind: 'nothing'; message: string }
-  | { kind: 'rollback-all'; status: 'rolled-back' | 'failed' | 'interrupted'; runs: RolledBackRun[] };
+  Nothing | { kind: 'rollback-all'; status: 'rolled-back' | 'failed' | 'interrupted'; runs: RolledBackRun[] };
 
+/**
+ * `runbook rollback --all [--runbook NAME]` (issues 12 and 14): undo every run made on this
+ * host that still has changes left, newest first — what `state: absent` of the Ansible module
+ * means. A host that was run, then repaired by later runs, is only back to where it was once
+ * every one of those runs is undone, in the reverse order they were made.
+ *
+ * It is one operation under one lock, and it is resumable without a journal of its own: each
+ * run's undo is journaled in that run's journal (as `runbook rollback ID` does), and the list
+ * of what is left is read back from those journals on every call. An interrupted call is
+ * finished by calling again (the run it stopped in has an unfinished rollback and is picked
+ * first, the newer ones are done); a finished one leaves nothing with changes, so a second call
+ * does nothing and exits 0.
+ */
 export async function rollbackAll(options: RollbackAllOptions): Promise<RollbackAllResult> {
-  const lock = acquireLock(
-    options.stateDir,
-    options.runbook ? `rollback --all --runbook ${options.runbook}` : 'rollback --all',
-  );
-  try {
-    if (lock.takeoverNote !== undefined) options.onNote?.(lock.takeoverNote);
+  const command = options.runbook === undefined ? 'rollback --all' : `rollback --all --runbook ${options.runbook}`;
+  return withStateLock(options.stateDir, command, options.onNote, async () => {
     const todo = runsWithChangesLeft(options.stateDir, options.runbook);
     if (todo.length === 0) {
       const which = options.runbook === undefined ? 'no run' : `no run of ${options.runbook}`;
@@ -80,9 +74,7 @@ export async function rollbackAll(options: RollbackAllOptions): Promise<Rollback
       if (result.status !== 'rolled-back') return { kind: 'rollback-all', status: result.status, runs };
     }
     return { kind: 'rollback-all', status: 'rolled-back', runs };
-  } finally {
-    lock.release();
-  }
+  });
 }
 
 /**
