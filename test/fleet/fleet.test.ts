@@ -106,7 +106,7 @@ afterAll(async () => {
   await fleet?.dispose();
 });
 
-describe('the runbook module on three hosts over SSH', { timeout: 120_000 }, () => {
+describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () => {
   it('present: every host changed, each with the tutorial end state in its own kernel; host1’s interrupted run is resumed first', async () => {
     // host1: a run killed (SIGKILL) after its 12th journal entry, a few steps in.
     const host1 = fleet.hosts[0] as FleetHost;
