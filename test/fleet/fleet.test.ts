@@ -202,6 +202,22 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
     expect(runsOf(host3)).toEqual(runsBefore);
   });
 
+  it('ansible/site.yml stops the rollout at the canary when it fails (max_fail_percentage 0): the other hosts are not touched', async () => {
+    const runsBefore = fleet.hosts.map(runsOf);
+    const bad = JSON.stringify({ runbook_params: { container_cidr: '172.16.0.300/24' } });
+    const result = await playbook(site, [
+      '-e',
+      bad,
+      '-e',
+      `runbook_audit_file=${path.join(fleet.dir, 'no-audit.json')}`,
+    ]);
+    expect(result.exitCode).not.toBe(0);
+    expect(taskOutcomes(result.stdout, 'single-container')).toEqual({ host1: 'fatal' });
+    expect(result.stdout).toContain('NO MORE HOSTS LEFT');
+    expect(existsSync(path.join(fleet.dir, 'no-audit.json'))).toBe(false);
+    expect(fleet.hosts.map(runsOf)).toEqual(runsBefore);
+  });
+
   it('absent: in check mode it says what it would undo and undoes nothing; then every host as before the first run; again: nothing to do', async () => {
     const applied = await snapshots();
     const dryRun = await playbook(apply, ['-e', 'rb_state=absent', '--check']);
