@@ -85,7 +85,12 @@ describe('rollback --all', () => {
         expect(runs(stateDir).map((r) => r.status)).toEqual(['rolled-back', 'rolled-back', 'succeeded']);
 
         // The sandbox is as before the first run, except for what other-container made.
-        expect((await cli(host, [...sd(stateDir), 'rollback', otherRun?.id ?? '?'])).exitCode).toBe(0);
+        // The other runbook, named by the path of its file (as the Ansible module may name it).
+        const byPath = await cli(host, [...sd(stateDir), 'rollback', '--all', '--runbook', other, '--json']);
+        expect(byPath.exitCode, byPath.stderr).toBe(0);
+        expect(parseNdjson(byPath.stdout).at(-1)).toMatchObject({
+          runs: [{ runId: otherRun?.id, status: 'rolled-back' }],
+        });
         expect(await host.snapshot()).toEqual(before);
 
         const journalLength = journalLines(stateDir, first?.id ?? '?').length;
