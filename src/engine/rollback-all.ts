@@ -49,6 +49,11 @@ export type RollbackAllResult =
 export async function rollbackAll(options: RollbackAllOptions): Promise<RollbackAllResult> {
   const command = options.runbook === undefined ? 'rollback --all' : `rollback --all --runbook ${options.runbook}`;
   return withStateLock(options.stateDir, command, options.onNote, async () => {
+    // A damaged run cannot be read as a run (issue 10): nothing acts on it, but it is named.
+    for (const run of listRunIndexes(options.stateDir).filter((r) => r.status === 'damaged'))
+      options.onNote?.(
+        `run ${run.id} is damaged (${run.damage}) and is left alone; see: runbook journal ${run.id} --verify`,
+      );
     const todo = runsWithChangesLeft(options.stateDir, options.runbook);
     if (todo.length === 0) {
       const which = options.runbook === undefined ? 'no run' : `no run of ${options.runbook}`;
@@ -86,7 +91,7 @@ export function runsWithChangesLeft(stateDir: string, runbook?: string): RunInde
   const file = runbook !== undefined && isPath(runbook) ? path.resolve(runbook) : undefined;
   return listRunIndexes(stateDir)
     .reverse()
-    .filter((r) => isThisHost(r.host))
+    .filter((r) => r.status !== 'damaged' && isThisHost(r.host))
     .filter((r) => runbook === undefined || r.runbook === runbook || file !== undefined)
     .filter((r) => {
       if (!hasChangesLeft(stateDir, r)) return false;

@@ -128,6 +128,19 @@ describe('rollback --all', () => {
     });
   });
 
+  it('a damaged run is named and left alone; the runs that can be read are undone', async () => {
+    await inSandbox(async (host, stateDir) => {
+      const before = await host.snapshot();
+      expect((await cli(host, [...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
+      writeFileSync(path.join(stateDir, 'runs', '20200101T000000.000Z-dead.json'), 'not json');
+      const result = await cli(host, [...sd(stateDir), 'rollback', '--all']);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(/note: run 20200101T000000\.000Z-dead is damaged \(.*\) and is left alone/);
+      expect(result.stdout).toMatch(/rolled back 1 run\(s\), newest first: 8 step\(s\) undone/);
+      expect(await host.snapshot()).toEqual(before);
+    });
+  });
+
   it('refuses a run id with --all, and --runbook without --all: exit 2, as JSON too with --json, nothing undone', async () => {
     await inSandbox(async (host, stateDir) => {
       expect((await cli(host, [...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
