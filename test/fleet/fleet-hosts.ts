@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toShellLine } from '../../src/exec/shell-words.js';
-import { removeDir, tempDir } from '../helpers/cli-harness.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import { cliPath, SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
 
 /**

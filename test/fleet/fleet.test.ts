@@ -29,7 +29,7 @@ interface TaskResult {
 }
 
 interface PlaybookResult {
-  exitCode: number;
+  exitCode: number | undefined;
   stdout: string;
   stderr: string;
   /** The module's result on each host (the tree callback's file for that host). */

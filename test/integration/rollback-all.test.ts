@@ -2,7 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runbooksDir } from '../../src/runbook/load.js';
-import { cli, inSandbox, journalLines, parseNdjson, removeDir, runs, tempDir } from '../helpers/cli-harness.js';
+import { inSandbox, journalLines, parseNdjson, runs } from '../helpers/cli-harness.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import type { SandboxHost } from '../helpers/sandbox-host.js';
 
 /**
@@ -39,13 +40,13 @@ const otherParams = [
  * two runs with changes), then other-container. Returns the snapshot after other-container.
  */
 async function twoRunsAndAnOther(host: SandboxHost, stateDir: string, other: string) {
-  expect((await cli(host, [...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
+  expect((await host.runbook([...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
   expect((await host.exec(['ip', 'route', 'del', '172.16.0.0/24'])).exitCode).toBe(0);
-  const repair = await cli(host, [...sd(stateDir), 'run', 'single-container', '--json']);
+  const repair = await host.runbook([...sd(stateDir), 'run', 'single-container', '--json']);
   expect(repair.exitCode, repair.stderr).toBe(0);
   expect(parseNdjson(repair.stdout).at(-1)).toMatchObject({ event: 'run-end', changed: 1 });
   const onlyOther = await host.snapshot();
-  expect((await cli(host, [...sd(stateDir), 'run', other, ...otherParams])).exitCode).toBe(0);
+  expect((await host.runbook([...sd(stateDir), 'run', other, ...otherParams])).exitCode).toBe(0);
   return onlyOther;
 }
 
@@ -59,7 +60,7 @@ describe('rollback --all', () => {
         await twoRunsAndAnOther(host, stateDir, other);
         const [first, repair, otherRun] = runs(stateDir);
 
-        const result = await cli(host, [
+        const result = await host.runbook([
           ...sd(stateDir),
           'rollback',
           '--all',
@@ -86,7 +87,7 @@ describe('rollback --all', () => {
 
         // The sandbox is as before the first run, except for what other-container made.
         // The other runbook, named by the path of its file (as the Ansible module may name it).
-        const byPath = await cli(host, [...sd(stateDir), 'rollback', '--all', '--runbook', other, '--json']);
+        const byPath = await host.runbook([...sd(stateDir), 'rollback', '--all', '--runbook', other, '--json']);
         expect(byPath.exitCode, byPath.stderr).toBe(0);
         expect(parseNdjson(byPath.stdout).at(-1)).toMatchObject({
           runs: [{ runId: otherRun?.id, status: 'rolled-back' }],
@@ -94,7 +95,7 @@ describe('rollback --all', () => {
         expect(await host.snapshot()).toEqual(before);
 
         const journalLength = journalLines(stateDir, first?.id ?? '?').length;
-        const again = await cli(host, [...sd(stateDir), 'rollback', '--all', '--runbook', 'single-container']);
+        const again = await host.runbook([...sd(stateDir), 'rollback', '--all', '--runbook', 'single-container']);
         expect(again.exitCode, again.stderr).toBe(0);
         expect(again.stdout).toContain(
           'nothing to roll back: no run of single-container on this host has changes left',
@@ -109,31 +110,33 @@ describe('rollback --all', () => {
   it('killed in the middle (SIGKILL during the older run’s undo): the next call finishes it and the host is as before', async () => {
     await inSandbox(async (host, stateDir) => {
       const before = await host.snapshot();
-      expect((await cli(host, [...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
+      expect((await host.runbook([...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
       expect((await host.exec(['ip', 'route', 'del', '172.16.0.0/24'])).exitCode).toBe(0);
-      expect((await cli(host, [...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
+      expect((await host.runbook([...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
 
       // The repair's undo is a couple of commands; the 6th command is inside the first run's.
-      const killed = await cli(host, [...sd(stateDir), 'rollback', '--all'], { RUNBOOK_FAULT_KILL: 'command:6' });
+      const killed = await host.runbook([...sd(stateDir), 'rollback', '--all'], {
+        env: { RUNBOOK_FAULT_KILL: 'command:6' },
+      });
       expect(killed.signal).toBe('SIGKILL');
       expect(runs(stateDir).map((r) => r.status)).toEqual(['interrupted', 'rolled-back']);
       expect(await host.snapshot()).not.toEqual(before);
 
-      const finish = await cli(host, [...sd(stateDir), 'rollback', '--all']);
+      const finish = await host.runbook([...sd(stateDir), 'rollback', '--all']);
       expect(finish.exitCode, finish.stderr).toBe(0);
       expect(finish.stdout).toMatch(/rolled back 1 run\(s\), newest first/);
       expect(runs(stateDir).map((r) => r.status)).toEqual(['rolled-back', 'rolled-back']);
       expect(await host.snapshot()).toEqual(before);
-      expect((await cli(host, [...sd(stateDir), 'rollback', '--all'])).stdout).toContain('nothing to roll back');
+      expect((await host.runbook([...sd(stateDir), 'rollback', '--all'])).stdout).toContain('nothing to roll back');
     });
   });
 
   it('a damaged run is named and left alone; the runs that can be read are undone', async () => {
     await inSandbox(async (host, stateDir) => {
       const before = await host.snapshot();
-      expect((await cli(host, [...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
+      expect((await host.runbook([...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
       writeFileSync(path.join(stateDir, 'runs', '20200101T000000.000Z-dead.json'), 'not json');
-      const result = await cli(host, [...sd(stateDir), 'rollback', '--all']);
+      const result = await host.runbook([...sd(stateDir), 'rollback', '--all']);
       expect(result.exitCode, result.stderr).toBe(0);
       expect(result.stderr).toMatch(/note: run 20200101T000000\.000Z-dead is damaged \(.*\) and is left alone/);
       expect(result.stdout).toMatch(/rolled back 1 run\(s\), newest first: 8 step\(s\) undone/);
@@ -143,8 +146,8 @@ describe('rollback --all', () => {
 
   it('refuses a run id with --all, and --runbook without --all: exit 2, as JSON too with --json, nothing undone', async () => {
     await inSandbox(async (host, stateDir) => {
-      expect((await cli(host, [...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
-      const both = await cli(host, [...sd(stateDir), 'rollback', 'latest', '--all', '--json']);
+      expect((await host.runbook([...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
+      const both = await host.runbook([...sd(stateDir), 'rollback', 'latest', '--all', '--json']);
       expect(both.exitCode).toBe(2);
       expect(JSON.parse(both.stdout)).toMatchObject({
         event: 'error',
@@ -153,7 +156,7 @@ describe('rollback --all', () => {
         message: expect.stringContaining('give a run id or --all, not both') as unknown,
       });
       expect(both.stderr).toContain('runbook: rollback: give a run id or --all, not both');
-      const alone = await cli(host, [...sd(stateDir), 'rollback', '--runbook', 'single-container']);
+      const alone = await host.runbook([...sd(stateDir), 'rollback', '--runbook', 'single-container']);
       expect(alone.exitCode).toBe(2);
       expect(alone.stderr).toContain('--runbook single-container selects runs for --all');
       expect(runs(stateDir).map((r) => r.status)).toEqual(['succeeded']);
