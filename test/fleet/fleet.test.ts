@@ -70,12 +70,9 @@ function taskOutcomes(stdout: string, task: string): Record<string, string> {
 const apply = path.join(repoRoot, 'test', 'fleet', 'apply.yml');
 const site = path.join(repoRoot, 'ansible', 'site.yml');
 
+/** The host's kernel state, read through its sshd's namespaces (its own `ip netns` registry). */
 function snapshotOf(host: FleetHost): Promise<Snapshot> {
-  return kernelSnapshot(async (args) => {
-    const r = await fleet.onHost(host, ['ip', '-j', ...args]);
-    if (r.exitCode !== 0) throw new Error(`ip -j ${args.join(' ')} on ${host.name}: ${r.stderr}`);
-    return r.stdout.trim() === '' ? [] : JSON.parse(r.stdout);
-  });
+  return kernelSnapshot((argv) => fleet.onHost(host, argv));
 }
 
 async function snapshots(): Promise<Record<string, Snapshot>> {
