@@ -32,7 +32,12 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'kernel', include: ['test/integration/**/*.test.ts'], globalSetup: ['test/setup/build-dist.ts'] },
+        test: {
+          name: 'kernel',
+          // test/fleet: Ansible over real SSH to sandbox hosts (issue 14; CI installs ansible-core and sshd).
+          include: ['test/integration/**/*.test.ts', 'test/fleet/**/*.test.ts'],
+          globalSetup: ['test/setup/build-dist.ts'],
+        },
       },
       {
         extends: true,

@@ -5,6 +5,7 @@ import { engineVersion } from '../version.js';
 import { createContext, type CliContext, type GlobalOptions } from './context.js';
 import { stateDirDefaultHelp } from './state-dir.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
+import { errorJson } from './json-results.js';
 
 // Each command's module is imported when that command runs, not before: `runbook --version`
 // or `runbook list` should not pay for loading execa, xstate, zod and pino (see
@@ -208,6 +209,8 @@ ${runExitCodes}`,
     .command('rollback')
     .description('undo, in reverse order, exactly the steps a run changed (never what it found already in place)')
     .argument('[run-id]', 'the run to roll back (default: the latest run with changes not yet undone)')
+    .option('--all', 'every run on this host with changes not yet undone, newest first (not with a run id)')
+    .option('--runbook <name>', 'with --all: only the runs of this runbook')
     .option('--json', 'print machine-readable events')
     .addHelpText(
       'after',
@@ -216,18 +219,29 @@ After each undo, the step's own verification must no longer hold; "already gone"
 undone. A rollback is journaled: if it is interrupted, run it again to finish; once finished,
 running it again changes nothing and exits 0.
 
+--all undoes every run on this host that has changes left, newest first (a run, then the runs
+that repaired it), stopping at the first undo that fails. Each run's undo is journaled in that
+run's journal; if interrupted, run it again to finish; once finished, it does nothing.
+
 Examples:
   sudo runbook rollback                      the latest run here with changes not yet undone
   sudo runbook rollback 20261128T145804      a run by id (or a unique prefix of it)
+  sudo runbook rollback --all --runbook single-container   everything single-container did here
 
 ${exitCodesHelp({
   stepFailed: 'an undo left its effect in place (the message names the step)',
   interrupted: `${exitCodes.interrupted.meaning}; run \`runbook rollback\` again to finish`,
 })}`,
     )
-    .action(async (runId: string | undefined, opts: { json?: boolean }, command: Command) => {
-      exitCode = await (await commands.rollback()).rollbackCommand(context(command), runId, opts);
-    });
+    .action(
+      async (
+        runId: string | undefined,
+        opts: { json?: boolean; all?: boolean; runbook?: string },
+        command: Command,
+      ) => {
+        exitCode = await (await commands.rollback()).rollbackCommand(context(command), runId, opts);
+      },
+    );
 
   program
     .command('confirm')
@@ -426,6 +440,10 @@ Examples:
  * for an internal one only with --verbose.
  */
 function reportError(error: unknown, argv: readonly string[]): number {
+  // With --json, a failure is reported as JSON too (on stdout, besides the text on stderr), so
+  // that a program driving the CLI (the Ansible module) can show the CLI's own message.
+  if (argv.includes('--json') && !(error instanceof CommanderError && error.exitCode === 0))
+    process.stdout.write(`${JSON.stringify(errorJson(error))}\n`);
   if (error instanceof CommanderError) {
     // --help and --version end with exit code 0; every usage error is invalid input.
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.invalidInput;

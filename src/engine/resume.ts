@@ -21,7 +21,7 @@ export interface ResumeOptions {
   onNote?: ((note: string) => void) | undefined;
 }
 
-export type ResumeResult = Nothing | ({ kind: 'resumed'; runId: string } & StepsResult);
+export type ResumeResult = Nothing | ({ kind: 'resumed'; runId: string; runbook: string } & StepsResult);
 
 const resumable: ReadonlySet<RunIndex['status']> = new Set(['interrupted', 'failed', 'stopped']);
 
@@ -78,7 +78,7 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
         onStep: options.onStep,
         onCommand: options.onCommand,
       });
-      return { kind: 'resumed' as const, runId, ...result };
+      return { kind: 'resumed' as const, runId, runbook: run.index.runbook, ...result };
     });
   });
 }

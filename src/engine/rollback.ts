@@ -3,10 +3,8 @@ import type { RunIndex } from '../journal/run-index.js';
 import { RunbookError } from '../errors.js';
 import type { PlannedStep } from '../runbook/plan.js';
 import type { CommandEvent } from './journaled-command.js';
-import { journalFile } from '../journal/paths.js';
-import { readJournal } from '../journal/reader.js';
 import { continueRun, selectRun, withStateLock, type Nothing, type RecordedRun } from './recorded-run.js';
-import { readRunHistory } from './run-history.js';
+import { hasChangesLeft } from './changes-left.js';
 import { withValues } from './step-commands.js';
 import { undoSteps, type UndoReport, type UndoResult } from './undo-steps.js';
 
@@ -109,17 +107,4 @@ function withCapturedValues(step: PlannedStep, values: Record<string, string>): 
     );
   }
   return { ...step, undo: step.undo.map((c) => withValues(c, values)) };
-}
-
-/**
- * Whether a run still has changes to undo. A later re-run that found everything in place
- * changed nothing, and picking it as the default target would leave the real changes in place.
- */
-function hasChangesLeft(stateDir: string, index: RunIndex): boolean {
-  const history = readRunHistory(readJournal(journalFile(stateDir, index.id)).lines);
-  const undone = new Set(history.undoneSteps);
-  // A rollback killed after its last undo but before it recorded its end is picked too,
-  // so that running rollback again closes it.
-  const unfinishedRollback = history.rollbackStarted && !history.rollbackFinished;
-  return unfinishedRollback || history.changedSteps.some((id) => !undone.has(id));
 }

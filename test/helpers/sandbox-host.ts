@@ -142,54 +142,64 @@ export class SandboxHost {
    * two dumps of the same state compare equal (no ifindexes, MAC addresses or timers). One
    * nsenter: a small script dumps every table, each after a `@@ <what> <namespace>` line.
    */
-  async snapshot(): Promise<Record<string, unknown>> {
-    const result = await this.exec(['bash', '-c', snapshotScript]);
-    if (result.exitCode !== 0) throw new Error(`snapshot of the sandbox host failed: ${result.stderr}`);
-    const dumps = new Map<string, unknown>();
-    for (const part of result.stdout.split('\n@@ ').slice(1)) {
-      const newline = part.indexOf('\n');
-      const key = newline === -1 ? part : part.slice(0, newline);
-      const body = newline === -1 ? '' : part.slice(newline + 1).trim();
-      dumps.set(key, body === '' ? [] : JSON.parse(body));
-    }
-    const dump = <T>(key: string): T => {
-      if (!dumps.has(key)) throw new Error(`snapshot of the sandbox host has no "${key}": ${result.stdout}`);
-      return dumps.get(key) as T;
-    };
-    const namespaces = dump<Array<{ name: string }>>('netns')
-      .map((n) => n.name)
-      .sort();
-    const state: Record<string, unknown> = { namespaces };
-    for (const ns of ['', ...namespaces]) {
-      const links = dump<Array<Record<string, unknown>>>(`links ${ns}`);
-      const addrs = dump<Array<{ ifname: string; addr_info: Array<Record<string, unknown>> }>>(`addrs ${ns}`);
-      const routes = dump<Array<Record<string, unknown>>>(`routes ${ns}`);
-      state[ns === '' ? 'host' : `netns ${ns}`] = {
-        links: links
-          .map((l) => ({
-            ifname: l.ifname,
-            flags: l.flags,
-            kind: (l.linkinfo as { info_kind?: string } | undefined)?.info_kind,
-            master: l.master,
-          }))
-          .sort(byKey('ifname')),
-        addrs: addrs
-          .flatMap((a) =>
-            a.addr_info.filter((i) => i.scope !== 'link').map((i) => `${a.ifname} ${i.local}/${i.prefixlen}`),
-          )
-          .sort(),
-        routes: routes
-          .filter((r) => r.protocol !== 'kernel' || r.type !== 'local')
-          .map((r) => JSON.stringify({ ...r, expires: undefined }))
-          .sort(),
-      };
-    }
-    return state;
+  snapshot(): Promise<Record<string, unknown>> {
+    return kernelSnapshot((argv) => this.exec(argv));
   }
 
   dispose(): void {
     this.holder.kill('SIGKILL');
   }
+}
+
+/**
+ * The normalized network state (see SandboxHost.snapshot) of any host that `exec` runs commands
+ * on: a sandbox host, or a fleet host reached through its sshd's namespaces (test/fleet/).
+ */
+export async function kernelSnapshot(
+  exec: (argv: readonly string[]) => Promise<ExecResult>,
+): Promise<Record<string, unknown>> {
+  const result = await exec(['bash', '-c', snapshotScript]);
+  if (result.exitCode !== 0) throw new Error(`snapshot of the sandbox host failed: ${result.stderr}`);
+  const dumps = new Map<string, unknown>();
+  for (const part of result.stdout.split('\n@@ ').slice(1)) {
+    const newline = part.indexOf('\n');
+    const key = newline === -1 ? part : part.slice(0, newline);
+    const body = newline === -1 ? '' : part.slice(newline + 1).trim();
+    dumps.set(key, body === '' ? [] : JSON.parse(body));
+  }
+  const dump = <T>(key: string): T => {
+    if (!dumps.has(key)) throw new Error(`snapshot of the sandbox host has no "${key}": ${result.stdout}`);
+    return dumps.get(key) as T;
+  };
+  const namespaces = dump<Array<{ name: string }>>('netns')
+    .map((n) => n.name)
+    .sort();
+  const state: Record<string, unknown> = { namespaces };
+  for (const ns of ['', ...namespaces]) {
+    const links = dump<Array<Record<string, unknown>>>(`links ${ns}`);
+    const addrs = dump<Array<{ ifname: string; addr_info: Array<Record<string, unknown>> }>>(`addrs ${ns}`);
+    const routes = dump<Array<Record<string, unknown>>>(`routes ${ns}`);
+    state[ns === '' ? 'host' : `netns ${ns}`] = {
+      links: links
+        .map((l) => ({
+          ifname: l.ifname,
+          flags: l.flags,
+          kind: (l.linkinfo as { info_kind?: string } | undefined)?.info_kind,
+          master: l.master,
+        }))
+        .sort(byKey('ifname')),
+      addrs: addrs
+        .flatMap((a) =>
+          a.addr_info.filter((i) => i.scope !== 'link').map((i) => `${a.ifname} ${i.local}/${i.prefixlen}`),
+        )
+        .sort(),
+      routes: routes
+        .filter((r) => r.protocol !== 'kernel' || r.type !== 'local')
+        .map((r) => JSON.stringify({ ...r, expires: undefined }))
+        .sort(),
+    };
+  }
+  return state;
 }
 
 function byKey(key: string) {

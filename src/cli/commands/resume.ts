@@ -6,6 +6,7 @@ import { requireNetAdmin } from '../../host/privileges.js';
 import { forUser } from '../../host/user-command.js';
 import type { CliContext } from '../context.js';
 import { formatFailure, formatStepLine, jsonLine, logCommand } from '../output.js';
+import { runEndJson } from '../json-results.js';
 import { withInterruptSignal } from '../signals.js';
 
 /** `runbook resume [run-id]`: continue an interrupted, failed or stopped run from its journal. */
@@ -34,7 +35,7 @@ export async function resumeCommand(
     return exitCodeFor('ok');
   }
   if (options.json) {
-    ctx.out(jsonLine({ event: 'run-end', runId: result.runId, status: result.status, failure: result.failure }));
+    ctx.out(jsonLine({ ...runEndJson(result.runId, result.runbook, result), resumed: true }));
   } else if (result.status === 'failed' && result.failure !== undefined) {
     for (const line of formatFailure(result.failure, result.runId)) ctx.err(line);
   } else if (result.status === 'stopped') {

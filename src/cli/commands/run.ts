@@ -9,6 +9,7 @@ import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } fro
 import { showTutorialView } from '../../sandbox/tutorial-view.js';
 import type { CliContext } from '../context.js';
 import { formatFailure, formatStepLine, formatWhy, jsonLine, logCommand } from '../output.js';
+import { runEndJson } from '../json-results.js';
 import { withInterruptSignal } from '../signals.js';
 import { formatUndoLine, reportRollback } from './rollback.js';
 import { reportProvisional, validateConfirmWithin } from './run-confirm-within.js';
@@ -78,9 +79,7 @@ export async function runCommand(
 
   const changed = result.steps.filter((s) => s.outcome === 'changed').length;
   if (options.json) {
-    ctx.out(
-      jsonLine({ event: 'run-end', runId: result.runId, status: result.status, changed, failure: result.failure }),
-    );
+    ctx.out(jsonLine(runEndJson(result.runId, prepared.runbook.spec.name, result)));
   } else if (result.status === 'failed' && result.failure !== undefined) {
     for (const line of formatFailure(result.failure, result.runId, next)) ctx.err(line);
   } else {

@@ -1,7 +1,24 @@
+import { hasChangesLeft } from '../../engine/changes-left.js';
+import { isOneShotRun, isThisHost } from '../../host/binding.js';
 import { ExitCode } from '../../errors.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
-import { listRunIndexes } from '../../journal/run-index.js';
+import { listRunIndexes, type RunIndex } from '../../journal/run-index.js';
 import type { CliContext } from '../context.js';
+
+/**
+ * Whether a rollback would undo anything of the run: never for a one-shot --sandbox run (its
+ * host vanished with it); null when its journal cannot be read (a damaged journal must not hide
+ * the other runs; `runbook journal ID --verify` says what is wrong).
+ */
+function changesLeft(stateDir: string, run: RunIndex): boolean | null {
+  if (run.status === 'damaged') return null;
+  if (isOneShotRun(run.host)) return false;
+  try {
+    return hasChangesLeft(stateDir, run);
+  } catch {
+    return null;
+  }
+}
 
 /** `runbook runs`: every run in the state dir, oldest first. */
 export function runsCommand(ctx: CliContext, options: { json?: boolean }): number {
@@ -11,15 +28,20 @@ export function runsCommand(ctx: CliContext, options: { json?: boolean }): numbe
   if (options.json) {
     ctx.out(
       JSON.stringify(
-        runs.map(({ id, runbook, status, started, finished, host, confirmBy, damage }) => ({
-          id,
-          runbook,
-          status,
-          started,
-          finished,
-          host,
-          confirmBy,
-          damage,
+        runs.map((run) => ({
+          id: run.id,
+          runbook: run.runbook,
+          status: run.status,
+          started: run.started,
+          finished: run.finished,
+          host: run.host,
+          confirmBy: run.confirmBy,
+          damage: run.damage,
+          // Whether the run was made on the host (network namespace) this command runs on, and
+          // whether it has changes a rollback would undo: what fleet audits and the Ansible
+          // module ask (docs/json-output.md).
+          thisHost: isThisHost(run.host),
+          changesLeft: changesLeft(ctx.stateDir, run),
         })),
       ),
     );
