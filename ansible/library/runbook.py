@@ -24,6 +24,13 @@ description:
   - In check mode, C(state=present) runs C(runbook check), which only reads; the task is
     C(changed) if and only if a step does not hold (drift), and each step's diagnosis is
     returned. C(state=absent) reports whether a rollback would undo anything.
+  - With C(confirm_within), C(state=present) makes the change provisional (C(runbook run
+    --confirm-within)), like Juniper's C(commit confirmed) - unless a later task with
+    C(state=confirmed) reaches the host within that time, a watchdog on the host rolls the run
+    back by itself. So a host that a network change cut off reverts without anyone reaching it.
+  - C(state=confirmed) keeps the change of this host's run of the runbook that awaits
+    confirmation (C(runbook confirm RUN_ID)); C(changed) if it was confirmed now. It fails if the
+    run was already reverted. Run it over a new connection (a C(reset_connection) meta task).
   - Invalid input (an unknown runbook or parameter, a bad value; the CLI's exit code 2) fails
     the task with the CLI's own message, and nothing on the host is changed.
 version_added: "0.1.0"
@@ -46,9 +53,10 @@ options:
     default: {}
   state:
     description:
-      - C(present) applies the runbook; C(absent) rolls back every run of it on this host.
+      - C(present) applies the runbook; C(absent) rolls back every run of it on this host;
+        C(confirmed) keeps a change made with C(confirm_within).
     type: str
-    choices: [present, absent]
+    choices: [present, absent, confirmed]
     default: present
   executable:
     description:
@@ -56,6 +64,12 @@ options:
         C(runbook) or C(node /opt/runbook/runbook.mjs).
     type: str
     default: runbook
+  confirm_within:
+    description:
+      - For C(state=present), a deadline such as C(90), C(30s) or C(5m) - the run succeeds
+        provisionally, and is rolled back on the host by itself unless a C(state=confirmed)
+        task comes within that time.
+    type: str
   state_dir:
     description:
       - The state dir holding the runs and journals on the target (C(--state-dir)). Default, the
@@ -84,6 +98,19 @@ EXAMPLES = r"""
   runbook:
     name: single-container
     state: absent
+
+- name: Apply with a safety net - reverted on the host in 5 minutes unless confirmed
+  runbook:
+    name: single-container
+    confirm_within: 5m
+
+- name: A new connection proves the host is still reachable
+  meta: reset_connection
+
+- name: Keep the change
+  runbook:
+    name: single-container
+    state: confirmed
 
 - name: runbook installed as a bundle elsewhere, with its own state dir
   runbook:
@@ -130,6 +157,11 @@ rolled_back:
   returned: for absent
   type: list
   elements: dict
+awaiting_confirmation:
+  description: For C(confirm_within), the deadline and the command that confirms on the host.
+  returned: when the run awaits confirmation
+  type: dict
+  sample: {"deadline": "2026-11-29T18:07:41.123Z", "confirm": "runbook confirm 20261129T180241.123Z-1c16"}
 msg:
   description: What happened, in words; on failure, the failed step, the cause and the fix, or the CLI's message.
   returned: always
@@ -298,7 +330,8 @@ def present(module, cli):
         resumed_changed = end.get("changed", 0)
         result["resumed"] = {"run_id": latest["id"], "status": end.get("status"), "changed_steps": resumed_changed}
 
-    rc, events, out, err = cli.call(["run", name] + flags)
+    within = module.params["confirm_within"]
+    rc, events, out, err = cli.call(["run", name] + flags + (["--confirm-within", within] if within else []))
     end = last_event(events, "run-end")
     if end is None:
         cli.fail("run %s" % name, rc, events, out, err, **result)
@@ -310,8 +343,13 @@ def present(module, cli):
         commands=cli.commands,
     )
     result["changed"] = end.get("changed", 0) + resumed_changed > 0
+    awaiting = last_event(events, "awaiting-confirmation")
+    if awaiting is not None:
+        result["awaiting_confirmation"] = {"deadline": awaiting.get("deadline"), "confirm": awaiting.get("confirm")}
     if rc == EXIT_OK and end.get("status") == "succeeded":
         result["msg"] = "run %s succeeded: %s step(s) changed" % (end.get("runId"), end.get("changed", 0))
+        if awaiting is not None:
+            result["msg"] += "; awaiting confirmation until %s, else rolled back" % awaiting.get("deadline")
         module.exit_json(**result)
     if end.get("failure"):
         result["failure"] = end["failure"]
@@ -402,12 +440,54 @@ def absent(module, cli):
     )
 
 
+def confirmed(module, cli):
+    """Keeps the change of this host's latest run of the runbook awaiting confirmation."""
+    name = module.params["name"]
+    mine = runs_here(cli, runbook_name(cli, name))
+    awaiting = [r for r in mine if r.get("status") == "awaiting-confirmation"]
+    if not awaiting:
+        latest = mine[-1] if mine else None
+        status = latest.get("status") if latest else None
+        if status == "confirmed":
+            module.exit_json(changed=False, status="confirmed", run_id=latest["id"], msg="run %s was already confirmed" % latest["id"], commands=cli.commands)
+        module.fail_json(
+            msg="no run of %s awaits confirmation on this host%s"
+            % (name, " (the latest, %s, is %s)" % (latest["id"], status) if latest else ""),
+            status=status,
+            commands=cli.commands,
+        )
+    run_id = awaiting[-1]["id"]
+    if module.check_mode:
+        module.exit_json(changed=True, status="would-confirm", run_id=run_id, msg="would confirm run %s" % run_id, commands=cli.commands)
+    rc, events, out, err = cli.call(["confirm", run_id])
+    event = last_event(events, "confirm")
+    if event is None:
+        cli.fail("confirm %s" % run_id, rc, events, out, err)
+    kind = event.get("kind")
+    if rc == EXIT_OK and kind in ("confirmed", "already-confirmed"):
+        module.exit_json(
+            changed=kind == "confirmed",
+            status="confirmed",
+            run_id=run_id,
+            msg="run %s confirmed: the change stays" % run_id,
+            commands=cli.commands,
+        )
+    module.fail_json(
+        rc=rc,
+        status=kind,
+        run_id=run_id,
+        msg="run %s was not confirmed in time: it was %s" % (run_id, "rolled back" if kind == "rolled-back" else "reverted"),
+        commands=cli.commands,
+    )
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             name=dict(type="str", required=True),
             params=dict(type="dict", default={}),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
+            state=dict(type="str", default="present", choices=["present", "absent", "confirmed"]),
+            confirm_within=dict(type="str"),
             executable=dict(type="str", default="runbook"),
             state_dir=dict(type="path"),
         ),
@@ -416,6 +496,8 @@ def main():
     cli = Cli(module)
     if module.params["state"] == "absent":
         absent(module, cli)
+    elif module.params["state"] == "confirmed":
+        confirmed(module, cli)
     elif module.check_mode:
         check_present(module, cli)
     else:

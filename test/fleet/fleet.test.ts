@@ -26,6 +26,7 @@ interface TaskResult {
   failure?: { stepId?: string; cause?: string; fix?: string };
   rolled_back?: Array<{ run_id: string; undone: string[] }>;
   resumed?: { run_id: string; status: string; changed_steps: number };
+  awaiting_confirmation?: { deadline: string; confirm: string };
 }
 
 interface PlaybookResult {
@@ -235,6 +236,41 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
     const again = await playbook(apply, ['-e', 'rb_state=absent']);
     expect(again.exitCode, again.stdout + again.stderr).toBe(0);
     for (const name of hostNames) expect(again.recap[name]).toMatchObject({ changed: 0, failed: 0 });
+    expect(await snapshots()).toEqual(before);
+  });
+
+  it('confirm_within: every host applies provisionally; the two confirmed keep the change, the one never confirmed reverts by itself to exactly as before', async () => {
+    // The fleet is as before the first run (the absent test above).
+    const applied = await playbook(apply, ['-e', 'rb_confirm_within=40s']);
+    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+    for (const name of hostNames) expect(applied.recap[name]).toMatchObject({ changed: 1, failed: 0 });
+    const deadlines = hostNames.map((name) => Date.parse(applied.results[name]?.awaiting_confirmation?.deadline ?? ''));
+    for (const deadline of deadlines) expect(deadline).toBeGreaterThan(Date.now());
+    const endStates = await snapshots();
+    expect(fleet.hosts.map((h) => runsOf(h).at(-1)?.status)).toEqual(Array(3).fill('awaiting-confirmation'));
+
+    // A new connection confirms host1 and host2 only; host3 is "unreachable".
+    const confirm = await playbook(apply, ['-e', 'rb_state=confirmed', '--limit', 'host1,host2']);
+    expect(confirm.exitCode, confirm.stdout + confirm.stderr).toBe(0);
+    expect(confirm.recap).toMatchObject({ host1: { changed: 1, failed: 0 }, host2: { changed: 1, failed: 0 } });
+    expect(confirm.recap.host3).toBeUndefined();
+
+    // host3's watchdog reverts it at its deadline, with nobody reaching it.
+    const host3 = fleet.hosts[2] as FleetHost;
+    const waitUntil = Math.max(...deadlines) + 20_000;
+    while (runsOf(host3).at(-1)?.status !== 'reverted' && Date.now() < waitUntil)
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(runsOf(host3).at(-1)?.status).toBe('reverted');
+    expect(await snapshotOf(host3)).toEqual(before.host3);
+    expect(fleet.hosts.slice(0, 2).map((h) => runsOf(h).at(-1)?.status)).toEqual(['confirmed', 'confirmed']);
+    expect(await snapshotOf(fleet.hosts[1] as FleetHost)).toEqual(endStates.host2);
+
+    // Confirming host3 now fails with what happened; absent then leaves every host as before.
+    const late = await playbook(apply, ['-e', 'rb_state=confirmed', '--limit', 'host3']);
+    expect(late.recap.host3).toMatchObject({ failed: 1 });
+    expect(late.results.host3?.msg).toMatch(/no run of single-container awaits confirmation.*reverted/);
+    const absent = await playbook(apply, ['-e', 'rb_state=absent']);
+    expect(absent.exitCode, absent.stdout + absent.stderr).toBe(0);
     expect(await snapshots()).toEqual(before);
   });
 });
