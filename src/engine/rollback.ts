@@ -59,6 +59,7 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
     journal.append({ type: 'rollback-start', steps: planned });
     const result = await undoSteps({
       steps: toUndo,
+      onlyIfThere: new Set(run.history.cutOffSteps),
       executor: options.executor,
       journal,
       signal: options.signal,

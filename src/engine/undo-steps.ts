@@ -12,6 +12,8 @@ export interface UndoReport {
   durationMs: number;
   /** For undo-failed: the check that still holds; for not-undoable: the runbook's reason. */
   stillHolds: string | undefined;
+  /** A cut-off step whose effect was not there: its undo did not run. */
+  notThere?: true;
 }
 
 export interface UndoResult {
@@ -22,6 +24,11 @@ export interface UndoResult {
 export interface UndoOptions {
   /** The steps to undo, in the order to undo them (the reverse of the order they were done). */
   steps: readonly PlannedStep[];
+  /**
+   * Steps whose `do` was cut off (timeout, signal, crash): undone only when their effect is
+   * there, since a same-named thing that fails the step's checks is not the run's to delete.
+   */
+  onlyIfThere?: ReadonlySet<string> | undefined;
   executor: Executor;
   journal: JournalSink;
   signal: AbortSignal | undefined;
@@ -62,13 +69,17 @@ export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
         options.onUndo?.(report);
         continue;
       }
-      for (const [index, command] of step.undo.entries()) await runGuarded(ctx, step.id, 'undo', index, command);
-      const stillHolds = await firstHoldingCheck(ctx, step);
+      const notThere = options.onlyIfThere?.has(step.id) === true && (await firstHoldingCheck(ctx, step)) === undefined;
+      if (!notThere) {
+        for (const [index, command] of step.undo.entries()) await runGuarded(ctx, step.id, 'undo', index, command);
+      }
+      const stillHolds = notThere ? undefined : await firstHoldingCheck(ctx, step);
       const report: UndoReport = {
         stepId: step.id,
         outcome: stillHolds === undefined ? 'undone' : 'undo-failed',
         durationMs: Math.round(performance.now() - started),
         stillHolds,
+        ...(notThere ? { notThere: true as const } : {}),
       };
       options.journal.append({
         type: 'step-undone',

@@ -16,6 +16,8 @@ export interface CommandRequest {
   timeoutMs: number;
   /** Text for the command's standard input; without it, stdin is closed. */
   input?: string | undefined;
+  /** The user's interrupt: when it aborts, the command is stopped (its process group killed). */
+  signal?: AbortSignal | undefined;
 }
 
 /**

@@ -57,7 +57,8 @@ export function reportRollback(ctx: CliContext, result: RollbackResult, json: bo
 export function formatUndoLine(report: UndoReport): string {
   if (report.outcome === 'not-undoable')
     return `  ${report.outcome.padEnd(12)} ${report.stepId}  (left as it is: ${report.stillHolds})`;
-  return `  ${report.outcome.padEnd(11)} ${report.stepId}  (${report.durationMs} ms)`;
+  const note = report.notThere ? '  (its cut-off command had not taken effect: not there, nothing to undo)' : '';
+  return `  ${report.outcome.padEnd(11)} ${report.stepId}  (${report.durationMs} ms)${note}`;
 }
 
 /** ", 1 step not undoable (flush-neighbours)" when the runbook declared some `undo: none`. */
