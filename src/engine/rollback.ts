@@ -2,6 +2,7 @@ import type { Executor } from '../exec/types.js';
 import type { RunIndex } from '../journal/run-index.js';
 import { RunbookError } from '../errors.js';
 import type { PlannedStep } from '../runbook/plan.js';
+import { requirePrograms } from '../host/preflight.js';
 import type { CommandEvent } from './journaled-command.js';
 import { journalFile } from '../journal/paths.js';
 import { readJournal } from '../journal/reader.js';
@@ -53,6 +54,14 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
     .filter((s): s is PlannedStep => s !== undefined)
     .map((step) => withCapturedValues(step, run.history.captures.get(step.id) ?? {}));
 
+  requirePrograms(
+    toUndo.flatMap((step) =>
+      [...step.undo.flatMap((c) => (c.condition === undefined ? [c] : [c, c.condition])), ...step.verify].map(
+        (c) => c.argv,
+      ),
+    ),
+    `rolling back run ${run.index.id}`,
+  );
   const note = undone.size > 0 ? `continuing a rollback: ${undone.size} step(s) already undone` : undefined;
   return continueRun(stateDir, run, 'rollback', note, async (journal) => {
     const planned = toUndo.map((s) => s.id);

@@ -12,6 +12,7 @@ import { rollbackWhileLocked, type RollbackResult } from './rollback.js';
 import { executeAndRecord, type StepReport, type StepsResult } from './execute-steps.js';
 import { engineVersion } from '../version.js';
 import { invalidInput } from '../errors.js';
+import { commandsOf, requirePrograms } from '../host/preflight.js';
 
 export interface RunRunbookOptions {
   runbook: LoadedRunbook;
@@ -48,6 +49,8 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
       `its steps: ${plan.steps.map((s) => s.id).join(', ')}`,
     );
   }
+
+  requirePrograms(plan.steps.flatMap(commandsOf), `runbook ${runbook.spec.name}`);
 
   const lock = acquireLock(stateDir, `run ${runbook.spec.name}`);
   try {
