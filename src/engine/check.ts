@@ -124,6 +124,7 @@ export interface CheckRunbookResult extends CheckStepsResult {
 export async function checkRunbook(options: CheckRunbookOptions): Promise<CheckRunbookResult> {
   // Read-only, but a check that cannot start proves nothing: say what is missing up front.
   requirePrograms(
+    options.executor,
     options.plan.steps.flatMap((step) => [...step.verify, ...step.diagnose].map((c) => c.argv)),
     `checking runbook ${options.runbook.spec.name}`,
   );

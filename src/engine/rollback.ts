@@ -55,6 +55,7 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
     .map((step) => withCapturedValues(step, run.history.captures.get(step.id) ?? {}));
 
   requirePrograms(
+    options.executor,
     toUndo.flatMap((step) =>
       [...step.undo.flatMap((c) => (c.condition === undefined ? [c] : [c, c.condition])), ...step.verify].map(
         (c) => c.argv,

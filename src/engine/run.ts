@@ -50,7 +50,7 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
     );
   }
 
-  requirePrograms(plan.steps.flatMap(commandsOf), `runbook ${runbook.spec.name}`);
+  requirePrograms(options.executor, plan.steps.flatMap(commandsOf), `runbook ${runbook.spec.name}`);
 
   const lock = acquireLock(stateDir, `run ${runbook.spec.name}`);
   try {

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { killProcessGroup } from './kill-group.js';
+import { resolvesOnPath } from '../host/preflight.js';
 import type { CommandRequest, CommandResult, Executor } from './types.js';
 
 /**
@@ -10,6 +11,7 @@ import type { CommandRequest, CommandResult, Executor } from './types.js';
  */
 export function createExecaExecutor(): Executor {
   return {
+    resolves: (program) => resolvesOnPath(program),
     async run({ argv, timeoutMs, input, signal }: CommandRequest): Promise<CommandResult> {
       const [file, ...args] = argv;
       if (file === undefined) throw new Error('empty argv');

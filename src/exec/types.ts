@@ -26,6 +26,8 @@ export interface CommandRequest {
  */
 export interface Executor {
   run(request: CommandRequest): Promise<CommandResult>;
+  /** Whether `program` would start (found on PATH): the preflight asks before anything runs. */
+  resolves?(program: string): boolean;
 }
 
 /**

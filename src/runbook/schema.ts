@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { specificIssues } from './yaml-errors.js';
 
 /**
  * The runbook file format (runbooks/<name>.yaml), as a zod schema. Everything a runbook may
@@ -232,10 +233,32 @@ export const StepItem = z.unknown().transform((item, ctx) => {
   const schema = has('include') ? IncludeSpec : has('foreach') ? LoopSpec : StepSpec;
   const parsed = (schema as z.ZodType<StepSpec | LoopSpec | IncludeSpec>).safeParse(item);
   if (parsed.success) return parsed.data;
-  for (const issue of parsed.error.issues)
-    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] });
+  // Kept as they are (a union's deepest branch, code and all), for specific messages.
+  for (const issue of parsed.error.issues.flatMap(specificIssues))
+    ctx.addIssue({ ...issue, path: issue.path as PropertyKey[] } as never);
   return z.NEVER;
 });
+
+/**
+ * A fact about the parameters, checked before anything runs: `address` (rendered, once per
+ * value of `foreach` when given) must be a usable host address of the network `host_of` (not
+ * its network or broadcast address), and none of the `not` addresses (issue 11).
+ */
+export const ConstraintSpec = z.strictObject({
+  foreach: z
+    .strictObject({
+      var: VarName,
+      from: z.union([z.number().int(), z.string()]),
+      to: z.union([z.number().int(), z.string()]),
+    })
+    .optional(),
+  address: z.string().min(1),
+  host_of: z.string().min(1),
+  not: z.array(z.string()).default([]),
+  /** What the address is for, in messages: "the address of container{{n}}". */
+  what: z.string().optional(),
+});
+export type ConstraintSpec = z.infer<typeof ConstraintSpec>;
 
 export const ParamType = z.enum([
   'name',
@@ -278,6 +301,7 @@ export const RunbookSpec = z
     description: z.string().min(1),
     parameters: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/), ParamSpec).default({}),
     steps: z.array(StepItem).min(1, 'a runbook needs at least one step'),
+    constraints: z.array(ConstraintSpec).default([]),
   })
   .superRefine((runbook, ctx) => {
     // Ids written in this file must be unique (ids a loop generates are checked when rendered).
