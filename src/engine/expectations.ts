@@ -1,5 +1,6 @@
 import type { CommandResult } from '../exec/types.js';
 import type { ExpectSpec } from '../runbook/schema.js';
+import { matchesLinear } from '../runbook/linear-regex.js';
 
 /** Whether a command's result shows what was expected, and if not, why not. */
 export interface Verdict {
@@ -35,7 +36,7 @@ export function evaluate(expect: ExpectSpec, result: CommandResult): Verdict {
   if (expect.output_contains !== undefined && !output.includes(expect.output_contains)) {
     return fail(`output does not contain "${expect.output_contains}"`);
   }
-  if (expect.output_matches !== undefined && !new RegExp(expect.output_matches, 'm').test(output)) {
+  if (expect.output_matches !== undefined && !matchesLinear(expect.output_matches, output)) {
     return fail(`output does not match /${expect.output_matches}/`);
   }
   if (expect.json !== undefined) {
@@ -85,8 +86,8 @@ function matchingLine(expect: ExpectSpec, output: string): string | undefined {
   if (expect.output_contains !== undefined)
     return lines.find((l) => l.includes(expect.output_contains as string))?.trim();
   if (expect.output_matches !== undefined) {
-    const re = new RegExp(expect.output_matches);
-    return lines.find((l) => re.test(l))?.trim();
+    const source = expect.output_matches;
+    return lines.find((l) => matchesLinear(source, l))?.trim();
   }
   return firstLine(output);
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { specificIssues } from './yaml-errors.js';
+import { linearRegexProblem } from './linear-regex.js';
 
 /**
  * The runbook file format (runbooks/<name>.yaml), as a zod schema. Everything a runbook may
@@ -104,7 +105,12 @@ export const ExpectSpec: z.ZodType<ExpectSpec> = z.lazy(() =>
   z.strictObject({
     exit: z.union([z.number().int(), z.literal('nonzero'), z.literal('any')]).optional(),
     output_contains: z.string().optional(),
-    output_matches: z.string().refine(isValidRegex, { message: 'not a valid regular expression' }).optional(),
+    output_matches: z
+      .string()
+      .refine((source) => linearRegexProblem(source) === undefined, {
+        message: 'not a valid regular expression (RE2 syntax: no backreferences or lookaround)',
+      })
+      .optional(),
     json: z.unknown().optional(),
     not: ExpectSpec.optional(),
   }),
@@ -341,12 +347,3 @@ export type ConditionSpec = z.infer<typeof ConditionSpec>;
 export type CheckSpec = z.infer<typeof CheckSpec>;
 export type ProbeSpec = z.infer<typeof ProbeSpec>;
 export type ParamSpec = z.infer<typeof ParamSpec>;
-
-function isValidRegex(source: string): boolean {
-  try {
-    new RegExp(source);
-    return true;
-  } catch {
-    return false;
-  }
-}
