@@ -12,6 +12,8 @@ export interface StepReport {
   outcome: StepOutcome;
   durationMs: number;
   doFailed: boolean;
+  /** `do` did not run: a `requires` check did not hold. */
+  refused?: true;
 }
 
 export interface StepFailure {
@@ -66,12 +68,14 @@ export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsR
         }
       },
       stepFinished: ({ context }: { context: RunContext }, params: StepFinishedParams) => {
+        const refused = recorder.lastFailedCheck.get(params.stepId)?.refused === true;
         const report: StepReport = {
           stepId: params.stepId,
           title: steps.get(params.stepId)?.title ?? '',
           outcome: params.outcome,
           durationMs: Math.round(performance.now() - stepStartedAt),
-          doFailed: context.doFailed,
+          doFailed: context.doFailed && !refused,
+          ...(refused ? { refused: true as const } : {}),
         };
         if (params.outcome !== 'skipped') {
           journal.append({

@@ -1,6 +1,7 @@
 import type { Executor } from '../exec/types.js';
 import type { JournalSink } from '../journal/sink.js';
 import type { PlannedStep } from '../runbook/plan.js';
+import { undoFailure } from './already-gone.js';
 import { evaluate } from './expectations.js';
 import { InterruptedError, runJournaled, type CommandEvent } from './journaled-command.js';
 import { runGuarded } from './step-commands.js';
@@ -10,7 +11,10 @@ export interface UndoReport {
   /** not-undoable: the step says `undo: none`; nothing was run for it. */
   outcome: 'undone' | 'undo-failed' | 'not-undoable';
   durationMs: number;
-  /** For undo-failed: the check that still holds; for not-undoable: the runbook's reason. */
+  /**
+   * For undo-failed: the check that still holds, or the undo command that failed; for
+   * not-undoable: the runbook's reason.
+   */
   stillHolds: string | undefined;
   /** A cut-off step whose effect was not there: its undo did not run. */
   notThere?: true;
@@ -70,10 +74,18 @@ export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
         continue;
       }
       const notThere = options.onlyIfThere?.has(step.id) === true && (await firstHoldingCheck(ctx, step)) === undefined;
+      let failure: string | undefined;
       if (!notThere) {
-        for (const [index, command] of step.undo.entries()) await runGuarded(ctx, step.id, 'undo', index, command);
+        for (const [index, command] of step.undo.entries()) {
+          const outcome = await runGuarded(ctx, step.id, 'undo', index, command);
+          // A skipped command (its condition said no) and an accepted status are not failures.
+          if (outcome.kind === 'ran' && !outcome.ok) failure ??= undoFailure(command.argv, outcome.result);
+        }
       }
-      const stillHolds = notThere ? undefined : await firstHoldingCheck(ctx, step);
+      const holding = notThere ? undefined : await firstHoldingCheck(ctx, step);
+      // An undo that failed for a reason other than "already gone" did not undo, whatever the
+      // checks say: what it was to remove may be there still.
+      const stillHolds = holding ?? failure;
       const report: UndoReport = {
         stepId: step.id,
         outcome: stillHolds === undefined ? 'undone' : 'undo-failed',

@@ -54,6 +54,12 @@ describe('a same-named object that is not the one the step makes', () => {
     expectExit(run, 1);
     expect(run.stdout).toMatch(/failed +veth-pair/);
     expect(run.stderr).toContain('veth1 exists, but it is not a veth whose peer is enp0s8');
+    // A failed step never claims its effect is present; the evidence is the line that shows
+    // the peer, cut to what matters.
+    expect(run.stdout).not.toContain('effect is present');
+    const evidence = run.stderr.split('\n').find((l) => l.includes('evidence:')) ?? '';
+    expect(evidence).toContain('veth1@vpeer');
+    expect(evidence.length).toBeLessThan(250);
     await uplinkIntact();
     expect(await linkLine('veth1')).toBe('veth1@vpeer');
 
@@ -72,7 +78,9 @@ describe('a same-named object that is not the one the step makes', () => {
 
     const run = await runbook('run', 'single-container', '--set', 'container_veth=enp0s8');
     expectExit(run, 1);
-    expect(run.stdout).toMatch(/failed +move-container-end/);
+    expect(run.stdout).toMatch(
+      /failed +move-container-end .*\(its command did not run: a precondition does not hold\)/,
+    );
     expect(run.stderr).toContain('did not run "do": a precondition does not hold');
     await uplinkIntact();
     expect(await linkLine('enp0s8', 'container1')).toBe('(no enp0s8)');

@@ -46,7 +46,10 @@ export function reportRollback(ctx: CliContext, result: RollbackResult, json: bo
     );
   } else {
     const failed = result.steps.find((s) => s.outcome === 'undo-failed');
+    const undone = new Set(result.steps.filter((s) => s.outcome === 'undone').map((s) => s.stepId));
+    const left = result.planned.filter((id) => !undone.has(id));
     ctx.err(`rollback of run ${result.runId} stopped at step ${failed?.stepId}: ${failed?.stillHolds}`);
+    ctx.err(`left in place, not undone: ${left.join(', ')}`);
     ctx.err(
       `next: see what its undo commands said with \`runbook journal ${result.runId}\`, fix it, then \`runbook rollback ${result.runId}\` again`,
     );
