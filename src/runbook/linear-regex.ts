@@ -32,3 +32,25 @@ export function linearRegexProblem(source: string): string | undefined {
     return error instanceof Error ? error.message : String(error);
   }
 }
+
+/** The first match of `source` in `text` (^ and $ at each line): the whole match and group 1. */
+export function firstMatchLinear(
+  source: string,
+  text: string,
+): { match: string; group1: string | undefined; groups: number } | undefined {
+  const matcher = compile(source).matcher(text);
+  if (!matcher.find()) return undefined;
+  const groups = matcher.groupCount();
+  return { match: matcher.group(0) ?? '', group1: groups > 0 ? (matcher.group(1) ?? undefined) : undefined, groups };
+}
+
+/** Whether `pattern` matches the whole of `value` (no multi-line mode). */
+export function matchesWholeLinear(pattern: string, value: string): boolean {
+  let whole = compiledWhole.get(pattern);
+  if (whole === undefined) {
+    whole = RE2JS.compile(pattern);
+    compiledWhole.set(pattern, whole);
+  }
+  return whole.matches(value);
+}
+const compiledWhole = new Map<string, RE2JS>();

@@ -78,7 +78,12 @@ export const CaptureSpec = z.union([
         .string()
         .regex(/^[^.\s]+(\.[^.\s]+)*$/, 'a JSON path: keys and array indexes joined by ".", e.g. 0.address')
         .optional(),
-      regex: z.string().refine(isValidRegex, { message: 'not a valid regular expression' }).optional(),
+      regex: z
+        .string()
+        .refine((source) => linearRegexProblem(source) === undefined, {
+          message: 'not a valid regular expression (RE2 syntax: no backreferences or lookaround)',
+        })
+        .optional(),
       trim: z.boolean().optional(),
     })
     .refine((c) => c.json === undefined || c.regex === undefined, {

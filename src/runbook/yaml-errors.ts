@@ -36,6 +36,7 @@ function position(doc: Document, lines: LineCounter, path: readonly PropertyKey[
 /** The advice for a value YAML did not read as text: quote it. */
 function quoteAdvice(doc: Document, issue: Issue): string | undefined {
   if (issue.code !== 'invalid_type' || issue.expected !== 'string') return undefined;
+  if (issue.message.includes('quote')) return undefined; // the schema's own message already says how
   const node = doc.getIn(issue.path as unknown[], true);
   if (!isScalar(node) || typeof node.value === 'string') return undefined;
   const text = typeof node.source === 'string' ? node.source : String(node.value);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, inSandbox, removeDir, tempDir } from '../helpers/cli-harness.js';
 import { evaluate } from '../../src/engine/expectations.js';
+import { firstMatchLinear, matchesWholeLinear } from '../../src/runbook/linear-regex.js';
 
 /**
  * Issue 11, item 7: an `output_matches` pattern cannot hang a run. Patterns run on RE2's
@@ -30,6 +31,15 @@ describe('bounded expectations', () => {
     );
     expect(verdict.ok).toBe(false);
     expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  it('capture regexes and parameter patterns run on the same engine: linear, groups as before', () => {
+    const started = performance.now();
+    expect(matchesWholeLinear('(a+)+', line)).toBe(false);
+    expect(firstMatchLinear(evil, `${line}\n`)).toBeUndefined();
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(firstMatchLinear('^forwarding (\\d)$', 'x\nforwarding 1\n')).toMatchObject({ group1: '1', groups: 1 });
+    expect(firstMatchLinear('^v(\\d+)?x', 'vx')).toMatchObject({ group1: undefined, match: 'vx' });
   });
 
   it('a run whose check is ^(a+)+$ ends at once with the step failed, in a sandbox host', async () => {

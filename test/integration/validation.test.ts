@@ -71,7 +71,7 @@ describe('impossible values: exit 2, nothing changed', () => {
         const result = await cli(host, ['run', file, '--state-dir', stateDir]);
         expect(result.exitCode).toBe(2);
         expect(result.stderr).toContain(
-          'steps[0].verify[0].run[0]: YAML reads true as a boolean, not text: quote it: "true" (line 8, column 15)',
+          'steps[0].verify[0].run[0]: YAML read this as the boolean true, not as text: quote it as written ("1", "true", "0644") (line 8, column 15)',
         );
       });
     } finally {
