@@ -10,7 +10,9 @@ const alreadyGone: readonly RegExp[] = [
   /Cannot find device/, // ip link/addr/route … dev X
   /No such file or directory/, // ip netns del X, ip -n X …
   /No such process/, // ip route del: no such route
-  /Cannot assign requested address/, // ip addr del: no such address
+  /Cannot assign requested address/, // ip addr del: no such address (older iproute2)
+  /Address not found/, // ip addr del: no such address ("Error: ipv4: Address not found.")
+  /FIB table does not exist/, // ip route del in a namespace with no routes left
   /does a matching rule exist/, // iptables -D: no such rule
   /No such device/,
 ];
@@ -19,7 +21,8 @@ const alreadyGone: readonly RegExp[] = [
 export function undoFailure(argv: readonly string[], result: CommandResult): string | undefined {
   if (result.exitCode === 0 && !result.timedOut) return undefined;
   const output = `${result.stderr}\n${result.stdout}`;
-  if (result.exitCode !== undefined && alreadyGone.some((pattern) => pattern.test(output))) return undefined;
+  const finished = result.exitCode !== undefined && !result.timedOut && result.startError === undefined;
+  if (finished && alreadyGone.some((pattern) => pattern.test(output))) return undefined;
   const why =
     result.startError ??
     (result.timedOut
