@@ -1,12 +1,52 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Three tiers (CONTRIBUTING.md): `unit` needs no root and no kernel (src in memory, fakes, temp
+ * dirs); `kernel` runs the built CLI against real kernels inside throwaway sandbox hosts (root);
+ * `crash` is the crash-point sweep (root, minutes). `npm test` runs all three; `npm run
+ * test:unit` (and `test:kernel`, `test:crash`) one. Each tier rebuilds dist/ first when it is
+ * older than src/ (test/setup/build-dist.ts), so a single-file run never tests a stale build.
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Real-kernel tests create sandbox hosts and run the CLI: seconds, not milliseconds.
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Two cores: more workers only make the sandbox tests contend.
     maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: [
+            'test/engine/**/*.test.ts',
+            'test/runbook/**/*.test.ts',
+            'test/journal/**/*.test.ts',
+            'test/docs/**/*.test.ts',
+            'test/cli/**/*.test.ts',
+          ],
+          // A few unit tests run the built CLI (completion, show): no root, no kernel.
+          globalSetup: ['test/setup/build-dist.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'kernel',
+          // test/fleet: Ansible over real SSH to sandbox hosts (issue 14; CI installs ansible-core and sshd).
+          include: ['test/integration/**/*.test.ts', 'test/fleet/**/*.test.ts'],
+          globalSetup: ['test/setup/build-dist.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'crash',
+          include: ['test/crash/**/*.test.ts'],
+          globalSetup: ['test/setup/build-dist.ts', 'test/setup/crash-reference.ts'],
+        },
+      },
+    ],
   },
 });

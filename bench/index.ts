@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (as root): prints the figures of docs/performance and the README, each a
+ * `npm run bench` (as root): prints the figures of docs/performance.md, each a
  * median over several rounds, each comparison a ratio measured side by side in the same run.
  * Real-kernel figures are taken in fresh sandbox hosts (unshare --net --mount): nothing here
  * touches this machine's own network.

@@ -1,17 +1,19 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode, invalidInput, RunbookError } from '../errors.js';
+import { ExitCode, exitCodes, exitCodesHelp, internalErrorExitCode, invalidInput, RunbookError } from '../errors.js';
 import { concernsSandbox } from '../sandbox/in-option.js';
 import { engineVersion } from '../version.js';
 import { createContext, type CliContext, type GlobalOptions } from './context.js';
 import { stateDirDefaultHelp } from './state-dir.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
+import { errorJson } from './json-results.js';
 
 // Each command's module is imported when that command runs, not before: `runbook --version`
-// or `runbook list` should not pay for loading execa, xstate, zod and pino (see README,
-// Performance).
+// or `runbook list` should not pay for loading execa, xstate, zod and pino (see
+// docs/performance.md).
 const commands = {
   check: () => import('./commands/check.js'),
   completion: () => import('./commands/completion.js'),
+  confirm: () => import('./commands/confirm.js'),
   graph: () => import('./commands/graph.js'),
   journal: () => import('./commands/journal.js'),
   list: () => import('./commands/list.js'),
@@ -24,19 +26,8 @@ const commands = {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-/** The exit codes, as each command uses them (the README lists them too). */
-function exitCodesHelp(interrupted: string, one = 'a step failed (the diagnosis says why)'): string {
-  return `
-Exit codes:
-  0    success, or nothing to do
-  1    ${one}
-  2    invalid input (unknown runbook, bad parameter, malformed file or flag), not root, a run
-       that belongs to another host, or a runbook changed since the run (resume without --force);
-       nothing was changed
-  3    another runbook command holds the state dir's lock (the message names it)
-  130  interrupted (SIGINT/SIGTERM/SIGHUP) at a safe point; ${interrupted}`;
-}
-const runExitCodes = exitCodesHelp('`runbook resume` continues');
+/** The exit codes of the commands that run steps (the table is in src/errors.ts). */
+const runExitCodes = exitCodesHelp({ interrupted: `${exitCodes.interrupted.meaning}; \`runbook resume\` continues` });
 
 /**
  * Parses the command line and dispatches to one command module. Returns the exit code rather
@@ -50,7 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const inSandbox = await runInSandboxIfAsked(argv);
       if (inSandbox !== undefined) return inSandbox;
     } catch (error) {
-      return reportError(error);
+      return reportError(error, argv);
     }
   }
   let exitCode: number = ExitCode.ok;
@@ -92,6 +83,7 @@ Examples:
   sudo runbook run single-container --sandbox --set container=web1 --set container_cidr=172.16.0.9/24 --set gateway=172.16.0.9
   runbook runs                                  every run and its status
   runbook journal latest                        what the latest run did, command by command
+
 ${runExitCodes}`,
     );
 
@@ -131,6 +123,11 @@ ${runExitCodes}`,
       '--rollback-on-failure',
       'if a step fails, undo what this run changed (in reverse order), then exit 1; an interrupted run is left for resume',
     )
+    .option(
+      '--confirm-within <duration>',
+      'on success, keep the change only if `runbook confirm` comes within DURATION (90, 30s, 5m, 1h) from a new session; else a watchdog rolls it back',
+    )
+    .option('--explain', "after each step's line, print why the step is there (its `why:`, the tutorial's lesson)")
     .option('--json', 'print machine-readable events (one JSON object per line) instead of text')
     .addHelpText(
       'after',
@@ -144,14 +141,31 @@ Examples:
   sudo runbook run single-container --sandbox                      in a throwaway sandbox host
   sudo runbook run single-container                                on this host (a tutorial-like VM)
   sudo runbook run single-container --until host-route             stop at the tutorial's step 9
+  sudo runbook run single-container --sandbox --explain            and say why each step is there
   sudo runbook run multi-container --sandbox --set count=3
   sudo runbook run container-internet --rollback-on-failure        undo everything if a step fails
+  sudo runbook run single-container --confirm-within 2m           then, from a new ssh session:
+  sudo runbook confirm                                             keep it (else it is undone after 2 min)
+
+--confirm-within makes a change provisional, like Juniper's \`commit confirmed\` or \`netplan try\`:
+the run returns at once, leaving a watchdog (its own session, no terminal, SIGHUP ignored) that
+rolls the run back at the deadline unless \`runbook confirm\` came first. If the watchdog is gone,
+the next runbook command here reverts the expired run first. Not with --sandbox or --until.
+
 ${runExitCodes}`,
     )
     .action(
       async (
         runbook: string,
-        opts: { set: string[]; sandbox?: boolean; until?: string; json?: boolean; rollbackOnFailure?: boolean },
+        opts: {
+          set: string[];
+          sandbox?: boolean;
+          until?: string;
+          json?: boolean;
+          rollbackOnFailure?: boolean;
+          confirmWithin?: string;
+          explain?: boolean;
+        },
         command: Command,
       ) => {
         exitCode = await (await commands.run()).runCommand(context(command), runbook, opts, argv);
@@ -165,6 +179,7 @@ ${runExitCodes}`,
     )
     .argument('[run-id]', 'the run to resume (default: the latest interrupted, failed or stopped run)')
     .option('--force', 'resume even though the runbook file changed since the run started (the recorded text is used)')
+    .option('--until <step-id>', 'stop again after this step (the next stage of the tutorial); resume again to go on')
     .option('--json', 'print machine-readable events')
     .addHelpText(
       'after',
@@ -176,16 +191,26 @@ ones recorded when the run started.
 Examples:
   sudo runbook resume                        the latest interrupted, failed or stopped run here
   sudo runbook resume 20261128T145804        a run by id (or a unique prefix of it)
+  sudo runbook resume --until host-route     go on to the next stage only, in the same run
+
 ${runExitCodes}`,
     )
-    .action(async (runId: string | undefined, opts: { force?: boolean; json?: boolean }, command: Command) => {
-      exitCode = await (await commands.resume()).resumeCommand(context(command), runId, opts);
-    });
+    .action(
+      async (
+        runId: string | undefined,
+        opts: { force?: boolean; json?: boolean; until?: string },
+        command: Command,
+      ) => {
+        exitCode = await (await commands.resume()).resumeCommand(context(command), runId, opts);
+      },
+    );
 
   program
     .command('rollback')
     .description('undo, in reverse order, exactly the steps a run changed (never what it found already in place)')
     .argument('[run-id]', 'the run to roll back (default: the latest run with changes not yet undone)')
+    .option('--all', 'every run on this host with changes not yet undone, newest first (not with a run id)')
+    .option('--runbook <name>', 'with --all: only the runs of this runbook')
     .option('--json', 'print machine-readable events')
     .addHelpText(
       'after',
@@ -194,19 +219,64 @@ After each undo, the step's own verification must no longer hold; "already gone"
 undone. A rollback is journaled: if it is interrupted, run it again to finish; once finished,
 running it again changes nothing and exits 0.
 
+--all undoes every run on this host that has changes left, newest first (a run, then the runs
+that repaired it), stopping at the first undo that fails. Each run's undo is journaled in that
+run's journal; if interrupted, run it again to finish; once finished, it does nothing.
+
 Examples:
   sudo runbook rollback                      the latest run here with changes not yet undone
   sudo runbook rollback 20261128T145804      a run by id (or a unique prefix of it)
-${exitCodesHelp('run `runbook rollback` again to finish', 'an undo left its effect in place (the message names the step)')}`,
+  sudo runbook rollback --all --runbook single-container   everything single-container did here
+
+${exitCodesHelp({
+  stepFailed: 'an undo left its effect in place (the message names the step)',
+  interrupted: `${exitCodes.interrupted.meaning}; run \`runbook rollback\` again to finish`,
+})}`,
+    )
+    .action(
+      async (
+        runId: string | undefined,
+        opts: { json?: boolean; all?: boolean; runbook?: string },
+        command: Command,
+      ) => {
+        exitCode = await (await commands.rollback()).rollbackCommand(context(command), runId, opts);
+      },
+    );
+
+  program
+    .command('confirm')
+    .description(
+      'keep the change of a run made with --confirm-within: record the confirmation (who, when) and stop its watchdog',
+    )
+    .argument('[run-id]', "the run to confirm (default: this host's run awaiting confirmation)")
+    .option('--json', 'print the outcome as JSON')
+    .addHelpText(
+      'after',
+      `
+Confirm from a NEW session (a new ssh connection): that you could open it proves the change did
+not cut you off. Confirming twice changes nothing. Once the deadline has passed, the run is
+reverted instead and confirm exits 1.
+
+Examples:
+  sudo runbook confirm                       this host's run awaiting confirmation
+  sudo runbook confirm 20261128T145804       a run by id (or a unique prefix of it)
+  sudo runbook --in lab confirm              the run awaiting confirmation in sandbox lab
+
+${exitCodesHelp({
+  ok: 'confirmed (now, or already before)',
+  stepFailed: 'too late: the run was reverted (not confirmed by its deadline) or rolled back',
+  invalidInput: 'no run awaits confirmation here, or the run belongs to another host; nothing was changed',
+  interrupted: null,
+})}`,
     )
     .action(async (runId: string | undefined, opts: { json?: boolean }, command: Command) => {
-      exitCode = await (await commands.rollback()).rollbackCommand(context(command), runId, opts);
+      exitCode = await (await commands.confirm()).confirmCommand(context(command), runId, opts);
     });
 
   program
     .command('runs')
     .description(
-      'list recorded runs: id, runbook, status (running, succeeded, failed, interrupted, stopped, rolled-back), start and end',
+      'list recorded runs: id, runbook, status (running, succeeded, failed, interrupted, stopped, rolled-back, awaiting-confirmation, confirmed, reverted), start and end',
     )
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
@@ -227,7 +297,16 @@ ${exitCodesHelp('run `runbook rollback` again to finish', 'an undo left its effe
 Examples:
   runbook journal latest                     what the latest run did, command by command
   runbook journal latest --json | npx pino-pretty
-  runbook journal 20261128T145804 --verify   was any entry altered, removed or reordered?`,
+  runbook journal 20261128T145804 --verify   was any entry altered, removed or reordered?
+
+${exitCodesHelp({
+  ok: 'the journal was shown, or --verify found it intact',
+  stepFailed:
+    '--verify found an entry altered, removed or reordered, or the journal cannot be read (the message names the entry)',
+  invalidInput: 'no such run, or a malformed flag',
+  locked: null,
+  interrupted: null,
+})}`,
     )
     .action(async (runId: string, opts: { json?: boolean; verify?: boolean }, command: Command) => {
       exitCode = await (await commands.journal()).journalCommand(context(command), runId, opts);
@@ -257,11 +336,13 @@ Examples:
   sudo runbook run single-container --until host-route && sudo runbook check single-container
                                                 the tutorial's failed ping (step 9), diagnosed
 
-Exit codes:
-  0    every step holds
-  1    a step does not hold (the diagnosis says why)
-  2    invalid input (unknown runbook, bad parameter), or not root; nothing was checked
-  130  interrupted`,
+${exitCodesHelp({
+  ok: 'every step holds',
+  stepFailed: 'a step does not hold (the diagnosis says why)',
+  invalidInput: 'invalid input (unknown runbook, bad parameter), or not root; nothing was checked',
+  locked: null,
+  interrupted: 'interrupted',
+})}`,
     )
     .action(async (runbook: string, opts: { set: string[]; json?: boolean }, command: Command) => {
       exitCode = await (await commands.check()).checkCommand(context(command), runbook, opts);
@@ -285,9 +366,10 @@ Exit codes:
     .addHelpText(
       'after',
       `
-Each step is a composite state: entry → check → (ok | do → verify → (done | diagnosing →
-failed)), plus skipped for a step an earlier attempt finished; the run ends Succeeded,
-Failed, Stopped (--until) or Aborted. Transitions are labelled with their event and guard.
+Each step is a composite state: pending → check → (ok | do → verify → (changed | diagnosing
+→ failed)), plus skipped for a step an earlier attempt finished; a step's final states are
+named after its outcomes. The run ends Succeeded, Failed, Stopped (--until) or Aborted.
+Transitions are labelled with their event and guard.
 
 Examples:
   runbook graph single-container > statechart.mmd
@@ -328,16 +410,40 @@ Examples:
       exitCode = (await commands.completion()).completeCommand(context(command), kind, runbook, opts);
     });
 
+  // The watchdog of `run --confirm-within`, started detached by the run (hidden: not for people).
+  program
+    .command('__watchdog', { hidden: true })
+    .argument('<state-dir>')
+    .argument('<run-id>')
+    .action(async (stateDir: string, runId: string) => {
+      exitCode = await (await import('./watchdog-main.js')).watchdogMain(stateDir, runId);
+    });
+
+  // Belt and braces for --confirm-within: a run past its deadline unconfirmed (its watchdog
+  // gone) is reverted before any command on runs does anything else (issue 15).
+  program.hook('preAction', async (_program, action) => {
+    if (action.parent !== program) return;
+    const { revertExpiredFirst } = await import('./revert-expired-first.js');
+    await revertExpiredFirst(context(action), action.name());
+  });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
   } catch (error) {
-    return reportError(error);
+    return reportError(error, argv);
   }
 }
 
-/** Maps every failure to a message and an exit code; never a stack trace for a known error. */
-function reportError(error: unknown): number {
+/**
+ * Maps every failure to a message and an exit code; never a stack trace for a known error, and
+ * for an internal one only with --verbose.
+ */
+function reportError(error: unknown, argv: readonly string[]): number {
+  // With --json, a failure is reported as JSON too (on stdout, besides the text on stderr), so
+  // that a program driving the CLI (the Ansible module) can show the CLI's own message.
+  if (argv.includes('--json') && !(error instanceof CommanderError && error.exitCode === 0))
+    process.stdout.write(`${JSON.stringify(errorJson(error))}\n`);
   if (error instanceof CommanderError) {
     // --help and --version end with exit code 0; every usage error is invalid input.
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.invalidInput;
@@ -347,8 +453,9 @@ function reportError(error: unknown): number {
     if (error.hint !== undefined) process.stderr.write(`hint: ${error.hint}\n`);
     return error.exitCode;
   }
-  process.stderr.write(
-    `runbook: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  return ExitCode.stepFailed;
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  const detail = error instanceof Error ? (verbose ? (error.stack ?? error.message) : error.message) : String(error);
+  process.stderr.write(`runbook: internal error: ${detail}\n`);
+  if (!verbose) process.stderr.write('hint: run again with --verbose for the stack trace\n');
+  return internalErrorExitCode;
 }

@@ -1,8 +1,8 @@
 import type { CommandEvent } from '../engine/journaled-command.js';
-import { ExitCode } from '../errors.js';
 import type { CliContext } from './context.js';
 import type { FailedCheck, Finding } from '../engine/phases.js';
-import type { StepReport, StepFailure, StepsResult } from '../engine/execute-steps.js';
+import type { StepReport, StepFailure } from '../engine/execute-steps.js';
+import { forUser } from '../host/user-command.js';
 
 /** Column widths for the per-step progress lines. */
 const outcomeWidth = 8;
@@ -19,6 +19,21 @@ export function formatStepLine(report: StepReport): string {
         ? '  (its command failed, but the effect is present)'
         : '  (its command failed)';
   return `  ${outcome} ${report.stepId.padEnd(26)} ${report.title}  (${report.durationMs} ms)${note}`;
+}
+
+/** A step's `why`, wrapped under its progress line (run --explain). */
+export function formatWhy(why: string, width = 100): string[] {
+  const indent = ' '.repeat(2 + outcomeWidth + 1);
+  const lines: string[] = [];
+  let line = '';
+  for (const word of why.split(/\s+/).filter(Boolean)) {
+    if (line !== '' && indent.length + 5 + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines.map((l, i) => `${indent}${i === 0 ? 'why: ' : '     '}${l}`);
 }
 
 /** Which check failed, what the probes found, and what to do next. */
@@ -41,37 +56,42 @@ export type NextSteps = 'resume-or-rollback' | 'rolling-back' | 'one-shot-sandbo
 export function nextStepsHint(runId: string, next: NextSteps): string[] {
   if (next === 'one-shot-sandbox')
     return ['next: this sandbox host vanishes when the command ends; fix the cause (runbook or --set) and run again'];
-  const journal = `      every command and its output: \`runbook journal ${runId}\``;
+  const journal = `      every command and its output: \`${forUser(`runbook journal ${runId}`)}\``;
   if (next === 'rolling-back') return [journal];
   return [
-    `next: fix the cause, then \`runbook resume ${runId}\`; or undo what this run did with \`runbook rollback ${runId}\``,
+    `next: fix the cause, then \`${forUser(`runbook resume ${runId}`)}\`; or undo what this run did with \`${forUser(`runbook rollback ${runId}`)}\``,
     journal,
   ];
 }
 
 /**
  * The diagnosis of a step that does not hold: the check that failed and what it showed, then
- * the cause the first matching probe named, the line that shows it, and the fix. Shared by
- * `run` (formatFailure) and `check`.
+ * each cause the probes concerning the step named, with the line that shows it and the fix.
+ * Shared by `run` (formatFailure) and `check`. A cause already printed in full under another
+ * step (`shownUnder` says which) is named and referred to, not repeated.
  */
 export function formatDiagnosis(
   check: FailedCheck | undefined,
   findings: readonly Finding[],
   indent: string,
   whenNoProbeMatched: string,
+  shownUnder: (cause: string) => string | undefined = () => undefined,
 ): string[] {
   const lines: string[] = [];
   if (check !== undefined) {
     lines.push(`${indent}check:    ${check.argv.join(' ')}`);
     lines.push(`${indent}result:   ${check.reason}${check.evidence ? ` — "${check.evidence}"` : ''}`);
   }
-  const [finding] = findings;
-  if (finding === undefined) {
-    lines.push(`${indent}cause:    no diagnostic probe matched; ${whenNoProbeMatched}`);
-  } else {
+  if (findings.length === 0) lines.push(`${indent}cause:    no diagnostic probe matched; ${whenNoProbeMatched}`);
+  for (const finding of findings) {
+    const earlier = shownUnder(finding.cause);
+    if (earlier !== undefined) {
+      lines.push(`${indent}cause:    ${finding.cause} (evidence and fix: under ${earlier} above)`);
+      continue;
+    }
     lines.push(`${indent}cause:    ${finding.cause}`);
     lines.push(`${indent}evidence: ${finding.argv.join(' ')}${finding.evidence ? ` → "${finding.evidence}"` : ''}`);
-    if (finding.fix !== undefined) lines.push(`${indent}fix:      ${finding.fix}`);
+    if (finding.fix !== undefined) lines.push(`${indent}fix:      ${forUser(finding.fix)}`);
   }
   return lines;
 }
@@ -88,14 +108,4 @@ export function logCommand(ctx: CliContext): (event: CommandEvent) => void {
       { step: event.stepId, phase: event.phase, argv: event.argv, exitCode: event.result.exitCode },
       'command',
     );
-}
-
-/** The exit code for how a run (or a resumed run) ended. */
-export function exitCodeForRun(status: StepsResult['status']): number {
-  return {
-    succeeded: ExitCode.ok,
-    stopped: ExitCode.ok,
-    failed: ExitCode.stepFailed,
-    interrupted: ExitCode.interrupted,
-  }[status];
 }

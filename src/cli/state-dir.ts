@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { envVar } from '../env.js';
 import { invalidInput } from '../errors.js';
 import { packageRoot } from '../version.js';
 
 /** The environment variable that names the state dir when `--state-dir` is not given. */
-export const stateDirEnvVar = 'RUNBOOK_STATE_DIR';
+export const stateDirEnvVar = envVar.stateDir;
 
 /** Root's state dir when runbook is installed (not run from a checkout): the FHS place for it. */
 export const rootStateDir = '/var/lib/runbook';

@@ -1,9 +1,10 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { requirePrograms } from '../host/preflight.js';
 import type { Executor } from '../exec/types.js';
 import { currentHost, currentUser } from '../host/identity.js';
 import type { HostIdentity } from '../journal/entries.js';
 import { auditFile } from '../journal/paths.js';
+import { mkdirPrivate, openForAppend, syncFd, writeAll } from '../journal/safe-fs.js';
 import { MemoryJournal } from '../journal/sink.js';
 import type { LoadedRunbook } from '../runbook/load.js';
 import type { ParamValues } from '../runbook/params.js';
@@ -176,13 +177,16 @@ export function distinctCauses(steps: readonly StepCheck[]): string[] {
   return [...new Set(steps.flatMap((s) => s.findings.map((f) => f.cause)))];
 }
 
-/** One line, appended with O_APPEND in a single write and fsync'd: durable, never interleaved. */
+/**
+ * One line, appended with O_APPEND in a single write and fsync'd: durable, never interleaved.
+ * Created 0600, never through a symbolic link (safe-fs.ts).
+ */
 function appendAuditLine(stateDir: string, file: string, record: CheckAuditRecord): void {
-  mkdirSync(stateDir, { recursive: true });
-  const fd = openSync(file, 'a', 0o644);
+  mkdirPrivate(stateDir);
+  const fd = openForAppend(file);
   try {
-    writeSync(fd, `${JSON.stringify(record)}\n`);
-    fsyncSync(fd);
+    writeAll(fd, `${JSON.stringify(record)}\n`, file);
+    syncFd(fd, file);
   } finally {
     closeSync(fd);
   }

@@ -1,33 +1,11 @@
-import { createActor } from 'xstate';
+import { createActor, toPromise } from 'xstate';
 import type { RunJournal } from '../journal/run-journal.js';
-import type { StepOutcome } from '../journal/entries.js';
-import type { Plan, PlannedStep } from '../runbook/plan.js';
+import type { Plan } from '../runbook/plan.js';
 import { InterruptedError, type CommandContext } from './journaled-command.js';
-import { buildRunMachine, RunEnd, type RunContext, type StepFinishedParams, type StepParams } from './machine.js';
-import { createPhaseActors, type FailedCheck, type Finding, type PhaseRecorder } from './phases.js';
+import { buildRunMachine, type StepReport, type StepsResult } from './machine.js';
+import { createPhaseActors } from './phases.js';
 
-export interface StepReport {
-  stepId: string;
-  title: string;
-  outcome: StepOutcome;
-  durationMs: number;
-  doFailed: boolean;
-  /** `do` did not run: a `requires` check did not hold. */
-  refused?: true;
-}
-
-export interface StepFailure {
-  stepId: string;
-  title: string;
-  check: FailedCheck | undefined;
-  findings: Finding[];
-}
-
-export interface StepsResult {
-  status: 'succeeded' | 'failed' | 'stopped' | 'interrupted';
-  steps: StepReport[];
-  failure: StepFailure | undefined;
-}
+export type { StepFailure, StepReport, StepsResult } from './machine.js';
 
 export interface ExecuteStepsOptions extends CommandContext {
   plan: Plan;
@@ -40,53 +18,41 @@ export interface ExecuteStepsOptions extends CommandContext {
 
 /**
  * Runs a plan's steps through the statechart: creates the machine, supplies the phase
- * implementations and the journaling of step boundaries, and waits for a final state.
+ * implementations and the journaling of step boundaries, and returns the machine's output.
  * Run-level bookkeeping (run-start / run-end entries, lock, index) is the caller's.
  */
 export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsResult> {
   const { plan, journal } = options;
-  const steps = new Map<string, PlannedStep>(plan.steps.map((s) => [s.id, s]));
-  const recorder: PhaseRecorder = { lastFailedCheck: new Map(), findings: new Map() };
-  const reports: StepReport[] = [];
-  const indexOf = new Map(plan.steps.map((s, i) => [s.id, i]));
+  const steps = new Map(plan.steps.map((s, index) => [s.id, { step: s, index }]));
   const finishedEarlier = new Set(options.finishedSteps);
-  let stepStartedAt = 0;
 
   const machine = buildRunMachine(plan, {
-    actors: createPhaseActors(steps, options, recorder),
+    actors: createPhaseActors(new Map(plan.steps.map((s) => [s.id, s])), options),
     actions: {
-      stepEntered: (_args: unknown, params: StepParams) => {
-        stepStartedAt = performance.now();
-        if (!finishedEarlier.has(params.stepId)) {
-          const index = indexOf.get(params.stepId) ?? -1;
-          journal.append({
-            type: 'step-start',
-            step: params.stepId,
-            index,
-            title: steps.get(params.stepId)?.title ?? '',
-          });
-        }
+      stepEntered: (_args, { stepId }) => {
+        if (finishedEarlier.has(stepId)) return;
+        const planned = steps.get(stepId);
+        journal.append({
+          type: 'step-start',
+          step: stepId,
+          index: planned?.index ?? -1,
+          title: planned?.step.title ?? '',
+        });
       },
-      stepFinished: ({ context }: { context: RunContext }, params: StepFinishedParams) => {
-        const refused = recorder.lastFailedCheck.get(params.stepId)?.refused === true;
-        const report: StepReport = {
-          stepId: params.stepId,
-          title: steps.get(params.stepId)?.title ?? '',
-          outcome: params.outcome,
-          durationMs: Math.round(performance.now() - stepStartedAt),
-          doFailed: context.doFailed && !refused,
-          ...(refused ? { refused: true as const } : {}),
-        };
-        if (params.outcome !== 'skipped') {
+      // The machine has appended the step's report: journal it (a skipped step was journaled
+      // by the attempt that finished it) and show it.
+      stepFinished: ({ context }) => {
+        const report = context.steps.at(-1);
+        if (report === undefined) return;
+        if (report.outcome !== 'skipped') {
           journal.append({
             type: 'step-end',
-            step: params.stepId,
-            outcome: params.outcome,
+            step: report.stepId,
+            outcome: report.outcome,
             durationMs: report.durationMs,
             doFailed: report.doFailed,
           });
         }
-        reports.push(report);
         options.onStep?.(report);
       },
     },
@@ -95,41 +61,14 @@ export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsR
   const actor = createActor(machine, {
     input: { finishedSteps: options.finishedSteps ?? [], stopAfter: options.stopAfter },
   });
-  const final = await new Promise<{ value: string; context: RunContext }>((resolve, reject) => {
-    actor.subscribe({
-      complete: () => {
-        const snapshot = actor.getSnapshot();
-        resolve({ value: snapshot.value as string, context: snapshot.context as RunContext });
-      },
-      error: reject,
-    });
-    actor.start();
-    actor.send({ type: 'start' });
-  });
-
-  switch (final.value) {
-    case RunEnd.succeeded:
-      return { status: 'succeeded', steps: reports, failure: undefined };
-    case RunEnd.stopped:
-      return { status: 'stopped', steps: reports, failure: undefined };
-    case RunEnd.failed: {
-      const stepId = final.context.failedStep as string;
-      return {
-        status: 'failed',
-        steps: reports,
-        failure: {
-          stepId,
-          title: steps.get(stepId)?.title ?? '',
-          check: recorder.lastFailedCheck.get(stepId),
-          findings: recorder.findings.get(stepId) ?? [],
-        },
-      };
-    }
-    default:
-      if (final.context.error instanceof InterruptedError)
-        return { status: 'interrupted', steps: reports, failure: undefined };
-      throw final.context.error;
-  }
+  const output = toPromise(actor);
+  actor.start();
+  actor.send({ type: 'start' });
+  const result = await output;
+  if (result.status !== 'aborted') return result;
+  if (result.error instanceof InterruptedError)
+    return { status: 'interrupted', steps: result.steps, failure: undefined };
+  throw result.error;
 }
 
 /**

@@ -24,7 +24,7 @@ export interface GraphNode {
   invoke: Array<{ src: string; input: unknown }>;
   /** Named actions run on entry (with their params, when static). */
   entry: Array<{ type: string; params: unknown }>;
-  /** The state's description, when it has one (a step's "done" that cannot be undone says so). */
+  /** The state's description, when it has one (a step's "changed" that cannot be undone says so). */
   description?: string | undefined;
 }
 

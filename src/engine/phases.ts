@@ -4,30 +4,17 @@ import type { PlannedStep, Retry } from '../runbook/plan.js';
 import { evaluate } from './expectations.js';
 import { InterruptedError, runJournaled, type CommandContext } from './journaled-command.js';
 import { runCapture, runGuarded, withValues } from './step-commands.js';
-import type { ChecksOutput, CommandsOutput, PhaseInput, ProbesOutput } from './machine.js';
+import type {
+  ChecksInput,
+  ChecksOutput,
+  CommandsOutput,
+  FailedCheck,
+  Finding,
+  PhaseInput,
+  ProbesOutput,
+} from './machine.js';
 
-/** A verification that did not hold, with what it showed. */
-export interface FailedCheck {
-  argv: readonly string[];
-  reason: string;
-  evidence: string | undefined;
-  /** A `requires` check: `do` did not run because of it. */
-  refused?: true;
-}
-
-/** A probe that matched: the cause of a failure, the line that shows it, the way to fix it. */
-export interface Finding {
-  cause: string;
-  evidence: string | undefined;
-  fix: string | undefined;
-  argv: readonly string[];
-}
-
-/** What the phases learned, for the final report (the journal has it all too). */
-export interface PhaseRecorder {
-  lastFailedCheck: Map<string, FailedCheck>;
-  findings: Map<string, Finding[]>;
-}
+export type { FailedCheck, Finding } from './machine.js';
 
 /**
  * Runs a step's verify checks in order, journaling each verdict, and stops at the first that
@@ -81,12 +68,18 @@ async function pause(ctx: CommandContext, retry: Retry): Promise<void> {
 }
 
 /**
- * Runs a step's diagnose probes in order; the first that matches names the cause and is
- * journaled as a `finding`. Returns the findings: none, or that one.
+ * Runs a step's diagnose probes in order; each that matches names a cause and is journaled as
+ * a `finding`. Probes go from the most basic cause to the most specific: a basic one that
+ * matches is the root cause, and the later ones would only repeat its consequences, so it ends
+ * the diagnosis. An independent probe (one with `concerns`: the host route, the route back)
+ * names a cause of its own beside the others, so the probes after it still run (issue 18: a
+ * step missing both routes is told of both). Returns the findings, in probe order.
  * The run machine's diagnosing state and `runbook check` both go through here.
  */
 export async function runStepProbes(ctx: CommandContext, step: PlannedStep): Promise<Finding[]> {
+  const findings: Finding[] = [];
   for (const [index, probe] of step.diagnose.entries()) {
+    if (!probe.independent && findings.length > 0) break;
     const attempts = 1 + (probe.retries ?? 0);
     let verdict = { ok: false, reason: '', evidence: undefined as string | undefined };
     for (let attempt = 1; attempt <= attempts && !verdict.ok; attempt++) {
@@ -97,76 +90,82 @@ export async function runStepProbes(ctx: CommandContext, step: PlannedStep): Pro
     if (!verdict.ok) continue;
     const finding: Finding = { cause: probe.cause, evidence: verdict.evidence, fix: probe.fix, argv: probe.argv };
     ctx.journal.append({ type: 'finding', step: step.id, index, ...finding });
-    // Probes go from the most basic cause to the most specific: the first that matches
-    // is the root cause, and the later ones would only repeat its consequences.
-    return [finding];
+    findings.push(finding);
+    if (!probe.independent) break;
   }
-  return [];
+  return findings;
 }
 
 /**
- * The implementations of the machine's named actors: check / verify, do, diagnose.
- * Each runs its step's commands through runJournaled, so each is journaled before and after.
+ * The implementations of the machine's named actors: check / verify, do, diagnose. Each runs
+ * its step's commands through runJournaled, so each is journaled before and after, and returns
+ * what it found for the machine to keep: the failed check, whether a command failed, the
+ * findings, and how long it ran.
  */
-export function createPhaseActors(
-  steps: ReadonlyMap<string, PlannedStep>,
-  ctx: CommandContext,
-  recorder: PhaseRecorder,
-) {
+export function createPhaseActors(steps: ReadonlyMap<string, PlannedStep>, ctx: CommandContext) {
   const stepOf = (stepId: string): PlannedStep => {
     const step = steps.get(stepId);
     if (step === undefined) throw new Error(`unknown step ${stepId}`);
     return step;
   };
+  const timed = async <T>(work: () => Promise<T>): Promise<T & { durationMs: number }> => {
+    const started = performance.now();
+    const outcome = await work();
+    return { ...outcome, durationMs: performance.now() - started };
+  };
 
   return {
-    runChecks: fromPromise<ChecksOutput, PhaseInput & { phase: 'check' | 'verify' }>(async ({ input }) => {
-      const step = stepOf(input.stepId);
-      const failed = await runStepChecks(ctx, step, input.phase);
-      // A refused `do` is the story of this step's failure; verify failing after it is no news.
-      if (failed !== undefined && recorder.lastFailedCheck.get(step.id)?.refused !== true)
-        recorder.lastFailedCheck.set(step.id, failed);
-      return { passed: failed === undefined };
-    }),
+    runChecks: fromPromise<ChecksOutput, ChecksInput>(({ input }) =>
+      timed(async () => ({ failed: await runStepChecks(ctx, stepOf(input.stepId), input.phase) })),
+    ),
 
-    runCommands: fromPromise<CommandsOutput, PhaseInput>(async ({ input }) => {
-      const step = stepOf(input.stepId);
-      // A precondition that does not hold means `do` would act on something that is not what
-      // the runbook means (say, a same-named link of someone else's): do nothing, let verify
-      // fail and the probes say why.
-      const refused = await runStepChecks(ctx, step, 'requires');
-      if (refused !== undefined) {
-        recorder.lastFailedCheck.set(step.id, {
-          ...refused,
-          reason: `did not run "do": a precondition does not hold: ${refused.reason}`,
-          refused: true,
-        });
-        return { allSucceeded: false };
-      }
-      // Captures first: what undo will need to restore must be on disk before anything changes.
-      const values: Record<string, string> = {};
-      for (const [index, capture] of step.capture.entries()) {
-        const captured = await runCapture(ctx, step.id, index, capture);
-        if ('problem' in captured) return { allSucceeded: false };
-        ctx.journal.append({ type: 'capture', step: step.id, name: capture.name, value: captured.value });
-        values[capture.name] = captured.value;
-      }
-      for (const [index, planned] of step.do.entries()) {
-        // `do` uses this attempt's captured values (what is on the host now).
-        const command = step.capture.length > 0 ? withValues(planned, values) : planned;
-        const outcome = await runGuarded(ctx, step.id, 'do', index, command);
-        // Later commands of a step build on earlier ones: stop at the first failure and let
-        // verify decide whether the effect is there anyway.
-        if (outcome.kind === 'ran' && !outcome.ok) return { allSucceeded: false };
-      }
-      return { allSucceeded: true };
-    }),
+    runCommands: fromPromise<CommandsOutput, PhaseInput>(({ input }) =>
+      timed(() => runStepCommands(ctx, stepOf(input.stepId))),
+    ),
 
-    runProbes: fromPromise<ProbesOutput, PhaseInput>(async ({ input }) => {
-      const step = stepOf(input.stepId);
-      const findings = await runStepProbes(ctx, step);
-      recorder.findings.set(step.id, findings);
-      return { findings: findings.length };
-    }),
+    runProbes: fromPromise<ProbesOutput, PhaseInput>(({ input }) =>
+      timed(async () => ({ findings: await runStepProbes(ctx, stepOf(input.stepId)) })),
+    ),
   };
+}
+
+/**
+ * Runs a step's `requires` checks, then its captures, then its do commands; stops at the first
+ * that fails. A refused precondition is returned with the reason, for the failure's story.
+ */
+async function runStepCommands(
+  ctx: CommandContext,
+  step: PlannedStep,
+): Promise<{ allSucceeded: boolean; refused: FailedCheck | undefined }> {
+  // A precondition that does not hold means `do` would act on something that is not what
+  // the runbook means (say, a same-named link of someone else's): do nothing, let verify
+  // fail and the probes say why.
+  const refused = await runStepChecks(ctx, step, 'requires');
+  if (refused !== undefined) {
+    return {
+      allSucceeded: false,
+      refused: {
+        ...refused,
+        reason: `did not run "do": a precondition does not hold: ${refused.reason}`,
+        refused: true,
+      },
+    };
+  }
+  // Captures first: what undo will need to restore must be on disk before anything changes.
+  const values: Record<string, string> = {};
+  for (const [index, capture] of step.capture.entries()) {
+    const captured = await runCapture(ctx, step.id, index, capture);
+    if ('problem' in captured) return { allSucceeded: false, refused: undefined };
+    ctx.journal.append({ type: 'capture', step: step.id, name: capture.name, value: captured.value });
+    values[capture.name] = captured.value;
+  }
+  for (const [index, planned] of step.do.entries()) {
+    // `do` uses this attempt's captured values (what is on the host now).
+    const command = step.capture.length > 0 ? withValues(planned, values) : planned;
+    const outcome = await runGuarded(ctx, step.id, 'do', index, command);
+    // Later commands of a step build on earlier ones: stop at the first failure and let
+    // verify decide whether the effect is there anyway.
+    if (outcome.kind === 'ran' && !outcome.ok) return { allSucceeded: false, refused: undefined };
+  }
+  return { allSucceeded: true, refused: undefined };
 }

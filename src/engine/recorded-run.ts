@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
 import { assertSameHost, isOneShotRun, isThisHost } from '../host/binding.js';
 import { currentUser } from '../host/identity.js';
@@ -6,11 +5,12 @@ import type { AttemptStartEntry } from '../journal/entries.js';
 import { findRun } from '../journal/find-run.js';
 import { acquireLock } from '../journal/lock.js';
 import { journalFile } from '../journal/paths.js';
-import { readJournal, verifyJournal, type ReadJournal } from '../journal/reader.js';
+import { readJournal, runStartOf, verifyJournal, type ReadJournal } from '../journal/reader.js';
 import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
 import { RunJournal } from '../journal/run-journal.js';
 import type { Plan } from '../runbook/plan.js';
 import { readRunHistory, type RunHistory } from './run-history.js';
+import { forUser } from '../host/user-command.js';
 
 /**
  * What resume and rollback share: the prologue that finds a recorded run, checks it may be
@@ -54,13 +54,55 @@ export async function withStateLock<T>(
  * The default target of resume and rollback: the latest eligible run made on this host. Only
  * when there is none is a run of another host (a sandbox, say) picked, so that the refusal
  * names where it belongs; never a one-shot --sandbox run, whose host is gone (naming it by id
- * says so).
+ * says so). A damaged run is skipped, and `onNote` says so: one damaged run never blocks
+ * commands about the others. But damage is never read as "nothing to do": when no other run is
+ * a target, the damage of the newest damaged candidate is the answer (exit 1).
  */
-export function defaultTarget(stateDir: string, eligible: (index: RunIndex) => boolean): RunIndex | undefined {
-  const candidates = listRunIndexes(stateDir)
-    .reverse()
-    .filter((r) => !recordedNothing(stateDir, r) && eligible(r));
-  return candidates.find((r) => isThisHost(r.host)) ?? candidates.find((r) => !isOneShotRun(r.host));
+export function defaultTarget(
+  stateDir: string,
+  eligible: (index: RunIndex) => boolean,
+  onNote?: (note: string) => void,
+): RunIndex | undefined {
+  let otherHost: RunIndex | undefined;
+  const skipped: Array<{ id: string; damage: RunbookError }> = [];
+  const found = (run: RunIndex): RunIndex => {
+    for (const { id, damage } of skipped) onNote?.(`skipped run ${id}: ${damage.message}`);
+    return run;
+  };
+  for (const run of listRunIndexes(stateDir).reverse()) {
+    try {
+      if (run.status === 'damaged')
+        throw new RunbookError('journal-damaged', `run ${run.id} is damaged: ${run.damage}; refusing to act on it`);
+      if (recordedNothing(stateDir, run) || !eligible(run)) continue;
+      checkIntact(stateDir, run);
+    } catch (error) {
+      if (!(error instanceof RunbookError && error.code === 'journal-damaged')) throw error;
+      skipped.push({ id: run.id, damage: error });
+      continue;
+    }
+    if (isThisHost(run.host)) return found(run);
+    if (otherHost === undefined && !isOneShotRun(run.host)) otherHost = run;
+  }
+  if (otherHost !== undefined) return found(otherHost);
+  if (skipped[0] !== undefined) throw skipped[0].damage;
+  return undefined;
+}
+
+/** Throws "journal damaged" unless the run's journal reads, verifies and begins as a run. */
+function checkIntact(stateDir: string, index: RunIndex): ReadJournal {
+  const journal = readJournal(journalFile(stateDir, index.id));
+  const problem = verifyJournal(journal, index);
+  if (problem !== undefined) {
+    throw new RunbookError(
+      'journal-damaged',
+      `the journal of run ${index.id} is damaged at entry ${problem.line}: ${problem.reason} (${journal.file}); refusing to act on it`,
+      {
+        hint: `inspect it with: ${forUser(`runbook journal ${index.id} --verify`)}`,
+      },
+    );
+  }
+  runStartOf(journal);
+  return journal;
 }
 
 export interface SelectRunOptions {
@@ -75,6 +117,8 @@ export interface SelectRunOptions {
   noneMessage: string;
   /** Why a run named by id cannot be acted on (e.g. "already rolled back"), or undefined. */
   refuse: (index: RunIndex) => string | undefined;
+  /** Notes for the user: a damaged run skipped, an index rebuilt from its journal. */
+  onNote?: ((note: string) => void) | undefined;
 }
 
 /**
@@ -85,8 +129,16 @@ export interface SelectRunOptions {
 export function selectRun(options: SelectRunOptions): RecordedRun | Nothing {
   const { stateDir } = options;
   const index =
-    options.runId === undefined ? defaultTarget(stateDir, options.eligible) : findRun(stateDir, options.runId);
+    options.runId === undefined
+      ? defaultTarget(stateDir, options.eligible, options.onNote)
+      : findRun(stateDir, options.runId);
   if (index === undefined) return { kind: 'nothing', message: options.noneMessage };
+  if (index.status === 'damaged') {
+    throw new RunbookError('journal-damaged', `run ${index.id} is damaged: ${index.damage}; refusing to act on it`, {
+      hint: `inspect it with: ${forUser(`runbook journal ${index.id} --verify`)}`,
+    });
+  }
+  if (index.rebuilt !== undefined) options.onNote?.(index.rebuilt);
   const refusal = options.refuse(index);
   if (refusal !== undefined)
     return { kind: 'nothing', message: `nothing to ${options.verb}: run ${index.id} ${refusal}` };
@@ -120,14 +172,19 @@ export async function continueRun<T>(
 }
 
 /**
- * True for a run killed before its first journal entry was complete: it has an index but no
- * plan, and it changed nothing (its first command comes after several entries).
+ * True for a run killed before its first journal entry was complete: its index was written
+ * before that entry (it records none) and the journal holds no whole line. It changed nothing
+ * (its first command comes after several entries). A journal shorter than its index says is
+ * not this: it is damage, and opening the run says so.
  */
 export function recordedNothing(stateDir: string, index: RunIndex): boolean {
-  const file = journalFile(stateDir, index.id);
-  // A complete entry ends with a newline; no need to parse the journal to know there is one
-  // (the caller then reads and verifies it anyway).
-  return !existsSync(file) || !readFileSync(file).includes(0x0a);
+  if (index.lastSeq > 0) return false;
+  try {
+    return readJournal(journalFile(stateDir, index.id)).lines.length === 0;
+  } catch (error) {
+    if (error instanceof RunbookError && error.code === 'journal-damaged') return false; // opening says why
+    throw error;
+  }
 }
 
 /**
@@ -135,17 +192,7 @@ export function recordedNothing(stateDir: string, index: RunIndex): boolean {
  * chain and index agree), and this process must be on the host the run changed.
  */
 export function openRecordedRun(stateDir: string, index: RunIndex): RecordedRun {
-  const journal = readJournal(journalFile(stateDir, index.id));
-  const problem = verifyJournal(journal, index);
-  if (problem !== undefined) {
-    throw new RunbookError(
-      'journal-damaged',
-      `the journal of run ${index.id} is damaged at entry ${problem.line}: ${problem.reason}; refusing to act on it`,
-      {
-        hint: `inspect it with: runbook journal ${index.id} --verify`,
-      },
-    );
-  }
+  const journal = checkIntact(stateDir, index);
   const history = readRunHistory(journal.lines);
   assertSameHost(index.id, history.start.host);
   // The plan recorded at the start, not the runbook file as it is now: resume and rollback act

@@ -6,6 +6,7 @@ import { loadRunbook } from '../runbook/load.js';
 import type { CommandEvent } from './journaled-command.js';
 import { continueRun, selectRun, withStateLock, type Nothing } from './recorded-run.js';
 import { executeAndRecord, type StepReport, type StepsResult } from './execute-steps.js';
+import { forUser } from '../host/user-command.js';
 
 export interface ResumeOptions {
   stateDir: string;
@@ -13,13 +14,15 @@ export interface ResumeOptions {
   executor: Executor;
   /** Accept a runbook file that changed since the run started (the recorded text is used). */
   force?: boolean | undefined;
+  /** Stop again after this step (`resume --until`): the tutorial, stage by stage, in one run. */
+  stopAfter?: string | undefined;
   signal?: AbortSignal | undefined;
   onStep?: ((report: StepReport) => void) | undefined;
   onCommand?: ((event: CommandEvent) => void) | undefined;
   onNote?: ((note: string) => void) | undefined;
 }
 
-export type ResumeResult = Nothing | ({ kind: 'resumed'; runId: string } & StepsResult);
+export type ResumeResult = Nothing | ({ kind: 'resumed'; runId: string; runbook: string } & StepsResult);
 
 const resumable: ReadonlySet<RunIndex['status']> = new Set(['interrupted', 'failed', 'stopped']);
 
@@ -38,14 +41,26 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
       eligible: (index) => resumable.has(index.status),
       noneMessage: 'nothing to resume: no interrupted, failed or stopped run',
       refuse: (index) => (resumable.has(index.status) ? undefined : `is ${index.status}`),
+      onNote: options.onNote,
     });
     if (run.kind === 'nothing') return run;
     const runId = run.index.id;
     if (run.history.rollbackStarted) {
       throw invalidInput(
         `run ${runId} was being rolled back; resuming it would redo what the rollback undid`,
-        `finish the rollback with: runbook rollback ${runId}`,
+        `finish the rollback with: ${forUser(`runbook rollback ${runId}`)}`,
       );
+    }
+    const until = options.stopAfter;
+    if (until !== undefined) {
+      const ids = run.plan.steps.map((s) => s.id);
+      if (!ids.includes(until))
+        throw invalidInput(`--until ${until}: run ${runId} has no such step`, `its steps: ${ids.join(', ')}`);
+      if (run.history.finishedSteps.includes(until))
+        throw invalidInput(
+          `--until ${until}: run ${runId} is past that step already; nothing was changed`,
+          `resume without --until, or name a step still to do: ${ids.filter((id) => !run.history.finishedSteps.includes(id)).join(', ')}`,
+        );
     }
     const notes = [
       checkRunbookUnchanged(run.history.start.runbookFile, run.history.start.runbookHash, runId, options.force),
@@ -61,10 +76,11 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
         executor: options.executor,
         signal: options.signal,
         finishedSteps: run.history.finishedSteps,
+        stopAfter: until,
         onStep: options.onStep,
         onCommand: options.onCommand,
       });
-      return { kind: 'resumed' as const, runId, ...result };
+      return { kind: 'resumed' as const, runId, runbook: run.index.runbook, ...result };
     });
   });
 }
@@ -101,7 +117,7 @@ function checkRunbookUnchanged(
   if (!force) {
     throw invalidInput(
       `${what}; nothing was changed`,
-      `resume with the runbook as it was recorded: runbook resume ${runId} --force (or start a new run)`,
+      `resume with the runbook as it was recorded: ${forUser(`runbook resume ${runId} --force`)} (or start a new run)`,
     );
   }
   return `${what}; --force: resuming with the runbook text recorded when the run started`;

@@ -4,10 +4,8 @@ import { RunbookError } from '../errors.js';
 import type { PlannedStep } from '../runbook/plan.js';
 import { requirePrograms } from '../host/preflight.js';
 import type { CommandEvent } from './journaled-command.js';
-import { journalFile } from '../journal/paths.js';
-import { readJournal } from '../journal/reader.js';
-import { continueRun, selectRun, withStateLock, type Nothing } from './recorded-run.js';
-import { readRunHistory } from './run-history.js';
+import { continueRun, selectRun, withStateLock, type Nothing, type RecordedRun } from './recorded-run.js';
+import { hasChangesLeft } from './changes-left.js';
 import { withValues } from './step-commands.js';
 import { undoSteps, type UndoReport, type UndoResult } from './undo-steps.js';
 
@@ -19,6 +17,10 @@ export interface RollbackOptions {
   onUndo?: ((report: UndoReport) => void) | undefined;
   onCommand?: ((event: CommandEvent) => void) | undefined;
   onNote?: ((note: string) => void) | undefined;
+  /** Set for an automatic revert of an unconfirmed run (issue 15): journaled as its reason. */
+  reason?: string | undefined;
+  /** The run, when the caller has opened it already (the automatic revert): not selected again. */
+  opened?: RecordedRun | undefined;
 }
 
 export type RollbackResult = Nothing | ({ kind: 'rollback'; runId: string; planned: string[] } & UndoResult);
@@ -36,15 +38,28 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRes
 /** The rollback itself, for a caller that holds the state dir's lock (run --rollback-on-failure). */
 export async function rollbackWhileLocked(options: RollbackOptions): Promise<RollbackResult> {
   const { stateDir } = options;
+  if (options.opened !== undefined) return undoRecordedRun(options, options.opened);
   const run = selectRun({
     stateDir,
     runId: options.runId,
     verb: 'roll back',
-    eligible: (index) => index.status !== 'rolled-back' && hasChangesLeft(stateDir, index),
+    eligible: (index) => !undoneAlready.has(index.status) && hasChangesLeft(stateDir, index),
     noneMessage: 'nothing to roll back: no recorded run has changes left to undo',
-    refuse: (index) => (index.status === 'rolled-back' ? 'is already rolled back' : undefined),
+    refuse: (index) =>
+      index.status === 'rolled-back'
+        ? 'is already rolled back'
+        : index.status === 'reverted'
+          ? 'was already reverted automatically (it was not confirmed in time)'
+          : undefined,
+    onNote: options.onNote,
   });
   if (run.kind === 'nothing') return run;
+  return undoRecordedRun(options, run);
+}
+
+/** Undoes what a selected run changed and is not undone yet, journaled in its own journal. */
+async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Promise<RollbackResult> {
+  const { stateDir } = options;
   const undone = new Set(run.history.undoneSteps);
   const stepsById = new Map<string, PlannedStep>(run.plan.steps.map((s) => [s.id, s]));
   const toUndo = run.history.changedSteps
@@ -63,10 +78,12 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
     ),
     `rolling back run ${run.index.id}`,
   );
-  const note = undone.size > 0 ? `continuing a rollback: ${undone.size} step(s) already undone` : undefined;
+  const continuing = undone.size > 0 ? `continuing a rollback: ${undone.size} step(s) already undone` : undefined;
+  const note = [options.reason, continuing].filter(Boolean).join('; ') || undefined;
+  const { reason } = options;
   return continueRun(stateDir, run, 'rollback', note, async (journal) => {
     const planned = toUndo.map((s) => s.id);
-    journal.append({ type: 'rollback-start', steps: planned });
+    journal.append({ type: 'rollback-start', steps: planned, reason });
     const result = await undoSteps({
       steps: toUndo,
       onlyIfThere: new Set(run.history.cutOffSteps),
@@ -81,10 +98,14 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
       type: 'rollback-end',
       status: result.status,
       message: failed === undefined ? undefined : `step ${failed.stepId} after its undo: ${failed.stillHolds}`,
+      reason,
     });
     return { kind: 'rollback' as const, runId: run.index.id, planned, ...result };
   });
 }
+
+/** Runs whose changes are undone already: never a default rollback target. */
+const undoneAlready: ReadonlySet<RunIndex['status']> = new Set(['rolled-back', 'reverted']);
 
 /** Fills a step's undo commands with the values its run captured before doing it. */
 function withCapturedValues(step: PlannedStep, values: Record<string, string>): PlannedStep {
@@ -97,17 +118,4 @@ function withCapturedValues(step: PlannedStep, values: Record<string, string>): 
     );
   }
   return { ...step, undo: step.undo.map((c) => withValues(c, values)) };
-}
-
-/**
- * Whether a run still has changes to undo. A later re-run that found everything in place
- * changed nothing, and picking it as the default target would leave the real changes in place.
- */
-function hasChangesLeft(stateDir: string, index: RunIndex): boolean {
-  const history = readRunHistory(readJournal(journalFile(stateDir, index.id)).lines);
-  const undone = new Set(history.undoneSteps);
-  // A rollback killed after its last undo but before it recorded its end is picked too,
-  // so that running rollback again closes it.
-  const unfinishedRollback = history.rollbackStarted && !history.rollbackFinished;
-  return unfinishedRollback || history.changedSteps.some((id) => !undone.has(id));
 }

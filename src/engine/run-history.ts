@@ -1,3 +1,4 @@
+import { RunbookError } from '../errors.js';
 import type { JournalLine, RunStartEntry, StepOutcome } from '../journal/entries.js';
 
 /**
@@ -33,7 +34,8 @@ export interface RunHistory {
 
 export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
   const first = lines[0];
-  if (first?.type !== 'run-start') throw new Error('a run journal must begin with its run-start entry');
+  if (first?.type !== 'run-start')
+    throw new RunbookError('journal-damaged', 'a run journal must begin with its run-start entry');
   const outcomes = new Map<string, StepOutcome>();
   const changed: string[] = [];
   const changedSet = new Set<string>();

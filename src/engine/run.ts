@@ -11,6 +11,7 @@ import type { UndoReport } from './undo-steps.js';
 import { rollbackWhileLocked, type RollbackResult } from './rollback.js';
 import { executeAndRecord, type StepReport, type StepsResult } from './execute-steps.js';
 import { engineVersion } from '../version.js';
+import { leaveProvisional, type Provisional } from './arm-confirmation.js';
 import { invalidInput } from '../errors.js';
 import { commandsOf, requirePrograms } from '../host/preflight.js';
 
@@ -28,12 +29,16 @@ export interface RunRunbookOptions {
   onUndo?: ((report: UndoReport) => void) | undefined;
   /** Operational notes (e.g. a stale lock taken over). */
   onNote?: ((note: string) => void) | undefined;
+  /** `--confirm-within`: on success, leave the run provisional for this long (issue 15). */
+  confirmWithinMs?: number | undefined;
 }
 
 export interface RunRunbookResult extends StepsResult {
   runId: string;
   /** Set when the run failed and --rollback-on-failure undid it. */
   rollback: RollbackResult | undefined;
+  /** Set when the run succeeded with --confirm-within: its deadline and watchdog. */
+  provisional: Provisional | undefined;
 }
 
 /**
@@ -56,6 +61,7 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
   try {
     if (lock.takeoverNote !== undefined) options.onNote?.(lock.takeoverNote);
     const runId = newRunId();
+    const host = currentHost();
     const journal = RunJournal.create(stateDir, {
       type: 'run-start',
       runId,
@@ -67,7 +73,7 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
       params: { ...params },
       plan,
       user: currentUser(),
-      host: currentHost(),
+      host,
       engineVersion,
       stopAfter: options.stopAfter,
     });
@@ -80,6 +86,18 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
         onStep: options.onStep,
         onCommand: options.onCommand,
       });
+      const provisional =
+        result.status === 'succeeded' && options.confirmWithinMs !== undefined
+          ? await leaveProvisional(journal, {
+              stateDir,
+              runId,
+              host,
+              withinMs: options.confirmWithinMs,
+              executor: options.executor,
+              onUndo: options.onUndo,
+              onCommand: options.onCommand,
+            })
+          : undefined;
       journal.close();
       // Still under the lock: nothing else may act on the host between the failure and its undo.
       const rollback =
@@ -93,7 +111,7 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
               onCommand: options.onCommand,
             })
           : undefined;
-      return { ...result, runId, rollback };
+      return { ...result, runId, rollback, provisional };
     } finally {
       journal.close();
     }

@@ -7,7 +7,7 @@ import type { CommandRequest, CommandResult, Executor } from './types.js';
  * The real executor: runs argv directly (never through a shell), each command the leader of a
  * process group of its own, with a hard timeout so that a hanging command (a ping with no
  * reply, say) can never hang a run. On timeout or interrupt the whole group is stopped, so a
- * grandchild cannot stretch either.
+ * grandchild cannot stretch either. Exit code, signal and duration are execa's own.
  */
 export function createExecaExecutor(): Executor {
   return {
@@ -15,7 +15,6 @@ export function createExecaExecutor(): Executor {
     async run({ argv, timeoutMs, input, signal }: CommandRequest): Promise<CommandResult> {
       const [file, ...args] = argv;
       if (file === undefined) throw new Error('empty argv');
-      const started = performance.now();
       // One signal for "stop this command now": the deadline, or the user's interrupt.
       const stop = new AbortController();
       let timedOut = false;
@@ -38,15 +37,16 @@ export function createExecaExecutor(): Executor {
           // stdin is closed unless the command carries text for it (a file written with tee).
           ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
           stripFinalNewline: false,
-          // A fixed, predictable locale, so that checks on command output are stable.
-          env: { LC_ALL: 'C' },
+          // Explicit: this process's environment with a fixed, predictable locale, so that
+          // checks on command output are stable.
+          extendEnv: false,
+          env: { ...process.env, LC_ALL: 'C' },
         });
         const pid = subprocess.pid;
         stop.signal.addEventListener('abort', () => {
           if (pid !== undefined) cancelKill = killProcessGroup(pid);
         });
         const result = await subprocess;
-        const durationMs = Math.round(performance.now() - started);
         // execa reports "not installed" as a failed result with an errno code and no exit status.
         const startError =
           result.exitCode === undefined && result.signal === undefined && !timedOut && !result.isCanceled
@@ -57,7 +57,7 @@ export function createExecaExecutor(): Executor {
           signal: result.signal ?? (result.isCanceled && !timedOut ? 'SIGTERM' : undefined),
           stdout: String(result.stdout ?? ''),
           stderr: String(result.stderr ?? ''),
-          durationMs,
+          durationMs: Math.round(result.durationMs),
           timedOut,
           startError,
         };

@@ -1,3 +1,5 @@
+import { readEnv } from '../env.js';
+
 /**
  * Fault injection for the crash-point sweep test (test/crash/): kills this process with
  * SIGKILL — no cleanup, no flush, exactly like `kill -9` or a power cut after an fsync — at a
@@ -10,7 +12,7 @@
  *
  * Read once at start-up; when unset, each check is one comparison.
  */
-const spec = parse(process.env.RUNBOOK_FAULT_KILL);
+const spec = parse(readEnv('faultKill'));
 let entries = 0;
 let commands = 0;
 

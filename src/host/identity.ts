@@ -1,9 +1,7 @@
 import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { readEnv } from '../env.js';
 import type { HostIdentity } from '../journal/entries.js';
-
-/** Set inside a sandbox host to that sandbox's name, so runs made there are bound to it. */
-export const sandboxEnvVar = 'RUNBOOK_SANDBOX';
 
 /** Prefix of the names given to one-shot `--sandbox` hosts, which vanish with their command. */
 export const oneShotSandboxPrefix = 'one-shot-';
@@ -15,7 +13,7 @@ export function currentNetns(): string {
 
 /** Which host (and network namespace) a run acts on, recorded in its journal. */
 export function currentHost(): HostIdentity {
-  return { hostname: hostname(), netns: currentNetns(), sandbox: process.env[sandboxEnvVar] || undefined };
+  return { hostname: hostname(), netns: currentNetns(), sandbox: readEnv('sandbox') || undefined };
 }
 
 /** Who started a run: uid, and the invoking user when run through sudo. */

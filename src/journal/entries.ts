@@ -6,8 +6,22 @@ import type { Phase, Plan } from '../runbook/plan.js';
  */
 
 export type StepOutcome = 'ok' | 'changed' | 'failed' | 'skipped';
-/** `stopped`: ended on purpose after the `--until` step; `runbook resume` continues it. */
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'stopped' | 'rolled-back';
+/**
+ * `stopped`: ended on purpose after the `--until` step; `runbook resume` continues it.
+ * `awaiting-confirmation`, `confirmed`, `reverted`: a run made with `--confirm-within` (issue 15)
+ * succeeded and waits for `runbook confirm`; it was confirmed; or it was rolled back
+ * automatically because it was not confirmed in time.
+ */
+export type RunStatus =
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'interrupted'
+  | 'stopped'
+  | 'rolled-back'
+  | 'awaiting-confirmation'
+  | 'confirmed'
+  | 'reverted';
 
 /** Which network namespace (and host) a run acted on, so it is never replayed elsewhere. */
 export interface HostIdentity {
@@ -38,6 +52,8 @@ export interface RunStartEntry {
   host: HostIdentity;
   engineVersion: string;
   stopAfter: string | undefined;
+  /** Set by the writer: see `journalFormat`. */
+  journalFormat?: number;
 }
 
 /** A later process picking the run up again (resume or rollback). */
@@ -144,6 +160,8 @@ export interface RunEndEntry {
 export interface RollbackStartEntry {
   type: 'rollback-start';
   steps: readonly string[];
+  /** Set for an automatic revert: why ("automatic revert: not confirmed by <deadline>"). */
+  reason?: string | undefined;
 }
 
 export interface StepUndoneEntry {
@@ -160,6 +178,37 @@ export interface RollbackEndEntry {
   type: 'rollback-end';
   status: 'rolled-back' | 'failed' | 'interrupted';
   message: string | undefined;
+  /** Repeated from rollback-start for an automatic revert, so the run's end status reads from one entry. */
+  reason?: string | undefined;
+}
+
+/**
+ * `run --confirm-within`: the run succeeded and is provisional. Unless a `confirmed` entry
+ * follows before `deadline`, the run is rolled back (by its watchdog, or by the next runbook
+ * command in this state dir if the watchdog is gone).
+ */
+export interface ConfirmPendingEntry {
+  type: 'confirm-pending';
+  /** ISO time. */
+  deadline: string;
+  withinMs: number;
+}
+
+/** The detached process that reverts the run at its deadline; pid and start time identify it. */
+export interface WatchdogStartedEntry {
+  type: 'watchdog-started';
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat (clock ticks after boot): tells the watchdog from a reused pid. */
+  startTime: string;
+}
+
+/** `runbook confirm`: the change stays. Who confirmed; the envelope's time says when. */
+export interface ConfirmedEntry {
+  type: 'confirmed';
+  user: { uid: number; sudoUser: string | undefined };
+  pid: number;
+  /** The deadline it beat. */
+  deadline: string;
 }
 
 export type JournalEntry =
@@ -176,18 +225,25 @@ export type JournalEntry =
   | RunEndEntry
   | RollbackStartEntry
   | StepUndoneEntry
-  | RollbackEndEntry;
+  | RollbackEndEntry
+  | ConfirmPendingEntry
+  | WatchdogStartedEntry
+  | ConfirmedEntry;
 
 /** What every line carries besides the entry itself. */
 export interface Envelope {
   level: number;
   time: string;
   seq: number;
-  /** sha256 (hex) of the previous line's text; the first line's is all zeros. */
+  /** sha256 (hex) of the previous line's text; the first line's is all zeros (hash-chain.ts). */
   prev: string;
   msg: string;
 }
 
 export type JournalLine = JournalEntry & Envelope;
 
-export const genesisHash = '0'.repeat(64);
+/**
+ * The journal format this version writes (in the run-start entry) and reads. A journal of
+ * another format is refused rather than misread; one without the field predates it (format 1).
+ */
+export const journalFormat = 1;

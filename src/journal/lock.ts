@@ -1,10 +1,11 @@
-import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, renameSync, unlinkSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
 import { lockFile } from './paths.js';
-import { isProcessAlive } from './run-index.js';
+import { goneReason, ownIdentity, type ProcessIdentity } from './process-identity.js';
+import { createExclusive, ioError, mkdirPrivate, readNoFollow, removeQuietly } from './safe-fs.js';
 
-interface LockHolder {
-  pid: number;
+/** The holder's pid, start time and boot id: a pid alone may since name another process. */
+interface LockHolder extends ProcessIdentity {
   command: string;
   since: string;
 }
@@ -18,14 +19,16 @@ export interface Lock {
 /**
  * One mutating command (run, resume, rollback) per state dir at a time. The lock file is
  * created atomically (hard link of a complete temp file: it exists whole or not at all) and
- * names its holder. A lock whose holder process is gone is taken over, with a note.
+ * names its holder. A lock whose holder process is gone (its pid free or now another
+ * process's, or it is from an earlier boot) is taken over, with a note.
  */
 export function acquireLock(stateDir: string, command: string): Lock {
-  mkdirSync(stateDir, { recursive: true });
+  mkdirPrivate(stateDir);
   const file = lockFile(stateDir);
-  const me: LockHolder = { pid: process.pid, command, since: new Date().toISOString() };
+  const me: LockHolder = { ...ownIdentity(), command, since: new Date().toISOString() };
   const tmp = `${file}.${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(me)}\n`);
+  removeQuietly(tmp); // left by a crashed process of the same pid, or planted: unlink never follows
+  createExclusive(tmp, `${JSON.stringify(me)}\n`);
   try {
     let takeoverNote: string | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -33,10 +36,11 @@ export function acquireLock(stateDir: string, command: string): Lock {
         linkSync(tmp, file);
         return { release: () => releaseIfMine(file), takeoverNote };
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(error, file, 'taking the lock');
       }
       const holder = readHolder(file);
-      if (holder !== undefined && isProcessAlive(holder.pid)) {
+      const gone = holder === undefined ? 'unreadable' : goneReason(holder);
+      if (holder !== undefined && gone === undefined) {
         throw new RunbookError(
           'locked',
           `another runbook command holds ${file}: pid ${holder.pid} (${holder.command}), since ${holder.since}`,
@@ -48,12 +52,12 @@ export function acquireLock(stateDir: string, command: string): Lock {
       takeoverNote =
         holder === undefined
           ? `took over an unreadable lock at ${file}`
-          : `took over the lock left by pid ${holder.pid} (${holder.command}, since ${holder.since}), which no longer runs`;
+          : `took over the lock left by pid ${holder.pid} (${holder.command}, since ${holder.since}), ${gone}`;
       removeStaleLock(file, holder);
     }
     throw new RunbookError('locked', `could not take the lock at ${file}: another command took it first`);
   } finally {
-    unlinkSync(tmp);
+    removeQuietly(tmp);
   }
 }
 
@@ -69,7 +73,7 @@ function removeStaleLock(file: string, stale: LockHolder | undefined): void {
     renameSync(file, aside);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else removed it
-    throw error;
+    throw ioError(error, file, 'moving the stale lock aside');
   }
   const moved = readHolder(aside);
   if (stale !== undefined && moved !== undefined && (moved.pid !== stale.pid || moved.since !== stale.since)) {
@@ -84,12 +88,13 @@ function removeStaleLock(file: string, stale: LockHolder | undefined): void {
 
 function readHolder(file: string): LockHolder | undefined {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as LockHolder;
+    const holder = JSON.parse(readNoFollow(file)) as LockHolder;
+    return typeof holder === 'object' && holder !== null && typeof holder.pid === 'number' ? holder : undefined;
   } catch {
     return undefined;
   }
 }
 
 function releaseIfMine(file: string): void {
-  if (readHolder(file)?.pid === process.pid) unlinkSync(file);
+  if (readHolder(file)?.pid === process.pid) removeQuietly(file);
 }

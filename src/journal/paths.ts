@@ -13,6 +13,16 @@ export function indexFile(stateDir: string, runId: string): string {
 export function lockFile(stateDir: string): string {
   return path.join(stateDir, 'lock');
 }
+/** Runs awaiting confirmation (`run --confirm-within`): one small marker file each (issue 15). */
+export function pendingDir(stateDir: string): string {
+  return path.join(stateDir, 'pending-confirmations');
+}
+export function pendingFile(stateDir: string, runId: string): string {
+  return path.join(pendingDir(stateDir), `${runId}.json`);
+}
+export function watchdogLogFile(stateDir: string, runId: string): string {
+  return path.join(runsDir(stateDir), `${runId}.watchdog.log`);
+}
 export function auditFile(stateDir: string): string {
   return path.join(stateDir, 'audit.ndjson');
 }

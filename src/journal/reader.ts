@@ -1,10 +1,22 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
-import { genesisHash, type JournalLine } from './entries.js';
-import type { RunIndex } from './run-index.js';
-import { hashLine } from './writer.js';
+import {
+  journalFormat,
+  type JournalLine,
+  type RollbackEndEntry,
+  type RunStartEntry,
+  type RunStatus,
+} from './entries.js';
+import { chainEnd as chainEndOf, verifyChain, type ChainEnd, type ChainProblem } from './hash-chain.js';
+import { readNoFollow } from './safe-fs.js';
+
+/**
+ * The one journal parser: every module that reads a journal (resume, rollback, `runs`,
+ * `journal`, the index rebuilt from a journal) goes through `readJournal`.
+ */
 
 export interface ReadJournal {
+  file: string;
   lines: JournalLine[];
   /** The raw text of each line, for hash checks. */
   raw: string[];
@@ -14,78 +26,106 @@ export interface ReadJournal {
 
 /**
  * Reads a journal. A torn last line (no final newline: the process died mid-write) is
- * tolerated with a warning; a damaged line anywhere else is an error naming the line.
+ * tolerated with a warning; a damaged line anywhere else is an error naming the line. A
+ * run-start entry of a journal format this version does not know is refused (exit 2).
  */
 export function readJournal(file: string): ReadJournal {
-  if (!existsSync(file)) throw new RunbookError('invalid-input', `no journal at ${file}`);
-  const text = readFileSync(file, 'utf8');
+  if (!existsSync(file)) throw damaged(file, `no journal at ${file}`);
+  return parseJournal(readNoFollow(file), file);
+}
+
+export function parseJournal(text: string, file: string): ReadJournal {
   const segments = text.split('\n');
   const tail = segments.pop() ?? ''; // after the last newline: '' for an intact file
   const lines: JournalLine[] = [];
   const raw: string[] = [];
   segments.forEach((segment, i) => {
+    let line: unknown;
     try {
-      lines.push(JSON.parse(segment) as JournalLine);
-      raw.push(segment);
+      line = JSON.parse(segment);
     } catch {
-      throw new RunbookError(
-        'journal-damaged',
-        `${file}: line ${i + 1} is damaged (not a JSON object): ${segment.slice(0, 80)}`,
-        {
-          hint: 'the journal was edited or the disk is damaged; see: runbook journal <run-id> --verify',
-        },
-      );
+      line = undefined;
     }
+    if (typeof line !== 'object' || line === null || typeof (line as { type?: unknown }).type !== 'string') {
+      throw damaged(file, `${file}: line ${i + 1} is damaged (not a journal entry): ${segment.slice(0, 80)}`);
+    }
+    const entry = line as JournalLine;
+    if (entry.type === 'run-start') checkFormat(entry, file);
+    lines.push(entry);
+    raw.push(segment);
   });
-  return { lines, raw, tornTail: tail === '' ? undefined : tail };
+  return { file, lines, raw, tornTail: tail === '' ? undefined : tail };
 }
 
-export interface VerifyProblem {
-  line: number;
-  reason: string;
+function checkFormat(start: RunStartEntry, file: string): void {
+  const format = start.journalFormat ?? 1; // journals written before the field was added
+  if (format === journalFormat) return;
+  throw new RunbookError(
+    'journal-version',
+    `${file} is in journal format ${JSON.stringify(format)}, which this runbook (journal format ${journalFormat}) does not know; nothing was read or changed`,
+    { hint: 'use the runbook version that wrote it (see its engineVersion in the first line)' },
+  );
 }
+
+function damaged(file: string, message: string): RunbookError {
+  return new RunbookError('journal-damaged', message, {
+    hint: `the journal was edited or the disk is damaged; nothing was run from it (${file})`,
+  });
+}
+
+/** The run-start entry a run's journal must begin with. */
+export function runStartOf(journal: ReadJournal): RunStartEntry {
+  const first = journal.lines[0];
+  if (first?.type !== 'run-start') {
+    throw damaged(
+      journal.file,
+      first === undefined
+        ? `${journal.file} holds no entry`
+        : `${journal.file}: its first entry is a ${first.type} entry, not the run-start entry a run begins with`,
+    );
+  }
+  return first;
+}
+
+export type VerifyProblem = ChainProblem;
 
 /**
  * Checks the hash chain line by line, then that the run's index still finds its latest hash in
  * the journal (so entries removed from the end are noticed). Returns the first problem found.
  */
-export function verifyJournal(journal: ReadJournal, index: RunIndex | undefined): VerifyProblem | undefined {
-  let prev = genesisHash;
-  for (let i = 0; i < journal.lines.length; i++) {
-    const line = journal.lines[i] as JournalLine;
-    if (line.seq !== i + 1)
-      return {
-        line: i + 1,
-        reason: `sequence number ${line.seq} where ${i + 1} was expected (entries removed or reordered)`,
-      };
-    if (line.prev !== prev)
-      return {
-        line: i + 1,
-        reason: 'hash of the previous entry does not match (an entry before it was altered, removed or reordered)',
-      };
-    prev = hashLine(journal.raw[i] as string);
-  }
-  if (index !== undefined) {
-    const count = journal.lines.length;
-    if (index.lastSeq > count) {
-      return {
-        line: count + 1,
-        reason: `the run's index records ${index.lastSeq} entries but the journal has ${count} (entries removed from the end)`,
-      };
-    }
-    const atIndex = journal.raw[index.lastSeq - 1];
-    if (index.lastSeq > 0 && (atIndex === undefined || hashLine(atIndex) !== index.lastHash)) {
-      return {
-        line: index.lastSeq,
-        reason: "this entry's hash differs from the one recorded in the run's index (it was altered)",
-      };
-    }
-  }
-  return undefined;
+export function verifyJournal(journal: ReadJournal, index: ChainEnd | undefined): VerifyProblem | undefined {
+  return verifyChain(journal.lines, journal.raw, index);
 }
 
 /** The last seq and hash of a journal, to continue its chain when a later process appends. */
-export function chainEnd(journal: ReadJournal): { lastSeq: number; lastHash: string } {
-  const last = journal.raw[journal.raw.length - 1];
-  return { lastSeq: journal.lines.length, lastHash: last === undefined ? genesisHash : hashLine(last) };
+export function chainEnd(journal: ReadJournal): ChainEnd {
+  return chainEndOf(journal.raw);
+}
+
+/**
+ * The status a journal's end gives a run whose process is gone: the last run-end or
+ * rollback-end, unless something was started after it (then it was interrupted).
+ */
+export function statusFromEnd(journal: ReadJournal): RunStatus {
+  for (let i = journal.lines.length - 1; i >= 0; i--) {
+    const entry = journal.lines[i] as JournalLine;
+    if (entry.type === 'run-end') return entry.status;
+    if (entry.type === 'rollback-end') return rollbackEndStatus(entry);
+    if (entry.type === 'confirm-pending' || entry.type === 'watchdog-started') return 'awaiting-confirmation';
+    if (entry.type === 'confirmed') return 'confirmed';
+    if (
+      entry.type === 'run-start' ||
+      entry.type === 'attempt-start' ||
+      entry.type === 'command-start' ||
+      entry.type === 'step-start' ||
+      entry.type === 'rollback-start'
+    )
+      return 'interrupted';
+  }
+  return 'interrupted';
+}
+
+/** How a rollback's end leaves the run: an automatic revert (it has a reason) shows as `reverted`. */
+export function rollbackEndStatus(entry: RollbackEndEntry): RunStatus {
+  return entry.status === 'rolled-back' && entry.reason !== undefined ? 'reverted' : entry.status;
 }

@@ -1,58 +1,155 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
-import type { HostIdentity, JournalEntry, RunStatus } from './entries.js';
+import type { HostIdentity, JournalLine, RunStatus } from './entries.js';
+import { chainEnd } from './hash-chain.js';
+import { goneReason } from './process-identity.js';
 import { indexFile, journalFile, runsDir } from './paths.js';
+import { readJournal, runStartOf, statusFromEnd } from './reader.js';
+import { mkdirPrivate, readNoFollow, replaceFile } from './safe-fs.js';
 
 /**
  * A run's index: a small JSON file beside its journal, rewritten atomically at checkpoints.
  * It answers `runbook runs` without reading every journal, and it records the latest hash of
  * the journal so that entries removed from the end are detectable (`journal --verify`).
- * The journal stays the source of truth: the index only ever lags behind it.
+ * The journal stays the source of truth: the index only ever lags behind it, and one that is
+ * missing or unreadable is rebuilt from the journal (with a note).
  */
 export interface RunIndex {
   id: string;
   runbook: string;
-  status: RunStatus;
+  /** `damaged`: the run's files cannot be read as a run (see `damage`); nothing acts on it. */
+  status: RunStatus | 'damaged';
   /** What the process that last touched the run was doing. */
   activity: 'run' | 'resume' | 'rollback';
   started: string;
   finished: string | undefined;
   /** The process acting on the run; a "running" run whose process is gone was interrupted. */
   pid: number;
+  /** That process's start time and boot (process-identity.ts), so a reused pid is not it. */
+  pidStartTime?: string | undefined;
+  bootId?: string | undefined;
   host: HostIdentity;
   lastSeq: number;
   lastHash: string;
+  /** `run --confirm-within`: the deadline by which the run must be confirmed (issue 15). */
+  confirmBy?: string | undefined;
+  /** Not stored: why the run is damaged (status `damaged`). */
+  damage?: string | undefined;
+  /** Not stored: set when the index was rebuilt from the journal, saying why. */
+  rebuilt?: string | undefined;
 }
 
 export function writeRunIndex(stateDir: string, index: RunIndex): void {
-  mkdirSync(runsDir(stateDir), { recursive: true });
-  const file = indexFile(stateDir, index.id);
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(index, null, 2)}\n`);
-  renameSync(tmp, file); // atomic: a reader sees the old index or the new one, never half
+  mkdirPrivate(runsDir(stateDir));
+  const { damage: _damage, rebuilt: _rebuilt, ...stored } = index;
+  replaceFile(indexFile(stateDir, index.id), `${JSON.stringify(stored, null, 2)}\n`);
 }
 
+/**
+ * A run's index as read from its file, or rebuilt from its journal when the file is missing or
+ * unreadable; a run whose files disagree or cannot be read comes back with status `damaged`.
+ * Undefined when the run has neither an index nor a journal.
+ */
 export function readRunIndex(stateDir: string, runId: string): RunIndex | undefined {
   const file = indexFile(stateDir, runId);
-  if (!existsSync(file)) return undefined;
-  let index: RunIndex;
-  try {
-    index = JSON.parse(readFileSync(file, 'utf8')) as RunIndex;
-  } catch {
-    throw new RunbookError('journal-damaged', `the index of run ${runId} (${file}) is damaged: not JSON`, {
-      hint: 'its journal is intact beside it; restore the index from a backup, or move the run aside',
-    });
+  const journal = journalFile(stateDir, runId);
+  if (!existsSync(file)) {
+    // Neither, or an empty journal only (its first write failed before any index was): no run.
+    if (!existsSync(journal) || statSync(journal).size === 0) return undefined;
+    return rebuildIndex(stateDir, runId, `run ${runId} had no index (${file}); it was rebuilt from its journal`);
+  }
+  const index = parseIndex(readNoFollow(file), runId);
+  if (index === undefined)
+    return rebuildIndex(
+      stateDir,
+      runId,
+      `the index of run ${runId} (${file}) was unreadable; it was rebuilt from its journal`,
+    );
+  // The index says how many entries the journal had at its last checkpoint: a journal that is
+  // gone or empty since is damage, never "a run that recorded nothing".
+  if (index.lastSeq > 0 && (!existsSync(journal) || statSync(journal).size === 0)) {
+    return damagedIndex(
+      runId,
+      `its index records ${index.lastSeq} journal entries but ${journal} is ${existsSync(journal) ? 'empty' : 'missing'}`,
+      index,
+    );
   }
   return withLiveStatus(stateDir, index);
 }
 
-/** Every run in the state dir, oldest first (run ids sort by start time). */
+function parseIndex(text: string, runId: string): RunIndex | undefined {
+  try {
+    const index = JSON.parse(text) as RunIndex;
+    const wellFormed =
+      typeof index === 'object' &&
+      index !== null &&
+      index.id === runId &&
+      typeof index.lastSeq === 'number' &&
+      typeof index.status === 'string' &&
+      typeof index.host === 'object';
+    return wellFormed ? index : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The index a journal implies: what `runs` needs, and the chain end for `--verify`. */
+function rebuildIndex(stateDir: string, runId: string, why: string): RunIndex {
+  try {
+    const journal = readJournal(journalFile(stateDir, runId));
+    const start = runStartOf(journal);
+    const end = chainEnd(journal.raw);
+    const latest = [...journal.lines].reverse();
+    const lastAttempt = latest.find((l) => l.type === 'attempt-start');
+    const lastEnd = latest.find((l) => l.type === 'run-end' || l.type === 'rollback-end');
+    return {
+      id: runId,
+      runbook: start.runbook,
+      // Nothing records the pid of the first attempt; a rebuilt run is never "running".
+      status: statusFromEnd(journal),
+      activity: lastAttempt?.kind ?? 'run',
+      started: (journal.lines[0] as JournalLine).time,
+      finished: lastEnd?.time,
+      pid: lastAttempt?.pid ?? 0,
+      host: start.host,
+      lastSeq: end.lastSeq,
+      lastHash: end.lastHash,
+      rebuilt: why,
+    };
+  } catch (error) {
+    if (error instanceof RunbookError && error.code === 'journal-damaged')
+      return damagedIndex(runId, `${why.replace(/; it was rebuilt from its journal$/, '')}, and ${error.message}`);
+    throw error;
+  }
+}
+
+function damagedIndex(runId: string, damage: string, known?: RunIndex): RunIndex {
+  return {
+    id: runId,
+    runbook: known?.runbook ?? '?',
+    status: 'damaged',
+    activity: known?.activity ?? 'run',
+    started: known?.started ?? '?',
+    finished: known?.finished,
+    pid: 0,
+    host: known?.host ?? { hostname: '?', netns: '?', sandbox: undefined },
+    lastSeq: known?.lastSeq ?? 0,
+    lastHash: known?.lastHash ?? '',
+    damage,
+  };
+}
+
+/** Every run in the state dir (with an index, a journal or both), oldest first (ids sort by start time). */
 export function listRunIndexes(stateDir: string): RunIndex[] {
   if (!existsSync(runsDir(stateDir))) return [];
-  return readdirSync(runsDir(stateDir))
-    .filter((f) => f.endsWith('.json'))
+  const ids = new Set<string>();
+  for (const f of readdirSync(runsDir(stateDir))) {
+    const match = /^(.+)\.(json|ndjson)$/.exec(f);
+    if (match !== null) ids.add(match[1] as string);
+  }
+  return [...ids]
     .sort()
-    .map((f) => readRunIndex(stateDir, f.slice(0, -'.json'.length)))
+    .map((id) => readRunIndex(stateDir, id))
     .filter((index): index is RunIndex => index !== undefined);
 }
 
@@ -62,41 +159,13 @@ export function listRunIndexes(stateDir: string): RunIndex[] {
  * The journal, which is always ahead of the index, says which.
  */
 function withLiveStatus(stateDir: string, index: RunIndex): RunIndex {
-  if (index.status !== 'running' || isProcessAlive(index.pid)) return index;
-  return { ...index, status: statusFromJournalEnd(stateDir, index.id) };
-}
-
-/** The status the journal's last run-end or rollback-end gives, if nothing was started after it. */
-function statusFromJournalEnd(stateDir: string, runId: string): RunStatus {
-  const file = journalFile(stateDir, runId);
-  if (!existsSync(file)) return 'interrupted';
-  const lines = readFileSync(file, 'utf8').split('\n');
-  for (let i = lines.length - 1; i >= 0; i--) {
-    let entry: JournalEntry;
-    try {
-      entry = JSON.parse(lines[i] as string) as JournalEntry;
-    } catch {
-      continue; // a torn last line
-    }
-    if (entry.type === 'run-end') return entry.status;
-    if (entry.type === 'rollback-end') return entry.status;
-    if (
-      entry.type === 'run-start' ||
-      entry.type === 'attempt-start' ||
-      entry.type === 'command-start' ||
-      entry.type === 'step-start' ||
-      entry.type === 'rollback-start'
-    )
-      return 'interrupted';
-  }
-  return 'interrupted';
-}
-
-export function isProcessAlive(pid: number): boolean {
+  const gone = goneReason({ pid: index.pid, startTime: index.pidStartTime, bootId: index.bootId });
+  if (index.status !== 'running' || gone === undefined) return index;
   try {
-    process.kill(pid, 0);
-    return true;
+    return { ...index, status: statusFromEnd(readJournal(journalFile(stateDir, index.id))) };
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if (error instanceof RunbookError && error.code === 'journal-damaged')
+      return damagedIndex(index.id, error.message, index);
+    throw error;
   }
 }

@@ -1,7 +1,10 @@
-import { truncateSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, openSync } from 'node:fs';
+import { RunbookError } from '../errors.js';
 import type { JournalEntry, RunStartEntry, RunStatus } from './entries.js';
 import { journalFile } from './paths.js';
-import { chainEnd, type ReadJournal } from './reader.js';
+import { chainEnd, rollbackEndStatus, type ReadJournal } from './reader.js';
+import { ownIdentity } from './process-identity.js';
+import { ioError, ioErrorOfRun } from './safe-fs.js';
 import { readRunIndex, writeRunIndex, type RunIndex } from './run-index.js';
 import type { JournalSink } from './sink.js';
 import { FileJournal } from './writer.js';
@@ -33,7 +36,7 @@ export class RunJournal implements JournalSink {
       activity: 'run',
       started: new Date().toISOString(),
       finished: undefined,
-      pid: process.pid,
+      ...acting(),
       host: start.host,
       lastSeq: 0,
       lastHash: '',
@@ -51,27 +54,42 @@ export class RunJournal implements JournalSink {
    */
   static reopen(stateDir: string, runId: string, read: ReadJournal): RunJournal {
     const index = readRunIndex(stateDir, runId);
-    if (index === undefined) throw new Error(`run ${runId} has no index`);
+    if (index === undefined || index.status === 'damaged')
+      throw new RunbookError('journal-damaged', `run ${runId}: ${index?.damage ?? 'it has neither index nor journal'}`);
     if (read.tornTail !== undefined) {
       const intactBytes = read.raw.reduce((n, line) => n + Buffer.byteLength(line) + 1, 0);
-      truncateSync(journalFile(stateDir, runId), intactBytes);
+      cutTornTail(journalFile(stateDir, runId), intactBytes);
     }
-    return new RunJournal(stateDir, { ...index, pid: process.pid }, chainEnd(read));
+    return new RunJournal(stateDir, { ...index, ...acting() }, chainEnd(read));
   }
 
   close(): void {
     this.file.close();
   }
 
+  /** Appends an entry; a failed write names the run to resume or roll back once it is fixed. */
   append(entry: JournalEntry): void {
+    try {
+      this.appendAndCheckpoint(entry);
+    } catch (error) {
+      throw ioErrorOfRun(error, this.index.id);
+    }
+  }
+
+  private appendAndCheckpoint(entry: JournalEntry): void {
     this.file.append(entry);
     const status = statusAfter(entry);
     const activity = entry.type === 'attempt-start' ? entry.kind : this.index.activity;
     const finished =
       status === undefined ? this.index.finished : status === 'running' ? undefined : new Date().toISOString();
-    const checkpoint = status !== undefined || entry.type === 'step-end' || entry.type === 'step-undone';
+    const checkpoint =
+      status !== undefined ||
+      entry.type === 'step-end' ||
+      entry.type === 'step-undone' ||
+      entry.type === 'watchdog-started';
     this.index = {
       ...this.index,
+      confirmBy: entry.type === 'confirm-pending' ? entry.deadline : this.index.confirmBy,
       status: status ?? this.index.status,
       activity,
       finished,
@@ -79,6 +97,26 @@ export class RunJournal implements JournalSink {
       lastHash: this.file.lastHash,
     };
     if (checkpoint) writeRunIndex(this.stateDir, this.index);
+  }
+}
+
+/** This process, as the one acting on a run (its index records it). */
+function acting(): Pick<RunIndex, 'pid' | 'pidStartTime' | 'bootId'> {
+  const me = ownIdentity();
+  return { pid: me.pid, pidStartTime: me.startTime, bootId: me.bootId };
+}
+
+/** Cuts a journal back to its whole lines; never through a symbolic link. */
+function cutTornTail(file: string, bytes: number): void {
+  try {
+    const fd = openSync(file, constants.O_WRONLY | constants.O_NOFOLLOW);
+    try {
+      ftruncateSync(fd, bytes);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    throw ioError(error, file, 'cutting the torn last line off');
   }
 }
 
@@ -92,7 +130,11 @@ function statusAfter(entry: JournalEntry): RunStatus | undefined {
     case 'run-end':
       return entry.status === 'stopped' ? 'stopped' : entry.status;
     case 'rollback-end':
-      return entry.status;
+      return rollbackEndStatus(entry);
+    case 'confirm-pending':
+      return 'awaiting-confirmation';
+    case 'confirmed':
+      return 'confirmed';
     default:
       return undefined;
   }

@@ -86,7 +86,7 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
       case 'rollback-start':
         out.push(
           '',
-          `${time} rollback of ${line.steps.length} step(s), in reverse order: ${line.steps.join(', ') || '(none)'}`,
+          `${time} ${line.reason === undefined ? 'rollback' : line.reason}: ${line.steps.length} step(s), in reverse order: ${line.steps.join(', ') || '(none)'}`,
         );
         break;
       case 'step-undone':
@@ -95,7 +95,25 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
         );
         break;
       case 'rollback-end':
-        out.push('', `${time} rollback ${line.status}${line.message ? `: ${line.message}` : ''}`);
+        out.push(
+          '',
+          `${time} ${line.reason === undefined ? 'rollback' : 'automatic revert'} ${line.status}${line.message ? `: ${line.message}` : ''}`,
+        );
+        break;
+      case 'confirm-pending':
+        out.push(
+          '',
+          `${time} awaiting confirmation until ${line.deadline} (--confirm-within ${line.withinMs / 1000} s); unconfirmed, the run is rolled back then`,
+        );
+        break;
+      case 'watchdog-started':
+        out.push(`${time}   watchdog pid ${line.pid} started (its own session, no terminal)`);
+        break;
+      case 'confirmed':
+        out.push(
+          '',
+          `${time} confirmed by uid ${line.user.uid}${line.user.sudoUser ? ` (sudo from ${line.user.sudoUser})` : ''}, pid ${line.pid}, before the deadline ${line.deadline}: the change stays`,
+        );
         break;
       case 'command-end':
         break; // shown with its command-start, above

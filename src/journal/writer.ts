@@ -1,14 +1,17 @@
-import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync } from 'node:fs';
 import path from 'node:path';
-import { pino, type DestinationStream, type Logger } from 'pino';
 import { afterJournalEntry } from '../fault/kill-points.js';
-import { genesisHash, type JournalEntry } from './entries.js';
+import type { RunbookError } from '../errors.js';
+import { journalFormat, type JournalEntry } from './entries.js';
+import { HashChain, type ChainEnd } from './hash-chain.js';
+import { mkdirPrivate, openForAppend, syncFd, writeAll } from './safe-fs.js';
 import type { JournalSink } from './sink.js';
 
 /**
- * The on-disk journal of one run: pino writing NDJSON through a synchronous destination, so
- * that pino's own tools (pino-pretty) can read a journal.
+ * The on-disk journal of one run: NDJSON in pino's line format (level, time, the entry, msg), so
+ * that pino's own tools (pino-pretty) can read a journal. The lines are composed here rather
+ * than by a pino logger so that the hash chain (hash-chain.ts) is computed on exactly the bytes
+ * written, and a failed write is known byte for byte.
  *
  * Durability, honestly: every entry is written with write(2) before `append` returns, so a
  * crashed or killed process (kill -9) never loses an appended entry. Surviving a power cut
@@ -18,43 +21,56 @@ import type { JournalSink } from './sink.js';
  * rollback. A power cut can therefore lose at most the results of the last command, and resume
  * re-checks the step that command belonged to.
  *
- * Each line carries `seq` and `prev`, the sha256 of the previous line, forming a hash chain
- * that `runbook journal --verify` checks. The chain is computed on the exact bytes pino writes,
- * by a thin stream wrapper in front of the destination.
+ * A write that fails (a full disk, an I/O error) throws a message naming the file and the
+ * cause; whatever part of the line reached the file is cut off again, and every later append
+ * fails the same way, so the journal never holds half a line followed by whole ones.
  */
 export class FileJournal implements JournalSink {
-  private readonly logger: Logger;
   private readonly fd: number;
-  /** seq and hash of the last line written (or found, when appending to an existing journal). */
-  lastSeq: number;
-  lastHash: string;
+  private readonly chain: HashChain;
+  private failure: RunbookError | undefined;
 
-  constructor(file: string, options: { lastSeq?: number; lastHash?: string } = {}) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    this.lastSeq = options.lastSeq ?? 0;
-    this.lastHash = options.lastHash ?? genesisHash;
-    this.fd = openSync(file, 'a');
-    const destination = pino.destination({ dest: this.fd, sync: true });
-    const chained: DestinationStream = {
-      write: (line: string) => {
-        destination.write(line);
-        this.lastHash = hashLine(line.endsWith('\n') ? line.slice(0, -1) : line);
-      },
-    };
-    this.logger = pino(
-      {
-        base: null, // no pid/hostname on every line: the run-start entry records them once
-        timestamp: pino.stdTimeFunctions.isoTime,
-        mixin: () => ({ seq: this.lastSeq + 1, prev: this.lastHash }),
-      },
-      chained,
-    );
+  constructor(
+    private readonly file: string,
+    end: Partial<ChainEnd> = {},
+  ) {
+    mkdirPrivate(path.dirname(file));
+    this.chain = new HashChain(end);
+    this.fd = openForAppend(file);
+  }
+
+  /** seq and hash of the last line written (or found, when appending to an existing journal). */
+  get lastSeq(): number {
+    return this.chain.lastSeq;
+  }
+  get lastHash(): string {
+    return this.chain.lastHash;
   }
 
   append(entry: JournalEntry): void {
-    this.logger.info(entry, summarize(entry));
-    this.lastSeq += 1;
-    if (durableTypes.has(entry.type)) fsyncSync(this.fd);
+    if (this.failure !== undefined) throw this.failure;
+    const stamped = entry.type === 'run-start' ? { ...entry, journalFormat } : entry;
+    const line = JSON.stringify({
+      level: 30, // pino's "info"
+      time: new Date().toISOString(),
+      ...this.chain.next(),
+      ...stamped,
+      msg: summarize(entry),
+    });
+    const size = fstatSync(this.fd).size;
+    try {
+      writeAll(this.fd, `${line}\n`, this.file);
+      if (durableTypes.has(entry.type)) syncFd(this.fd, this.file);
+    } catch (error) {
+      this.failure = error as RunbookError;
+      try {
+        ftruncateSync(this.fd, size); // a partial line would sit before any later whole one
+      } catch {
+        // the reader treats an unterminated last line as torn, and reopening cuts it off
+      }
+      throw error;
+    }
+    this.chain.advance(line);
     afterJournalEntry();
   }
 
@@ -76,11 +92,10 @@ const durableTypes: ReadonlySet<JournalEntry['type']> = new Set([
   'run-end',
   'rollback-start',
   'rollback-end',
+  // A provisional run's deadline and its confirmation decide whether the host is reverted.
+  'confirm-pending',
+  'confirmed',
 ]);
-
-export function hashLine(line: string): string {
-  return createHash('sha256').update(line).digest('hex');
-}
 
 /** pino's `msg`: a one-line summary, so that pino-pretty shows something readable. */
 function summarize(entry: JournalEntry): string {
@@ -113,5 +128,11 @@ function summarize(entry: JournalEntry): string {
       return `step ${entry.step} ${entry.outcome}`;
     case 'rollback-end':
       return `rollback ${entry.status}`;
+    case 'confirm-pending':
+      return `awaiting confirmation until ${entry.deadline}`;
+    case 'watchdog-started':
+      return `watchdog pid ${entry.pid} started`;
+    case 'confirmed':
+      return `confirmed by uid ${entry.user.uid}`;
   }
 }

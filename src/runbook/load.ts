@@ -19,6 +19,10 @@ import {
 } from './search-path.js';
 import { hasMalformedPlaceholder, placeholdersIn, stringsIn } from './template.js';
 import { formatSchemaIssues } from './yaml-errors.js';
+import { forUser } from '../host/user-command.js';
+
+/** A runbook is a page or two; far larger text is a mistake or an attack on the parser. */
+const maxRunbookChars = 1_000_000;
 
 /** The runbooks shipped with runbook (in the one-file bundle: embedded in it). */
 export const runbooksDir = shippedRunbooksDir;
@@ -74,7 +78,8 @@ export const readIncludeFromDisk: IncludeReader = (name, fromFile) => {
  * anything with a slash or a .yaml/.yml ending is a path.
  */
 export function resolveRunbookFile(nameOrPath: string): string {
-  if (nameOrPath.trim() === '') throw invalidInput('the runbook name is empty', 'list them with: runbook list');
+  if (nameOrPath.trim() === '')
+    throw invalidInput('the runbook name is empty', `list them with: ${forUser('runbook list')}`);
   // In the bundle, a shipped runbook's file is `bundled:runbooks/NAME.yaml` (as a journal records it).
   if (isEmbeddedFile(nameOrPath)) {
     if (!isRunbookFile(nameOrPath)) throw invalidInput(`runbook file not found: ${nameOrPath} (not in this bundle)`);
@@ -128,6 +133,7 @@ export function parseRunbook(
   const includes: RunbookSource[] = [];
   const spec = resolve(source, file, readInclude, includes, []);
   checkPlaceholders(spec, file);
+  checkConcerns(spec, file);
   const hash = createHash('sha256');
   for (const text of [source, ...includes.map((i) => i.source)]) hash.update(text).update('\0');
   return { spec, file, source, includes, hash: hash.digest('hex') };
@@ -168,6 +174,11 @@ function resolve(
 }
 
 function validate(source: string, file: string): RunbookSpec {
+  if (source.length > maxRunbookChars) {
+    throw invalidInput(
+      `${file}: too large for a runbook (${source.length} characters; at most ${maxRunbookChars}); nothing was run`,
+    );
+  }
   const lines = new LineCounter();
   const doc = parseDocument(source, { prettyErrors: true, lineCounter: lines });
   if (doc.errors.length > 0) {
@@ -175,7 +186,15 @@ function validate(source: string, file: string): RunbookSpec {
   }
   // Shared probe lists (`diagnose: *probes`) make many aliases; yaml's default cap of 100 is a
   // guard against alias bombs, so raise it rather than lift it.
-  const parsed = RunbookSpec.safeParse(doc.toJS({ maxAliasCount: 10_000 }));
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 10_000 });
+  } catch (error) {
+    // yaml's guard against alias bombs ("Excessive alias count …"), and any other refusal of
+    // its own: input, not an internal error.
+    throw invalidInput(`${file}: not valid YAML: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const parsed = RunbookSpec.safeParse(data);
   if (!parsed.success) {
     throw invalidInput(
       `${file}: not a valid runbook:\n${formatSchemaIssues(parsed.error.issues, doc, lines, formatPath, trapHint)}`,
@@ -224,6 +243,21 @@ function trapHint(issue: z.core.$ZodIssue): string {
 function formatPath(parts: readonly PropertyKey[]): string {
   if (parts.length === 0) return '(top level)';
   return parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}
+
+/** A probe's `concerns` must name steps of the runbook: a typo would silently drop the probe. */
+function checkConcerns(spec: ResolvedRunbook, file: string): void {
+  const plainSteps = (item: StepSpec | LoopSpec): StepSpec[] =>
+    'foreach' in item ? item.steps.flatMap(plainSteps) : [item];
+  const steps = spec.steps.flatMap(plainSteps);
+  const ids = new Set(steps.map((step) => step.id));
+  const problems = new Set<string>();
+  for (const step of steps)
+    for (const probe of step.diagnose)
+      for (const id of probe.concerns ?? [])
+        if (!ids.has(id))
+          problems.add(`  step ${step.id}: a diagnose probe concerns "${id}", which is not a step here`);
+  if (problems.size > 0) throw invalidInput(`${file}: not a valid runbook:\n${[...problems].join('\n')}`);
 }
 
 /**

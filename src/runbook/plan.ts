@@ -40,6 +40,11 @@ export interface PlannedProbe extends PlannedCommand, Retry {
   when: ExpectSpec;
   cause: string;
   fix: string | undefined;
+  /**
+   * Names a cause of its own, independent of the others (the probe has `concerns`): a match
+   * does not end the diagnosis, the later independent probes still run.
+   */
+  independent: boolean;
 }
 
 /**

@@ -156,13 +156,18 @@ function renderStep(step: StepSpec, scope: Scope, id: string): PlannedStep {
     verify: step.verify.map((check) => renderCheck(check)),
     undo: Array.isArray(step.undo) ? step.undo.map((spec) => command(spec, hasCaptures)) : [],
     ...(noUndo !== undefined && { noUndo: renderTemplate(noUndo, scope) }),
-    diagnose: step.diagnose.map((probe) => ({
-      ...command({ run: probe.run, timeout: probe.timeout }),
-      when: renderDeep(probe.when, scope) as ExpectSpec,
-      cause: renderTemplate(probe.cause, scope),
-      fix: probe.fix === undefined ? undefined : renderTemplate(probe.fix, scope),
-      ...retry(probe),
-    })),
+    // Only the probes that concern this step (by its id in the runbook, so every copy a loop
+    // makes is concerned alike).
+    diagnose: step.diagnose
+      .filter((probe) => probe.concerns === undefined || probe.concerns.includes(step.id))
+      .map((probe) => ({
+        ...command({ run: probe.run, timeout: probe.timeout }),
+        when: renderDeep(probe.when, scope) as ExpectSpec,
+        cause: renderTemplate(probe.cause, scope),
+        fix: probe.fix === undefined ? undefined : renderTemplate(probe.fix, scope),
+        ...retry(probe),
+        independent: probe.concerns !== undefined,
+      })),
   };
 }
 

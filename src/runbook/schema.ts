@@ -134,7 +134,9 @@ export const CheckSpec = z.strictObject({
 
 /**
  * A diagnostic probe: a read-only command that, when its result matches `when`, reveals the
- * `cause` of a failed verification; `fix` says what would repair it.
+ * `cause` of a failed verification; `fix` says what would repair it. `concerns` names the steps
+ * whose failure it can explain (all steps when absent): a shared list then diagnoses each step
+ * with its own cause, not with the first cause any step has (issue 18).
  */
 export const ProbeSpec = z.strictObject({
   run: Argv,
@@ -144,6 +146,8 @@ export const ProbeSpec = z.strictObject({
   fix: z.string().optional(),
   retries: Retries.optional(),
   delay: DelaySeconds.optional(),
+  // Step ids as written; checked against the runbook's steps when it is read (load.ts).
+  concerns: z.array(z.string().min(1)).min(1).optional(),
 });
 
 /** A step id as the engine uses it (after rendering). */

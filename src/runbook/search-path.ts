@@ -1,11 +1,12 @@
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { bundled } from '../bundled.js';
+import { envVar } from '../env.js';
 import { invalidInput } from '../errors.js';
 import { packageRoot } from '../version.js';
 
 /** The environment variable listing extra runbook directories, colon-separated like $PATH. */
-export const runbookPathEnvVar = 'RUNBOOK_PATH';
+export const runbookPathEnvVar = envVar.runbookPath;
 
 /**
  * Where the shipped runbooks are: runbooks/ in the package, or, in the one-file bundle, the

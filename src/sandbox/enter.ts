@@ -1,9 +1,8 @@
-import { execa } from 'execa';
 import { invalidInput, RunbookError } from '../errors.js';
-import { currentNetns, sandboxEnvVar } from '../host/identity.js';
+import { runAttached } from '../exec/attached.js';
+import { envVar, readEnv } from '../env.js';
+import { currentNetns } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
-import { expectedNetnsVar, outerNetnsVar } from './in-option.js';
-import { waitForwardingSignals } from './wait-child.js';
 import { insideArgv, locateSandbox, requireAlive, type SandboxPaths } from './persistent.js';
 
 /**
@@ -83,19 +82,31 @@ export async function runInSandbox(request: InRequest, outerStateDir: string): P
   const script = process.argv[1];
   if (script === undefined) throw new Error('cannot find the runbook script to re-execute');
   return runInside(paths, [process.execPath, script, '--state-dir', paths.stateDir, ...request.args], {
-    [sandboxEnvVar]: paths.name,
+    [envVar.sandbox]: paths.name,
     ...entryMarkers(netns),
+    ...userOutside(request.stateDirOption === undefined ? undefined : outerStateDir),
   });
 }
 
 /** Markers for a process started inside the sandbox whose network namespace is `netns`. */
 export function entryMarkers(netns: string): Record<string, string> {
-  return { [expectedNetnsVar]: netns, [outerNetnsVar]: currentNetns() };
+  return { [envVar.inNetns]: netns, [envVar.inOuterNetns]: currentNetns() };
+}
+
+/**
+ * Marks a process inside a sandbox whose user sits outside it (`--in`, `sandbox shell -c`): the
+ * commands it suggests must reach in from there, repeating an explicit outer --state-dir.
+ */
+export function userOutside(stateDirOption: string | undefined): Record<string, string> {
+  return {
+    [envVar.enteredWith]: 'in',
+    ...(stateDirOption === undefined ? {} : { [envVar.outerStateDir]: stateDirOption }),
+  };
 }
 
 /** Environment of any process acting inside a sandbox: its name (for host binding) and state dir. */
 export function sandboxEnv(paths: SandboxPaths): Record<string, string> {
-  return { [sandboxEnvVar]: paths.name, RUNBOOK_STATE_DIR: paths.stateDir };
+  return { [envVar.sandbox]: paths.name, [envVar.stateDir]: paths.stateDir };
 }
 
 /**
@@ -108,12 +119,7 @@ export async function runInside(
   argv: readonly string[],
   env: Record<string, string>,
 ): Promise<number> {
-  const child = execa(insideArgv(paths, argv)[0] as string, insideArgv(paths, argv).slice(1), {
-    stdio: 'inherit',
-    reject: false,
-    env,
-  });
-  const { exitCode, message } = await waitForwardingSignals(child);
+  const { exitCode, message } = await runAttached(insideArgv(paths, argv), env);
   if (exitCode !== undefined) return exitCode;
   throw new RunbookError('internal', `could not enter sandbox "${paths.name}": ${message}`, {
     hint: 'is util-linux (nsenter) installed?',
@@ -126,16 +132,16 @@ export async function runInside(
  * command started from here (a one-shot --sandbox run, say) is not held to them.
  */
 export function assertEnteredSandbox(): void {
-  const expected = process.env[expectedNetnsVar];
-  const outer = process.env[outerNetnsVar];
+  const expected = readEnv('inNetns');
+  const outer = readEnv('inOuterNetns');
   if (expected === undefined && outer === undefined) return;
   const here = currentNetns();
   if (here !== expected || here === outer) {
     throw new RunbookError(
       'wrong-host',
-      `refusing to act: this command was to run inside sandbox "${process.env[sandboxEnvVar]}" (network namespace ${expected}), but it runs in ${here}; nothing was changed`,
+      `refusing to act: this command was to run inside sandbox "${readEnv('sandbox')}" (network namespace ${expected}), but it runs in ${here}; nothing was changed`,
     );
   }
-  delete process.env[expectedNetnsVar];
-  delete process.env[outerNetnsVar];
+  delete process.env[envVar.inNetns];
+  delete process.env[envVar.inOuterNetns];
 }

@@ -1,12 +1,9 @@
 /**
  * What `runbook --in <sandbox>` needs to know before loading anything heavy: whether this
  * command line asks for a sandbox, or this process was started inside one by --in (and must
- * check it really is, see enter.ts). Kept free of imports so that start-up stays cheap.
+ * check it really is, see enter.ts). Kept free of heavy imports so that start-up stays cheap.
  */
-
-/** Set for a process re-executed by --in: the network namespace it must be in, and the one it left. */
-export const expectedNetnsVar = 'RUNBOOK_IN_NETNS';
-export const outerNetnsVar = 'RUNBOOK_IN_OUTER_NETNS';
+import { readEnv } from '../env.js';
 
 /** The sandbox `runbook sandbox …` acts on when no name is given. */
 export const defaultSandboxName = 'lab';
@@ -15,5 +12,5 @@ export const defaultSandboxName = 'lab';
 export function concernsSandbox(argv: readonly string[]): boolean {
   const end = argv.indexOf('--') === -1 ? argv.length : argv.indexOf('--');
   const asksIn = argv.slice(0, end).some((t) => t === '--in' || t.startsWith('--in='));
-  return asksIn || process.env[expectedNetnsVar] !== undefined || process.env[outerNetnsVar] !== undefined;
+  return asksIn || readEnv('inNetns') !== undefined || readEnv('inOuterNetns') !== undefined;
 }

@@ -1,17 +1,15 @@
-import { execa } from 'execa';
 import { RunbookError } from '../errors.js';
+import { runAttached } from '../exec/attached.js';
 import { succeeded, type Executor } from '../exec/types.js';
-import { currentNetns, sandboxEnvVar, oneShotSandboxPrefix } from '../host/identity.js';
+import { envVar, readEnv } from '../env.js';
+import { currentNetns, oneShotSandboxPrefix } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
 import { tutorialHostSetup } from './tutorial-host.js';
-import { waitForwardingSignals } from './wait-child.js';
-
-/** Set in the re-executed process: "set up a sandbox host here, then run". Holds the outer netns. */
-const outerNetnsVar = 'RUNBOOK_ONE_SHOT_OUTER_NETNS';
 
 /** True in the process that `runbook run --sandbox` re-executed inside fresh namespaces. */
 export function isInsideOneShotSandbox(): boolean {
-  return process.env[outerNetnsVar] !== undefined;
+  // Set in the re-executed process: "set up a sandbox host here, then run".
+  return readEnv('oneShotOuterNetns') !== undefined;
 }
 
 /**
@@ -24,16 +22,10 @@ export async function reexecInOneShotSandbox(args: readonly string[]): Promise<n
   const script = process.argv[1];
   if (script === undefined) throw new Error('cannot find the runbook script to re-execute');
   const name = `${oneShotSandboxPrefix}${process.pid}`;
-  const child = execa(
-    'unshare',
-    ['--net', '--mount', '--propagation', 'private', '--', process.execPath, script, ...args],
-    {
-      stdio: 'inherit',
-      reject: false,
-      env: { [outerNetnsVar]: currentNetns(), [sandboxEnvVar]: name },
-    },
+  const { exitCode, message } = await runAttached(
+    ['unshare', '--net', '--mount', '--propagation', 'private', '--', process.execPath, script, ...args],
+    { [envVar.oneShotOuterNetns]: currentNetns(), [envVar.sandbox]: name },
   );
-  const { exitCode, message } = await waitForwardingSignals(child);
   if (exitCode !== undefined) return exitCode;
   throw new RunbookError('internal', `the sandbox host could not be started: ${message}`, {
     hint: 'is util-linux (unshare) installed?',
@@ -45,7 +37,7 @@ export async function reexecInOneShotSandbox(args: readonly string[]): Promise<n
  * it was started from: the sandbox setup must never touch the real host.
  */
 export function assertIsolated(): void {
-  const outer = process.env[outerNetnsVar];
+  const outer = readEnv('oneShotOuterNetns');
   if (outer === undefined || outer === currentNetns()) {
     throw new RunbookError(
       'wrong-host',

@@ -1,22 +1,15 @@
-import { execa } from 'execa';
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readlinkSync,
-  realpathSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { invalidInput, RunbookError } from '../errors.js';
 import { createExecaExecutor } from '../exec/execa-executor.js';
+import { startHolder, type Holder } from '../exec/holder.js';
 import { succeeded, type Executor } from '../exec/types.js';
 import { currentNetns, oneShotSandboxPrefix } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
 import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
+import { createExclusive, ioError, mkdirPrivate, readNoFollow } from '../journal/safe-fs.js';
+import { trustStateDir } from '../journal/state-dir-trust.js';
 import { mountsAtOrUnder, nsfsMountAt, readMounts } from './mountinfo.js';
 import { tutorialHostSetup } from './tutorial-host.js';
 
@@ -29,6 +22,11 @@ import { tutorialHostSetup } from './tutorial-host.js';
  *   <stateDir>/sandboxes/<name>/net       the network namespace (nsfs bind mount)
  *   <stateDir>/sandboxes/<name>/mnt       the mount namespace, with its own /run/netns tmpfs
  *   <stateDir>/sandboxes/<name>/state/    the sandbox's own state dir (runs and journals)
+ *   <stateDir>/sandboxes/<name>/.runbook-sandbox   the marker: `create` made this dir
+ *
+ * `list` and `destroy` accept only a real directory (not a link) holding the marker, and
+ * `destroy` unmounts only the three mounts `create` made (issue 10): a link or a mount planted
+ * there is refused, never followed or deleted into.
  *
  * A mount namespace file must sit in a directory whose mount does not propagate, or the new
  * namespace would contain a mount of itself; hence the sandbox dir's private self bind mount.
@@ -41,6 +39,7 @@ export interface SandboxPaths {
   mnt: string;
   stateDir: string;
   bashrc: string;
+  marker: string;
 }
 
 export function sandboxesDir(stateDir: string): string {
@@ -55,7 +54,21 @@ function pathsOf(name: string, dir: string): SandboxPaths {
     mnt: path.join(dir, 'mnt'),
     stateDir: path.join(dir, 'state'),
     bashrc: path.join(dir, 'bashrc'),
+    marker: path.join(dir, markerName),
   };
+}
+
+const markerName = '.runbook-sandbox';
+
+/** Whether `dir` is a real directory (not a link) that `sandbox create` made: it holds the marker. */
+function isMadeByCreate(dir: string): boolean {
+  try {
+    if (!lstatSync(dir).isDirectory()) return false;
+    const marker = JSON.parse(readNoFollow(path.join(dir, markerName))) as { createdBy?: unknown };
+    return marker.createdBy === 'runbook sandbox create';
+  } catch {
+    return false;
+  }
 }
 
 /** Letters, digits, '.', '_', '-'; not "." or ".."; `one-shot-*` is reserved for --sandbox hosts. */
@@ -78,7 +91,7 @@ export function validateSandboxName(name: string): void {
 export function locateSandbox(stateDir: string, name: string): SandboxPaths {
   validateSandboxName(name);
   const dir = path.join(sandboxesDir(stateDir), name);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+  if (!isMadeByCreate(dir)) {
     throw invalidInput(
       `no sandbox named "${name}" in ${sandboxesDir(stateDir)}; nothing was changed`,
       `create it with: runbook sandbox create ${name}   (see them all: runbook sandbox list)`,
@@ -138,12 +151,12 @@ export async function createSandbox(
 ): Promise<SandboxPaths & { netns: string }> {
   validateSandboxName(name);
   requireSandboxCaps();
-  mkdirSync(sandboxesDir(stateDir), { recursive: true });
+  mkdirPrivate(sandboxesDir(stateDir));
   const wanted = path.join(sandboxesDir(stateDir), name);
   try {
-    mkdirSync(wanted); // atomic: of two concurrent creates, one gets EEXIST
+    mkdirSync(wanted, { mode: 0o700 }); // atomic: of two concurrent creates, one gets EEXIST
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(error, wanted, 'creating');
     throw invalidInput(
       `a sandbox named "${name}" already exists (${wanted}); nothing was changed`,
       `use it (runbook --in ${name} …), or remove it first: runbook sandbox destroy ${name}`,
@@ -151,11 +164,12 @@ export async function createSandbox(
   }
   const paths = pathsOf(name, realpathSync(wanted));
   try {
-    mkdirSync(paths.stateDir);
+    createExclusive(paths.marker, `${JSON.stringify({ createdBy: 'runbook sandbox create', name })}\n`);
+    mkdirPrivate(paths.stateDir);
     await mustRun(executor, ['mount', '--bind', paths.dir, paths.dir], 'making the sandbox dir a mount');
     await mustRun(executor, ['mount', '--make-private', paths.dir], 'making the sandbox dir private');
-    writeFileSync(paths.net, '');
-    writeFileSync(paths.mnt, '');
+    createExclusive(paths.net, '');
+    createExclusive(paths.mnt, '');
     await bindNewNamespaces(paths, executor);
     const { netns } = requireAlive(paths);
     // Every setup command runs through nsenter into the new namespaces; check they are new.
@@ -209,27 +223,16 @@ async function bindNewNamespaces(paths: SandboxPaths, executor: Executor): Promi
       'echo ready; exec sleep 600',
     ];
     const argv = cpu === undefined ? unshare : ['taskset', '--cpu-list', String(cpu), ...unshare];
-    const holder = execa(argv[0] as string, argv.slice(1), {
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      reject: false,
-      buffer: false,
-    });
+    let holder: Holder | undefined;
     try {
-      await new Promise<void>((resolve, reject) => {
-        holder.stdout?.once('data', () => resolve());
-        void holder.then((r) =>
-          reject(
-            new RunbookError(
-              'internal',
-              `creating the sandbox namespaces failed at \`${argv.join(' ')}\`: ${r.shortMessage}`,
-              { hint: 'is util-linux (unshare, taskset) installed?' },
-            ),
-          ),
-        );
-      });
-      const pid = holder.pid as number;
+      holder = await startHolder(
+        argv,
+        (message) =>
+          new RunbookError('internal', `creating the sandbox namespaces failed at \`${argv.join(' ')}\`: ${message}`, {
+            hint: 'is util-linux (unshare, taskset) installed?',
+          }),
+      );
+      const pid = holder.pid;
       if (readlinkSync(`/proc/${pid}/ns/net`) === currentNetns()) {
         throw new RunbookError(
           'internal',
@@ -254,8 +257,7 @@ async function bindNewNamespaces(paths: SandboxPaths, executor: Executor): Promi
           await mustRun(executor, ['umount', file], 'undoing a failed namespace bind');
       }
     } finally {
-      holder.kill('SIGKILL');
-      await holder;
+      await holder?.stop();
     }
   }
   throw lastError;
@@ -301,17 +303,30 @@ export async function destroySandbox(
       );
     }
   }
+  trustStateDir(paths.stateDir, 'read');
   const runs = listRunIndexes(paths.stateDir).length;
   await removeSandboxDir(paths, executor);
   return { ...paths, runs };
 }
 
-/** Unmounts everything at or under the sandbox dir, deepest first; deletes it only then. */
+/**
+ * Unmounts the mounts `create` made (the namespace files, then the dir's own bind mount) and
+ * deletes the dir only then. Any other mount under it was not made by runbook: it is refused
+ * before anything is unmounted, never deleted into.
+ */
 async function removeSandboxDir(paths: SandboxPaths, executor: Executor): Promise<void> {
-  for (let i = 0; i < 64; i++) {
-    const [deepest] = mountsAtOrUnder(paths.dir);
-    if (deepest === undefined) break;
-    await mustRun(executor, ['umount', deepest.mountPoint], `unmounting sandbox "${paths.name}"`);
+  const ours = (m: { mountPoint: string; fsType: string }) =>
+    ((m.mountPoint === paths.net || m.mountPoint === paths.mnt) && m.fsType === 'nsfs') || m.mountPoint === paths.dir;
+  const foreign = mountsAtOrUnder(paths.dir).filter((m) => !ours(m));
+  if (foreign.length > 0) {
+    throw invalidInput(
+      `sandbox "${paths.name}" has mounts that \`runbook sandbox create\` did not make: ${foreign.map((m) => m.mountPoint).join(', ')}; nothing was changed`,
+      "unmount them yourself (they may hold data that is not the sandbox's), then destroy it again",
+    );
+  }
+  for (const mountPoint of [paths.net, paths.mnt, paths.dir]) {
+    for (let i = 0; i < 4 && mountsAtOrUnder(mountPoint).some((m) => m.mountPoint === mountPoint); i++)
+      await mustRun(executor, ['umount', mountPoint], `unmounting sandbox "${paths.name}"`);
   }
   const left = mountsAtOrUnder(paths.dir);
   if (left.length > 0) {
@@ -338,7 +353,7 @@ export function listSandboxes(stateDir: string): SandboxSummary[] {
   const root = sandboxesDir(stateDir);
   if (!existsSync(root)) return [];
   return readdirSync(root, { withFileTypes: true })
-    .filter((e) => e.isDirectory())
+    .filter((e) => e.isDirectory() && isMadeByCreate(path.join(root, e.name)))
     .map((e) => e.name)
     .sort()
     .map((name) => {
@@ -350,7 +365,7 @@ export function listSandboxes(stateDir: string): SandboxSummary[] {
         stateDir: paths.stateDir,
         alive: liveness.alive,
         netns: liveness.alive ? liveness.netns : undefined,
-        runs: listRunIndexes(paths.stateDir),
+        runs: (trustStateDir(paths.stateDir, 'read'), listRunIndexes(paths.stateDir)),
       };
     });
 }

@@ -22,11 +22,11 @@ export async function showTutorialView(
       [`${container}: ip route`, ['ip', '-n', container, 'route']],
     );
   }
-  if (address !== undefined) views.push([`host → ${address}: ping -c1 -W1`, ['ping', '-c1', '-W1', address]]);
+  if (address !== undefined) views.push([`host → ${address}: ping -c1 -w2`, ['ping', '-c1', '-w2', address]]);
   if (container !== undefined && params.host_ip !== undefined) {
     views.push([
-      `${container} → ${params.host_ip}: ping -c1 -W1`,
-      ['ip', 'netns', 'exec', container, 'ping', '-c1', '-W1', params.host_ip],
+      `${container} → ${params.host_ip}: ping -c1 -w2`,
+      ['ip', 'netns', 'exec', container, 'ping', '-c1', '-w2', params.host_ip],
     ]);
   }
   out('');

@@ -1,14 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cliPath } from '../helpers/sandbox-host.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 // The completion scripts, driven the way the shells drive them: `runbook` on PATH is the built
 // CLI, the completion function is called with the words of a line, and what it offers is read.
-const dir = mkdtempSync(path.join(os.tmpdir(), 'runbook-completion-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('runbook-completion-');
+afterAll(() => removeDir(dir));
 const bin = path.join(dir, 'bin');
 mkdirSync(bin);
 writeFileSync(path.join(bin, 'runbook'), `#!/bin/sh\nexec '${process.execPath}' '${cliPath}' "$@"\n`);

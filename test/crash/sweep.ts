@@ -1,12 +1,10 @@
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, expect, inject, it } from 'vitest';
 import {
   changesLeft,
-  cli,
   inSandbox,
   journalIds,
   journalLines,
   journalProblem,
-  measureReference,
   onlyRunId,
   runs,
   slice,
@@ -24,20 +22,21 @@ import type { SandboxHost } from '../helpers/sandbox-host.js';
  * And a rollback killed at each of its own entries must be finished by a second rollback.
  *
  * The sweep is split over several files (by kind and range of crash point) so that vitest's
- * workers run them in parallel. Each file measures its own reference run first: the figures
- * (how many entries and commands a run makes) come from the engine, not from this file.
+ * workers run them in parallel. The reference run is measured once before any of them (a
+ * global setup): the figures (how many entries and commands a run makes) come from the engine,
+ * not from this file.
  */
 
 const runbook = 'single-container';
 
-/** The reference figures, measured once per file (top-level await in the test file). */
-export async function reference(): Promise<Reference> {
-  return measureReference(runbook);
+/** The reference figures, measured once for the whole sweep (test/setup/crash-reference.ts). */
+export function reference(): Reference {
+  return inject('crashReference');
 }
 
 /** Runs single-container with a kill point; the process must die by SIGKILL. */
 async function crashedRun(host: SandboxHost, stateDir: string, point: string): Promise<void> {
-  const result = await cli(host, ['--state-dir', stateDir, 'run', runbook], { RUNBOOK_FAULT_KILL: point });
+  const result = await host.runbook(['--state-dir', stateDir, 'run', runbook], { env: { RUNBOOK_FAULT_KILL: point } });
   expect(
     result.signal,
     `run with RUNBOOK_FAULT_KILL=${point} should be killed (exit ${result.exitCode}: ${result.stderr})`,
@@ -118,7 +117,7 @@ export function defineRunSweep(ref: Reference, options: RunSweepOptions): void {
             [id, last?.type === 'run-end' ? last.status : 'interrupted'],
           ]);
 
-          const resume = await cli(host, ['--state-dir', stateDir, 'resume']);
+          const resume = await host.runbook(['--state-dir', stateDir, 'resume']);
           expect(resume.exitCode, resume.stderr).toBe(0);
           expect(await host.snapshot()).toEqual(ref.end);
           expect(runs(stateDir).map((r) => [r.id, r.status])).toEqual([[id, 'succeeded']]);
@@ -133,7 +132,7 @@ export function defineRunSweep(ref: Reference, options: RunSweepOptions): void {
         await crashedRun(host, stateDir, point);
         expectJournalAtCrash(stateDir, kind, n);
 
-        const rollback = await cli(host, ['--state-dir', stateDir, 'rollback']);
+        const rollback = await host.runbook(['--state-dir', stateDir, 'rollback']);
         expect(rollback.exitCode, rollback.stderr).toBe(0);
         expect(await host.snapshot()).toEqual(ref.before);
         // Every journal is intact, and no run is left with changes to undo: a run killed before
@@ -168,9 +167,11 @@ export function defineRollbackSweep(ref: Reference, options: { part: number; of:
 
   /** A complete run, then a rollback killed at entry n; returns the run's id. */
   async function crashedRollback(host: SandboxHost, stateDir: string, n: number): Promise<string> {
-    const run = await cli(host, ['--state-dir', stateDir, 'run', runbook]);
+    const run = await host.runbook(['--state-dir', stateDir, 'run', runbook]);
     expect(run.exitCode, run.stderr).toBe(0);
-    const crashed = await cli(host, ['--state-dir', stateDir, 'rollback'], { RUNBOOK_FAULT_KILL: `entry:${n}` });
+    const crashed = await host.runbook(['--state-dir', stateDir, 'rollback'], {
+      env: { RUNBOOK_FAULT_KILL: `entry:${n}` },
+    });
     expect(
       crashed.signal,
       `rollback with entry:${n} should be killed (exit ${crashed.exitCode}: ${crashed.stderr})`,
@@ -184,7 +185,7 @@ export function defineRollbackSweep(ref: Reference, options: { part: number; of:
     it(`rollback killed at entry:${n} [${label}] → rollback again: exit 0, the sandbox as before the run`, async () => {
       await inSandbox(async (host, stateDir) => {
         const id = await crashedRollback(host, stateDir, n);
-        const again = await cli(host, ['--state-dir', stateDir, 'rollback']);
+        const again = await host.runbook(['--state-dir', stateDir, 'rollback']);
         expect(again.exitCode, again.stderr).toBe(0);
         expect(await host.snapshot()).toEqual(ref.before);
         expect(changesLeft(stateDir, id)).toEqual([]);

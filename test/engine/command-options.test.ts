@@ -1,7 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readRunHistory } from '../../src/engine/run-history.js';
 import { resumeRun } from '../../src/engine/resume.js';
 import { rollbackRun } from '../../src/engine/rollback.js';
@@ -13,6 +12,7 @@ import { readJournal } from '../../src/journal/reader.js';
 import { loadRunbook, type LoadedRunbook } from '../../src/runbook/load.js';
 import { resolveParams } from '../../src/runbook/params.js';
 import { FakeExecutor } from '../helpers/fake-executor.js';
+import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 
 /**
  * Issue 12's command options on the real engine with a FakeExecutor and a temp state dir: stdin,
@@ -20,15 +20,7 @@ import { FakeExecutor } from '../helpers/fake-executor.js';
  * checked in the journal too, since resume and rollback decide from it alone.
  */
 
-const tempDirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'runbook-options-'));
-  tempDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirsRemovedAfterAll('runbook-options-');
 
 function runbookOf(source: string): LoadedRunbook {
   const f = path.join(tempDir(), 'demo.yaml');

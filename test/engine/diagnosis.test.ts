@@ -1,20 +1,32 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
-import { checkRunbook, checkSteps } from '../../src/engine/check.js';
-import { buildRunMachine, RunEnd, type ChecksOutput, type PhaseInput } from '../../src/engine/machine.js';
+import { checkRunbook, checkSteps, type StepCheck } from '../../src/engine/check.js';
+import { formatSummary, stepCheckFormatter } from '../../src/cli/commands/check.js';
+import type { RunbookError } from '../../src/errors.js';
+import { parseRunbook, runbooksDir, type LoadedRunbook } from '../../src/runbook/load.js';
+import { prepareRunbook } from '../../src/runbook/prepare.js';
+import { thrown } from '../helpers/thrown.js';
+import {
+  buildRunMachine,
+  RunEnd,
+  type ChecksInput,
+  type ChecksOutput,
+  type CommandsOutput,
+  type PhaseInput,
+  type ProbesOutput,
+} from '../../src/engine/machine.js';
 import { runStepProbes } from '../../src/engine/phases.js';
 import { executeSteps } from '../../src/engine/execute-steps.js';
 import { formatFailure } from '../../src/cli/output.js';
 import type { JournalEntry } from '../../src/journal/entries.js';
 import { auditFile } from '../../src/journal/paths.js';
 import { MemoryJournal } from '../../src/journal/sink.js';
-import type { LoadedRunbook } from '../../src/runbook/load.js';
 import type { Plan, PlannedProbe, PlannedStep } from '../../src/runbook/plan.js';
 import { FakeExecutor, FakeHost } from '../helpers/fake-executor.js';
 import { fakePlan, fakeStep } from '../helpers/plans.js';
+import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 
 /**
  * The `diagnosing` state: how a step gets into it (a failed verify after do, or a failed check
@@ -25,13 +37,16 @@ import { fakePlan, fakeStep } from '../helpers/plans.js';
  * (except one temp state dir for the audit line).
  */
 
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirsRemovedAfterAll('runbook-audit-');
 
-function probe(name: string, when: PlannedProbe['when'], cause: string, fix?: string): PlannedProbe {
-  return { argv: ['probe', name], timeoutMs: 1000, when, cause, fix };
+function probe(
+  name: string,
+  when: PlannedProbe['when'],
+  cause: string,
+  fix?: string,
+  independent = false,
+): PlannedProbe {
+  return { argv: ['probe', name], timeoutMs: 1000, when, cause, fix, independent };
 }
 
 /** Three probes: p1 never matches here, p2 and p3 both would; p2 comes first. */
@@ -67,16 +82,22 @@ async function traceStates(
   const values: string[] = [];
   const machine = buildRunMachine(plan).provide({
     actors: {
-      runChecks: fromPromise<ChecksOutput, PhaseInput & { phase: 'check' | 'verify' }>(async ({ input }) => ({
-        passed: impl.checks(input),
+      runChecks: fromPromise<ChecksOutput, ChecksInput>(async ({ input }) => ({
+        failed: impl.checks(input) ? undefined : { argv: ['has', input.stepId], reason: 'stub', evidence: undefined },
+        durationMs: 0,
       })),
-      runCommands: fromPromise(async () => ({ allSucceeded: true })),
-      runProbes: fromPromise<{ findings: number }, PhaseInput>(async ({ input }) => {
+      runCommands: fromPromise<CommandsOutput, PhaseInput>(async () => ({
+        allSucceeded: true,
+        refused: undefined,
+        durationMs: 0,
+      })),
+      runProbes: fromPromise<ProbesOutput, PhaseInput>(async ({ input }) => {
         if (impl.probesThrow) throw new Error('probe could not run');
-        return { findings: impl.probes?.(input.stepId) ?? 0 };
+        const finding = { cause: 'stub', evidence: undefined, fix: undefined, argv: ['probe'] };
+        return { findings: Array.from({ length: impl.probes?.(input.stepId) ?? 0 }, () => finding), durationMs: 0 };
       }),
     },
-  } as never);
+  });
   const actor = createActor(machine, { input: {} });
   actor.subscribe((snapshot) => {
     const value =
@@ -410,8 +431,7 @@ describe('runbook check (engine): verify checks and probes only', () => {
   });
 
   it('checkRunbook appends one audit line per check to <stateDir>/audit.ndjson', async () => {
-    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'runbook-audit-'));
-    tempDirs.push(stateDir);
+    const stateDir = tempDir();
     const runbook = {
       spec: { name: 'fake' },
       file: '/x/fake.yaml',
@@ -458,5 +478,98 @@ describe('runbook check (engine): verify checks and probes only', () => {
     ]);
     expect(lines[1]).toMatchObject({ status: 'ok', causes: [], summary: { holding: 4, failing: 0 } });
     expect(second.record).toEqual(lines[1]);
+  });
+});
+
+describe('a diagnosis per failing step: probes that concern their steps (issue 18)', () => {
+  /** basic: stops at its match; two independent causes; a later basic probe. */
+  const probes = [
+    probe('basic-absent', { exit: 'nonzero' }, 'the basic thing is missing', 'make it'),
+    probe('route-there', { exit: 'nonzero' }, 'no route there', 'ip route add there', true),
+    probe('route-back', { exit: 'nonzero' }, 'no route back', 'ip route add back', true),
+    probe('specific', { exit: 'nonzero' }, 'a specific consequence', 'never shown'),
+  ];
+  const executorFailing = (...failing: string[]) => {
+    const exec = new FakeExecutor();
+    for (const name of failing) exec.on(`probe ${name}`, { exitCode: 1, stderr: `${name}\n` });
+    return exec;
+  };
+
+  it('a basic probe that matches is the root cause: nothing after it runs', async () => {
+    const exec = executorFailing('basic-absent', 'route-there', 'route-back', 'specific');
+    const step = fakeStep('alpha', { diagnose: probes });
+    const findings = await runStepProbes({ executor: exec, journal: new MemoryJournal(), signal: undefined }, step);
+    expect(findings.map((f) => f.cause)).toEqual(['the basic thing is missing']);
+    expect(exec.calls).toEqual(['probe basic-absent']);
+  });
+
+  it('independent probes each name their cause; the next basic probe is not run once one matched', async () => {
+    const exec = executorFailing('route-there', 'route-back', 'specific');
+    const journal = new MemoryJournal();
+    const step = fakeStep('alpha', { diagnose: probes });
+    const findings = await runStepProbes({ executor: exec, journal, signal: undefined }, step);
+    expect(findings.map((f) => f.cause)).toEqual(['no route there', 'no route back']);
+    expect(exec.calls).toEqual(['probe basic-absent', 'probe route-there', 'probe route-back']);
+    expect(findingsOf(journal.entries)).toHaveLength(2);
+  });
+
+  it('single-container: each routing step gets its own probes, the pings both routes, in the order to apply them', async () => {
+    const { plan } = prepareRunbook('single-container', []);
+    const causes = (id: string) => plan.steps.find((s) => s.id === id)?.diagnose.map((p) => p.cause) ?? [];
+    const hostRoute = 'the host has no route to the container subnet 172.16.0.0/24 through veth1';
+    const routeBack = 'the container container1 has no route back to the host 10.0.0.10';
+    expect(causes('host-route')).toContain(hostRoute);
+    expect(causes('host-route')).not.toContain(routeBack);
+    expect(causes('container-default-route')).toContain(routeBack);
+    expect(causes('container-default-route')).not.toContain(hostRoute);
+    for (const ping of ['ping-container-from-host', 'ping-host-from-container']) {
+      const list = causes(ping);
+      expect(list.indexOf(hostRoute)).toBeGreaterThan(-1);
+      expect(list.indexOf(hostRoute)).toBeLessThan(list.indexOf(routeBack));
+    }
+    // The basic probes still concern every step, so a missing namespace stays the root cause.
+    for (const step of plan.steps) expect(step.diagnose[0]?.cause).toBe('the namespace container1 does not exist');
+  });
+
+  it('a probe concerning a step that does not exist is refused when the runbook is read (exit 2)', () => {
+    const source = readFileSync(path.join(runbooksDir, 'single-container.yaml'), 'utf8').replace(
+      'concerns: [host-route,',
+      'concerns: [host-rout,',
+    );
+    const error = thrown(() => parseRunbook(source, '/x/single-container.yaml')) as RunbookError;
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toContain('a diagnose probe concerns "host-rout", which is not a step here');
+  });
+
+  it('check prints a cause in full once and refers to it after; the summary numbers the causes in step order', () => {
+    const finding = (cause: string, fix: string) => ({ cause, fix, evidence: `${cause}!`, argv: ['probe', cause] });
+    const there = finding('no route there', 'ip route add there dev x');
+    const back = finding('no route back', 'ip route add back dev y');
+    const failing = (stepId: string, findings: ReturnType<typeof finding>[]): StepCheck => ({
+      stepId,
+      title: stepId,
+      ok: false,
+      check: { argv: ['has', stepId], reason: 'expected exit status 0, got 1', evidence: undefined },
+      findings,
+      durationMs: 1,
+    });
+    const steps = [failing('route-there', [there]), failing('route-back', [back]), failing('ping', [there, back])];
+    const format = stepCheckFormatter();
+    const text = steps.flatMap((s) => format(s)).join('\n');
+    expect(text.match(/fix: {6}ip route add there dev x/g)).toHaveLength(1);
+    expect(text.match(/fix: {6}ip route add back dev y/g)).toHaveLength(1);
+    expect(text).toContain('cause:    no route there (evidence and fix: under route-there above)');
+    expect(text).toContain('cause:    no route back (evidence and fix: under route-back above)');
+
+    const summary = formatSummary(steps, 5, 'not-ok', 'runbook run demo');
+    expect(summary).toEqual([
+      'not ok: 3 of 5 steps do not hold (route-there, route-back, ping)',
+      '  2 causes; apply their fixes in this order:',
+      '  1. cause: no route there',
+      '     fix:   ip route add there dev x',
+      '  2. cause: no route back',
+      '     fix:   ip route add back dev y',
+      'next: apply the fixes, in this order, or let `runbook run demo` redo what is missing; then check again',
+    ]);
   });
 });

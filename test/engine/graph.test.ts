@@ -10,8 +10,8 @@ import { fakePlan, fakeStep } from '../helpers/plans.js';
  */
 
 const plan = fakePlan(fakeStep('make-link'), fakeStep('ping', { do: [], undo: [] }));
-const phasesWithDo = ['entry', 'check', 'do', 'verify', 'diagnosing', 'skipped', 'ok', 'done', 'failed'];
-const phasesVerifyOnly = ['entry', 'check', 'diagnosing', 'skipped', 'ok', 'failed'];
+const phasesWithDo = ['pending', 'check', 'do', 'verify', 'diagnosing', 'skipped', 'ok', 'changed', 'failed'];
+const phasesVerifyOnly = ['pending', 'check', 'diagnosing', 'skipped', 'ok', 'failed'];
 const runEnds = Object.values(RunEnd);
 
 /** Every state node of an xstate machine, counted by walking it independently of graph.ts. */
@@ -32,7 +32,7 @@ describe('machineGraph (json)', () => {
     expect(graph.nodes).toHaveLength(2 + phasesWithDo.length + phasesVerifyOnly.length + 1 + runEnds.length);
   });
 
-  it("nests each step's phases under it; a verify-only step has no do / verify / done", () => {
+  it("nests each step's phases under it; a verify-only step has no do / verify / changed", () => {
     const childrenOf = (id: string) => graph.nodes.filter((n) => n.parent === id).map((n) => n.key);
     expect(childrenOf('make-link')).toEqual(phasesWithDo);
     expect(childrenOf('ping')).toEqual(phasesVerifyOnly);
@@ -44,7 +44,7 @@ describe('machineGraph (json)', () => {
     ]);
     expect(graph.nodes.find((n) => n.id === 'make-link')).toMatchObject({
       type: 'compound',
-      initial: 'make-link.entry',
+      initial: 'make-link.pending',
     });
     expect(graph.nodes.find((n) => n.id === 'make-link.failed')).toMatchObject({ type: 'final' });
     expect(graph.initial).toBe('Starting');
@@ -60,7 +60,7 @@ describe('machineGraph (json)', () => {
     ]);
     expect(node('make-link.do')?.invoke[0]?.src).toBe('runCommands');
     expect(node('make-link.diagnosing')?.invoke[0]?.src).toBe('runProbes');
-    expect(node('make-link.done')?.entry).toContainEqual({
+    expect(node('make-link.changed')?.entry).toContainEqual({
       type: 'stepFinished',
       params: { stepId: 'make-link', outcome: 'changed' },
     });
@@ -71,12 +71,12 @@ describe('machineGraph (json)', () => {
     expect(edges).toEqual(
       expect.arrayContaining([
         'Starting -event-> make-link',
-        'make-link.entry -always[finishedEarlier]-> make-link.skipped',
-        'make-link.entry -always[else]-> make-link.check',
+        'make-link.pending -always[finishedEarlier]-> make-link.skipped',
+        'make-link.pending -always[else]-> make-link.check',
         'make-link.check -done[checksPassed]-> make-link.ok',
         'make-link.check -done[else]-> make-link.do',
         'make-link.do -done-> make-link.verify',
-        'make-link.verify -done[checksPassed]-> make-link.done',
+        'make-link.verify -done[checksPassed]-> make-link.changed',
         'make-link.verify -done[else]-> make-link.diagnosing',
         'make-link.diagnosing -done-> make-link.failed',
         'make-link.diagnosing -error-> Aborted',
@@ -117,14 +117,14 @@ describe('toMermaid', () => {
     for (const phase of phasesWithDo) expect(text).toContain(`    state "${phase}" as make_link__${phase}\n`);
     for (const phase of phasesVerifyOnly) expect(text).toContain(`    state "${phase}" as ping__${phase}\n`);
     expect(text).not.toContain('ping__do');
-    expect(text).toContain('    [*] --> make_link__entry');
+    expect(text).toContain('    [*] --> make_link__pending');
     expect(text).toContain('  [*] --> Starting');
   });
 
   it('labels transitions with their event and guard; final phases end the step', () => {
     expect(text).toContain('    make_link__verify --> make_link__diagnosing : done [else]');
     expect(text).toContain('    make_link__check --> make_link__ok : done [checksPassed]');
-    expect(text).toContain('    make_link__entry --> make_link__skipped : [finishedEarlier]');
+    expect(text).toContain('    make_link__pending --> make_link__skipped : [finishedEarlier]');
     expect(text).toContain('    make_link__diagnosing --> make_link__failed : done');
     expect(text).toContain('    make_link__failed --> [*]');
     expect(text).toContain('  make_link --> Failed : done [stepFailed]');

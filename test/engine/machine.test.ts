@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { buildRunMachine, RunEnd } from '../../src/engine/machine.js';
+import { createActor, fromPromise, toPromise } from 'xstate';
+import {
+  buildRunMachine,
+  RunEnd,
+  type ChecksInput,
+  type ChecksOutput,
+  type CommandsOutput,
+  type PhaseInput,
+  type ProbesOutput,
+} from '../../src/engine/machine.js';
 import { executeSteps, type ExecuteStepsOptions } from '../../src/engine/execute-steps.js';
 import type { JournalEntry } from '../../src/journal/entries.js';
 import { MemoryJournal } from '../../src/journal/sink.js';
@@ -22,8 +31,14 @@ const outcomes = (result: { steps: Array<{ stepId: string; outcome: string }> })
   result.steps.map((s) => [s.stepId, s.outcome]);
 const types = (entries: readonly JournalEntry[]) => entries.map((e) => e.type);
 
-function probe(name: string, when: PlannedProbe['when'], cause: string, fix?: string): PlannedProbe {
-  return { argv: ['probe', name], timeoutMs: 1000, when, cause, fix };
+function probe(
+  name: string,
+  when: PlannedProbe['when'],
+  cause: string,
+  fix?: string,
+  independent = false,
+): PlannedProbe {
+  return { argv: ['probe', name], timeoutMs: 1000, when, cause, fix, independent };
 }
 
 describe('run machine', () => {
@@ -470,7 +485,7 @@ describe('buildRunMachine', () => {
     expect(JSON.stringify(p)).toBe(before);
   });
 
-  it('has one compound node per step, in order, plus the run ends; verify-only steps have no do/verify/done', () => {
+  it('has one compound node per step, in order, plus the run ends; verify-only steps have no do/verify/changed', () => {
     const machine = buildRunMachine(plan());
     expect(Object.keys(machine.root.states)).toEqual([
       'alpha',
@@ -483,24 +498,66 @@ describe('buildRunMachine', () => {
       RunEnd.aborted,
     ]);
     expect(Object.keys(machine.root.states.alpha?.states ?? {}).sort()).toEqual([
+      'changed',
       'check',
       'diagnosing',
       'do',
-      'done',
-      'entry',
       'failed',
       'ok',
+      'pending',
       'skipped',
       'verify',
     ]);
     expect(Object.keys(machine.root.states.ping?.states ?? {}).sort()).toEqual([
       'check',
       'diagnosing',
-      'entry',
       'failed',
       'ok',
+      'pending',
       'skipped',
     ]);
+  });
+
+  it("owns its result: the output of the final state reached is the steps' result", async () => {
+    const machine = buildRunMachine(plan()).provide({
+      actors: {
+        runChecks: fromPromise<ChecksOutput, ChecksInput>(async ({ input }) => ({
+          // alpha is missing until done; ping never answers
+          failed:
+            input.stepId === 'alpha' && input.phase === 'verify'
+              ? undefined
+              : { argv: ['has', input.stepId], reason: 'no', evidence: undefined },
+          durationMs: 2,
+        })),
+        runCommands: fromPromise<CommandsOutput, PhaseInput>(async () => ({
+          allSucceeded: false,
+          refused: undefined,
+          durationMs: 3,
+        })),
+        runProbes: fromPromise<ProbesOutput, PhaseInput>(async () => ({
+          findings: [{ cause: 'unplugged', evidence: undefined, fix: 'plug it', argv: ['probe'] }],
+          durationMs: 4,
+        })),
+      },
+    });
+    const actor = createActor(machine, { input: {} });
+    const output = toPromise(actor);
+    actor.start();
+    actor.send({ type: 'start' });
+    expect(await output).toEqual({
+      status: 'failed',
+      steps: [
+        { stepId: 'alpha', title: 'make alpha', outcome: 'changed', durationMs: 7, doFailed: true },
+        { stepId: 'ping', title: 'make ping', outcome: 'failed', durationMs: 6, doFailed: false },
+      ],
+      failure: {
+        stepId: 'ping',
+        title: 'make ping',
+        check: { argv: ['has', 'ping'], reason: 'no', evidence: undefined },
+        findings: [{ cause: 'unplugged', evidence: undefined, fix: 'plug it', argv: ['probe'] }],
+      },
+    });
+    expect(actor.getSnapshot().value).toBe(RunEnd.failed);
   });
 
   it('a different plan builds a different machine', () => {

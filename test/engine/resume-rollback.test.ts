@@ -11,7 +11,7 @@ import { indexFile, journalFile, lockFile } from '../../src/journal/paths.js';
 import { readJournal, verifyJournal } from '../../src/journal/reader.js';
 import { listRunIndexes, readRunIndex } from '../../src/journal/run-index.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
-import { removeDir, tempDir } from '../helpers/cli-harness.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import { FakeHost } from '../helpers/fake-executor.js';
 
 /**

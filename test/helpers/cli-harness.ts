@@ -1,79 +1,21 @@
-import { execa, type ResultPromise } from 'execa';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { JournalLine } from '../../src/journal/entries.js';
 import { journalFile, runsDir } from '../../src/journal/paths.js';
 import { readJournal, verifyJournal } from '../../src/journal/reader.js';
 import { listRunIndexes, readRunIndex, type RunIndex } from '../../src/journal/run-index.js';
 import { readRunHistory } from '../../src/engine/run-history.js';
-import { cliPath, SandboxHost } from './sandbox-host.js';
+import { SandboxHost } from './sandbox-host.js';
+import { removeDir, tempDir } from './temp-dir.js';
 
 /**
- * Helpers for the resume / rollback / crash tests: the runbook CLI started as a process of its
- * own inside a SandboxHost (so a test can signal it or let a kill point kill it), temp state
- * dirs, and in-process reads of what a state dir holds (journals, indexes).
+ * Helpers for the resume / rollback / crash tests: a sandbox host with a temp state dir, and
+ * in-process reads of what a state dir holds (journals, indexes). The CLI itself runs through
+ * SandboxHost.runbook / startRunbook (so a test can signal it or let a kill point kill it).
  *
  * Every CLI run here happens inside a sandbox host: nothing touches this machine's network.
  */
 
 export type Snapshot = Record<string, unknown>;
-
-export interface CliResult {
-  /** undefined when the process was killed by a signal. */
-  exitCode: number | undefined;
-  signal: string | undefined;
-  stdout: string;
-  stderr: string;
-}
-
-export interface CliProcess {
-  /** The pid of the runbook CLI itself (nsenter execs it in place: there is no fork). */
-  pid: number;
-  done: Promise<CliResult>;
-}
-
-/** Environment of the CLI: only PATH (for ip, ping) plus what the test adds. */
-function cliEnv(env: Record<string, string>): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env };
-}
-
-/** Starts the runbook CLI inside the sandbox host, returning at once. */
-export function startCli(host: SandboxHost, args: readonly string[], env: Record<string, string> = {}): CliProcess {
-  const child: ResultPromise = execa(
-    'nsenter',
-    ['-t', String(host.pid), '-n', '-m', '--', process.execPath, cliPath, ...args],
-    {
-      reject: false,
-      stdin: 'ignore',
-      timeout: 60_000,
-      env: cliEnv(env),
-      extendEnv: false,
-    },
-  );
-  if (child.pid === undefined) throw new Error('could not start the runbook CLI');
-  const done = child.then((r) => ({
-    exitCode: r.exitCode,
-    signal: r.signal,
-    stdout: String(r.stdout),
-    stderr: String(r.stderr),
-  }));
-  return { pid: child.pid, done };
-}
-
-/** Runs the runbook CLI inside the sandbox host and waits for it. */
-export function cli(host: SandboxHost, args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return startCli(host, args, env).done;
-}
-
-/** A fresh state dir in a temp directory; remove it with removeDir. */
-export function tempDir(prefix = 'runbook-test-'): string {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
-}
-
-export function removeDir(dir: string | undefined): void {
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-}
 
 /** A fresh sandbox host and state dir for `fn`; both are disposed of whatever happens. */
 export async function inSandbox<T>(
@@ -195,15 +137,15 @@ export async function measureReference(runbook = 'single-container'): Promise<Re
   return inSandbox(async (host, stateDir) => {
     const sd = ['--state-dir', stateDir];
     const before = await host.snapshot();
-    const run = await cli(host, [...sd, 'run', runbook]);
+    const run = await host.runbook([...sd, 'run', runbook]);
     if (run.exitCode !== 0) throw new Error(`reference run failed (exit ${run.exitCode}): ${run.stderr}${run.stdout}`);
     const end = await host.snapshot();
-    const rollback = await cli(host, [...sd, 'rollback']);
+    const rollback = await host.runbook([...sd, 'rollback']);
     if (rollback.exitCode !== 0)
       throw new Error(`reference rollback failed (exit ${rollback.exitCode}): ${rollback.stderr}`);
     // One journal holds both: the run's entries, then the rollback's, which begin with the
     // rollback's attempt-start entry.
-    const all = parseNdjson((await cli(host, [...sd, 'journal', 'latest', '--json'])).stdout);
+    const all = parseNdjson((await host.runbook([...sd, 'journal', 'latest', '--json'])).stdout);
     const rollbackAt = all.findIndex((l) => l.type === 'attempt-start' && l.kind === 'rollback');
     if (rollbackAt < 0) throw new Error('reference journal has no rollback attempt');
     const afterRun = all.slice(0, rollbackAt);

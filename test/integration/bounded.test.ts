@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, inSandbox, removeDir, tempDir } from '../helpers/cli-harness.js';
+import { inSandbox } from '../helpers/cli-harness.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import { evaluate } from '../../src/engine/expectations.js';
 import { firstMatchLinear, matchesWholeLinear } from '../../src/runbook/linear-regex.js';
 
@@ -61,7 +62,7 @@ steps:
       );
       await inSandbox(async (host, stateDir) => {
         const started = Date.now();
-        const run = await cli(host, ['run', file, '--state-dir', stateDir]);
+        const run = await host.runbook(['run', file, '--state-dir', stateDir]);
         expect(run.exitCode, run.stdout + run.stderr).toBe(1);
         expect(Date.now() - started).toBeLessThan(10_000);
       });
@@ -79,7 +80,7 @@ steps:
         'name: backref\ndescription: d\nsteps:\n  - id: a\n    title: t\n    why: w\n    verify:\n      - run: [echo, aa]\n        expect: { output_matches: "(a)\\\\1" }\n',
       );
       await inSandbox(async (host, stateDir) => {
-        const run = await cli(host, ['run', file, '--state-dir', stateDir]);
+        const run = await host.runbook(['run', file, '--state-dir', stateDir]);
         expect(run.exitCode).toBe(2);
         expect(run.stderr).toContain('RE2 syntax: no backreferences or lookaround');
       });

@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDir, tempDir } from '../helpers/cli-harness.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import { asRootWithPrivateVarLib, cleanEnv } from '../helpers/installed.js';
 import { SandboxHost } from '../helpers/sandbox-host.js';
 

@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 /**
  * The container-internet runbook (tutorial part 3: NAT and forwarding on top of part 2) on a
@@ -66,7 +64,7 @@ async function setIpForward(host: SandboxHost, value: 0 | 1): Promise<void> {
 }
 
 function tempStateDir(): string {
-  return mkdtempSync(path.join(os.tmpdir(), 'runbook-internet-'));
+  return tempDir('runbook-internet-');
 }
 
 describe('container-internet on top of a multi-container run (real kernel, sandbox host)', () => {
@@ -84,7 +82,7 @@ describe('container-internet on top of a multi-container run (real kernel, sandb
   });
   afterAll(() => {
     host?.dispose();
-    if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
+    if (stateDir !== undefined) removeDir(stateDir);
   });
 
   const sd = () => ['--state-dir', stateDir];
@@ -195,7 +193,7 @@ describe('container-internet with ip_forward already 1 (real kernel, sandbox hos
   });
   afterAll(() => {
     host?.dispose();
-    if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
+    if (stateDir !== undefined) removeDir(stateDir);
   });
 
   it('the ip-forward step is ok (nothing done), and rollback leaves ip_forward at 1 and the rest as before', async () => {

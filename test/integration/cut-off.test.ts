@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, inSandbox, onlyRunId, journalLines, startCli, tempDir, removeDir } from '../helpers/cli-harness.js';
+import { inSandbox, onlyRunId, journalLines } from '../helpers/cli-harness.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import type { SandboxHost } from '../helpers/sandbox-host.js';
 
 /**
@@ -54,14 +55,14 @@ describe('a cut-off do is not forgotten', () => {
     try {
       const file = fixture(dir, 'timeout-after-effect', 'ip netns add slow1 && exec sleep 30', 0.5, 'slow1');
       await inSandbox(async (host, stateDir) => {
-        const run = await cli(host, ['run', file, '--state-dir', stateDir]);
+        const run = await host.runbook(['run', file, '--state-dir', stateDir]);
         expect(await namespaces(host)).toContain('slow1');
         expect(run.stdout).toMatch(/changed +make/);
         const runId = onlyRunId(stateDir);
         const end = journalLines(stateDir, runId).find((l) => l.type === 'command-end' && l.phase === 'do');
         expect(end).toMatchObject({ timedOut: true });
 
-        const rollback = await cli(host, ['rollback', '--state-dir', stateDir]);
+        const rollback = await host.runbook(['rollback', '--state-dir', stateDir]);
         expect(rollback.exitCode, rollback.stdout + rollback.stderr).toBe(0);
         expect(await namespaces(host)).not.toContain('slow1');
       });
@@ -75,7 +76,7 @@ describe('a cut-off do is not forgotten', () => {
     try {
       const file = fixture(dir, 'interrupted', 'ip netns add slow2 && exec sleep 30', 20, 'slow2');
       await inSandbox(async (host, stateDir) => {
-        const started = startCli(host, ['run', file, '--state-dir', stateDir]);
+        const started = host.startRunbook(['run', file, '--state-dir', stateDir]);
         await waitFor(async () => (await namespaces(host)).includes('slow2'), 10_000);
         const interruptedAt = Date.now();
         process.kill(started.pid, 'SIGINT');
@@ -84,11 +85,11 @@ describe('a cut-off do is not forgotten', () => {
         expect(Date.now() - interruptedAt).toBeLessThan(5_000);
         expect(run.exitCode, run.stdout + run.stderr).toBe(130);
 
-        const resume = await cli(host, ['resume', '--state-dir', stateDir]);
+        const resume = await host.runbook(['resume', '--state-dir', stateDir]);
         expect(resume.exitCode, resume.stdout + resume.stderr).toBe(0);
         expect(resume.stdout).toMatch(/ok +make/);
 
-        const rollback = await cli(host, ['rollback', '--state-dir', stateDir]);
+        const rollback = await host.runbook(['rollback', '--state-dir', stateDir]);
         expect(rollback.exitCode, rollback.stdout + rollback.stderr).toBe(0);
         expect(await namespaces(host)).not.toContain('slow2');
       });
@@ -104,9 +105,9 @@ describe('a cut-off do is not forgotten', () => {
       const file = fixture(dir, 'cut-off-no-effect', 'exec sleep 30', 0.5, 'ghost', 'keep');
       await inSandbox(async (host, stateDir) => {
         await host.exec(['ip', 'netns', 'add', 'keep']);
-        const run = await cli(host, ['run', file, '--state-dir', stateDir]);
+        const run = await host.runbook(['run', file, '--state-dir', stateDir]);
         expect(run.exitCode).toBe(1);
-        const rollback = await cli(host, ['rollback', '--state-dir', stateDir]);
+        const rollback = await host.runbook(['rollback', '--state-dir', stateDir]);
         expect(rollback.exitCode, rollback.stdout + rollback.stderr).toBe(0);
         expect(rollback.stdout).toContain('not there');
         expect(await namespaces(host)).toContain('keep');
@@ -124,7 +125,7 @@ describe('no command can stretch a timeout or outlive an interrupt', () => {
       const file = fixture(dir, 'grandchild', 'sleep 30 & sleep 30', 1, 'never');
       await inSandbox(async (host, stateDir) => {
         const started = Date.now();
-        const run = await cli(host, ['run', file, '--state-dir', stateDir]);
+        const run = await host.runbook(['run', file, '--state-dir', stateDir]);
         const took = Date.now() - started;
         expect(run.exitCode).toBe(1);
         expect(took).toBeLessThan(5_000);
@@ -147,7 +148,7 @@ describe('no command can stretch a timeout or outlive an interrupt', () => {
     try {
       const file = fixture(dir, 'long', 'sleep 30 & sleep 30', 30, 'never');
       await inSandbox(async (host, stateDir) => {
-        const started = startCli(host, ['run', file, '--state-dir', stateDir]);
+        const started = host.startRunbook(['run', file, '--state-dir', stateDir]);
         await waitFor(async () => (await host.exec(['pgrep', '-f', 'sleep 30'])).stdout.trim() !== '', 10_000);
         const at = Date.now();
         process.kill(started.pid, 'SIGTERM');

@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditFile, lockFile } from '../../src/journal/paths.js';
 import { listRunIndexes } from '../../src/journal/run-index.js';
 import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
+import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 
 /**
  * `runbook check` and the diagnoses on a real kernel. After a successful `run single-container`
@@ -16,15 +16,7 @@ import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
  * mount namespace set up like the tutorial's VM): nothing here touches this machine's network.
  */
 
-const tempDirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'runbook-check-'));
-  tempDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirsRemovedAfterAll('runbook-check-');
 
 /** Every cause single-container's probes can name, with its default parameters. */
 const cause = {
@@ -42,13 +34,24 @@ const cause = {
     "the host ignores ARP requests on veth1 for 10.0.0.10 (net.ipv4.conf.veth1.arp_ignore >= 1), so the container's 'default via its own address' route cannot reach 10.0.0.10",
 } as const;
 
+/**
+ * A failing ping check waits out its whole deadline (ping -w): 1 s instead of the runbook's
+ * 2 s keeps these tests short. A ping that works returns at once, so passing checks are as sure.
+ */
+const quickPings = ['--set', 'ping_deadline=1'];
+
 function expectExit(result: ExecResult, code: number): void {
   expect(result.exitCode, `exit code; stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
 }
 
-/** The `cause:` lines of `check`'s text output (per step and in the summary). */
+/**
+ * The `cause:` lines of `check`'s text output (per step and in the summary, numbered or not),
+ * without the reference to where a cause already shown was printed in full.
+ */
 function causeLines(stdout: string): string[] {
-  return [...stdout.matchAll(/^ +cause: +(.*)$/gm)].map((m) => m[1]!.trim());
+  return [...stdout.matchAll(/^ +(?:\d+\. )?cause: +(.*)$/gm)].map((m) =>
+    m[1]!.replace(/ \(evidence and fix: under \S+ above\)$/, '').trim(),
+  );
 }
 
 /** Steps `check` reported `not ok`. */
@@ -164,12 +167,12 @@ describe('runbook check single-container: each breakage is diagnosed, and run re
   beforeEach(async () => {
     host = await SandboxHost.create();
     stateDir = tempDir();
-    expectExit(await host.runbook(['--state-dir', stateDir, 'run', 'single-container']), 0);
+    expectExit(await host.runbook(['--state-dir', stateDir, 'run', 'single-container', ...quickPings]), 0);
   });
   afterEach(() => host?.dispose());
 
   it.each(breakages)('$name → check names it, run repairs it', async (b) => {
-    const check = () => host.runbook(['--state-dir', stateDir, 'check', 'single-container']);
+    const check = () => host.runbook(['--state-dir', stateDir, 'check', 'single-container', ...quickPings]);
 
     for (const argv of b.breakIt) expectExit(await host.exec(argv), 0);
     if (b.settle !== undefined) {
@@ -206,7 +209,7 @@ describe('runbook check single-container: each breakage is diagnosed, and run re
 
     if (b.runCannotRepair !== undefined) {
       // run cannot undo a host setting it did not make: it fails with the same diagnosis.
-      const run = await host.runbook(['--state-dir', stateDir, 'run', 'single-container']);
+      const run = await host.runbook(['--state-dir', stateDir, 'run', 'single-container', ...quickPings]);
       expectExit(run, 1);
       expect(run.stderr).toContain(`step ${b.firstFailing} failed`);
       expect(run.stderr).toContain(`cause:    ${b.expected}`);
@@ -216,7 +219,7 @@ describe('runbook check single-container: each breakage is diagnosed, and run re
       // (retried once a second): a ping right after the repair then waits up to 1 s for that
       // retry, as long as `ping -W1` waits. Forget it, as the kernel would 3 s later.
       await host.exec(['ip', 'neigh', 'flush', 'dev', 'veth1']);
-      const run = await host.runbook(['--state-dir', stateDir, 'run', 'single-container']);
+      const run = await host.runbook(['--state-dir', stateDir, 'run', 'single-container', ...quickPings]);
       expectExit(run, 0);
       expect(run.stdout).toMatch(new RegExp(`^ {2}changed +${b.firstFailing} `, 'm'));
     }
@@ -240,7 +243,7 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
     const stateDir = tempDir();
     expectExit(await host.runbook(['--state-dir', stateDir, 'run', 'single-container', '--until', 'host-route']), 0);
 
-    const check = await host.runbook(['--state-dir', stateDir, 'check', 'single-container']);
+    const check = await host.runbook(['--state-dir', stateDir, 'check', 'single-container', ...quickPings]);
     expectExit(check, 1);
     expect(notOk(check.stdout)).toEqual([
       'container-default-route',
@@ -254,7 +257,7 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
       'evidence: ip -n container1 route get 10.0.0.10 → "RTNETLINK answers: Network is unreachable"',
     );
     expect(check.stdout).toMatch(
-      /not ok +ping-container-from-host .*\n +check: +ping -c1 -w2 172\.16\.0\.2\n +result: +expected exit status 0, got 1/,
+      /not ok +ping-container-from-host .*\n +check: +ping -c1 -w1 172\.16\.0\.2\n +result: +expected exit status 0, got 1/,
     );
 
     // run picks up from there; then everything holds.
@@ -262,9 +265,55 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
     expectExit(await host.runbook(['--state-dir', stateDir, 'check', 'single-container']), 0);
   });
 
+  it('run --until container-address, then check: both missing routes are named, each with its fix, in the order to apply them', async () => {
+    const stateDir = tempDir();
+    const until = ['--state-dir', stateDir, 'run', 'single-container', '--until', 'container-address'];
+    expectExit(await host.runbook(until), 0);
+    const check = () => host.runbook(['--state-dir', stateDir, 'check', 'single-container']);
+
+    const first = await check();
+    expectExit(first, 1);
+    expect(notOk(first.stdout)).toEqual([
+      'host-route',
+      'container-default-route',
+      'ping-container-from-host',
+      'ping-host-from-container',
+    ]);
+    // Each routing step is given its own cause: the route back is not blamed on the host route.
+    const stepBlock = (id: string) => new RegExp(`not ok +${id} .*\\n(?: {13}.*\\n)*`).exec(first.stdout)?.[0] ?? '';
+    expect(causeLines(stepBlock('host-route'))).toEqual([cause.hostRoute]);
+    expect(causeLines(stepBlock('container-default-route'))).toEqual([cause.routeBack]);
+    expect(causeLines(stepBlock('ping-host-from-container'))).toEqual([cause.hostRoute, cause.routeBack]);
+    // Every block is printed once; later steps refer to it.
+    expect(first.stdout.match(/evidence: ip route get 172\.16\.0\.2/g)).toHaveLength(1);
+    expect(first.stdout.match(/evidence: ip -n container1 route get 10\.0\.0\.10/g)).toHaveLength(1);
+    expect(first.stdout).toContain(
+      `cause:    ${cause.routeBack} (evidence and fix: under container-default-route above)`,
+    );
+
+    // The summary: both causes, numbered in the order to apply them, each with its fix.
+    const summary = first.stdout.slice(first.stdout.indexOf('\nnot ok: 4 of 10'));
+    expect(summary).toContain('  2 causes; apply their fixes in this order:');
+    expect(summary).toContain(`  1. cause: ${cause.hostRoute}\n     fix:   ip route add 172.16.0.0/24 dev veth1`);
+    expect(summary).toContain(
+      `  2. cause: ${cause.routeBack}\n     fix:   ip -n container1 route add default via 172.16.0.2 dev ceth1`,
+    );
+    expect(audit(stateDir).at(-1)?.causes).toEqual([cause.hostRoute, cause.routeBack]);
+
+    // Applying the fixes as printed, in that order, repairs it: the first leaves only the second.
+    const fixes = [...summary.matchAll(/^ {5}fix: +(.*)$/gm)].map((m) => m[1]!.split(' '));
+    expectExit(await host.exec(fixes[0]!), 0);
+    const second = await check();
+    expectExit(second, 1);
+    expect(new Set(causeLines(second.stdout))).toEqual(new Set([cause.routeBack]));
+    expectExit(await host.exec(fixes[1]!), 0);
+    await host.exec(['ip', 'neigh', 'flush', 'dev', 'veth1']);
+    expectExit(await check(), 0);
+  });
+
   it('on a fresh host: every step is not ok, the cause is the missing namespace; --json prints the audit record', async () => {
     const stateDir = tempDir();
-    const result = await host.runbook(['--state-dir', stateDir, 'check', 'single-container', '--json']);
+    const result = await host.runbook(['--state-dir', stateDir, 'check', 'single-container', '--json', ...quickPings]);
     expectExit(result, 1);
     const record = JSON.parse(result.stdout) as AuditLine;
     expect(record).toEqual(audit(stateDir)[0]);
@@ -292,7 +341,15 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
   it('--set: checks the parameters given (another container name is diagnosed as missing)', async () => {
     const stateDir = tempDir();
     expectExit(await host.runbook(['--state-dir', stateDir, 'run', 'single-container']), 0);
-    const other = await host.runbook(['--state-dir', stateDir, 'check', 'single-container', '--set', 'container=web1']);
+    const other = await host.runbook([
+      '--state-dir',
+      stateDir,
+      'check',
+      'single-container',
+      '--set',
+      'container=web1',
+      ...quickPings,
+    ]);
     expectExit(other, 1);
     expect(new Set(causeLines(other.stdout))).toEqual(new Set(['the namespace web1 does not exist']));
     expect(audit(stateDir).at(-1)?.params.container).toBe('web1');

@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, journalLines, onlyRunId, removeDir, tempDir, type CliResult } from '../helpers/cli-harness.js';
-import { SandboxHost } from '../helpers/sandbox-host.js';
+import { journalLines, onlyRunId } from '../helpers/cli-harness.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
+import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
 
 /**
  * runbooks/forward-filter.yaml, the example of docs/write-your-own.md, on a real kernel: an
@@ -24,14 +24,14 @@ const sysctlBefore = '# kept by the test\nkernel.printk = 4 4 1 7\n';
 beforeAll(async () => {
   host = await SandboxHost.create({ setUp: false });
   stateDir = tempDir();
-  filesDir = mkdtempSync(path.join(os.tmpdir(), 'runbook-forward-filter-'));
+  filesDir = tempDir('runbook-forward-filter-');
   sysctlFile = path.join(filesDir, 'sysctl.d', '90-forward.conf');
   settingsFile = path.join(filesDir, 'forward-filter.conf');
 });
 afterAll(() => {
   host?.dispose();
   removeDir(stateDir);
-  if (filesDir !== undefined) rmSync(filesDir, { recursive: true, force: true });
+  if (filesDir !== undefined) removeDir(filesDir);
 });
 
 const set = () => [
@@ -43,9 +43,9 @@ const set = () => [
   'subnets=192.0.2.0/24,198.18.0.0/15',
 ];
 const runbook = (args: string[], env: Record<string, string> = {}) =>
-  cli(host, ['--state-dir', stateDir, ...args], env);
+  host.runbook(['--state-dir', stateDir, ...args], { env: env });
 
-function expectExit(result: CliResult, code: number): void {
+function expectExit(result: ExecResult, code: number): void {
   expect(result.exitCode, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { tempStateDir } from './sandbox-nested.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
 import { rmSync } from 'node:fs';
 
@@ -15,7 +15,7 @@ let stateDir: string;
 const dirs: string[] = [];
 beforeEach(async () => {
   host = await SandboxHost.create();
-  stateDir = tempStateDir('runbook-identity-');
+  stateDir = tempDir('runbook-identity-');
   dirs.push(stateDir);
 });
 afterEach(() => host.dispose());

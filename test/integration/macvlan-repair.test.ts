@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, journalIds, journalLines, removeDir, tempDir, type CliResult } from '../helpers/cli-harness.js';
-import { SandboxHost } from '../helpers/sandbox-host.js';
+import { journalIds, journalLines } from '../helpers/cli-harness.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
+import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
 
 /**
  * Issue 12's command options on a real kernel, with a runbook of the test's own: "add, or change
@@ -60,7 +60,7 @@ let file: string;
 beforeAll(async () => {
   host = await SandboxHost.create({ setUp: false });
   stateDir = tempDir();
-  dir = mkdtempSync(path.join(os.tmpdir(), 'runbook-macvlan-'));
+  dir = tempDir('runbook-macvlan-');
   file = path.join(dir, 'macvlan-repair.yaml');
   writeFileSync(file, source);
   const parent = await host.exec(['ip', 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1']);
@@ -69,11 +69,11 @@ beforeAll(async () => {
 afterAll(() => {
   host?.dispose();
   removeDir(stateDir);
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  if (dir !== undefined) removeDir(dir);
 });
 
-const runbook = (args: string[]) => cli(host, ['--state-dir', stateDir, ...args]);
-function expectExit(result: Pick<CliResult, 'exitCode' | 'stdout' | 'stderr'>, code: number): void {
+const runbook = (args: string[]) => host.runbook(['--state-dir', stateDir, ...args]);
+function expectExit(result: Pick<ExecResult, 'exitCode' | 'stdout' | 'stderr'>, code: number): void {
   expect(result.exitCode, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
 }
 

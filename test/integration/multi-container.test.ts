@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 /**
  * The multi-container runbook (tutorial part 2: N containers on a bridge) on a real kernel.
@@ -55,13 +53,13 @@ describe('runbook run multi-container --set count=3 (real kernel, sandbox host)'
 
   beforeAll(async () => {
     host = await SandboxHost.create();
-    stateDir = mkdtempSync(path.join(os.tmpdir(), 'runbook-multi-'));
+    stateDir = tempDir('runbook-multi-');
     before = await host.snapshot();
     run = await host.runbook(['--state-dir', stateDir, 'run', 'multi-container', ...set]);
   });
   afterAll(() => {
     host?.dispose();
-    if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
+    if (stateDir !== undefined) removeDir(stateDir);
   });
 
   const sd = () => ['--state-dir', stateDir];

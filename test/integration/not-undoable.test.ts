@@ -1,8 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, removeDir, tempDir } from '../helpers/cli-harness.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import { SandboxHost } from '../helpers/sandbox-host.js';
 
 /**
@@ -18,7 +17,7 @@ let dir: string;
 beforeAll(async () => {
   host = await SandboxHost.create({ setUp: false });
   stateDir = tempDir();
-  dir = mkdtempSync(path.join(os.tmpdir(), 'runbook-not-undoable-'));
+  dir = tempDir('runbook-not-undoable-');
   writeFileSync(
     path.join(dir, 'notes.yaml'),
     `name: notes
@@ -44,24 +43,24 @@ steps:
 afterAll(() => {
   host?.dispose();
   removeDir(stateDir);
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  if (dir !== undefined) removeDir(dir);
 });
 
 describe('undo: none, through the CLI', () => {
   it('rollback leaves the step as it is, says why, undoes the rest; a second rollback does nothing', async () => {
     const sd = ['--state-dir', stateDir];
-    const run = await cli(host, [...sd, 'run', path.join(dir, 'notes.yaml'), '--set', `dir=${dir}`]);
+    const run = await host.runbook([...sd, 'run', path.join(dir, 'notes.yaml'), '--set', `dir=${dir}`]);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(readFileSync(path.join(dir, 'config'), 'utf8')).toBe('on\n');
 
-    const rollback = await cli(host, [...sd, 'rollback']);
+    const rollback = await host.runbook([...sd, 'rollback']);
     expect(rollback.exitCode, rollback.stderr).toBe(0);
     expect(rollback.stdout).toContain('not-undoable log  (left as it is: a log keeps what happened)');
     expect(rollback.stdout).toMatch(/rolled back: 1 step\(s\) undone; 1 step\(s\) not undoable, left as they are: log/);
     expect(existsSync(path.join(dir, 'config'))).toBe(false);
     expect(readFileSync(path.join(dir, 'log'), 'utf8')).toBe('config written\n');
 
-    const again = await cli(host, [...sd, 'rollback']);
+    const again = await host.runbook([...sd, 'rollback']);
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toContain('nothing to roll back');
   });

@@ -1,7 +1,8 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { inSandbox, journalIds, removeDir, tempDir } from '../helpers/cli-harness.js';
+import { inSandbox, journalIds } from '../helpers/cli-harness.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import { cliPath, type SandboxHost } from '../helpers/sandbox-host.js';
 import { resolvesOnPath } from '../../src/host/preflight.js';
 

@@ -4,21 +4,18 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lockFile } from '../../src/journal/paths.js';
 import {
-  cli,
   inSandbox,
   journalIds,
   journalLines,
   onlyRunId,
   readJournalText,
-  removeDir,
-  startCli,
-  tempDir,
   waitFor,
   writeJournalText,
   measureReference,
   type Reference,
 } from '../helpers/cli-harness.js';
-import { type SandboxHost } from '../helpers/sandbox-host.js';
+import { type SandboxHost, type StartedProcess } from '../helpers/sandbox-host.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 /**
  * Resume, rollback, interruption, locking, journal integrity and host binding with the real
@@ -36,7 +33,7 @@ beforeAll(async () => {
 const sd = (stateDir: string) => ['--state-dir', stateDir];
 
 async function runsJson(host: SandboxHost, stateDir: string): Promise<Array<{ id: string; status: string }>> {
-  const result = await cli(host, [...sd(stateDir), 'runs', '--json']);
+  const result = await host.runbook([...sd(stateDir), 'runs', '--json']);
   expect(result.exitCode, result.stderr).toBe(0);
   return JSON.parse(result.stdout) as Array<{ id: string; status: string }>;
 }
@@ -56,7 +53,7 @@ function waitForEntry(
 describe('interruption', () => {
   it('SIGTERM during a run: exit 130 at a safe point, `runs` shows it interrupted, `resume` finishes it with the tutorial end state', async () => {
     await inSandbox(async (host, stateDir) => {
-      const run = startCli(host, [...sd(stateDir), 'run', 'single-container']);
+      const run = host.startRunbook([...sd(stateDir), 'run', 'single-container']);
       await waitForEntry(stateDir, 'the veth-pair step', (l) => l.type === 'step-start' && l.step === 'veth-pair');
       process.kill(run.pid, 'SIGTERM');
       const result = await run.done;
@@ -69,7 +66,7 @@ describe('interruption', () => {
       expect(journalLines(stateDir, id).at(-1)).toMatchObject({ type: 'run-end', status: 'interrupted' });
       expect(await host.snapshot()).not.toEqual(ref.end);
 
-      const resume = await cli(host, [...sd(stateDir), 'resume']);
+      const resume = await host.runbook([...sd(stateDir), 'resume']);
       expect(resume.exitCode, resume.stderr).toBe(0);
       expect(resume.stdout).toContain(`run ${id} resumed and succeeded`);
       expect(await host.snapshot()).toEqual(ref.end);
@@ -79,7 +76,7 @@ describe('interruption', () => {
 
   it('kill -9 during a run: `runs` shows it interrupted, `resume` finishes it, and `rollback` then undoes all of it', async () => {
     await inSandbox(async (host, stateDir) => {
-      const run = startCli(host, [...sd(stateDir), 'run', 'single-container']);
+      const run = host.startRunbook([...sd(stateDir), 'run', 'single-container']);
       await waitForEntry(stateDir, 'the host-end-up step', (l) => l.type === 'step-start' && l.step === 'host-end-up');
       process.kill(run.pid, 'SIGKILL');
       const result = await run.done;
@@ -88,13 +85,13 @@ describe('interruption', () => {
       const id = onlyRunId(stateDir);
       expect(await runsJson(host, stateDir)).toMatchObject([{ id, status: 'interrupted' }]);
 
-      const resume = await cli(host, [...sd(stateDir), 'resume']);
+      const resume = await host.runbook([...sd(stateDir), 'resume']);
       expect(resume.exitCode, resume.stderr).toBe(0);
       // The dead process's lock was taken over, with a note.
       expect(resume.stderr).toMatch(new RegExp(`note: took over the lock left by pid ${run.pid}`));
       expect(await host.snapshot()).toEqual(ref.end);
 
-      const rollback = await cli(host, [...sd(stateDir), 'rollback']);
+      const rollback = await host.runbook([...sd(stateDir), 'rollback']);
       expect(rollback.exitCode, rollback.stderr).toBe(0);
       expect(await host.snapshot()).toEqual(ref.before);
       expect(await runsJson(host, stateDir)).toMatchObject([{ id, status: 'rolled-back' }]);
@@ -103,8 +100,8 @@ describe('interruption', () => {
 
   it('SIGTERM during a rollback: exit 130, and rollback again finishes it', async () => {
     await inSandbox(async (host, stateDir) => {
-      expect((await cli(host, [...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
-      const rollback = startCli(host, [...sd(stateDir), 'rollback']);
+      expect((await host.runbook([...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
+      const rollback = host.startRunbook([...sd(stateDir), 'rollback']);
       await waitForEntry(stateDir, 'the rollback to start', (l) => l.type === 'rollback-start');
       process.kill(rollback.pid, 'SIGTERM');
       const result = await rollback.done;
@@ -114,11 +111,11 @@ describe('interruption', () => {
       expect(journalLines(stateDir, id).at(-1)).toMatchObject({ type: 'rollback-end', status: 'interrupted' });
 
       // A run whose rollback began is not resumed (that would redo what was undone).
-      const resume = await cli(host, [...sd(stateDir), 'resume']);
+      const resume = await host.runbook([...sd(stateDir), 'resume']);
       expect(resume.exitCode).toBe(2);
       expect(resume.stderr).toMatch(/was being rolled back/);
 
-      const again = await cli(host, [...sd(stateDir), 'rollback']);
+      const again = await host.runbook([...sd(stateDir), 'rollback']);
       expect(again.exitCode, again.stderr).toBe(0);
       expect(await host.snapshot()).toEqual(ref.before);
     });
@@ -130,21 +127,21 @@ describe('rollback', () => {
     await inSandbox(async (host, stateDir) => {
       const before = await host.snapshot();
       expect(before).toEqual(ref.before);
-      const run = await cli(host, [...sd(stateDir), 'run', 'single-container']);
+      const run = await host.runbook([...sd(stateDir), 'run', 'single-container']);
       expect(run.exitCode, run.stderr).toBe(0);
       expect(await host.snapshot()).toEqual(ref.end);
 
-      const first = await cli(host, [...sd(stateDir), 'rollback']);
+      const first = await host.runbook([...sd(stateDir), 'rollback']);
       expect(first.exitCode, first.stderr).toBe(0);
       expect(first.stdout).toMatch(/rolled back: 8 step\(s\) undone/);
       expect(await host.snapshot()).toEqual(before);
 
-      const second = await cli(host, [...sd(stateDir), 'rollback']);
+      const second = await host.runbook([...sd(stateDir), 'rollback']);
       expect(second.exitCode, second.stderr).toBe(0);
       expect(second.stdout).toMatch(/nothing to roll back/);
       expect(await host.snapshot()).toEqual(before);
       const id = onlyRunId(stateDir);
-      const byId = await cli(host, [...sd(stateDir), 'rollback', id]);
+      const byId = await host.runbook([...sd(stateDir), 'rollback', id]);
       expect(byId.exitCode).toBe(0);
       expect(byId.stdout).toMatch(/already rolled back/);
       expect(await host.snapshot()).toEqual(before);
@@ -157,11 +154,11 @@ describe('rollback', () => {
       const before = await host.snapshot();
       expect(before.namespaces).toContain('container1');
 
-      const run = await cli(host, [...sd(stateDir), 'run', 'single-container']);
+      const run = await host.runbook([...sd(stateDir), 'run', 'single-container']);
       expect(run.exitCode, run.stderr).toBe(0);
       expect(run.stdout).toMatch(/^ {2}ok +namespace /m);
 
-      const rollback = await cli(host, [...sd(stateDir), 'rollback', '--json']);
+      const rollback = await host.runbook([...sd(stateDir), 'rollback', '--json']);
       expect(rollback.exitCode, rollback.stderr).toBe(0);
       const end = JSON.parse(rollback.stdout.trim().split('\n').at(-1) as string) as {
         status: string;
@@ -184,7 +181,7 @@ describe('rollback', () => {
 
   it('run --rollback-on-failure: a failing step (nobody owns host_ip 10.0.0.99) → exit 1 and the state before the run', async () => {
     await inSandbox(async (host, stateDir) => {
-      const run = await cli(host, [
+      const run = await host.runbook([
         ...sd(stateDir),
         'run',
         'single-container',
@@ -211,7 +208,7 @@ describe('journal --verify', () => {
     stateDir = tempDir();
     await inSandbox(
       async (host) => {
-        const run = await cli(host, [...sd(stateDir), 'run', 'single-container']);
+        const run = await host.runbook([...sd(stateDir), 'run', 'single-container']);
         expect(run.exitCode, run.stderr).toBe(0);
       },
       { stateDir },
@@ -227,7 +224,7 @@ describe('journal --verify', () => {
     try {
       cpSync(stateDir, copy, { recursive: true });
       writeJournalText(copy, runId, edit([...pristine]));
-      return await inSandbox((host) => cli(host, [...sd(copy), 'journal', runId, '--verify']));
+      return await inSandbox((host) => host.runbook([...sd(copy), 'journal', runId, '--verify']));
     } finally {
       removeDir(copy);
     }
@@ -301,7 +298,7 @@ describe('journal --verify', () => {
 
   it('rollback and resume refuse an altered journal (exit 1, naming the entry) and change nothing', async () => {
     await inSandbox(async (host, dir) => {
-      const run = await cli(host, [...sd(dir), 'run', 'single-container', '--until', 'host-route']);
+      const run = await host.runbook([...sd(dir), 'run', 'single-container', '--until', 'host-route']);
       expect(run.exitCode, run.stderr).toBe(0);
       const id = onlyRunId(dir);
       const lines = readJournalText(dir, id);
@@ -309,7 +306,7 @@ describe('journal --verify', () => {
       writeJournalText(dir, id, lines);
       const before = await host.snapshot();
       for (const command of ['rollback', 'resume']) {
-        const result = await cli(host, [...sd(dir), command]);
+        const result = await host.runbook([...sd(dir), command]);
         expect(result.exitCode, `${command}: ${result.stderr}`).toBe(1);
         expect(result.stderr).toContain(`the journal of run ${id} is damaged at entry 7`);
       }
@@ -323,7 +320,7 @@ describe('lock', () => {
   it('a second mutating command while a run holds the lock exits 3 naming the holder pid, and changes nothing', async () => {
     const work = tempDir();
     const gate = path.join(work, 'go');
-    let first: ReturnType<typeof startCli> | undefined;
+    let first: StartedProcess | undefined;
     try {
       // A runbook whose one step waits until the test opens the gate: it holds the lock as long
       // as the test needs, however slow the machine.
@@ -348,13 +345,13 @@ describe('lock', () => {
       );
       await inSandbox(async (host, stateDir) => {
         const before = await host.snapshot();
-        const holder = startCli(host, [...sd(stateDir), 'run', slow]);
+        const holder = host.startRunbook([...sd(stateDir), 'run', slow]);
         first = holder;
         await waitForEntry(stateDir, 'the wait', (l) => l.type === 'command-start' && l.phase === 'do');
         const others = await Promise.all([
-          cli(host, [...sd(stateDir), 'run', 'single-container']),
-          cli(host, [...sd(stateDir), 'resume']),
-          cli(host, [...sd(stateDir), 'rollback']),
+          host.runbook([...sd(stateDir), 'run', 'single-container']),
+          host.runbook([...sd(stateDir), 'resume']),
+          host.runbook([...sd(stateDir), 'rollback']),
         ]);
         for (const other of others) {
           expect(other.exitCode, other.stderr).toBe(3);
@@ -384,7 +381,7 @@ describe('lock', () => {
         lockFile(stateDir),
         `${JSON.stringify({ pid: dead, command: 'run single-container', since: '2026-01-01T00:00:00.000Z' })}\n`,
       );
-      const run = await cli(host, [...sd(stateDir), 'run', 'single-container']);
+      const run = await host.runbook([...sd(stateDir), 'run', 'single-container']);
       expect(run.exitCode, run.stderr).toBe(0);
       expect(run.stderr).toContain(
         `note: took over the lock left by pid ${dead} (run single-container, since 2026-01-01T00:00:00.000Z), which no longer runs`,
@@ -402,10 +399,12 @@ describe('host binding', () => {
       await inSandbox(
         async (first) => {
           // One run finished, one killed mid-way (kill point: right after its 40th entry).
-          expect((await cli(first, [...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
-          expect((await cli(first, [...sd(stateDir), 'rollback'])).exitCode).toBe(0);
-          const crashed = await cli(first, [...sd(stateDir), 'run', 'single-container'], {
-            RUNBOOK_FAULT_KILL: 'entry:40',
+          expect((await first.runbook([...sd(stateDir), 'run', 'single-container'])).exitCode).toBe(0);
+          expect((await first.runbook([...sd(stateDir), 'rollback'])).exitCode).toBe(0);
+          const crashed = await first.runbook([...sd(stateDir), 'run', 'single-container'], {
+            env: {
+              RUNBOOK_FAULT_KILL: 'entry:40',
+            },
           });
           expect(crashed.signal).toBe('SIGKILL');
           const firstState = await first.snapshot();
@@ -416,7 +415,7 @@ describe('host binding', () => {
               const crashedId = journalIds(stateDir).at(-1) as string;
               // By default (the latest run with work left) and by id alike.
               for (const command of [['rollback'], ['resume'], ['rollback', crashedId], ['resume', crashedId]]) {
-                const result = await cli(second, [...sd(stateDir), ...command]);
+                const result = await second.runbook([...sd(stateDir), ...command]);
                 expect(result.exitCode, `${command}: ${result.stderr}`).toBe(2);
                 expect(result.stderr).toMatch(
                   /belongs to host .*, network namespace net:\[\d+\], but this is host .*, network namespace net:\[\d+\]; nothing was changed/,
@@ -429,7 +428,7 @@ describe('host binding', () => {
           expect(await first.snapshot()).toEqual(firstState);
 
           // Where it was made, the crashed run resumes as usual.
-          const resume = await cli(first, [...sd(stateDir), 'resume']);
+          const resume = await first.runbook([...sd(stateDir), 'resume']);
           expect(resume.exitCode, resume.stderr).toBe(0);
           expect(await first.snapshot()).toEqual(ref.end);
         },

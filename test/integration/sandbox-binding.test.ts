@@ -1,16 +1,9 @@
-import { cpSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxHost } from '../helpers/sandbox-host.js';
-import {
-  expectExit,
-  insideSandbox,
-  machineState,
-  netnsNames,
-  pinnedRunbook,
-  sandboxFiles,
-  tempStateDir,
-} from './sandbox-nested.js';
+import { expectExit, insideSandbox, machineState, netnsNames, pinnedRunbook, sandboxFiles } from './sandbox-nested.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 /**
  * Runs are bound to the host they changed. With nested test sandboxes: a run recorded in
@@ -29,7 +22,7 @@ describe('host binding of runs made in persistent and one-shot sandboxes', () =>
   const runbook = (args: readonly string[]) => host.runbook(['--state-dir', stateDir, ...args]);
 
   beforeAll(async () => {
-    stateDir = tempStateDir('runbook-binding-');
+    stateDir = tempDir('runbook-binding-');
     singleContainer = pinnedRunbook(stateDir, 'single-container');
     machineBefore = await machineState(stateDir);
     host = await SandboxHost.create();
@@ -44,7 +37,7 @@ describe('host binding of runs made in persistent and one-shot sandboxes', () =>
     expect(await machineState(stateDir), "this machine's own links, routes, namespaces and mounts").toEqual(
       machineBefore,
     );
-    rmSync(stateDir, { recursive: true, force: true });
+    removeDir(stateDir);
   });
 
   it('a run made in sandbox "a" is refused from sandbox "b" and from the outer host, and goes on in "a"', async () => {

@@ -1,6 +1,5 @@
 import { execa } from 'execa';
-import { copyFileSync, mkdtempSync, readdirSync, realpathSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { runbooksDir } from '../../src/runbook/load.js';
@@ -11,11 +10,6 @@ import { type SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
  * SandboxHost, so its bind mounts and namespaces are nested in a throwaway mount + network
  * namespace; nothing is mounted or changed in this machine's own namespaces.
  */
-
-export function tempStateDir(prefix: string): string {
-  // Resolved: /proc/self/mountinfo names mount points by their real path.
-  return realpathSync(mkdtempSync(path.join(os.tmpdir(), prefix)));
-}
 
 /**
  * A copy of a shipped runbook, run by path: a run resumed later must find the runbook text it

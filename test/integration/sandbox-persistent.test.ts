@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractInOption } from '../../src/sandbox/enter.js';
@@ -12,8 +12,8 @@ import {
   netnsNames,
   pinnedRunbook,
   sandboxFiles,
-  tempStateDir,
 } from './sandbox-nested.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 /**
  * Persistent sandboxes on a real kernel: `runbook sandbox create`, `runbook --in lab …` from
@@ -67,7 +67,7 @@ describe('runbook sandbox: create, --in run/resume/check/rollback, shell, list, 
     host.runbook(['--state-dir', stateDir, ...args], { env });
 
   beforeAll(async () => {
-    stateDir = tempStateDir('runbook-sandbox-');
+    stateDir = tempDir('runbook-sandbox-');
     singleContainer = pinnedRunbook(stateDir, 'single-container');
     machineBefore = await machineState(stateDir);
     host = await SandboxHost.create();
@@ -79,7 +79,7 @@ describe('runbook sandbox: create, --in run/resume/check/rollback, shell, list, 
     expect(await machineState(stateDir), "this machine's own links, routes, namespaces and mounts").toEqual(
       machineBefore,
     );
-    rmSync(stateDir, { recursive: true, force: true });
+    removeDir(stateDir);
   });
 
   it('creates a sandbox "lab" set up like the tutorial VM, kept alive by bind mounts', async () => {

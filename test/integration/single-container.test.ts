@@ -1,12 +1,12 @@
 import { execa, type ResultPromise } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { listRunIndexes } from '../../src/journal/run-index.js';
 import { lockFile } from '../../src/journal/paths.js';
 import { parseRunbook, runbooksDir } from '../../src/runbook/load.js';
 import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
+import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 
 /**
  * The single-container runbook on a real kernel. Every CLI run and every `ip`/`ping` happens
@@ -14,15 +14,7 @@ import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
  * nothing here touches this machine's own network. Packets only go to sandbox addresses.
  */
 
-const tempDirs: string[] = [];
-function tempDir(prefix = 'runbook-it-'): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirsRemovedAfterAll('runbook-it-');
 
 const stepIds = [
   'namespace',
@@ -208,6 +200,7 @@ describe('runbook run single-container (real kernel, sandbox host)', () => {
         subnet: '172.16.0.0/24',
         gateway: '172.16.0.2',
         host_ip: '10.0.0.10',
+        ping_deadline: '2',
       },
       user: { uid: 0 },
       host: { hostname: expect.any(String) },

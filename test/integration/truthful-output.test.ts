@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, inSandbox, removeDir, tempDir } from '../helpers/cli-harness.js';
+import { inSandbox } from '../helpers/cli-harness.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 /**
  * Issue 11, item 8: every message tells the truth. A rollback whose undo failed for a reason
@@ -47,8 +48,8 @@ describe('truthful output', () => {
 `,
       );
       await inSandbox(async (host, stateDir) => {
-        expect((await cli(host, ['run', file, '--state-dir', stateDir])).exitCode).toBe(0);
-        const rollback = await cli(host, ['rollback', '--state-dir', stateDir]);
+        expect((await host.runbook(['run', file, '--state-dir', stateDir])).exitCode).toBe(0);
+        const rollback = await host.runbook(['rollback', '--state-dir', stateDir]);
         expect(rollback.exitCode, rollback.stdout + rollback.stderr).toBe(1);
         expect(rollback.stderr).toContain('stopped at step second');
         expect(rollback.stderr).toContain('Operation not permitted');
@@ -62,9 +63,9 @@ describe('truthful output', () => {
 
   it('the journal of a rollback says "gone" for the checks after each undo, never "holds"', async () => {
     await inSandbox(async (host, stateDir) => {
-      expect((await cli(host, ['run', 'single-container', '--state-dir', stateDir])).exitCode).toBe(0);
-      expect((await cli(host, ['rollback', '--state-dir', stateDir])).exitCode).toBe(0);
-      const journal = await cli(host, ['journal', 'latest', '--state-dir', stateDir]);
+      expect((await host.runbook(['run', 'single-container', '--state-dir', stateDir])).exitCode).toBe(0);
+      expect((await host.runbook(['rollback', '--state-dir', stateDir])).exitCode).toBe(0);
+      const journal = await host.runbook(['journal', 'latest', '--state-dir', stateDir]);
       const lines = journal.stdout.split('\n');
       const rollbackAt = lines.findIndex((l) => l.includes('rollback of'));
       const afterRollback = lines.slice(rollbackAt);
@@ -91,13 +92,13 @@ describe('truthful output', () => {
 `,
       );
       await inSandbox(async (host, stateDir) => {
-        const run = await cli(host, ['run', file, '--sandbox', '--state-dir', stateDir]);
+        const run = await host.runbook(['run', file, '--sandbox', '--state-dir', stateDir]);
         expect(run.exitCode, run.stdout + run.stderr).toBe(0);
         expect(run.stdout).toContain('NOT isolated: files');
         expect(run.stderr).toContain("may reach the real host's files or sysctls");
         expect(run.stderr).toContain(`file: touch ${path.join(dir, 'written')}`);
 
-        const shipped = await cli(host, ['run', 'single-container', '--sandbox', '--state-dir', stateDir]);
+        const shipped = await host.runbook(['run', 'single-container', '--sandbox', '--state-dir', stateDir]);
         expect(shipped.exitCode, shipped.stdout + shipped.stderr).toBe(0);
         expect(shipped.stdout).toContain('isolated: the network');
         expect(shipped.stderr).not.toContain('may reach');

@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, inSandbox, journalIds, removeDir, tempDir } from '../helpers/cli-harness.js';
+import { inSandbox, journalIds } from '../helpers/cli-harness.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 /**
  * Issue 11, item 6, tried as a careless or hostile user would: impossible values are refused
@@ -25,7 +26,7 @@ describe('impossible values: exit 2, nothing changed', () => {
   it.each(refused)('single-container with %s', async (_name, args, message) => {
     await inSandbox(async (host, stateDir) => {
       const before = await host.snapshot();
-      const result = await cli(host, ['run', 'single-container', ...args, '--state-dir', stateDir]);
+      const result = await host.runbook(['run', 'single-container', ...args, '--state-dir', stateDir]);
       expect(result.exitCode, result.stdout + result.stderr).toBe(2);
       expect(result.stderr).toMatch(message);
       // Control characters never reach the terminal raw.
@@ -39,7 +40,7 @@ describe('impossible values: exit 2, nothing changed', () => {
   it('multi-container whose container addresses leave the bridge network (broadcast, then outside)', async () => {
     await inSandbox(async (host, stateDir) => {
       const before = await host.snapshot();
-      const result = await cli(host, [
+      const result = await host.runbook([
         'run',
         'multi-container',
         '--set',
@@ -68,7 +69,7 @@ describe('impossible values: exit 2, nothing changed', () => {
         'name: unquoted\ndescription: d\nsteps:\n  - id: a\n    title: t\n    why: w\n    verify:\n      - run: [true]\n',
       );
       await inSandbox(async (host, stateDir) => {
-        const result = await cli(host, ['run', file, '--state-dir', stateDir]);
+        const result = await host.runbook(['run', file, '--state-dir', stateDir]);
         expect(result.exitCode).toBe(2);
         expect(result.stderr).toContain(
           'steps[0].verify[0].run[0]: YAML read this as the boolean true, not as text: quote it as written ("1", "true", "0644") (line 8, column 15)',
@@ -85,10 +86,17 @@ describe('the limits are the kernel’s', () => {
     await inSandbox(async (host, stateDir) => {
       const before = await host.snapshot();
       const name = 'n'.repeat(255);
-      const run = await cli(host, ['run', 'single-container', '--set', `container=${name}`, '--state-dir', stateDir]);
+      const run = await host.runbook([
+        'run',
+        'single-container',
+        '--set',
+        `container=${name}`,
+        '--state-dir',
+        stateDir,
+      ]);
       expect(run.exitCode, run.stdout + run.stderr).toBe(0);
       expect(((await host.ipJson(['netns', 'list'])) as Array<{ name: string }>).map((n) => n.name)).toContain(name);
-      const rollback = await cli(host, ['rollback', '--state-dir', stateDir]);
+      const rollback = await host.runbook(['rollback', '--state-dir', stateDir]);
       expect(rollback.exitCode, rollback.stdout + rollback.stderr).toBe(0);
       expect(await host.snapshot()).toEqual(before);
     });

@@ -1,21 +1,22 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunbookError } from '../../src/errors.js';
-import { genesisHash, type JournalEntry, type RunStartEntry } from '../../src/journal/entries.js';
+import type { JournalEntry, RunStartEntry } from '../../src/journal/entries.js';
+import { genesisHash, hashLine } from '../../src/journal/hash-chain.js';
 import { journalFile } from '../../src/journal/paths.js';
 import { chainEnd, readJournal, verifyJournal } from '../../src/journal/reader.js';
 import { readRunIndex, type RunIndex } from '../../src/journal/run-index.js';
 import { RunJournal } from '../../src/journal/run-journal.js';
-import { FileJournal, hashLine } from '../../src/journal/writer.js';
+import { FileJournal } from '../../src/journal/writer.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'runbook-journal-'));
+  dir = tempDir('runbook-journal-');
 });
 afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 const sha256Hex = /^[0-9a-f]{64}$/;

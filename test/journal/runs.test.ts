@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -12,13 +12,14 @@ import { listRunIndexes, readRunIndex, writeRunIndex, type RunIndex } from '../.
 import { parseRunbook } from '../../src/runbook/load.js';
 import { FakeHost } from '../helpers/fake-executor.js';
 import { thrown } from '../helpers/thrown.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 let stateDir: string;
 beforeEach(() => {
-  stateDir = mkdtempSync(path.join(os.tmpdir(), 'runbook-state-'));
+  stateDir = tempDir('runbook-state-');
 });
 afterEach(() => {
-  rmSync(stateDir, { recursive: true, force: true });
+  removeDir(stateDir);
 });
 
 /** The pid of a process that has exited (we started it and waited for it). */

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type RunbookError } from '../../src/errors.js';
@@ -12,6 +11,7 @@ import {
 } from '../../src/runbook/load.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { thrown } from '../helpers/thrown.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 const file = '/srv/runbooks/demo.yaml';
 
@@ -156,8 +156,8 @@ describe('parseRunbook', () => {
 });
 
 describe('loading runbook files', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'runbook-load-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('runbook-load-');
+  afterAll(() => removeDir(dir));
 
   it('finds a shipped runbook by name', () => {
     expect(listRunbookNames()).toContain('single-container');
@@ -204,6 +204,7 @@ describe('the shipped single-container runbook', () => {
       subnet: '172.16.0.0/24',
       gateway: '172.16.0.2',
       host_ip: '10.0.0.10',
+      ping_deadline: '2',
     });
     const doLines = plan.steps.flatMap((s) => s.do.map((c) => c.argv.join(' ')));
     expect(doLines).toEqual([

@@ -1,7 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readRunHistory } from '../../src/engine/run-history.js';
 import { resumeRun } from '../../src/engine/resume.js';
 import { rollbackRun } from '../../src/engine/rollback.js';
@@ -15,6 +14,7 @@ import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { renderPlan } from '../../src/runbook/render.js';
 import { FakeExecutor } from '../helpers/fake-executor.js';
 import { thrown } from '../helpers/thrown.js';
+import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 
 /**
  * The runbook format's loops (`foreach`), includes, captures and `sandbox_default`, without a
@@ -22,15 +22,7 @@ import { thrown } from '../helpers/thrown.js';
  * the real engine against a FakeExecutor with a temp state dir.
  */
 
-const tempDirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'runbook-loops-'));
-  tempDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirsRemovedAfterAll('runbook-loops-');
 
 /** Thrown, and invalid input: exit status 2, nothing run. */
 function invalid(fn: () => unknown): string {
@@ -127,6 +119,7 @@ describe('foreach loops', () => {
         when: { output_contains: 'ceth2' },
         cause: 'container2 is broken',
         fix: 'fix container2',
+        independent: false,
       },
     ]);
     expect(argvs(step(plan(looped), 'ping-3').verify)).toEqual(['ping -c1 172.16.0.4']);

@@ -1,16 +1,16 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { loadRunbook, resolveRunbookFile, runbooksDir } from '../../src/runbook/load.js';
 import { findRunbooks, runbookSearchPath, untrustedReason } from '../../src/runbook/search-path.js';
 import { thrown } from '../helpers/thrown.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 const runbook = (name: string, description: string) =>
   `name: ${name}\ndescription: ${description}\nsteps:\n  - { id: x, title: x, why: x, verify: [{ run: ["true"] }] }\n`;
 
-const root = mkdtempSync(path.join(os.tmpdir(), 'runbook-search-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('runbook-search-');
+afterAll(() => removeDir(root));
 afterEach(() => vi.unstubAllEnvs());
 
 /** A directory of runbook files, private to this user (as the search path demands). */

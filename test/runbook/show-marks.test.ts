@@ -30,18 +30,18 @@ describe('show and graph', () => {
     expect(out).not.toContain('filter-2');
   });
 
-  it('graph marks the done state of a step that cannot be undone, and only that one', async () => {
+  it('graph marks the changed state of a step that cannot be undone, and only that one', async () => {
     const out = await runbook(['graph', 'forward-filter']);
     const marked = out.split('\n').filter((l) => l.includes('not undoable'));
     expect(marked).toEqual([
-      '    zero_counters__done : outcome changed, not undoable  packet counters cannot be set back to what they were',
+      '    zero_counters__changed : outcome changed, not undoable  packet counters cannot be set back to what they were',
     ]);
     const json = JSON.parse(await runbook(['graph', 'forward-filter', '--format', 'json'])) as {
       nodes: Array<{ id: string; description?: string }>;
     };
     expect(json.nodes.filter((n) => n.description !== undefined)).toEqual([
       expect.objectContaining({
-        id: 'zero-counters.done',
+        id: 'zero-counters.changed',
         description: 'not undoable: packet counters cannot be set back to what they were',
       }),
     ]);

@@ -1,13 +1,15 @@
 import { checkRunbook, distinctCauses, type StepCheck } from '../../engine/check.js';
 import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { toShellLine } from '../../exec/shell-words.js';
-import { ExitCode } from '../../errors.js';
+import { exitCodeFor } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
+import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import type { CliContext } from '../context.js';
 import { formatDiagnosis, logCommand } from '../output.js';
 import { withInterruptSignal } from '../signals.js';
+import { forUser } from '../../host/user-command.js';
 
 export interface CheckOptions {
   set: string[];
@@ -30,10 +32,13 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
   // diagnosis would be about permissions, not the network.
   requireNetAdmin(
     `runbook check ${name} (its ping checks enter the container's namespace with \`ip netns exec\`)`,
-    `try again with sudo: sudo runbook check ${name}`,
+    `try again with sudo: ${forUser(`sudo runbook check ${name}`)}`,
   );
+  trustStateDir(ctx.stateDir, 'write'); // the check is appended to its audit.ndjson
 
   if (!options.json) ctx.out(`check ${name}: ${plan.steps.length} steps, verify checks only (nothing is changed)`);
+  const formatStep = stepCheckFormatter();
+  const printStep = (step: StepCheck) => formatStep(step).forEach((line) => ctx.out(line));
   const executor = createExecaExecutor();
   const result = await withInterruptSignal(ctx, (signal) =>
     checkRunbook({
@@ -43,7 +48,7 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
       stateDir: ctx.stateDir,
       executor,
       signal,
-      onStep: options.json ? undefined : (step) => formatStepCheck(step).forEach((line) => ctx.out(line)),
+      onStep: options.json ? undefined : printStep,
       onCommand: logCommand(ctx),
     }),
   );
@@ -51,27 +56,41 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
   if (options.json) {
     ctx.out(JSON.stringify(result.record, null, 2));
   } else {
-    const repair = toShellLine(['runbook', 'run', runbookName, ...options.set.flatMap((s) => ['--set', s])]);
+    const repair = forUser(toShellLine(['runbook', 'run', runbookName, ...options.set.flatMap((s) => ['--set', s])]));
     for (const line of formatSummary(result.steps, plan.steps.length, result.status, repair)) ctx.out(line);
     ctx.out(`recorded in ${result.auditFile}`);
   }
-  return { ok: ExitCode.ok, 'not-ok': ExitCode.stepFailed, interrupted: ExitCode.interrupted }[result.status];
+  return exitCodeFor(result.status);
 }
 
-/** `ok` / `not ok` (as in TAP), the step, and for a step that does not hold, its diagnosis. */
-export function formatStepCheck(step: StepCheck): string[] {
-  const verdict = (step.ok ? 'ok' : 'not ok').padEnd(verdictWidth);
-  const lines = [`  ${verdict} ${step.stepId.padEnd(26)} ${step.title}  (${step.durationMs} ms)`];
-  if (!step.ok) {
-    const indent = ' '.repeat(2 + verdictWidth + 1 + 2);
-    lines.push(
-      ...formatDiagnosis(step.check, step.findings, indent, 'run the check command by hand to see its output'),
-    );
-  }
-  return lines;
+/**
+ * `ok` / `not ok` (as in TAP), the step, and for a step that does not hold, its diagnosis. Steps
+ * come one by one; a cause already printed in full under an earlier step is only referred to.
+ */
+export function stepCheckFormatter(): (step: StepCheck) => string[] {
+  const shownUnder = new Map<string, string>();
+  return (step) => {
+    const verdict = (step.ok ? 'ok' : 'not ok').padEnd(verdictWidth);
+    const lines = [`  ${verdict} ${step.stepId.padEnd(26)} ${step.title}  (${step.durationMs} ms)`];
+    if (!step.ok) {
+      const indent = ' '.repeat(2 + verdictWidth + 1 + 2);
+      const earlier = new Map(step.findings.map((f) => [f.cause, shownUnder.get(f.cause)]));
+      for (const f of step.findings) if (!shownUnder.has(f.cause)) shownUnder.set(f.cause, step.stepId);
+      lines.push(
+        ...formatDiagnosis(step.check, step.findings, indent, 'run the check command by hand to see its output', (c) =>
+          earlier.get(c),
+        ),
+      );
+    }
+    return lines;
+  };
 }
 
-/** The verdict, the distinct causes (several failing steps usually share one), and what next. */
+/**
+ * The verdict, then every distinct cause with its fix, in the order to apply them: the order of
+ * the steps they first explain, which is the order the runbook builds things in (the host route
+ * before the route back, say). Then what next.
+ */
 export function formatSummary(
   steps: readonly StepCheck[],
   total: number,
@@ -85,15 +104,23 @@ export function formatSummary(
     `not ok: ${failing.length} of ${total} steps do not hold (${failing.map((s) => s.stepId).join(', ')})`,
   ];
   const causes = distinctCauses(failing);
+  const fixOf = (cause: string) => failing.flatMap((s) => s.findings).find((f) => f.cause === cause)?.fix;
   if (causes.length === 0) {
     lines.push('  cause:  no diagnostic probe matched');
+  } else if (causes.length === 1) {
+    const [cause] = causes as [string];
+    const fix = fixOf(cause);
+    lines.push(`  cause:  ${cause}`);
+    if (fix !== undefined) lines.push(`  fix:    ${forUser(fix)}`);
   } else {
-    for (const cause of causes) {
-      const finding = failing.flatMap((s) => s.findings).find((f) => f.cause === cause);
-      lines.push(`  cause:  ${cause}`);
-      if (finding?.fix !== undefined) lines.push(`  fix:    ${finding.fix}`);
-    }
+    lines.push(`  ${causes.length} causes; apply their fixes in this order:`);
+    causes.forEach((cause, i) => {
+      const fix = fixOf(cause);
+      lines.push(`  ${i + 1}. cause: ${cause}`);
+      if (fix !== undefined) lines.push(`     fix:   ${forUser(fix)}`);
+    });
   }
-  lines.push(`next: apply the fix, or let \`${repair}\` redo what is missing; then check again`);
+  const fixes = causes.length > 1 ? 'the fixes, in this order' : 'the fix';
+  lines.push(`next: apply ${fixes}, or let \`${repair}\` redo what is missing; then check again`);
   return lines;
 }

@@ -21,6 +21,7 @@ const argumentKinds: Record<string, WordKind | 'shells'> = {
   graph: 'runbooks',
   resume: 'runs',
   rollback: 'runs',
+  confirm: 'runs',
   journal: 'runs',
   'sandbox shell': 'sandboxes',
   'sandbox destroy': 'sandboxes',

@@ -1,3 +1,4 @@
+import { ExitCode } from '../../errors.js';
 import { machineGraph, toMermaid } from '../../engine/graph.js';
 import { buildRunMachine } from '../../engine/machine.js';
 import { currentHost } from '../../host/identity.js';
@@ -22,5 +23,5 @@ export function graphCommand(ctx: CliContext, runbookName: string, options: Grap
   } else {
     ctx.out(toMermaid(graph, { title: `runbook run ${plan.runbook}` }).trimEnd());
   }
-  return 0;
+  return ExitCode.ok;
 }

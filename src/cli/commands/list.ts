@@ -1,7 +1,8 @@
-import { RunbookError } from '../../errors.js';
+import { ExitCode, RunbookError } from '../../errors.js';
 import { loadRunbook } from '../../runbook/load.js';
 import { findRunbooks, untrustedReason } from '../../runbook/search-path.js';
 import type { CliContext } from '../context.js';
+import { forUser } from '../../host/user-command.js';
 
 /**
  * `runbook list`: every runbook a name finds (./runbooks, $RUNBOOK_PATH, shipped), with its
@@ -15,7 +16,7 @@ export function listCommand(ctx: CliContext): number {
     ctx.out(`${found.name.padEnd(20)} ${description}${from}`);
     for (const hidden of found.shadows) ctx.out(`${''.padEnd(20)}   shadows ${hidden.origin}: ${hidden.file}`);
   }
-  return 0;
+  return ExitCode.ok;
 }
 
 /** A runbook's description; a broken one is listed too (`show` gives its errors), not fatal to the list. */
@@ -23,7 +24,7 @@ function describe(file: string): string {
   try {
     return loadRunbook(file).spec.description;
   } catch (error) {
-    if (error instanceof RunbookError) return `(invalid: \`runbook show ${file}\` says why)`;
+    if (error instanceof RunbookError) return `(invalid: \`${forUser(`runbook show ${file}`)}\` says why)`;
     throw error;
   }
 }

@@ -1,24 +1,29 @@
 import { resumeRun } from '../../engine/resume.js';
 import { createExecaExecutor } from '../../exec/execa-executor.js';
-import { ExitCode } from '../../errors.js';
+import { exitCodeFor } from '../../errors.js';
+import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
+import { forUser } from '../../host/user-command.js';
 import type { CliContext } from '../context.js';
-import { formatFailure, formatStepLine, jsonLine, logCommand, exitCodeForRun } from '../output.js';
+import { formatFailure, formatStepLine, jsonLine, logCommand } from '../output.js';
+import { runEndJson } from '../json-results.js';
 import { withInterruptSignal } from '../signals.js';
 
 /** `runbook resume [run-id]`: continue an interrupted, failed or stopped run from its journal. */
 export async function resumeCommand(
   ctx: CliContext,
   runId: string | undefined,
-  options: { force?: boolean; json?: boolean },
+  options: { force?: boolean; json?: boolean; until?: string },
 ): Promise<number> {
   requireNetAdmin('runbook resume');
+  trustStateDir(ctx.stateDir, 'write');
   const result = await withInterruptSignal(ctx, (signal) =>
     resumeRun({
       stateDir: ctx.stateDir,
       runId,
       executor: createExecaExecutor(),
       force: options.force,
+      stopAfter: options.until,
       signal,
       onStep: (report) => ctx.out(options.json ? jsonLine({ event: 'step', ...report }) : formatStepLine(report)),
       onCommand: logCommand(ctx),
@@ -27,14 +32,17 @@ export async function resumeCommand(
   );
   if (result.kind === 'nothing') {
     ctx.out(options.json ? jsonLine({ event: 'nothing', message: result.message }) : result.message);
-    return ExitCode.ok;
+    return exitCodeFor('ok');
   }
   if (options.json) {
-    ctx.out(jsonLine({ event: 'run-end', runId: result.runId, status: result.status, failure: result.failure }));
+    ctx.out(jsonLine({ ...runEndJson(result.runId, result.runbook, result), resumed: true }));
   } else if (result.status === 'failed' && result.failure !== undefined) {
     for (const line of formatFailure(result.failure, result.runId)) ctx.err(line);
+  } else if (result.status === 'stopped') {
+    const resume = forUser(`runbook resume ${result.runId}`);
+    ctx.out(`run ${result.runId} stopped after step ${options.until} as asked (--until); continue with \`${resume}\``);
   } else {
     ctx.out(`run ${result.runId} ${result.status === 'succeeded' ? 'resumed and succeeded' : result.status}`);
   }
-  return exitCodeForRun(result.status);
+  return exitCodeFor(result.status);
 }

@@ -1,16 +1,20 @@
 import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { runRunbook } from '../../engine/run.js';
-import { ExitCode } from '../../errors.js';
+import { exitCodeFor } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
+import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } from '../../sandbox/one-shot.js';
 import { showTutorialView } from '../../sandbox/tutorial-view.js';
 import { reachesOutsideSandbox, sandboxIsolation } from '../../sandbox/reach.js';
 import type { CliContext } from '../context.js';
-import { formatFailure, formatStepLine, jsonLine, logCommand, exitCodeForRun } from '../output.js';
+import { formatFailure, formatStepLine, formatWhy, jsonLine, logCommand } from '../output.js';
+import { runEndJson } from '../json-results.js';
 import { withInterruptSignal } from '../signals.js';
 import { formatUndoLine, reportRollback } from './rollback.js';
+import { reportProvisional, validateConfirmWithin } from './run-confirm-within.js';
+import { forUser } from '../../host/user-command.js';
 
 export interface RunOptions {
   set: string[];
@@ -18,6 +22,9 @@ export interface RunOptions {
   json?: boolean;
   until?: string;
   rollbackOnFailure?: boolean;
+  confirmWithin?: string;
+  /** Print each step's `why` under its line. */
+  explain?: boolean;
 }
 
 /** `runbook run <runbook>`: validate, then run every step (in a sandbox host with --sandbox). */
@@ -30,7 +37,9 @@ export async function runCommand(
   // Exit 2 here leaves the host untouched. Inside a sandbox host, parameters may have sandbox
   // defaults (e.g. the stand-in internet address instead of a real one).
   const inSandbox = options.sandbox === true || currentHost().sandbox !== undefined;
+  const confirmWithinMs = validateConfirmWithin(options);
   const prepared = prepareRunbook(runbookName, options.set, { inSandbox });
+  trustStateDir(ctx.stateDir, 'write');
 
   if (options.sandbox && !isInsideOneShotSandbox()) {
     return reexecInOneShotSandbox(rawArgs);
@@ -51,6 +60,7 @@ export async function runCommand(
   requireNetAdmin(`runbook run ${prepared.runbook.spec.name}`);
 
   if (!options.json) ctx.out(`run ${prepared.runbook.spec.name} (${prepared.plan.steps.length} steps)`);
+  const whyOf = new Map(prepared.plan.steps.map((step) => [step.id, step.why]));
   const result = await withInterruptSignal(ctx, (signal) =>
     runRunbook({
       runbook: prepared.runbook,
@@ -59,11 +69,17 @@ export async function runCommand(
       executor,
       stopAfter: options.until,
       signal,
-      onStep: (report) => ctx.out(options.json ? jsonLine({ event: 'step', ...report }) : formatStepLine(report)),
+      onStep: (report) => {
+        if (options.json) return ctx.out(jsonLine({ event: 'step', ...report }));
+        ctx.out(formatStepLine(report));
+        const why = whyOf.get(report.stepId);
+        if (options.explain && why !== undefined) formatWhy(why).forEach((line) => ctx.out(line));
+      },
       onCommand: logCommand(ctx),
       rollbackOnFailure: options.rollbackOnFailure,
       onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
       onNote: (note) => ctx.err(`note: ${note}`),
+      confirmWithinMs,
     }),
   );
   const oneShot = isInsideOneShotSandbox();
@@ -71,9 +87,7 @@ export async function runCommand(
 
   const changed = result.steps.filter((s) => s.outcome === 'changed').length;
   if (options.json) {
-    ctx.out(
-      jsonLine({ event: 'run-end', runId: result.runId, status: result.status, changed, failure: result.failure }),
-    );
+    ctx.out(jsonLine(runEndJson(result.runId, prepared.runbook.spec.name, result)));
   } else if (result.status === 'failed' && result.failure !== undefined) {
     for (const line of formatFailure(result.failure, result.runId, next)) ctx.err(line);
   } else {
@@ -82,8 +96,8 @@ export async function runCommand(
         changed === 0
           ? 'succeeded: nothing to change, every step already holds'
           : `succeeded: ${changed} step(s) changed`,
-      stopped: `stopped after step ${options.until} as asked (--until)${oneShot ? '' : `; continue with \`runbook resume ${result.runId}\``}`,
-      interrupted: `interrupted at a safe point${oneShot ? '' : `; continue with \`runbook resume ${result.runId}\` or undo with \`runbook rollback ${result.runId}\``}`,
+      stopped: `stopped after step ${options.until} as asked (--until)${oneShot ? '' : `; continue with \`${forUser(`runbook resume ${result.runId}`)}\``}`,
+      interrupted: `interrupted at a safe point${oneShot ? '' : `; continue with \`${forUser(`runbook resume ${result.runId}`)}\` or undo with \`${forUser(`runbook rollback ${result.runId}`)}\``}`,
       failed: 'failed',
     }[result.status];
     ctx.out(`run ${result.runId} ${summary}`);
@@ -91,10 +105,15 @@ export async function runCommand(
   if (result.rollback !== undefined) {
     if (!options.json)
       ctx.err(`--rollback-on-failure: the undo of what run ${result.runId} changed is above, in reverse order`);
-    const rollbackExit = reportRollback(ctx, result.rollback, options.json === true);
-    return rollbackExit === ExitCode.interrupted ? ExitCode.interrupted : ExitCode.stepFailed;
+    reportRollback(ctx, result.rollback, options.json === true);
+    // The run failed whether or not its undo finished; only an interrupted undo says otherwise.
+    return exitCodeFor(
+      result.rollback.kind === 'rollback' && result.rollback.status === 'interrupted' ? 'interrupted' : 'failed',
+    );
   }
+  if (result.provisional !== undefined)
+    return reportProvisional(ctx, result.runId, result.provisional, options.json === true);
   if (isInsideOneShotSandbox() && !options.json) await showTutorialView(ctx.out, executor, prepared.params);
 
-  return exitCodeForRun(result.status);
+  return exitCodeFor(result.status);
 }

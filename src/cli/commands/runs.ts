@@ -1,33 +1,67 @@
-import { listRunIndexes } from '../../journal/run-index.js';
+import { hasChangesLeft } from '../../engine/changes-left.js';
+import { isOneShotRun, isThisHost } from '../../host/binding.js';
+import { ExitCode } from '../../errors.js';
+import { trustStateDir } from '../../journal/state-dir-trust.js';
+import { listRunIndexes, type RunIndex } from '../../journal/run-index.js';
 import type { CliContext } from '../context.js';
+
+/**
+ * Whether a rollback would undo anything of the run: never for a one-shot --sandbox run (its
+ * host vanished with it); null when its journal cannot be read (a damaged journal must not hide
+ * the other runs; `runbook journal ID --verify` says what is wrong).
+ */
+function changesLeft(stateDir: string, run: RunIndex): boolean | null {
+  if (run.status === 'damaged') return null;
+  if (isOneShotRun(run.host)) return false;
+  try {
+    return hasChangesLeft(stateDir, run);
+  } catch {
+    return null;
+  }
+}
 
 /** `runbook runs`: every run in the state dir, oldest first. */
 export function runsCommand(ctx: CliContext, options: { json?: boolean }): number {
+  trustStateDir(ctx.stateDir, 'read');
   const runs = listRunIndexes(ctx.stateDir);
+  for (const run of runs) if (run.status === 'damaged') ctx.err(`note: run ${run.id} is damaged: ${run.damage}`);
   if (options.json) {
     ctx.out(
       JSON.stringify(
-        runs.map(({ id, runbook, status, started, finished, host }) => ({
-          id,
-          runbook,
-          status,
-          started,
-          finished,
-          host,
+        runs.map((run) => ({
+          id: run.id,
+          runbook: run.runbook,
+          status: run.status,
+          started: run.started,
+          finished: run.finished,
+          host: run.host,
+          confirmBy: run.confirmBy,
+          damage: run.damage,
+          // Whether the run was made on the host (network namespace) this command runs on, and
+          // whether it has changes a rollback would undo: what fleet audits and the Ansible
+          // module ask (docs/json-output.md).
+          thisHost: isThisHost(run.host),
+          changesLeft: changesLeft(ctx.stateDir, run),
         })),
       ),
     );
-    return 0;
+    return ExitCode.ok;
   }
   if (runs.length === 0) {
     ctx.out(`no runs recorded in ${ctx.stateDir}`);
-    return 0;
+    return ExitCode.ok;
   }
-  ctx.out(`${'ID'.padEnd(26)} ${'RUNBOOK'.padEnd(20)} ${'STATUS'.padEnd(12)} ${'STARTED'.padEnd(24)} FINISHED`);
+  // Wide enough for every status the runs listed have ("awaiting-confirmation" is the longest).
+  const statusWidth = Math.max(12, ...runs.map((r) => r.status.length));
+  ctx.out(
+    `${'ID'.padEnd(26)} ${'RUNBOOK'.padEnd(20)} ${'STATUS'.padEnd(statusWidth)} ${'STARTED'.padEnd(24)} FINISHED`,
+  );
   for (const run of runs) {
+    // A run awaiting confirmation is reverted at its deadline unless confirmed (issue 15).
+    const deadline = run.status === 'awaiting-confirmation' ? `  (confirm by ${run.confirmBy})` : '';
     ctx.out(
-      `${run.id.padEnd(26)} ${run.runbook.padEnd(20)} ${run.status.padEnd(12)} ${run.started.padEnd(24)} ${run.finished ?? '-'}`,
+      `${run.id.padEnd(26)} ${run.runbook.padEnd(20)} ${run.status.padEnd(statusWidth)} ${run.started.padEnd(24)} ${run.finished ?? '-'}${deadline}`,
     );
   }
-  return 0;
+  return ExitCode.ok;
 }

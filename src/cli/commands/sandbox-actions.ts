@@ -1,6 +1,8 @@
 /** The `runbook sandbox …` commands and `--in`, loaded only when used (see sandbox.ts). */
-import { writeFileSync } from 'node:fs';
+import { ExitCode } from '../../errors.js';
+import { replaceFile } from '../../journal/safe-fs.js';
 import { toShellLine } from '../../exec/shell-words.js';
+import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireSandboxCaps } from '../../host/privileges.js';
 import {
   assertEnteredSandbox,
@@ -9,7 +11,9 @@ import {
   runInSandbox,
   runInside,
   sandboxEnv,
+  userOutside,
 } from '../../sandbox/enter.js';
+import { envVar } from '../../env.js';
 import {
   createSandbox,
   destroySandbox,
@@ -30,11 +34,14 @@ export async function runInSandboxIfAsked(argv: readonly string[]): Promise<numb
   assertEnteredSandbox();
   const request = extractInOption(argv);
   if (request === undefined) return undefined;
-  return runInSandbox(request, resolveStateDir(request.stateDirOption));
+  const stateDir = resolveStateDir(request.stateDirOption);
+  trustStateDir(stateDir, 'read');
+  return runInSandbox(request, stateDir);
 }
 
 /** `runbook sandbox create|shell|list|destroy`. */
 export async function createCommand(ctx: CliContext, name: string): Promise<number> {
+  trustStateDir(ctx.stateDir, 'write');
   const made = await createSandbox(ctx.stateDir, name);
   const { hostIp, gateway, internet } = tutorialHostAddresses;
   ctx.out(
@@ -44,20 +51,31 @@ export async function createCommand(ctx: CliContext, name: string): Promise<numb
   ctx.out(`  run in it:  runbook --in ${name} run single-container`);
   ctx.out(`  a shell:    runbook sandbox shell ${name}`);
   ctx.out(`  remove it:  runbook sandbox destroy ${name}`);
-  return 0;
+  return ExitCode.ok;
 }
 
-export async function shellCommand(ctx: CliContext, name: string, options: { command?: string }): Promise<number> {
+export async function shellCommand(
+  ctx: CliContext,
+  name: string,
+  options: { command?: string; stateDirOption?: string | undefined },
+): Promise<number> {
+  trustStateDir(ctx.stateDir, 'write');
   const paths = locateSandbox(ctx.stateDir, name);
   requireSandboxCaps();
   const { netns } = requireAlive(paths);
-  writeFileSync(paths.bashrc, bashrc(paths));
+  replaceFile(paths.bashrc, bashrc(paths));
   // The same markers as --in: a `runbook` started in the shell checks it is still inside.
   const env = { ...sandboxEnv(paths), ...entryMarkers(netns) };
+  // With -c the user stays outside, so what runbook suggests in there must reach in from
+  // outside; in an interactive shell the user is inside, where commands work as written.
   if (options.command !== undefined)
-    return runInside(paths, ['bash', '-c', options.command], { ...env, BASH_ENV: paths.bashrc });
+    return runInside(paths, ['bash', '-c', options.command], {
+      ...env,
+      ...userOutside(options.stateDirOption === undefined ? undefined : ctx.stateDir),
+      BASH_ENV: paths.bashrc,
+    });
   ctx.err(`entering sandbox ${name} (${netns}); \`exit\` to leave`);
-  return runInside(paths, ['bash', '--rcfile', paths.bashrc, '-i'], env);
+  return runInside(paths, ['bash', '--rcfile', paths.bashrc, '-i'], { ...env, [envVar.enteredWith]: 'shell' });
 }
 
 /** The shell's rc file: the user's usual rc, a prompt naming the sandbox, and a `runbook` function. */
@@ -75,7 +93,8 @@ function bashrc(paths: SandboxPaths): string {
   ].join('\n');
 }
 
-export function listCommand(ctx: CliContext, options: { json?: boolean }): number {
+export function sandboxListCommand(ctx: CliContext, options: { json?: boolean }): number {
+  trustStateDir(ctx.stateDir, 'read');
   const sandboxes = listSandboxes(ctx.stateDir);
   if (options.json) {
     ctx.out(
@@ -92,11 +111,11 @@ export function listCommand(ctx: CliContext, options: { json?: boolean }): numbe
         })),
       ),
     );
-    return 0;
+    return ExitCode.ok;
   }
   if (sandboxes.length === 0) {
     ctx.out(`no sandboxes in ${ctx.stateDir} (create one with: runbook sandbox create)`);
-    return 0;
+    return ExitCode.ok;
   }
   const idWidth = Math.max(24, ...sandboxes.flatMap((s) => s.runs.map((r) => r.id.length)));
   for (const s of sandboxes) {
@@ -106,11 +125,12 @@ export function listCommand(ctx: CliContext, options: { json?: boolean }): numbe
     if (s.runs.length === 0) ctx.out('  no runs yet');
     for (const run of s.runs) ctx.out(`  ${run.id.padEnd(idWidth)} ${run.runbook.padEnd(20)} ${run.status}`);
   }
-  return 0;
+  return ExitCode.ok;
 }
 
 export async function destroyCommand(ctx: CliContext, name: string): Promise<number> {
+  trustStateDir(ctx.stateDir, 'write');
   const removed = await destroySandbox(ctx.stateDir, name);
   ctx.out(`sandbox ${name} destroyed: its namespaces, everything in them and ${removed.runs} run(s) are gone`);
-  return 0;
+  return ExitCode.ok;
 }

@@ -44,7 +44,8 @@ Examples:
     .argument('[name]', 'the sandbox', defaultSandboxName)
     .option('-c, --command <command>', 'run this bash command inside instead of an interactive shell')
     .action(async (name: string, opts: { command?: string }, command: Command) => {
-      setExitCode(await (await actions()).shellCommand(context(command), name, opts));
+      const { stateDir } = command.optsWithGlobals<{ stateDir?: string }>();
+      setExitCode(await (await actions()).shellCommand(context(command), name, { ...opts, stateDirOption: stateDir }));
     });
 
   sandbox
@@ -52,7 +53,7 @@ Examples:
     .description('list the sandboxes and the runs made in each (id, runbook, status)')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
-      setExitCode((await actions()).listCommand(context(command), opts));
+      setExitCode((await actions()).sandboxListCommand(context(command), opts));
     });
 
   sandbox

@@ -1,3 +1,4 @@
+import { ExitCode } from '../../errors.js';
 import { toShellLine } from '../../exec/shell-words.js';
 import { currentHost } from '../../host/identity.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
@@ -12,7 +13,7 @@ export function showCommand(ctx: CliContext, runbookName: string, options: { set
   });
   if (options.json) {
     ctx.out(JSON.stringify(plan, null, 2));
-    return 0;
+    return ExitCode.ok;
   }
   ctx.out(`${plan.runbook}: ${plan.description}`);
   ctx.out(`file: ${runbook.file}`);
@@ -36,7 +37,7 @@ export function showCommand(ctx: CliContext, runbookName: string, options: { set
     if (step.noUndo !== undefined) ctx.out(`   undo:   none (not undoable: ${step.noUndo})`);
     if (step.diagnose.length > 0) ctx.out(`   diagnose: ${step.diagnose.length} probe(s) on failure`);
   });
-  return 0;
+  return ExitCode.ok;
 }
 
 /** A do/undo command as a person reads it: the command, then its stdin, ok_exit and condition. */

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, every program runbook drives and its tests need, on a
+# fresh Debian/Ubuntu machine (as root). The README's quick start and CI (.ci/run) both run it,
+# so the two can never disagree.
+#
+#   iproute2 (ip), iputils-ping (ping), iptables, util-linux (unshare, nsenter, taskset),
+#   procps (sysctl): what the runbooks and sandbox hosts use.
+#   zsh: the completion tests drive the zsh script too.
+#   ansible-core, openssh-server, openssh-client: the fleet test (test/fleet) applies runbooks
+#   with ansible-playbook over real SSH to sshds it starts inside sandbox hosts.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-system-packages: run as root (apt-get install)" >&2
+  exit 1
+fi
+
+apt-get update
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+  iproute2 iputils-ping iptables util-linux procps zsh
+
+# Installing openssh-server must never start this machine's own sshd: a policy-rc.d that
+# answers 101 ("action forbidden") stops the package scripts from starting it. One that is
+# already there is the machine owner's and is left alone.
+policy=/usr/sbin/policy-rc.d
+ours=false
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod +x "$policy"
+  ours=true
+fi
+trap '[ "$ours" = true ] && rm -f "$policy"' EXIT
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+  ansible-core openssh-server openssh-client

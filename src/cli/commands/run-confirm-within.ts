@@ -1,0 +1,76 @@
+import type { Provisional } from '../../engine/arm-confirmation.js';
+import { ExitCode, invalidInput } from '../../errors.js';
+import { toShellLine } from '../../exec/shell-words.js';
+import { currentHost } from '../../host/identity.js';
+import type { CliContext } from '../context.js';
+import { formatDuration, parseDuration } from '../duration.js';
+import { defaultStateDir } from '../state-dir.js';
+import { jsonLine } from '../output.js';
+import { reportRollback } from './rollback.js';
+import type { RunOptions } from './run.js';
+
+/**
+ * `run --confirm-within DURATION` (issue 15): the flag's checks, and what the run prints when it
+ * is left awaiting confirmation.
+ */
+
+/** The window in ms, or undefined without the flag; exit 2 (nothing run) for what cannot work. */
+export function validateConfirmWithin(options: RunOptions): number | undefined {
+  if (options.confirmWithin === undefined) return undefined;
+  const ms = parseDuration('--confirm-within', options.confirmWithin);
+  if (options.sandbox) {
+    throw invalidInput(
+      '--confirm-within cannot be used with --sandbox: that sandbox host vanishes when the command ends, so there would be nothing left to confirm or revert; nothing was changed',
+      'use a sandbox host that stays: runbook sandbox create lab; runbook --in lab run NAME --confirm-within 30s',
+    );
+  }
+  if (options.until !== undefined) {
+    throw invalidInput(
+      '--confirm-within cannot be used with --until: a stopped run is continued with resume, which has no deadline; nothing was changed',
+      'run the whole runbook with --confirm-within, or stop with --until and confirm by hand',
+    );
+  }
+  return ms;
+}
+
+/** Prints the deadline and the command that confirms; exit 0 (or 1 if it could not be left provisional). */
+export function reportProvisional(ctx: CliContext, runId: string, provisional: Provisional, json: boolean): number {
+  if (provisional.kind === 'not-armed') {
+    ctx.err(`run ${runId}: ${provisional.error}; so its change was not left in place unguarded`);
+    if (!json) ctx.err('the automatic revert of what it changed is above, in reverse order');
+    const rollbackExit = reportRollback(ctx, provisional.rollback, json);
+    return rollbackExit === ExitCode.interrupted ? ExitCode.interrupted : ExitCode.stepFailed;
+  }
+  const confirm = confirmCommandLine(ctx.stateDir, runId);
+  if (json) {
+    ctx.out(
+      jsonLine({
+        event: 'awaiting-confirmation',
+        runId,
+        deadline: provisional.deadline,
+        watchdogPid: provisional.watchdog.pid,
+        confirm,
+      }),
+    );
+    return ExitCode.ok;
+  }
+  const left = formatDuration(Date.parse(provisional.deadline) - Date.now());
+  ctx.out(
+    `awaiting confirmation until ${provisional.deadline} (${left} from now): unless confirmed by then, run ${runId} is rolled back automatically (watchdog pid ${provisional.watchdog.pid})`,
+  );
+  ctx.out('confirm from a new session, once you know you can still reach this host:');
+  ctx.out(`  ${confirm}`);
+  return ExitCode.ok;
+}
+
+/**
+ * The command line that confirms the run from a new session: through `--in` for a run made in
+ * a persistent sandbox host, with `--state-dir` when it is not the default.
+ */
+function confirmCommandLine(stateDir: string, runId: string): string {
+  const sandbox = currentHost().sandbox;
+  if (sandbox !== undefined) return toShellLine(['runbook', '--in', sandbox, 'confirm', runId]);
+  // A new session may not have this one's $RUNBOOK_STATE_DIR: name the dir unless it is the default.
+  const stateDirArgs = stateDir === defaultStateDir() ? [] : ['--state-dir', stateDir];
+  return toShellLine(['runbook', ...stateDirArgs, 'confirm', runId]);
+}

@@ -1,0 +1,68 @@
+import { CommanderError } from 'commander';
+import { ExitCode, RunbookError } from '../errors.js';
+import type { StepFailure, StepReport, StepsResult } from '../engine/execute-steps.js';
+
+/**
+ * The summary objects `--json` ends with: the stable contract that the Ansible module (and any
+ * other program) reads instead of human text. docs/json-output.md describes every field; add
+ * fields freely, but never rename or remove one.
+ */
+
+/** How a step failed, with the first finding flattened out: what a caller shows the operator. */
+export function failureJson(failure: StepFailure | undefined): Record<string, unknown> | undefined {
+  if (failure === undefined) return undefined;
+  const [finding] = failure.findings;
+  return {
+    ...failure,
+    cause: finding?.cause,
+    evidence: finding?.evidence,
+    fix: finding?.fix,
+  };
+}
+
+/** The last line of `run --json` and `resume --json`. */
+export function runEndJson(runId: string, runbook: string, result: StepsResult): Record<string, unknown> {
+  return {
+    event: 'run-end',
+    runId,
+    runbook,
+    status: result.status,
+    changed: result.steps.filter((s) => s.outcome === 'changed').length,
+    steps: result.steps.map(stepJson),
+    failure: failureJson(result.failure),
+  };
+}
+
+function stepJson(report: StepReport): Record<string, unknown> {
+  return {
+    stepId: report.stepId,
+    title: report.title,
+    outcome: report.outcome,
+    durationMs: report.durationMs,
+    doFailed: report.doFailed,
+  };
+}
+
+/**
+ * A failure before or instead of a result (invalid input, lock held, not root…), for `--json`:
+ * the same message and hint the text output prints on stderr, with the exit code.
+ */
+export function errorJson(error: unknown): Record<string, unknown> {
+  if (error instanceof RunbookError) {
+    return { event: 'error', code: error.code, exitCode: error.exitCode, message: error.message, hint: error.hint };
+  }
+  if (error instanceof CommanderError) {
+    return {
+      event: 'error',
+      code: 'invalid-input',
+      exitCode: ExitCode.invalidInput,
+      message: error.message.replace(/^error: /, ''),
+    };
+  }
+  return {
+    event: 'error',
+    code: 'internal',
+    exitCode: ExitCode.stepFailed,
+    message: error instanceof Error ? error.message : String(error),
+  };
+}

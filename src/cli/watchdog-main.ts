@@ -1,0 +1,95 @@
+import { closeSync, writeSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { revertIfDueWhileLocked, withStateLockWaiting } from '../engine/revert-unconfirmed.js';
+import { awaitedDeadline, sleepUntil } from '../engine/watchdog.js';
+import { createExecaExecutor } from '../exec/execa-executor.js';
+
+/**
+ * The watchdog process of `runbook run --confirm-within` (issue 15), started detached by
+ * engine/watchdog.ts as `runbook __watchdog <state-dir> <run-id>` (a hidden command, so that the
+ * one-file bundle can start it as well as dist/ can): it sleeps until the run's
+ * deadline, then reverts the run unless its journal shows it confirmed. Everything it needs is
+ * imported before it sleeps, so nothing is loaded at the deadline.
+ *
+ * It has no terminal and no stdout; what it has to say goes to its stderr, a log file beside
+ * the run's journal. What it does to the run is journaled in the run's own journal.
+ */
+
+/** fd 3: the pipe on which the process that started us waits for "armed". */
+const readyFd = 3;
+
+function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} watchdog pid ${process.pid}: ${line}\n`);
+}
+
+/**
+ * At the deadline the revert is what matters most on this machine: the host may be cut off
+ * until it is done. A higher priority (nice -10, inherited by the commands it runs) keeps a
+ * busy machine from delaying its wake-up and stretching out its commands. Needs root; without
+ * it, the revert runs at the usual priority.
+ */
+function raisePriority(): void {
+  try {
+    setPriority(-10);
+  } catch {
+    // not permitted: go on at the usual priority
+  }
+}
+
+/** The watchdog's whole life; returns its exit code (nobody waits for it: for the log). */
+export async function watchdogMain(stateDir: string, runId: string): Promise<number> {
+  // The session that started the run may hang up (a dropped ssh connection): outliving it is
+  // this process's whole point. SIGTERM (runbook confirm, a shutdown) stops it: while it waits,
+  // at once; while it reverts, at the next safe point, journaled (the next command finishes it).
+  process.on('SIGHUP', () => log('SIGHUP ignored'));
+  const controller = new AbortController();
+  const stop = (name: NodeJS.Signals) => {
+    log(`${name}: stopping`);
+    controller.abort();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  const deadline = awaitedDeadline(stateDir, runId);
+  writeSync(readyFd, 'armed\n');
+  closeSync(readyFd);
+  log(`run ${runId}: reverting it at ${deadline} unless it is confirmed`);
+
+  // The first command a process spawns costs several times the later ones (code compiled on
+  // first use, binaries read from disk); pay that now, with a read-only `ip -V`, rather than
+  // at the deadline, where the revert should take as little as it can.
+  const executor = createExecaExecutor();
+  await executor.run({ argv: ['ip', '-V'], timeoutMs: 5_000 });
+  raisePriority(); // asleep, it costs nobody anything; awake at the deadline, it is served first
+
+  for (;;) {
+    if (!(await sleepUntil(deadline, controller.signal))) return 0;
+    const outcome = await withStateLockWaiting(
+      stateDir,
+      `automatic revert of run ${runId}`,
+      // A command holding the lock (a long run, say) is waited for: the revert comes after it.
+      { lockWaitMs: Number.POSITIVE_INFINITY, signal: controller.signal, onNote: log },
+      () =>
+        revertIfDueWhileLocked({
+          stateDir,
+          runId,
+          executor,
+          signal: controller.signal,
+          onNote: log,
+        }),
+    );
+    switch (outcome.kind) {
+      case 'not-due':
+        log(`run ${runId} is not due yet (deadline ${outcome.deadline}; the clock moved?): waiting again`);
+        continue;
+      case 'settled':
+        log(`run ${runId} no longer awaits confirmation (${outcome.confirmation.state}): nothing to do`);
+        return 0;
+      case 'reverted': {
+        const { result } = outcome;
+        log(`run ${runId}: ${result.kind === 'nothing' ? result.message : `automatic revert ${result.status}`}`);
+        return result.kind === 'nothing' || result.status === 'rolled-back' ? 0 : 1;
+      }
+    }
+  }
+}

@@ -1,0 +1,118 @@
+import { RunbookError } from '../errors.js';
+import type { Executor } from '../exec/types.js';
+import { acquireLock, type Lock } from '../journal/lock.js';
+import { removePendingMarker } from '../journal/pending-confirmations.js';
+import { readRunIndex } from '../journal/run-index.js';
+import { confirmationOf, isExpired, revertReason, type Confirmation } from './confirmation.js';
+import type { CommandEvent } from './journaled-command.js';
+import { openRecordedRun, recordedNothing } from './recorded-run.js';
+import { rollbackWhileLocked, type RollbackResult } from './rollback.js';
+import type { UndoReport } from './undo-steps.js';
+
+/**
+ * The automatic revert of a run made with `--confirm-within` and not confirmed by its deadline
+ * (issue 15). Done by the run's watchdog at the deadline, and — belt and braces — by the next
+ * runbook command in the state dir when the watchdog is gone (killed, or the machine
+ * restarted), which also finishes an automatic revert that was cut short. Either way under the
+ * state dir's lock, and decided by the run's journal, never by the marker file alone.
+ */
+
+export interface RevertOptions {
+  stateDir: string;
+  executor: Executor;
+  signal?: AbortSignal | undefined;
+  onUndo?: ((report: UndoReport) => void) | undefined;
+  onCommand?: ((event: CommandEvent) => void) | undefined;
+  onNote?: ((note: string) => void) | undefined;
+  /** The time to judge deadlines by (ms since the epoch); now by default. */
+  now?: (() => number) | undefined;
+}
+
+export type RevertOutcome =
+  /** The run awaits confirmation and its deadline has not come. */
+  | { kind: 'not-due'; runId: string; deadline: string }
+  /** The run no longer awaits confirmation (confirmed, reverted, rolled back): nothing to do. */
+  | { kind: 'settled'; runId: string; confirmation: Confirmation }
+  /** It was due, and its automatic revert ran (to the end, or not: see the result). */
+  | { kind: 'reverted'; runId: string; deadline: string; result: RollbackResult };
+
+/**
+ * For a caller holding the lock: reverts run `runId` if its journal shows it unconfirmed past
+ * its deadline. Removes its marker once the journal shows it settled.
+ */
+export async function revertIfDueWhileLocked(options: RevertOptions & { runId: string }): Promise<RevertOutcome> {
+  const { stateDir, runId } = options;
+  const index = readRunIndex(stateDir, runId);
+  if (index === undefined || recordedNothing(stateDir, index)) {
+    removePendingMarker(stateDir, runId);
+    return { kind: 'settled', runId, confirmation: { state: 'none' } };
+  }
+  const run = openRecordedRun(stateDir, index); // an intact journal, and this host's
+  const confirmation = confirmationOf(run.journal.lines);
+  if (confirmation.state !== 'awaiting') {
+    removePendingMarker(stateDir, runId);
+    return { kind: 'settled', runId, confirmation };
+  }
+  const now = options.now?.() ?? Date.now();
+  if (!isExpired(confirmation.deadline, now)) return { kind: 'not-due', runId, deadline: confirmation.deadline };
+  const result = await rollbackWhileLocked({
+    ...options,
+    runId,
+    opened: run,
+    reason: revertReason(confirmation.deadline),
+  });
+  if (result.kind === 'nothing' || result.status === 'rolled-back') removePendingMarker(stateDir, runId);
+  return { kind: 'reverted', runId, deadline: confirmation.deadline, result };
+}
+
+/**
+ * Belt and braces: reverts the given runs (this host's, past their deadline by their markers)
+ * if their journals agree, oldest first, holding the lock (waiting up to `lockWaitMs` for it:
+ * the watchdog may be reverting right now). Returns what was done for each.
+ */
+export async function revertDueRuns(
+  options: RevertOptions & { runIds: readonly string[]; lockWaitMs: number },
+): Promise<RevertOutcome[]> {
+  if (options.runIds.length === 0) return [];
+  return withStateLockWaiting(options.stateDir, 'automatic revert', options, async () => {
+    const outcomes: RevertOutcome[] = [];
+    for (const runId of options.runIds) {
+      const outcome = await revertIfDueWhileLocked({ ...options, runId });
+      outcomes.push(outcome);
+      // A revert that failed or was interrupted leaves the host half-way: stop there.
+      if (outcome.kind === 'reverted' && outcome.result.kind === 'rollback' && outcome.result.status !== 'rolled-back')
+        break;
+    }
+    return outcomes;
+  });
+}
+
+/**
+ * Runs `work` holding the state dir's lock, waiting for it while another command holds it
+ * (for at most `lockWaitMs`, or until `signal` aborts; then the usual exit 3 error).
+ */
+export async function withStateLockWaiting<T>(
+  stateDir: string,
+  command: string,
+  options: { lockWaitMs: number; signal?: AbortSignal | undefined; onNote?: ((note: string) => void) | undefined },
+  work: () => Promise<T>,
+): Promise<T> {
+  const until = Date.now() + options.lockWaitMs;
+  let lock: Lock;
+  for (;;) {
+    try {
+      lock = acquireLock(stateDir, command);
+      break;
+    } catch (error) {
+      const locked = error instanceof RunbookError && error.code === 'locked';
+      if (!locked || Date.now() >= until || options.signal?.aborted) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+  try {
+    if (lock.takeoverNote !== undefined) options.onNote?.(lock.takeoverNote);
+    return await work();
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,240 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kernelSnapshot } from '../helpers/sandbox-host.js';
+import { Fleet, repoRoot, runbookExecutable, type FleetHost } from './fleet-hosts.js';
+
+/**
+ * The runbook Ansible module over real SSH (issue 14): three tutorial-like hosts, each its own
+ * network namespace with a private `ip netns` registry and its own sshd, and ansible-playbook
+ * as the controller, all inside one outer sandbox (see ./fleet-hosts.ts). Every assertion on a
+ * host's state reads that host's kernel (`ip -j`) or its state dir, not Ansible's word for it.
+ *
+ * The steps follow one fleet's life, so they run in order and share it.
+ */
+
+type Snapshot = Record<string, unknown>;
+
+interface TaskResult {
+  changed?: boolean;
+  failed?: boolean;
+  msg?: string;
+  run_id?: string;
+  status?: string;
+  steps?: Array<{ id: string; outcome: string; cause?: string; fix?: string }>;
+  changed_steps?: number;
+  failure?: { stepId?: string; cause?: string; fix?: string };
+  rolled_back?: Array<{ run_id: string; undone: string[] }>;
+  resumed?: { run_id: string; status: string; changed_steps: number };
+}
+
+interface PlaybookResult {
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+  /** The module's result on each host (the tree callback's file for that host). */
+  results: Record<string, TaskResult>;
+  /** PLAY RECAP: host → ok / changed / failed counts. */
+  recap: Record<string, { ok: number; changed: number; failed: number }>;
+}
+
+let fleet: Fleet;
+let before: Record<string, Snapshot>;
+let playbooks = 0;
+
+/** Runs a playbook against the fleet; results per host from the tree callback and the recap. */
+async function playbook(file: string, args: readonly string[] = []): Promise<PlaybookResult> {
+  const tree = path.join(fleet.dir, `tree-${++playbooks}`);
+  const result = await fleet.ansible(['ansible-playbook', '-i', fleet.inventory, file, ...args], {
+    ANSIBLE_CALLBACKS_ENABLED: 'tree',
+    ANSIBLE_CALLBACK_TREE_DIR: tree,
+  });
+  const results: Record<string, TaskResult> = {};
+  for (const host of existsSync(tree) ? readdirSync(tree) : [])
+    results[host] = JSON.parse(readFileSync(path.join(tree, host), 'utf8')) as TaskResult;
+  const recap: PlaybookResult['recap'] = {};
+  for (const match of result.stdout.matchAll(/^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)/gm))
+    recap[match[1] as string] = { ok: Number(match[2]), changed: Number(match[3]), failed: Number(match[4]) };
+  return { ...result, results, recap };
+}
+
+/** What the default callback printed for one task on each host: ok, changed or fatal. */
+function taskOutcomes(stdout: string, task: string): Record<string, string> {
+  const outcomes: Record<string, string> = {};
+  for (const section of stdout.split(/^TASK /m).filter((s) => s.startsWith(`[${task}]`)))
+    for (const match of section.matchAll(/^(ok|changed|fatal): \[(\S+?)\]/gm))
+      outcomes[match[2] as string] = match[1] as string;
+  return outcomes;
+}
+
+const apply = path.join(repoRoot, 'test', 'fleet', 'apply.yml');
+const site = path.join(repoRoot, 'ansible', 'site.yml');
+
+/** The host's kernel state, read through its sshd's namespaces (its own `ip netns` registry). */
+function snapshotOf(host: FleetHost): Promise<Snapshot> {
+  return kernelSnapshot((argv) => fleet.onHost(host, argv));
+}
+
+async function snapshots(): Promise<Record<string, Snapshot>> {
+  const all: Record<string, Snapshot> = {};
+  for (const host of fleet.hosts) all[host.name] = await snapshotOf(host);
+  return all;
+}
+
+/** The runs recorded in a host's state dir (from its run indexes), oldest first. */
+function runsOf(host: FleetHost): Array<{ id: string; status: string }> {
+  const dir = path.join(host.stateDir, 'runs');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { id: string; status: string });
+}
+
+const hostNames = ['host1', 'host2', 'host3'];
+const changedSteps = (r: TaskResult | undefined) => r?.steps?.filter((s) => s.outcome === 'changed').map((s) => s.id);
+
+beforeAll(async () => {
+  fleet = await Fleet.create(3);
+  before = await snapshots();
+}, 60_000);
+
+afterAll(async () => {
+  await fleet?.dispose();
+});
+
+describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () => {
+  it('present: every host changed, each with the tutorial end state in its own kernel; host1’s interrupted run is resumed first', async () => {
+    // host1: a run killed (SIGKILL) after its 12th journal entry, a few steps in.
+    const host1 = fleet.hosts[0] as FleetHost;
+    const killed = await fleet.onHost(host1, [
+      'env',
+      'RUNBOOK_FAULT_KILL=entry:12',
+      ...runbookExecutable.split(' '),
+      '--state-dir',
+      host1.stateDir,
+      'run',
+      'single-container',
+    ]);
+    expect(killed.exitCode).not.toBe(0);
+    const [interrupted] = runsOf(host1);
+
+    const result = await playbook(apply);
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    for (const name of hostNames) {
+      expect(result.recap[name]).toEqual({ ok: 1, changed: 1, failed: 0 });
+      expect(result.results[name]).toMatchObject({ changed: true, status: 'succeeded' });
+    }
+    for (const name of ['host2', 'host3']) expect(result.results[name]?.changed_steps).toBe(8);
+    // The resume did what the killed run had left; the run after it found everything in place.
+    expect(result.results.host1).toMatchObject({ resumed: { run_id: interrupted?.id, status: 'succeeded' } });
+    expect(result.results.host1?.resumed?.changed_steps).toBeGreaterThan(0);
+    expect(result.results.host1?.changed_steps).toBe(0);
+    expect(runsOf(host1).map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+    for (const host of fleet.hosts) {
+      const state = await snapshotOf(host);
+      expect(state.namespaces).toEqual(['container1']);
+      expect(JSON.stringify(state.host)).toContain('172.16.0.0/24');
+      expect(runsOf(host).at(-1)).toMatchObject({ status: 'succeeded' });
+    }
+  });
+
+  it('ansible/site.yml again (rolling, serial): changed=0 everywhere, and the audit gathers every host’s runs', async () => {
+    const audit = path.join(fleet.dir, 'fleet-audit.json');
+    const result = await playbook(site, ['-e', `runbook_audit_file=${audit}`]);
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    // (The recap counts the audit file written on the controller as one host's change.)
+    expect(taskOutcomes(result.stdout, 'single-container')).toEqual({ host1: 'ok', host2: 'ok', host3: 'ok' });
+    // serial [1, 50%]: a canary batch of one host, then the others.
+    expect(result.stdout.match(/^PLAY \[Container networking/gm)).toHaveLength(3);
+    const runs = JSON.parse(readFileSync(audit, 'utf8')) as Record<string, Array<Record<string, unknown>>>;
+    expect(Object.keys(runs).sort()).toEqual(hostNames);
+    for (const name of hostNames) {
+      expect(runs[name]).toHaveLength(name === 'host1' ? 3 : 2);
+      expect(runs[name]?.[0]).toMatchObject({ runbook: 'single-container', status: 'succeeded', thisHost: true });
+    }
+  });
+
+  it('one host broken by hand: check mode reports only it, with the cause, and changes nothing; present repairs only it', async () => {
+    const host2 = fleet.hosts[1] as FleetHost;
+    expect((await fleet.onHost(host2, ['ip', 'route', 'del', '172.16.0.0/24'])).exitCode).toBe(0);
+    const broken = await snapshots();
+    const runsBefore = fleet.hosts.map(runsOf);
+
+    const check = await playbook(apply, ['--check']);
+    expect(check.exitCode, check.stdout + check.stderr).toBe(0);
+    expect(check.recap).toMatchObject({ host1: { changed: 0 }, host2: { changed: 1 }, host3: { changed: 0 } });
+    expect(check.results.host2).toMatchObject({ changed: true, status: 'not-ok', failure: { stepId: 'host-route' } });
+    expect(check.results.host2?.failure?.cause).toMatch(/no route to the container subnet 172.16.0.0\/24/);
+    expect(check.results.host2?.msg).toContain('host-route');
+    expect(check.results.host1).toMatchObject({ changed: false, status: 'ok' });
+    expect(await snapshots()).toEqual(broken);
+    expect(fleet.hosts.map(runsOf)).toEqual(runsBefore);
+
+    const repair = await playbook(apply);
+    expect(repair.exitCode, repair.stdout + repair.stderr).toBe(0);
+    expect(repair.recap).toMatchObject({ host1: { changed: 0 }, host2: { changed: 1 }, host3: { changed: 0 } });
+    expect(changedSteps(repair.results.host2)).toEqual(['host-route']);
+    expect(JSON.stringify((await snapshotOf(host2)).host)).toContain('172.16.0.0/24');
+  });
+
+  it('a bad parameter on one host fails only that host, with the CLI’s message, and changes nothing there', async () => {
+    const host3 = fleet.hosts[2] as FleetHost;
+    const stateBefore = await snapshotOf(host3);
+    const runsBefore = runsOf(host3);
+    const badParams = JSON.stringify({ rb_params_by_host: { host3: { container_cidr: '172.16.0.300/24' } } });
+    const result = await playbook(apply, ['-e', badParams]);
+    expect(result.exitCode).toBe(2); // ansible-playbook: a host failed
+    expect(result.recap).toMatchObject({
+      host1: { failed: 0, changed: 0 },
+      host2: { failed: 0, changed: 0 },
+      host3: { failed: 1 },
+    });
+    expect(taskOutcomes(result.stdout, 'single-container')).toEqual({ host1: 'ok', host2: 'ok', host3: 'fatal' });
+    // The CLI's own words (exit 2: invalid input, nothing was changed).
+    expect(result.results.host3?.msg).toMatch(
+      /^runbook run single-container exited 2: .*container_cidr.*172\.16\.0\.300\/24/,
+    );
+    expect(await snapshotOf(host3)).toEqual(stateBefore);
+    expect(runsOf(host3)).toEqual(runsBefore);
+  });
+
+  it('ansible/site.yml stops the rollout at the canary when it fails (max_fail_percentage 0): the other hosts are not touched', async () => {
+    const runsBefore = fleet.hosts.map(runsOf);
+    const bad = JSON.stringify({ runbook_params: { container_cidr: '172.16.0.300/24' } });
+    const result = await playbook(site, [
+      '-e',
+      bad,
+      '-e',
+      `runbook_audit_file=${path.join(fleet.dir, 'no-audit.json')}`,
+    ]);
+    expect(result.exitCode).not.toBe(0);
+    expect(taskOutcomes(result.stdout, 'single-container')).toEqual({ host1: 'fatal' });
+    expect(result.stdout).toContain('NO MORE HOSTS LEFT');
+    expect(existsSync(path.join(fleet.dir, 'no-audit.json'))).toBe(false);
+    expect(fleet.hosts.map(runsOf)).toEqual(runsBefore);
+  });
+
+  it('absent: in check mode it says what it would undo and undoes nothing; then every host as before the first run; again: nothing to do', async () => {
+    const applied = await snapshots();
+    const dryRun = await playbook(apply, ['-e', 'rb_state=absent', '--check']);
+    expect(dryRun.exitCode, dryRun.stdout + dryRun.stderr).toBe(0);
+    for (const name of hostNames) expect(dryRun.recap[name]).toMatchObject({ changed: 1, failed: 0 });
+    expect(dryRun.results.host2?.rolled_back).toHaveLength(2);
+    expect(await snapshots()).toEqual(applied);
+
+    const result = await playbook(apply, ['-e', 'rb_state=absent']);
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    for (const name of hostNames) expect(result.recap[name]).toMatchObject({ changed: 1, failed: 0 });
+    // host2 had two runs with changes (the first and the repair): newest first.
+    expect(result.results.host2?.rolled_back?.map((r) => r.undone)).toEqual([['host-route'], expect.any(Array)]);
+    expect(await snapshots()).toEqual(before);
+    // The runs that changed something are rolled back; the re-runs that found all in place stay as they were.
+    expect(fleet.hosts.map((h) => runsOf(h).filter((r) => r.status === 'rolled-back').length)).toEqual([1, 2, 1]);
+
+    const again = await playbook(apply, ['-e', 'rb_state=absent']);
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    for (const name of hostNames) expect(again.recap[name]).toMatchObject({ changed: 0, failed: 0 });
+    expect(await snapshots()).toEqual(before);
+  });
+});
