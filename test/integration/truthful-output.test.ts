@@ -67,7 +67,9 @@ describe('truthful output', () => {
       expect((await host.runbook(['rollback', '--state-dir', stateDir])).exitCode).toBe(0);
       const journal = await host.runbook(['journal', 'latest', '--state-dir', stateDir]);
       const lines = journal.stdout.split('\n');
-      const rollbackAt = lines.findIndex((l) => l.includes('rollback of'));
+      // The rollback-start entry: "rollback: N step(s), in reverse order: …".
+      const rollbackAt = lines.findIndex((l) => l.includes('in reverse order:'));
+      expect(rollbackAt).toBeGreaterThan(0);
       const afterRollback = lines.slice(rollbackAt);
       expect(afterRollback.some((l) => l.includes('✓ gone'))).toBe(true);
       expect(afterRollback.some((l) => l.includes('✓ holds'))).toBe(false);
