@@ -113,7 +113,7 @@ ${runExitCodes}`,
     .option('--set <key=value>', 'override a parameter (repeatable)', collect, [])
     .option(
       '--sandbox',
-      'run inside a throwaway sandbox host (fresh network + mount namespace, like the tutorial VM); the real host is not touched',
+      "run inside a throwaway sandbox host (fresh network + mount namespace, like the tutorial VM): the real host's network and /run/netns are not touched; its files and non-net.* sysctls are shared, and a warning names commands that may reach them",
     )
     .option(
       '--until <step-id>',

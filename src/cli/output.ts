@@ -10,7 +10,14 @@ const outcomeWidth = 8;
 /** One line per finished step: outcome, id, title and duration. */
 export function formatStepLine(report: StepReport): string {
   const outcome = report.outcome.padEnd(outcomeWidth);
-  const note = report.doFailed ? '  (its command failed, but the effect is present)' : '';
+  // Each note says only what is true of this outcome: only a changed step has its effect.
+  const note = report.refused
+    ? '  (its command did not run: a precondition does not hold)'
+    : !report.doFailed
+      ? ''
+      : report.outcome === 'changed'
+        ? '  (its command failed, but the effect is present)'
+        : '  (its command failed)';
   return `  ${outcome} ${report.stepId.padEnd(26)} ${report.title}  (${report.durationMs} ms)${note}`;
 }
 

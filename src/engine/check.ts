@@ -1,4 +1,5 @@
 import { closeSync } from 'node:fs';
+import { requirePrograms } from '../host/preflight.js';
 import type { Executor } from '../exec/types.js';
 import { currentHost, currentUser } from '../host/identity.js';
 import type { HostIdentity } from '../journal/entries.js';
@@ -122,6 +123,12 @@ export interface CheckRunbookResult extends CheckStepsResult {
  * the record carries each step's verdict, the check that failed and the diagnosis.
  */
 export async function checkRunbook(options: CheckRunbookOptions): Promise<CheckRunbookResult> {
+  // Read-only, but a check that cannot start proves nothing: say what is missing up front.
+  requirePrograms(
+    options.executor,
+    options.plan.steps.flatMap((step) => [...step.verify, ...step.diagnose].map((c) => c.argv)),
+    `checking runbook ${options.runbook.spec.name}`,
+  );
   const started = performance.now();
   const time = new Date().toISOString();
   const result = await checkSteps({

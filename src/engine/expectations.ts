@@ -1,5 +1,6 @@
 import type { CommandResult } from '../exec/types.js';
 import type { ExpectSpec } from '../runbook/schema.js';
+import { matchesLinear } from '../runbook/linear-regex.js';
 
 /** Whether a command's result shows what was expected, and if not, why not. */
 export interface Verdict {
@@ -19,7 +20,11 @@ export interface Verdict {
  */
 export function evaluate(expect: ExpectSpec, result: CommandResult): Verdict {
   const output = result.stdout + result.stderr;
-  const fail = (reason: string, evidence = firstLine(output)): Verdict => ({ ok: false, reason, evidence });
+  const fail = (reason: string, evidence = firstLine(output)): Verdict => ({
+    ok: false,
+    reason,
+    evidence: shorten(evidence),
+  });
 
   if (result.startError !== undefined) return fail(`could not start: ${result.startError}`);
   if (result.timedOut) return fail(`timed out after ${result.durationMs} ms`);
@@ -35,7 +40,7 @@ export function evaluate(expect: ExpectSpec, result: CommandResult): Verdict {
   if (expect.output_contains !== undefined && !output.includes(expect.output_contains)) {
     return fail(`output does not contain "${expect.output_contains}"`);
   }
-  if (expect.output_matches !== undefined && !new RegExp(expect.output_matches, 'm').test(output)) {
+  if (expect.output_matches !== undefined && !matchesLinear(expect.output_matches, output)) {
     return fail(`output does not match /${expect.output_matches}/`);
   }
   if (expect.json !== undefined) {
@@ -45,12 +50,13 @@ export function evaluate(expect: ExpectSpec, result: CommandResult): Verdict {
     } catch {
       return fail('output is not JSON');
     }
-    if (!matchesJson(expect.json, parsed)) return fail(`output does not match ${JSON.stringify(expect.json)}`);
+    if (!matchesJson(expect.json, parsed))
+      return fail(`output does not match ${JSON.stringify(expect.json)}`, jsonMismatch(expect.json, parsed));
   }
   if (expect.not !== undefined && evaluate(expect.not, result).ok) {
     return fail(`output matches what it must not: ${JSON.stringify(expect.not)}`);
   }
-  return { ok: true, reason: 'as expected', evidence: matchingLine(expect, output) };
+  return { ok: true, reason: 'as expected', evidence: shorten(matchingLine(expect, output)) };
 }
 
 /**
@@ -68,10 +74,41 @@ export function matchesJson(pattern: unknown, actual: unknown): boolean {
     if (Array.isArray(actual)) return actual.some((a) => matchesJson(pattern, a));
     if (actual === null || typeof actual !== 'object') return false;
     const record = actual as Record<string, unknown>;
-    return Object.entries(pattern).every(([key, p]) => key in record && matchesJson(p, record[key]));
+    return Object.entries(pattern).every(([key, p]) => Object.hasOwn(record, key) && matchesJson(p, record[key]));
   }
   if (actual === null || typeof actual === 'object') return pattern === actual;
   return String(pattern) === String(actual);
+}
+
+/** Evidence is one line a person reads: at most this many characters of it. */
+const maxEvidenceChars = 120;
+
+function shorten(line: string | undefined): string | undefined {
+  if (line === undefined || line.length <= maxEvidenceChars) return line;
+  return `${line.slice(0, maxEvidenceChars - 1)}…`;
+}
+
+/**
+ * What matters in a JSON output that does not match: the first key whose value differs, or is
+ * missing, with what was expected (`link: "vpeer", expected "ceth1"`), not the whole document.
+ */
+export function jsonMismatch(pattern: unknown, actual: unknown, at = ''): string {
+  const here = at === '' ? 'the output' : at;
+  if (Array.isArray(actual) && !Array.isArray(pattern)) {
+    if (actual.length === 0) return `${here} is an empty list`;
+    if (actual.length === 1) return jsonMismatch(pattern, actual[0], at);
+    return `no element of ${here} matches`;
+  }
+  if (pattern !== null && typeof pattern === 'object' && !Array.isArray(pattern)) {
+    if (actual === null || typeof actual !== 'object') return `${here} is ${JSON.stringify(actual)}, not an object`;
+    const record = actual as Record<string, unknown>;
+    for (const [key, p] of Object.entries(pattern)) {
+      const path = at === '' ? key : `${at}.${key}`;
+      if (!Object.hasOwn(record, key)) return `${path} is missing, expected ${JSON.stringify(p)}`;
+      if (!matchesJson(p, record[key])) return jsonMismatch(p, record[key], path);
+    }
+  }
+  return `${here}: ${JSON.stringify(actual)}, expected ${JSON.stringify(pattern)}`;
 }
 
 function firstLine(text: string): string | undefined {
@@ -85,8 +122,8 @@ function matchingLine(expect: ExpectSpec, output: string): string | undefined {
   if (expect.output_contains !== undefined)
     return lines.find((l) => l.includes(expect.output_contains as string))?.trim();
   if (expect.output_matches !== undefined) {
-    const re = new RegExp(expect.output_matches);
-    return lines.find((l) => re.test(l))?.trim();
+    const source = expect.output_matches;
+    return lines.find((l) => matchesLinear(source, l))?.trim();
   }
   return firstLine(output);
 }

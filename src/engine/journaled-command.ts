@@ -57,6 +57,7 @@ export async function runJournaled(
     argv: command.argv,
     timeoutMs: command.timeoutMs,
     ...(command.stdin !== undefined && { input: command.stdin }),
+    signal: ctx.signal,
   });
   afterCommandFinished();
   ctx.journal.append({
@@ -76,8 +77,8 @@ export async function runJournaled(
     ...(command.okExit !== undefined && { accepted: succeeded(result, command.okExit) }),
   });
   ctx.onCommand?.({ stepId, phase, argv: command.argv, result });
-  // Ctrl-C reaches the command too (same process group): its failure then means "interrupted",
-  // not "the step does not hold". Resume re-checks the step.
+  // An interrupt stops the command too (the executor kills its process group): its failure
+  // then means "interrupted", not "the step does not hold". Resume re-checks the step.
   if (ctx.signal?.aborted) throw new InterruptedError();
   return result;
 }

@@ -56,6 +56,8 @@ export interface StepReport {
   outcome: StepOutcome;
   durationMs: number;
   doFailed: boolean;
+  /** `do` did not run: a `requires` check did not hold. */
+  refused?: true;
 }
 
 /** The step a run failed at: the check that did not hold and what the probes found. */
@@ -202,12 +204,15 @@ function runMachineSetupWith(impl: RunImplementations = {}) {
       recordOutcome: assign(({ context }, params: StepFinishedParams) => {
         const { stepId, outcome } = params;
         const title = context.titles[stepId] ?? '';
+        // A refused `do` did not fail: it never ran.
+        const refused = context.step.check?.refused === true;
         const report: StepReport = {
           stepId,
           title,
           outcome,
           durationMs: Math.round(context.step.durationMs),
-          doFailed: context.step.doFailed,
+          doFailed: context.step.doFailed && !refused,
+          ...(refused ? { refused: true as const } : {}),
         };
         const failure: StepFailure | undefined =
           outcome === 'failed'

@@ -1,4 +1,5 @@
 import { invalidInput } from '../errors.js';
+import { commandsOf, requirePrograms } from '../host/preflight.js';
 import type { Executor } from '../exec/types.js';
 import type { RunIndex } from '../journal/run-index.js';
 import { loadRunbook } from '../runbook/load.js';
@@ -67,6 +68,7 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
     if (run.journal.tornTail !== undefined) notes.push('the last journal line was torn by a crash and was cut off');
     for (const note of notes) if (note !== undefined) options.onNote?.(note);
 
+    requirePrograms(options.executor, run.plan.steps.flatMap(commandsOf), `resuming run ${runId}`);
     const note = notes.filter(Boolean).join('; ') || undefined;
     return continueRun(stateDir, run, 'resume', note, async (journal) => {
       const result = await executeAndRecord(journal, {

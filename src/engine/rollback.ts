@@ -2,6 +2,7 @@ import type { Executor } from '../exec/types.js';
 import type { RunIndex } from '../journal/run-index.js';
 import { RunbookError } from '../errors.js';
 import type { PlannedStep } from '../runbook/plan.js';
+import { requirePrograms } from '../host/preflight.js';
 import type { CommandEvent } from './journaled-command.js';
 import { continueRun, selectRun, withStateLock, type Nothing, type RecordedRun } from './recorded-run.js';
 import { hasChangesLeft } from './changes-left.js';
@@ -68,6 +69,15 @@ async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Prom
     .filter((s): s is PlannedStep => s !== undefined)
     .map((step) => withCapturedValues(step, run.history.captures.get(step.id) ?? {}));
 
+  requirePrograms(
+    options.executor,
+    toUndo.flatMap((step) =>
+      [...step.undo.flatMap((c) => (c.condition === undefined ? [c] : [c, c.condition])), ...step.verify].map(
+        (c) => c.argv,
+      ),
+    ),
+    `rolling back run ${run.index.id}`,
+  );
   const continuing = undone.size > 0 ? `continuing a rollback: ${undone.size} step(s) already undone` : undefined;
   const note = [options.reason, continuing].filter(Boolean).join('; ') || undefined;
   const { reason } = options;
@@ -76,6 +86,7 @@ async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Prom
     journal.append({ type: 'rollback-start', steps: planned, reason });
     const result = await undoSteps({
       steps: toUndo,
+      onlyIfThere: new Set(run.history.cutOffSteps),
       executor: options.executor,
       journal,
       signal: options.signal,

@@ -12,11 +12,16 @@ export interface RunHistory {
   finishedSteps: string[];
   /**
    * Steps this run may have changed, in the order they were first changed: every step with a
-   * `do` command that succeeded, or whose result never reached the journal (the process died
-   * while it ran), even if the step then failed. Not a step found already in place ("ok"), nor
-   * one whose `do` commands all failed: the run did not create those.
+   * `do` command that succeeded, or that was cut off (timed out, killed by a signal, or the
+   * process died while it ran), even if the step then failed. Not a step found already in place
+   * ("ok"), nor one whose `do` commands all ran to a failing exit: the run did not create those.
    */
   changedSteps: string[];
+  /**
+   * Of changedSteps, those changed only by a cut-off `do` command: it may or may not have taken
+   * effect, so rollback undoes such a step only when its effect is there (issue 11).
+   */
+  cutOffSteps: string[];
   /** Values captured before each step's first `do`, for its undo: step id → name → value. */
   captures: Map<string, Record<string, string>>;
   /** Steps a rollback has already undone (and checked gone), or reported as not undoable. */
@@ -34,13 +39,15 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
   const outcomes = new Map<string, StepOutcome>();
   const changed: string[] = [];
   const changedSet = new Set<string>();
+  const surelyChanged = new Set<string>();
   const undone = new Set<string>();
   let rollbackStarted = false;
   let rollbackFinished = false;
   let lastRunEnd: string | undefined;
   const captures = new Map<string, Record<string, string>>();
   let pendingDo: string | undefined;
-  const markChanged = (step: string) => {
+  const markChanged = (step: string, surely: boolean) => {
+    if (surely) surelyChanged.add(step);
     if (changedSet.has(step)) return;
     changedSet.add(step);
     changed.push(step);
@@ -50,7 +57,7 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
     // The engine runs one command at a time, so a command's end is the very next entry; a `do`
     // start followed by anything else is a command the process died in.
     if (pendingDo !== undefined && !(line.type === 'command-end' && line.phase === 'do')) {
-      markChanged(pendingDo);
+      markChanged(pendingDo, false);
       pendingDo = undefined;
     }
     switch (line.type) {
@@ -59,15 +66,17 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
         if (line.phase === 'do') pendingDo = line.step;
         break;
       case 'command-end':
-        // A `do` command that failed changed nothing (say, `ip netns add` found the namespace
-        // there already, made by someone else): undoing that step would delete what the run
-        // did not create. One that succeeded did change the host.
+        // A `do` command that exited with a failure changed nothing (say, `ip netns add` found
+        // the namespace there already, made by someone else): undoing that step would delete
+        // what the run did not create. One that succeeded did change the host. One that was
+        // cut off (timeout, signal) may have: it counts as after a crash.
         if (line.phase === 'do') {
           pendingDo = undefined;
           // With ok_exit the entry says whether its status counted as success (`accepted`):
           // an accepted non-zero status did change the host.
           const ok = line.accepted ?? (line.exitCode === 0 && !line.timedOut);
-          if (ok) markChanged(line.step);
+          if (ok) markChanged(line.step, true);
+          else if (line.timedOut || line.signal !== undefined) markChanged(line.step, false);
         }
         break;
       case 'capture': {
@@ -97,12 +106,13 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
         break;
     }
   }
-  if (pendingDo !== undefined) markChanged(pendingDo); // the journal ends inside a do command
+  if (pendingDo !== undefined) markChanged(pendingDo, false); // the journal ends inside a do command
   const finishedSteps = [...outcomes].filter(([, o]) => o === 'ok' || o === 'changed').map(([id]) => id);
   return {
     start: first,
     finishedSteps,
     changedSteps: changed,
+    cutOffSteps: changed.filter((step) => !surelyChanged.has(step)),
     captures,
     undoneSteps: [...undone],
     rollbackStarted,

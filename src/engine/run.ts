@@ -13,6 +13,7 @@ import { executeAndRecord, type StepReport, type StepsResult } from './execute-s
 import { engineVersion } from '../version.js';
 import { leaveProvisional, type Provisional } from './arm-confirmation.js';
 import { invalidInput } from '../errors.js';
+import { commandsOf, requirePrograms } from '../host/preflight.js';
 
 export interface RunRunbookOptions {
   runbook: LoadedRunbook;
@@ -53,6 +54,8 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
       `its steps: ${plan.steps.map((s) => s.id).join(', ')}`,
     );
   }
+
+  requirePrograms(options.executor, plan.steps.flatMap(commandsOf), `runbook ${runbook.spec.name}`);
 
   const lock = acquireLock(stateDir, `run ${runbook.spec.name}`);
   try {

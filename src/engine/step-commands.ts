@@ -2,6 +2,7 @@ import { succeeded, type CommandResult } from '../exec/types.js';
 import type { Phase, PlannedCapture, PlannedCommand } from '../runbook/plan.js';
 import { renderDeep, renderTemplate } from '../runbook/template.js';
 import { evaluate } from './expectations.js';
+import { firstMatchLinear } from '../runbook/linear-regex.js';
 import { runJournaled, type CommandContext } from './journaled-command.js';
 
 /**
@@ -127,11 +128,12 @@ export function extractValue(
     return { value: String(node) };
   }
   if (capture.regex !== undefined) {
-    const match = new RegExp(capture.regex, 'm').exec(stdout);
-    if (match === null) return { problem: `its output does not match /${capture.regex}/` };
+    // RE2's linear-time engine, like output_matches: no pattern can hang a run (issue 11).
+    const match = firstMatchLinear(capture.regex, stdout);
+    if (match === undefined) return { problem: `its output does not match /${capture.regex}/` };
     // With a group, its text; a group that took no part in the match (an optional one, for
     // something that may be absent) gives "". Without a group, the whole match.
-    return { value: match.length > 1 ? (match[1] ?? '') : match[0] };
+    return { value: match.groups > 0 ? (match.group1 ?? '') : match.match };
   }
   return { value: capture.trim === false ? stdout : stdout.trim() };
 }

@@ -1,6 +1,7 @@
 import type { Executor } from '../exec/types.js';
 import type { JournalSink } from '../journal/sink.js';
 import type { PlannedStep } from '../runbook/plan.js';
+import { undoFailure } from './already-gone.js';
 import { evaluate } from './expectations.js';
 import { InterruptedError, runJournaled, type CommandEvent } from './journaled-command.js';
 import { runGuarded } from './step-commands.js';
@@ -10,8 +11,13 @@ export interface UndoReport {
   /** not-undoable: the step says `undo: none`; nothing was run for it. */
   outcome: 'undone' | 'undo-failed' | 'not-undoable';
   durationMs: number;
-  /** For undo-failed: the check that still holds; for not-undoable: the runbook's reason. */
+  /**
+   * For undo-failed: the check that still holds, or the undo command that failed; for
+   * not-undoable: the runbook's reason.
+   */
   stillHolds: string | undefined;
+  /** A cut-off step whose effect was not there: its undo did not run. */
+  notThere?: true;
 }
 
 export interface UndoResult {
@@ -22,6 +28,11 @@ export interface UndoResult {
 export interface UndoOptions {
   /** The steps to undo, in the order to undo them (the reverse of the order they were done). */
   steps: readonly PlannedStep[];
+  /**
+   * Steps whose `do` was cut off (timeout, signal, crash): undone only when their effect is
+   * there, since a same-named thing that fails the step's checks is not the run's to delete.
+   */
+  onlyIfThere?: ReadonlySet<string> | undefined;
   executor: Executor;
   journal: JournalSink;
   signal: AbortSignal | undefined;
@@ -62,13 +73,25 @@ export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
         options.onUndo?.(report);
         continue;
       }
-      for (const [index, command] of step.undo.entries()) await runGuarded(ctx, step.id, 'undo', index, command);
-      const stillHolds = await firstHoldingCheck(ctx, step);
+      const notThere = options.onlyIfThere?.has(step.id) === true && (await firstHoldingCheck(ctx, step)) === undefined;
+      let failure: string | undefined;
+      if (!notThere) {
+        for (const [index, command] of step.undo.entries()) {
+          const outcome = await runGuarded(ctx, step.id, 'undo', index, command);
+          // A skipped command (its condition said no) and an accepted status are not failures.
+          if (outcome.kind === 'ran' && !outcome.ok) failure ??= undoFailure(command.argv, outcome.result);
+        }
+      }
+      const holding = notThere ? undefined : await firstHoldingCheck(ctx, step);
+      // An undo that failed for a reason other than "already gone" did not undo, whatever the
+      // checks say: what it was to remove may be there still.
+      const stillHolds = holding ?? failure;
       const report: UndoReport = {
         stepId: step.id,
         outcome: stillHolds === undefined ? 'undone' : 'undo-failed',
         durationMs: Math.round(performance.now() - started),
         stillHolds,
+        ...(notThere ? { notThere: true as const } : {}),
       };
       options.journal.append({
         type: 'step-undone',

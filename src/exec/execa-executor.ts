@@ -1,41 +1,71 @@
 import { execa } from 'execa';
+import { killProcessGroup } from './kill-group.js';
+import { resolvesOnPath } from '../host/preflight.js';
 import type { CommandRequest, CommandResult, Executor } from './types.js';
 
 /**
- * The real executor: runs argv directly (never through a shell), with a hard timeout so that a
- * hanging command (a ping with no reply, say) can never hang a run. Its result is execa's own:
- * exit code, signal, timeout and duration as execa measured them.
+ * The real executor: runs argv directly (never through a shell), each command the leader of a
+ * process group of its own, with a hard timeout so that a hanging command (a ping with no
+ * reply, say) can never hang a run. On timeout or interrupt the whole group is stopped, so a
+ * grandchild cannot stretch either. Exit code, signal and duration are execa's own.
  */
 export function createExecaExecutor(): Executor {
   return {
-    async run({ argv, timeoutMs, input }: CommandRequest): Promise<CommandResult> {
+    resolves: (program) => resolvesOnPath(program),
+    async run({ argv, timeoutMs, input, signal }: CommandRequest): Promise<CommandResult> {
       const [file, ...args] = argv;
       if (file === undefined) throw new Error('empty argv');
-      const result = await execa(file, args, {
-        reject: false,
-        timeout: timeoutMs,
-        // stdin is closed unless the command carries text for it (a file written with tee).
-        ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
-        stripFinalNewline: false,
-        // Explicit: this process's environment with a fixed, predictable locale, so that
-        // checks on command output are stable.
-        extendEnv: false,
-        env: { ...process.env, LC_ALL: 'C' },
-      });
-      // execa reports "not installed" as a failed result with an errno code and no exit status.
-      const startError =
-        result.exitCode === undefined && result.signal === undefined && !result.timedOut
-          ? result.shortMessage
-          : undefined;
-      return {
-        exitCode: result.exitCode,
-        signal: result.signal,
-        stdout: String(result.stdout ?? ''),
-        stderr: String(result.stderr ?? ''),
-        durationMs: Math.round(result.durationMs),
-        timedOut: result.timedOut,
-        startError,
-      };
+      // One signal for "stop this command now": the deadline, or the user's interrupt.
+      const stop = new AbortController();
+      let timedOut = false;
+      const deadline = setTimeout(() => {
+        timedOut = true;
+        stop.abort();
+      }, timeoutMs);
+      const onInterrupt = () => stop.abort();
+      signal?.addEventListener('abort', onInterrupt, { once: true });
+      if (signal?.aborted === true) stop.abort();
+      let cancelKill = (): void => undefined;
+      try {
+        const subprocess = execa(file, args, {
+          reject: false,
+          // Its own process group (and session): a terminal's Ctrl-C does not reach it directly,
+          // we pass it on through cancelSignal, and we can stop the group as a whole.
+          detached: true,
+          cancelSignal: stop.signal,
+          forceKillAfterDelay: false, // killProcessGroup sends the SIGKILL, to the whole group
+          // stdin is closed unless the command carries text for it (a file written with tee).
+          ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
+          stripFinalNewline: false,
+          // Explicit: this process's environment with a fixed, predictable locale, so that
+          // checks on command output are stable.
+          extendEnv: false,
+          env: { ...process.env, LC_ALL: 'C' },
+        });
+        const pid = subprocess.pid;
+        stop.signal.addEventListener('abort', () => {
+          if (pid !== undefined) cancelKill = killProcessGroup(pid);
+        });
+        const result = await subprocess;
+        // execa reports "not installed" as a failed result with an errno code and no exit status.
+        const startError =
+          result.exitCode === undefined && result.signal === undefined && !timedOut && !result.isCanceled
+            ? result.shortMessage
+            : undefined;
+        return {
+          exitCode: result.exitCode,
+          signal: result.signal ?? (result.isCanceled && !timedOut ? 'SIGTERM' : undefined),
+          stdout: String(result.stdout ?? ''),
+          stderr: String(result.stderr ?? ''),
+          durationMs: Math.round(result.durationMs),
+          timedOut,
+          startError,
+        };
+      } finally {
+        clearTimeout(deadline);
+        cancelKill();
+        signal?.removeEventListener('abort', onInterrupt);
+      }
     },
   };
 }

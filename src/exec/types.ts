@@ -16,6 +16,8 @@ export interface CommandRequest {
   timeoutMs: number;
   /** Text for the command's standard input; without it, stdin is closed. */
   input?: string | undefined;
+  /** The user's interrupt: when it aborts, the command is stopped (its process group killed). */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -24,6 +26,8 @@ export interface CommandRequest {
  */
 export interface Executor {
   run(request: CommandRequest): Promise<CommandResult>;
+  /** Whether `program` would start (found on PATH): the preflight asks before anything runs. */
+  resolves?(program: string): boolean;
 }
 
 /**

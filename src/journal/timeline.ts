@@ -49,9 +49,19 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
       case 'command-skipped':
         out.push(`${time}   ${line.phase.padEnd(10)}   command ${line.index + 1} not run: ${line.reason}`);
         break;
-      case 'check':
-        out.push(`${' '.repeat(12)}   ${' '.repeat(10)}   ${line.ok ? '✓ holds' : `✗ does not hold: ${line.reason}`}`);
+      case 'check': {
+        // After an undo, `ok` means the effect is gone: say so, not "holds".
+        const verdict =
+          line.phase === 'undo-check'
+            ? line.ok
+              ? '✓ gone'
+              : `✗ still there: ${line.reason}`
+            : line.ok
+              ? '✓ holds'
+              : `✗ does not hold: ${line.reason}`;
+        out.push(`${' '.repeat(12)}   ${' '.repeat(10)}   ${verdict}`);
         break;
+      }
       case 'capture':
         out.push(
           `${' '.repeat(12)}   ${' '.repeat(10)}   captured ${line.name} = ${JSON.stringify(line.value)} (for undo)`,

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import { defaultText, paramSpecProblems } from './param-types.js';
 import { checkParamValue } from './params.js';
-import { RunbookSpec, type LoopSpec, type ParamSpec, type StepSpec } from './schema.js';
+import { RunbookSpec, type ConstraintSpec, type LoopSpec, type ParamSpec, type StepSpec } from './schema.js';
 import {
   findRunbook,
   findRunbooks,
@@ -18,6 +18,7 @@ import {
   untrustedReason,
 } from './search-path.js';
 import { hasMalformedPlaceholder, placeholdersIn, stringsIn } from './template.js';
+import { formatSchemaIssues } from './yaml-errors.js';
 import { forUser } from '../host/user-command.js';
 
 /** A runbook is a page or two; far larger text is a mistake or an attack on the parser. */
@@ -32,6 +33,8 @@ export interface ResolvedRunbook {
   description: string;
   parameters: Record<string, ParamSpec>;
   steps: Array<StepSpec | LoopSpec>;
+  /** Its own constraints and those of what it includes (checked when the plan is rendered). */
+  constraints?: ConstraintSpec[];
 }
 
 /** The text of one runbook file, as read. */
@@ -145,7 +148,13 @@ function resolve(
 ): ResolvedRunbook {
   const spec = validate(source, file);
   if (stack.includes(spec.name)) throw invalidInput(`${file}: include cycle: ${[...stack, spec.name].join(' → ')}`);
-  const resolved: ResolvedRunbook = { name: spec.name, description: spec.description, parameters: {}, steps: [] };
+  const resolved: ResolvedRunbook = {
+    name: spec.name,
+    description: spec.description,
+    parameters: {},
+    steps: [],
+    constraints: [],
+  };
   for (const item of spec.steps) {
     if (!('include' in item)) {
       resolved.steps.push(item);
@@ -156,9 +165,11 @@ function resolve(
     const inner = resolve(included.source, included.file, readInclude, includes, [...stack, spec.name]);
     Object.assign(resolved.parameters, inner.parameters);
     resolved.steps.push(...inner.steps);
+    resolved.constraints?.push(...(inner.constraints ?? []));
   }
   // The including runbook's own declarations win (e.g. to change a default).
   Object.assign(resolved.parameters, spec.parameters);
+  resolved.constraints?.push(...spec.constraints);
   return resolved;
 }
 
@@ -168,7 +179,8 @@ function validate(source: string, file: string): RunbookSpec {
       `${file}: too large for a runbook (${source.length} characters; at most ${maxRunbookChars}); nothing was run`,
     );
   }
-  const doc = parseDocument(source, { prettyErrors: true });
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { prettyErrors: true, lineCounter: lines });
   if (doc.errors.length > 0) {
     throw invalidInput(`${file}: not valid YAML:\n${doc.errors.map((e) => `  ${e.message}`).join('\n')}`);
   }
@@ -185,7 +197,7 @@ function validate(source: string, file: string): RunbookSpec {
   const parsed = RunbookSpec.safeParse(data);
   if (!parsed.success) {
     throw invalidInput(
-      `${file}: not a valid runbook:\n${formatIssues(parsed.error.issues)}`,
+      `${file}: not a valid runbook:\n${formatSchemaIssues(parsed.error.issues, doc, lines, formatPath, trapHint)}`,
       'the format is described in docs/runbook-format.md',
     );
   }
@@ -216,10 +228,6 @@ function defaultProblems(parameters: Record<string, ParamSpec>): string[] {
     }
   }
   return problems;
-}
-
-function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues.map((issue) => `  ${formatPath(issue.path)}: ${issue.message}${trapHint(issue)}`).join('\n');
 }
 
 /**
@@ -280,6 +288,12 @@ function checkPlaceholders(spec: ResolvedRunbook, file: string): void {
       check(`${where} (${step.id}).${field}`, value, withCaptures ? [...scope, ...captures] : scope);
     }
   };
+  (spec.constraints ?? []).forEach((constraint, index) => {
+    const where = `constraints[${index}]`;
+    if (constraint.foreach === undefined) return check(where, constraint, params);
+    check(`${where}.foreach`, [constraint.foreach.from, constraint.foreach.to], params);
+    check(where, { ...constraint, foreach: undefined }, [...params, constraint.foreach.var]);
+  });
   const checkItem = (item: StepSpec | LoopSpec, where: string, scope: readonly string[]) => {
     if (!('foreach' in item)) {
       checkStep(item, where, scope);

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { linearRegexProblem, matchesWholeLinear } from './linear-regex.js';
 import { checkParamValue } from './params.js';
 import type { ParamSpec, ParamType } from './schema.js';
 
@@ -44,7 +45,7 @@ function checkSingle(type: ParamType, value: string, spec: ParamSpec): string | 
         return `expected at least ${spec.min_length} characters, got ${length}`;
       if (spec.max_length !== undefined && length > spec.max_length)
         return `expected at most ${spec.max_length} characters, got ${length}`;
-      if (spec.pattern !== undefined && !anchored(spec.pattern).test(value))
+      if (spec.pattern !== undefined && !matchesWholeLinear(spec.pattern, value))
         return `expected text matching the whole of /${spec.pattern}/`;
       return undefined;
     }
@@ -77,11 +78,6 @@ function checkList(spec: ParamSpec, value: string): string | undefined {
     return problem === undefined ? undefined : `item ${i + 1} "${item}": ${problem}`;
   });
   return problems.find((p) => p !== undefined);
-}
-
-/** `pattern` must match the whole value: "[A-Z]+" means ^(?:[A-Z]+)$, whatever the author wrote. */
-function anchored(pattern: string): RegExp {
-  return new RegExp(`^(?:${pattern})$`, 'u');
 }
 
 function normalised(value: string): string {
@@ -119,11 +115,9 @@ export function paramSpecProblems(parameters: Record<string, ParamSpec>): string
       if (spec[key] !== undefined && itemType !== 'string') problems.push(`${at}.${key}: only a string has ${key}`);
     }
     if (spec.pattern !== undefined) {
-      try {
-        anchored(spec.pattern);
-      } catch {
-        problems.push(`${at}.pattern: not a valid regular expression`);
-      }
+      // Matched on RE2's linear-time engine, whole value only: a --set value cannot hang a run.
+      if (linearRegexProblem(spec.pattern) !== undefined)
+        problems.push(`${at}.pattern: not a valid regular expression (RE2 syntax: no backreferences or lookaround)`);
     }
     if (spec.min_length !== undefined && spec.max_length !== undefined && spec.min_length > spec.max_length)
       problems.push(`${at}: min_length is greater than max_length`);

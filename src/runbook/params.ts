@@ -2,6 +2,7 @@ import { isIPv4 } from 'node:net';
 import { invalidInput } from '../errors.js';
 import { checkExtendedValue, controlCharacterProblem, defaultText, extendedTypes } from './param-types.js';
 import type { ParamSpec, ParamType } from './schema.js';
+import { checkPlainText, maxNameBytes, printable } from './plain-text.js';
 import { forUser } from '../host/user-command.js';
 
 /** Parameter values after validation, always as strings (they end up in argv). */
@@ -27,6 +28,8 @@ function checkNetworkValue(
   switch (type) {
     case 'name':
       if (value === '.' || value === '..') return 'a name cannot be "." or ".." (ip netns refuses them)';
+      if (Buffer.byteLength(value) > maxNameBytes)
+        return `a name is at most ${maxNameBytes} characters (a network namespace name is a file name)`;
       return /^[A-Za-z0-9._-]+$/.test(value)
         ? undefined
         : 'expected a name: letters, digits, ".", "_" or "-", not empty';
@@ -46,6 +49,9 @@ function checkNetworkValue(
       const match = /^([^/]+)\/(0|[1-9]\d?)$/.exec(value);
       if (match === null || !isIPv4(match[1] ?? '') || Number(match[2]) > 32) {
         return `expected an IPv4 address with prefix length, such as ${type === 'ipv4-network' ? '172.16.0.0/24' : '172.16.0.2/24'}`;
+      }
+      if (type === 'ipv4-network' && match[2] === '0') {
+        return 'expected a network smaller than the whole IPv4 space: a route to 0.0.0.0/0 is a default route';
       }
       if (type === 'ipv4-network' && hostBits(match[1] as string, Number(match[2])) !== 0) {
         return 'expected a network address: the bits after the prefix length must be zero (the kernel refuses a route to 172.16.0.9/24)';
@@ -72,7 +78,8 @@ function hostBits(address: string, prefixlen: number): number {
 
 /** Parses repeated `--set key=value` flags into a map; a malformed one is invalid input. */
 export function parseSetFlags(flags: readonly string[]): Record<string, string> {
-  const values: Record<string, string> = {};
+  // No prototype: `--set __proto__=x` is a key like any other (and an unknown one).
+  const values: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const flag of flags) {
     const eq = flag.indexOf('=');
     if (eq <= 0) {
@@ -96,13 +103,14 @@ export function resolveParams(
   const problems: string[] = [];
   const values: Record<string, string> = {};
   for (const key of Object.keys(overrides)) {
-    if (!(key in runbook.parameters)) {
+    // Own properties only: `constructor` or `toString` is not a parameter of every runbook.
+    if (!Object.hasOwn(runbook.parameters, key)) {
       const known = Object.keys(runbook.parameters).join(', ') || '(none)';
-      problems.push(`unknown parameter "${key}" (runbook ${runbook.name} takes: ${known})`);
+      problems.push(`unknown parameter "${printable(key)}" (runbook ${runbook.name} takes: ${known})`);
     }
   }
   for (const [key, spec] of Object.entries(runbook.parameters)) {
-    const given = overrides[key];
+    const given = Object.hasOwn(overrides, key) ? overrides[key] : undefined;
     const fallback = options.inSandbox && spec.sandbox_default !== undefined ? spec.sandbox_default : spec.default;
     const written = fallback === undefined ? undefined : defaultText(fallback);
     if (typeof written === 'object') {
@@ -114,10 +122,11 @@ export function resolveParams(
       problems.push(`parameter "${key}" has no default and was not given: use --set ${key}=…`);
       continue;
     }
-    const problem = checkParamValue(spec.type, value, spec);
+    const problem = checkPlainText(value) ?? checkParamValue(spec.type, value, spec);
     if (problem !== undefined) {
-      const origin = given === undefined ? `default of "${key}" in ${source}` : `--set ${key}=${value}`;
-      problems.push(`${origin}: "${value}" is not a valid ${spec.type}: ${problem}`);
+      const shown = printable(value);
+      const origin = given === undefined ? `default of "${key}" in ${source}` : `--set ${key}=${shown}`;
+      problems.push(`${origin}: "${shown}" is not a valid ${spec.type}: ${problem}`);
       continue;
     }
     values[key] = value;

@@ -1,4 +1,5 @@
 import { invalidInput } from '../errors.js';
+import { checkConstraints } from './constraints.js';
 import type { ResolvedRunbook } from './load.js';
 import type { ParamValues } from './params.js';
 import {
@@ -34,6 +35,7 @@ export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan 
       if (seen.has(step.id)) throw invalidInput(`runbook ${runbook.name}: two steps have the id "${step.id}"`);
       seen.add(step.id);
     }
+    checkConstraints(runbook.name, runbook.constraints ?? [], params);
     return { runbook: runbook.name, description: runbook.description, params, steps };
   } catch (error) {
     if (error instanceof TemplateError) throw invalidInput(`runbook ${runbook.name}: ${error.message}`);

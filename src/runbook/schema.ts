@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { specificIssues } from './yaml-errors.js';
+import { linearRegexProblem } from './linear-regex.js';
 
 /**
  * The runbook file format (runbooks/<name>.yaml), as a zod schema. Everything a runbook may
@@ -76,7 +78,12 @@ export const CaptureSpec = z.union([
         .string()
         .regex(/^[^.\s]+(\.[^.\s]+)*$/, 'a JSON path: keys and array indexes joined by ".", e.g. 0.address')
         .optional(),
-      regex: z.string().refine(isValidRegex, { message: 'not a valid regular expression' }).optional(),
+      regex: z
+        .string()
+        .refine((source) => linearRegexProblem(source) === undefined, {
+          message: 'not a valid regular expression (RE2 syntax: no backreferences or lookaround)',
+        })
+        .optional(),
       trim: z.boolean().optional(),
     })
     .refine((c) => c.json === undefined || c.regex === undefined, {
@@ -103,7 +110,12 @@ export const ExpectSpec: z.ZodType<ExpectSpec> = z.lazy(() =>
   z.strictObject({
     exit: z.union([z.number().int(), z.literal('nonzero'), z.literal('any')]).optional(),
     output_contains: z.string().optional(),
-    output_matches: z.string().refine(isValidRegex, { message: 'not a valid regular expression' }).optional(),
+    output_matches: z
+      .string()
+      .refine((source) => linearRegexProblem(source) === undefined, {
+        message: 'not a valid regular expression (RE2 syntax: no backreferences or lookaround)',
+      })
+      .optional(),
     json: z.unknown().optional(),
     not: ExpectSpec.optional(),
   }),
@@ -236,10 +248,32 @@ export const StepItem = z.unknown().transform((item, ctx) => {
   const schema = has('include') ? IncludeSpec : has('foreach') ? LoopSpec : StepSpec;
   const parsed = (schema as z.ZodType<StepSpec | LoopSpec | IncludeSpec>).safeParse(item);
   if (parsed.success) return parsed.data;
-  for (const issue of parsed.error.issues)
-    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] });
+  // Kept as they are (a union's deepest branch, code and all), for specific messages.
+  for (const issue of parsed.error.issues.flatMap(specificIssues))
+    ctx.addIssue({ ...issue, path: issue.path as PropertyKey[] } as never);
   return z.NEVER;
 });
+
+/**
+ * A fact about the parameters, checked before anything runs: `address` (rendered, once per
+ * value of `foreach` when given) must be a usable host address of the network `host_of` (not
+ * its network or broadcast address), and none of the `not` addresses (issue 11).
+ */
+export const ConstraintSpec = z.strictObject({
+  foreach: z
+    .strictObject({
+      var: VarName,
+      from: z.union([z.number().int(), z.string()]),
+      to: z.union([z.number().int(), z.string()]),
+    })
+    .optional(),
+  address: z.string().min(1),
+  host_of: z.string().min(1),
+  not: z.array(z.string()).default([]),
+  /** What the address is for, in messages: "the address of container{{n}}". */
+  what: z.string().optional(),
+});
+export type ConstraintSpec = z.infer<typeof ConstraintSpec>;
 
 export const ParamType = z.enum([
   'name',
@@ -282,6 +316,7 @@ export const RunbookSpec = z
     description: z.string().min(1),
     parameters: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/), ParamSpec).default({}),
     steps: z.array(StepItem).min(1, 'a runbook needs at least one step'),
+    constraints: z.array(ConstraintSpec).default([]),
   })
   .superRefine((runbook, ctx) => {
     // Ids written in this file must be unique (ids a loop generates are checked when rendered).
@@ -321,12 +356,3 @@ export type ConditionSpec = z.infer<typeof ConditionSpec>;
 export type CheckSpec = z.infer<typeof CheckSpec>;
 export type ProbeSpec = z.infer<typeof ProbeSpec>;
 export type ParamSpec = z.infer<typeof ParamSpec>;
-
-function isValidRegex(source: string): boolean {
-  try {
-    new RegExp(source);
-    return true;
-  } catch {
-    return false;
-  }
-}

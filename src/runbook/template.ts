@@ -46,7 +46,8 @@ export function renderTemplate(
   });
 
   function substitute(match: string, name: string, part: string | undefined, operand: string | undefined): string {
-    const value = scope[name];
+    // Own properties only: a placeholder named constructor is not Object's constructor.
+    const value = Object.hasOwn(scope, name) ? scope[name] : undefined;
     if (value === undefined) {
       if (!partial) throw new TemplateError(`no value for {{${name}}}`);
       // Left for later (a captured value), but with what is known now filled in, so that

@@ -560,6 +560,35 @@ describe('buildRunMachine', () => {
     expect(actor.getSnapshot().value).toBe(RunEnd.failed);
   });
 
+  it('a refused `do` (a `requires` check did not hold) is reported as refused, not as a failed do', async () => {
+    const requirement = { argv: ['is', 'alpha-parent'], reason: 'no parent', evidence: undefined };
+    const machine = buildRunMachine(fakePlan(fakeStep('alpha'))).provide({
+      actors: {
+        runChecks: fromPromise<ChecksOutput, ChecksInput>(async ({ input }) => ({
+          failed: { argv: ['has', input.stepId], reason: 'missing', evidence: undefined },
+          durationMs: 1,
+        })),
+        runCommands: fromPromise<CommandsOutput, PhaseInput>(async () => ({
+          allSucceeded: false,
+          refused: { ...requirement, refused: true },
+          durationMs: 1,
+        })),
+        runProbes: fromPromise<ProbesOutput, PhaseInput>(async () => ({ findings: [], durationMs: 1 })),
+      },
+    });
+    const actor = createActor(machine, { input: {} });
+    const output = toPromise(actor);
+    actor.start();
+    actor.send({ type: 'start' });
+    const result = await output;
+    expect(result.steps).toEqual([
+      { stepId: 'alpha', title: 'make alpha', outcome: 'failed', durationMs: 4, doFailed: false, refused: true },
+    ]);
+    // The refused precondition is the story of the failure, not verify's "missing" after it.
+    expect(result.status).toBe('failed');
+    expect('failure' in result ? result.failure?.check : undefined).toEqual({ ...requirement, refused: true });
+  });
+
   it('a different plan builds a different machine', () => {
     const a = buildRunMachine(plan());
     const b = buildRunMachine(fakePlan(fakeStep('alpha'), fakeStep('gamma')));

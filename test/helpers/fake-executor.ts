@@ -71,7 +71,8 @@ export class FakeHost implements Executor {
         this.present.add(thing);
         return ok();
       case 'delete':
-        if (!this.present.has(thing)) return fail(`${thing} not found`);
+        // Worded like `ip`, so the engine recognizes "already gone" (engine/already-gone.ts).
+        if (!this.present.has(thing)) return fail(`Cannot find device "${thing}"`);
         this.present.delete(thing);
         return ok();
       case 'has':

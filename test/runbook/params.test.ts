@@ -148,6 +148,7 @@ describe('resolveParams', () => {
       count: { type: 'integer', default: 3, min: 1, max: 5 },
     },
     steps: [],
+    constraints: [],
   };
 
   it('uses the defaults, as strings', () => {

@@ -211,17 +211,21 @@ describe('addition in a runbook', () => {
   });
 
   it('multi-container: container n gets the bridge address + n, and overflow is invalid input', () => {
-    const { plan: p } = prepareRunbook('multi-container', ['count=2', 'bridge_cidr=10.9.255.254/16']);
+    const { plan: p } = prepareRunbook('multi-container', ['count=2', 'bridge_cidr=10.9.0.254/16']);
     expect(p.steps.find((s) => s.id === 'container-address-2')?.do[0]?.argv).toEqual([
       'ip',
       '-n',
       'container2',
       'addr',
       'add',
-      '10.10.0.0/16',
+      '10.9.1.0/16',
       'dev',
       'ceth2',
     ]);
+    // Carried past the network's end, it is refused by the runbook's constraint (issue 11).
+    expect(invalid(() => prepareRunbook('multi-container', ['count=2', 'bridge_cidr=10.9.255.254/16']))).toContain(
+      'the address of container2 (10.10.0.0) is outside 10.9.0.0/16',
+    );
     expect(invalid(() => prepareRunbook('multi-container', ['count=6', 'bridge_cidr=255.255.255.250/24']))).toBe(
       'runbook multi-container: {{bridge_cidr.address + n}} goes past 255.255.255.255',
     );

@@ -72,7 +72,10 @@ export function reportRollback(ctx: CliContext, result: RollbackResult, json: bo
     );
   } else {
     const failed = result.steps.find((s) => s.outcome === 'undo-failed');
+    const undone = new Set(result.steps.filter((s) => s.outcome === 'undone').map((s) => s.stepId));
+    const left = result.planned.filter((id) => !undone.has(id));
     ctx.err(`rollback of run ${result.runId} stopped at step ${failed?.stepId}: ${failed?.stillHolds}`);
+    ctx.err(`left in place, not undone: ${left.join(', ')}`);
     ctx.err(
       `next: see what its undo commands said with \`${forUser(`runbook journal ${result.runId}`)}\`, fix it, then \`${forUser(`runbook rollback ${result.runId}`)}\` again`,
     );
@@ -83,7 +86,8 @@ export function reportRollback(ctx: CliContext, result: RollbackResult, json: bo
 export function formatUndoLine(report: UndoReport): string {
   if (report.outcome === 'not-undoable')
     return `  ${report.outcome.padEnd(12)} ${report.stepId}  (left as it is: ${report.stillHolds})`;
-  return `  ${report.outcome.padEnd(11)} ${report.stepId}  (${report.durationMs} ms)`;
+  const note = report.notThere ? '  (its cut-off command had not taken effect: not there, nothing to undo)' : '';
+  return `  ${report.outcome.padEnd(11)} ${report.stepId}  (${report.durationMs} ms)${note}`;
 }
 
 /** ", 1 step not undoable (flush-neighbours)" when the runbook declared some `undo: none`. */

@@ -7,6 +7,7 @@ import { requireNetAdmin } from '../../host/privileges.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } from '../../sandbox/one-shot.js';
 import { showTutorialView } from '../../sandbox/tutorial-view.js';
+import { reachesOutsideSandbox, sandboxIsolation } from '../../sandbox/reach.js';
 import type { CliContext } from '../context.js';
 import { formatFailure, formatStepLine, formatWhy, jsonLine, logCommand } from '../output.js';
 import { runEndJson } from '../json-results.js';
@@ -46,8 +47,15 @@ export async function runCommand(
   const executor = createExecaExecutor();
   if (isInsideOneShotSandbox()) {
     await setUpTutorialHost(executor);
-    if (!options.json)
+    if (!options.json) {
       ctx.out('sandbox host ready: uplink enp0s8 10.0.0.10/24, gateway 10.0.0.1 (vanishes when this command ends)');
+      ctx.out(`  ${sandboxIsolation}`);
+    }
+    const reaching = reachesOutsideSandbox(prepared.plan);
+    if (reaching.length > 0) {
+      ctx.err(`warning: these commands of ${prepared.runbook.spec.name} may reach the real host's files or sysctls:`);
+      for (const command of reaching) ctx.err(`  ${command}`);
+    }
   }
   requireNetAdmin(`runbook run ${prepared.runbook.spec.name}`);
 

@@ -1,0 +1,158 @@
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp-dir.js';
+import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
+import { rmSync } from 'node:fs';
+
+/**
+ * Issue 11, items 1 and 2, tried as a careless or hostile user would: a run never takes what
+ * it did not create (the uplink, a same-named link of someone else's), a name is never read as
+ * an `ip` keyword, and a rollback leaves the host exactly as it was before the run. Every run
+ * happens inside a SandboxHost; nothing here touches this machine's network.
+ */
+
+let host: SandboxHost;
+let stateDir: string;
+const dirs: string[] = [];
+beforeEach(async () => {
+  host = await SandboxHost.create();
+  stateDir = tempDir('runbook-identity-');
+  dirs.push(stateDir);
+});
+afterEach(() => host.dispose());
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function runbook(...args: string[]): Promise<ExecResult> {
+  return host.runbook([...args, '--state-dir', stateDir]);
+}
+
+function expectExit(result: ExecResult, code: number): void {
+  expect(result.exitCode, `exit code; stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
+}
+
+/** `ip -o link show dev X` without the index: "veth1@vpeer: <…>" shows the peer. */
+async function linkLine(name: string, ns?: string): Promise<string> {
+  const prefix = ns === undefined ? [] : ['-n', ns];
+  const result = await host.exec(['ip', ...prefix, '-o', 'link', 'show', 'dev', name]);
+  return result.exitCode === 0 ? result.stdout.replace(/^\d+: /, '').split(':')[0]! : `(no ${name})`;
+}
+
+async function uplinkIntact(): Promise<void> {
+  const addrs = await host.exec(['ip', '-4', '-o', 'addr', 'show', 'dev', 'enp0s8']);
+  expect(addrs.stdout).toContain('inet 10.0.0.10/24');
+  const route = await host.exec(['ip', 'route', 'show', 'default']);
+  expect(route.stdout).toContain('default via 10.0.0.1 dev enp0s8');
+}
+
+describe('a same-named object that is not the one the step makes', () => {
+  it('a pre-existing veth1 with peer vpeer: container_veth=enp0s8 fails at veth-pair, the uplink stays, rollback leaves veth1', async () => {
+    await host.exec(['ip', 'link', 'add', 'name', 'veth1', 'type', 'veth', 'peer', 'name', 'vpeer']);
+    const before = await host.snapshot();
+
+    const run = await runbook('run', 'single-container', '--set', 'container_veth=enp0s8');
+    expectExit(run, 1);
+    expect(run.stdout).toMatch(/failed +veth-pair/);
+    expect(run.stderr).toContain('veth1 exists, but it is not a veth whose peer is enp0s8');
+    // A failed step never claims its effect is present; the evidence is the line that shows
+    // the peer, cut to what matters.
+    expect(run.stdout).not.toContain('effect is present');
+    const evidence = run.stderr.split('\n').find((l) => l.includes('evidence:')) ?? '';
+    expect(evidence).toContain('veth1@vpeer');
+    expect(evidence.length).toBeLessThan(250);
+    await uplinkIntact();
+    expect(await linkLine('veth1')).toBe('veth1@vpeer');
+
+    const rollback = await runbook('rollback');
+    expectExit(rollback, 0);
+    expect(await host.snapshot()).toEqual(before);
+    expect(await linkLine('veth1')).toBe('veth1@vpeer');
+  });
+
+  it("veth1's peer already in container1: the move of enp0s8 is refused before it happens", async () => {
+    // Someone else's pair, with its peer already inside a namespace of the same name.
+    await host.exec(['ip', 'netns', 'add', 'container1']);
+    await host.exec(['ip', 'link', 'add', 'name', 'veth1', 'type', 'veth', 'peer', 'name', 'vpeer']);
+    await host.exec(['ip', 'link', 'set', 'dev', 'vpeer', 'netns', 'container1']);
+    const before = await host.snapshot();
+
+    const run = await runbook('run', 'single-container', '--set', 'container_veth=enp0s8');
+    expectExit(run, 1);
+    expect(run.stdout).toMatch(
+      /failed +move-container-end .*\(its command did not run: a precondition does not hold\)/,
+    );
+    expect(run.stderr).toContain('did not run "do": a precondition does not hold');
+    await uplinkIntact();
+    expect(await linkLine('enp0s8', 'container1')).toBe('(no enp0s8)');
+
+    expectExit(await runbook('rollback'), 0);
+    expect(await host.snapshot()).toEqual(before);
+    expect(await linkLine('vpeer', 'container1')).toMatch(/^vpeer@if\d+$/);
+  });
+
+  it('host_veth=enp0s8 (the uplink, a veth whose peer is elsewhere) is never taken for the pair', async () => {
+    const before = await host.snapshot();
+    const run = await runbook('run', 'single-container', '--set', 'host_veth=enp0s8');
+    expectExit(run, 1);
+    expect(run.stdout).toMatch(/failed +veth-pair/);
+    await uplinkIntact();
+    expectExit(await runbook('rollback'), 0);
+    expect(await host.snapshot()).toEqual(before);
+  });
+
+  it('a pre-existing br0 that is not a bridge fails the bridge step and survives the rollback', async () => {
+    await host.exec(['ip', 'link', 'add', 'name', 'br0', 'type', 'veth', 'peer', 'name', 'br0peer']);
+    const before = await host.snapshot();
+    const run = await runbook('run', 'multi-container', '--set', 'count=1');
+    expectExit(run, 1);
+    expect(run.stdout).toMatch(/failed +bridge /);
+    expectExit(await runbook('rollback'), 0);
+    expect(await host.snapshot()).toEqual(before);
+  });
+});
+
+describe('names are never ip keywords', () => {
+  it('host_veth=up, container_veth=help: links literally named so, and rollback leaves the host as it was', async () => {
+    const before = await host.snapshot();
+    const run = await runbook('run', 'single-container', '--set', 'host_veth=up', '--set', 'container_veth=help');
+    expectExit(run, 0);
+    expect(await linkLine('up')).toMatch(/^up@if\d+$/);
+    expect(await linkLine('help', 'container1')).toMatch(/^help@if\d+$/);
+    // No auto-named pair leaked (the short form would have made veth0).
+    expect(await linkLine('veth0')).toBe('(no veth0)');
+
+    expectExit(await runbook('rollback'), 0);
+    expect(await host.snapshot()).toEqual(before);
+  });
+
+  it('host_veth=type, container_veth=dev, container=h: the same', async () => {
+    const before = await host.snapshot();
+    const run = await runbook(
+      'run',
+      'single-container',
+      '--set',
+      'host_veth=type',
+      '--set',
+      'container_veth=dev',
+      '--set',
+      'container=h',
+    );
+    expectExit(run, 0);
+    expect(await linkLine('dev', 'h')).toMatch(/^dev@if\d+$/);
+    expectExit(await runbook('rollback'), 0);
+    expect(await host.snapshot()).toEqual(before);
+  });
+
+  it('multi-container with bridge=up: a bridge named up, nothing leaked after rollback', async () => {
+    const before = await host.snapshot();
+    const run = await runbook('run', 'multi-container', '--set', 'count=1', '--set', 'bridge=up');
+    expectExit(run, 0);
+    const bridge = (await host.ipJson(['-d', 'link', 'show', 'dev', 'up'])) as Array<{
+      linkinfo: { info_kind: string };
+    }>;
+    expect(bridge[0]?.linkinfo.info_kind).toBe('bridge');
+    expect(await linkLine('bridge0')).toBe('(no bridge0)');
+    expectExit(await runbook('rollback'), 0);
+    expect(await host.snapshot()).toEqual(before);
+  });
+});
