@@ -11,6 +11,10 @@ import { setFlagsFromString } from 'node:v8';
 // Keep the heap small rather than fast-growing: a 100-container run peaks at less than half
 // the memory this way, at no measurable cost in time (see README, Performance).
 setFlagsFromString('--optimize-for-size');
+// No optimizing compiler (TurboFan): a run is short, and compiling hot code in the background
+// cost more CPU than the optimized code saved — measured: re-run of single-container 405 → 335
+// ms CPU, multi-container count=30 7.6 → 6.3–6.9 s CPU (docs/performance.md).
+setFlagsFromString('--no-opt');
 
 // Node >= 22.1 can cache the compiled code of the modules imported below, across runs. The
 // cache lives with the code (its node_modules/.cache) and is used only by the code's owner:
