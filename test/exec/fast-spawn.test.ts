@@ -57,6 +57,21 @@ describe('the light spawn path for read-only commands', () => {
     expect(result.signal).toBe('SIGTERM');
   });
 
+  it("the user's interrupt stops the command and what it started, at once", async () => {
+    const interrupt = new AbortController();
+    const started = performance.now();
+    const running = spawnReadOnly({
+      argv: ['sh', '-c', 'sleep 30; true'],
+      timeoutMs: 60_000,
+      signal: interrupt.signal,
+    });
+    setTimeout(() => interrupt.abort(), 100);
+    const result = await running;
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(result.timedOut).toBe(false);
+    expect(result.signal).toBe('SIGTERM');
+  });
+
   it('the host executor sends read-only commands the light way and the others through execa, same results', async () => {
     const host = createHostExecutor();
     const argv = ['sh', '-c', 'echo out; exit 4'];
