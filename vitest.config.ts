@@ -21,6 +21,7 @@ export default defineConfig({
           name: 'unit',
           include: [
             'test/engine/**/*.test.ts',
+            'test/exec/**/*.test.ts',
             'test/runbook/**/*.test.ts',
             'test/journal/**/*.test.ts',
             'test/docs/**/*.test.ts',

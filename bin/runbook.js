@@ -5,12 +5,16 @@
 import { statSync } from 'node:fs';
 import module from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 
 // Keep the heap small rather than fast-growing: a 100-container run peaks at less than half
 // the memory this way, at no measurable cost in time (see README, Performance).
 setFlagsFromString('--optimize-for-size');
+// No optimizing compiler (TurboFan): a run is short, and compiling hot code in the background
+// cost more CPU than the optimized code saved — measured: re-run of single-container 405 → 335
+// ms CPU, multi-container count=30 7.6 → 6.3–6.9 s CPU (docs/performance.md).
+setFlagsFromString('--no-opt');
 
 // Node >= 22.1 can cache the compiled code of the modules imported below, across runs. The
 // cache lives with the code (its node_modules/.cache) and is used only by the code's owner:
@@ -23,7 +27,25 @@ if (typeof RUNBOOK_BUNDLE === 'undefined' && typeof module.enableCompileCache ==
   }
 }
 
-const { main } = await import('../dist/cli/main.js');
+const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
+const { main } =
+  typeof RUNBOOK_BUNDLE === 'undefined' && builtBundleIsCurrent()
+    ? await import(pathToFileURL(path.join(dist, 'runbook-cli.mjs')).href)
+    : await import('../dist/cli/main.js');
+
+/**
+ * `npm run build` also bundles dist/ into dist/runbook-cli.mjs and its chunks
+ * (scripts/bundle-dist.mjs): a few dozen files load much faster than a hundred modules. The
+ * bundle is used only when it is at least as new as dist/cli/main.js, so that a tsc run alone
+ * (without the bundling) never leaves this command running older code.
+ */
+function builtBundleIsCurrent() {
+  try {
+    return statSync(path.join(dist, 'runbook-cli.mjs')).mtimeMs >= statSync(path.join(dist, 'cli', 'main.js')).mtimeMs;
+  } catch {
+    return false;
+  }
+}
 
 // `runbook … | head` closes the pipe early. Exiting then would stop a run between two
 // commands, lock held; instead the output is dropped and the command finishes its work.

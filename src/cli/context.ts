@@ -8,6 +8,8 @@ export { resolveStateDir };
 export interface CliContext {
   stateDir: string;
   logger: Logger;
+  /** Whether debug lines are logged (the level is debug or trace). */
+  debugEnabled: boolean;
   /** Where normal output goes (stdout); replaced in tests. */
   out: (line: string) => void;
   /** Where warnings and errors go (stderr). */
@@ -24,6 +26,7 @@ export function createContext(options: GlobalOptions): CliContext {
   const level = options.logLevel ?? (options.verbose ? 'debug' : 'warn');
   let logger: Logger | undefined;
   return {
+    debugEnabled: level === 'debug' || level === 'trace',
     stateDir: resolveStateDir(options.stateDir),
     // Created on first use, so that commands that never log do not load pino.
     get logger() {

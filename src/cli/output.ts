@@ -102,7 +102,9 @@ export function jsonLine(event: Record<string, unknown>): string {
 }
 
 /** The operational log line for each command (with --verbose): step, phase, argv, exit code. */
-export function logCommand(ctx: CliContext): (event: CommandEvent) => void {
+export function logCommand(ctx: CliContext): ((event: CommandEvent) => void) | undefined {
+  // Not even created otherwise: the logger loads pino, which a run at the default level never needs.
+  if (!ctx.debugEnabled) return undefined;
   return (event) =>
     ctx.logger.debug(
       { step: event.stepId, phase: event.phase, argv: event.argv, exitCode: event.result.exitCode },

@@ -2,6 +2,7 @@ import { succeeded, type CommandResult, type Executor } from '../exec/types.js';
 import { afterCommandFinished } from '../fault/kill-points.js';
 import type { JournalSink } from '../journal/sink.js';
 import type { Phase, PlannedCommand } from '../runbook/plan.js';
+import { isReadOnlyPhase } from '../runbook/read-only-phases.js';
 
 /** Raised at a safe point (between commands) once SIGINT/SIGTERM asked the run to stop. */
 export class InterruptedError extends Error {
@@ -58,6 +59,7 @@ export async function runJournaled(
     timeoutMs: command.timeoutMs,
     ...(command.stdin !== undefined && { input: command.stdin }),
     signal: ctx.signal,
+    readOnly: isReadOnlyPhase(phase),
   });
   afterCommandFinished();
   ctx.journal.append({

@@ -18,6 +18,8 @@ export interface CommandRequest {
   input?: string | undefined;
   /** The user's interrupt: when it aborts, the command is stopped (its process group killed). */
   signal?: AbortSignal | undefined;
+  /** The runbook format promises this command changes nothing (a check or a probe). */
+  readOnly?: boolean;
 }
 
 /**

@@ -2,6 +2,7 @@ import { closeSync, fstatSync, ftruncateSync } from 'node:fs';
 import path from 'node:path';
 import { afterJournalEntry } from '../fault/kill-points.js';
 import type { RunbookError } from '../errors.js';
+import { isReadOnlyPhase } from '../runbook/read-only-phases.js';
 import { journalFormat, type JournalEntry } from './entries.js';
 import { HashChain, type ChainEnd } from './hash-chain.js';
 import { mkdirPrivate, openForAppend, syncFd, writeAll } from './safe-fs.js';
@@ -16,10 +17,10 @@ import type { JournalSink } from './sink.js';
  * Durability, honestly: every entry is written with write(2) before `append` returns, so a
  * crashed or killed process (kill -9) never loses an appended entry. Surviving a power cut
  * needs fsync, which costs milliseconds here; it is done where it matters: on every
- * `command-start` (the intent of a command is on stable storage before the command runs,
- * together with everything written before it) and on the entries that open or close a run or
- * rollback. A power cut can therefore lose at most the results of the last command, and resume
- * re-checks the step that command belonged to.
+ * `command-start` of a command that may change the host (its intent is on stable storage before
+ * it runs, together with everything written before it) and on the entries that open or close a
+ * run or rollback. A power cut can therefore lose at most the results of the last command and
+ * of the read-only checks after it, and resume re-checks the step they belonged to.
  *
  * A write that fails (a full disk, an I/O error) throws a message naming the file and the
  * cause; whatever part of the line reached the file is cut off again, and every later append
@@ -60,7 +61,7 @@ export class FileJournal implements JournalSink {
     const size = fstatSync(this.fd).size;
     try {
       writeAll(this.fd, `${line}\n`, this.file);
-      if (durableTypes.has(entry.type)) syncFd(this.fd, this.file);
+      if (needsFsync(entry)) syncFd(this.fd, this.file);
     } catch (error) {
       this.failure = error as RunbookError;
       try {
@@ -84,9 +85,18 @@ export class FileJournal implements JournalSink {
   }
 }
 
-/** The entries after which the journal is fsynced (see the class comment). */
+/**
+ * The entries after which the journal is fsynced (see the class comment): the start of a
+ * command that may change the host, and the entries that open or close a run or rollback.
+ * A read-only command (a check, a probe) changes nothing a lost tail could hide, so its intent
+ * is written (a kill -9 keeps it) but not fsynced; the next command that changes the host
+ * fsyncs it together with its own intent.
+ */
+export function needsFsync(entry: JournalEntry): boolean {
+  return entry.type === 'command-start' ? !isReadOnlyPhase(entry.phase) : durableTypes.has(entry.type);
+}
+
 const durableTypes: ReadonlySet<JournalEntry['type']> = new Set([
-  'command-start',
   'run-start',
   'attempt-start',
   'run-end',

@@ -20,6 +20,8 @@ export function setup(): void {
     cwd: root,
     stdio: 'inherit',
   });
+  // As `npm run build` does: bin/runbook.js runs the bundle when it is current, so test that.
+  execFileSync(process.execPath, [path.join(root, 'scripts/bundle-dist.mjs')], { cwd: root, stdio: 'inherit' });
 }
 
 /** The first source whose compiled file is missing or older than it (or the tsconfig), else undefined. */

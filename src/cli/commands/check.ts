@@ -1,5 +1,5 @@
 import { checkRunbook, distinctCauses, type StepCheck } from '../../engine/check.js';
-import { createExecaExecutor } from '../../exec/execa-executor.js';
+import { createHostExecutor } from '../../exec/host-executor.js';
 import { toShellLine } from '../../exec/shell-words.js';
 import { exitCodeFor } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
@@ -39,7 +39,7 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
   if (!options.json) ctx.out(`check ${name}: ${plan.steps.length} steps, verify checks only (nothing is changed)`);
   const formatStep = stepCheckFormatter();
   const printStep = (step: StepCheck) => formatStep(step).forEach((line) => ctx.out(line));
-  const executor = createExecaExecutor();
+  const executor = createHostExecutor();
   const result = await withInterruptSignal(ctx, (signal) =>
     checkRunbook({
       runbook,

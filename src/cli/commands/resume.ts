@@ -1,5 +1,5 @@
 import { resumeRun } from '../../engine/resume.js';
-import { createExecaExecutor } from '../../exec/execa-executor.js';
+import { createHostExecutor } from '../../exec/host-executor.js';
 import { exitCodeFor } from '../../errors.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
@@ -21,7 +21,7 @@ export async function resumeCommand(
     resumeRun({
       stateDir: ctx.stateDir,
       runId,
-      executor: createExecaExecutor(),
+      executor: createHostExecutor(),
       force: options.force,
       stopAfter: options.until,
       signal,

@@ -1,7 +1,7 @@
 import { rollbackAll } from '../../engine/rollback-all.js';
 import { rollbackRun, type RollbackResult } from '../../engine/rollback.js';
 import type { UndoReport } from '../../engine/undo-steps.js';
-import { createExecaExecutor } from '../../exec/execa-executor.js';
+import { createHostExecutor } from '../../exec/host-executor.js';
 import { exitCodeFor, invalidInput } from '../../errors.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
@@ -33,7 +33,7 @@ export async function rollbackCommand(
     rollbackRun({
       stateDir: ctx.stateDir,
       runId,
-      executor: createExecaExecutor(),
+      executor: createHostExecutor(),
       signal,
       onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
       onCommand: logCommand(ctx),
@@ -105,7 +105,7 @@ async function rollbackAllCommand(ctx: CliContext, runbook: string | undefined, 
     rollbackAll({
       stateDir: ctx.stateDir,
       runbook,
-      executor: createExecaExecutor(),
+      executor: createHostExecutor(),
       signal,
       onRun: (run, position, total) => {
         if (!json) ctx.out(`rollback of run ${run.id} (${run.runbook}), ${position} of ${total}, newest first`);

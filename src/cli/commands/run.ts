@@ -1,4 +1,4 @@
-import { createExecaExecutor } from '../../exec/execa-executor.js';
+import { createHostExecutor } from '../../exec/host-executor.js';
 import { runRunbook } from '../../engine/run.js';
 import { exitCodeFor } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
@@ -44,7 +44,7 @@ export async function runCommand(
   if (options.sandbox && !isInsideOneShotSandbox()) {
     return reexecInOneShotSandbox(rawArgs);
   }
-  const executor = createExecaExecutor();
+  const executor = createHostExecutor();
   if (isInsideOneShotSandbox()) {
     await setUpTutorialHost(executor);
     if (!options.json) {

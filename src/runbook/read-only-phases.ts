@@ -1,0 +1,13 @@
+import type { Phase } from './plan.js';
+
+/**
+ * The phases whose commands the runbook format requires to be read-only (docs/runbook-format.md:
+ * checks, preconditions, probes). They need no fsync before they run (nothing on the host
+ * changes that a lost journal tail could hide) and take the light spawn path. `capture` is not
+ * among them: the format does not require it to be read-only, so it is treated like `do`.
+ */
+const readOnlyPhases: ReadonlySet<Phase> = new Set<Phase>(['check', 'requires', 'verify', 'diagnose', 'undo-check']);
+
+export function isReadOnlyPhase(phase: Phase): boolean {
+  return readOnlyPhases.has(phase);
+}
