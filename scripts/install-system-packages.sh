@@ -24,6 +24,10 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 # already there is the machine owner's and is left alone.
 policy=/usr/sbin/policy-rc.d
 ours=false
+had_sshd=false
+dpkg -s openssh-server >/dev/null 2>&1 && had_sshd=true
+# (A kill -9 during the install would leave our policy-rc.d behind; it only says "exit 101" and
+# blocks service starts by package scripts until removed: rm /usr/sbin/policy-rc.d.)
 if [ ! -e "$policy" ]; then
   printf '#!/bin/sh\nexit 101\n' > "$policy"
   chmod +x "$policy"
@@ -32,3 +36,7 @@ fi
 trap '[ "$ours" = true ] && rm -f "$policy"' EXIT
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
   ansible-core openssh-server openssh-client
+# Nor at the next boot: the package enables ssh.service; a machine that had no sshd keeps none.
+if [ "$had_sshd" = false ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
+fi

@@ -73,7 +73,10 @@ export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
         options.onUndo?.(report);
         continue;
       }
-      const notThere = options.onlyIfThere?.has(step.id) === true && (await firstHoldingCheck(ctx, step)) === undefined;
+      // A cut-off `do` left nothing only when no part of its effect shows: a step with several
+      // checks may have been cut off half-way, and half an effect is still the run's to undo.
+      const notThere =
+        options.onlyIfThere?.has(step.id) === true && (await firstHoldingCheck(ctx, step, 'any')) === undefined;
       let failure: string | undefined;
       if (!notThere) {
         for (const [index, command] of step.undo.entries()) {
@@ -118,6 +121,8 @@ export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
 async function firstHoldingCheck(
   ctx: Parameters<typeof runJournaled>[0],
   step: PlannedStep,
+  /** 'all': the effect is there when every check holds (after an undo); 'any': when one does. */
+  present: 'all' | 'any' = 'all',
 ): Promise<string | undefined> {
   const results: boolean[] = [];
   for (const [index, check] of step.verify.entries()) {
@@ -148,7 +153,9 @@ async function firstHoldingCheck(
     results.push(verdict.ok);
   }
   // A step's verification holds only when all its checks do; if any fails, the effect is gone.
-  return results.length > 0 && results.every(Boolean)
+  // For a cut-off `do` ('any'), one check that holds shows part of the effect is there.
+  const holds = present === 'all' ? results.every(Boolean) : results.some(Boolean);
+  return results.length > 0 && holds
     ? `still in effect: ${step.verify.map((c) => c.argv.join(' ')).join(' && ')} still holds`
     : undefined;
 }

@@ -7,14 +7,14 @@ import { programsOf } from '../host/preflight.js';
  * namespace with a private /run/netns. Files, and sysctls outside net.*, are the real host's.
  */
 export const sandboxIsolation =
-  'isolated: the network (links, addresses, routes, iptables, net.* sysctls) and /run/netns; ' +
+  'isolated: the network (links, addresses, routes, iptables, net.* sysctls), /run/netns and /run/runbook-sandbox; ' +
   "NOT isolated: files, and sysctls outside net.*: those are the real host's";
 
 /** Programs that only act on the network namespace they run in (or on files under it). */
 const networkOnly = new Set(['ip', 'ping', 'iptables', 'ip6tables', 'iptables-save', 'bridge', 'tc', 'ss', 'cat']);
 
 /** Paths that are per network namespace: reading or writing them stays in the sandbox. */
-const perNetns = ['/proc/sys/net/', '/proc/net/', '/run/netns/', '/sys/class/net/'];
+const perNetns = ['/proc/sys/net/', '/proc/net/', '/run/netns/', '/sys/class/net/', '/run/runbook-sandbox/'];
 
 /**
  * The commands of a plan that may reach past the sandbox: a program that is not network-only

@@ -6,12 +6,19 @@
  *
  * Nothing here may run outside a fresh namespace: callers check that first (assertIsolated).
  */
+/** Inside every sandbox host: a tmpfs of its own, gone with it (see tutorialHostSetup). */
+export const sandboxScratchDir = '/run/runbook-sandbox';
+
 export const tutorialHostSetup: ReadonlyArray<readonly string[]> = [
   // A private `ip netns` registry: namespaces created in the sandbox are invisible outside it
   // and vanish with it.
   ['mount', '--make-rprivate', '/'],
   ['mkdir', '-p', '/run/netns'],
   ['mount', '-t', 'tmpfs', 'tmpfs', '/run/netns'],
+  // A private scratch dir for runbooks that write files (sandbox defaults point there): files
+  // are not isolated by the namespaces, so without it a sandbox run would write the real host's.
+  ['mkdir', '-p', sandboxScratchDir],
+  ['mount', '-t', 'tmpfs', 'tmpfs', sandboxScratchDir],
   ['ip', 'link', 'set', 'lo', 'up'],
   ['ip', 'link', 'add', 'enp0s8', 'type', 'veth', 'peer', 'name', 'lan0'],
   ['ip', 'netns', 'add', 'lan'],

@@ -3,6 +3,8 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toShellLine } from '../../src/exec/shell-words.js';
+import { isSameProcess } from '../../src/host/process-start.js';
+import { journalIds, journalLines } from '../helpers/cli-harness.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import { cliPath, SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
 
@@ -232,9 +234,18 @@ export class Fleet {
     return this.outer.exec(['nsenter', '-t', String(sshd.pid), '-n', '-m', '--', ...argv]);
   }
 
-  /** Closes Ansible's SSH control masters, ends every sshd we started, removes the sandbox. */
+  /**
+   * Closes Ansible's SSH control masters, ends every sshd we started and every watchdog a
+   * `confirm_within` apply left on a host (by its recorded pid, checked against its start time),
+   * removes the sandbox.
+   */
   async dispose(): Promise<void> {
     try {
+      for (const host of this.hosts)
+        for (const id of journalIds(host.stateDir))
+          for (const line of journalLines(host.stateDir, id))
+            if (line.type === 'watchdog-started' && isSameProcess(line.pid, line.startTime))
+              process.kill(line.pid, 'SIGKILL');
       for (const socket of listDir(this.controlPathDir))
         await this.outer.exec(['ssh', '-S', path.join(this.controlPathDir, socket), '-O', 'exit', 'fleet-host']);
     } finally {

@@ -53,7 +53,7 @@ describe('a cut-off do is not forgotten', () => {
   it('a do that timed out after it took effect is undone by rollback', async () => {
     const dir = tempDir();
     try {
-      const file = fixture(dir, 'timeout-after-effect', 'ip netns add slow1 && exec sleep 30', 0.5, 'slow1');
+      const file = fixture(dir, 'timeout-after-effect', 'ip netns add slow1 && exec sleep 30.4177', 0.5, 'slow1');
       await inSandbox(async (host, stateDir) => {
         const run = await host.runbook(['run', file, '--state-dir', stateDir]);
         expect(await namespaces(host)).toContain('slow1');
@@ -74,7 +74,7 @@ describe('a cut-off do is not forgotten', () => {
   it('a do interrupted by SIGINT after it took effect: resume says ok, rollback still undoes it', async () => {
     const dir = tempDir();
     try {
-      const file = fixture(dir, 'interrupted', 'ip netns add slow2 && exec sleep 30', 20, 'slow2');
+      const file = fixture(dir, 'interrupted', 'ip netns add slow2 && exec sleep 30.4177', 20, 'slow2');
       await inSandbox(async (host, stateDir) => {
         const started = host.startRunbook(['run', file, '--state-dir', stateDir]);
         await waitFor(async () => (await namespaces(host)).includes('slow2'), 10_000);
@@ -102,7 +102,7 @@ describe('a cut-off do is not forgotten', () => {
     const dir = tempDir();
     try {
       // The check looks for "ghost"; the undo would delete "keep", which existed before the run.
-      const file = fixture(dir, 'cut-off-no-effect', 'exec sleep 30', 0.5, 'ghost', 'keep');
+      const file = fixture(dir, 'cut-off-no-effect', 'exec sleep 30.4177', 0.5, 'ghost', 'keep');
       await inSandbox(async (host, stateDir) => {
         await host.exec(['ip', 'netns', 'add', 'keep']);
         const run = await host.runbook(['run', file, '--state-dir', stateDir]);
@@ -122,7 +122,7 @@ describe('no command can stretch a timeout or outlive an interrupt', () => {
   it('a 1 s timeout takes about 1 s even when a grandchild keeps stdout open', async () => {
     const dir = tempDir();
     try {
-      const file = fixture(dir, 'grandchild', 'sleep 30 & sleep 30', 1, 'never');
+      const file = fixture(dir, 'grandchild', 'sleep 30.4177 & sleep 30.4177', 1, 'never');
       await inSandbox(async (host, stateDir) => {
         const started = Date.now();
         const run = await host.runbook(['run', file, '--state-dir', stateDir]);
@@ -135,7 +135,7 @@ describe('no command can stretch a timeout or outlive an interrupt', () => {
         expect(end).toMatchObject({ timedOut: true });
         expect((end as { durationMs: number }).durationMs).toBeLessThan(2_500);
         // Nothing of the command is left running in the sandbox.
-        const left = await host.exec(['pgrep', '-f', 'sleep 30']);
+        const left = await host.exec(['pgrep', '-f', 'sleep 30.4177']);
         expect(left.stdout.trim()).toBe('');
       });
     } finally {
@@ -146,16 +146,16 @@ describe('no command can stretch a timeout or outlive an interrupt', () => {
   it('SIGTERM to runbook stops the running command at once, not at its timeout', async () => {
     const dir = tempDir();
     try {
-      const file = fixture(dir, 'long', 'sleep 30 & sleep 30', 30, 'never');
+      const file = fixture(dir, 'long', 'sleep 30.4177 & sleep 30.4177', 30, 'never');
       await inSandbox(async (host, stateDir) => {
         const started = host.startRunbook(['run', file, '--state-dir', stateDir]);
-        await waitFor(async () => (await host.exec(['pgrep', '-f', 'sleep 30'])).stdout.trim() !== '', 10_000);
+        await waitFor(async () => (await host.exec(['pgrep', '-f', 'sleep 30.4177'])).stdout.trim() !== '', 10_000);
         const at = Date.now();
         process.kill(started.pid, 'SIGTERM');
         const run = await started.done;
         expect(Date.now() - at).toBeLessThan(5_000);
         expect(run.exitCode).toBe(130);
-        const left = await host.exec(['pgrep', '-f', 'sleep 30']);
+        const left = await host.exec(['pgrep', '-f', 'sleep 30.4177']);
         expect(left.stdout.trim()).toBe('');
       });
     } finally {

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { journalLines, onlyRunId } from '../helpers/cli-harness.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
-import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
+import { cliPath, SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
+import { execa } from 'execa';
 
 /**
  * runbooks/forward-filter.yaml, the example of docs/write-your-own.md, on a real kernel: an
@@ -119,5 +120,22 @@ describe('forward-filter (docs/write-your-own.md) in a sandbox host', () => {
     expect(await state()).toEqual(before);
     expectExit(await runbook(['rollback']), 0);
     expect(await state()).toEqual(before);
+  });
+
+  it("run --sandbox with its defaults writes its files in the sandbox host's own scratch tmpfs, never in the real /etc", async () => {
+    const realFiles = ['/etc/sysctl.d/90-runbook-forward.conf', '/etc/runbook-forward-filter.conf'];
+    const before = realFiles.map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : null));
+    const dir = tempDir();
+    try {
+      // The one-shot sandbox makes its own throwaway host (unshare --net --mount).
+      const run = await execa(process.execPath, [cliPath, '--state-dir', dir, 'run', 'forward-filter', '--sandbox'], {
+        reject: false,
+      });
+      expect(run.exitCode, `${run.stdout}\n${run.stderr}`).toBe(0);
+      expect(run.stdout).toContain('succeeded');
+      expect(realFiles.map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : null))).toEqual(before);
+    } finally {
+      removeDir(dir);
+    }
   });
 });
