@@ -113,7 +113,7 @@ ${runExitCodes}`,
     .option('--set <key=value>', 'override a parameter (repeatable)', collect, [])
     .option(
       '--sandbox',
-      "run inside a throwaway sandbox host (fresh network + mount namespace, like the tutorial VM): the real host's network and /run/netns are not touched; its files and non-net.* sysctls are shared, and a warning names commands that may reach them",
+      "run inside a throwaway sandbox host (fresh network + mount namespace, like the tutorial VM): the real host's network and /run/netns are not touched, and /run/runbook-sandbox is a scratch tmpfs of its own; its other files and non-net.* sysctls are shared, and a warning names commands that may reach them",
     )
     .option(
       '--until <step-id>',
@@ -276,7 +276,7 @@ ${exitCodesHelp({
   program
     .command('runs')
     .description(
-      'list recorded runs: id, runbook, status (running, succeeded, failed, interrupted, stopped, rolled-back, awaiting-confirmation, confirmed, reverted), start and end',
+      'list recorded runs: id, runbook, status (running, succeeded, failed, interrupted, stopped, rolled-back, awaiting-confirmation, confirmed, reverted, damaged), start and end',
     )
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
