@@ -79,7 +79,8 @@ export function formatDiagnosis(
 ): string[] {
   const lines: string[] = [];
   if (check !== undefined) {
-    lines.push(`${indent}check:    ${check.argv.join(' ')}`);
+    // A refusal by only_if_created_by ran no command: its result says it all.
+    if (check.argv.length > 0) lines.push(`${indent}check:    ${check.argv.join(' ')}`);
     lines.push(`${indent}result:   ${check.reason}${check.evidence ? ` — "${check.evidence}"` : ''}`);
   }
   if (findings.length === 0) lines.push(`${indent}cause:    no diagnostic probe matched; ${whenNoProbeMatched}`);

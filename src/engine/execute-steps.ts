@@ -11,6 +11,8 @@ export interface ExecuteStepsOptions extends CommandContext {
   plan: Plan;
   /** Steps finished by an earlier attempt of the same run (resume): not run again. */
   finishedSteps?: readonly string[];
+  /** Steps an earlier attempt of the same run changed (RunHistory.changedSteps): created by this run. */
+  changedEarlier?: readonly string[];
   /** `--until`: stop after this step. */
   stopAfter?: string | undefined;
   onStep?: ((report: StepReport) => void) | undefined;
@@ -27,7 +29,7 @@ export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsR
   const finishedEarlier = new Set(options.finishedSteps);
 
   const machine = buildRunMachine(plan, {
-    actors: createPhaseActors(new Map(plan.steps.map((s) => [s.id, s])), options),
+    actors: createPhaseActors(new Map(plan.steps.map((s) => [s.id, s])), options, options.changedEarlier),
     actions: {
       stepEntered: (_args, { stepId }) => {
         if (finishedEarlier.has(stepId)) return;

@@ -102,7 +102,15 @@ export async function runStepProbes(ctx: CommandContext, step: PlannedStep): Pro
  * what it found for the machine to keep: the failed check, whether a command failed, the
  * findings, and how long it ran.
  */
-export function createPhaseActors(steps: ReadonlyMap<string, PlannedStep>, ctx: CommandContext) {
+export function createPhaseActors(
+  steps: ReadonlyMap<string, PlannedStep>,
+  ctx: CommandContext,
+  createdEarlier: readonly string[] = [],
+) {
+  // The steps this run has changed the host with, in any attempt (as RunHistory counts them: a
+  // `do` command that succeeded, or one cut off in an earlier attempt): what `only_if_created_by`
+  // asks about. Grows as this attempt's `do` commands succeed.
+  const created = new Set(createdEarlier);
   const stepOf = (stepId: string): PlannedStep => {
     const step = steps.get(stepId);
     if (step === undefined) throw new Error(`unknown step ${stepId}`);
@@ -120,7 +128,7 @@ export function createPhaseActors(steps: ReadonlyMap<string, PlannedStep>, ctx: 
     ),
 
     runCommands: fromPromise<CommandsOutput, PhaseInput>(({ input }) =>
-      timed(() => runStepCommands(ctx, stepOf(input.stepId))),
+      timed(() => runStepCommands(ctx, stepOf(input.stepId), created)),
     ),
 
     runProbes: fromPromise<ProbesOutput, PhaseInput>(({ input }) =>
@@ -132,11 +140,25 @@ export function createPhaseActors(steps: ReadonlyMap<string, PlannedStep>, ctx: 
 /**
  * Runs a step's `requires` checks, then its captures, then its do commands; stops at the first
  * that fails. A refused precondition is returned with the reason, for the failure's story.
+ * Every `do` command that succeeds adds its step to `created`.
  */
 async function runStepCommands(
   ctx: CommandContext,
   step: PlannedStep,
+  created: Set<string>,
 ): Promise<{ allSucceeded: boolean; refused: FailedCheck | undefined }> {
+  // An object found in place before the run is adopted as it is: a step whose `do` would change
+  // it beyond what its `undo` can put back (a pre-existing veth pair's end moved into the
+  // namespace: undoing the move deletes the pair) does not run (issue 11).
+  const adopted = (step.onlyIfCreatedBy ?? []).find((earlier) => !created.has(earlier));
+  if (adopted !== undefined) {
+    const reason =
+      `did not run "do": step ${adopted} found its object in place before this run (adopted, not created by it), ` +
+      `and this step would change it in a way rollback could not put back`;
+    for (const index of step.do.keys())
+      ctx.journal.append({ type: 'command-skipped', step: step.id, phase: 'do', index, reason });
+    return { allSucceeded: false, refused: { argv: [], reason, evidence: undefined, refused: true } };
+  }
   // A precondition that does not hold means `do` would act on something that is not what
   // the runbook means (say, a same-named link of someone else's): do nothing, let verify
   // fail and the probes say why.
@@ -166,6 +188,7 @@ async function runStepCommands(
     // Later commands of a step build on earlier ones: stop at the first failure and let
     // verify decide whether the effect is there anyway.
     if (outcome.kind === 'ran' && !outcome.ok) return { allSucceeded: false, refused: undefined };
+    if (outcome.kind === 'ran') created.add(step.id);
   }
   return { allSucceeded: true, refused: undefined };
 }

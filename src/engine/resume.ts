@@ -76,6 +76,7 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
         executor: options.executor,
         signal: options.signal,
         finishedSteps: run.history.finishedSteps,
+        changedEarlier: run.history.changedSteps,
         stopAfter: until,
         onStep: options.onStep,
         onCommand: options.onCommand,

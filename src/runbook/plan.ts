@@ -65,6 +65,11 @@ export interface PlannedStep {
   capture: readonly PlannedCapture[];
   /** Checks that must hold before `do` runs; when one does not, `do` does not run. */
   requires: readonly PlannedCheck[];
+  /**
+   * Earlier steps (rendered ids) whose object this step's `do` changes: `do` runs only if this
+   * run created it. Absent in journals recorded before it existed.
+   */
+  onlyIfCreatedBy?: readonly string[] | undefined;
   /** May still hold {{capture}} placeholders: filled with this attempt's captured values. */
   do: readonly PlannedCommand[];
   verify: readonly PlannedCheck[];

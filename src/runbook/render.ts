@@ -33,6 +33,14 @@ export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan 
     const seen = new Set<string>();
     for (const step of steps) {
       if (seen.has(step.id)) throw invalidInput(`runbook ${runbook.name}: two steps have the id "${step.id}"`);
+      for (const earlier of step.onlyIfCreatedBy ?? []) {
+        if (!seen.has(earlier)) {
+          throw invalidInput(
+            `runbook ${runbook.name}: step "${step.id}" has only_if_created_by "${earlier}", which is not an earlier step`,
+            'name a step that comes before it (in a loop, a step of the same loop, written without its suffix)',
+          );
+        }
+      }
       seen.add(step.id);
     }
     checkConstraints(runbook.name, runbook.constraints ?? [], params);
@@ -46,7 +54,8 @@ export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan 
 /** Renders a step, or expands a loop (at any depth) into its steps, in order. */
 function expandItem(item: StepSpec | LoopSpec, scope: Scope, suffixes: readonly string[], out: PlannedStep[]): void {
   if (!('foreach' in item)) {
-    out.push(renderStep(item, scope, stepId(item.id, scope, suffixes)));
+    const createdBy = (item.only_if_created_by ?? []).map((written) => stepId(written, scope, suffixes));
+    out.push(renderStep(item, scope, stepId(item.id, scope, suffixes), createdBy));
     return;
   }
   const { foreach } = item;
@@ -102,7 +111,7 @@ function stepId(written: string, scope: Scope, suffixes: readonly string[]): str
   return id;
 }
 
-function renderStep(step: StepSpec, scope: Scope, id: string): PlannedStep {
+function renderStep(step: StepSpec, scope: Scope, id: string, onlyIfCreatedBy: readonly string[]): PlannedStep {
   // Captured values are known only at run time: do gets this attempt's values just before it
   // runs, undo those the journal recorded first (rollback).
   const hasCaptures = Object.keys(step.capture).length > 0;
@@ -151,6 +160,7 @@ function renderStep(step: StepSpec, scope: Scope, id: string): PlannedStep {
     title: renderTemplate(step.title, scope),
     why: renderTemplate(step.why, scope),
     requires: step.requires.map((check) => renderCheck(check)),
+    ...(onlyIfCreatedBy.length > 0 && { onlyIfCreatedBy }),
     capture: Object.entries(step.capture).map(([name, spec]) => capture(name, spec)),
     do: step.do.map((spec) => command(spec, hasCaptures)),
     verify: step.verify.map((check) => renderCheck(check)),

@@ -184,6 +184,14 @@ export const StepSpec = z.strictObject({
    * does not run, and the step fails with its diagnosis.
    */
   requires: z.array(CheckSpec).default([]),
+  /**
+   * Earlier steps whose object this step's `do` changes in a way its `undo` cannot put back
+   * (moving the container end of a veth pair: undoing the move deletes the pair). `do` runs
+   * only when this run created that object: a matching object found in place before the run
+   * (the earlier step was "ok", adopted) is left exactly as it is, and this step fails with the
+   * reason (issue 11). Ids as written: in a loop, the same loop pass's step.
+   */
+  only_if_created_by: z.array(StepId).optional(),
   do: z.array(CommandSpec).default([]),
   verify: z.array(CheckSpec).min(1, 'every step needs at least one verify check'),
   undo: z.union([z.array(CommandSpec), NoUndo]).default([]),

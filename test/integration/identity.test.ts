@@ -38,6 +38,13 @@ async function linkLine(name: string, ns?: string): Promise<string> {
   return result.exitCode === 0 ? result.stdout.replace(/^\d+: /, '').split(':')[0]! : `(no ${name})`;
 }
 
+/** The run id a run printed (in its "runbook journal <id>" hint or its summary). */
+function runIdOf(result: ExecResult): string {
+  const id = /\b(\d{8}T\d{6}.\d{3}Z-[0-9a-f]+)\b/.exec(result.stdout + result.stderr)?.[1];
+  expect(id, `a run id in:\n${result.stdout}\n${result.stderr}`).toBeDefined();
+  return id!;
+}
+
 async function uplinkIntact(): Promise<void> {
   const addrs = await host.exec(['ip', '-4', '-o', 'addr', 'show', 'dev', 'enp0s8']);
   expect(addrs.stdout).toContain('inet 10.0.0.10/24');
@@ -81,7 +88,9 @@ describe('a same-named object that is not the one the step makes', () => {
     expect(run.stdout).toMatch(
       /failed +move-container-end .*\(its command did not run: a precondition does not hold\)/,
     );
-    expect(run.stderr).toContain('did not run "do": a precondition does not hold');
+    // The pair was found in place (veth1's peer in container1): veth-pair adopts it, and nothing
+    // of it is moved (only_if_created_by), before the precondition is even asked.
+    expect(run.stderr).toContain('did not run "do": step veth-pair found its object in place before this run');
     await uplinkIntact();
     expect(await linkLine('enp0s8', 'container1')).toBe('(no enp0s8)');
 
@@ -153,6 +162,65 @@ describe('names are never ip keywords', () => {
     expect(bridge[0]?.linkinfo.info_kind).toBe('bridge');
     expect(await linkLine('bridge0')).toBe('(no bridge0)');
     expectExit(await runbook('rollback'), 0);
+    expect(await host.snapshot()).toEqual(before);
+  });
+});
+
+describe('an object found in place is adopted as it is, never moved (only_if_created_by)', () => {
+  it('a pre-existing veth1/ceth1 pair, both ends in the host: ceth1 is not moved, and rollback leaves the pair', async () => {
+    await host.exec(['ip', 'link', 'add', 'name', 'veth1', 'type', 'veth', 'peer', 'name', 'ceth1']);
+    const before = await host.snapshot();
+
+    const run = await runbook('run', 'single-container');
+    expectExit(run, 1);
+    expect(run.stdout).toMatch(/ok +veth-pair/);
+    expect(run.stdout).toMatch(/failed +move-container-end .*\(its command did not run/);
+    expect(run.stderr).toContain('step veth-pair found its object in place before this run');
+    expect(await linkLine('ceth1')).toBe('ceth1@veth1');
+    expect(await linkLine('ceth1', 'container1')).toBe('(no ceth1)');
+
+    const rollback = await runbook('rollback');
+    expectExit(rollback, 0);
+    expect(await host.snapshot()).toEqual(before);
+    expect(await linkLine('veth1')).toBe('veth1@ceth1');
+
+    // The journal says the move was not run, and why.
+    const journal = await runbook('journal', runIdOf(run));
+    expect(journal.stdout).toMatch(/do +command 1 not run: did not run "do": step veth-pair found its object/);
+  });
+
+  it('multi-container: a pre-existing veth1/ceth1 is neither moved nor attached to the bridge', async () => {
+    await host.exec(['ip', 'link', 'add', 'name', 'veth1', 'type', 'veth', 'peer', 'name', 'ceth1']);
+    const before = await host.snapshot();
+    const run = await runbook('run', 'multi-container', '--set', 'count=1');
+    expectExit(run, 1);
+    expect(run.stdout).toMatch(/failed +move-container-end-1 /);
+    expect(await linkLine('ceth1')).toBe('ceth1@veth1');
+    expectExit(await runbook('rollback'), 0);
+    expect(await host.snapshot()).toEqual(before);
+  });
+
+  it('a pair this run created in an earlier attempt is moved on resume; a new run adopts it and does not', async () => {
+    const before = await host.snapshot();
+    const first = await runbook('run', 'single-container', '--until', 'veth-pair');
+    expectExit(first, 0);
+    const firstId = runIdOf(first);
+
+    // A second, separate run finds the pair in place: it did not create it, so it does not move it.
+    const second = await runbook('run', 'single-container');
+    expectExit(second, 1);
+    expect(second.stdout).toMatch(/failed +move-container-end /);
+    expect(second.stderr).toContain('resuming that run');
+    const undoSecond = await runbook('rollback', runIdOf(second));
+    expectExit(undoSecond, 0);
+    expect(undoSecond.stdout).toContain('0 step(s) undone (it had changed nothing)');
+    expect(await linkLine('veth1')).toBe('veth1@ceth1');
+
+    // The first run, resumed, created the pair: it moves ceth1 and finishes.
+    const resumed = await runbook('resume', firstId);
+    expectExit(resumed, 0);
+    expect(await linkLine('ceth1', 'container1')).toMatch(/^ceth1@if\d+$/);
+    expectExit(await runbook('rollback', firstId), 0);
     expect(await host.snapshot()).toEqual(before);
   });
 });

@@ -28,6 +28,10 @@ export function showCommand(ctx: CliContext, runbookName: string, options: { set
     ctx.out('');
     ctx.out(`${i + 1}. ${step.id}: ${step.title}`);
     ctx.out(`   why: ${step.why}`);
+    if (step.onlyIfCreatedBy !== undefined)
+      ctx.out(
+        `   only if this run created: ${step.onlyIfCreatedBy.join(', ')} (an object found in place is not changed)`,
+      );
     for (const c of step.requires) ctx.out(`   requires: ${toShellLine(c.argv)}   expect ${JSON.stringify(c.expect)}`);
     for (const c of step.capture) ctx.out(`   capture ${c.name}: ${toShellLine(c.argv)}${captureNote(c)}`);
     for (const c of step.do) ctx.out(`   do:     ${commandLine(c)}`);
