@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { toShellLine } from '../src/exec/shell-words.js';
 import { journalFile } from '../src/journal/paths.js';
+import { readJournal } from '../src/journal/reader.js';
 import { listRunIndexes } from '../src/journal/run-index.js';
 import { loadRunbook } from '../src/runbook/load.js';
 import { resolveParams } from '../src/runbook/params.js';
@@ -101,9 +102,7 @@ function ratioRows(what: string, ours: Timing[], theirs: Timing[], against: stri
 function bareScript(): string {
   const runbook = loadRunbook('single-container');
   const plan = renderPlan(runbook.spec, resolveParams(runbook.spec, {}, runbook.file));
-  const commands = plan.steps
-    .flatMap((step) => (step.do.length > 0 ? step.do : step.verify))
-    .map((c) => toShellLine(c.argv));
+  const commands = plan.steps.flatMap((step) => (step.do.length > 0 ? step.do : step.verify)).map(bareLine);
   return ['set -e', ...commands].join('\n');
 }
 
@@ -111,7 +110,24 @@ function bareScript(): string {
 function bareChecks(): string {
   const runbook = loadRunbook('single-container');
   const plan = renderPlan(runbook.spec, resolveParams(runbook.spec, {}, runbook.file));
-  return ['set -e', ...plan.steps.flatMap((step) => step.verify).map((c) => toShellLine(c.argv))].join('\n');
+  return ['set -e', ...plan.steps.flatMap((step) => step.verify).map(bareLine)].join('\n');
+}
+
+/** A command as a shell line; a `read:` check as the `cat` a script would run for it. */
+function bareLine(c: { argv: readonly string[]; read?: string | undefined }): string {
+  return toShellLine(c.read === undefined ? c.argv : ['cat', c.read]);
+}
+
+/**
+ * The commands a run journaled, and how many of them spawned a process (a `read:` check runs
+ * none: its command-start carries `read`), from the latest run's journal in `stateDir`.
+ */
+function commandsOfLatestRun(stateDir: string): { journaled: number; spawned: number } {
+  const runs = listRunIndexes(stateDir);
+  const latest = runs[runs.length - 1];
+  if (latest === undefined) return { journaled: NaN, spawned: NaN };
+  const starts = readJournal(journalFile(stateDir, latest.id)).lines.filter((l) => l.type === 'command-start');
+  return { journaled: starts.length, spawned: starts.filter((l) => l.read === undefined).length };
 }
 
 const playbook = path.resolve(import.meta.dirname, 'single-container.playbook.yml');
@@ -134,6 +150,7 @@ async function benchRun(): Promise<void> {
   const bareCheck: Timing[] = [];
   const play: Timing[] = [];
   const playRerun: Timing[] = [];
+  const rerunCommands: Array<{ journaled: number; spawned: number }> = [];
   const runbookArgv = (stateDir: string, verb: string) => [
     process.execPath,
     '--import',
@@ -169,6 +186,8 @@ async function benchRun(): Promise<void> {
         async () => bareCheck.push(await timeIn(host, ['bash', '-c', checks])),
       ];
       for (let i = 0; i < sides.length; i++) await (sides[(i + round) % sides.length] as () => Promise<number>)();
+      // `check` journals no run: the latest run is the re-run.
+      rerunCommands.push(commandsOfLatestRun(stateDir));
     } finally {
       host.dispose();
       rmSync(stateDir, { recursive: true, force: true });
@@ -196,6 +215,12 @@ async function benchRun(): Promise<void> {
   ratioRows('run single-container', first, bare, 'bare script', 3.0);
   ratioRows('re-run (all steps hold)', rerun, bareCheck, 'bare checks', 2.0);
   ratioRows('check', check, bareCheck, 'bare checks', 2.0);
+  rows.push({
+    what: 're-run: commands journaled / processes spawned (median)',
+    figure: `${fmt(median(rerunCommands.map((c) => c.journaled)))} / ${fmt(median(rerunCommands.map((c) => c.spawned)))}`,
+    goal: '',
+    met: undefined,
+  });
   const peak = median(first.map((t) => peakMib(t.stderr)));
   rows.push({ what: 'peak RSS of a single-container run (MiB)', figure: fmt(peak), goal: '<= 55', met: peak <= 55 });
   if (ansible) {

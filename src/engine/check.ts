@@ -1,5 +1,5 @@
 import { closeSync } from 'node:fs';
-import { requirePrograms } from '../host/preflight.js';
+import { requirePrograms, spawned } from '../host/preflight.js';
 import type { Executor } from '../exec/types.js';
 import { currentHost, currentUser } from '../host/identity.js';
 import type { HostIdentity } from '../journal/entries.js';
@@ -126,7 +126,7 @@ export async function checkRunbook(options: CheckRunbookOptions): Promise<CheckR
   // Read-only, but a check that cannot start proves nothing: say what is missing up front.
   requirePrograms(
     options.executor,
-    options.plan.steps.flatMap((step) => [...step.verify, ...step.diagnose].map((c) => c.argv)),
+    options.plan.steps.flatMap((step) => [...step.verify, ...step.diagnose].flatMap(spawned)),
     `checking runbook ${options.runbook.spec.name}`,
   );
   const started = performance.now();

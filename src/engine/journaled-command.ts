@@ -52,6 +52,8 @@ export async function runJournaled(
     timeoutMs: command.timeoutMs,
     // Optional fields only when used, so that journals of plain commands read as before.
     ...(command.stdin !== undefined && { stdin: command.stdin }),
+    // A `read:` check: the marker that no program ran for this argv (["read", path]).
+    ...(command.read !== undefined && { read: command.read }),
     ...(attempt !== undefined && { attempt }),
   });
   const result = await ctx.executor.run({
@@ -60,6 +62,7 @@ export async function runJournaled(
     ...(command.stdin !== undefined && { input: command.stdin }),
     signal: ctx.signal,
     readOnly: isReadOnlyPhase(phase),
+    ...(command.read !== undefined && { read: command.read }),
   });
   afterCommandFinished();
   ctx.journal.append({

@@ -2,7 +2,7 @@ import type { Executor } from '../exec/types.js';
 import type { RunIndex } from '../journal/run-index.js';
 import { RunbookError } from '../errors.js';
 import type { PlannedStep } from '../runbook/plan.js';
-import { requirePrograms } from '../host/preflight.js';
+import { requirePrograms, spawned } from '../host/preflight.js';
 import type { CommandEvent } from './journaled-command.js';
 import { continueRun, selectRun, withStateLock, type Nothing, type RecordedRun } from './recorded-run.js';
 import { hasChangesLeft } from './changes-left.js';
@@ -72,8 +72,8 @@ async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Prom
   requirePrograms(
     options.executor,
     toUndo.flatMap((step) =>
-      [...step.undo.flatMap((c) => (c.condition === undefined ? [c] : [c, c.condition])), ...step.verify].map(
-        (c) => c.argv,
+      [...step.undo.flatMap((c) => (c.condition === undefined ? [c] : [c, c.condition])), ...step.verify].flatMap(
+        spawned,
       ),
     ),
     `rolling back run ${run.index.id}`,

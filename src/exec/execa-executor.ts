@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { killProcessGroup } from './kill-group.js';
+import { readFileInProcess } from './read-file.js';
 import { resolvesOnPath } from '../host/preflight.js';
 import type { CommandRequest, CommandResult, Executor } from './types.js';
 
@@ -12,7 +13,11 @@ import type { CommandRequest, CommandResult, Executor } from './types.js';
 export function createExecaExecutor(): Executor {
   return {
     resolves: (program) => resolvesOnPath(program),
-    async run({ argv, timeoutMs, input, signal }: CommandRequest): Promise<CommandResult> {
+    async run(request: CommandRequest): Promise<CommandResult> {
+      // A `read:` check runs no program, whichever executor the engine was given (rollback's
+      // undo-checks run through this one from the watchdog and `confirm`).
+      if (request.read !== undefined) return readFileInProcess(request);
+      const { argv, timeoutMs, input, signal } = request;
       const [file, ...args] = argv;
       if (file === undefined) throw new Error('empty argv');
       // One signal for "stop this command now": the deadline, or the user's interrupt.

@@ -1,9 +1,10 @@
 import { resolvesOnPath } from '../host/preflight.js';
 import { spawnReadOnly } from './fast-spawn.js';
+import { readFileInProcess } from './read-file.js';
 import type { CommandRequest, CommandResult, Executor } from './types.js';
 
 /**
- * The executor the CLI runs runbooks with. Read-only commands (checks, preconditions, probes)
+ * The executor the CLI runs runbooks with. A `read:` check reads its file in-process. Read-only commands (checks, preconditions, probes)
  * without stdin take the light path of fast-spawn.ts; commands that change the host (do, undo, capture) go
  * through execa, loaded on first use, so that a re-run or `check`, which changes nothing,
  * never loads it.
@@ -13,6 +14,7 @@ export function createHostExecutor(): Executor {
   return {
     resolves: (program) => resolvesOnPath(program),
     async run(request: CommandRequest): Promise<CommandResult> {
+      if (request.read !== undefined) return readFileInProcess(request);
       if (request.readOnly === true && request.input === undefined) return spawnReadOnly(request);
       changing ??= import('./execa-executor.js').then((m) => m.createExecaExecutor());
       return (await changing).run(request);

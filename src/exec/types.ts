@@ -20,6 +20,11 @@ export interface CommandRequest {
   signal?: AbortSignal | undefined;
   /** The runbook format promises this command changes nothing (a check or a probe). */
   readOnly?: boolean;
+  /**
+   * A `read:` check: this file is read in-process (exec/read-file.ts) and no program runs;
+   * `argv` is then `["read", path]`, the form journals and messages show.
+   */
+  read?: string | undefined;
 }
 
 /**

@@ -44,7 +44,10 @@ export function programsOf(argv: readonly string[]): string[] {
   return programs;
 }
 
-/** Every argv a step may run: requires, capture, do, verify, undo (and their conditions), probes. */
+/**
+ * Every argv a step may run: requires, capture, do, verify, undo (and their conditions), probes.
+ * A `read:` check runs no program (the engine reads the file itself), so it is not among them.
+ */
 export function commandsOf(step: PlannedStep): Array<readonly string[]> {
   return [
     ...step.requires,
@@ -55,7 +58,15 @@ export function commandsOf(step: PlannedStep): Array<readonly string[]> {
     ...[...step.do, ...step.undo].flatMap((command) =>
       command.condition === undefined ? [command] : [command, command.condition],
     ),
-  ].map((command) => command.argv);
+  ].flatMap(spawned);
+}
+
+/**
+ * A command's argv when it spawns a program, as a list (empty for a `read:` check, which
+ * runs none: the engine reads the file itself, so no `cat` is demanded of the host).
+ */
+export function spawned(command: { argv: readonly string[]; read?: string | undefined }): Array<readonly string[]> {
+  return command.read === undefined ? [command.argv] : [];
 }
 
 /** Whether `program` would start: found on PATH (or, with a "/", at that path) and executable. */

@@ -83,6 +83,11 @@ export interface CommandStartEntry {
   stdin?: string | undefined;
   /** For a check or probe with retries: which attempt this is (1, 2, …). */
   attempt?: number | undefined;
+  /**
+   * A `read:` check or probe: this file was read by the engine itself, no program ran; `argv`
+   * is then `["read", path]`. Absent for every command that ran a program.
+   */
+  read?: string | undefined;
 }
 
 /** A `do` or `undo` command not run because its `if` / `unless` condition said so. */

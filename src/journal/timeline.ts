@@ -42,7 +42,10 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
             ? ''
             : `   <<< ${JSON.stringify(line.stdin.length > 200 ? `${line.stdin.slice(0, 200)}…` : line.stdin)}`,
         ].join('');
-        out.push(`${time}   ${line.phase.padEnd(10)} $ ${toShellLine(line.argv)}${notes}`);
+        // A `read:` check ran no program: no "$" prompt that would say otherwise.
+        const what =
+          line.read === undefined ? `$ ${toShellLine(line.argv)}` : `  read ${line.read}   (read in-process)`;
+        out.push(`${time}   ${line.phase.padEnd(10)} ${what}${notes}`);
         out.push(`${' '.repeat(12)}   ${' '.repeat(10)}   → ${result}`);
         break;
       }

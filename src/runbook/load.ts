@@ -237,6 +237,9 @@ function defaultProblems(parameters: Record<string, ParamSpec>): string[] {
 function trapHint(issue: z.core.$ZodIssue): string {
   // Steps are parsed inside a transform, which passes their issues on as custom ones: the message tells.
   if (issue.code !== 'unrecognized_keys' && !issue.message.startsWith('Unrecognized key')) return '';
+  // `read:` where only commands go (issue 16): say where it belongs instead.
+  if (issue.message.includes('"read"'))
+    return ' ("read:" is for checks and probes only: verify, requires, diagnose; here run a command, e.g. [cat, FILE])';
   return ' (inside { }, a comma ends a value: quote text that holds a comma, or write the map in block style)';
 }
 

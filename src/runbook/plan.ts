@@ -14,6 +14,11 @@ export interface PlannedCommand {
   okExit?: readonly number[] | undefined;
   /** Run the command only if this check holds (`if`) or does not hold (`unless`). */
   condition?: PlannedCondition | undefined;
+  /**
+   * A `read:` check or probe (only those): this file is read in-process, no program runs.
+   * `argv` is then `["read", path]`, which journals and messages show.
+   */
+  read?: string | undefined;
 }
 
 /** The `if` / `unless` of a command: a read-only check, journaled in the phase "do-condition" or "undo-condition". */

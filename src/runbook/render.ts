@@ -149,8 +149,20 @@ function renderStep(step: StepSpec, scope: Scope, id: string, onlyIfCreatedBy: r
     ...(spec.retries !== undefined && { retries: spec.retries }),
     ...(spec.delay !== undefined && { delayMs: Math.round(spec.delay * 1000) }),
   });
+  // A check or probe runs its command, or reads its file (`read:`): then argv is the marker
+  // ["read", path] that journals and messages show, and no program runs.
+  const runOrRead = (spec: {
+    run?: string[] | undefined;
+    read?: string | undefined;
+    timeout?: number | undefined;
+    stdin?: string | undefined;
+  }): PlannedCommand => {
+    if (spec.read === undefined) return command({ run: spec.run ?? [], timeout: spec.timeout, stdin: spec.stdin });
+    const path = readPath(renderTemplate(spec.read, scope));
+    return { argv: ['read', path], read: path, timeoutMs: timeoutOf(spec.timeout) };
+  };
   const renderCheck = (check: CheckSpec): PlannedCheck => ({
-    ...command({ run: check.run, timeout: check.timeout, stdin: check.stdin }),
+    ...runOrRead(check),
     expect: renderDeep(check.expect ?? { exit: 0 }, scope) as ExpectSpec,
     ...retry(check),
   });
@@ -171,7 +183,7 @@ function renderStep(step: StepSpec, scope: Scope, id: string, onlyIfCreatedBy: r
     diagnose: step.diagnose
       .filter((probe) => probe.concerns === undefined || probe.concerns.includes(step.id))
       .map((probe) => ({
-        ...command({ run: probe.run, timeout: probe.timeout }),
+        ...runOrRead(probe),
         when: renderDeep(probe.when, scope) as ExpectSpec,
         cause: renderTemplate(probe.cause, scope),
         fix: probe.fix === undefined ? undefined : renderTemplate(probe.fix, scope),
@@ -179,6 +191,19 @@ function renderStep(step: StepSpec, scope: Scope, id: string, onlyIfCreatedBy: r
         independent: probe.concerns !== undefined,
       })),
   };
+}
+
+/**
+ * A read's path once rendered: still absolute, and with no ".." (a parameter such as an
+ * interface name cannot walk a /proc/sys/net/… read out of its directory).
+ */
+function readPath(path: string): string {
+  if (!path.startsWith('/') || path.split('/').includes('..'))
+    throw invalidInput(
+      `read: "${path}" is not an absolute path without ".."`,
+      'check the parameters the path is made of',
+    );
+  return path;
 }
 
 function timeoutOf(seconds: number | undefined): number {

@@ -121,34 +121,57 @@ export const ExpectSpec: z.ZodType<ExpectSpec> = z.lazy(() =>
   }),
 );
 
-/** A verification: a command plus what its result must show (default: exit status 0). */
-export const CheckSpec = z.strictObject({
-  run: Argv,
-  timeout: TimeoutSeconds.optional(),
-  /** Text on standard input: `cmp -s - FILE` checks a whole file's content exactly. */
-  stdin: z.string().optional(),
-  expect: ExpectSpec.optional(),
-  retries: Retries.optional(),
-  delay: DelaySeconds.optional(),
-});
+/**
+ * A file a check or probe reads in-process instead of running a command (`read:`, issue 16):
+ * what the kernel exposes as files (/proc/sys/…, /sys/…), or a directory's names (/run/netns).
+ * An absolute path, which may hold {{param}} placeholders.
+ */
+const ReadPath = z
+  .string()
+  .regex(/^\/[^\0]*$/, 'an absolute path (starting with "/"), e.g. /proc/sys/net/ipv4/ip_forward');
+
+/** A check or probe names a command (`run`) or a file (`read`): exactly one of them. */
+const runOrRead = {
+  check: (c: { run?: unknown; read?: unknown; stdin?: unknown }) =>
+    (c.run === undefined) !== (c.read === undefined) && (c.read === undefined || c.stdin === undefined),
+  message:
+    'a check runs a command ("run: [...]") or reads a file ("read: /path"), one of them (and a read takes no stdin)',
+};
+
+/** A verification: a command (or a file read) plus what its result must show (default: exit status 0). */
+export const CheckSpec = z
+  .strictObject({
+    run: Argv.optional(),
+    read: ReadPath.optional(),
+    timeout: TimeoutSeconds.optional(),
+    /** Text on standard input: `cmp -s - FILE` checks a whole file's content exactly. */
+    stdin: z.string().optional(),
+    expect: ExpectSpec.optional(),
+    retries: Retries.optional(),
+    delay: DelaySeconds.optional(),
+  })
+  .refine(runOrRead.check, { message: runOrRead.message });
 
 /**
- * A diagnostic probe: a read-only command that, when its result matches `when`, reveals the
+ * A diagnostic probe: a read-only command (or a file read) that, when its result matches `when`, reveals the
  * `cause` of a failed verification; `fix` says what would repair it. `concerns` names the steps
  * whose failure it can explain (all steps when absent): a shared list then diagnoses each step
  * with its own cause, not with the first cause any step has (issue 18).
  */
-export const ProbeSpec = z.strictObject({
-  run: Argv,
-  timeout: TimeoutSeconds.optional(),
-  when: ExpectSpec,
-  cause: z.string().min(1),
-  fix: z.string().optional(),
-  retries: Retries.optional(),
-  delay: DelaySeconds.optional(),
-  // Step ids as written; checked against the runbook's steps when it is read (load.ts).
-  concerns: z.array(z.string().min(1)).min(1).optional(),
-});
+export const ProbeSpec = z
+  .strictObject({
+    run: Argv.optional(),
+    read: ReadPath.optional(),
+    timeout: TimeoutSeconds.optional(),
+    when: ExpectSpec,
+    cause: z.string().min(1),
+    fix: z.string().optional(),
+    retries: Retries.optional(),
+    delay: DelaySeconds.optional(),
+    // Step ids as written; checked against the runbook's steps when it is read (load.ts).
+    concerns: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .refine(runOrRead.check, { message: runOrRead.message });
 
 /** A step id as the engine uses it (after rendering). */
 export const stepIdPattern = /^[a-z0-9][a-z0-9-]*$/;

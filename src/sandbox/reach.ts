@@ -25,8 +25,10 @@ export function reachesOutsideSandbox(plan: Plan): string[] {
   const found: string[] = [];
   for (const step of plan.steps) {
     const commands = [...step.requires, ...step.capture, ...step.do, ...step.verify, ...step.undo, ...step.diagnose];
-    for (const { argv } of commands) {
-      if (mayReachOutside(argv)) found.push(`${step.id}: ${argv.join(' ')}`);
+    for (const { argv, read } of commands) {
+      // A `read:` check runs no program: only the file it reads can be outside the sandbox.
+      const outside = read === undefined ? mayReachOutside(argv) : !isPerNetns(read);
+      if (outside) found.push(`${step.id}: ${argv.join(' ')}`);
     }
   }
   return [...new Set(found)];
@@ -40,5 +42,10 @@ function mayReachOutside(argv: readonly string[]): boolean {
   if (path.basename(argv[0] ?? '') === 'sysctl') {
     return argv.slice(1).some((arg) => !arg.startsWith('-') && !arg.startsWith('net.'));
   }
-  return argv.slice(1).some((arg) => arg.startsWith('/') && !perNetns.some((prefix) => arg.startsWith(prefix)));
+  return argv.slice(1).some((arg) => arg.startsWith('/') && !isPerNetns(arg));
+}
+
+/** Whether a path is one of the per-namespace ones (or such a directory itself: /run/netns). */
+function isPerNetns(file: string): boolean {
+  return perNetns.some((prefix) => file.startsWith(prefix) || `${file}/` === prefix);
 }

@@ -70,6 +70,27 @@ describe('preflight: programs resolve on PATH before any change', () => {
     }
   });
 
+  it('read: checks need no program: single-container runs, re-runs and rolls back with only ip and ping on PATH', async () => {
+    const bin = pathWith(['ip', 'ping']);
+    try {
+      await inSandbox(async (host, stateDir) => {
+        const before = await host.snapshot();
+        const args = ['--state-dir', stateDir];
+        const first = await runbookWithPath(host, bin, ['run', 'single-container', ...args]);
+        expect(first.exitCode, first.stdout + first.stderr).toBe(0);
+        const again = await runbookWithPath(host, bin, ['run', 'single-container', ...args]);
+        expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+        const ids = journalIds(stateDir);
+        expect(ids).toHaveLength(2);
+        const back = await runbookWithPath(host, bin, ['rollback', ids[0] ?? '', ...args]);
+        expect(back.exitCode, back.stdout + back.stderr).toBe(0);
+        expect(await host.snapshot()).toEqual(before);
+      });
+    } finally {
+      removeDir(path.dirname(bin));
+    }
+  });
+
   it('check says what is missing too, instead of blaming the host', async () => {
     const bin = pathWith(['ip', 'cat', 'sysctl']);
     try {

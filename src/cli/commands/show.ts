@@ -32,7 +32,7 @@ export function showCommand(ctx: CliContext, runbookName: string, options: { set
       ctx.out(
         `   only if this run created: ${step.onlyIfCreatedBy.join(', ')} (an object found in place is not changed)`,
       );
-    for (const c of step.requires) ctx.out(`   requires: ${toShellLine(c.argv)}   expect ${JSON.stringify(c.expect)}`);
+    for (const c of step.requires) ctx.out(`   requires: ${commandLine(c)}   expect ${JSON.stringify(c.expect)}`);
     for (const c of step.capture) ctx.out(`   capture ${c.name}: ${toShellLine(c.argv)}${captureNote(c)}`);
     for (const c of step.do) ctx.out(`   do:     ${commandLine(c)}`);
     for (const c of step.verify)
@@ -44,8 +44,12 @@ export function showCommand(ctx: CliContext, runbookName: string, options: { set
   return ExitCode.ok;
 }
 
-/** A do/undo command as a person reads it: the command, then its stdin, ok_exit and condition. */
+/**
+ * A command as a person reads it: the command, then its stdin, ok_exit and condition; a
+ * `read:` check as "read PATH", marked as read by runbook itself (no program runs).
+ */
 function commandLine(c: PlannedCommand): string {
+  if (c.read !== undefined) return `read ${c.read}   (read in-process, no command runs)`;
   const notes = [
     c.stdin === undefined ? '' : ` <<< ${JSON.stringify(c.stdin)}`,
     c.okExit === undefined ? '' : `   (ok exit: ${c.okExit.join(', ')})`,
