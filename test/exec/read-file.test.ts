@@ -122,12 +122,25 @@ describe('readFileInProcess', () => {
 });
 
 describe('both executors read in-process', () => {
-  it('no program named "read" is run, whichever executor the engine was given', async () => {
-    const file = path.join(tempDir(), 'setting');
+  it('no program is run, even with a program named "read" first on PATH', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'setting');
     writeFileSync(file, '2\n');
-    for (const executor of [createHostExecutor(), createExecaExecutor()]) {
-      const result = await executor.run(readOf(file));
-      expect(result).toMatchObject({ exitCode: 0, stdout: '2\n', startError: undefined });
+    const bin = path.join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, 'read'), '#!/bin/sh\necho spawned\n', { mode: 0o755 });
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved ?? ''}`;
+    try {
+      for (const executor of [createHostExecutor(), createExecaExecutor()]) {
+        const result = await executor.run(readOf(file));
+        expect(result).toMatchObject({ exitCode: 0, stdout: '2\n', startError: undefined });
+      }
+      // The same argv without `read` does run that program: the marker alone decides nothing.
+      const spawned = await createHostExecutor().run({ argv: ['read', file], timeoutMs: 5_000, readOnly: true });
+      expect(spawned.stdout).toBe('spawned\n');
+    } finally {
+      process.env.PATH = saved;
     }
   });
 });
