@@ -113,7 +113,7 @@ ${runExitCodes}`,
     .option('--set <key=value>', 'override a parameter (repeatable)', collect, [])
     .option(
       '--sandbox',
-      "run inside a throwaway sandbox host (fresh network + mount namespace, like the tutorial VM): the real host's network and /run/netns are not touched, and /run/runbook-sandbox is a scratch tmpfs of its own; its other files and non-net.* sysctls are shared, and a warning names commands that may reach them",
+      "run inside a throwaway sandbox host (fresh network + mount namespace, like the tutorial VM): the real host's network and /run/netns are not touched, and /run/runbook-sandbox is a scratch tmpfs of its own; its other files and non-net.* sysctls are shared: a runbook whose commands would change them is refused (exit 2: the run could not be rolled back once the sandbox is gone), and a warning names commands that may read them",
     )
     .option(
       '--until <step-id>',

@@ -12,7 +12,7 @@ export function formatStepLine(report: StepReport): string {
   const outcome = report.outcome.padEnd(outcomeWidth);
   // Each note says only what is true of this outcome: only a changed step has its effect.
   const note = report.refused
-    ? '  (its command did not run: a precondition does not hold)'
+    ? '  (its command did not run: see why below)'
     : !report.doFailed
       ? ''
       : report.outcome === 'changed'

@@ -54,7 +54,8 @@ export function evaluate(expect: ExpectSpec, result: CommandResult): Verdict {
       return fail(`output does not match ${JSON.stringify(expect.json)}`, jsonMismatch(expect.json, parsed));
   }
   if (expect.not !== undefined && evaluate(expect.not, result).ok) {
-    return fail(`output matches what it must not: ${JSON.stringify(expect.not)}`);
+    // The evidence is the line that matched (say, the route that is in the way), not line one.
+    return fail(`output matches what it must not: ${JSON.stringify(expect.not)}`, matchingLine(expect.not, output));
   }
   return { ok: true, reason: 'as expected', evidence: shorten(matchingLine(expect, output)) };
 }

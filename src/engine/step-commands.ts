@@ -89,7 +89,12 @@ export async function runCapture(
 ): Promise<{ value: string } | { problem: string }> {
   const result = await runJournaled(ctx, stepId, 'capture', index, capture);
   if (!succeeded(result, capture.okExit)) return { problem: 'the command failed' };
-  const extracted = extractValue(capture, result.stdout);
+  // Bytes that are not UTF-8 text (a binary file) cannot be journaled as they are: an undo
+  // would write back a lossy copy. Nothing is kept, and `do` does not run.
+  const extracted: { value: string } | { problem: string } =
+    result.stdoutNotText === true
+      ? { problem: 'its output is not UTF-8 text, so it could not be kept exactly for undo' }
+      : extractValue(capture, result.stdout);
   // The command ran, but gave nothing to keep: say so in the journal, since no capture entry follows.
   if ('problem' in extracted) {
     ctx.journal.append({

@@ -42,6 +42,8 @@ export function createExecaExecutor(): Executor {
           // stdin is closed unless the command carries text for it (a file written with tee).
           ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
           stripFinalNewline: false,
+          // Bytes, decoded below: a capture must know when its output is not text.
+          encoding: 'buffer',
           // Explicit: this process's environment with a fixed, predictable locale, so that
           // checks on command output are stable.
           extendEnv: false,
@@ -57,11 +59,13 @@ export function createExecaExecutor(): Executor {
           result.exitCode === undefined && result.signal === undefined && !timedOut && !result.isCanceled
             ? result.shortMessage
             : undefined;
+        const stdout = decodeText(result.stdout);
         return {
           exitCode: result.exitCode,
           signal: result.signal ?? (result.isCanceled && !timedOut ? 'SIGTERM' : undefined),
-          stdout: String(result.stdout ?? ''),
-          stderr: String(result.stderr ?? ''),
+          stdout: stdout.text,
+          ...(stdout.valid ? {} : { stdoutNotText: true as const }),
+          stderr: decodeText(result.stderr).text,
           durationMs: Math.round(result.durationMs),
           timedOut,
           startError,
@@ -73,4 +77,17 @@ export function createExecaExecutor(): Executor {
       }
     },
   };
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const lossyUtf8 = new TextDecoder('utf-8');
+
+/** A stream's bytes as text, and whether they were valid UTF-8 (else the text is lossy). */
+function decodeText(bytes: Uint8Array | undefined): { text: string; valid: boolean } {
+  if (bytes === undefined) return { text: '', valid: true };
+  try {
+    return { text: strictUtf8.decode(bytes), valid: true };
+  } catch {
+    return { text: lossyUtf8.decode(bytes), valid: false };
+  }
 }

@@ -9,6 +9,11 @@ export interface CommandResult {
   timedOut: boolean;
   /** Set when the program could not be started at all (e.g. not installed). */
   startError: string | undefined;
+  /**
+   * Set when stdout was not valid UTF-8 (a binary file's bytes): `stdout` then holds a lossy
+   * decoding, which must never be kept to restore anything from.
+   */
+  stdoutNotText?: true;
 }
 
 export interface CommandRequest {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { linearRegexProblem, matchesWholeLinear } from './linear-regex.js';
 import { checkParamValue } from './params.js';
+import { checkPlainText } from './plain-text.js';
 import type { ParamSpec, ParamType } from './schema.js';
 
 /**
@@ -13,10 +14,6 @@ import type { ParamSpec, ParamType } from './schema.js';
 /** The types this file checks. */
 export const extendedTypes: ReadonlySet<ParamType> = new Set(['string', 'path', 'enum', 'mac', 'list']);
 
-/** Control characters (C0, DEL): a value holding one would reach a command line or a file unseen. */
-// eslint-disable-next-line no-control-regex -- finding control characters is the point
-const controlCharacter = /[\u0000-\u001f\u007f]/;
-
 /**
  * Why `value` is not a valid value of `spec` (whose type is one of extendedTypes), or undefined
  * when it is.
@@ -26,15 +23,8 @@ export function checkExtendedValue(spec: ParamSpec, value: string): string | und
   return checkSingle(spec.type, value, spec);
 }
 
-/** Why a value with a control character is refused (every type refuses them), or undefined. */
-export function controlCharacterProblem(value: string): string | undefined {
-  const control = controlCharacter.exec(value);
-  if (control === null) return undefined;
-  return `it contains the control character U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}`;
-}
-
 function checkSingle(type: ParamType, value: string, spec: ParamSpec): string | undefined {
-  const control = controlCharacterProblem(value);
+  const control = checkPlainText(value);
   if (control !== undefined) return control;
   // Rollback fills captured values into placeholders that a value could otherwise smuggle in.
   if (value.includes('{{') || value.includes('}}')) return 'a value cannot contain "{{" or "}}"';

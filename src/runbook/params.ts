@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { invalidInput } from '../errors.js';
-import { checkExtendedValue, controlCharacterProblem, defaultText, extendedTypes } from './param-types.js';
+import { checkExtendedValue, defaultText, extendedTypes } from './param-types.js';
 import type { ParamSpec, ParamType } from './schema.js';
 import { checkPlainText, maxNameBytes, printable } from './plain-text.js';
 import { forUser } from '../host/user-command.js';
@@ -17,7 +17,7 @@ export function checkParamValue(
   // string, path, enum, mac and lists: param-types.ts.
   if (extendedTypes.has(type)) return checkExtendedValue({ ...spec, type }, value);
   // No type takes a control character: the type's own message first, when it has one.
-  return checkNetworkValue(type, value, spec) ?? controlCharacterProblem(value);
+  return checkNetworkValue(type, value, spec) ?? checkPlainText(value);
 }
 
 function checkNetworkValue(
@@ -39,6 +39,10 @@ function checkNetworkValue(
         return 'expected an interface name of 1 to 15 characters';
       if (value === '.' || value === '..') return 'an interface cannot be named "." or ".."';
       if (/[/:\s]/.test(value)) return 'an interface name cannot contain "/", ":" or whitespace';
+      // `ip link add name v%d` makes the kernel pick the name (v0, v1, …): the run could not
+      // know which link it made, and its undo would look for "v%d" and leak it.
+      if (value.includes('%'))
+        return 'an interface name cannot contain "%" (the kernel reads v%d as "pick a free name")';
       return undefined;
     case 'ipv4':
       return isIPv4(value) ? undefined : 'expected an IPv4 address such as 10.0.0.10';

@@ -4,18 +4,18 @@
  * escape sequence, NUL) could rewrite what a person reads on the terminal or in the journal.
  */
 
-// C0 controls, DEL and C1 controls: nothing a name, an address or a number ever needs.
-// eslint-disable-next-line no-control-regex
-const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/u;
-// eslint-disable-next-line no-control-regex
-const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/gu;
+// Control characters (C0, DEL, C1) and the invisible ones that change how text reads: format
+// characters (zero-width spaces and joiners, bidi overrides such as U+202E) and the line and
+// paragraph separators. With one, "veth1" on the screen may be another name in the kernel.
+const controlCharacter = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+const controlCharacters = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /** Why `value` is not plain text, or undefined when it is. */
 export function checkPlainText(value: string): string | undefined {
   const match = controlCharacter.exec(value);
   if (match === null) return undefined;
-  const code = (match[0].codePointAt(0) ?? 0).toString(16).padStart(2, '0');
-  return `it contains a control character (U+00${code.toUpperCase()} at position ${match.index + 1}): values must be plain text`;
+  const code = (match[0].codePointAt(0) ?? 0).toString(16).padStart(4, '0').toUpperCase();
+  return `it contains a control or invisible character (U+${code} at position ${match.index + 1}): values must be plain text`;
 }
 
 /** `value` with control characters shown as \u escapes, and cut short: safe to print in a message. */

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { journalLines, onlyRunId } from '../helpers/cli-harness.js';
+import { journalIds, journalLines, onlyRunId } from '../helpers/cli-harness.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import { cliPath, SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
 import { execa } from 'execa';
@@ -137,5 +137,18 @@ describe('forward-filter (docs/write-your-own.md) in a sandbox host', () => {
     } finally {
       removeDir(dir);
     }
+  });
+
+  it('a settings file that is not text is never overwritten: its bytes cannot be kept exactly for undo (issue 11)', async () => {
+    const binary = Buffer.from([0x23, 0x20, 0xff, 0xfe, 0x00, 0x0a]);
+    writeFileSync(settingsFile, binary);
+    const run = await runbook(['run', 'forward-filter', ...set()]);
+    expectExit(run, 1);
+    expect(run.stdout).toMatch(/failed +settings-file /);
+    expect(readFileSync(settingsFile)).toEqual(binary);
+    const lines = journalLines(stateDir, journalIds(stateDir).sort().at(-1) as string);
+    expect(JSON.stringify(lines)).toContain('its output is not UTF-8 text, so it could not be kept exactly for undo');
+    expectExit(await runbook(['rollback']), 0);
+    expect(readFileSync(settingsFile)).toEqual(binary);
   });
 });

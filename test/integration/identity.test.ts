@@ -85,9 +85,7 @@ describe('a same-named object that is not the one the step makes', () => {
 
     const run = await runbook('run', 'single-container', '--set', 'container_veth=enp0s8');
     expectExit(run, 1);
-    expect(run.stdout).toMatch(
-      /failed +move-container-end .*\(its command did not run: a precondition does not hold\)/,
-    );
+    expect(run.stdout).toMatch(/failed +move-container-end .*\(its command did not run: see why below\)/);
     // The pair was found in place (veth1's peer in container1): veth-pair adopts it, and nothing
     // of it is moved (only_if_created_by), before the precondition is even asked.
     expect(run.stderr).toContain('did not run "do": step veth-pair found its object in place before this run');
@@ -221,6 +219,48 @@ describe('an object found in place is adopted as it is, never moved (only_if_cre
     expectExit(resumed, 0);
     expect(await linkLine('ceth1', 'container1')).toMatch(/^ceth1@if\d+$/);
     expectExit(await runbook('rollback', firstId), 0);
+    expect(await host.snapshot()).toEqual(before);
+  });
+});
+
+describe('a network the host already routes is never taken over', () => {
+  it('single-container with subnet=10.0.0.0/25 beside the uplink 10.0.0.0/24: host-route refuses, the uplink keeps its traffic', async () => {
+    const before = await host.snapshot();
+    const run = await runbook(
+      'run',
+      'single-container',
+      '--set',
+      'subnet=10.0.0.0/25',
+      '--set',
+      'container_cidr=10.0.0.2/25',
+      '--set',
+      'gateway=10.0.0.2',
+    );
+    expectExit(run, 1);
+    expect(run.stdout).toMatch(/failed +host-route /);
+    expect(run.stderr).toContain(
+      'the host already routes 10.0.0.0/25 (or a network that holds it) through another link',
+    );
+    // The evidence is the route in the way, not the first line of the output.
+    expect(run.stderr).toContain('10.0.0.0/24 dev enp0s8');
+    expect(run.stderr).not.toContain('fix:      ip route add');
+    await uplinkIntact();
+    const gateway = await host.exec(['ip', 'route', 'get', '10.0.0.1']);
+    expect(gateway.stdout).toContain('dev enp0s8');
+    expect((await host.exec(['ip', 'route', 'show', '10.0.0.0/25'])).stdout).toBe('');
+
+    expectExit(await runbook('rollback'), 0);
+    expect(await host.snapshot()).toEqual(before);
+  });
+
+  it('multi-container with bridge_cidr=10.0.0.20/24 (the uplink network): the bridge gets no address', async () => {
+    const before = await host.snapshot();
+    const run = await runbook('run', 'multi-container', '--set', 'count=1', '--set', 'bridge_cidr=10.0.0.20/24');
+    expectExit(run, 1);
+    expect(run.stdout).toMatch(/failed +bridge-address /);
+    await uplinkIntact();
+    expect((await host.exec(['ip', '-4', 'addr', 'show', 'dev', 'br0'])).stdout).toBe('');
+    expectExit(await runbook('rollback'), 0);
     expect(await host.snapshot()).toEqual(before);
   });
 });

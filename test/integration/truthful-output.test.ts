@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inSandbox } from '../helpers/cli-harness.js';
@@ -76,7 +76,7 @@ describe('truthful output', () => {
     });
   });
 
-  it('--sandbox states what it isolates, and warns about a runbook that writes a file', async () => {
+  it('--sandbox states what it isolates, and refuses a runbook that would write a real file it could never roll back', async () => {
     const dir = tempDir();
     try {
       const file = fixture(
@@ -95,15 +95,17 @@ describe('truthful output', () => {
       );
       await inSandbox(async (host, stateDir) => {
         const run = await host.runbook(['run', file, '--sandbox', '--state-dir', stateDir]);
-        expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-        expect(run.stdout).toContain('NOT isolated: files');
-        expect(run.stderr).toContain("may reach the real host's files or sysctls");
+        expect(run.exitCode, run.stdout + run.stderr).toBe(2);
+        expect(run.stderr).toContain(
+          "would change the real host's files or sysctls, which a one-shot sandbox does not isolate",
+        );
         expect(run.stderr).toContain(`file: touch ${path.join(dir, 'written')}`);
+        expect(existsSync(path.join(dir, 'written'))).toBe(false);
 
         const shipped = await host.runbook(['run', 'single-container', '--sandbox', '--state-dir', stateDir]);
         expect(shipped.exitCode, shipped.stdout + shipped.stderr).toBe(0);
         expect(shipped.stdout).toContain('isolated: the network');
-        expect(shipped.stderr).not.toContain('may reach');
+        expect(shipped.stderr).not.toContain('may read');
       });
     } finally {
       removeDir(dir);

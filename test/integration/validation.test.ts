@@ -16,10 +16,25 @@ const refused: Array<[string, string[], RegExp]> = [
   ['toString', ['--set', 'toString=x'], /unknown parameter "toString"/],
   ['hasOwnProperty', ['--set', 'hasOwnProperty=x'], /unknown parameter "hasOwnProperty"/],
   ['a 300-character name', ['--set', `container=${'c'.repeat(300)}`], /at most 255 characters/],
-  ['an escape sequence', ['--set', 'container=a\u001b[2Jb'], /control character \(U\+001B/],
-  ['a newline', ['--set', 'host_veth=v\nx'], /control character \(U\+000A/],
-  ['a C1 control', ['--set', 'container=a\u009bb'], /control character \(U\+009B/],
+  ['an escape sequence', ['--set', 'container=a\u001b[2Jb'], /control or invisible character \(U\+001B/],
+  ['a newline', ['--set', 'host_veth=v\nx'], /control or invisible character \(U\+000A/],
+  ['a C1 control', ['--set', 'container=a\u009bb'], /control or invisible character \(U\+009B/],
   ['subnet=0.0.0.0/0', ['--set', 'subnet=0.0.0.0/0'], /a route to 0\.0\.0\.0\/0 is a default route/],
+  // The kernel would pick the name (v0), which the run could not know, nor undo.
+  ['host_veth=v%d', ['--set', 'host_veth=v%d'], /cannot contain "%"/],
+  // A name that reads as veth1 on the screen but is not.
+  ['a right-to-left override', ['--set', 'container=c\u202e1'], /control or invisible character \(U\+202E/],
+  // The container's address and its gateway must lie in the subnet the host routes to it.
+  [
+    'subnet=0.0.0.0/1',
+    ['--set', 'subnet=0.0.0.0/1'],
+    /the container's address \(172\.16\.0\.2\) is outside 0\.0\.0\.0\/1/,
+  ],
+  [
+    'gateway=10.0.0.1',
+    ['--set', 'gateway=10.0.0.1'],
+    /the container's gateway \(10\.0\.0\.1\) is outside 172\.16\.0\.0\/24/,
+  ],
 ];
 
 describe('impossible values: exit 2, nothing changed', () => {

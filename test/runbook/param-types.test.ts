@@ -40,8 +40,8 @@ describe('string', () => {
   });
 
   it('refuses control characters and placeholder braces, whatever the pattern', () => {
-    expect(check({ type: 'string' }, 'a\nb')).toBe('it contains the control character U+000A');
-    expect(check({ type: 'string' }, 'a\u0000')).toBe('it contains the control character U+0000');
+    expect(check({ type: 'string' }, 'a\nb')).toContain('control or invisible character (U+000A ');
+    expect(check({ type: 'string' }, 'a\u0000')).toContain('control or invisible character (U+0000 ');
     expect(check({ type: 'string' }, 'tab\there')).toContain('U+0009');
     expect(check({ type: 'string' }, 'del\u007f')).toContain('U+007F');
     expect(check({ type: 'string', pattern: '.*' }, '{{previous}}')).toBe('a value cannot contain "{{" or "}}"');
@@ -60,8 +60,8 @@ describe('path', () => {
     expect(check({ type: 'path' }, '/etc/./hosts')).toContain('"/etc/hosts"');
     expect(check({ type: 'path' }, '/etc/../hosts')).toContain('"/hosts"');
     expect(check({ type: 'path' }, '/etc/')).toContain('"/etc"');
-    expect(check({ type: 'path' }, '/etc/ho\nsts')).toContain('control character U+000A');
-    expect(check({ type: 'path' }, '/etc/ho\u0000sts')).toContain('control character U+0000');
+    expect(check({ type: 'path' }, '/etc/ho\nsts')).toContain('control or invisible character (U+000A ');
+    expect(check({ type: 'path' }, '/etc/ho\u0000sts')).toContain('control or invisible character (U+0000 ');
   });
 });
 
@@ -89,7 +89,7 @@ describe('list', () => {
     expect(check({ type: 'list', of: 'string', max_length: 3 }, 'abc,abcd')).toBe(
       'item 2 "abcd": expected at most 3 characters, got 4',
     );
-    expect(check({ type: 'list', of: 'mac' }, '02:42:ac:11:00:02\n')).toContain('control character');
+    expect(check({ type: 'list', of: 'mac' }, '02:42:ac:11:00:02\n')).toContain('control or invisible character');
   });
 
   it('--set names=a,b,c and a YAML list default give the same value', () => {
@@ -105,10 +105,31 @@ describe('list', () => {
 describe('control characters', () => {
   it('are refused by every type, the network types included (with their own message when they have one)', () => {
     for (const type of ['string', 'path', 'mac', 'interface'] as const)
-      expect(check({ type }, 'veth\u00011'), type).toBe('it contains the control character U+0001');
-    expect(check({ type: 'interface' }, 'eth\u007f')).toBe('it contains the control character U+007F');
+      expect(check({ type }, 'veth\u00011'), type).toContain('control or invisible character (U+0001 ');
+    expect(check({ type: 'interface' }, 'eth\u007f')).toContain('control or invisible character (U+007F ');
     for (const type of ['name', 'ipv4', 'ipv4-cidr', 'ipv4-network', 'integer'] as const)
       expect(check({ type }, '1\u0001'), type).toBeDefined();
+  });
+
+  it('invisible characters are refused too: a name that looks like veth1 is veth1 (issue 11)', () => {
+    // A zero-width space, a right-to-left override, a line separator, a soft hyphen.
+    for (const [value, code] of [
+      ['veth\u200b1', 'U+200B'],
+      ['veth\u202e1', 'U+202E'],
+      ['veth\u20281', 'U+2028'],
+      ['veth\u00ad1', 'U+00AD'],
+    ] as const) {
+      expect(check({ type: 'string' }, value), code).toContain(`control or invisible character (${code} `);
+      // An interface name refuses whitespace first (U+2028 is a line separator).
+      expect(check({ type: 'interface' }, value), code).toBeDefined();
+    }
+    // Letters of other scripts are text, not hidden: kept.
+    expect(check({ type: 'interface' }, 'vé€')).toBeUndefined();
+  });
+
+  it('an interface name with "%" is refused: the kernel would pick the name (v%d makes v0)', () => {
+    expect(check({ type: 'interface' }, 'v%d')).toContain('cannot contain "%"');
+    expect(check({ type: 'interface' }, 'br%')).toContain('cannot contain "%"');
   });
 });
 

@@ -1,6 +1,6 @@
 import { createHostExecutor } from '../../exec/host-executor.js';
 import { runRunbook } from '../../engine/run.js';
-import { exitCodeFor } from '../../errors.js';
+import { exitCodeFor, invalidInput } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
@@ -42,6 +42,7 @@ export async function runCommand(
   trustStateDir(ctx.stateDir, 'write');
 
   if (options.sandbox && !isInsideOneShotSandbox()) {
+    refuseChangesOutsideSandbox(prepared.runbook.spec.name, reachesOutsideSandbox(prepared.plan).changing);
     return reexecInOneShotSandbox(rawArgs);
   }
   const executor = createHostExecutor();
@@ -51,10 +52,10 @@ export async function runCommand(
       ctx.out('sandbox host ready: uplink enp0s8 10.0.0.10/24, gateway 10.0.0.1 (vanishes when this command ends)');
       ctx.out(`  ${sandboxIsolation}`);
     }
-    const reaching = reachesOutsideSandbox(prepared.plan);
-    if (reaching.length > 0) {
-      ctx.err(`warning: these commands of ${prepared.runbook.spec.name} may reach the real host's files or sysctls:`);
-      for (const command of reaching) ctx.err(`  ${command}`);
+    const reading = reachesOutsideSandbox(prepared.plan).reading;
+    if (reading.length > 0) {
+      ctx.err(`warning: these commands of ${prepared.runbook.spec.name} may read the real host's files or sysctls:`);
+      for (const command of reading) ctx.err(`  ${command}`);
     }
   }
   requireNetAdmin(`runbook run ${prepared.runbook.spec.name}`);
@@ -116,4 +117,20 @@ export async function runCommand(
   if (isInsideOneShotSandbox() && !options.json) await showTutorialView(ctx.out, executor, prepared.params);
 
   return exitCodeFor(result.status);
+}
+
+/**
+ * A one-shot sandbox host vanishes with the command, and its runs with it: a change it made to
+ * the real host's files or sysctls could never be rolled back. So such a runbook is refused
+ * before anything runs (issue 11); a persistent sandbox (whose runs can be rolled back) or
+ * paths under the sandbox's scratch dir are the ways to run it.
+ */
+function refuseChangesOutsideSandbox(runbook: string, changing: readonly string[]): void {
+  if (changing.length === 0) return;
+  throw invalidInput(
+    `runbook ${runbook} would change the real host's files or sysctls, which a one-shot sandbox does not isolate, ` +
+      `and its run could not be rolled back once the sandbox vanishes; nothing was changed:\n` +
+      changing.map((command) => `  ${command}`).join('\n'),
+    `point its file parameters under /run/runbook-sandbox/ (--set …), or use a persistent sandbox, whose runs can be rolled back: ${forUser('runbook sandbox create NAME')}, then ${forUser(`runbook --in NAME run ${runbook}`)}`,
+  );
 }
