@@ -285,7 +285,7 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
     expect(causeLines(stepBlock('container-default-route'))).toEqual([cause.routeBack]);
     expect(causeLines(stepBlock('ping-host-from-container'))).toEqual([cause.hostRoute, cause.routeBack]);
     // Every block is printed once; later steps refer to it.
-    expect(first.stdout.match(/evidence: ip route get 172\.16\.0\.2/g)).toHaveLength(1);
+    expect(first.stdout.match(/evidence: ip -o route show match 172\.16\.0\.0\/24/g)).toHaveLength(1);
     expect(first.stdout.match(/evidence: ip -n container1 route get 10\.0\.0\.10/g)).toHaveLength(1);
     expect(first.stdout).toContain(
       `cause:    ${cause.routeBack} (evidence and fix: under container-default-route above)`,
