@@ -124,7 +124,15 @@ export function untrustedReason(found: FoundRunbook): string | undefined {
     if ((mode & 0o022) !== 0)
       return `${entry} is writable by ${(mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${(mode & 0o7777).toString(8)})`;
   }
-  return undefined;
+  // Every dir above too: whoever can write one can rename the runbooks dir away and put their
+  // own in its place. A sticky dir (/tmp) lets no one rename what is not theirs.
+  for (let dir = path.dirname(path.dirname(real)); ; dir = path.dirname(dir)) {
+    const { uid: owner, mode } = statSync(dir);
+    if (!trusted.has(owner)) return `${dir}, above ${real}, is owned by uid ${owner}, not by you (uid ${uid}) or root`;
+    if ((mode & 0o022) !== 0 && (mode & 0o1000) === 0)
+      return `${dir}, above ${real}, is writable by ${(mode & 0o020) !== 0 ? 'its group' : 'others'} and not sticky (mode ${(mode & 0o7777).toString(8)})`;
+    if (dir === path.dirname(dir)) return undefined;
+  }
 }
 
 function runbookNamesIn(dir: string): string[] {

@@ -111,6 +111,19 @@ describe('a runbook picked by name from a dir others can write is refused (Stric
     expect(untrustedReason(found!)).toContain('writable');
   });
 
+  it('a private runbooks dir inside a dir anyone can write (not sticky) is refused: it could be swapped', () => {
+    const above = dir('shared-above', {});
+    const inner = dir('shared-above/runbooks', { 'x.yaml': runbook('x', 'x') });
+    chmodSync(above, 0o777);
+    vi.stubEnv('RUNBOOK_PATH', inner);
+    expect(thrown(() => resolveRunbookFile('x')).message).toContain(
+      `${above}, above ${path.join(inner, 'x.yaml')}, is writable by its group and not sticky (mode 777)`,
+    );
+    // Sticky, as /tmp is: no one can rename what is not theirs.
+    chmodSync(above, 0o1777);
+    expect(resolveRunbookFile('x')).toBe(path.join(inner, 'x.yaml'));
+  });
+
   it('a writable file in a private dir, or a symlink to one, is refused too', () => {
     const priv = dir('priv', { 'w.yaml': runbook('w', 'w') });
     chmodSync(path.join(priv, 'w.yaml'), 0o646);
