@@ -223,6 +223,31 @@ describe('an object found in place is adopted as it is, never moved (only_if_cre
   });
 });
 
+describe("someone else's ceth1 already inside container1", () => {
+  it('is not taken for the moved end: move-container-end fails with the cause, and rollback restores the host', async () => {
+    await host.exec(['ip', 'netns', 'add', 'container1']);
+    await host.exec(['ip', 'link', 'add', 'name', 'ceth1', 'type', 'veth', 'peer', 'name', 'xpeer']);
+    await host.exec(['ip', 'link', 'set', 'dev', 'ceth1', 'netns', 'container1']);
+    const before = await host.snapshot();
+
+    const run = await runbook('run', 'single-container');
+    expectExit(run, 1);
+    // Not "ok": the ceth1 there is not the peer of veth1.
+    expect(run.stdout).toMatch(/failed +move-container-end /);
+    expect(run.stderr).toContain('container1 already has a link named ceth1 that is not the peer of veth1');
+    // Nothing of the foreign link was touched: no address, still down.
+    const foreign = (await host.ipJson(['-n', 'container1', 'addr', 'show', 'dev', 'ceth1'])) as Array<{
+      flags: string[];
+      addr_info: Array<{ family: string }>;
+    }>;
+    expect(foreign[0]?.flags).not.toContain('UP');
+    expect(foreign[0]?.addr_info.filter((a) => a.family === 'inet')).toEqual([]);
+
+    expectExit(await runbook('rollback'), 0);
+    expect(await host.snapshot()).toEqual(before);
+  });
+});
+
 describe('a network the host already routes is never taken over', () => {
   it('single-container with subnet=10.0.0.0/25 beside the uplink 10.0.0.0/24: host-route refuses, the uplink keeps its traffic', async () => {
     const before = await host.snapshot();
