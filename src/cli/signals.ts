@@ -1,14 +1,25 @@
 import type { CliContext } from './context.js';
 
+/** What becomes of the work an interrupt stops, said when it comes: true for the command at hand. */
+export const afterInterrupt = {
+  run: 'the step in progress is re-checked on resume',
+  rollback: 'run the rollback again to finish it',
+  check: 'a check changes nothing',
+  confirm: 'run the command again',
+} as const;
+
 /**
  * Runs `work` with an AbortSignal that SIGINT / SIGTERM / SIGHUP abort. The engine checks it before
  * every command, so a run stops at the next safe point with its journal complete.
  */
-export async function withInterruptSignal<T>(ctx: CliContext, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withInterruptSignal<T>(
+  ctx: CliContext,
+  work: (signal: AbortSignal) => Promise<T>,
+  then: (typeof afterInterrupt)[keyof typeof afterInterrupt] = afterInterrupt.run,
+): Promise<T> {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
-    if (!controller.signal.aborted)
-      ctx.err(`${name}: stopping at the next safe point (the step in progress is re-checked on resume)…`);
+    if (!controller.signal.aborted) ctx.err(`${name}: stopping at the next safe point (${then})…`);
     controller.abort();
   };
   process.on('SIGINT', onSignal);

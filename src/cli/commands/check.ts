@@ -8,7 +8,7 @@ import { requireNetAdmin } from '../../host/privileges.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import type { CliContext } from '../context.js';
 import { formatDiagnosis, logCommand } from '../output.js';
-import { withInterruptSignal } from '../signals.js';
+import { afterInterrupt, withInterruptSignal } from '../signals.js';
 import { forUser } from '../../host/user-command.js';
 
 export interface CheckOptions {
@@ -40,17 +40,20 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
   const formatStep = stepCheckFormatter();
   const printStep = (step: StepCheck) => formatStep(step).forEach((line) => ctx.out(line));
   const executor = createHostExecutor();
-  const result = await withInterruptSignal(ctx, (signal) =>
-    checkRunbook({
-      runbook,
-      params,
-      plan,
-      stateDir: ctx.stateDir,
-      executor,
-      signal,
-      onStep: options.json ? undefined : printStep,
-      onCommand: logCommand(ctx),
-    }),
+  const result = await withInterruptSignal(
+    ctx,
+    (signal) =>
+      checkRunbook({
+        runbook,
+        params,
+        plan,
+        stateDir: ctx.stateDir,
+        executor,
+        signal,
+        onStep: options.json ? undefined : printStep,
+        onCommand: logCommand(ctx),
+      }),
+    afterInterrupt.check,
   );
 
   if (options.json) {

@@ -3,7 +3,7 @@ import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { ExitCode } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { jsonLine, logCommand } from '../output.js';
-import { withInterruptSignal } from '../signals.js';
+import { afterInterrupt, withInterruptSignal } from '../signals.js';
 import { formatUndoLine } from './rollback.js';
 import { forUser } from '../../host/user-command.js';
 
@@ -13,17 +13,20 @@ export async function confirmCommand(
   runId: string | undefined,
   options: { json?: boolean },
 ): Promise<number> {
-  const result = await withInterruptSignal(ctx, (signal) =>
-    confirmRun({
-      stateDir: ctx.stateDir,
-      runId,
-      // Only used when the deadline has passed and the run must be reverted instead.
-      executor: createExecaExecutor(),
-      signal,
-      onUndo: (report) => ctx.err(formatUndoLine(report)),
-      onCommand: logCommand(ctx),
-      onNote: (note) => ctx.err(`note: ${note}`),
-    }),
+  const result = await withInterruptSignal(
+    ctx,
+    (signal) =>
+      confirmRun({
+        stateDir: ctx.stateDir,
+        runId,
+        // Only used when the deadline has passed and the run must be reverted instead.
+        executor: createExecaExecutor(),
+        signal,
+        onUndo: (report) => ctx.err(formatUndoLine(report)),
+        onCommand: logCommand(ctx),
+        onNote: (note) => ctx.err(`note: ${note}`),
+      }),
+    afterInterrupt.confirm,
   );
   if (options.json) ctx.out(jsonLine({ event: 'confirm', ...withoutDetails(result) }));
   switch (result.kind) {

@@ -7,7 +7,7 @@ import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import type { CliContext } from '../context.js';
 import { jsonLine, logCommand } from '../output.js';
-import { withInterruptSignal } from '../signals.js';
+import { afterInterrupt, withInterruptSignal } from '../signals.js';
 import { forUser } from '../../host/user-command.js';
 
 /** `runbook rollback [run-id]`: undo, in reverse order, exactly what a run changed. */
@@ -29,16 +29,19 @@ export async function rollbackCommand(
   requireNetAdmin(options.all ? 'runbook rollback --all' : 'runbook rollback');
   trustStateDir(ctx.stateDir, 'write');
   if (options.all) return rollbackAllCommand(ctx, options.runbook, options.json === true);
-  const result = await withInterruptSignal(ctx, (signal) =>
-    rollbackRun({
-      stateDir: ctx.stateDir,
-      runId,
-      executor: createHostExecutor(),
-      signal,
-      onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
-      onCommand: logCommand(ctx),
-      onNote: (note) => ctx.err(`note: ${note}`),
-    }),
+  const result = await withInterruptSignal(
+    ctx,
+    (signal) =>
+      rollbackRun({
+        stateDir: ctx.stateDir,
+        runId,
+        executor: createHostExecutor(),
+        signal,
+        onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
+        onCommand: logCommand(ctx),
+        onNote: (note) => ctx.err(`note: ${note}`),
+      }),
+    afterInterrupt.rollback,
   );
   return reportRollback(ctx, result, options.json === true);
 }
@@ -101,19 +104,23 @@ function notUndoable(steps: readonly UndoReport[]): string {
  * first (src/engine/rollback-all.ts). One block per run, as `rollback ID` prints it.
  */
 async function rollbackAllCommand(ctx: CliContext, runbook: string | undefined, json: boolean): Promise<number> {
-  const result = await withInterruptSignal(ctx, (signal) =>
-    rollbackAll({
-      stateDir: ctx.stateDir,
-      runbook,
-      executor: createHostExecutor(),
-      signal,
-      onRun: (run, position, total) => {
-        if (!json) ctx.out(`rollback of run ${run.id} (${run.runbook}), ${position} of ${total}, newest first`);
-      },
-      onUndo: (runId, report) => ctx.out(json ? jsonLine({ event: 'undo', runId, ...report }) : formatUndoLine(report)),
-      onCommand: logCommand(ctx),
-      onNote: (note) => ctx.err(`note: ${note}`),
-    }),
+  const result = await withInterruptSignal(
+    ctx,
+    (signal) =>
+      rollbackAll({
+        stateDir: ctx.stateDir,
+        runbook,
+        executor: createHostExecutor(),
+        signal,
+        onRun: (run, position, total) => {
+          if (!json) ctx.out(`rollback of run ${run.id} (${run.runbook}), ${position} of ${total}, newest first`);
+        },
+        onUndo: (runId, report) =>
+          ctx.out(json ? jsonLine({ event: 'undo', runId, ...report }) : formatUndoLine(report)),
+        onCommand: logCommand(ctx),
+        onNote: (note) => ctx.err(`note: ${note}`),
+      }),
+    afterInterrupt.rollback,
   );
   if (result.kind === 'nothing') {
     ctx.out(json ? jsonLine({ event: 'nothing', message: result.message }) : result.message);
