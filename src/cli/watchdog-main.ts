@@ -68,7 +68,7 @@ export async function watchdogMain(stateDir: string, runId: string): Promise<num
       stateDir,
       `automatic revert of run ${runId}`,
       // A command holding the lock (a long run, say) is waited for: the revert comes after it.
-      { lockWaitMs: Number.POSITIVE_INFINITY, signal: controller.signal, onNote: log },
+      { executor, lockWaitMs: Number.POSITIVE_INFINITY, signal: controller.signal, onNote: log },
       () =>
         revertIfDueWhileLocked({
           stateDir,

@@ -56,8 +56,15 @@ export async function confirmRun(options: ConfirmOptions): Promise<ConfirmResult
     }
     const now = options.now?.() ?? Date.now();
     if (isExpired(confirmation.deadline, now)) {
-      const revert = await revertIfDueWhileLocked({ ...options, runId });
-      return { kind: 'reverted', runId, deadline: confirmation.deadline, at: undefined, revert };
+      // Only now does confirm change the host: the host's lock is taken for the revert alone, so
+      // that a confirm in time is never refused because another state dir's run holds it.
+      const hostLock = await options.executor.lockHost?.(`automatic revert of run ${runId}`, stateDir);
+      try {
+        const revert = await revertIfDueWhileLocked({ ...options, runId });
+        return { kind: 'reverted', runId, deadline: confirmation.deadline, at: undefined, revert };
+      } finally {
+        hostLock?.release();
+      }
     }
     if (confirmation.rollbackStarted) {
       throw invalidInput(

@@ -3,7 +3,8 @@ import { assertSameHost, isOneShotRun, isThisHost } from '../host/binding.js';
 import { currentUser } from '../host/identity.js';
 import type { AttemptStartEntry } from '../journal/entries.js';
 import { findRun } from '../journal/find-run.js';
-import { acquireLock } from '../journal/lock.js';
+import type { Executor } from '../exec/types.js';
+import { acquireLock, type Lock } from '../journal/lock.js';
 import { journalFile } from '../journal/paths.js';
 import { readJournal, runStartOf, verifyJournal, type ReadJournal } from '../journal/reader.js';
 import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
@@ -34,7 +35,10 @@ export interface Nothing {
   message: string;
 }
 
-/** Runs `work` holding the state dir's lock; a stale lock taken over is reported through `onNote`. */
+/**
+ * Runs `work` holding the state dir's lock only, for a command that does not change the host
+ * (confirm); a stale lock taken over is reported through `onNote`.
+ */
 export async function withStateLock<T>(
   stateDir: string,
   command: string,
@@ -47,6 +51,46 @@ export async function withStateLock<T>(
     return await work();
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * The locks of a command that runs steps' `do` or `undo` (run, resume, rollback, a revert):
+ * the state dir's, then the host's, which `executor` keeps (src/host/host-lock.ts), so that
+ * two runbook processes with different state dirs never change one host at once (issue 11).
+ * Neither waits: whichever is taken fails the command with exit 3, nothing changed.
+ */
+export async function acquireChangeLocks(stateDir: string, command: string, executor: Executor): Promise<Lock> {
+  const stateLock = acquireLock(stateDir, command);
+  try {
+    const hostLock = await executor.lockHost?.(command, stateDir);
+    return {
+      takeoverNote: stateLock.takeoverNote,
+      release: () => {
+        hostLock?.release();
+        stateLock.release();
+      },
+    };
+  } catch (error) {
+    stateLock.release();
+    throw error;
+  }
+}
+
+/** Runs `work` holding the locks of a command that changes the host (acquireChangeLocks). */
+export async function withChangeLocks<T>(
+  stateDir: string,
+  command: string,
+  executor: Executor,
+  onNote: ((note: string) => void) | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
+  const locks = await acquireChangeLocks(stateDir, command, executor);
+  try {
+    if (locks.takeoverNote !== undefined) onNote?.(locks.takeoverNote);
+    return await work();
+  } finally {
+    locks.release();
   }
 }
 

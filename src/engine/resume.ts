@@ -4,7 +4,7 @@ import type { Executor } from '../exec/types.js';
 import type { RunIndex } from '../journal/run-index.js';
 import { loadRunbook } from '../runbook/load.js';
 import type { CommandEvent } from './journaled-command.js';
-import { continueRun, selectRun, withStateLock, type Nothing } from './recorded-run.js';
+import { continueRun, selectRun, withChangeLocks, type Nothing } from './recorded-run.js';
 import { executeAndRecord, type StepReport, type StepsResult } from './execute-steps.js';
 import { forUser } from '../host/user-command.js';
 
@@ -33,7 +33,7 @@ const resumable: ReadonlySet<RunIndex['status']> = new Set(['interrupted', 'fail
  */
 export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
   const { stateDir } = options;
-  return withStateLock(stateDir, 'resume', options.onNote, async () => {
+  return withChangeLocks(stateDir, 'resume', options.executor, options.onNote, async () => {
     const run = selectRun({
       stateDir,
       runId: options.runId,

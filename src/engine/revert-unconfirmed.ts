@@ -1,11 +1,11 @@
 import { RunbookError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
-import { acquireLock, type Lock } from '../journal/lock.js';
+import type { Lock } from '../journal/lock.js';
 import { removePendingMarker } from '../journal/pending-confirmations.js';
 import { readRunIndex } from '../journal/run-index.js';
 import { confirmationOf, isExpired, revertReason, type Confirmation } from './confirmation.js';
 import type { CommandEvent } from './journaled-command.js';
-import { openRecordedRun, recordedNothing } from './recorded-run.js';
+import { acquireChangeLocks, openRecordedRun, recordedNothing } from './recorded-run.js';
 import { rollbackWhileLocked, type RollbackResult } from './rollback.js';
 import type { UndoReport } from './undo-steps.js';
 
@@ -88,20 +88,26 @@ export async function revertDueRuns(
 }
 
 /**
- * Runs `work` holding the state dir's lock, waiting for it while another command holds it
- * (for at most `lockWaitMs`, or until `signal` aborts; then the usual exit 3 error).
+ * Runs `work` holding the state dir's lock and the host's (a revert runs undo commands),
+ * waiting for them while another command holds either (for at most `lockWaitMs`, or until
+ * `signal` aborts; then the usual exit 3 error).
  */
 export async function withStateLockWaiting<T>(
   stateDir: string,
   command: string,
-  options: { lockWaitMs: number; signal?: AbortSignal | undefined; onNote?: ((note: string) => void) | undefined },
+  options: {
+    executor: Executor;
+    lockWaitMs: number;
+    signal?: AbortSignal | undefined;
+    onNote?: ((note: string) => void) | undefined;
+  },
   work: () => Promise<T>,
 ): Promise<T> {
   const until = Date.now() + options.lockWaitMs;
   let lock: Lock;
   for (;;) {
     try {
-      lock = acquireLock(stateDir, command);
+      lock = await acquireChangeLocks(stateDir, command, options.executor);
       break;
     } catch (error) {
       const locked = error instanceof RunbookError && error.code === 'locked';

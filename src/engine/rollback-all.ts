@@ -6,7 +6,7 @@ import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
 import type { CommandEvent } from './journaled-command.js';
 import { isThisHost } from '../host/binding.js';
 import { hasChangesLeft } from './changes-left.js';
-import { withStateLock, type Nothing } from './recorded-run.js';
+import { withChangeLocks, type Nothing } from './recorded-run.js';
 import type { UndoReport } from './undo-steps.js';
 import { rollbackWhileLocked } from './rollback.js';
 
@@ -48,7 +48,7 @@ export type RollbackAllResult =
  */
 export async function rollbackAll(options: RollbackAllOptions): Promise<RollbackAllResult> {
   const command = options.runbook === undefined ? 'rollback --all' : `rollback --all --runbook ${options.runbook}`;
-  return withStateLock(options.stateDir, command, options.onNote, async () => {
+  return withChangeLocks(options.stateDir, command, options.executor, options.onNote, async () => {
     // A damaged run cannot be read as a run (issue 10): nothing acts on it, but it is named.
     for (const run of listRunIndexes(options.stateDir).filter((r) => r.status === 'damaged'))
       options.onNote?.(

@@ -4,7 +4,7 @@ import { RunbookError } from '../errors.js';
 import type { PlannedStep } from '../runbook/plan.js';
 import { requirePrograms, spawned } from '../host/preflight.js';
 import type { CommandEvent } from './journaled-command.js';
-import { continueRun, selectRun, withStateLock, type Nothing, type RecordedRun } from './recorded-run.js';
+import { continueRun, selectRun, withChangeLocks, type Nothing, type RecordedRun } from './recorded-run.js';
 import { hasChangesLeft } from './changes-left.js';
 import { withValues } from './step-commands.js';
 import { undoSteps, type UndoReport, type UndoResult } from './undo-steps.js';
@@ -32,7 +32,9 @@ export type RollbackResult = Nothing | ({ kind: 'rollback'; runId: string; plann
  * crashed rollback is finished by running rollback again; a finished one is not repeated.
  */
 export async function rollbackRun(options: RollbackOptions): Promise<RollbackResult> {
-  return withStateLock(options.stateDir, 'rollback', options.onNote, () => rollbackWhileLocked(options));
+  return withChangeLocks(options.stateDir, 'rollback', options.executor, options.onNote, () =>
+    rollbackWhileLocked(options),
+  );
 }
 
 /** The rollback itself, for a caller that holds the state dir's lock (run --rollback-on-failure). */

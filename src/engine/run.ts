@@ -1,6 +1,5 @@
 import type { Executor } from '../exec/types.js';
 import { currentHost, currentUser } from '../host/identity.js';
-import { acquireLock } from '../journal/lock.js';
 import { newRunId } from '../journal/paths.js';
 import { RunJournal } from '../journal/run-journal.js';
 import type { LoadedRunbook } from '../runbook/load.js';
@@ -9,6 +8,7 @@ import { renderPlan } from '../runbook/render.js';
 import type { CommandEvent } from './journaled-command.js';
 import type { UndoReport } from './undo-steps.js';
 import { rollbackWhileLocked, type RollbackResult } from './rollback.js';
+import { acquireChangeLocks } from './recorded-run.js';
 import { executeAndRecord, type StepReport, type StepsResult } from './execute-steps.js';
 import { engineVersion } from '../version.js';
 import { leaveProvisional, type Provisional } from './arm-confirmation.js';
@@ -42,7 +42,7 @@ export interface RunRunbookResult extends StepsResult {
 }
 
 /**
- * `runbook run`: takes the state dir's lock, starts a journal whose first entry pins the
+ * `runbook run`: takes the state dir's lock and the host's, starts a journal whose first entry pins the
  * runbook text, parameters, user and host, runs every step, and records how the run ended.
  */
 export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbookResult> {
@@ -57,7 +57,7 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
 
   requirePrograms(options.executor, plan.steps.flatMap(commandsOf), `runbook ${runbook.spec.name}`);
 
-  const lock = acquireLock(stateDir, `run ${runbook.spec.name}`);
+  const lock = await acquireChangeLocks(stateDir, `run ${runbook.spec.name}`, options.executor);
   try {
     if (lock.takeoverNote !== undefined) options.onNote?.(lock.takeoverNote);
     const runId = newRunId();

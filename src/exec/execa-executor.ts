@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { killProcessGroup } from './kill-group.js';
 import { readFileInProcess } from './read-file.js';
+import { acquireHostLock } from '../host/host-lock.js';
 import { resolvesOnPath } from '../host/preflight.js';
 import type { CommandRequest, CommandResult, Executor } from './types.js';
 
@@ -13,6 +14,7 @@ import type { CommandRequest, CommandResult, Executor } from './types.js';
 export function createExecaExecutor(): Executor {
   return {
     resolves: (program) => resolvesOnPath(program),
+    lockHost: acquireHostLock,
     async run(request: CommandRequest): Promise<CommandResult> {
       // A `read:` check runs no program, whichever executor the engine was given (rollback's
       // undo-checks run through this one from the watchdog and `confirm`).

@@ -13,6 +13,8 @@ export function createHostExecutor(): Executor {
   let changing: Promise<Executor> | undefined;
   return {
     resolves: (program) => resolvesOnPath(program),
+    // Loaded when a command is about to change the host: `check` never needs it.
+    lockHost: async (command, stateDir) => (await import('../host/host-lock.js')).acquireHostLock(command, stateDir),
     async run(request: CommandRequest): Promise<CommandResult> {
       if (request.read !== undefined) return readFileInProcess(request);
       if (request.readOnly === true && request.input === undefined) return spawnReadOnly(request);

@@ -1,3 +1,5 @@
+import type { HostLock } from '../host/host-lock.js';
+
 /** What running one command produced. Shaped the same whether it succeeded or not. */
 export interface CommandResult {
   /** Exit status; undefined when the process was killed by a signal or never started. */
@@ -40,6 +42,12 @@ export interface Executor {
   run(request: CommandRequest): Promise<CommandResult>;
   /** Whether `program` would start (found on PATH): the preflight asks before anything runs. */
   resolves?(program: string): boolean;
+  /**
+   * Takes the lock of the host this executor changes: one runbook process changing it at a
+   * time, whatever its state dir (src/host/host-lock.ts). The real executors have it; a fake
+   * host has nothing to share, so tests in memory never wait for each other.
+   */
+  lockHost?(command: string, stateDir: string): Promise<HostLock>;
 }
 
 /**
