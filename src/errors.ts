@@ -19,7 +19,12 @@ export const exitCodes = {
       'invalid input (unknown runbook, bad parameter, malformed file or flag), not root, a run that belongs ' +
       'to another host, or a runbook changed since the run (resume without --force); nothing was changed',
   },
-  locked: { code: 3, meaning: "another runbook command holds the state dir's lock (the message names it)" },
+  locked: {
+    code: 3,
+    meaning:
+      "another runbook command holds the state dir's lock, or another runbook process (of any state dir) is " +
+      'changing this host; the message names it; nothing was changed',
+  },
   interrupted: { code: 130, meaning: 'interrupted (SIGINT/SIGTERM/SIGHUP) at a safe point' },
 } as const;
 
@@ -33,7 +38,7 @@ export const ExitCode = Object.fromEntries(Object.entries(exitCodes).map(([name,
 export type ErrorCode =
   | 'invalid-input' // a runbook, parameter or flag is wrong; nothing was changed
   | 'not-permitted' // not root / no CAP_NET_ADMIN; nothing was changed
-  | 'locked' // another mutating command holds the state dir
+  | 'locked' // another mutating command holds the state dir, or another runbook process changes this host
   | 'journal-damaged' // a journal line is damaged or the hash chain is broken
   | 'wrong-host' // a recorded run belongs to another host or namespace
   | 'step-failed' // a step (or an automatic revert's undo) could not be done
