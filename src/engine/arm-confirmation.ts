@@ -37,7 +37,13 @@ export async function leaveProvisional(journal: RunJournal, options: LeaveProvis
     // the user asked for exactly that guarantee: undo it at once instead.
     const message = (error as Error).message;
     journal.close();
-    const rollback = await rollbackWhileLocked({ ...options, runId, reason: `automatic revert: ${message}` });
+    // force: the run has just ended, under the locks it still holds; nothing came after it.
+    const rollback = await rollbackWhileLocked({
+      ...options,
+      runId,
+      reason: `automatic revert: ${message}`,
+      force: true,
+    });
     if (rollback.kind === 'nothing' || rollback.status === 'rolled-back') removePendingMarker(stateDir, runId);
     return { kind: 'not-armed', error: message, rollback };
   }

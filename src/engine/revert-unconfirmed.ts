@@ -60,6 +60,9 @@ export async function revertIfDueWhileLocked(options: RevertOptions & { runId: s
     runId,
     opened: run,
     reason: revertReason(confirmation.deadline),
+    // Never refused because a later run built on it: undoing an unconfirmed change at its
+    // deadline is the promise --confirm-within makes, and what restores a cut-off session.
+    force: true,
   });
   if (result.kind === 'nothing' || result.status === 'rolled-back') removePendingMarker(stateDir, runId);
   return { kind: 'reverted', runId, deadline: confirmation.deadline, result };

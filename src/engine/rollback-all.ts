@@ -6,9 +6,10 @@ import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
 import type { CommandEvent } from './journaled-command.js';
 import { isThisHost } from '../host/binding.js';
 import { hasChangesLeft } from './changes-left.js';
-import { withChangeLocks, type Nothing } from './recorded-run.js';
+import { openRecordedRun, recordedNothing, withChangeLocks, type Nothing } from './recorded-run.js';
+import { builtOnError, laterRunsBuiltOn } from './later-runs.js';
 import type { UndoReport } from './undo-steps.js';
-import { rollbackWhileLocked } from './rollback.js';
+import { rollbackWhileLocked, stepsToUndo } from './rollback.js';
 
 export interface RollbackAllOptions {
   stateDir: string;
@@ -21,6 +22,8 @@ export interface RollbackAllOptions {
   onUndo?: ((runId: string, report: UndoReport) => void) | undefined;
   onCommand?: ((event: CommandEvent) => void) | undefined;
   onNote?: ((note: string) => void) | undefined;
+  /** With --runbook: roll back even if runs of other runbooks built on these (later-runs.ts). */
+  force?: boolean | undefined;
 }
 
 export interface RolledBackRun {
@@ -54,10 +57,22 @@ export async function rollbackAll(options: RollbackAllOptions): Promise<Rollback
       options.onNote?.(
         `run ${run.id} is damaged (${run.damage}) and is left alone; see: runbook journal ${run.id} --verify`,
       );
-    const todo = runsWithChangesLeft(options.stateDir, options.runbook);
+    const selected = runsOfThisHost(options.stateDir, options.runbook);
+    const todo = selected.filter((r) => hasChangesLeft(options.stateDir, r));
     if (todo.length === 0) {
       const which = options.runbook === undefined ? 'no run' : `no run of ${options.runbook}`;
       return { kind: 'nothing', message: `nothing to roll back: ${which} on this host has changes left to undo` };
+    }
+    // Without --runbook every run of this host goes, newest first: none is left to build on
+    // another. With it, a run of another runbook may build on one of these (container-internet
+    // on multi-container's steps): refuse before undoing anything, as `rollback ID` does.
+    if (options.runbook !== undefined && options.force !== true) {
+      const alongWith = new Set(selected.map((r) => r.id));
+      for (const index of todo) {
+        const run = openRecordedRun(options.stateDir, index);
+        const later = laterRunsBuiltOn(options.stateDir, run, stepsToUndo(run), alongWith);
+        if (later.length > 0) throw builtOnError(index.id, later);
+      }
     }
     const runs: RolledBackRun[] = [];
     for (const [i, index] of todo.entries()) {
@@ -70,6 +85,8 @@ export async function rollbackAll(options: RollbackAllOptions): Promise<Rollback
         onUndo: (report) => options.onUndo?.(index.id, report),
         onCommand: options.onCommand,
         onNote: options.onNote,
+        // Checked above, for all of them at once (a later run of the list is undone before it).
+        force: true,
       });
       // "nothing" cannot happen for a run picked as having changes left; skip it if it does.
       if (result.kind === 'nothing') continue;
@@ -83,19 +100,19 @@ export async function rollbackAll(options: RollbackAllOptions): Promise<Rollback
 }
 
 /**
- * The runs of this host (network namespace, hostname, sandbox) with changes left to undo,
- * newest first, optionally only those of one runbook. Runs of other hosts are never picked:
- * their journals describe another kernel.
+ * The runs of this host (network namespace, hostname, sandbox), newest first, optionally only
+ * those of one runbook. Runs of other hosts are never picked: their journals describe another
+ * kernel.
  */
-export function runsWithChangesLeft(stateDir: string, runbook?: string): RunIndex[] {
+function runsOfThisHost(stateDir: string, runbook?: string): RunIndex[] {
   const file = runbook !== undefined && isPath(runbook) ? path.resolve(runbook) : undefined;
   return listRunIndexes(stateDir)
     .reverse()
     .filter((r) => r.status !== 'damaged' && isThisHost(r.host))
     .filter((r) => runbook === undefined || r.runbook === runbook || file !== undefined)
     .filter((r) => {
-      if (!hasChangesLeft(stateDir, r)) return false;
       if (file === undefined) return true;
+      if (recordedNothing(stateDir, r)) return false;
       const first = readJournal(journalFile(stateDir, r.id)).lines[0];
       return first?.type === 'run-start' && first.runbookFile === file;
     });

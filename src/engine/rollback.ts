@@ -6,6 +6,7 @@ import { requirePrograms, spawned } from '../host/preflight.js';
 import type { CommandEvent } from './journaled-command.js';
 import { continueRun, selectRun, withChangeLocks, type Nothing, type RecordedRun } from './recorded-run.js';
 import { hasChangesLeft } from './changes-left.js';
+import { builtOnError, laterRunsBuiltOn } from './later-runs.js';
 import { withValues } from './step-commands.js';
 import { undoSteps, type UndoReport, type UndoResult } from './undo-steps.js';
 
@@ -21,6 +22,13 @@ export interface RollbackOptions {
   reason?: string | undefined;
   /** The run, when the caller has opened it already (the automatic revert): not selected again. */
   opened?: RecordedRun | undefined;
+  /**
+   * Roll back even if later runs built on what this run made (`--force`); without it, such a
+   * rollback is refused, nothing changed (later-runs.ts). Set by callers that know no later run
+   * can exist (the run's own --rollback-on-failure) or that must not be refused (an automatic
+   * revert) or that checked already (rollback --all).
+   */
+  force?: boolean | undefined;
 }
 
 export type RollbackResult = Nothing | ({ kind: 'rollback'; runId: string; planned: string[] } & UndoResult);
@@ -30,6 +38,7 @@ export type RollbackResult = Nothing | ({ kind: 'rollback'; runId: string; plann
  * journal records them across all attempts — including a failed step whose `do` ran, and
  * never a step that already held before the run. Journaled in the run's own journal, so a
  * crashed rollback is finished by running rollback again; a finished one is not repeated.
+ * Refused (nothing changed) while a later run builds on what it would undo, unless `force`.
  */
 export async function rollbackRun(options: RollbackOptions): Promise<RollbackResult> {
   return withChangeLocks(options.stateDir, 'rollback', options.executor, options.onNote, () =>
@@ -64,12 +73,18 @@ async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Prom
   const { stateDir } = options;
   const undone = new Set(run.history.undoneSteps);
   const stepsById = new Map<string, PlannedStep>(run.plan.steps.map((s) => [s.id, s]));
-  const toUndo = run.history.changedSteps
-    .filter((id) => !undone.has(id))
-    .reverse()
+  const toUndo = stepsToUndo(run)
     .map((id) => stepsById.get(id))
     .filter((s): s is PlannedStep => s !== undefined)
     .map((step) => withCapturedValues(step, run.history.captures.get(step.id) ?? {}));
+  if (options.force !== true) {
+    const later = laterRunsBuiltOn(
+      stateDir,
+      run,
+      toUndo.map((s) => s.id),
+    );
+    if (later.length > 0) throw builtOnError(run.index.id, later);
+  }
 
   requirePrograms(
     options.executor,
@@ -104,6 +119,12 @@ async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Prom
     });
     return { kind: 'rollback' as const, runId: run.index.id, planned, ...result };
   });
+}
+
+/** The steps a rollback of `run` undoes, in the order it undoes them: what it changed and is not undone yet, newest first. */
+export function stepsToUndo(run: RecordedRun): string[] {
+  const undone = new Set(run.history.undoneSteps);
+  return run.history.changedSteps.filter((id) => !undone.has(id)).reverse();
 }
 
 /** Runs whose changes are undone already: never a default rollback target. */

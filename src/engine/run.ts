@@ -105,6 +105,8 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
           ? await rollbackWhileLocked({
               stateDir,
               runId,
+              // No later run can build on it: the locks have been held since it started.
+              force: true,
               executor: options.executor,
               signal: options.signal,
               onUndo: options.onUndo,

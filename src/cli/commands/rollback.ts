@@ -14,7 +14,7 @@ import { forUser } from '../../host/user-command.js';
 export async function rollbackCommand(
   ctx: CliContext,
   runId: string | undefined,
-  options: { json?: boolean; all?: boolean; runbook?: string },
+  options: { json?: boolean; all?: boolean; runbook?: string; force?: boolean },
 ): Promise<number> {
   if (options.all && runId !== undefined)
     throw invalidInput(
@@ -28,7 +28,7 @@ export async function rollbackCommand(
     );
   requireNetAdmin(options.all ? 'runbook rollback --all' : 'runbook rollback');
   trustStateDir(ctx.stateDir, 'write');
-  if (options.all) return rollbackAllCommand(ctx, options.runbook, options.json === true);
+  if (options.all) return rollbackAllCommand(ctx, options.runbook, options.json === true, options.force === true);
   const result = await withInterruptSignal(
     ctx,
     (signal) =>
@@ -37,6 +37,7 @@ export async function rollbackCommand(
         runId,
         executor: createHostExecutor(),
         signal,
+        force: options.force === true,
         onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
         onCommand: logCommand(ctx),
         onNote: (note) => ctx.err(`note: ${note}`),
@@ -103,13 +104,19 @@ function notUndoable(steps: readonly UndoReport[]): string {
  * `runbook rollback --all [--runbook NAME]`: every run on this host with changes left, newest
  * first (src/engine/rollback-all.ts). One block per run, as `rollback ID` prints it.
  */
-async function rollbackAllCommand(ctx: CliContext, runbook: string | undefined, json: boolean): Promise<number> {
+async function rollbackAllCommand(
+  ctx: CliContext,
+  runbook: string | undefined,
+  json: boolean,
+  force: boolean,
+): Promise<number> {
   const result = await withInterruptSignal(
     ctx,
     (signal) =>
       rollbackAll({
         stateDir: ctx.stateDir,
         runbook,
+        force,
         executor: createHostExecutor(),
         signal,
         onRun: (run, position, total) => {

@@ -1,0 +1,101 @@
+import { invalidInput, type RunbookError } from '../errors.js';
+import { isThisHost } from '../host/binding.js';
+import { forUser } from '../host/user-command.js';
+import { journalFile } from '../journal/paths.js';
+import { readJournal } from '../journal/reader.js';
+import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
+import type { PlannedStep } from '../runbook/plan.js';
+import { hasChangesLeft } from './changes-left.js';
+import type { RecordedRun } from './recorded-run.js';
+import { readRunHistory } from './run-history.js';
+
+/**
+ * Changes stack up, so they are undone in reverse order (issue 11), as sqitch reverts and
+ * terraform destroys: a run that found in place ("ok") or made a step after an earlier run made
+ * it, and built something of its own, stands on that run. Rolling the earlier one back first
+ * would delete what the later one stands on — a new run that adopted the namespace a crashed
+ * run left and made the rest in it, say — and leave the later run recorded "succeeded" with
+ * its setup gone. So rollback refuses, naming the later runs, unless they are rolled back first
+ * or `--force` is given.
+ *
+ * "The same step" is matched by what undoing it runs: a later run's step is the same as one
+ * this rollback would undo when the two share an undo command (the same argv, as rendered, with
+ * any {{capture}} placeholders). That finds the same object across runbooks and step ids
+ * (single-container's `namespace` and multi-container's `namespace-1` both undo with
+ * `ip netns del container1`; container-internet includes multi-container's steps), and never
+ * mistakes the same runbook run with other parameters (`--set container=web9`), whose ids are
+ * the same but whose objects are not. A later run that changed nothing (a re-run that found
+ * everything in place) has nothing of its own to lose: it does not count.
+ */
+
+/** A later run that relies on steps a rollback is about to undo. */
+export interface LaterRun {
+  index: RunIndex;
+  /** Of the steps to undo, those it found in place or made (ids as in the run rolled back). */
+  steps: string[];
+}
+
+/** Runs undone already: they rely on nothing. */
+const undone: ReadonlySet<RunIndex['status']> = new Set(['rolled-back', 'reverted', 'damaged']);
+
+/** One undo command, as a key: its argv. */
+function undoKeys(step: PlannedStep | undefined): string[] {
+  return (step?.undo ?? []).map((command) => JSON.stringify(command.argv));
+}
+
+/**
+ * The runs of this host in `stateDir`, other than `run` and those in `alongWith` (being rolled
+ * back in the same command), with changes of their own left, that found in place or made (or
+ * started a `do` of) one of `steps` of `run` after `run` started. Oldest first.
+ */
+export function laterRunsBuiltOn(
+  stateDir: string,
+  run: RecordedRun,
+  steps: readonly string[],
+  alongWith: ReadonlySet<string> = new Set(),
+): LaterRun[] {
+  const stepsById = new Map(run.plan.steps.map((step) => [step.id, step]));
+  const undoing = new Map<string, string>(); // undo command → the step of `run` that runs it
+  for (const id of steps) for (const key of undoKeys(stepsById.get(id))) undoing.set(key, id);
+  if (undoing.size === 0) return [];
+  const since = run.journal.lines[0]?.time ?? run.index.started;
+  const later: LaterRun[] = [];
+  for (const index of listRunIndexes(stateDir)) {
+    if (index.id === run.index.id || alongWith.has(index.id) || undone.has(index.status)) continue;
+    if (!isThisHost(index.host) || !hasChangesLeft(stateDir, index)) continue;
+    const lines = readJournal(journalFile(stateDir, index.id)).lines;
+    const history = readRunHistory(lines);
+    const itsSteps = new Map(history.start.plan.steps.map((step) => [step.id, step]));
+    const itsUndone = new Set(history.undoneSteps);
+    const found = new Set<string>();
+    for (const line of lines) {
+      if (line.time <= since) continue;
+      const relies =
+        (line.type === 'step-end' && (line.outcome === 'ok' || line.outcome === 'changed')) ||
+        (line.type === 'command-start' && line.phase === 'do');
+      if (!relies || itsUndone.has(line.step)) continue;
+      for (const key of undoKeys(itsSteps.get(line.step))) {
+        const same = undoing.get(key);
+        if (same !== undefined) found.add(same);
+      }
+    }
+    if (found.size > 0) later.push({ index, steps: steps.filter((id) => found.has(id)) });
+  }
+  return later;
+}
+
+/** The refusal: which later runs rely on what, and what to do (exit 2, nothing changed). */
+export function builtOnError(runId: string, later: readonly LaterRun[]): RunbookError {
+  const newestFirst = [...later].reverse();
+  const which = newestFirst
+    .map(({ index, steps }) => `${index.id} (${index.runbook}, ${index.status}: ${steps.join(', ')})`)
+    .join('; ');
+  const first = newestFirst.map(({ index }) => forUser(`runbook rollback ${index.id}`)).join(', then ');
+  const one = later.length === 1;
+  return invalidInput(
+    `refusing to roll back run ${runId}: ${one ? 'a later run builds' : `${later.length} later runs build`} on it, ` +
+      `having found in place or made steps this rollback would undo: ${which}; nothing was changed`,
+    `changes are undone in reverse order: roll back the later run${one ? '' : 's'} first (${first}), ` +
+      `or pass --force to roll back run ${runId} anyway (taking those steps away from under ${one ? 'it' : 'them'})`,
+  );
+}
