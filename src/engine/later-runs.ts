@@ -88,7 +88,7 @@ export function laterRunsBuiltOn(
 export function builtOnError(runId: string, later: readonly LaterRun[]): RunbookError {
   const newestFirst = [...later].reverse();
   const which = newestFirst
-    .map(({ index, steps }) => `${index.id} (${index.runbook}, ${index.status}: ${steps.join(', ')})`)
+    .map(({ index, steps }) => `${index.id} (${index.runbook}, ${index.status}: ${shortList(steps)})`)
     .join('; ');
   const first = newestFirst.map(({ index }) => forUser(`runbook rollback ${index.id}`)).join(', then ');
   const one = later.length === 1;
@@ -98,4 +98,9 @@ export function builtOnError(runId: string, later: readonly LaterRun[]): Runbook
     `changes are undone in reverse order: roll back the later run${one ? '' : 's'} first (${first}), ` +
       `or pass --force to roll back run ${runId} anyway (taking those steps away from under ${one ? 'it' : 'them'})`,
   );
+}
+
+/** "a, b, c and 9 more": a run that built on a whole runbook would otherwise fill the screen. */
+function shortList(ids: readonly string[]): string {
+  return ids.length <= 4 ? ids.join(', ') : `${ids.slice(0, 3).join(', ')} and ${ids.length - 3} more`;
 }
