@@ -19,8 +19,16 @@ import { currentNetns } from './identity.js';
  * which a sandbox re-executes inside its namespaces: the engine takes it, not the CLI.
  */
 
-/** The abstract socket's name, as `ss -xlp` shows it (with a leading `@`). */
+/** The abstract socket's name, as `ss -xlp` shows it (with a leading `@`, and dots after). */
 export const hostLockName = 'runbook-host-lock';
+
+/**
+ * The address, filling all 108 bytes of sun_path: libuv before 1.48 (Node 20) binds an
+ * abstract name padded with NULs to the full length, later ones (Node 22, 24) bind exactly
+ * the bytes given. A name of full length is the same bytes under both, so runbook processes
+ * on different Node versions see one lock.
+ */
+const socketPath = `\0${hostLockName.padEnd(107, '.')}`;
 
 /** Who holds the lock: what a second process is told when it connects. */
 interface HostLockHolder {
@@ -73,7 +81,7 @@ function listen(server: Server): Promise<NodeJS.ErrnoException | undefined> {
   return new Promise((resolve) => {
     const onError = (error: NodeJS.ErrnoException) => resolve(error);
     server.once('error', onError);
-    server.listen({ path: `\0${hostLockName}` }, () => {
+    server.listen({ path: socketPath }, () => {
       server.off('error', onError);
       resolve(undefined);
     });
@@ -87,7 +95,7 @@ function listen(server: Server): Promise<NodeJS.ErrnoException | undefined> {
 function askHolder(): Promise<HostLockHolder | 'gone' | undefined> {
   return new Promise((resolve) => {
     let text = '';
-    const socket = createConnection({ path: `\0${hostLockName}` });
+    const socket = createConnection({ path: socketPath });
     const done = (value: HostLockHolder | 'gone' | undefined) => {
       clearTimeout(timer);
       socket.destroy();
