@@ -37,6 +37,29 @@ steps:
   return file;
 }
 
+/** A runbook whose one step makes namespace `ns` with `ip` alone (a one-shot sandbox runs no shell). */
+function plainFixture(dir: string, ns: string): string {
+  const file = path.join(dir, `make-${ns}.yaml`);
+  writeFileSync(
+    file,
+    `name: make-${ns}
+description: makes a namespace
+steps:
+  - id: make
+    title: Make the namespace ${ns}
+    why: to run in a one-shot sandbox while the outer host is held
+    do:
+      - [ip, netns, add, ${ns}]
+    verify:
+      - run: [ip, -j, netns, list]
+        expect: { json: { name: ${ns} } }
+    undo:
+      - [ip, netns, del, ${ns}]
+`,
+  );
+  return file;
+}
+
 /** The namespaces made in the sandbox host (not `lan`, its gateway's side, there from the start). */
 async function namespaces(host: SandboxHost): Promise<string[]> {
   const list = (await host.ipJson(['netns', 'list'])) as Array<{ name: string }>;
@@ -120,13 +143,7 @@ describe('one runbook process changes a host at a time, whatever its state dir',
         // A one-shot --sandbox run is another network namespace: it has a lock of its own.
         const stateC = tempDir();
         try {
-          const oneShot = await host.runbook([
-            'run',
-            slowFixture(dir, '0', 'heldc'),
-            '--sandbox',
-            '--state-dir',
-            stateC,
-          ]);
+          const oneShot = await host.runbook(['run', plainFixture(dir, 'heldc'), '--sandbox', '--state-dir', stateC]);
           expect(oneShot.exitCode, oneShot.stdout + oneShot.stderr).toBe(0);
         } finally {
           removeDir(stateC);
