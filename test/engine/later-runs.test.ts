@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rollbackAll } from '../../src/engine/rollback-all.js';
 import { rollbackRun } from '../../src/engine/rollback.js';
 import { runRunbook } from '../../src/engine/run.js';
 import { RunbookError } from '../../src/errors.js';
@@ -26,7 +27,12 @@ beforeEach(() => {
   stateDir = path.join(dir, 'state');
   file = path.join(dir, 'fake.yaml');
   host = new FakeHost();
-  const steps = ['a', 'b', 'c', 'd'].map((id) =>
+  writeFileSync(file, fakeRunbook('fake', ['a', 'b', 'c', 'd']));
+});
+
+/** A runbook whose steps each create, check and delete one FakeHost thing. */
+function fakeRunbook(name: string, ids: readonly string[]): string {
+  const steps = ids.map((id) =>
     [
       `  - id: ${id}`,
       `    title: make ${id}`,
@@ -36,15 +42,15 @@ beforeEach(() => {
       `    undo: [[delete, ${id}]]`,
     ].join('\n'),
   );
-  writeFileSync(file, ['name: fake', 'description: steps that drive FakeHost', 'steps:', ...steps, ''].join('\n'));
-});
+  return [`name: ${name}`, 'description: steps that drive FakeHost', 'steps:', ...steps, ''].join('\n');
+}
 
 afterEach(() => {
   removeDir(dir);
 });
 
-async function run(stopAfter?: string) {
-  const { runbook, params } = prepareRunbook(file, []);
+async function run(stopAfter?: string, runbookFile = file) {
+  const { runbook, params } = prepareRunbook(runbookFile, []);
   return runRunbook({ runbook, params, stateDir, executor: host, stopAfter });
 }
 
@@ -102,6 +108,27 @@ describe('a rollback never takes away what a later run builds on', () => {
     await expect(rollbackRun({ stateDir, runId: first, executor: host })).rejects.toThrow(second);
     await rollbackRun({ stateDir, runId: second, executor: host });
     expect(await rollbackRun({ stateDir, runId: first, executor: host })).toMatchObject({ status: 'rolled-back' });
+    expect(host.present.size).toBe(0);
+  });
+
+  it('rollback --all --runbook refuses while a run of another runbook builds on its runs; --force goes on', async () => {
+    await run();
+    // Another runbook whose steps d and e undo as fake's d does, and something of its own.
+    const other = path.join(dir, 'other.yaml');
+    writeFileSync(other, fakeRunbook('other', ['d', 'e']));
+    const second = (await run(undefined, other)).runId;
+    host.calls.splice(0);
+    await expect(rollbackAll({ stateDir, runbook: 'fake', executor: host })).rejects.toThrow(
+      `${second} (other, succeeded: d)`,
+    );
+    expect(host.calls).toEqual([]);
+    const forced = await rollbackAll({ stateDir, runbook: 'fake', executor: host, force: true });
+    expect(forced).toMatchObject({ kind: 'rollback-all', status: 'rolled-back' });
+    expect([...host.present]).toEqual(['e']);
+    // Without --runbook every run goes, newest first: nothing to refuse.
+    expect(await rollbackAll({ stateDir, runbook: undefined, executor: host })).toMatchObject({
+      status: 'rolled-back',
+    });
     expect(host.present.size).toBe(0);
   });
 });
