@@ -17,6 +17,11 @@ export const envVar = {
   enteredWith: 'RUNBOOK_ENTERED_WITH',
   /** The `--state-dir` given to `--in` or `sandbox shell -c`: suggestions repeat it to find the sandbox. */
   outerStateDir: 'RUNBOOK_OUTER_STATE_DIR',
+  /**
+   * `off`: parse and validate the runbook on every run and check, and neither read nor write
+   * <state-dir>/plans/ (src/runbook/plan-cache.ts). For measuring, or a cache you do not want.
+   */
+  planCache: 'RUNBOOK_PLAN_CACHE',
   /** Fault injection for the crash sweep: `entry:N` or `command:N` (src/fault/kill-points.ts). */
   faultKill: 'RUNBOOK_FAULT_KILL',
   /** The same, for the confirm-within watchdog only (src/engine/watchdog.ts). */

@@ -4,7 +4,7 @@ import { newRunId } from '../journal/paths.js';
 import { RunJournal } from '../journal/run-journal.js';
 import type { LoadedRunbook } from '../runbook/load.js';
 import type { ParamValues } from '../runbook/params.js';
-import { renderPlan } from '../runbook/render.js';
+import type { Plan } from '../runbook/plan.js';
 import type { CommandEvent } from './journaled-command.js';
 import type { UndoReport } from './undo-steps.js';
 import { rollbackWhileLocked, type RollbackResult } from './rollback.js';
@@ -18,6 +18,8 @@ import { commandsOf, requirePrograms } from '../host/preflight.js';
 export interface RunRunbookOptions {
   runbook: LoadedRunbook;
   params: ParamValues;
+  /** The plan of `runbook` with `params`, when the caller has it (prepareRunbookCached); else rendered here. */
+  plan?: Plan | undefined;
   stateDir: string;
   executor: Executor;
   stopAfter?: string | undefined;
@@ -47,7 +49,8 @@ export interface RunRunbookResult extends StepsResult {
  */
 export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbookResult> {
   const { runbook, params, stateDir } = options;
-  const plan = renderPlan(runbook.spec, params);
+  // Imported only when needed: the renderer brings the schema (zod), which a cached plan avoids.
+  const plan = options.plan ?? (await import('../runbook/render.js')).renderPlan(runbook.spec, params);
   if (options.stopAfter !== undefined && !plan.steps.some((s) => s.id === options.stopAfter)) {
     throw invalidInput(
       `--until ${options.stopAfter}: runbook ${runbook.spec.name} has no such step`,

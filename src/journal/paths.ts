@@ -23,6 +23,10 @@ export function pendingFile(stateDir: string, runId: string): string {
 export function watchdogLogFile(stateDir: string, runId: string): string {
   return path.join(runsDir(stateDir), `${runId}.watchdog.log`);
 }
+/** Validated plans, cached by what determines them (src/runbook/plan-cache.ts, issue 16). */
+export function plansDir(stateDir: string): string {
+  return path.join(stateDir, 'plans');
+}
 export function auditFile(stateDir: string): string {
   return path.join(stateDir, 'audit.ndjson');
 }

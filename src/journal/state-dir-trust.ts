@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { RunbookError } from '../errors.js';
-import { auditFile, lockFile, pendingDir, runsDir } from './paths.js';
+import { auditFile, lockFile, pendingDir, plansDir, runsDir } from './paths.js';
 import { mkdirPrivate } from './safe-fs.js';
 
 /**
@@ -19,7 +19,7 @@ import { mkdirPrivate } from './safe-fs.js';
  * write there can make root run anything (the hash chain only shows tampering by someone who
  * cannot recompute it). So before any command reads or writes the state dir, the dir and every
  * entry runbook uses in it (runs/ and the run files, sandboxes/ and each sandbox dir, the lock,
- * audit.ndjson) must be owned by the invoking user, writable by no one else, and not symbolic
+ * audit.ndjson, plans/ and each cached plan) must be owned by the invoking user, writable by no one else, and not symbolic
  * links. Otherwise the command stops with exit 2, naming the path, its owner and mode and the
  * fix, before anything is read or changed. Read-only commands refuse too: an untrusted journal
  * can lie about what was done.
@@ -55,6 +55,7 @@ export function trustStateDir(stateDir: string, access: 'read' | 'write'): void 
     [lockFile(stateDir), 'file'],
     [auditFile(stateDir), 'file'],
     [pendingDir(stateDir), 'dir'],
+    [plansDir(stateDir), 'dir'],
   ] as const) {
     const entryStats = lstatOrUndefined(entry);
     if (entryStats !== undefined) checkEntry(entry, entryStats, kind, stateDir);
@@ -64,6 +65,8 @@ export function trustStateDir(stateDir: string, access: 'read' | 'write'): void 
     [runsDir(stateDir), 'file'],
     [path.join(stateDir, 'sandboxes'), 'dir'],
     [pendingDir(stateDir), 'file'],
+    // A cached plan is what `run` executes: as trusted as a journal, or not used (plan-cache.ts).
+    [plansDir(stateDir), 'file'],
   ] as const) {
     if (lstatOrUndefined(dir) === undefined) continue;
     for (const name of readdirSync(dir)) {
@@ -84,6 +87,16 @@ function lstatOrUndefined(file: string): Stats | undefined {
       throw untrusted(`${path.dirname(file)} is not a directory`, 'point --state-dir at a directory');
     throw untrusted(`${file} cannot be examined: ${(error as Error).message}`, 'check the path and its permissions');
   }
+}
+
+/**
+ * Whether an entry passes the rule above (not a link, of its kind, the invoking user's, writable
+ * by no one else), without throwing: for the plan cache, which falls back to parsing the runbook.
+ */
+export function isTrustedEntry(stats: Stats, kind: 'dir' | 'file'): boolean {
+  const me = process.geteuid?.() ?? stats.uid;
+  const rightKind = kind === 'dir' ? stats.isDirectory() : stats.isFile();
+  return !stats.isSymbolicLink() && rightKind && stats.uid === me && (stats.mode & 0o022) === 0;
 }
 
 /** Refuses an entry that is a link, of the wrong kind, someone else's, or writable by others. */

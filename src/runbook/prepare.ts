@@ -1,6 +1,8 @@
-import { loadRunbook, type LoadedRunbook } from './load.js';
+import { parseRunbook, type LoadedRunbook } from './load.js';
+import { readIncludeFromDisk, resolveRunbookFile, type IncludeReader } from './locate.js';
 import { parseSetFlags, resolveParams, type ParamValues } from './params.js';
 import { renderPlan } from './render.js';
+import { readRunbookText } from './search-path.js';
 import type { Plan } from './plan.js';
 
 export interface PreparedRunbook {
@@ -18,7 +20,17 @@ export function prepareRunbook(
   setFlags: readonly string[],
   options: { inSandbox?: boolean } = {},
 ): PreparedRunbook {
-  const runbook = loadRunbook(nameOrPath);
+  return prepareRunbookFile(resolveRunbookFile(nameOrPath), setFlags, options);
+}
+
+/** The same, for a file already found (`resolveRunbookFile`), reading its includes with `readInclude`. */
+export function prepareRunbookFile(
+  file: string,
+  setFlags: readonly string[],
+  options: { inSandbox?: boolean } = {},
+  readInclude: IncludeReader = readIncludeFromDisk,
+): PreparedRunbook {
+  const runbook = parseRunbook(readRunbookText(file), file, readInclude);
   const params = resolveParams(runbook.spec, parseSetFlags(setFlags), runbook.file, options);
   return { runbook, params, plan: renderPlan(runbook.spec, params) };
 }

@@ -5,7 +5,7 @@ import { exitCodeFor } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
-import { prepareRunbook } from '../../runbook/prepare.js';
+import { prepareRunbookCached } from '../../runbook/prepare-cached.js';
 import type { CliContext } from '../context.js';
 import { formatDiagnosis, logCommand } from '../output.js';
 import { afterInterrupt, withInterruptSignal } from '../signals.js';
@@ -25,7 +25,9 @@ const verdictWidth = 8;
  */
 export async function checkCommand(ctx: CliContext, runbookName: string, options: CheckOptions): Promise<number> {
   const inSandbox = currentHost().sandbox !== undefined;
-  const { runbook, params, plan } = prepareRunbook(runbookName, options.set, { inSandbox }); // exit 2 on bad input
+  // exit 2 on bad input
+  const prepared = await prepareRunbookCached(runbookName, options.set, { inSandbox, stateDir: ctx.stateDir });
+  const { runbook, params, plan } = prepared;
   const name = runbook.spec.name;
   // `ip` reads work unprivileged, but the ping checks enter the container's namespace
   // (`ip netns exec`), which needs CAP_NET_ADMIN: without it every ping would "fail" and the
@@ -35,6 +37,7 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
     `try again with sudo: ${forUser(`sudo runbook check ${name}`)}`,
   );
   trustStateDir(ctx.stateDir, 'write'); // the check is appended to its audit.ndjson
+  prepared.remember();
 
   if (!options.json) ctx.out(`check ${name}: ${plan.steps.length} steps, verify checks only (nothing is changed)`);
   const formatStep = stepCheckFormatter();

@@ -4,7 +4,7 @@ import { exitCodeFor, invalidInput } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
 import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
-import { prepareRunbook } from '../../runbook/prepare.js';
+import { prepareRunbookCached } from '../../runbook/prepare-cached.js';
 import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } from '../../sandbox/one-shot.js';
 import { showTutorialView } from '../../sandbox/tutorial-view.js';
 import { reachesOutsideSandbox, sandboxIsolation } from '../../sandbox/reach.js';
@@ -38,8 +38,9 @@ export async function runCommand(
   // defaults (e.g. the stand-in internet address instead of a real one).
   const inSandbox = options.sandbox === true || currentHost().sandbox !== undefined;
   const confirmWithinMs = validateConfirmWithin(options);
-  const prepared = prepareRunbook(runbookName, options.set, { inSandbox });
+  const prepared = await prepareRunbookCached(runbookName, options.set, { inSandbox, stateDir: ctx.stateDir });
   trustStateDir(ctx.stateDir, 'write');
+  prepared.remember();
 
   if (options.sandbox && !isInsideOneShotSandbox()) {
     refuseChangesOutsideSandbox(prepared.runbook.spec.name, reachesOutsideSandbox(prepared.plan).changing);
@@ -66,6 +67,7 @@ export async function runCommand(
     runRunbook({
       runbook: prepared.runbook,
       params: prepared.params,
+      plan: prepared.plan,
       stateDir: ctx.stateDir,
       executor,
       stopAfter: options.until,

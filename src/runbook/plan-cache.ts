@@ -1,0 +1,282 @@
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  futimesSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  type Stats,
+} from 'node:fs';
+import path from 'node:path';
+import { readEnv } from '../env.js';
+import { plansDir } from '../journal/paths.js';
+import { mkdirPrivate, removeQuietly, replaceFile } from '../journal/safe-fs.js';
+import { isTrustedEntry } from '../journal/state-dir-trust.js';
+import { engineVersion } from '../version.js';
+import type { LoadedRunbook, ResolvedRunbook } from './load.js';
+import { readIncludeFromDisk, runbookTextsHash, type IncludeReader, type RunbookSource } from './locate.js';
+import type { ParamValues } from './params.js';
+import type { Plan } from './plan.js';
+import type { PreparedRunbook } from './prepare.js';
+
+/*
+ * The validated plan, cached by everything that determines it (issue 16): a run whose runbook,
+ * includes, --set values and engine are what they were reads the plan back as JSON, and never
+ * loads the YAML parser or the schema (a megabyte of code to compile).
+ *
+ * What determines a plan: the runbook file (its resolved path and text), the file and text of
+ * every include (which file an include name means depends on the directory and the search path,
+ * so each lookup is replayed on a hit, not trusted), the --set flags, whether it runs in a
+ * sandbox host (sandbox defaults), the engine version and this file's format. The entry's name
+ * is the sha256 of the first group; the includes are checked by re-reading and re-hashing them.
+ * No mtime is believed.
+ *
+ * Trust: a plan is what root runs, so an entry is used only when the state dir, plans/ and the
+ * entry are the invoking user's, writable by no one else and not links (the rule of
+ * state-dir-trust.ts), and its digest matches its text. An entry that fails is never used: the
+ * runbook is parsed instead. The command then goes on to trust the state dir as it always does,
+ * and since plans/ and its entries are among what that checks, a planted or loosened entry makes
+ * `run` and `check` stop with exit 2 naming it, as a planted journal does.
+ */
+
+/** Changes whenever the entry's shape or the meaning of its key changes. */
+export const planCacheFormat = 1;
+
+/** Entries kept: the most recently used; older ones are removed after each write. */
+export const maxCachedPlans = 32;
+
+/** A plan larger than this is parsed each time rather than cached (a runaway loop, say). */
+const maxEntryBytes = 16 * 1024 * 1024;
+
+const entryName = /^[0-9a-f]{64}\.json$/;
+
+/** A temporary a crashed writer left (safe-fs's replaceFile names them `<entry>.tmp-<pid>`). */
+const staleTemp = /^[0-9a-f]{64}\.json\.tmp-\d+$/;
+const staleTempAgeMs = 10 * 60 * 1000;
+
+/** What determines a plan besides its includes (those are recorded in the entry). */
+export interface PlanInputs {
+  /** The runbook file as resolveRunbookFile gives it. */
+  file: string;
+  /** Its text. */
+  source: string;
+  setFlags: readonly string[];
+  inSandbox: boolean;
+}
+
+/** One call of the include reader during a full parse, replayed (and re-hashed) on a hit. */
+export interface IncludeRead {
+  name: string;
+  from: string;
+  file: string;
+  sha256: string;
+}
+
+interface PlanCacheEntry {
+  format: number;
+  engineVersion: string;
+  key: string;
+  file: string;
+  reads: IncludeRead[];
+  /** `LoadedRunbook.includes` without the texts (they come from the replayed reads). */
+  includes: Array<{ name: string; file: string }>;
+  spec: ResolvedRunbook;
+  params: ParamValues;
+  plan: Plan;
+}
+
+/** Whether the cache is on (it is unless RUNBOOK_PLAN_CACHE=off). */
+export function planCacheEnabled(): boolean {
+  return readEnv('planCache') !== 'off';
+}
+
+/** The entry's name: sha256 of the inputs, the engine version and the format. */
+export function planCacheKey(inputs: PlanInputs): string {
+  return sha256(
+    JSON.stringify({
+      format: planCacheFormat,
+      engineVersion,
+      file: inputs.file,
+      source: sha256(inputs.source),
+      set: inputs.setFlags,
+      inSandbox: inputs.inSandbox,
+    }),
+  );
+}
+
+/** An include reader that reads from disk as usual and records each read for the entry. */
+export function recordingIncludeReader(reads: IncludeRead[]): IncludeReader {
+  return (name, fromFile) => {
+    const read = readIncludeFromDisk(name, fromFile);
+    reads.push({ name, from: fromFile, file: read.file, sha256: sha256(read.source) });
+    return read;
+  };
+}
+
+/**
+ * The prepared runbook a full parse of these inputs gave before, or undefined (no entry, an
+ * entry not to be trusted or not intact, an include that now means another file or text).
+ */
+export function lookupPlan(stateDir: string, inputs: PlanInputs): PreparedRunbook | undefined {
+  const key = planCacheKey(inputs);
+  const text = readTrustedEntry(stateDir, key);
+  const entry = text === undefined ? undefined : parseEntry(text, key, inputs.file);
+  if (entry === undefined) return undefined;
+  const sources = new Map<string, string>();
+  try {
+    for (const read of entry.reads) {
+      const now = readIncludeFromDisk(read.name, read.from);
+      if (now.file !== read.file || sha256(now.source) !== read.sha256) return undefined;
+      sources.set(now.file, now.source);
+    }
+  } catch {
+    return undefined; // an include gone or refused: the full parse says so, in its words
+  }
+  const includes: RunbookSource[] = [];
+  for (const { name, file } of entry.includes) {
+    const source = sources.get(file);
+    if (source === undefined) return undefined;
+    includes.push({ name, file, source });
+  }
+  const runbook: LoadedRunbook = {
+    spec: entry.spec,
+    file: inputs.file,
+    source: inputs.source,
+    includes,
+    hash: runbookTextsHash(inputs.source, includes),
+  };
+  return { runbook, params: entry.params, plan: entry.plan };
+}
+
+/**
+ * Stores what a full parse gave. Call it only once the state dir is trusted for writing. Never
+ * throws: a cache that cannot be written costs time, not correctness. Atomic (a temporary
+ * renamed over the entry); not fsynced: an entry a crash left torn fails its digest and is
+ * parsed again.
+ */
+export function storePlan(
+  stateDir: string,
+  prepared: PreparedRunbook,
+  options: { setFlags: readonly string[]; inSandbox: boolean; reads: readonly IncludeRead[] },
+): void {
+  try {
+    const { runbook } = prepared;
+    const key = planCacheKey({
+      file: runbook.file,
+      source: runbook.source,
+      setFlags: options.setFlags,
+      inSandbox: options.inSandbox,
+    });
+    const entry: PlanCacheEntry = {
+      format: planCacheFormat,
+      engineVersion,
+      key,
+      file: runbook.file,
+      reads: [...options.reads],
+      includes: runbook.includes.map(({ name, file }) => ({ name, file })),
+      spec: runbook.spec,
+      params: prepared.params,
+      plan: prepared.plan,
+    };
+    const body = JSON.stringify(entry);
+    if (Buffer.byteLength(body) > maxEntryBytes) return;
+    const dir = plansDir(stateDir);
+    mkdirPrivate(dir);
+    if (!isTrustedEntry(lstatSync(dir), 'dir')) return;
+    replaceFile(path.join(dir, `${key}.json`), `${sha256(body)}\n${body}`);
+    prune(dir);
+  } catch {
+    // not cached: the next run parses again
+  }
+}
+
+/** The entry's text, if the state dir, plans/ and the entry pass the state dir's trust rule. */
+function readTrustedEntry(stateDir: string, key: string): string | undefined {
+  const dir = plansDir(stateDir);
+  for (const parent of [stateDir, dir]) {
+    const stats = lstatOrUndefined(parent);
+    if (stats === undefined || !isTrustedEntry(stats, 'dir')) return undefined;
+  }
+  let fd: number;
+  try {
+    fd = openSync(path.join(dir, `${key}.json`), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    return undefined; // none (or a link: O_NOFOLLOW)
+  }
+  try {
+    // The file opened, not the name: nothing can be swapped in between.
+    const stats = fstatSync(fd);
+    if (!isTrustedEntry(stats, 'file') || stats.size > maxEntryBytes + 65) return undefined;
+    const text = readFileSync(fd, 'utf8');
+    // Used now: pruning keeps the most recently used entries.
+    const now = new Date();
+    try {
+      futimesSync(fd, now, now);
+    } catch {
+      // a read-only state dir still serves its plans
+    }
+    return text;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The entry, if its digest matches its text and it is one for this key and file. */
+function parseEntry(text: string, key: string, file: string): PlanCacheEntry | undefined {
+  const newline = text.indexOf('\n');
+  if (newline !== 64) return undefined;
+  const body = text.slice(newline + 1);
+  if (sha256(body) !== text.slice(0, newline)) return undefined;
+  let entry: PlanCacheEntry;
+  try {
+    entry = JSON.parse(body) as PlanCacheEntry;
+  } catch {
+    return undefined;
+  }
+  const intact =
+    typeof entry === 'object' &&
+    entry !== null &&
+    entry.format === planCacheFormat &&
+    entry.engineVersion === engineVersion &&
+    entry.key === key &&
+    entry.file === file &&
+    Array.isArray(entry.reads) &&
+    Array.isArray(entry.includes) &&
+    typeof entry.spec === 'object' &&
+    typeof entry.params === 'object' &&
+    typeof entry.plan === 'object' &&
+    Array.isArray(entry.plan?.steps);
+  return intact ? entry : undefined;
+}
+
+/** Keeps the `maxCachedPlans` most recently used entries; removes temporaries a crash left. */
+function prune(dir: string): void {
+  const entries: Array<{ file: string; mtimeMs: number }> = [];
+  const now = Date.now();
+  for (const name of readdirSync(dir)) {
+    const file = path.join(dir, name);
+    const stats = lstatOrUndefined(file);
+    if (stats === undefined) continue;
+    if (entryName.test(name)) entries.push({ file, mtimeMs: stats.mtimeMs });
+    else if (staleTemp.test(name) && now - stats.mtimeMs > staleTempAgeMs) removeQuietly(file);
+  }
+  entries.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  for (const { file } of entries.slice(maxCachedPlans)) removeQuietly(file);
+}
+
+function lstatOrUndefined(file: string): Stats | undefined {
+  try {
+    return lstatSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
