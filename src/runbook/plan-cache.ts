@@ -45,8 +45,12 @@ import type { PreparedRunbook } from './prepare.js';
 /** Changes whenever the entry's shape or the meaning of its key changes. */
 export const planCacheFormat = 1;
 
-/** Entries kept: the most recently used; older ones are removed after each write. */
-export const maxCachedPlans = 32;
+/**
+ * What is kept: the most recently used entries, at most this many and this many bytes in all
+ * (the newest is kept whatever its size); older ones are removed after each write. A
+ * single-container plan is about 70 KB, multi-container with count=100 about 4.7 MB.
+ */
+export const planCacheLimits = { entries: 32, bytes: 32 * 1024 * 1024 };
 
 /** A plan larger than this is parsed each time rather than cached (a runaway loop, say). */
 const maxEntryBytes = 16 * 1024 * 1024;
@@ -187,7 +191,7 @@ export function storePlan(
     mkdirPrivate(dir);
     if (!isTrustedEntry(lstatSync(dir), 'dir')) return;
     replaceFile(path.join(dir, `${key}.json`), `${sha256(body)}\n${body}`);
-    prune(dir);
+    prunePlans(dir);
   } catch {
     // not cached: the next run parses again
   }
@@ -254,19 +258,23 @@ function parseEntry(text: string, key: string, file: string): PlanCacheEntry | u
   return intact ? entry : undefined;
 }
 
-/** Keeps the `maxCachedPlans` most recently used entries; removes temporaries a crash left. */
-function prune(dir: string): void {
-  const entries: Array<{ file: string; mtimeMs: number }> = [];
+/** Keeps the most recently used entries within `limits`; removes temporaries a crash left. */
+export function prunePlans(dir: string, limits = planCacheLimits): void {
+  const entries: Array<{ file: string; mtimeMs: number; size: number }> = [];
   const now = Date.now();
   for (const name of readdirSync(dir)) {
     const file = path.join(dir, name);
     const stats = lstatOrUndefined(file);
     if (stats === undefined) continue;
-    if (entryName.test(name)) entries.push({ file, mtimeMs: stats.mtimeMs });
+    if (entryName.test(name)) entries.push({ file, mtimeMs: stats.mtimeMs, size: stats.size });
     else if (staleTemp.test(name) && now - stats.mtimeMs > staleTempAgeMs) removeQuietly(file);
   }
   entries.sort((a, b) => b.mtimeMs - a.mtimeMs);
-  for (const { file } of entries.slice(maxCachedPlans)) removeQuietly(file);
+  let bytes = 0;
+  entries.forEach(({ file, size }, kept) => {
+    bytes += size;
+    if (kept > 0 && (kept >= limits.entries || bytes > limits.bytes)) removeQuietly(file);
+  });
 }
 
 function lstatOrUndefined(file: string): Stats | undefined {

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JournalEntry } from '../../src/journal/entries.js';
 import { acquireLock } from '../../src/journal/lock.js';
-import { auditFile, indexFile, journalFile, lockFile, runsDir } from '../../src/journal/paths.js';
+import { auditFile, indexFile, journalFile, lockFile, plansDir, runsDir } from '../../src/journal/paths.js';
 import { currentBootId, processStartTime, startTimeFromStat } from '../../src/journal/process-identity.js';
 import { parseJournal } from '../../src/journal/reader.js';
 import { readRunIndex, writeRunIndex, type RunIndex } from '../../src/journal/run-index.js';
@@ -123,6 +123,16 @@ describe('trustStateDir', () => {
         chownSync(indexFile(dir, 'r'), nobody, nobody)
       ),
       'runs/r.json',
+    ],
+    ['plans/ group-writable', () => (mkdirSync(plansDir(dir)), chmodSync(plansDir(dir), 0o770)), 'plans'],
+    [
+      'a cached plan of another user',
+      () => (
+        mkdirSync(plansDir(dir)),
+        writeFileSync(path.join(plansDir(dir), 'p.json'), '{}'),
+        chownSync(path.join(plansDir(dir), 'p.json'), nobody, nobody)
+      ),
+      'plans/p.json',
     ],
   ])('refuses an entry: %s', (_what, plant, entry) => {
     plant();

@@ -17,7 +17,7 @@ import type { RunbookError } from '../../src/errors.js';
 import { plansDir } from '../../src/journal/paths.js';
 import { trustStateDir } from '../../src/journal/state-dir-trust.js';
 import { runbooksDir } from '../../src/runbook/load.js';
-import { maxCachedPlans, planCacheKey } from '../../src/runbook/plan-cache.js';
+import { planCacheKey, planCacheLimits, prunePlans } from '../../src/runbook/plan-cache.js';
 import type * as versionModule from '../../src/version.js';
 import { prepareRunbookCached, type CachedPreparation } from '../../src/runbook/prepare-cached.js';
 import { prepareRunbook, type PreparedRunbook } from '../../src/runbook/prepare.js';
@@ -356,20 +356,34 @@ describe('the cache dir', () => {
     expect(statSync(onlyEntry(stateDir)).mode & 0o777).toBe(0o600);
   });
 
-  it(`keeps at most ${maxCachedPlans} entries, the most recently used`, async () => {
+  it(`keeps at most ${planCacheLimits.entries} entries, the most recently used`, async () => {
     const stateDir = tempDir();
     await prepared('multi-container', stateDir, ['count=1']);
     const kept = onlyEntry(stateDir);
-    for (let n = 2; n <= maxCachedPlans + 8; n++) {
+    for (let n = 2; n <= planCacheLimits.entries + 8; n++) {
       // Older than the one used again below, whatever the clock's resolution.
       for (const name of entries(stateDir))
         utimesSync(path.join(plansDir(stateDir), name), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
-      if (n === maxCachedPlans) expect((await prepared('multi-container', stateDir, ['count=1'])).fromCache).toBe(true);
+      if (n === planCacheLimits.entries)
+        expect((await prepared('multi-container', stateDir, ['count=1'])).fromCache).toBe(true);
       await prepared('multi-container', stateDir, [`count=${n}`]);
     }
-    expect(entries(stateDir)).toHaveLength(maxCachedPlans);
+    expect(entries(stateDir)).toHaveLength(planCacheLimits.entries);
     expect(existsSync(kept)).toBe(true);
     expect((await prepared('multi-container', stateDir, ['count=2'])).fromCache).toBe(false);
+  });
+
+  it('keeps the newest entries within the byte bound, and the newest one whatever its size', () => {
+    const dir = tempDir();
+    const name = (n: number) => `${String(n).padStart(64, '0')}.json`;
+    for (let n = 1; n <= 5; n++) {
+      writeFileSync(path.join(dir, name(n)), 'x'.repeat(n * 100));
+      utimesSync(path.join(dir, name(n)), new Date(n * 1000_000), new Date(n * 1000_000));
+    }
+    prunePlans(dir, { entries: 10, bytes: 950 }); // 500 + 400 fit, + 300 does not
+    expect(readdirSync(dir).sort()).toEqual([name(4), name(5)]);
+    prunePlans(dir, { entries: 10, bytes: 100 });
+    expect(readdirSync(dir)).toEqual([name(5)]);
   });
 
   it('removes a temporary a crashed writer left, once it is old', async () => {
