@@ -358,19 +358,29 @@ describe('the cache dir', () => {
 
   it(`keeps at most ${planCacheLimits.entries} entries, the most recently used`, async () => {
     const stateDir = tempDir();
-    await prepared('multi-container', stateDir, ['count=1']);
+    // Each entry written gets a time of its own in the past (c<n>: n seconds after an hour
+    // ago), so the order is the writing order whatever the clock's resolution; a hit stamps now.
+    const hourAgo = Date.now() - 3_600_000;
+    const store = async (set: string[], n: number) => {
+      const before = new Set(entries(stateDir));
+      await prepared('single-container', stateDir, set);
+      const made = entries(stateDir).filter((name) => !before.has(name));
+      for (const name of made)
+        utimesSync(path.join(plansDir(stateDir), name), new Date(hourAgo + n * 1000), new Date(hourAgo + n * 1000));
+    };
+    await store(['container=c1'], 1);
     const kept = onlyEntry(stateDir);
     for (let n = 2; n <= planCacheLimits.entries + 8; n++) {
-      // Older than the one used again below, whatever the clock's resolution.
-      for (const name of entries(stateDir))
-        utimesSync(path.join(plansDir(stateDir), name), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+      // Used again: the most recent of all from now on.
       if (n === planCacheLimits.entries)
-        expect((await prepared('multi-container', stateDir, ['count=1'])).fromCache).toBe(true);
-      await prepared('multi-container', stateDir, [`count=${n}`]);
+        expect((await prepared('single-container', stateDir, ['container=c1'])).fromCache).toBe(true);
+      await store([`container=c${n}`], n);
     }
     expect(entries(stateDir)).toHaveLength(planCacheLimits.entries);
     expect(existsSync(kept)).toBe(true);
-    expect((await prepared('multi-container', stateDir, ['count=2'])).fromCache).toBe(false);
+    // c1 and the 31 newest (c10 … c40) are kept; c2 … c9 are gone.
+    expect((await prepared('single-container', stateDir, ['container=c10'])).fromCache).toBe(true);
+    expect((await prepared('single-container', stateDir, ['container=c9'])).fromCache).toBe(false);
   });
 
   it('keeps the newest entries within the byte bound, and the newest one whatever its size', () => {
