@@ -8,9 +8,11 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  statSync,
   type Stats,
 } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readEnv } from '../env.js';
 import { plansDir } from '../journal/paths.js';
 import { mkdirPrivate, removeQuietly, replaceFile } from '../journal/safe-fs.js';
@@ -30,7 +32,7 @@ import type { PreparedRunbook } from './prepare.js';
  * What determines a plan: the runbook file (its resolved path and text), the file and text of
  * every include (which file an include name means depends on the directory and the search path,
  * so each lookup is replayed on a hit, not trusted), the --set flags, whether it runs in a
- * sandbox host (sandbox defaults), the engine version and this file's format. The entry's name
+ * sandbox host (sandbox defaults), the engine's version and build, and this file's format. The entry's name
  * is the sha256 of the first group; the includes are checked by re-reading and re-hashing them.
  * No mtime is believed.
  *
@@ -60,6 +62,24 @@ const entryName = /^[0-9a-f]{64}\.json$/;
 /** A temporary a crashed writer left (safe-fs's replaceFile names them `<entry>.tmp-<pid>`). */
 const staleTemp = /^[0-9a-f]{64}\.json\.tmp-\d+$/;
 const staleTempAgeMs = 10 * 60 * 1000;
+
+/**
+ * Which build of the engine this is, beyond its version: a checkout is rebuilt without a new
+ * version, and a plan rendered by the old renderer must not outlive it. Every build rewrites
+ * every file of dist/ and the bundle (tsc and esbuild write all their outputs), so the size and
+ * time of this module's own file change with each build; an installed package's files keep
+ * theirs, and its version changes instead.
+ */
+export const engineBuild: string = buildStamp(import.meta.url);
+
+function buildStamp(moduleUrl: string): string {
+  try {
+    const stats = statSync(fileURLToPath(moduleUrl));
+    return `${stats.size}:${stats.mtimeMs}`;
+  } catch {
+    return 'unknown'; // not a file (a data: URL, say): the version alone
+  }
+}
 
 /** What determines a plan besides its includes (those are recorded in the entry). */
 export interface PlanInputs {
@@ -97,12 +117,13 @@ export function planCacheEnabled(): boolean {
   return readEnv('planCache') !== 'off';
 }
 
-/** The entry's name: sha256 of the inputs, the engine version and the format. */
-export function planCacheKey(inputs: PlanInputs): string {
+/** The entry's name: sha256 of the inputs, the engine's version and build, and the format. */
+export function planCacheKey(inputs: PlanInputs, engine = { version: engineVersion, build: engineBuild }): string {
   return sha256(
     JSON.stringify({
       format: planCacheFormat,
-      engineVersion,
+      engineVersion: engine.version,
+      engineBuild: engine.build,
       file: inputs.file,
       source: sha256(inputs.source),
       set: inputs.setFlags,

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -79,6 +79,22 @@ describe('the plan cache, with the built CLI', () => {
       expect(check.exitCode, check.stderr).toBe(0);
       expect(check.stdout).toContain('ok: all');
       expect(yamlOrZod(check.modules)).toEqual([]);
+
+      // A rebuild (here: the file holding the plan cache's code given another time, as every
+      // build gives it) is a miss, though the version is the same.
+      const cacheModule = check.modules.find(
+        (url) =>
+          url.endsWith('/runbook/plan-cache.js') ||
+          (url.endsWith('.mjs') && readFileSync(fileURLToPath(url), 'utf8').includes('planCacheFormat')),
+      );
+      expect(cacheModule).toBeDefined();
+      const moduleFile = fileURLToPath(cacheModule as string);
+      const { mtime } = statSync(moduleFile);
+      utimesSync(moduleFile, mtime, new Date(mtime.getTime() + 1000));
+      const rebuilt = await runbookLogged(host, ['--state-dir', stateDir, 'check', 'single-container']);
+      expect(rebuilt.exitCode, rebuilt.stderr).toBe(0);
+      expect(yamlOrZod(rebuilt.modules)).not.toEqual([]);
+      expect(readdirSync(plansDir(stateDir))).toHaveLength(2);
 
       // A third run with the cache off: its run-start pins exactly what the cached re-run pinned.
       const uncached = await runbookLogged(host, ['--state-dir', stateDir, 'run', 'single-container'], {

@@ -17,7 +17,8 @@ import type { RunbookError } from '../../src/errors.js';
 import { plansDir } from '../../src/journal/paths.js';
 import { trustStateDir } from '../../src/journal/state-dir-trust.js';
 import { runbooksDir } from '../../src/runbook/load.js';
-import { planCacheKey, planCacheLimits, prunePlans } from '../../src/runbook/plan-cache.js';
+import { engineBuild, planCacheKey, planCacheLimits, prunePlans } from '../../src/runbook/plan-cache.js';
+import { engineVersion } from '../../src/version.js';
 import type * as versionModule from '../../src/version.js';
 import { prepareRunbookCached, type CachedPreparation } from '../../src/runbook/prepare-cached.js';
 import { prepareRunbook, type PreparedRunbook } from '../../src/runbook/prepare.js';
@@ -158,6 +159,15 @@ describe('the key', () => {
     expect(planCacheKey({ ...inputs, setFlags: [] })).not.toBe(key);
     expect(planCacheKey({ ...inputs, inSandbox: true })).not.toBe(key);
     expect(planCacheKey({ ...inputs, file: '/b/x.yaml' })).not.toBe(key);
+  });
+
+  it('changes with the engine build (a checkout rebuilt keeps its version) and version', () => {
+    const inputs = { file: '/a/x.yaml', source: 'text', setFlags: [], inSandbox: false };
+    const engine = { version: engineVersion, build: engineBuild };
+    expect(planCacheKey(inputs, engine)).toBe(planCacheKey(inputs));
+    expect(planCacheKey(inputs, { ...engine, build: `${engineBuild}x` })).not.toBe(planCacheKey(inputs));
+    expect(planCacheKey(inputs, { ...engine, version: '9.9.9' })).not.toBe(planCacheKey(inputs));
+    expect(engineBuild).toMatch(/^\d+:\d+(\.\d+)?$/);
   });
 
   it('changes with the engine version: a new engine never reads an older one’s plan', async () => {
