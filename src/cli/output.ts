@@ -112,3 +112,12 @@ export function logCommand(ctx: CliContext): ((event: CommandEvent) => void) | u
       'command',
     );
 }
+
+/** With --verbose: whether the plan was read back from the plan cache or parsed from the runbook. */
+export function logPlanSource(ctx: CliContext, fromCache: boolean): void {
+  if (ctx.debugEnabled)
+    ctx.logger.debug(
+      { planCache: fromCache ? 'hit' : 'miss' },
+      fromCache ? 'plan read from <state-dir>/plans' : 'runbook parsed and validated',
+    );
+}

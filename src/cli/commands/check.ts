@@ -7,7 +7,7 @@ import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import { prepareRunbookCached } from '../../runbook/prepare-cached.js';
 import type { CliContext } from '../context.js';
-import { formatDiagnosis, logCommand } from '../output.js';
+import { formatDiagnosis, logCommand, logPlanSource } from '../output.js';
 import { afterInterrupt, withInterruptSignal } from '../signals.js';
 import { forUser } from '../../host/user-command.js';
 
@@ -38,6 +38,7 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
   );
   trustStateDir(ctx.stateDir, 'write'); // the check is appended to its audit.ndjson
   prepared.remember();
+  logPlanSource(ctx, prepared.fromCache);
 
   if (!options.json) ctx.out(`check ${name}: ${plan.steps.length} steps, verify checks only (nothing is changed)`);
   const formatStep = stepCheckFormatter();

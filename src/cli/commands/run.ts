@@ -9,7 +9,7 @@ import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } fro
 import { showTutorialView } from '../../sandbox/tutorial-view.js';
 import { reachesOutsideSandbox, sandboxIsolation } from '../../sandbox/reach.js';
 import type { CliContext } from '../context.js';
-import { formatFailure, formatStepLine, formatWhy, jsonLine, logCommand } from '../output.js';
+import { formatFailure, formatStepLine, formatWhy, jsonLine, logCommand, logPlanSource } from '../output.js';
 import { runEndJson } from '../json-results.js';
 import { withInterruptSignal } from '../signals.js';
 import { formatUndoLine, reportRollback } from './rollback.js';
@@ -41,6 +41,7 @@ export async function runCommand(
   const prepared = await prepareRunbookCached(runbookName, options.set, { inSandbox, stateDir: ctx.stateDir });
   trustStateDir(ctx.stateDir, 'write');
   prepared.remember();
+  logPlanSource(ctx, prepared.fromCache);
 
   if (options.sandbox && !isInsideOneShotSandbox()) {
     refuseChangesOutsideSandbox(prepared.runbook.spec.name, reachesOutsideSandbox(prepared.plan).changing);
