@@ -112,7 +112,10 @@ steps:
 describe('a cached plan', () => {
   // Several parameter sets for every shipped runbook, in and out of a sandbox host.
   const parameterSets: Record<string, string[][]> = {
-    'single-container': [[], ['container=web1', 'container_cidr=172.16.5.2/24', 'subnet=172.16.5.0/24']],
+    'single-container': [
+      [],
+      ['container=web1', 'container_cidr=172.16.5.2/24', 'subnet=172.16.5.0/24', 'gateway=172.16.5.2'],
+    ],
     'multi-container': [[], ['count=5'], ['count=40', 'bridge=br7']],
     'container-internet': [[], ['count=3', 'internet_ip=198.51.100.7']],
     'forward-filter': [[], ['target=REJECT', 'subnets=192.0.2.0/24']],
@@ -136,10 +139,10 @@ describe('a cached plan', () => {
           expect(content(miss)).toStrictEqual(full);
           const hit = await prepared(name, stateDir, set, inSandbox);
           expect(hit.fromCache).toBe(true);
-          // Through JSON, a key whose value is undefined is left out, as the journal leaves it
-          // out: that is the only difference there may be.
-          expect(content(hit)).toStrictEqual(JSON.parse(JSON.stringify(full)));
-          expect(content(hit)).toEqual(full);
+          // Exactly, key for key: the shipped runbooks' plans hold no undefined value (through
+          // JSON such a key would be left out, as the journal leaves it out; a probe without a
+          // fix is the one place render.ts writes one, and every reader sees undefined either way).
+          expect(content(hit)).toStrictEqual(full);
           expect(JSON.stringify(hit.plan)).toBe(JSON.stringify(full.plan));
           expect(hit.runbook.hash).toBe(full.runbook.hash);
           expect(hit.runbook.includes).toEqual(full.runbook.includes);
