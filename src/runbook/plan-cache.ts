@@ -8,6 +8,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  statfsSync,
   statSync,
   type Stats,
 } from 'node:fs';
@@ -56,6 +57,12 @@ export const planCacheLimits = { entries: 32, bytes: 32 * 1024 * 1024 };
 
 /** A plan larger than this is parsed each time rather than cached (a runaway loop, say). */
 const maxEntryBytes = 16 * 1024 * 1024;
+
+/**
+ * Free space the state dir's file system must keep beyond an entry: the cache never takes the
+ * room a journal needs (a run stopped by a full disk must still be able to write its entries).
+ */
+const minFreeBytes = 64 * 1024 * 1024;
 
 const entryName = /^[0-9a-f]{64}\.json$/;
 
@@ -208,6 +215,8 @@ export function storePlan(
     };
     const body = JSON.stringify(entry);
     if (Buffer.byteLength(body) > maxEntryBytes) return;
+    const { bavail, bsize } = statfsSync(stateDir);
+    if (bavail * bsize < minFreeBytes + Buffer.byteLength(body)) return;
     const dir = plansDir(stateDir);
     mkdirPrivate(dir);
     if (!isTrustedEntry(lstatSync(dir), 'dir')) return;

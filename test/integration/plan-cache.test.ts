@@ -112,6 +112,22 @@ describe('the plan cache, with the built CLI', () => {
     });
   });
 
+  it('takes no room a journal may need: on a small file system nothing is cached, and the run works as before', async () => {
+    await inSandbox(async (host, stateDir) => {
+      // Mounted inside the sandbox's own mount namespace (seen only from there): it vanishes with it.
+      const mount = await host.exec(['mount', '-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', stateDir]);
+      expect(mount.exitCode, mount.stderr).toBe(0);
+      const run = await host.runbook(['--state-dir', stateDir, 'run', 'single-container']);
+      expect(run.exitCode, run.stderr).toBe(0);
+      const rerun = await runbookLogged(host, ['--state-dir', stateDir, 'run', 'single-container']);
+      expect(rerun.exitCode, rerun.stderr).toBe(0);
+      expect(yamlOrZod(rerun.modules)).not.toEqual([]); // parsed again: nothing was cached
+      const listed = await host.exec(['ls', '-A', stateDir]);
+      expect(listed.stdout.split('\n')).toContain('runs');
+      expect(listed.stdout.split('\n')).not.toContain('plans');
+    });
+  });
+
   it('a cached plan is refused by preflight as a parsed one is: without ping, exit 2 naming it, nothing changed', async () => {
     const bin = path.join(tempDir('runbook-path-'), 'bin');
     mkdirSync(bin);
