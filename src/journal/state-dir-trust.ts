@@ -19,10 +19,10 @@ import { mkdirPrivate } from './safe-fs.js';
  * write there can make root run anything (the hash chain only shows tampering by someone who
  * cannot recompute it). So before any command reads or writes the state dir, the dir and every
  * entry runbook uses in it (runs/ and the run files, sandboxes/ and each sandbox dir, the lock,
- * audit.ndjson, plans/ and each cached plan) must be owned by the invoking user, writable by no one else, and not symbolic
- * links. Otherwise the command stops with exit 2, naming the path, its owner and mode and the
- * fix, before anything is read or changed. Read-only commands refuse too: an untrusted journal
- * can lie about what was done.
+ * audit.ndjson, plans/ and each cached plan) must be owned by the invoking user, writable by no
+ * one else, and not symbolic links. Otherwise the command stops with exit 2, naming the path,
+ * its owner and mode and the fix, before anything is read or changed. Read-only commands refuse
+ * too: an untrusted journal can lie about what was done.
  *
  * Called with the resolved state dir; `write` also creates it (0700) when missing and refuses
  * a read-only one.
