@@ -1,4 +1,4 @@
-import { invalidInput, type RunbookError } from '../errors.js';
+import { invalidInput, RunbookError } from '../errors.js';
 import { isThisHost } from '../host/binding.js';
 import { forUser } from '../host/user-command.js';
 import { journalFile } from '../journal/paths.js';
@@ -62,9 +62,19 @@ export function laterRunsBuiltOn(
   const later: LaterRun[] = [];
   for (const index of listRunIndexes(stateDir)) {
     if (index.id === run.index.id || alongWith.has(index.id) || undone.has(index.status)) continue;
-    if (!isThisHost(index.host) || !hasChangesLeft(stateDir, index)) continue;
-    const lines = readJournal(journalFile(stateDir, index.id)).lines;
-    const history = readRunHistory(lines);
+    if (!isThisHost(index.host)) continue;
+    // A damaged later run cannot be read; like everywhere else, it does not block the others
+    // (runs and rollback name it with a note when it is the target).
+    let lines: ReturnType<typeof readJournal>['lines'];
+    let history: ReturnType<typeof readRunHistory>;
+    try {
+      if (!hasChangesLeft(stateDir, index)) continue;
+      lines = readJournal(journalFile(stateDir, index.id)).lines;
+      history = readRunHistory(lines);
+    } catch (error) {
+      if (error instanceof RunbookError && error.code === 'journal-damaged') continue;
+      throw error;
+    }
     const itsSteps = new Map(history.start.plan.steps.map((step) => [step.id, step]));
     const itsUndone = new Set(history.undoneSteps);
     const found = new Set<string>();

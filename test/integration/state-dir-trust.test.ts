@@ -385,11 +385,11 @@ describe('damage is named, never read as "nothing"', () => {
 });
 
 describe('a full disk stops the run before its next host command', () => {
-  it('state dir on a 64 KiB tmpfs: exit 1 naming the path and "no space left on device" and how to continue, no stack trace; once space is freed, rollback restores the host', async () => {
+  it('state dir on an 80 KiB tmpfs: exit 1 naming the path and "no space left on device" and how to continue, no stack trace; once space is freed, rollback restores the host', async () => {
     await inSandbox(async (host, stateDir) => {
       const before = await host.snapshot();
       // Mounted inside the sandbox's own mount namespace: it vanishes with it.
-      expect((await host.exec(['mount', '-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', stateDir])).exitCode).toBe(
+      expect((await host.exec(['mount', '-t', 'tmpfs', '-o', 'size=80k,mode=0700', 'tmpfs', stateDir])).exitCode).toBe(
         0,
       );
       const run = await host.runbook([...sd(stateDir), 'run', 'single-container']);
