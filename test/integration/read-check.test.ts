@@ -124,9 +124,9 @@ describe('single-container re-run with read checks (real kernel)', () => {
     const runs = listRunIndexes(stateDir);
     const rerun = readJournal(journalFile(stateDir, runs[runs.length - 1]?.id ?? '')).lines;
     const starts = ofType(rerun, 'command-start');
-    // Every step verified against the kernel: 14 checks, each with its result and verdict.
-    expect(starts).toHaveLength(14);
-    expect(ofType(rerun, 'command-end')).toHaveLength(14);
+    // Every step verified against the kernel: 15 checks (move-container-end asks the host end too), each with its result and verdict.
+    expect(starts).toHaveLength(15);
+    expect(ofType(rerun, 'command-end')).toHaveLength(15);
     expect(ofType(rerun, 'check').every((c) => c.ok)).toBe(true);
     expect(starts.filter((s) => s.read !== undefined).map((s) => s.read)).toEqual([
       '/proc/sys/net/ipv4/conf/all/arp_ignore',
