@@ -379,14 +379,15 @@ ${exitCodesHelp({
     .addHelpText(
       'after',
       `
-Each step is a composite state: pending → check → (ok | do → verify → (changed | diagnosing
-→ failed)), plus skipped for a step an earlier attempt finished; a step's final states are
-named after its outcomes. The run ends Succeeded, Failed, Stopped (--until) or Aborted.
+The run walks the runbook's steps in order (listed in a note); each step is run by Step, which
+invokes the one step statechart: pending → check → (ok | do → verify → (changed | diagnosing
+→ failed)), plus skipped for a step an earlier attempt finished; its final states are named
+after the step's outcomes. The run ends Succeeded, Failed, Stopped (--until) or Aborted.
 Transitions are labelled with their event and guard.
 
 Examples:
   runbook graph single-container > statechart.mmd
-  runbook graph single-container --format json | jq '.nodes | length'`,
+  runbook graph single-container --format json | jq '.steps[].id'`,
     )
     .action(async (runbook: string, opts: { set: string[]; format: string }, command: Command) => {
       exitCode = await (await commands.graph()).graphCommand(context(command), runbook, opts);

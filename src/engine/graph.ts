@@ -4,8 +4,9 @@ import type { RunMachine } from './machine.js';
  * The statechart the engine runs, as data and as a Mermaid diagram. It is read from the very
  * machine object that `run` executes (buildRunMachine(plan)): its state nodes, their invoked
  * actors, and every transition (events, eventless `always`, `onDone` / `onError` of invoked
- * actors and of step nodes) with its guard. Nothing here is drawn by hand, so the picture
- * cannot drift from the engine. Pure: no I/O.
+ * actors) with its guard. A state that invokes a machine (the run's `Step` invokes the step
+ * machine) holds that machine's states, nested under it, as the state does while it runs.
+ * Nothing here is drawn by hand, so the picture cannot drift from the engine. Pure: no I/O.
  */
 
 export type NodeType = 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
@@ -24,8 +25,12 @@ export interface GraphNode {
   invoke: Array<{ src: string; input: unknown }>;
   /** Named actions run on entry (with their params, when static). */
   entry: Array<{ type: string; params: unknown }>;
-  /** The state's description, when it has one (a step's "changed" that cannot be undone says so). */
+  /** The state's description, when it has one. */
   description?: string | undefined;
+  /** For a state of an invoked machine: that machine's id ("step"). */
+  machine?: string | undefined;
+  /** For a final state: the output it gives (a step's final states give its outcome). */
+  output?: unknown;
 }
 
 export type TransitionKind = 'event' | 'always' | 'done' | 'error';
@@ -39,7 +44,7 @@ export interface GraphTransition {
    * error: the invoked actor threw.
    */
   kind: TransitionKind;
-  /** The raw xstate event type, e.g. "xstate.done.actor.0.run.namespace.check". */
+  /** The raw xstate event type, e.g. "xstate.done.actor.0.step.check". */
   event: string;
   /** The guard's name; "else" for the unguarded fallback after guarded alternatives; null if none. */
   guard: string | null;
@@ -64,8 +69,14 @@ interface StateNodeLike {
   invoke: ReadonlyArray<{ src: unknown; id: string; input?: unknown }>;
   entry: readonly unknown[];
   description?: string | undefined;
+  output?: unknown;
   transitions: ReadonlyMap<string, readonly TransitionLike[]>;
   always?: readonly TransitionLike[] | undefined;
+}
+/** A machine as this module reads it: its root, and its named actors (an invoked machine has a root too). */
+interface MachineLike {
+  root: unknown;
+  implementations?: { actors?: Record<string, unknown> } | undefined;
 }
 interface TransitionLike {
   target?: readonly StateNodeLike[] | undefined;
@@ -73,59 +84,86 @@ interface TransitionLike {
   actions: readonly unknown[];
 }
 
-/** Walks a run machine (or any xstate v5 machine) into nodes and transitions. */
-export function machineGraph(machine: Pick<RunMachine, 'root'> | { root: unknown }): MachineGraph {
-  const root = machine.root as unknown as StateNodeLike;
-  const idOf = (node: StateNodeLike) => stripRoot(node.id, root.id);
+/**
+ * Walks a run machine (or any xstate v5 machine) into nodes and transitions. A state that
+ * invokes a machine gets that machine's states as its children, ids prefixed with its own:
+ * "Step.check".
+ */
+export function machineGraph(machine: Pick<RunMachine, 'root'> | MachineLike): MachineGraph {
   const nodes: GraphNode[] = [];
   const transitions: GraphTransition[] = [];
 
-  const visit = (node: StateNodeLike) => {
-    if (node !== root) {
-      nodes.push({
-        id: idOf(node),
-        key: node.key,
-        parent: node.parent === undefined || node.parent === root ? null : idOf(node.parent),
-        type: node.type,
-        initial: initialOf(node, idOf),
-        invoke: node.invoke.map((i) => ({
-          src: typeof i.src === 'string' ? i.src : 'inline',
-          input: staticValue(i.input),
-        })),
-        entry: node.entry.map(actionOf),
-        ...(node.description !== undefined && { description: node.description }),
-      });
-      const doneEvents = new Set(node.invoke.map((i) => `xstate.done.actor.${i.id}`));
-      const errorEvents = new Set(node.invoke.map((i) => `xstate.error.actor.${i.id}`));
-      const kindOf = (event: string): TransitionKind =>
-        doneEvents.has(event) || event === `xstate.done.state.${node.id}`
-          ? 'done'
-          : errorEvents.has(event)
-            ? 'error'
-            : 'event';
-      const add = (event: string, kind: TransitionKind, list: readonly TransitionLike[]) => {
-        const guarded = list.some((t) => t.guard !== undefined);
-        for (const t of list) {
-          for (const target of t.target ?? []) {
-            transitions.push({
-              source: idOf(node),
-              target: idOf(target),
-              kind,
-              event,
-              guard: t.guard === undefined ? (guarded ? 'else' : null) : guardName(t.guard),
-              actions: t.actions.map((a) => actionOf(a).type),
-            });
-          }
-        }
-      };
-      if (node.always !== undefined) add('', 'always', node.always);
-      for (const [event, list] of node.transitions) add(event, kindOf(event), list);
-    }
-    for (const child of Object.values(node.states)) visit(child);
-  };
-  visit(root);
+  /** Walks one machine; `host` is the id of the state that invokes it (null: the top machine). */
+  const walk = (logic: MachineLike, host: string | null) => {
+    const root = logic.root as StateNodeLike;
+    const idOf = (node: StateNodeLike) => {
+      const own = stripRoot(node.id, root.id);
+      return host === null ? own : `${host}.${own}`;
+    };
+    const invokedMachine = (src: unknown): MachineLike | undefined => {
+      const actor = typeof src === 'string' ? logic.implementations?.actors?.[src] : src;
+      return actor !== null && typeof actor === 'object' && 'root' in actor ? (actor as MachineLike) : undefined;
+    };
 
-  return { machine: root.id, initial: initialOf(root, idOf), nodes, transitions };
+    const visit = (node: StateNodeLike) => {
+      if (node !== root) {
+        const id = idOf(node);
+        const invoked = node.invoke.map((i) => invokedMachine(i.src)).find((m) => m !== undefined);
+        nodes.push({
+          id,
+          key: node.key,
+          parent: node.parent === undefined || node.parent === root ? host : idOf(node.parent),
+          type: node.type,
+          // A state that invokes a machine starts where that machine starts.
+          initial: invoked === undefined ? initialOf(node, idOf) : `${id}.${initialOfMachine(invoked)}`,
+          invoke: node.invoke.map((i) => ({
+            src: typeof i.src === 'string' ? i.src : 'inline',
+            input: staticValue(i.input),
+          })),
+          entry: node.entry.map(actionOf),
+          ...(node.description !== undefined && { description: node.description }),
+          ...(host !== null && { machine: root.id }),
+          ...(node.type === 'final' && node.output !== undefined && { output: staticValue(node.output) }),
+        });
+        const doneEvents = new Set(node.invoke.map((i) => `xstate.done.actor.${i.id}`));
+        const errorEvents = new Set(node.invoke.map((i) => `xstate.error.actor.${i.id}`));
+        const kindOf = (event: string): TransitionKind =>
+          doneEvents.has(event) || event === `xstate.done.state.${node.id}`
+            ? 'done'
+            : errorEvents.has(event)
+              ? 'error'
+              : 'event';
+        const add = (event: string, kind: TransitionKind, list: readonly TransitionLike[]) => {
+          const guarded = list.some((t) => t.guard !== undefined);
+          for (const t of list) {
+            for (const target of t.target ?? []) {
+              transitions.push({
+                source: id,
+                target: idOf(target),
+                kind,
+                event,
+                guard: t.guard === undefined ? (guarded ? 'else' : null) : guardName(t.guard),
+                actions: t.actions.map((a) => actionOf(a).type),
+              });
+            }
+          }
+        };
+        if (node.always !== undefined) add('', 'always', node.always);
+        for (const [event, list] of node.transitions) add(event, kindOf(event), list);
+        if (invoked !== undefined) walk(invoked, id);
+      }
+      for (const child of Object.values(node.states)) visit(child);
+    };
+    visit(root);
+  };
+  walk(machine as MachineLike, null);
+
+  return { machine: (machine.root as StateNodeLike).id, initial: initialOfMachine(machine), nodes, transitions };
+}
+
+function initialOfMachine(machine: MachineLike): string | null {
+  const root = machine.root as StateNodeLike;
+  return initialOf(root, (n) => stripRoot(n.id, root.id));
 }
 
 function stripRoot(id: string, rootId: string): string {
@@ -167,17 +205,30 @@ function staticValue(value: unknown): unknown {
 // ---------------------------------------------------------------------------------------------
 // Mermaid
 
+/** A step of the plan, as the diagram lists it beside the machine. */
+export interface PlanStepNote {
+  id: string;
+  /** No `do`: a pure verification (check → ok, or → diagnosing). */
+  verifyOnly?: true;
+  /** `undo: none`: why the step cannot be undone. */
+  noUndo?: string;
+}
+
 /**
- * Mermaid `stateDiagram-v2`: one composite state per compound node (a step), its phases
- * nested inside, final states drawn as `→ [*]`. Ids are made Mermaid-safe (no "-" or "."):
- * "veth-pair.check" becomes `veth_pair__check`, labelled "check". Step ids never hold "_",
- * so the mapping cannot merge two states.
+ * Mermaid `stateDiagram-v2`: one composite state per state that has states inside (the run's
+ * `Step`, holding the step machine's phases), final states drawn as `→ [*]`. Ids are made
+ * Mermaid-safe (no "-" or "."): "Step.check" becomes `Step__check`, labelled "check".
  *
  * Mermaid cannot draw an edge from a state inside a composite to a state outside it, so such
- * a transition (a phase's `error → Aborted`) is drawn from the composite instead, naming the
- * phases it leaves from: "error from check, do, verify, diagnosing".
+ * a transition would be drawn from the composite instead, naming the states it leaves from.
+ *
+ * The plan's steps, which the run walks through `Step` one after another, are listed in a note
+ * beside `Starting`, marked when a step has no `do` or cannot be undone.
  */
-export function toMermaid(graph: MachineGraph, options: { title?: string } = {}): string {
+export function toMermaid(
+  graph: MachineGraph,
+  options: { title?: string; steps?: readonly PlanStepNote[] } = {},
+): string {
   const lines: string[] = [];
   if (options.title !== undefined) lines.push('---', `title: ${label(options.title)}`, '---');
   lines.push('stateDiagram-v2');
@@ -223,7 +274,7 @@ export function toMermaid(graph: MachineGraph, options: { title?: string } = {})
     if (initial !== null) lines.push(`${indent}[*] --> ${mermaidId(initial)}`);
     for (const node of children.get(parent) ?? []) {
       const id = mermaidId(node.id);
-      if (node.type === 'compound' || node.type === 'parallel') {
+      if ((children.get(node.id) ?? []).length > 0) {
         lines.push(`${indent}state "${label(node.key)}" as ${id} {`);
         emit(node.id, `${indent}  `);
         lines.push(`${indent}}`);
@@ -242,10 +293,21 @@ export function toMermaid(graph: MachineGraph, options: { title?: string } = {})
     }
   };
   emit(null, '  ');
+  const first = graph.initial;
+  if (options.steps !== undefined && first !== null) {
+    lines.push(`  note left of ${mermaidId(first)}`, '    the steps, in order, each run by Step');
+    for (const step of options.steps) {
+      const marks = [step.verifyOnly ? 'no do' : '', step.noUndo !== undefined ? `not undoable, ${step.noUndo}` : ''];
+      const text = marks.filter((m) => m !== '').join(', ');
+      // Mermaid ends a note at the words "end note", wherever they are.
+      lines.push(`    ${label(text === '' ? step.id : `${step.id} (${text})`).replace(/end\s*note/gi, 'end-note')}`);
+    }
+    lines.push('  end note');
+  }
   return `${lines.join('\n')}\n`;
 }
 
-/** "namespace.check" → "namespace__check"; "veth-pair" → "veth_pair". */
+/** "Step.check" → "Step__check"; "veth-pair" → "veth_pair". */
 export function mermaidId(id: string): string {
   return id.replace(/\./g, '__').replace(/[^A-Za-z0-9_]/g, '_');
 }
@@ -260,10 +322,8 @@ function describe(node: GraphNode): string | undefined {
     const phase = (i.input as { phase?: unknown } | undefined)?.phase;
     return `invoke ${i.src}${typeof phase === 'string' ? ` (${phase})` : ''}`;
   });
-  for (const action of node.entry) {
-    const outcome = (action.params as { outcome?: unknown } | undefined)?.outcome;
-    if (action.type === 'stepFinished' && typeof outcome === 'string') parts.push(`outcome ${outcome}`);
-  }
+  const outcome = (node.output as { outcome?: unknown } | undefined)?.outcome;
+  if (typeof outcome === 'string') parts.push(`outcome ${outcome}`);
   if (node.description !== undefined) parts.push(node.description);
   return parts.length === 0 ? undefined : label(parts.join(', '));
 }

@@ -8,6 +8,7 @@ import {
   type PlannedCheck,
   type PlannedCommand,
   type PlannedCondition,
+  type PlannedProbe,
   type PlannedStep,
 } from './plan.js';
 import {
@@ -29,7 +30,8 @@ import { placeholdersIn, renderDeep, renderTemplate, TemplateError, type Scope }
 export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan {
   try {
     const steps: PlannedStep[] = [];
-    for (const item of runbook.steps) expandItem(item, params, [], steps);
+    const shared: SharedProbes = new Map();
+    for (const item of runbook.steps) expandItem(item, params, [], steps, shared);
     const seen = new Set<string>();
     for (const step of steps) {
       if (seen.has(step.id)) throw invalidInput(`runbook ${runbook.name}: two steps have the id "${step.id}"`);
@@ -51,18 +53,33 @@ export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan 
   }
 }
 
+/**
+ * Identical rendered probes, kept once (keyed by their JSON). The steps of a loop body often
+ * share one probe list (a YAML anchor such as `&container-probes`), rendered with the same
+ * values: 13 probes × 12 steps per container of multi-container were most of a large plan's
+ * memory (docs/performance.md). The plan is read-only, so its steps can share the objects; in
+ * the journal's run-start entry (JSON) each step still has its own copy.
+ */
+type SharedProbes = Map<string, PlannedProbe>;
+
 /** Renders a step, or expands a loop (at any depth) into its steps, in order. */
-function expandItem(item: StepSpec | LoopSpec, scope: Scope, suffixes: readonly string[], out: PlannedStep[]): void {
+function expandItem(
+  item: StepSpec | LoopSpec,
+  scope: Scope,
+  suffixes: readonly string[],
+  out: PlannedStep[],
+  shared: SharedProbes,
+): void {
   if (!('foreach' in item)) {
     const createdBy = (item.only_if_created_by ?? []).map((written) => stepId(written, scope, suffixes));
-    out.push(renderStep(item, scope, stepId(item.id, scope, suffixes), createdBy));
+    out.push(renderStep(item, scope, stepId(item.id, scope, suffixes), createdBy, shared));
     return;
   }
   const { foreach } = item;
   for (const { value, index, suffix } of loopValues(foreach, scope)) {
     const inner: Record<string, string> = { ...scope, [foreach.var]: value };
     if (foreach.index !== undefined) inner[foreach.index] = String(index);
-    for (const step of item.steps) expandItem(step, inner, [...suffixes, suffix], out);
+    for (const step of item.steps) expandItem(step, inner, [...suffixes, suffix], out, shared);
   }
 }
 
@@ -111,7 +128,13 @@ function stepId(written: string, scope: Scope, suffixes: readonly string[]): str
   return id;
 }
 
-function renderStep(step: StepSpec, scope: Scope, id: string, onlyIfCreatedBy: readonly string[]): PlannedStep {
+function renderStep(
+  step: StepSpec,
+  scope: Scope,
+  id: string,
+  onlyIfCreatedBy: readonly string[],
+  shared: SharedProbes,
+): PlannedStep {
   // Captured values are known only at run time: do gets this attempt's values just before it
   // runs, undo those the journal recorded first (rollback).
   const hasCaptures = Object.keys(step.capture).length > 0;
@@ -166,6 +189,21 @@ function renderStep(step: StepSpec, scope: Scope, id: string, onlyIfCreatedBy: r
     expect: renderDeep(check.expect ?? { exit: 0 }, scope) as ExpectSpec,
     ...retry(check),
   });
+  const renderProbe = (probe: StepSpec['diagnose'][number]): PlannedProbe => {
+    const rendered: PlannedProbe = {
+      ...runOrRead(probe),
+      when: renderDeep(probe.when, scope) as ExpectSpec,
+      cause: renderTemplate(probe.cause, scope),
+      fix: probe.fix === undefined ? undefined : renderTemplate(probe.fix, scope),
+      ...retry(probe),
+      independent: probe.concerns !== undefined,
+    };
+    const key = JSON.stringify(rendered);
+    const same = shared.get(key);
+    if (same !== undefined) return same;
+    shared.set(key, rendered);
+    return rendered;
+  };
   const noUndo = Array.isArray(step.undo) ? undefined : step.undo.none;
   return {
     id,
@@ -182,14 +220,7 @@ function renderStep(step: StepSpec, scope: Scope, id: string, onlyIfCreatedBy: r
     // makes is concerned alike).
     diagnose: step.diagnose
       .filter((probe) => probe.concerns === undefined || probe.concerns.includes(step.id))
-      .map((probe) => ({
-        ...runOrRead(probe),
-        when: renderDeep(probe.when, scope) as ExpectSpec,
-        cause: renderTemplate(probe.cause, scope),
-        fix: probe.fix === undefined ? undefined : renderTemplate(probe.fix, scope),
-        ...retry(probe),
-        independent: probe.concerns !== undefined,
-      })),
+      .map(renderProbe),
   };
 }
 

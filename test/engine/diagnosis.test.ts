@@ -69,7 +69,9 @@ const findingsOf = (entries: readonly JournalEntry[]) => entries.filter((e) => e
 
 /**
  * Runs the real machine with stub actors and records every state value it passes through,
- * so the tests can assert the transitions themselves, not only their effects.
+ * so the tests can assert the transitions themselves, not only their effects. While the run
+ * is in `Step`, the state is the step machine's, named "<step>.<state>" (as the run's
+ * `Step.<state>`, for the step at hand).
  */
 async function traceStates(
   plan: Plan,
@@ -80,7 +82,7 @@ async function traceStates(
   },
 ) {
   const values: string[] = [];
-  const machine = buildRunMachine(plan).provide({
+  const machine = buildRunMachine(plan, {
     actors: {
       runChecks: fromPromise<ChecksOutput, ChecksInput>(async ({ input }) => ({
         failed: impl.checks(input) ? undefined : { argv: ['has', input.stepId], reason: 'stub', evidence: undefined },
@@ -98,13 +100,23 @@ async function traceStates(
       }),
     },
   });
-  const actor = createActor(machine, { input: {} });
-  actor.subscribe((snapshot) => {
-    const value =
-      typeof snapshot.value === 'string'
-        ? snapshot.value
-        : Object.entries(snapshot.value as Record<string, string>).map(([k, v]) => `${k}.${v}`)[0]!;
+  const note = (value: string) => {
     if (values.at(-1) !== value) values.push(value);
+  };
+  const actor = createActor(machine, {
+    input: {},
+    inspect: (event) => {
+      if (event.type !== '@xstate.snapshot') return;
+      const snapshot = event.snapshot as { value?: unknown; status?: unknown; context?: { stepId?: unknown } };
+      if (event.actorRef === actor) {
+        // `Step` is shown by the step machine's own states; StepEnded is passed at once.
+        if (snapshot.value !== 'Step') note(String(snapshot.value));
+      } else if (typeof snapshot.context?.stepId === 'string' && snapshot.status === 'active') {
+        // A step's final state (its outcome) is inspected only after the run has moved on; the
+        // outcome is in the step's report, which other tests assert.
+        note(`${snapshot.context.stepId}.${String(snapshot.value)}`);
+      }
+    },
   });
   await new Promise<void>((resolve) => {
     actor.subscribe({ complete: () => resolve(), error: () => resolve() });

@@ -469,6 +469,9 @@ describe('buildRunMachine', () => {
   function stateIds(node: { id: string; states: Record<string, unknown> }): string[] {
     return [node.id, ...Object.values(node.states).flatMap((child) => stateIds(child as typeof node))];
   }
+  /** The step machine the run's `Step` state invokes. */
+  const stepMachineOf = (machine: ReturnType<typeof buildRunMachine>) =>
+    machine.implementations.actors.runStep as unknown as { root: { id: string; states: Record<string, unknown> } };
 
   const plan = () => fakePlan(fakeStep('alpha'), fakeStep('ping', { do: [], undo: [] }), fakeStep('gamma'));
 
@@ -485,41 +488,44 @@ describe('buildRunMachine', () => {
     expect(JSON.stringify(p)).toBe(before);
   });
 
-  it('has one compound node per step, in order, plus the run ends; verify-only steps have no do/verify/changed', () => {
+  it('walks the plan through one Step state that invokes the step machine, whose states are the lifecycle', () => {
     const machine = buildRunMachine(plan());
     expect(Object.keys(machine.root.states)).toEqual([
-      'alpha',
-      'ping',
-      'gamma',
       'Starting',
+      'Step',
+      'StepEnded',
       RunEnd.succeeded,
       RunEnd.failed,
       RunEnd.stopped,
       RunEnd.aborted,
     ]);
-    expect(Object.keys(machine.root.states.alpha?.states ?? {}).sort()).toEqual([
-      'changed',
+    expect(machine.root.states.Step?.invoke.map((i) => i.src)).toEqual(['runStep']);
+    expect(Object.keys(stepMachineOf(machine).root.states)).toEqual([
+      'pending',
       'check',
-      'diagnosing',
       'do',
-      'failed',
-      'ok',
-      'pending',
-      'skipped',
       'verify',
-    ]);
-    expect(Object.keys(machine.root.states.ping?.states ?? {}).sort()).toEqual([
-      'check',
       'diagnosing',
-      'failed',
-      'ok',
-      'pending',
       'skipped',
+      'ok',
+      'changed',
+      'failed',
     ]);
   });
 
+  it('has as many state nodes for 10,000 steps as for one: the plan is data in its context', () => {
+    const many = fakePlan(...Array.from({ length: 10_000 }, (_, i) => fakeStep(`s${i}`)));
+    const big = buildRunMachine(many);
+    const small = buildRunMachine(fakePlan(fakeStep('alpha')));
+    expect(stateIds(big.root)).toEqual(stateIds(small.root));
+    expect(stateIds(stepMachineOf(big).root)).toEqual(stateIds(stepMachineOf(small).root));
+    const context = createActor(big, { input: {} }).getSnapshot().context;
+    expect(context.plan).toHaveLength(10_000);
+    expect(context.plan[9_999]).toEqual({ stepId: 's9999', title: 'make s9999', hasDo: true });
+  });
+
   it("owns its result: the output of the final state reached is the steps' result", async () => {
-    const machine = buildRunMachine(plan()).provide({
+    const machine = buildRunMachine(plan(), {
       actors: {
         runChecks: fromPromise<ChecksOutput, ChecksInput>(async ({ input }) => ({
           // alpha is missing until done; ping never answers
@@ -562,7 +568,7 @@ describe('buildRunMachine', () => {
 
   it('a refused `do` (a `requires` check did not hold) is reported as refused, not as a failed do', async () => {
     const requirement = { argv: ['is', 'alpha-parent'], reason: 'no parent', evidence: undefined };
-    const machine = buildRunMachine(fakePlan(fakeStep('alpha'))).provide({
+    const machine = buildRunMachine(fakePlan(fakeStep('alpha')), {
       actors: {
         runChecks: fromPromise<ChecksOutput, ChecksInput>(async ({ input }) => ({
           failed: { argv: ['has', input.stepId], reason: 'missing', evidence: undefined },
@@ -589,9 +595,36 @@ describe('buildRunMachine', () => {
     expect('failure' in result ? result.failure?.check : undefined).toEqual({ ...requirement, refused: true });
   });
 
-  it('a different plan builds a different machine', () => {
+  it('an actor that throws ends the run in Aborted with that very error object', async () => {
+    const boom = new Error('journal full');
+    const machine = buildRunMachine(fakePlan(fakeStep('alpha'), fakeStep('beta')), {
+      actors: {
+        runChecks: fromPromise<ChecksOutput, ChecksInput>(async ({ input }) => {
+          if (input.stepId === 'beta') throw boom;
+          return { failed: undefined, durationMs: 1 };
+        }),
+      },
+    });
+    const actor = createActor(machine, { input: {} });
+    const output = toPromise(actor);
+    actor.start();
+    actor.send({ type: 'start' });
+    const result = await output;
+    expect(result.status).toBe('aborted');
+    expect('error' in result && result.error).toBe(boom);
+    expect(result.steps.map((s) => [s.stepId, s.outcome])).toEqual([['alpha', 'ok']]);
+    expect(actor.getSnapshot().value).toBe(RunEnd.aborted);
+  });
+
+  it('a different plan builds the same states, with its own steps in the context', () => {
     const a = buildRunMachine(plan());
     const b = buildRunMachine(fakePlan(fakeStep('alpha'), fakeStep('gamma')));
-    expect(stateIds(a.root)).not.toEqual(stateIds(b.root));
+    expect(stateIds(a.root)).toEqual(stateIds(b.root));
+    const stepsOf = (m: typeof a) =>
+      createActor(m, { input: {} })
+        .getSnapshot()
+        .context.plan.map((s) => s.stepId);
+    expect(stepsOf(a)).toEqual(['alpha', 'ping', 'gamma']);
+    expect(stepsOf(b)).toEqual(['alpha', 'gamma']);
   });
 });

@@ -404,10 +404,15 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
     const mermaid = await host.runbook(['graph', 'single-container']);
     expectExit(mermaid, 0);
     expect(mermaid.stdout).toContain('stateDiagram-v2');
-    expect(mermaid.stdout).toContain('state "container-default-route" as container_default_route {');
+    expect(mermaid.stdout).toContain('state "Step" as Step {');
+    expect(mermaid.stdout).toContain('\n    container-default-route\n');
     const json = await host.runbook(['graph', 'single-container', '--format', 'json']);
     expectExit(json, 0);
-    expect((JSON.parse(json.stdout) as { nodes: unknown[] }).nodes).toHaveLength(8 * 10 + 2 * 7 + 5);
+    // The run machine's 7 states and the step machine's 9; the runbook's 10 steps are data.
+    const graph = JSON.parse(json.stdout) as { nodes: unknown[]; steps: Array<{ id: string }> };
+    expect(graph.nodes).toHaveLength(7 + 9);
+    expect(graph.steps.map((s) => s.id)).toContain('container-default-route');
+    expect(graph.steps).toHaveLength(10);
     expectExit(await host.runbook(['graph', 'single-container', '--format', 'dot']), 2);
     expect(await host.snapshot()).toEqual(kernelBefore);
   });

@@ -30,20 +30,15 @@ describe('show and graph', () => {
     expect(out).not.toContain('filter-2');
   });
 
-  it('graph marks the changed state of a step that cannot be undone, and only that one', async () => {
+  it('graph marks the step that cannot be undone, and only that one, in its list of steps', async () => {
     const out = await runbook(['graph', 'forward-filter']);
     const marked = out.split('\n').filter((l) => l.includes('not undoable'));
-    expect(marked).toEqual([
-      '    zero_counters__changed : outcome changed, not undoable  packet counters cannot be set back to what they were',
-    ]);
+    expect(marked).toEqual(['    zero-counters (not undoable, packet counters cannot be set back to what they were)']);
     const json = JSON.parse(await runbook(['graph', 'forward-filter', '--format', 'json'])) as {
-      nodes: Array<{ id: string; description?: string }>;
+      steps: Array<{ id: string; noUndo?: string }>;
     };
-    expect(json.nodes.filter((n) => n.description !== undefined)).toEqual([
-      expect.objectContaining({
-        id: 'zero-counters.changed',
-        description: 'not undoable: packet counters cannot be set back to what they were',
-      }),
+    expect(json.steps.filter((s) => s.noUndo !== undefined)).toEqual([
+      { id: 'zero-counters', noUndo: 'packet counters cannot be set back to what they were' },
     ]);
   });
 });

@@ -1,5 +1,5 @@
 import { ExitCode } from '../../errors.js';
-import { machineGraph, toMermaid } from '../../engine/graph.js';
+import { machineGraph, toMermaid, type PlanStepNote } from '../../engine/graph.js';
 import { buildRunMachine } from '../../engine/machine.js';
 import { currentHost } from '../../host/identity.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
@@ -13,15 +13,21 @@ export interface GraphOptions {
 
 /**
  * `runbook graph <runbook>`: the statechart `run` executes for this runbook, read from the
- * machine object itself (buildRunMachine), as Mermaid or JSON. Runs nothing.
+ * machine object itself (buildRunMachine), as Mermaid or JSON, with the plan's steps that the
+ * run walks through in order. Runs nothing.
  */
 export function graphCommand(ctx: CliContext, runbookName: string, options: GraphOptions): number {
   const { plan } = prepareRunbook(runbookName, options.set, { inSandbox: currentHost().sandbox !== undefined });
   const graph = machineGraph(buildRunMachine(plan));
+  const steps = plan.steps.map((step): PlanStepNote => ({
+    id: step.id,
+    ...(step.do.length === 0 && { verifyOnly: true as const }),
+    ...(step.noUndo !== undefined && { noUndo: step.noUndo }),
+  }));
   if (options.format === 'json') {
-    ctx.out(JSON.stringify({ runbook: plan.runbook, ...graph }, null, 2));
+    ctx.out(JSON.stringify({ runbook: plan.runbook, steps, ...graph }, null, 2));
   } else {
-    ctx.out(toMermaid(graph, { title: `runbook run ${plan.runbook}` }).trimEnd());
+    ctx.out(toMermaid(graph, { title: `runbook run ${plan.runbook}`, steps }).trimEnd());
   }
   return ExitCode.ok;
 }
