@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 
 export const genesisHash = '0'.repeat(64);
 
-export function hashLine(line: string): string {
+/** sha256 of a line's text, given as a string or as its UTF-8 bytes (the same hash). */
+export function hashLine(line: string | Uint8Array): string {
   return createHash('sha256').update(line).digest('hex');
 }
 
@@ -42,7 +43,7 @@ export class HashChain {
   }
 
   /** Moves the chain past a line once it is written (text without its newline). */
-  advance(line: string): void {
+  advance(line: string | Uint8Array): void {
     this.lastSeq += 1;
     this.lastHash = hashLine(line);
   }

@@ -67,8 +67,8 @@ export function readNoFollow(file: string): string {
 }
 
 /** Writes all of `text` at the fd's position (a loop: write(2) may write less than asked). */
-export function writeAll(fd: number, text: string, file: string): void {
-  const bytes = Buffer.from(text);
+export function writeAll(fd: number, text: string | Buffer, file: string): void {
+  const bytes = typeof text === 'string' ? Buffer.from(text) : text;
   let done = 0;
   try {
     while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);

@@ -58,9 +58,16 @@ export class FileJournal implements JournalSink {
       ...stamped,
       msg: summarize(entry),
     });
+    // The line's bytes are made once, for the file and for the hash: the run-start entry holds
+    // the whole plan (5 MB for multi-container count=100), and each copy of it made for the
+    // newline, the write and the hash showed in the run's peak memory (docs/performance.md).
+    const length = Buffer.byteLength(line);
+    const bytes = Buffer.allocUnsafe(length + 1);
+    bytes.write(line);
+    bytes[length] = 0x0a;
     const size = fstatSync(this.fd).size;
     try {
-      writeAll(this.fd, `${line}\n`, this.file);
+      writeAll(this.fd, bytes, this.file);
       if (needsFsync(entry)) syncFd(this.fd, this.file);
     } catch (error) {
       this.failure = error as RunbookError;
@@ -71,7 +78,7 @@ export class FileJournal implements JournalSink {
       }
       throw error;
     }
-    this.chain.advance(line);
+    this.chain.advance(bytes.subarray(0, length));
     afterJournalEntry();
   }
 

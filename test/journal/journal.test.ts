@@ -134,6 +134,18 @@ describe('FileJournal', () => {
   it('hashLine is the sha256 hex of the text', () => {
     expect(hashLine('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
   });
+
+  it('chains lines that hold characters beyond ASCII (the writer hashes the bytes it writes)', () => {
+    const text = 'Crée — ceth1 → container1 … 😀';
+    expect(hashLine(Buffer.from(text))).toBe(hashLine(text));
+    const { file, journal } = writeJournal([
+      { type: 'step-start', step: 'namespace', index: 0, title: text },
+      ...entries.slice(1),
+    ]);
+    expect(JSON.parse(linesOf(file)[0]!).title).toBe(text);
+    expect(verifyJournal(readJournal(file), undefined)).toBeUndefined();
+    expect(journal.lastHash).toBe(hashLine(linesOf(file).at(-1)!));
+  });
 });
 
 describe('readJournal', () => {
