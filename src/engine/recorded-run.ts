@@ -10,6 +10,7 @@ import { readJournal, runStartOf, verifyJournal, type ReadJournal } from '../jou
 import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
 import { RunJournal } from '../journal/run-journal.js';
 import type { Plan } from '../runbook/plan.js';
+import { shareIdenticalProbes } from '../runbook/shared-probes.js';
 import { readRunHistory, type RunHistory } from './run-history.js';
 import { forUser } from '../host/user-command.js';
 
@@ -241,5 +242,5 @@ export function openRecordedRun(stateDir: string, index: RunIndex): RecordedRun 
   assertSameHost(index.id, history.start.host);
   // The plan recorded at the start, not the runbook file as it is now: resume and rollback act
   // on what the run started with.
-  return { kind: 'run', index, journal, history, plan: history.start.plan };
+  return { kind: 'run', index, journal, history, plan: shareIdenticalProbes(history.start.plan) };
 }

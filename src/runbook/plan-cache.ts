@@ -23,6 +23,7 @@ import type { LoadedRunbook, ResolvedRunbook } from './load.js';
 import { readIncludeFromDisk, runbookTextsHash, type IncludeReader, type RunbookSource } from './locate.js';
 import type { ParamValues } from './params.js';
 import type { Plan } from './plan.js';
+import { shareIdenticalProbes } from './shared-probes.js';
 import type { PreparedRunbook } from './prepare.js';
 
 /*
@@ -180,7 +181,7 @@ export function lookupPlan(stateDir: string, inputs: PlanInputs): PreparedRunboo
     includes,
     hash: runbookTextsHash(inputs.source, includes),
   };
-  return { runbook, params: entry.params, plan: entry.plan };
+  return { runbook, params: entry.params, plan: shareIdenticalProbes(entry.plan) };
 }
 
 /**

@@ -8,7 +8,6 @@ import {
   type PlannedCheck,
   type PlannedCommand,
   type PlannedCondition,
-  type PlannedProbe,
   type PlannedStep,
 } from './plan.js';
 import {
@@ -20,6 +19,7 @@ import {
   type LoopSpec,
   type StepSpec,
 } from './schema.js';
+import { shareIdenticalProbes } from './shared-probes.js';
 import { placeholdersIn, renderDeep, renderTemplate, TemplateError, type Scope } from './template.js';
 
 /**
@@ -30,8 +30,7 @@ import { placeholdersIn, renderDeep, renderTemplate, TemplateError, type Scope }
 export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan {
   try {
     const steps: PlannedStep[] = [];
-    const shared: SharedProbes = new Map();
-    for (const item of runbook.steps) expandItem(item, params, [], steps, shared);
+    for (const item of runbook.steps) expandItem(item, params, [], steps);
     const seen = new Set<string>();
     for (const step of steps) {
       if (seen.has(step.id)) throw invalidInput(`runbook ${runbook.name}: two steps have the id "${step.id}"`);
@@ -46,40 +45,25 @@ export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan 
       seen.add(step.id);
     }
     checkConstraints(runbook.name, runbook.constraints ?? [], params);
-    return { runbook: runbook.name, description: runbook.description, params, steps };
+    return shareIdenticalProbes({ runbook: runbook.name, description: runbook.description, params, steps });
   } catch (error) {
     if (error instanceof TemplateError) throw invalidInput(`runbook ${runbook.name}: ${error.message}`);
     throw error;
   }
 }
 
-/**
- * Identical rendered probes, kept once (keyed by their JSON). The steps of a loop body often
- * share one probe list (a YAML anchor such as `&container-probes`), rendered with the same
- * values: 13 probes × 12 steps per container of multi-container were most of a large plan's
- * memory (docs/performance.md). The plan is read-only, so its steps can share the objects; in
- * the journal's run-start entry (JSON) each step still has its own copy.
- */
-type SharedProbes = Map<string, PlannedProbe>;
-
 /** Renders a step, or expands a loop (at any depth) into its steps, in order. */
-function expandItem(
-  item: StepSpec | LoopSpec,
-  scope: Scope,
-  suffixes: readonly string[],
-  out: PlannedStep[],
-  shared: SharedProbes,
-): void {
+function expandItem(item: StepSpec | LoopSpec, scope: Scope, suffixes: readonly string[], out: PlannedStep[]): void {
   if (!('foreach' in item)) {
     const createdBy = (item.only_if_created_by ?? []).map((written) => stepId(written, scope, suffixes));
-    out.push(renderStep(item, scope, stepId(item.id, scope, suffixes), createdBy, shared));
+    out.push(renderStep(item, scope, stepId(item.id, scope, suffixes), createdBy));
     return;
   }
   const { foreach } = item;
   for (const { value, index, suffix } of loopValues(foreach, scope)) {
     const inner: Record<string, string> = { ...scope, [foreach.var]: value };
     if (foreach.index !== undefined) inner[foreach.index] = String(index);
-    for (const step of item.steps) expandItem(step, inner, [...suffixes, suffix], out, shared);
+    for (const step of item.steps) expandItem(step, inner, [...suffixes, suffix], out);
   }
 }
 
@@ -128,13 +112,7 @@ function stepId(written: string, scope: Scope, suffixes: readonly string[]): str
   return id;
 }
 
-function renderStep(
-  step: StepSpec,
-  scope: Scope,
-  id: string,
-  onlyIfCreatedBy: readonly string[],
-  shared: SharedProbes,
-): PlannedStep {
+function renderStep(step: StepSpec, scope: Scope, id: string, onlyIfCreatedBy: readonly string[]): PlannedStep {
   // Captured values are known only at run time: do gets this attempt's values just before it
   // runs, undo those the journal recorded first (rollback).
   const hasCaptures = Object.keys(step.capture).length > 0;
@@ -189,21 +167,6 @@ function renderStep(
     expect: renderDeep(check.expect ?? { exit: 0 }, scope) as ExpectSpec,
     ...retry(check),
   });
-  const renderProbe = (probe: StepSpec['diagnose'][number]): PlannedProbe => {
-    const rendered: PlannedProbe = {
-      ...runOrRead(probe),
-      when: renderDeep(probe.when, scope) as ExpectSpec,
-      cause: renderTemplate(probe.cause, scope),
-      fix: probe.fix === undefined ? undefined : renderTemplate(probe.fix, scope),
-      ...retry(probe),
-      independent: probe.concerns !== undefined,
-    };
-    const key = JSON.stringify(rendered);
-    const same = shared.get(key);
-    if (same !== undefined) return same;
-    shared.set(key, rendered);
-    return rendered;
-  };
   const noUndo = Array.isArray(step.undo) ? undefined : step.undo.none;
   return {
     id,
@@ -220,7 +183,14 @@ function renderStep(
     // makes is concerned alike).
     diagnose: step.diagnose
       .filter((probe) => probe.concerns === undefined || probe.concerns.includes(step.id))
-      .map(renderProbe),
+      .map((probe) => ({
+        ...runOrRead(probe),
+        when: renderDeep(probe.when, scope) as ExpectSpec,
+        cause: renderTemplate(probe.cause, scope),
+        fix: probe.fix === undefined ? undefined : renderTemplate(probe.fix, scope),
+        ...retry(probe),
+        independent: probe.concerns !== undefined,
+      })),
   };
 }
 
