@@ -19,8 +19,10 @@ import {
   type LoopSpec,
   type StepSpec,
 } from './schema.js';
-import { shareIdenticalProbes } from './shared-probes.js';
+import { probeKeeper } from './shared-probes.js';
 import { placeholdersIn, renderDeep, renderTemplate, TemplateError, type Scope } from './template.js';
+
+type ProbeKeeper = ReturnType<typeof probeKeeper>;
 
 /**
  * Substitutes parameters into every command of the runbook and unrolls its loops: a pure
@@ -30,7 +32,9 @@ import { placeholdersIn, renderDeep, renderTemplate, TemplateError, type Scope }
 export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan {
   try {
     const steps: PlannedStep[] = [];
-    for (const item of runbook.steps) expandItem(item, params, [], steps);
+    // Identical probes are kept once as they are rendered (shared-probes.ts).
+    const keep = probeKeeper();
+    for (const item of runbook.steps) expandItem(item, params, [], steps, keep);
     const seen = new Set<string>();
     for (const step of steps) {
       if (seen.has(step.id)) throw invalidInput(`runbook ${runbook.name}: two steps have the id "${step.id}"`);
@@ -45,7 +49,7 @@ export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan 
       seen.add(step.id);
     }
     checkConstraints(runbook.name, runbook.constraints ?? [], params);
-    return shareIdenticalProbes({ runbook: runbook.name, description: runbook.description, params, steps });
+    return { runbook: runbook.name, description: runbook.description, params, steps };
   } catch (error) {
     if (error instanceof TemplateError) throw invalidInput(`runbook ${runbook.name}: ${error.message}`);
     throw error;
@@ -53,17 +57,23 @@ export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan 
 }
 
 /** Renders a step, or expands a loop (at any depth) into its steps, in order. */
-function expandItem(item: StepSpec | LoopSpec, scope: Scope, suffixes: readonly string[], out: PlannedStep[]): void {
+function expandItem(
+  item: StepSpec | LoopSpec,
+  scope: Scope,
+  suffixes: readonly string[],
+  out: PlannedStep[],
+  keep: ProbeKeeper,
+): void {
   if (!('foreach' in item)) {
     const createdBy = (item.only_if_created_by ?? []).map((written) => stepId(written, scope, suffixes));
-    out.push(renderStep(item, scope, stepId(item.id, scope, suffixes), createdBy));
+    out.push(renderStep(item, scope, stepId(item.id, scope, suffixes), createdBy, keep));
     return;
   }
   const { foreach } = item;
   for (const { value, index, suffix } of loopValues(foreach, scope)) {
     const inner: Record<string, string> = { ...scope, [foreach.var]: value };
     if (foreach.index !== undefined) inner[foreach.index] = String(index);
-    for (const step of item.steps) expandItem(step, inner, [...suffixes, suffix], out);
+    for (const step of item.steps) expandItem(step, inner, [...suffixes, suffix], out, keep);
   }
 }
 
@@ -112,7 +122,13 @@ function stepId(written: string, scope: Scope, suffixes: readonly string[]): str
   return id;
 }
 
-function renderStep(step: StepSpec, scope: Scope, id: string, onlyIfCreatedBy: readonly string[]): PlannedStep {
+function renderStep(
+  step: StepSpec,
+  scope: Scope,
+  id: string,
+  onlyIfCreatedBy: readonly string[],
+  keep: ProbeKeeper,
+): PlannedStep {
   // Captured values are known only at run time: do gets this attempt's values just before it
   // runs, undo those the journal recorded first (rollback).
   const hasCaptures = Object.keys(step.capture).length > 0;
@@ -183,14 +199,16 @@ function renderStep(step: StepSpec, scope: Scope, id: string, onlyIfCreatedBy: r
     // makes is concerned alike).
     diagnose: step.diagnose
       .filter((probe) => probe.concerns === undefined || probe.concerns.includes(step.id))
-      .map((probe) => ({
-        ...runOrRead(probe),
-        when: renderDeep(probe.when, scope) as ExpectSpec,
-        cause: renderTemplate(probe.cause, scope),
-        fix: probe.fix === undefined ? undefined : renderTemplate(probe.fix, scope),
-        ...retry(probe),
-        independent: probe.concerns !== undefined,
-      })),
+      .map((probe) =>
+        keep({
+          ...runOrRead(probe),
+          when: renderDeep(probe.when, scope) as ExpectSpec,
+          cause: renderTemplate(probe.cause, scope),
+          fix: probe.fix === undefined ? undefined : renderTemplate(probe.fix, scope),
+          ...retry(probe),
+          independent: probe.concerns !== undefined,
+        }),
+      ),
   };
 }
 

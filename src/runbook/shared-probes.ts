@@ -10,13 +10,22 @@ import type { Plan, PlannedProbe } from './plan.js';
  * memory only).
  */
 export function shareIdenticalProbes(plan: Plan): Plan {
+  const keep = probeKeeper();
+  return { ...plan, steps: plan.steps.map((step) => ({ ...step, diagnose: step.diagnose.map(keep) })) };
+}
+
+/**
+ * Returns each probe it is given, or the identical one (same JSON) it was given before. The
+ * renderer keeps each probe as it renders it, so that no unshared copy of a large plan is ever
+ * held (measured: 10 MiB more peak memory for multi-container count=100 when shared afterwards).
+ */
+export function probeKeeper(): (probe: PlannedProbe) => PlannedProbe {
   const kept = new Map<string, PlannedProbe>();
-  const keep = (probe: PlannedProbe): PlannedProbe => {
+  return (probe) => {
     const key = JSON.stringify(probe);
     const same = kept.get(key);
     if (same !== undefined) return same;
     kept.set(key, probe);
     return probe;
   };
-  return { ...plan, steps: plan.steps.map((step) => ({ ...step, diagnose: step.diagnose.map(keep) })) };
 }
