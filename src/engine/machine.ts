@@ -49,7 +49,7 @@ export interface FailedCheck {
   argv: readonly string[];
   reason: string;
   evidence: string | undefined;
-  /** A `requires` check: `do` did not run because of it. */
+  /** A `requires` check, or an `only_if_created_by` refusal (argv empty): `do` did not run because of it. */
   refused?: true;
 }
 
@@ -68,7 +68,7 @@ export interface StepReport {
   outcome: StepOutcome;
   durationMs: number;
   doFailed: boolean;
-  /** `do` did not run: a `requires` check did not hold. */
+  /** `do` did not run: a `requires` check did not hold, or `only_if_created_by` refused it. */
   refused?: true;
 }
 
