@@ -263,8 +263,10 @@ const LoopItem: z.ZodType<StepSpec | LoopSpec> = z.unknown().transform((item, ct
   const isLoop = item !== null && typeof item === 'object' && 'foreach' in item;
   const parsed = (isLoop ? LoopSpec : StepSpec).safeParse(item);
   if (parsed.success) return parsed.data as StepSpec | LoopSpec;
-  for (const issue of parsed.error.issues)
-    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] });
+  // Kept as they are (a union's deepest branch, code and all), as at the top level: inside a
+  // loop too, `[ip, -4, …]` is told to quote -4, not just "Invalid input".
+  for (const issue of parsed.error.issues.flatMap(specificIssues))
+    ctx.addIssue({ ...issue, path: issue.path as PropertyKey[] } as never);
   return z.NEVER;
 }) as unknown as z.ZodType<StepSpec | LoopSpec>;
 

@@ -248,6 +248,26 @@ describe("someone else's ceth1 already inside container1", () => {
   });
 });
 
+describe('a namespace found in place is left as it was', () => {
+  it('multi-container in a pre-existing container1: lo loses the 127.0.0.1 its bring-up gave it, and keeps one it had', async () => {
+    await host.exec(['ip', 'netns', 'add', 'container1']);
+    const before = await host.snapshot();
+    expectExit(await runbook('run', 'multi-container', '--set', 'count=1'), 0);
+    expectExit(await runbook('rollback'), 0);
+    expect(await host.snapshot()).toEqual(before);
+
+    // lo brought up and down by hand before the run: the kernel left 127.0.0.1/8, which stays.
+    await host.exec(['ip', '-n', 'container1', 'link', 'set', 'dev', 'lo', 'up']);
+    await host.exec(['ip', '-n', 'container1', 'link', 'set', 'dev', 'lo', 'down']);
+    const played = await host.snapshot();
+    expectExit(await runbook('run', 'multi-container', '--set', 'count=1'), 0);
+    expectExit(await runbook('rollback'), 0);
+    expect(await host.snapshot()).toEqual(played);
+    const lo = await host.exec(['ip', '-n', 'container1', '-o', '-4', 'addr', 'show', 'dev', 'lo']);
+    expect(lo.stdout).toContain('127.0.0.1/8');
+  });
+});
+
 describe('a network the host already routes is never taken over', () => {
   it('single-container with subnet=10.0.0.0/25 beside the uplink 10.0.0.0/24: host-route refuses, the uplink keeps its traffic', async () => {
     const before = await host.snapshot();

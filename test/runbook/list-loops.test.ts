@@ -115,3 +115,14 @@ steps:
     );
   });
 });
+
+describe('format errors inside a loop', () => {
+  it('a number in an argv is told to be quoted, with its line, as at the top level', () => {
+    const message = thrown(() =>
+      parseRunbook(routes.replace('[ip, route, add, "{{net}}"', '[ip, -4, route, add, "{{net}}"'), file),
+    ).message;
+    expect(message).toContain('YAML read this as the number -4, not as text: quote it');
+    expect(message).toMatch(/line \d+, column \d+/);
+    expect(message).not.toContain('Invalid input');
+  });
+});
