@@ -4,8 +4,8 @@ import path from 'node:path';
 import { openRecordedRun } from '../src/engine/recorded-run.js';
 import { runRunbook } from '../src/engine/run.js';
 import type { CommandResult, Executor } from '../src/exec/types.js';
-import { findRun } from '../src/journal/find-run.js';
 import { loadRunbook } from '../src/runbook/load.js';
+import { openRunStore } from '../src/store/open-run-store.js';
 
 /** Each changed step writes 10 entries (step-start; 3 × command-start, command-end; 2 checks; step-end). */
 const entriesPerStep = 10;
@@ -47,14 +47,14 @@ export async function measureResumeStartup(
         };
       },
     };
-    const stateDir = path.join(dir, 'state');
-    const run = await runRunbook({ runbook: loaded, params: {}, stateDir, executor });
+    const store = openRunStore(path.join(dir, 'state'), 'write');
+    const run = await runRunbook({ runbook: loaded, params: {}, store, executor });
     if (run.status !== 'failed') throw new Error(`expected the bench run to fail at its last step, got ${run.status}`);
     const samples: number[] = [];
     let count = 0;
     for (let round = 0; round < rounds; round++) {
       const started = performance.now();
-      const recorded = openRecordedRun(stateDir, findRun(stateDir, run.runId));
+      const recorded = openRecordedRun(store, store.findRun(run.runId));
       const position = recorded.plan.steps.length - recorded.history.finishedSteps.length;
       samples.push(performance.now() - started);
       count = recorded.journal.lines.length;

@@ -1,12 +1,22 @@
 import type { Logger } from 'pino';
+import { RunbookError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { resolveStateDir } from './state-dir.js';
-
-export { resolveStateDir };
+import type { RunStore } from '../store/run-store.js';
 
 /** What every command gets from the global options. */
 export interface CliContext {
-  stateDir: string;
+  /**
+   * The state dir, opened and trusted by the door (src/cli/door.ts) before the command's
+   * action: the only way a command reaches runs, journals, plans, sandboxes and the audit file.
+   * An internal error for a command that declared it uses none.
+   */
+  readonly store: RunStore;
+  /** The store if the door opened one (for the door, and for completion's quiet paths). */
+  readonly openedStore: RunStore | undefined;
+  /** The global `--state-dir` as given; the door resolves and opens it. */
+  readonly stateDirOption: string | undefined;
+  /** For the door only: the store it opened. */
+  enter(store: RunStore): void;
   logger: Logger;
   /** Whether debug lines are logged (the level is debug or trace). */
   debugEnabled: boolean;
@@ -22,12 +32,28 @@ export interface GlobalOptions {
   logLevel?: string;
 }
 
+/** Light on purpose: `runbook --version` creates one too; the store's modules load with the door. */
 export function createContext(options: GlobalOptions): CliContext {
   const level = options.logLevel ?? (options.verbose ? 'debug' : 'warn');
   let logger: Logger | undefined;
+  let store: RunStore | undefined;
   return {
     debugEnabled: level === 'debug' || level === 'trace',
-    stateDir: resolveStateDir(options.stateDir),
+    stateDirOption: options.stateDir,
+    get store() {
+      if (store === undefined)
+        throw new RunbookError(
+          'internal',
+          'this command reached for the state dir, but declared that it uses none (src/cli/door.ts)',
+        );
+      return store;
+    },
+    get openedStore() {
+      return store;
+    },
+    enter(opened) {
+      store = opened;
+    },
     // Created on first use, so that commands that never log do not load pino.
     get logger() {
       return (logger ??= createLogger(level));

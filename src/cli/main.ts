@@ -33,7 +33,11 @@ const runExitCodes = exitCodesHelp({ interrupted: `${exitCodes.interrupted.meani
  * Parses the command line and dispatches to one command module. Returns the exit code rather
  * than calling process.exit(), so that logs and the journal are flushed first.
  */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  /** For the entry-point test (test/integration/one-door.test.ts): the program, every command in it. */
+  options: { onProgram?: (program: Command) => void } = {},
+): Promise<number> {
   // `--in <sandbox>`: the whole command re-runs inside that sandbox host (src/sandbox/enter.ts).
   if (concernsSandbox(argv)) {
     try {
@@ -424,22 +428,24 @@ Examples:
       exitCode = (await commands.completion()).completeCommand(context(command), kind, runbook, opts);
     });
 
-  // The watchdog of `run --confirm-within`, started detached by the run (hidden: not for people).
+  // The watchdog of `run --confirm-within`, started detached by the run as
+  // `runbook --state-dir DIR __watchdog RUN-ID` (hidden: not for people).
   program
     .command('__watchdog', { hidden: true })
-    .argument('<state-dir>')
     .argument('<run-id>')
-    .action(async (stateDir: string, runId: string) => {
-      exitCode = await (await import('./watchdog-main.js')).watchdogMain(stateDir, runId);
+    .action(async (runId: string, _opts, command: Command) => {
+      exitCode = await (await import('./watchdog-main.js')).watchdogMain(context(command).store, runId);
     });
 
-  // Belt and braces for --confirm-within: a run past its deadline unconfirmed (its watchdog
-  // gone) is reverted before any command on runs does anything else (issue 15).
+  // The one door (issue 22): before any command's action, hidden ones and sandbox subcommands
+  // included, the state dir is opened and trusted as the command declares (door.ts); only then
+  // is a run past its --confirm-within deadline reverted (by a command that changes the host)
+  // or reported (by one that reads).
   program.hook('preAction', async (_program, action) => {
-    if (action.parent !== program) return;
-    const { revertExpiredFirst } = await import('./revert-expired-first.js');
-    await revertExpiredFirst(context(action), action.name());
+    const { openDoor } = await import('./door.js');
+    await openDoor(context(action), commandName(action), action.args);
   });
+  options.onProgram?.(program);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
@@ -447,6 +453,13 @@ Examples:
   } catch (error) {
     return reportError(error, argv);
   }
+}
+
+/** A command's full name: "run", "sandbox list". */
+export function commandName(command: Command): string {
+  const names: string[] = [];
+  for (let at: Command | null = command; at?.parent != null; at = at.parent) names.unshift(at.name());
+  return names.join(' ');
 }
 
 /**

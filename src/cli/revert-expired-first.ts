@@ -1,47 +1,50 @@
 import { RunbookError } from '../errors.js';
-import { listPendingMarkers, type PendingConfirmation } from '../journal/pending-confirmations.js';
+import type { PendingConfirmation } from '../journal/pending-confirmations.js';
+import type { RunStore } from '../store/run-store.js';
 import type { CliContext } from './context.js';
 import { forUser } from '../host/user-command.js';
 
 /**
  * Belt and braces for `run --confirm-within` (issue 15): if a run's watchdog is gone (killed,
- * or the machine restarted), the next runbook command in the state dir finds the run past its
- * deadline unconfirmed and reverts it first, saying so — and finishes an automatic revert that
- * was cut short. When nothing is pending this costs one readdir of a directory that usually
- * does not exist; the engine is loaded only when a run is due.
+ * or the machine restarted), the next runbook command in the state dir that changes the host
+ * finds the run past its deadline unconfirmed and reverts it first, saying so — and finishes an
+ * automatic revert that was cut short. A command that only reads never does (issue 22): it says
+ * that a run awaits its revert and which command does it. Called by the door (door.ts), after
+ * the state dir is trusted, never before. When nothing is pending this costs one readdir of a
+ * directory that usually does not exist; the engine is loaded only when a run is due.
  */
 
-/** Commands that act on runs or the host: they revert a due run first, or do not run at all. */
-const mustRevertFirst: ReadonlySet<string> = new Set(['run', 'resume', 'rollback', 'check', 'confirm']);
-/** Commands that only read: they revert a due run if they can, else warn and go on. */
-const mayRevertFirst: ReadonlySet<string> = new Set(['runs', 'journal']);
+/** Commands that change the host or the runs: they revert a due run first, or do not run at all. */
+const revertsFirst: ReadonlySet<string> = new Set(['run', 'resume', 'rollback', 'confirm']);
+/** Commands that read runs or the host, and change neither: they say a run awaits its revert. */
+const reportsDue: ReadonlySet<string> = new Set(['check', 'runs', 'journal']);
 
 /** The runs of this host whose marker says their deadline has passed (no journal read). */
-export async function dueHere(stateDir: string, now = Date.now()): Promise<PendingConfirmation[]> {
-  const expired = listPendingMarkers(stateDir).filter((m) => Date.parse(m.deadline) <= now);
+export async function dueHere(store: RunStore, now = Date.now()): Promise<PendingConfirmation[]> {
+  const expired = store.pendingConfirmations().filter((m) => Date.parse(m.deadline) <= now);
   if (expired.length === 0) return []; // the usual case: nothing more is loaded
   const { isThisHost } = await import('../host/binding.js');
   return expired.filter((m) => isThisHost(m.host)).sort((a, b) => a.runId.localeCompare(b.runId));
 }
 
-/** Run before a command's action: reverts this host's due runs, reporting on stderr. */
-export async function revertExpiredFirst(ctx: CliContext, command: string): Promise<void> {
-  const required = mustRevertFirst.has(command);
-  if (!required && !mayRevertFirst.has(command)) return;
-  const due = await dueHere(ctx.stateDir);
+/** Before a command's action, the state dir trusted: reverts this host's due runs, or reports them. */
+export async function settleExpiredRuns(ctx: CliContext, store: RunStore, command: string): Promise<void> {
+  const reverts = revertsFirst.has(command);
+  if (!reverts && !reportsDue.has(command)) return;
+  const due = await dueHere(store);
   if (due.length === 0) return;
-  try {
-    await revert(ctx, due);
-  } catch (error) {
-    if (required || !(error instanceof RunbookError)) throw error;
-    ctx.err(`warning: ${error.message}`);
+  if (reverts) return revert(ctx, store, due);
+  for (const marker of due) {
+    const rollback = forUser(`sudo runbook rollback ${marker.runId}`);
     ctx.err(
-      `warning: going on with \`runbook ${command}\`, which only reads; what it shows may change once the revert is done`,
+      `warning: run ${marker.runId} was not confirmed by ${new Date(marker.deadline).toISOString()} and awaits its automatic revert: ` +
+        `its watchdog does it; if the watchdog is gone, \`${rollback}\` does (as does any run, resume, rollback or confirm here). ` +
+        `\`runbook ${command}\` only reads: it reverts nothing, and what it shows is the host and the runs before that revert`,
     );
   }
 }
 
-async function revert(ctx: CliContext, due: readonly PendingConfirmation[]): Promise<void> {
+async function revert(ctx: CliContext, store: RunStore, due: readonly PendingConfirmation[]): Promise<void> {
   for (const marker of due) {
     ctx.err(`run ${marker.runId} was not confirmed by ${marker.deadline}: reverting it first (automatic revert)`);
   }
@@ -53,13 +56,10 @@ async function revert(ctx: CliContext, due: readonly PendingConfirmation[]): Pro
       import('./signals.js'),
       import('./commands/rollback.js'),
     ]);
-  requireNetAdmin(
-    'the automatic revert',
-    'run any runbook command on runs as root (e.g. sudo runbook runs) to revert it',
-  );
+  requireNetAdmin('the automatic revert', `run it as root: ${forUser(`sudo runbook rollback ${due[0]?.runId ?? ''}`)}`);
   const outcomes = await withInterruptSignal(ctx, (signal) =>
     revertDueRuns({
-      stateDir: ctx.stateDir,
+      store,
       runIds: due.map((m) => m.runId),
       executor: createExecaExecutor(),
       signal,
@@ -82,7 +82,7 @@ async function revert(ctx: CliContext, due: readonly PendingConfirmation[]): Pro
       ctx.err(`run ${runId} reverted: ${result.steps.length} step(s) undone (not confirmed by ${outcome.deadline})`);
     } else if (result.status === 'interrupted') {
       throw new RunbookError('interrupted', `the automatic revert of run ${runId} was interrupted at a safe point`, {
-        hint: 'run any runbook command again to finish it',
+        hint: `finish it with: ${forUser(`runbook rollback ${runId}`)}`,
       });
     } else {
       const failed = result.steps.find((s) => s.outcome === 'undo-failed');

@@ -44,6 +44,14 @@ export function defaultStateDir(facts: StateDirFacts = currentFacts()): string {
   return path.join(stateHome, 'runbook');
 }
 
+/**
+ * The state dir a user has outside any checkout (/var/lib/runbook for root): offered when the
+ * one in use is refused, e.g. the state/ of a checkout someone else owns (src/store/).
+ */
+export function ownStateDir(facts: StateDirFacts = currentFacts()): string {
+  return defaultStateDir({ ...facts, checkout: undefined });
+}
+
 /** How the help text describes the default, one line. */
 export const stateDirDefaultHelp = `env ${stateDirEnvVar}; default: state/ in a git checkout, else ${rootStateDir} for root, else $XDG_STATE_HOME/runbook (~/.local/state/runbook)`;
 

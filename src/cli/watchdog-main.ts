@@ -3,11 +3,14 @@ import { setPriority } from 'node:os';
 import { revertIfDueWhileLocked, withStateLockWaiting } from '../engine/revert-unconfirmed.js';
 import { awaitedDeadline, sleepUntil } from '../engine/watchdog.js';
 import { createExecaExecutor } from '../exec/execa-executor.js';
+import type { RunStore } from '../store/run-store.js';
 
 /**
  * The watchdog process of `runbook run --confirm-within` (issue 15), started detached by
- * engine/watchdog.ts as `runbook __watchdog <state-dir> <run-id>` (a hidden command, so that the
- * one-file bundle can start it as well as dist/ can): it sleeps until the run's
+ * engine/watchdog.ts as `runbook --state-dir <dir> __watchdog <run-id>` (a hidden command, so that
+ * the one-file bundle can start it as well as dist/ can, and so that it opens the state dir
+ * through the same door as every command: trusted before it reads anything, issue 22). It
+ * sleeps until the run's
  * deadline, then reverts the run unless its journal shows it confirmed. Everything it needs is
  * imported before it sleeps, so nothing is loaded at the deadline.
  *
@@ -37,7 +40,7 @@ function raisePriority(): void {
 }
 
 /** The watchdog's whole life; returns its exit code (nobody waits for it: for the log). */
-export async function watchdogMain(stateDir: string, runId: string): Promise<number> {
+export async function watchdogMain(store: RunStore, runId: string): Promise<number> {
   // The session that started the run may hang up (a dropped ssh connection): outliving it is
   // this process's whole point. SIGTERM (runbook confirm, a shutdown) stops it: while it waits,
   // at once; while it reverts, at the next safe point, journaled (the next command finishes it).
@@ -50,7 +53,7 @@ export async function watchdogMain(stateDir: string, runId: string): Promise<num
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 
-  const deadline = awaitedDeadline(stateDir, runId);
+  const deadline = awaitedDeadline(store, runId);
   writeSync(readyFd, 'armed\n');
   closeSync(readyFd);
   log(`run ${runId}: reverting it at ${deadline} unless it is confirmed`);
@@ -65,13 +68,13 @@ export async function watchdogMain(stateDir: string, runId: string): Promise<num
   for (;;) {
     if (!(await sleepUntil(deadline, controller.signal))) return 0;
     const outcome = await withStateLockWaiting(
-      stateDir,
+      store,
       `automatic revert of run ${runId}`,
       // A command holding the lock (a long run, say) is waited for: the revert comes after it.
       { executor, lockWaitMs: Number.POSITIVE_INFINITY, signal: controller.signal, onNote: log },
       () =>
         revertIfDueWhileLocked({
-          stateDir,
+          store,
           runId,
           executor,
           signal: controller.signal,

@@ -1,6 +1,5 @@
 import type { HostIdentity } from '../journal/entries.js';
-import { removePendingMarker, writePendingMarker } from '../journal/pending-confirmations.js';
-import type { RunJournal } from '../journal/run-journal.js';
+import type { RunJournal } from '../store/run-store.js';
 import type { Watchdog } from './confirmation.js';
 import { rollbackWhileLocked, type RollbackOptions, type RollbackResult } from './rollback.js';
 import { startWatchdog } from './watchdog.js';
@@ -25,13 +24,13 @@ export interface LeaveProvisionalOptions extends Omit<RollbackOptions, 'runId' |
  * stop that very process. `journal` is the run's, still open.
  */
 export async function leaveProvisional(journal: RunJournal, options: LeaveProvisionalOptions): Promise<Provisional> {
-  const { stateDir, runId } = options;
+  const { store, runId } = options;
   const deadline = new Date(Date.now() + options.withinMs).toISOString();
-  writePendingMarker(stateDir, { runId, deadline, host: options.host });
+  store.markPendingConfirmation({ runId, deadline, host: options.host });
   journal.append({ type: 'confirm-pending', deadline, withinMs: options.withinMs });
   let watchdog: Watchdog;
   try {
-    watchdog = await startWatchdog(stateDir, runId);
+    watchdog = await startWatchdog(store, runId);
   } catch (error) {
     // Without a watchdog nothing would revert the change if this session is cut off now, and
     // the user asked for exactly that guarantee: undo it at once instead.
@@ -44,7 +43,7 @@ export async function leaveProvisional(journal: RunJournal, options: LeaveProvis
       reason: `automatic revert: ${message}`,
       force: true,
     });
-    if (rollback.kind === 'nothing' || rollback.status === 'rolled-back') removePendingMarker(stateDir, runId);
+    if (rollback.kind === 'nothing' || rollback.status === 'rolled-back') store.clearPendingConfirmation(runId);
     return { kind: 'not-armed', error: message, rollback };
   }
   journal.append({ type: 'watchdog-started', pid: watchdog.pid, startTime: watchdog.startTime });

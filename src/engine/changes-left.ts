@@ -1,6 +1,4 @@
-import { journalFile } from '../journal/paths.js';
-import { readJournal } from '../journal/reader.js';
-import type { RunIndex } from '../journal/run-index.js';
+import type { RunIndex, RunStore } from '../store/run-store.js';
 import { recordedNothing } from './recorded-run.js';
 import { readRunHistory } from './run-history.js';
 
@@ -9,10 +7,10 @@ import { readRunHistory } from './run-history.js';
  * a rollback that started and did not finish (killed after its last undo, before its end:
  * running rollback again closes it).
  */
-export function hasChangesLeft(stateDir: string, index: RunIndex): boolean {
+export function hasChangesLeft(store: RunStore, index: RunIndex): boolean {
   // Rolled back by hand, or reverted because nobody confirmed it (issue 15): nothing is left.
-  if (index.status === 'rolled-back' || index.status === 'reverted' || recordedNothing(stateDir, index)) return false;
-  const history = readRunHistory(readJournal(journalFile(stateDir, index.id)).lines);
+  if (index.status === 'rolled-back' || index.status === 'reverted' || recordedNothing(store, index)) return false;
+  const history = readRunHistory(store.readJournal(index.id).lines);
   const undone = new Set(history.undoneSteps);
   const unfinishedRollback = history.rollbackStarted && !history.rollbackFinished;
   return unfinishedRollback || history.changedSteps.some((id) => !undone.has(id));

@@ -1,14 +1,12 @@
-import { closeSync } from 'node:fs';
 import { requirePrograms, spawned } from '../host/preflight.js';
 import type { Executor } from '../exec/types.js';
 import { currentHost, currentUser } from '../host/identity.js';
 import type { HostIdentity } from '../journal/entries.js';
-import { auditFile } from '../journal/paths.js';
-import { mkdirPrivate, openForAppend, syncFd, writeAll } from '../journal/safe-fs.js';
 import { MemoryJournal } from '../journal/sink.js';
 import type { LoadedRunbook } from '../runbook/load.js';
 import type { ParamValues } from '../runbook/params.js';
 import type { Plan } from '../runbook/plan.js';
+import type { RunStore } from '../store/run-store.js';
 import { engineVersion } from '../version.js';
 import { InterruptedError, type CommandContext, type CommandEvent } from './journaled-command.js';
 import { runStepChecks, runStepProbes, type FailedCheck, type Finding } from './phases.js';
@@ -74,7 +72,7 @@ export async function checkSteps(options: CheckStepsOptions): Promise<CheckSteps
   return { status: steps.every((s) => s.ok) ? 'ok' : 'not-ok', steps };
 }
 
-/** The line `runbook check` appends to `<stateDir>/audit.ndjson`. */
+/** The line `runbook check` appends to `<state-dir>/audit.ndjson`. */
 export interface CheckAuditRecord {
   type: 'check';
   time: string;
@@ -105,7 +103,7 @@ export interface CheckRunbookOptions {
   runbook: LoadedRunbook;
   params: ParamValues;
   plan: Plan;
-  stateDir: string;
+  store: RunStore;
   executor: Executor;
   signal?: AbortSignal | undefined;
   onStep?: ((step: StepCheck) => void) | undefined;
@@ -167,27 +165,12 @@ export async function checkRunbook(options: CheckRunbookOptions): Promise<CheckR
       durationMs: s.durationMs,
     })),
   };
-  const file = auditFile(options.stateDir);
-  appendAuditLine(options.stateDir, file, record);
+  // One line, appended in a single write and fsync'd: durable, never interleaved (run-store.ts).
+  const file = options.store.appendAudit(record);
   return { ...result, record, auditFile: file };
 }
 
 /** The causes named by the probes of failing steps, each once, in step order. */
 export function distinctCauses(steps: readonly StepCheck[]): string[] {
   return [...new Set(steps.flatMap((s) => s.findings.map((f) => f.cause)))];
-}
-
-/**
- * One line, appended with O_APPEND in a single write and fsync'd: durable, never interleaved.
- * Created 0600, never through a symbolic link (safe-fs.ts).
- */
-function appendAuditLine(stateDir: string, file: string, record: CheckAuditRecord): void {
-  mkdirPrivate(stateDir);
-  const fd = openForAppend(file);
-  try {
-    writeAll(fd, `${JSON.stringify(record)}\n`, file);
-    syncFd(fd, file);
-  } finally {
-    closeSync(fd);
-  }
 }

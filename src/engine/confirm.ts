@@ -1,10 +1,7 @@
 import { invalidInput } from '../errors.js';
 import { isThisHost } from '../host/binding.js';
 import { currentUser } from '../host/identity.js';
-import { findRun } from '../journal/find-run.js';
-import { removePendingMarker } from '../journal/pending-confirmations.js';
-import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
-import { RunJournal } from '../journal/run-journal.js';
+import type { RunIndex, RunStore } from '../store/run-store.js';
 import { confirmationOf, isExpired, type Watchdog } from './confirmation.js';
 import { openRecordedRun, withStateLock } from './recorded-run.js';
 import { revertIfDueWhileLocked, type RevertOptions, type RevertOutcome } from './revert-unconfirmed.js';
@@ -33,10 +30,10 @@ export type ConfirmResult =
  * the run is reverted then and there, and confirm says so (exit 1).
  */
 export async function confirmRun(options: ConfirmOptions): Promise<ConfirmResult> {
-  const { stateDir } = options;
-  return withStateLock(stateDir, 'confirm', options.onNote, async () => {
-    const index = options.runId === undefined ? defaultConfirmTarget(stateDir) : findRun(stateDir, options.runId);
-    const run = openRecordedRun(stateDir, index); // an intact journal, and this host's run
+  const { store } = options;
+  return withStateLock(store, 'confirm', options.onNote, async () => {
+    const index = options.runId === undefined ? defaultConfirmTarget(store) : store.findRun(options.runId);
+    const run = openRecordedRun(store, index); // an intact journal, and this host's run
     const runId = index.id;
     const confirmation = confirmationOf(run.journal.lines);
     switch (confirmation.state) {
@@ -58,7 +55,7 @@ export async function confirmRun(options: ConfirmOptions): Promise<ConfirmResult
     if (isExpired(confirmation.deadline, now)) {
       // Only now does confirm change the host: the host's lock is taken for the revert alone, so
       // that a confirm in time is never refused because another state dir's run holds it.
-      const hostLock = await options.executor.lockHost?.(`automatic revert of run ${runId}`, stateDir);
+      const hostLock = await options.executor.lockHost?.(`automatic revert of run ${runId}`, store.dir);
       try {
         const revert = await revertIfDueWhileLocked({ ...options, runId });
         return { kind: 'reverted', runId, deadline: confirmation.deadline, at: undefined, revert };
@@ -72,13 +69,13 @@ export async function confirmRun(options: ConfirmOptions): Promise<ConfirmResult
         `finish the rollback with: ${forUser(`runbook rollback ${runId}`)}`,
       );
     }
-    const journal = RunJournal.reopen(stateDir, runId, run.journal);
+    const journal = store.reopenRun(runId, run.journal);
     try {
       journal.append({ type: 'confirmed', user: currentUser(), pid: process.pid, deadline: confirmation.deadline });
     } finally {
       journal.close();
     }
-    removePendingMarker(stateDir, runId);
+    store.clearPendingConfirmation(runId);
     const watchdogStopped = await stopIfRecorded(confirmation.watchdog);
     return { kind: 'confirmed', runId, deadline: confirmation.deadline, watchdogStopped };
   });
@@ -93,8 +90,8 @@ async function stopIfRecorded(watchdog: Watchdog | undefined): Promise<boolean> 
  * (so that confirming twice is a no-op, and a late confirm learns the run was reverted).
  * Several awaiting at once: refuse, naming them, rather than guess.
  */
-function defaultConfirmTarget(stateDir: string): RunIndex {
-  const provisional = listRunIndexes(stateDir).filter((r) => r.confirmBy !== undefined && isThisHost(r.host));
+function defaultConfirmTarget(store: RunStore): RunIndex {
+  const provisional = store.listRuns().filter((r) => r.confirmBy !== undefined && isThisHost(r.host));
   const awaiting = provisional.filter((r) => r.status === 'awaiting-confirmation');
   if (awaiting.length > 1) {
     throw invalidInput(
@@ -105,7 +102,7 @@ function defaultConfirmTarget(stateDir: string): RunIndex {
   const target = awaiting[0] ?? provisional.at(-1);
   if (target === undefined) {
     throw invalidInput(
-      `no run awaits confirmation in ${stateDir} on this host; nothing was changed`,
+      `no run awaits confirmation in ${store.dir} on this host; nothing was changed`,
       'a run awaits confirmation after: runbook run NAME --confirm-within 5m (see them with: runbook runs)',
     );
   }

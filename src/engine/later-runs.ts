@@ -1,10 +1,9 @@
 import { invalidInput, RunbookError } from '../errors.js';
 import { isThisHost } from '../host/binding.js';
 import { forUser } from '../host/user-command.js';
-import { journalFile } from '../journal/paths.js';
-import { readJournal } from '../journal/reader.js';
-import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
+import type { JournalLine } from '../journal/entries.js';
 import type { PlannedStep } from '../runbook/plan.js';
+import type { RunIndex, RunStore } from '../store/run-store.js';
 import { hasChangesLeft } from './changes-left.js';
 import type { RecordedRun } from './recorded-run.js';
 import { readRunHistory } from './run-history.js';
@@ -44,12 +43,12 @@ function undoKeys(step: PlannedStep | undefined): string[] {
 }
 
 /**
- * The runs of this host in `stateDir`, other than `run` and those in `alongWith` (being rolled
+ * The runs of this host in `store`, other than `run` and those in `alongWith` (being rolled
  * back in the same command), with changes of their own left, that found in place or made (or
  * started a `do` of) one of `steps` of `run` after `run` started. Oldest first.
  */
 export function laterRunsBuiltOn(
-  stateDir: string,
+  store: RunStore,
   run: RecordedRun,
   steps: readonly string[],
   alongWith: ReadonlySet<string> = new Set(),
@@ -60,16 +59,16 @@ export function laterRunsBuiltOn(
   if (undoing.size === 0) return [];
   const since = run.journal.lines[0]?.time ?? run.index.started;
   const later: LaterRun[] = [];
-  for (const index of listRunIndexes(stateDir)) {
+  for (const index of store.listRuns()) {
     if (index.id === run.index.id || alongWith.has(index.id) || undone.has(index.status)) continue;
     if (!isThisHost(index.host)) continue;
     // A damaged later run cannot be read; like everywhere else, it does not block the others
     // (runs and rollback name it with a note when it is the target).
-    let lines: ReturnType<typeof readJournal>['lines'];
+    let lines: JournalLine[];
     let history: ReturnType<typeof readRunHistory>;
     try {
-      if (!hasChangesLeft(stateDir, index)) continue;
-      lines = readJournal(journalFile(stateDir, index.id)).lines;
+      if (!hasChangesLeft(store, index)) continue;
+      lines = store.readJournal(index.id).lines;
       history = readRunHistory(lines);
     } catch (error) {
       if (error instanceof RunbookError && error.code === 'journal-damaged') continue;

@@ -2,14 +2,9 @@ import { RunbookError } from '../errors.js';
 import { assertSameHost, isOneShotRun, isThisHost } from '../host/binding.js';
 import { currentUser } from '../host/identity.js';
 import type { AttemptStartEntry } from '../journal/entries.js';
-import { findRun } from '../journal/find-run.js';
 import type { Executor } from '../exec/types.js';
-import { acquireLock, type Lock } from '../journal/lock.js';
-import { journalFile } from '../journal/paths.js';
-import { readJournal, runStartOf, verifyJournal, type ReadJournal } from '../journal/reader.js';
-import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
-import { RunJournal } from '../journal/run-journal.js';
 import type { Plan } from '../runbook/plan.js';
+import type { Lock, ReadJournal, RunIndex, RunJournal, RunStore } from '../store/run-store.js';
 import { shareIdenticalProbes } from '../runbook/shared-probes.js';
 import { readRunHistory, type RunHistory } from './run-history.js';
 import { forUser } from '../host/user-command.js';
@@ -41,12 +36,12 @@ export interface Nothing {
  * (confirm); a stale lock taken over is reported through `onNote`.
  */
 export async function withStateLock<T>(
-  stateDir: string,
+  store: RunStore,
   command: string,
   onNote: ((note: string) => void) | undefined,
   work: () => Promise<T>,
 ): Promise<T> {
-  const lock = acquireLock(stateDir, command);
+  const lock = store.lock(command);
   try {
     if (lock.takeoverNote !== undefined) onNote?.(lock.takeoverNote);
     return await work();
@@ -61,10 +56,10 @@ export async function withStateLock<T>(
  * two runbook processes with different state dirs never change one host at once (issue 11).
  * Neither waits: whichever is taken fails the command with exit 3, nothing changed.
  */
-export async function acquireChangeLocks(stateDir: string, command: string, executor: Executor): Promise<Lock> {
-  const stateLock = acquireLock(stateDir, command);
+export async function acquireChangeLocks(store: RunStore, command: string, executor: Executor): Promise<Lock> {
+  const stateLock = store.lock(command);
   try {
-    const hostLock = await executor.lockHost?.(command, stateDir);
+    const hostLock = await executor.lockHost?.(command, store.dir);
     return {
       takeoverNote: stateLock.takeoverNote,
       release: () => {
@@ -80,13 +75,13 @@ export async function acquireChangeLocks(stateDir: string, command: string, exec
 
 /** Runs `work` holding the locks of a command that changes the host (acquireChangeLocks). */
 export async function withChangeLocks<T>(
-  stateDir: string,
+  store: RunStore,
   command: string,
   executor: Executor,
   onNote: ((note: string) => void) | undefined,
   work: () => Promise<T>,
 ): Promise<T> {
-  const locks = await acquireChangeLocks(stateDir, command, executor);
+  const locks = await acquireChangeLocks(store, command, executor);
   try {
     if (locks.takeoverNote !== undefined) onNote?.(locks.takeoverNote);
     return await work();
@@ -104,7 +99,7 @@ export async function withChangeLocks<T>(
  * a target, the damage of the newest damaged candidate is the answer (exit 1).
  */
 export function defaultTarget(
-  stateDir: string,
+  store: RunStore,
   eligible: (index: RunIndex) => boolean,
   onNote?: (note: string) => void,
 ): RunIndex | undefined {
@@ -114,12 +109,12 @@ export function defaultTarget(
     for (const { id, damage } of skipped) onNote?.(`skipped run ${id}: ${damage.message}`);
     return run;
   };
-  for (const run of listRunIndexes(stateDir).reverse()) {
+  for (const run of store.listRuns().reverse()) {
     try {
       if (run.status === 'damaged')
         throw new RunbookError('journal-damaged', `run ${run.id} is damaged: ${run.damage}; refusing to act on it`);
-      if (recordedNothing(stateDir, run) || !eligible(run)) continue;
-      checkIntact(stateDir, run);
+      if (recordedNothing(store, run) || !eligible(run)) continue;
+      store.readIntactJournal(run);
     } catch (error) {
       if (!(error instanceof RunbookError && error.code === 'journal-damaged')) throw error;
       skipped.push({ id: run.id, damage: error });
@@ -133,25 +128,8 @@ export function defaultTarget(
   return undefined;
 }
 
-/** Throws "journal damaged" unless the run's journal reads, verifies and begins as a run. */
-function checkIntact(stateDir: string, index: RunIndex): ReadJournal {
-  const journal = readJournal(journalFile(stateDir, index.id));
-  const problem = verifyJournal(journal, index);
-  if (problem !== undefined) {
-    throw new RunbookError(
-      'journal-damaged',
-      `the journal of run ${index.id} is damaged at entry ${problem.line}: ${problem.reason} (${journal.file}); refusing to act on it`,
-      {
-        hint: `inspect it with: ${forUser(`runbook journal ${index.id} --verify`)}`,
-      },
-    );
-  }
-  runStartOf(journal);
-  return journal;
-}
-
 export interface SelectRunOptions {
-  stateDir: string;
+  store: RunStore;
   /** A run id or unique prefix; undefined for the default target. */
   runId: string | undefined;
   /** "resume" or "roll back", for messages. */
@@ -172,11 +150,9 @@ export interface SelectRunOptions {
  * to do, with a message saying why.
  */
 export function selectRun(options: SelectRunOptions): RecordedRun | Nothing {
-  const { stateDir } = options;
+  const { store } = options;
   const index =
-    options.runId === undefined
-      ? defaultTarget(stateDir, options.eligible, options.onNote)
-      : findRun(stateDir, options.runId);
+    options.runId === undefined ? defaultTarget(store, options.eligible, options.onNote) : store.findRun(options.runId);
   if (index === undefined) return { kind: 'nothing', message: options.noneMessage };
   if (index.status === 'damaged') {
     throw new RunbookError('journal-damaged', `run ${index.id} is damaged: ${index.damage}; refusing to act on it`, {
@@ -187,13 +163,13 @@ export function selectRun(options: SelectRunOptions): RecordedRun | Nothing {
   const refusal = options.refuse(index);
   if (refusal !== undefined)
     return { kind: 'nothing', message: `nothing to ${options.verb}: run ${index.id} ${refusal}` };
-  if (recordedNothing(stateDir, index)) {
+  if (recordedNothing(store, index)) {
     return {
       kind: 'nothing',
       message: `nothing to ${options.verb}: run ${index.id} stopped before recording anything, so it changed nothing`,
     };
   }
-  return openRecordedRun(stateDir, index);
+  return openRecordedRun(store, index);
 }
 
 /**
@@ -201,13 +177,13 @@ export function selectRun(options: SelectRunOptions): RecordedRun | Nothing {
  * and closes the journal whatever happens.
  */
 export async function continueRun<T>(
-  stateDir: string,
+  store: RunStore,
   run: RecordedRun,
   kind: AttemptStartEntry['kind'],
   note: string | undefined,
   work: (journal: RunJournal) => Promise<T>,
 ): Promise<T> {
-  const journal = RunJournal.reopen(stateDir, run.index.id, run.journal);
+  const journal = store.reopenRun(run.index.id, run.journal);
   try {
     journal.append({ type: 'attempt-start', kind, pid: process.pid, user: currentUser(), note });
     return await work(journal);
@@ -222,10 +198,10 @@ export async function continueRun<T>(
  * (its first command comes after several entries). A journal shorter than its index says is
  * not this: it is damage, and opening the run says so.
  */
-export function recordedNothing(stateDir: string, index: RunIndex): boolean {
+export function recordedNothing(store: RunStore, index: RunIndex): boolean {
   if (index.lastSeq > 0) return false;
   try {
-    return readJournal(journalFile(stateDir, index.id)).lines.length === 0;
+    return store.readJournal(index.id).lines.length === 0;
   } catch (error) {
     if (error instanceof RunbookError && error.code === 'journal-damaged') return false; // opening says why
     throw error;
@@ -236,8 +212,8 @@ export function recordedNothing(stateDir: string, index: RunIndex): boolean {
  * Opens a recorded run for a command that will act on it: the journal must be intact (hash
  * chain and index agree), and this process must be on the host the run changed.
  */
-export function openRecordedRun(stateDir: string, index: RunIndex): RecordedRun {
-  const journal = checkIntact(stateDir, index);
+export function openRecordedRun(store: RunStore, index: RunIndex): RecordedRun {
+  const journal = store.readIntactJournal(index);
   const history = readRunHistory(journal.lines);
   assertSameHost(index.id, history.start.host);
   // The plan recorded at the start, not the runbook file as it is now: resume and rollback act

@@ -1,15 +1,14 @@
 import { invalidInput } from '../errors.js';
 import { commandsOf, requirePrograms } from '../host/preflight.js';
 import type { Executor } from '../exec/types.js';
-import type { RunIndex } from '../journal/run-index.js';
-import { loadRunbook } from '../runbook/load.js';
+import type { RunIndex, RunStore } from '../store/run-store.js';
 import type { CommandEvent } from './journaled-command.js';
 import { continueRun, selectRun, withChangeLocks, type Nothing } from './recorded-run.js';
 import { executeAndRecord, type StepReport, type StepsResult } from './execute-steps.js';
 import { forUser } from '../host/user-command.js';
 
 export interface ResumeOptions {
-  stateDir: string;
+  store: RunStore;
   runId: string | undefined;
   executor: Executor;
   /** Accept a runbook file that changed since the run started (the recorded text is used). */
@@ -20,6 +19,12 @@ export interface ResumeOptions {
   onStep?: ((report: StepReport) => void) | undefined;
   onCommand?: ((event: CommandEvent) => void) | undefined;
   onNote?: ((note: string) => void) | undefined;
+  /**
+   * The hash (`LoadedRunbook.hash`) of the runbook file as it is now, includes and all, or
+   * undefined if it is gone or does not load: given by the caller, which reads runbook files
+   * (the engine reads nothing by path): src/runbook/load.ts's `runbookHashNow`.
+   */
+  currentRunbookHash: (file: string) => string | undefined;
 }
 
 export type ResumeResult = Nothing | ({ kind: 'resumed'; runId: string; runbook: string } & StepsResult);
@@ -32,10 +37,10 @@ const resumable: ReadonlySet<RunIndex['status']> = new Set(['interrupted', 'fail
  * command whose result never reached the journal may or may not have taken effect.
  */
 export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
-  const { stateDir } = options;
-  return withChangeLocks(stateDir, 'resume', options.executor, options.onNote, async () => {
+  const { store } = options;
+  return withChangeLocks(store, 'resume', options.executor, options.onNote, async () => {
     const run = selectRun({
-      stateDir,
+      store,
       runId: options.runId,
       verb: 'resume',
       eligible: (index) => resumable.has(index.status),
@@ -62,15 +67,15 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
           `resume without --until, or name a step still to do: ${ids.filter((id) => !run.history.finishedSteps.includes(id)).join(', ')}`,
         );
     }
-    const notes = [
-      checkRunbookUnchanged(run.history.start.runbookFile, run.history.start.runbookHash, runId, options.force),
-    ];
+    const { runbookFile, runbookHash } = run.history.start;
+    const currentHash = options.currentRunbookHash(runbookFile);
+    const notes = [checkRunbookUnchanged(runbookFile, runbookHash, currentHash, runId, options.force)];
     if (run.journal.tornTail !== undefined) notes.push('the last journal line was torn by a crash and was cut off');
     for (const note of notes) if (note !== undefined) options.onNote?.(note);
 
     requirePrograms(options.executor, run.plan.steps.flatMap(commandsOf), `resuming run ${runId}`);
     const note = notes.filter(Boolean).join('; ') || undefined;
-    return continueRun(stateDir, run, 'resume', note, async (journal) => {
+    return continueRun(store, run, 'resume', note, async (journal) => {
       const result = await executeAndRecord(journal, {
         plan: run.plan,
         executor: options.executor,
@@ -87,29 +92,16 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
 }
 
 /**
- * The hash of the runbook as it is now, includes and all; undefined if it is gone or broken.
- * loadRunbook, not the disk, says whether it exists: in the one-file bundle a shipped runbook's
- * file is `bundled:runbooks/NAME.yaml`, embedded (issue 13).
- */
-function currentRunbookHash(file: string): string | undefined {
-  try {
-    return loadRunbook(file).hash;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
  * Resume runs the runbook text recorded at the start; if the file has changed since, the user
  * may be expecting the new version, so refuse unless --force says the recorded one is meant.
  */
 function checkRunbookUnchanged(
   file: string,
   recordedHash: string,
+  currentHash: string | undefined,
   runId: string,
   force: boolean | undefined,
 ): string | undefined {
-  const currentHash = currentRunbookHash(file);
   if (currentHash === recordedHash) return undefined;
   const what =
     currentHash === undefined

@@ -1,8 +1,6 @@
 import { RunbookError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
-import type { Lock } from '../journal/lock.js';
-import { removePendingMarker } from '../journal/pending-confirmations.js';
-import { readRunIndex } from '../journal/run-index.js';
+import type { Lock, RunStore } from '../store/run-store.js';
 import { confirmationOf, isExpired, revertReason, type Confirmation } from './confirmation.js';
 import type { CommandEvent } from './journaled-command.js';
 import { acquireChangeLocks, openRecordedRun, recordedNothing } from './recorded-run.js';
@@ -18,7 +16,7 @@ import type { UndoReport } from './undo-steps.js';
  */
 
 export interface RevertOptions {
-  stateDir: string;
+  store: RunStore;
   executor: Executor;
   signal?: AbortSignal | undefined;
   onUndo?: ((report: UndoReport) => void) | undefined;
@@ -41,16 +39,16 @@ export type RevertOutcome =
  * its deadline. Removes its marker once the journal shows it settled.
  */
 export async function revertIfDueWhileLocked(options: RevertOptions & { runId: string }): Promise<RevertOutcome> {
-  const { stateDir, runId } = options;
-  const index = readRunIndex(stateDir, runId);
-  if (index === undefined || recordedNothing(stateDir, index)) {
-    removePendingMarker(stateDir, runId);
+  const { store, runId } = options;
+  const index = store.readRun(runId);
+  if (index === undefined || recordedNothing(store, index)) {
+    store.clearPendingConfirmation(runId);
     return { kind: 'settled', runId, confirmation: { state: 'none' } };
   }
-  const run = openRecordedRun(stateDir, index); // an intact journal, and this host's
+  const run = openRecordedRun(store, index); // an intact journal, and this host's
   const confirmation = confirmationOf(run.journal.lines);
   if (confirmation.state !== 'awaiting') {
-    removePendingMarker(stateDir, runId);
+    store.clearPendingConfirmation(runId);
     return { kind: 'settled', runId, confirmation };
   }
   const now = options.now?.() ?? Date.now();
@@ -64,7 +62,7 @@ export async function revertIfDueWhileLocked(options: RevertOptions & { runId: s
     // deadline is the promise --confirm-within makes, and what restores a cut-off session.
     force: true,
   });
-  if (result.kind === 'nothing' || result.status === 'rolled-back') removePendingMarker(stateDir, runId);
+  if (result.kind === 'nothing' || result.status === 'rolled-back') store.clearPendingConfirmation(runId);
   return { kind: 'reverted', runId, deadline: confirmation.deadline, result };
 }
 
@@ -77,7 +75,7 @@ export async function revertDueRuns(
   options: RevertOptions & { runIds: readonly string[]; lockWaitMs: number },
 ): Promise<RevertOutcome[]> {
   if (options.runIds.length === 0) return [];
-  return withStateLockWaiting(options.stateDir, 'automatic revert', options, async () => {
+  return withStateLockWaiting(options.store, 'automatic revert', options, async () => {
     const outcomes: RevertOutcome[] = [];
     for (const runId of options.runIds) {
       const outcome = await revertIfDueWhileLocked({ ...options, runId });
@@ -96,7 +94,7 @@ export async function revertDueRuns(
  * `signal` aborts; then the usual exit 3 error).
  */
 export async function withStateLockWaiting<T>(
-  stateDir: string,
+  store: RunStore,
   command: string,
   options: {
     executor: Executor;
@@ -110,7 +108,7 @@ export async function withStateLockWaiting<T>(
   let lock: Lock;
   for (;;) {
     try {
-      lock = await acquireChangeLocks(stateDir, command, options.executor);
+      lock = await acquireChangeLocks(store, command, options.executor);
       break;
     } catch (error) {
       const locked = error instanceof RunbookError && error.code === 'locked';

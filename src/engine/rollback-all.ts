@@ -1,8 +1,6 @@
 import path from 'node:path';
 import type { Executor } from '../exec/types.js';
-import { journalFile } from '../journal/paths.js';
-import { readJournal } from '../journal/reader.js';
-import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
+import type { RunIndex, RunStore } from '../store/run-store.js';
 import type { CommandEvent } from './journaled-command.js';
 import { isThisHost } from '../host/binding.js';
 import { hasChangesLeft } from './changes-left.js';
@@ -12,7 +10,7 @@ import type { UndoReport } from './undo-steps.js';
 import { rollbackWhileLocked, stepsToUndo } from './rollback.js';
 
 export interface RollbackAllOptions {
-  stateDir: string;
+  store: RunStore;
   /** Only runs of this runbook (its name, or the path of its file). */
   runbook: string | undefined;
   executor: Executor;
@@ -51,14 +49,15 @@ export type RollbackAllResult =
  */
 export async function rollbackAll(options: RollbackAllOptions): Promise<RollbackAllResult> {
   const command = options.runbook === undefined ? 'rollback --all' : `rollback --all --runbook ${options.runbook}`;
-  return withChangeLocks(options.stateDir, command, options.executor, options.onNote, async () => {
+  const { store } = options;
+  return withChangeLocks(store, command, options.executor, options.onNote, async () => {
     // A damaged run cannot be read as a run (issue 10): nothing acts on it, but it is named.
-    for (const run of listRunIndexes(options.stateDir).filter((r) => r.status === 'damaged'))
+    for (const run of store.listRuns().filter((r) => r.status === 'damaged'))
       options.onNote?.(
         `run ${run.id} is damaged (${run.damage}) and is left alone; see: runbook journal ${run.id} --verify`,
       );
-    const selected = runsOfThisHost(options.stateDir, options.runbook);
-    const todo = selected.filter((r) => hasChangesLeft(options.stateDir, r));
+    const selected = runsOfThisHost(store, options.runbook);
+    const todo = selected.filter((r) => hasChangesLeft(store, r));
     if (todo.length === 0) {
       const which = options.runbook === undefined ? 'no run' : `no run of ${options.runbook}`;
       return { kind: 'nothing', message: `nothing to roll back: ${which} on this host has changes left to undo` };
@@ -69,8 +68,8 @@ export async function rollbackAll(options: RollbackAllOptions): Promise<Rollback
     if (options.runbook !== undefined && options.force !== true) {
       const alongWith = new Set(selected.map((r) => r.id));
       for (const index of todo) {
-        const run = openRecordedRun(options.stateDir, index);
-        const later = laterRunsBuiltOn(options.stateDir, run, stepsToUndo(run), alongWith);
+        const run = openRecordedRun(store, index);
+        const later = laterRunsBuiltOn(store, run, stepsToUndo(run), alongWith);
         if (later.length > 0) throw builtOnError(index.id, later);
       }
     }
@@ -78,7 +77,7 @@ export async function rollbackAll(options: RollbackAllOptions): Promise<Rollback
     for (const [i, index] of todo.entries()) {
       options.onRun?.(index, i + 1, todo.length);
       const result = await rollbackWhileLocked({
-        stateDir: options.stateDir,
+        store,
         runId: index.id,
         executor: options.executor,
         signal: options.signal,
@@ -104,16 +103,17 @@ export async function rollbackAll(options: RollbackAllOptions): Promise<Rollback
  * those of one runbook. Runs of other hosts are never picked: their journals describe another
  * kernel.
  */
-function runsOfThisHost(stateDir: string, runbook?: string): RunIndex[] {
+function runsOfThisHost(store: RunStore, runbook?: string): RunIndex[] {
   const file = runbook !== undefined && isPath(runbook) ? path.resolve(runbook) : undefined;
-  return listRunIndexes(stateDir)
+  return store
+    .listRuns()
     .reverse()
     .filter((r) => r.status !== 'damaged' && isThisHost(r.host))
     .filter((r) => runbook === undefined || r.runbook === runbook || file !== undefined)
     .filter((r) => {
       if (file === undefined) return true;
-      if (recordedNothing(stateDir, r)) return false;
-      const first = readJournal(journalFile(stateDir, r.id)).lines[0];
+      if (recordedNothing(store, r)) return false;
+      const first = store.readJournal(r.id).lines[0];
       return first?.type === 'run-start' && first.runbookFile === file;
     });
 }

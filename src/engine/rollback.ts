@@ -1,5 +1,5 @@
 import type { Executor } from '../exec/types.js';
-import type { RunIndex } from '../journal/run-index.js';
+import type { RunIndex, RunStore } from '../store/run-store.js';
 import { RunbookError } from '../errors.js';
 import type { PlannedStep } from '../runbook/plan.js';
 import { requirePrograms, spawned } from '../host/preflight.js';
@@ -11,7 +11,7 @@ import { withValues } from './step-commands.js';
 import { undoSteps, type UndoReport, type UndoResult } from './undo-steps.js';
 
 export interface RollbackOptions {
-  stateDir: string;
+  store: RunStore;
   runId: string | undefined;
   executor: Executor;
   signal?: AbortSignal | undefined;
@@ -41,20 +41,20 @@ export type RollbackResult = Nothing | ({ kind: 'rollback'; runId: string; plann
  * Refused (nothing changed) while a later run builds on what it would undo, unless `force`.
  */
 export async function rollbackRun(options: RollbackOptions): Promise<RollbackResult> {
-  return withChangeLocks(options.stateDir, 'rollback', options.executor, options.onNote, () =>
+  return withChangeLocks(options.store, 'rollback', options.executor, options.onNote, () =>
     rollbackWhileLocked(options),
   );
 }
 
 /** The rollback itself, for a caller that holds the state dir's lock (run --rollback-on-failure). */
 export async function rollbackWhileLocked(options: RollbackOptions): Promise<RollbackResult> {
-  const { stateDir } = options;
+  const { store } = options;
   if (options.opened !== undefined) return undoRecordedRun(options, options.opened);
   const run = selectRun({
-    stateDir,
+    store,
     runId: options.runId,
     verb: 'roll back',
-    eligible: (index) => !undoneAlready.has(index.status) && hasChangesLeft(stateDir, index),
+    eligible: (index) => !undoneAlready.has(index.status) && hasChangesLeft(store, index),
     noneMessage: 'nothing to roll back: no recorded run has changes left to undo',
     refuse: (index) =>
       index.status === 'rolled-back'
@@ -70,7 +70,7 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
 
 /** Undoes what a selected run changed and is not undone yet, journaled in its own journal. */
 async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Promise<RollbackResult> {
-  const { stateDir } = options;
+  const { store } = options;
   const undone = new Set(run.history.undoneSteps);
   const stepsById = new Map<string, PlannedStep>(run.plan.steps.map((s) => [s.id, s]));
   const toUndo = stepsToUndo(run)
@@ -79,7 +79,7 @@ async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Prom
     .map((step) => withCapturedValues(step, run.history.captures.get(step.id) ?? {}));
   if (options.force !== true) {
     const later = laterRunsBuiltOn(
-      stateDir,
+      store,
       run,
       toUndo.map((s) => s.id),
     );
@@ -98,7 +98,7 @@ async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Prom
   const continuing = undone.size > 0 ? `continuing a rollback: ${undone.size} step(s) already undone` : undefined;
   const note = [options.reason, continuing].filter(Boolean).join('; ') || undefined;
   const { reason } = options;
-  return continueRun(stateDir, run, 'rollback', note, async (journal) => {
+  return continueRun(store, run, 'rollback', note, async (journal) => {
     const planned = toUndo.map((s) => s.id);
     journal.append({ type: 'rollback-start', steps: planned, reason });
     const result = await undoSteps({

@@ -1,7 +1,7 @@
 import type { Executor } from '../exec/types.js';
 import { currentHost, currentUser } from '../host/identity.js';
-import { newRunId } from '../journal/paths.js';
-import { RunJournal } from '../journal/run-journal.js';
+import { newRunId } from '../journal/run-id.js';
+import type { RunStore } from '../store/run-store.js';
 import type { LoadedRunbook } from '../runbook/load.js';
 import type { ParamValues } from '../runbook/params.js';
 import type { Plan } from '../runbook/plan.js';
@@ -20,7 +20,7 @@ export interface RunRunbookOptions {
   params: ParamValues;
   /** The plan of `runbook` with `params`, when the caller has it (prepareRunbookCached); else rendered here. */
   plan?: Plan | undefined;
-  stateDir: string;
+  store: RunStore;
   executor: Executor;
   stopAfter?: string | undefined;
   signal?: AbortSignal | undefined;
@@ -48,7 +48,7 @@ export interface RunRunbookResult extends StepsResult {
  * runbook text, parameters, user and host, runs every step, and records how the run ended.
  */
 export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbookResult> {
-  const { runbook, params, stateDir } = options;
+  const { runbook, params, store } = options;
   // Imported only when needed: the renderer brings the schema (zod), which a cached plan avoids.
   const plan = options.plan ?? (await import('../runbook/render.js')).renderPlan(runbook.spec, params);
   if (options.stopAfter !== undefined && !plan.steps.some((s) => s.id === options.stopAfter)) {
@@ -60,12 +60,12 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
 
   requirePrograms(options.executor, plan.steps.flatMap(commandsOf), `runbook ${runbook.spec.name}`);
 
-  const lock = await acquireChangeLocks(stateDir, `run ${runbook.spec.name}`, options.executor);
+  const lock = await acquireChangeLocks(store, `run ${runbook.spec.name}`, options.executor);
   try {
     if (lock.takeoverNote !== undefined) options.onNote?.(lock.takeoverNote);
     const runId = newRunId();
     const host = currentHost();
-    const journal = RunJournal.create(stateDir, {
+    const journal = store.startRun({
       type: 'run-start',
       runId,
       runbook: runbook.spec.name,
@@ -92,7 +92,7 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
       const provisional =
         result.status === 'succeeded' && options.confirmWithinMs !== undefined
           ? await leaveProvisional(journal, {
-              stateDir,
+              store,
               runId,
               host,
               withinMs: options.confirmWithinMs,
@@ -106,7 +106,7 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
       const rollback =
         result.status === 'failed' && options.rollbackOnFailure
           ? await rollbackWhileLocked({
-              stateDir,
+              store,
               runId,
               // No later run can build on it: the locks have been held since it started.
               force: true,

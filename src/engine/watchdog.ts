@@ -1,8 +1,7 @@
 import { RunbookError } from '../errors.js';
 import { spawnDetached } from '../exec/detached.js';
 import { isSameProcess, readProcessStat } from '../host/process-start.js';
-import { journalFile, watchdogLogFile } from '../journal/paths.js';
-import { readJournal } from '../journal/reader.js';
+import type { RunStore } from '../store/run-store.js';
 import { confirmationOf, type Watchdog } from './confirmation.js';
 import { envVar } from '../env.js';
 
@@ -23,8 +22,12 @@ export const watchdogFaultKillVar = envVar.watchdogFaultKill;
 /** Node starts in about 0.1 s; a busy machine may take many times that. */
 const readyWithinMs = 15_000;
 
-/** Starts the watchdog of `runId` and returns once it is running and armed. */
-export async function startWatchdog(stateDir: string, runId: string): Promise<Watchdog> {
+/**
+ * Starts the watchdog of `runId` and returns once it is running and armed. It is this very
+ * program run as `runbook --state-dir DIR __watchdog RUN-ID`, so it opens the state dir through
+ * the same door as every command (src/cli/door.ts): trusted before it reads anything.
+ */
+export async function startWatchdog(store: RunStore, runId: string): Promise<Watchdog> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env[envVar.faultKill];
   const fault = process.env[watchdogFaultKillVar];
@@ -35,9 +38,9 @@ export async function startWatchdog(stateDir: string, runId: string): Promise<Wa
   if (script === undefined) throw new RunbookError('internal', 'cannot find the runbook script to start the watchdog');
   let pid: number;
   try {
-    ({ pid } = await spawnDetached([process.execPath, script, '__watchdog', stateDir, runId], {
+    ({ pid } = await spawnDetached([process.execPath, script, '--state-dir', store.dir, '__watchdog', runId], {
       env,
-      logFile: watchdogLogFile(stateDir, runId),
+      log: store.openWatchdogLog(runId),
       readyWithinMs,
     }));
   } catch (error) {
@@ -86,8 +89,8 @@ export function isWatchdogRunning(watchdog: Watchdog | undefined): boolean {
 }
 
 /** The deadline a run's journal gives, for its watchdog; refuses if the run does not await confirmation. */
-export function awaitedDeadline(stateDir: string, runId: string): string {
-  const confirmation = confirmationOf(readJournal(journalFile(stateDir, runId)).lines);
+export function awaitedDeadline(store: RunStore, runId: string): string {
+  const confirmation = confirmationOf(store.readJournal(runId).lines);
   if (confirmation.state !== 'awaiting') {
     throw new RunbookError('invalid-input', `run ${runId} does not await confirmation (${confirmation.state})`);
   }

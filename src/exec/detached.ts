@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
-import { openForAppend } from '../journal/safe-fs.js';
 
 export interface DetachedProcess {
   pid: number;
@@ -10,7 +9,8 @@ export interface DetachedProcess {
  * Starts a process that must outlive this one and the terminal session it runs in (the
  * watchdog of `run --confirm-within`): in its own session and process group (setsid, through
  * `detached`), so a hangup or a signal sent to this command's process group never reaches it;
- * stdin and stdout on /dev/null and stderr appended to `logFile`, so it holds no terminal.
+ * stdin and stdout on /dev/null and stderr appended to `log` (an fd opened for appending, which
+ * is closed here; `file` names it in messages), so it holds no terminal.
  *
  * It reports that it is ready by writing one line on fd 3, a pipe this process reads and then
  * lets go of; until then, a failure to start is reported here. Spawned with node's own
@@ -19,12 +19,12 @@ export interface DetachedProcess {
  */
 export async function spawnDetached(
   argv: readonly string[],
-  options: { env: NodeJS.ProcessEnv; logFile: string; readyWithinMs: number },
+  options: { env: NodeJS.ProcessEnv; log: { fd: number; file: string }; readyWithinMs: number },
 ): Promise<DetachedProcess> {
+  const log = options.log.fd;
   const [file, ...args] = argv;
-  if (file === undefined) throw new Error('empty argv');
-  const log = openForAppend(options.logFile); // 0600, never through a link (issue 10)
   try {
+    if (file === undefined) throw new Error('empty argv');
     const child = spawn(file, args, {
       detached: true,
       stdio: ['ignore', 'ignore', log, 'pipe'],
@@ -52,7 +52,7 @@ export async function spawnDetached(
         });
         child.once('exit', (code, signal) => {
           clearTimeout(timer);
-          reject(new Error(`it exited before it was ready (${signal ?? `exit ${code}`}; see ${options.logFile})`));
+          reject(new Error(`it exited before it was ready (${signal ?? `exit ${code}`}; see ${options.log.file})`));
         });
       });
     } catch (error) {

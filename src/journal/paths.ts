@@ -27,15 +27,10 @@ export function watchdogLogFile(stateDir: string, runId: string): string {
 export function plansDir(stateDir: string): string {
   return path.join(stateDir, 'plans');
 }
+/** Persistent sandbox hosts, one dir each (src/sandbox/persistent.ts). */
+export function sandboxesDir(stateDir: string): string {
+  return path.join(stateDir, 'sandboxes');
+}
 export function auditFile(stateDir: string): string {
   return path.join(stateDir, 'audit.ndjson');
-}
-
-/**
- * A sortable, readable run id: UTC start time to the millisecond plus a random suffix, so that
- * ids sort in start order even for runs started within the same second.
- */
-export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '');
-  return `${stamp}-${Math.random().toString(16).slice(2, 6)}`;
 }

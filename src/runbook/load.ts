@@ -53,6 +53,20 @@ export function loadRunbook(nameOrPath: string): LoadedRunbook {
   return parseRunbook(readRunbookText(file), file);
 }
 
+/**
+ * The hash of a runbook file as it is now, includes and all (`LoadedRunbook.hash`); undefined
+ * if it is gone or does not load. For resume, which refuses a runbook changed under its run.
+ * loadRunbook, not the disk, says whether it exists: in the one-file bundle a shipped
+ * runbook's file is `bundled:runbooks/NAME.yaml`, embedded (issue 13).
+ */
+export function runbookHashNow(file: string): string | undefined {
+  try {
+    return loadRunbook(file).hash;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Parses and validates runbook text and its includes; every problem names the file and the field. */
 export function parseRunbook(
   source: string,

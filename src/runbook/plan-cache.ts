@@ -1,23 +1,8 @@
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  futimesSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  statfsSync,
-  statSync,
-  type Stats,
-} from 'node:fs';
-import path from 'node:path';
+import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { readEnv } from '../env.js';
-import { plansDir } from '../journal/paths.js';
-import { mkdirPrivate, removeQuietly, replaceFile } from '../journal/safe-fs.js';
-import { isTrustedEntry } from '../journal/state-dir-trust.js';
+import type { RunStore } from '../store/run-store.js';
 import { engineVersion } from '../version.js';
 import type { LoadedRunbook, ResolvedRunbook } from './load.js';
 import { readIncludeFromDisk, runbookTextsHash, type IncludeReader, type RunbookSource } from './locate.js';
@@ -38,12 +23,11 @@ import type { PreparedRunbook } from './prepare.js';
  * is the sha256 of the first group; the includes are checked by re-reading and re-hashing them.
  * No mtime is believed.
  *
- * Trust: a plan is what root runs, so an entry is used only when the state dir, plans/ and the
- * entry are the invoking user's, writable by no one else and not links (the rule of
- * state-dir-trust.ts), and its digest matches its text. An entry that fails is never used: the
- * runbook is parsed instead. The command then goes on to trust the state dir as it always does,
- * and since plans/ and its entries are among what that checks, a planted or loosened entry makes
- * `run` and `check` stop with exit 2 naming it, as a planted journal does.
+ * Trust: a plan is what root runs. The entries are read and written through the run store
+ * (src/store/), whose door refuses a state dir with a planted or loosened entry (exit 2, naming
+ * it, as for a planted journal) before `run` or `check` looks for a plan; the store checks the
+ * file it opens again (a trusted user's, writable by no one else, not a link), and here its
+ * digest must match its text. An entry that fails is never used: the runbook is parsed instead.
  */
 
 /** Changes whenever the entry's shape or the meaning of its key changes. */
@@ -141,9 +125,9 @@ export function planCacheKey(inputs: PlanInputs, engine = { version: engineVersi
 }
 
 /** An include reader that reads from disk as usual and records each read for the entry. */
-export function recordingIncludeReader(reads: IncludeRead[]): IncludeReader {
+export function recordingIncludeReader(reads: IncludeRead[], readInclude: IncludeReader): IncludeReader {
   return (name, fromFile) => {
-    const read = readIncludeFromDisk(name, fromFile);
+    const read = readInclude(name, fromFile);
     reads.push({ name, from: fromFile, file: read.file, sha256: sha256(read.source) });
     return read;
   };
@@ -153,15 +137,19 @@ export function recordingIncludeReader(reads: IncludeRead[]): IncludeReader {
  * The prepared runbook a full parse of these inputs gave before, or undefined (no entry, an
  * entry not to be trusted or not intact, an include that now means another file or text).
  */
-export function lookupPlan(stateDir: string, inputs: PlanInputs): PreparedRunbook | undefined {
+export function lookupPlan(
+  store: RunStore,
+  inputs: PlanInputs,
+  readInclude: IncludeReader = readIncludeFromDisk,
+): PreparedRunbook | undefined {
   const key = planCacheKey(inputs);
-  const text = readTrustedEntry(stateDir, key);
+  const text = store.readPlan(key, maxEntryBytes + 65);
   const entry = text === undefined ? undefined : parseEntry(text, key, inputs.file);
   if (entry === undefined) return undefined;
   const sources = new Map<string, string>();
   try {
     for (const read of entry.reads) {
-      const now = readIncludeFromDisk(read.name, read.from);
+      const now = readInclude(read.name, read.from);
       if (now.file !== read.file || sha256(now.source) !== read.sha256) return undefined;
       sources.set(now.file, now.source);
     }
@@ -191,7 +179,7 @@ export function lookupPlan(stateDir: string, inputs: PlanInputs): PreparedRunboo
  * parsed again.
  */
 export function storePlan(
-  stateDir: string,
+  store: RunStore,
   prepared: PreparedRunbook,
   options: { setFlags: readonly string[]; inSandbox: boolean; reads: readonly IncludeRead[] },
 ): void {
@@ -216,48 +204,9 @@ export function storePlan(
     };
     const body = JSON.stringify(entry);
     if (Buffer.byteLength(body) > maxEntryBytes) return;
-    const { bavail, bsize } = statfsSync(stateDir);
-    if (bavail * bsize < minFreeBytes + Buffer.byteLength(body)) return;
-    const dir = plansDir(stateDir);
-    mkdirPrivate(dir);
-    if (!isTrustedEntry(lstatSync(dir), 'dir')) return;
-    replaceFile(path.join(dir, `${key}.json`), `${sha256(body)}\n${body}`);
-    prunePlans(dir);
+    if (store.writePlan(key, `${sha256(body)}\n${body}`, minFreeBytes)) prunePlans(store);
   } catch {
     // not cached: the next run parses again
-  }
-}
-
-/** The entry's text, if the state dir, plans/ and the entry pass the state dir's trust rule. */
-function readTrustedEntry(stateDir: string, key: string): string | undefined {
-  const dir = plansDir(stateDir);
-  for (const parent of [stateDir, dir]) {
-    const stats = lstatOrUndefined(parent);
-    if (stats === undefined || !isTrustedEntry(stats, 'dir')) return undefined;
-  }
-  let fd: number;
-  try {
-    fd = openSync(path.join(dir, `${key}.json`), constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch {
-    return undefined; // none (or a link: O_NOFOLLOW)
-  }
-  try {
-    // The file opened, not the name: nothing can be swapped in between.
-    const stats = fstatSync(fd);
-    if (!isTrustedEntry(stats, 'file') || stats.size > maxEntryBytes + 65) return undefined;
-    const text = readFileSync(fd, 'utf8');
-    // Used now: pruning keeps the most recently used entries.
-    const now = new Date();
-    try {
-      futimesSync(fd, now, now);
-    } catch {
-      // a read-only state dir still serves its plans
-    }
-    return text;
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -290,30 +239,19 @@ function parseEntry(text: string, key: string, file: string): PlanCacheEntry | u
 }
 
 /** Keeps the most recently used entries within `limits`; removes temporaries a crash left. */
-export function prunePlans(dir: string, limits = planCacheLimits): void {
-  const entries: Array<{ file: string; mtimeMs: number; size: number }> = [];
+export function prunePlans(store: RunStore, limits = planCacheLimits): void {
+  const entries: Array<{ name: string; mtimeMs: number; size: number }> = [];
   const now = Date.now();
-  for (const name of readdirSync(dir)) {
-    const file = path.join(dir, name);
-    const stats = lstatOrUndefined(file);
-    if (stats === undefined) continue;
-    if (entryName.test(name)) entries.push({ file, mtimeMs: stats.mtimeMs, size: stats.size });
-    else if (staleTemp.test(name) && now - stats.mtimeMs > staleTempAgeMs) removeQuietly(file);
+  for (const plan of store.listPlans()) {
+    if (entryName.test(plan.name)) entries.push(plan);
+    else if (staleTemp.test(plan.name) && now - plan.mtimeMs > staleTempAgeMs) store.removePlan(plan.name);
   }
   entries.sort((a, b) => b.mtimeMs - a.mtimeMs);
   let bytes = 0;
-  entries.forEach(({ file, size }, kept) => {
+  entries.forEach(({ name, size }, kept) => {
     bytes += size;
-    if (kept > 0 && (kept >= limits.entries || bytes > limits.bytes)) removeQuietly(file);
+    if (kept > 0 && (kept >= limits.entries || bytes > limits.bytes)) store.removePlan(name);
   });
-}
-
-function lstatOrUndefined(file: string): Stats | undefined {
-  try {
-    return lstatSync(file);
-  } catch {
-    return undefined;
-  }
 }
 
 function sha256(text: string): string {

@@ -1,4 +1,5 @@
-import { resolveRunbookFile } from './locate.js';
+import type { RunStore } from '../store/run-store.js';
+import { readIncludeFromDisk, resolveRunbookFile } from './locate.js';
 import {
   lookupPlan,
   planCacheEnabled,
@@ -14,8 +15,8 @@ export interface CachedPreparation extends PreparedRunbook {
   /** Whether the plan was read back from <state-dir>/plans/ (no YAML parsed, no schema loaded). */
   fromCache: boolean;
   /**
-   * Stores a freshly parsed plan in the cache (nothing on a hit, or with the cache off). Call it
-   * once the state dir is trusted for writing (trustStateDir); it never throws.
+   * Stores a freshly parsed plan in the cache (nothing on a hit, or with the cache off, or in a
+   * store opened for reading); it never throws.
    */
   remember: () => void;
 }
@@ -28,7 +29,7 @@ export interface CachedPreparation extends PreparedRunbook {
 export async function prepareRunbookCached(
   nameOrPath: string,
   setFlags: readonly string[],
-  options: { inSandbox: boolean; stateDir: string },
+  options: { inSandbox: boolean; store: RunStore },
 ): Promise<CachedPreparation> {
   const file = resolveRunbookFile(nameOrPath); // the first step of a full parse too: same errors
   const cacheOn = planCacheEnabled();
@@ -36,7 +37,7 @@ export async function prepareRunbookCached(
     let hit: PreparedRunbook | undefined;
     try {
       const inputs: PlanInputs = { file, source: readRunbookText(file), setFlags, inSandbox: options.inSandbox };
-      hit = lookupPlan(options.stateDir, inputs);
+      hit = lookupPlan(options.store, inputs);
     } catch {
       hit = undefined; // e.g. the file cannot be read: the full parse reports it
     }
@@ -44,12 +45,18 @@ export async function prepareRunbookCached(
   }
   const { prepareRunbookFile } = await import('./prepare.js');
   const reads: IncludeRead[] = [];
-  const prepared = prepareRunbookFile(file, setFlags, { inSandbox: options.inSandbox }, recordingIncludeReader(reads));
+  const prepared = prepareRunbookFile(
+    file,
+    setFlags,
+    { inSandbox: options.inSandbox },
+    recordingIncludeReader(reads, readIncludeFromDisk),
+  );
   return {
     ...prepared,
     fromCache: false,
     remember: () => {
-      if (cacheOn) storePlan(options.stateDir, prepared, { setFlags, inSandbox: options.inSandbox, reads });
+      if (cacheOn && options.store.access === 'write')
+        storePlan(options.store, prepared, { setFlags, inSandbox: options.inSandbox, reads });
     },
   };
 }

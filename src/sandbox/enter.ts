@@ -3,6 +3,7 @@ import { runAttached } from '../exec/attached.js';
 import { envVar, readEnv } from '../env.js';
 import { currentNetns } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
+import type { RunStore } from '../store/run-store.js';
 import { insideArgv, locateSandbox, requireAlive, type SandboxPaths } from './persistent.js';
 
 /**
@@ -69,14 +70,14 @@ function commandWord(args: readonly string[]): string | undefined {
  * Runs the command line inside the sandbox and returns its exit code (128 + signal number if
  * it was killed). Every environment variable goes through (RUNBOOK_FAULT_KILL, say).
  */
-export async function runInSandbox(request: InRequest, outerStateDir: string): Promise<number> {
+export async function runInSandbox(request: InRequest, outer: RunStore): Promise<number> {
   if (commandWord(request.args) === 'sandbox') {
     throw invalidInput(
       '--in runs a command inside a sandbox; the `runbook sandbox` commands manage sandboxes from outside',
       'leave out --in, e.g.: runbook sandbox list',
     );
   }
-  const paths = locateSandbox(outerStateDir, request.name);
+  const paths = locateSandbox(outer, request.name);
   requireSandboxCaps();
   const { netns } = requireAlive(paths);
   const script = process.argv[1];
@@ -84,7 +85,7 @@ export async function runInSandbox(request: InRequest, outerStateDir: string): P
   return runInside(paths, [process.execPath, script, '--state-dir', paths.stateDir, ...request.args], {
     [envVar.sandbox]: paths.name,
     ...entryMarkers(netns),
-    ...userOutside(request.stateDirOption === undefined ? undefined : outerStateDir),
+    ...userOutside(request.stateDirOption === undefined ? undefined : outer.dir),
   });
 }
 

@@ -7,9 +7,9 @@ import { startHolder, type Holder } from '../exec/holder.js';
 import { succeeded, type Executor } from '../exec/types.js';
 import { currentNetns, oneShotSandboxPrefix } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
-import { listRunIndexes, type RunIndex } from '../journal/run-index.js';
 import { createExclusive, ioError, mkdirPrivate, readNoFollow } from '../journal/safe-fs.js';
-import { trustStateDir } from '../journal/state-dir-trust.js';
+import { openRunStore } from '../store/open-run-store.js';
+import type { RunIndex, RunStore } from '../store/run-store.js';
 import { mountsAtOrUnder, nsfsMountAt, readMounts } from './mountinfo.js';
 import { tutorialHostSetup } from './tutorial-host.js';
 
@@ -24,7 +24,9 @@ import { tutorialHostSetup } from './tutorial-host.js';
  *   <stateDir>/sandboxes/<name>/state/    the sandbox's own state dir (runs and journals)
  *   <stateDir>/sandboxes/<name>/.runbook-sandbox   the marker: `create` made this dir
  *
- * `list` and `destroy` accept only a real directory (not a link) holding the marker, and
+ * Every function takes the state dir's store (src/store/), opened and trusted by its caller;
+ * a sandbox's own state dir is opened through the same door (openRunStore) before its runs are
+ * read. `list` and `destroy` accept only a real directory (not a link) holding the marker, and
  * `destroy` unmounts only the three mounts `create` made (issue 10): a link or a mount planted
  * there is refused, never followed or deleted into.
  *
@@ -40,10 +42,6 @@ export interface SandboxPaths {
   stateDir: string;
   bashrc: string;
   marker: string;
-}
-
-export function sandboxesDir(stateDir: string): string {
-  return path.join(stateDir, 'sandboxes');
 }
 
 function pathsOf(name: string, dir: string): SandboxPaths {
@@ -88,12 +86,12 @@ export function validateSandboxName(name: string): void {
 }
 
 /** An existing sandbox's paths (resolved, as /proc/self/mountinfo names them); exit 2 if none. */
-export function locateSandbox(stateDir: string, name: string): SandboxPaths {
+export function locateSandbox(store: RunStore, name: string): SandboxPaths {
   validateSandboxName(name);
-  const dir = path.join(sandboxesDir(stateDir), name);
+  const dir = path.join(store.sandboxesDir(), name);
   if (!isMadeByCreate(dir)) {
     throw invalidInput(
-      `no sandbox named "${name}" in ${sandboxesDir(stateDir)}; nothing was changed`,
+      `no sandbox named "${name}" in ${store.sandboxesDir()}; nothing was changed`,
       `create it with: runbook sandbox create ${name}   (see them all: runbook sandbox list)`,
     );
   }
@@ -145,14 +143,15 @@ async function mustRun(executor: Executor, argv: readonly string[], what: string
  * namespace, 198.51.100.1 as the stand-in internet). If any part fails, what was made is removed.
  */
 export async function createSandbox(
-  stateDir: string,
+  store: RunStore,
   name: string,
   executor: Executor = createExecaExecutor(),
 ): Promise<SandboxPaths & { netns: string }> {
   validateSandboxName(name);
   requireSandboxCaps();
-  mkdirPrivate(sandboxesDir(stateDir));
-  const wanted = path.join(sandboxesDir(stateDir), name);
+  if (store.access !== 'write') throw new RunbookError('internal', 'sandbox create needs a store opened for writing');
+  mkdirPrivate(store.sandboxesDir());
+  const wanted = path.join(store.sandboxesDir(), name);
   try {
     mkdirSync(wanted, { mode: 0o700 }); // atomic: of two concurrent creates, one gets EEXIST
   } catch (error) {
@@ -287,11 +286,11 @@ export function processesInside(liveness: { netns: string; mntns: string }): num
  * while a process is still inside: it would keep the namespaces alive, unseen.
  */
 export async function destroySandbox(
-  stateDir: string,
+  store: RunStore,
   name: string,
   executor: Executor = createExecaExecutor(),
 ): Promise<SandboxPaths & { runs: number }> {
-  const paths = locateSandbox(stateDir, name);
+  const paths = locateSandbox(store, name);
   requireSandboxCaps();
   const liveness = sandboxLiveness(paths);
   if (liveness.alive) {
@@ -303,8 +302,7 @@ export async function destroySandbox(
       );
     }
   }
-  trustStateDir(paths.stateDir, 'read');
-  const runs = listRunIndexes(paths.stateDir).length;
+  const runs = openRunStore(paths.stateDir, 'read', { trust: store.trust }).listRuns().length;
   await removeSandboxDir(paths, executor);
   return { ...paths, runs };
 }
@@ -349,8 +347,8 @@ export interface SandboxSummary {
 }
 
 /** Every sandbox under the state dir, with its runs, by name. */
-export function listSandboxes(stateDir: string): SandboxSummary[] {
-  const root = sandboxesDir(stateDir);
+export function listSandboxes(store: RunStore): SandboxSummary[] {
+  const root = store.sandboxesDir();
   if (!existsSync(root)) return [];
   return readdirSync(root, { withFileTypes: true })
     .filter((e) => e.isDirectory() && isMadeByCreate(path.join(root, e.name)))
@@ -365,7 +363,7 @@ export function listSandboxes(stateDir: string): SandboxSummary[] {
         stateDir: paths.stateDir,
         alive: liveness.alive,
         netns: liveness.alive ? liveness.netns : undefined,
-        runs: (trustStateDir(paths.stateDir, 'read'), listRunIndexes(paths.stateDir)),
+        runs: openRunStore(paths.stateDir, 'read', { trust: store.trust }).listRuns(),
       };
     });
 }

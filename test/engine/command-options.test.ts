@@ -9,10 +9,11 @@ import { extractValue } from '../../src/engine/step-commands.js';
 import type { JournalLine } from '../../src/journal/entries.js';
 import { journalFile } from '../../src/journal/paths.js';
 import { readJournal } from '../../src/journal/reader.js';
-import { loadRunbook, type LoadedRunbook } from '../../src/runbook/load.js';
+import { loadRunbook, runbookHashNow, type LoadedRunbook } from '../../src/runbook/load.js';
 import { resolveParams } from '../../src/runbook/params.js';
 import { FakeExecutor } from '../helpers/fake-executor.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
+import { storeAt } from '../helpers/store.js';
 
 /**
  * Issue 12's command options on the real engine with a FakeExecutor and a temp state dir: stdin,
@@ -31,7 +32,7 @@ function runbookOf(source: string): LoadedRunbook {
 async function run(source: string, executor: FakeExecutor, stateDir = tempDir()) {
   const runbook = runbookOf(source);
   const params = resolveParams(runbook.spec, {}, runbook.file);
-  const result = await runRunbook({ runbook, params, stateDir, executor });
+  const result = await runRunbook({ runbook, params, store: storeAt(stateDir), executor });
   const lines = readJournal(journalFile(stateDir, result.runId)).lines;
   return { result, lines, stateDir };
 }
@@ -93,7 +94,7 @@ steps:
     expect(end).toMatchObject({ exitCode: 1, accepted: true });
     expect(readRunHistory(lines).changedSteps).toEqual(['chain']);
     executor.on('has-chain', { exitCode: 1 });
-    const rolledBack = await rollbackRun({ stateDir, runId: result.runId, executor });
+    const rolledBack = await rollbackRun({ store: storeAt(stateDir), runId: result.runId, executor });
     expect(rolledBack.kind === 'rollback' && rolledBack.planned).toEqual(['chain']);
   });
 
@@ -185,8 +186,8 @@ steps:
     expect(ofType(lines, 'command-start').filter((l) => l.phase === 'do')).toEqual([]);
     expect(readRunHistory(lines).changedSteps).toEqual([]);
     // Not a default target, and named by id it has nothing to undo.
-    expect((await rollbackRun({ stateDir, runId: undefined, executor })).kind).toBe('nothing');
-    const named = await rollbackRun({ stateDir, runId: result.runId, executor });
+    expect((await rollbackRun({ store: storeAt(stateDir), runId: undefined, executor })).kind).toBe('nothing');
+    const named = await rollbackRun({ store: storeAt(stateDir), runId: result.runId, executor });
     expect(named.kind === 'rollback' && named.planned).toEqual([]);
   });
 });
@@ -230,7 +231,7 @@ steps:
     const { result, stateDir } = await run(source, executor);
     executor.on('is-new', { exitCode: 1 });
     executor.calls.length = 0;
-    await rollbackRun({ stateDir, runId: result.runId, executor });
+    await rollbackRun({ store: storeAt(stateDir), runId: result.runId, executor });
     // "show" still contains a.b, so the restore is skipped: the condition saw the captured value.
     expect(executor.calls).toEqual(['show', 'is-new']);
     const skipped = ofType(linesOf(stateDir, result.runId), 'command-skipped').filter((l) => l.phase === 'undo');
@@ -291,7 +292,12 @@ steps:
     expect(ofType(lines, 'check').filter((c) => c.phase === 'verify')).toHaveLength(4);
     executor.on('ping-it', { exitCode: 0 }, 0);
     const fixed = new FakeExecutor();
-    const resumed = await resumeRun({ stateDir, runId: result.runId, executor: fixed });
+    const resumed = await resumeRun({
+      store: storeAt(stateDir),
+      runId: result.runId,
+      executor: fixed,
+      currentRunbookHash: runbookHashNow,
+    });
     expect(resumed.kind === 'resumed' && resumed.status).toBe('succeeded');
   });
 });
@@ -353,7 +359,7 @@ steps:
       ['old_mtu', '1400'],
     ]);
     executor.on('is-bridge', { exitCode: 1 });
-    await rollbackRun({ stateDir, runId: result.runId, executor });
+    await rollbackRun({ store: storeAt(stateDir), runId: result.runId, executor });
     expect(executor.calls).toContain('ip link set mv0 type macvlan mode private');
   });
 
@@ -411,7 +417,7 @@ steps:
     expect(result.status).toBe('succeeded');
     executor.calls.length = 0;
     executor.on('has link', { exitCode: 1 });
-    const rolledBack = await rollbackRun({ stateDir, runId: result.runId, executor });
+    const rolledBack = await rollbackRun({ store: storeAt(stateDir), runId: result.runId, executor });
     expect(rolledBack.kind === 'rollback' && rolledBack.status).toBe('rolled-back');
     expect(rolledBack.kind === 'rollback' && rolledBack.steps.map((s) => [s.stepId, s.outcome, s.stillHolds])).toEqual([
       ['flush', 'not-undoable', 'a flushed neighbour cache refills by itself'],
@@ -423,7 +429,7 @@ steps:
       outcome: 'not-undoable',
       reason: 'a flushed neighbour cache refills by itself',
     });
-    expect((await rollbackRun({ stateDir, runId: undefined, executor })).kind).toBe('nothing');
+    expect((await rollbackRun({ store: storeAt(stateDir), runId: undefined, executor })).kind).toBe('nothing');
   });
 
   it('is refused without a reason, and a do without any undo is still refused', () => {

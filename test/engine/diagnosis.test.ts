@@ -27,6 +27,7 @@ import type { Plan, PlannedProbe, PlannedStep } from '../../src/runbook/plan.js'
 import { FakeExecutor, FakeHost } from '../helpers/fake-executor.js';
 import { fakePlan, fakeStep } from '../helpers/plans.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
+import { storeAt } from '../helpers/store.js';
 
 /**
  * The `diagnosing` state: how a step gets into it (a failed verify after do, or a failed check
@@ -452,12 +453,18 @@ describe('runbook check (engine): verify checks and probes only', () => {
       hash: 'abc123',
     } as unknown as LoadedRunbook;
     const params = { container: 'c1' };
-    const first = await checkRunbook({ runbook, params, plan: plan(), stateDir, executor: host('a', 'c') });
+    const first = await checkRunbook({
+      runbook,
+      params,
+      plan: plan(),
+      store: storeAt(stateDir),
+      executor: host('a', 'c'),
+    });
     const second = await checkRunbook({
       runbook,
       params,
       plan: plan(),
-      stateDir,
+      store: storeAt(stateDir),
       executor: host('a', 'b', 'c', 'ping'),
     });
 

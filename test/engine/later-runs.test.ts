@@ -10,6 +10,7 @@ import { readRunIndex } from '../../src/journal/run-index.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { FakeHost } from '../helpers/fake-executor.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
+import { storeAt } from '../helpers/store.js';
 
 /**
  * Rollback in reverse order (issue 11), with the real engine and journal and FakeHost as the
@@ -51,7 +52,7 @@ afterEach(() => {
 
 async function run(stopAfter?: string, runbookFile = file) {
   const { runbook, params } = prepareRunbook(runbookFile, []);
-  return runRunbook({ runbook, params, stateDir, executor: host, stopAfter });
+  return runRunbook({ runbook, params, store: storeAt(stateDir), executor: host, stopAfter });
 }
 
 /** The first run stopped after b; the second, a new run, found a and b in place and made c and d. */
@@ -67,7 +68,7 @@ describe('a rollback never takes away what a later run builds on', () => {
   it('refuses to roll back the earlier run: invalid input naming the later run, nothing run or journaled', async () => {
     const { first, second } = await stacked();
     const journal = readFileSync(journalFile(stateDir, first), 'utf8');
-    const error = await rollbackRun({ stateDir, runId: first, executor: host }).then(
+    const error = await rollbackRun({ store: storeAt(stateDir), runId: first, executor: host }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -82,7 +83,7 @@ describe('a rollback never takes away what a later run builds on', () => {
 
   it('with force it rolls the earlier run back anyway: what the later run found is gone', async () => {
     const { first, second } = await stacked();
-    const result = await rollbackRun({ stateDir, runId: first, executor: host, force: true });
+    const result = await rollbackRun({ store: storeAt(stateDir), runId: first, executor: host, force: true });
     expect(result).toMatchObject({ kind: 'rollback', status: 'rolled-back', planned: ['b', 'a'] });
     expect([...host.present].sort()).toEqual(['c', 'd']);
     expect(readRunIndex(stateDir, second)?.status).toBe('succeeded');
@@ -90,9 +91,13 @@ describe('a rollback never takes away what a later run builds on', () => {
 
   it('in reverse order it goes: the later run first, then the earlier one, and nothing is left', async () => {
     const { first, second } = await stacked();
-    expect(await rollbackRun({ stateDir, runId: second, executor: host })).toMatchObject({ status: 'rolled-back' });
+    expect(await rollbackRun({ store: storeAt(stateDir), runId: second, executor: host })).toMatchObject({
+      status: 'rolled-back',
+    });
     expect([...host.present].sort()).toEqual(['a', 'b']);
-    expect(await rollbackRun({ stateDir, runId: first, executor: host })).toMatchObject({ status: 'rolled-back' });
+    expect(await rollbackRun({ store: storeAt(stateDir), runId: first, executor: host })).toMatchObject({
+      status: 'rolled-back',
+    });
     expect(host.present.size).toBe(0);
   });
 
@@ -100,14 +105,16 @@ describe('a rollback never takes away what a later run builds on', () => {
     const first = (await run()).runId;
     // Half undone: d and c, then an undo of b that fails stops it.
     host.failing.add('delete b');
-    const half = await rollbackRun({ stateDir, runId: first, executor: host });
+    const half = await rollbackRun({ store: storeAt(stateDir), runId: first, executor: host });
     expect(half).toMatchObject({ status: 'failed' });
     host.failing.delete('delete b');
     // A new run finds a and b in place and makes c and d again.
     const second = (await run()).runId;
-    await expect(rollbackRun({ stateDir, runId: first, executor: host })).rejects.toThrow(second);
-    await rollbackRun({ stateDir, runId: second, executor: host });
-    expect(await rollbackRun({ stateDir, runId: first, executor: host })).toMatchObject({ status: 'rolled-back' });
+    await expect(rollbackRun({ store: storeAt(stateDir), runId: first, executor: host })).rejects.toThrow(second);
+    await rollbackRun({ store: storeAt(stateDir), runId: second, executor: host });
+    expect(await rollbackRun({ store: storeAt(stateDir), runId: first, executor: host })).toMatchObject({
+      status: 'rolled-back',
+    });
     expect(host.present.size).toBe(0);
   });
 
@@ -118,15 +125,15 @@ describe('a rollback never takes away what a later run builds on', () => {
     writeFileSync(other, fakeRunbook('other', ['d', 'e']));
     const second = (await run(undefined, other)).runId;
     host.calls.splice(0);
-    await expect(rollbackAll({ stateDir, runbook: 'fake', executor: host })).rejects.toThrow(
+    await expect(rollbackAll({ store: storeAt(stateDir), runbook: 'fake', executor: host })).rejects.toThrow(
       `${second} (other, succeeded: d)`,
     );
     expect(host.calls).toEqual([]);
-    const forced = await rollbackAll({ stateDir, runbook: 'fake', executor: host, force: true });
+    const forced = await rollbackAll({ store: storeAt(stateDir), runbook: 'fake', executor: host, force: true });
     expect(forced).toMatchObject({ kind: 'rollback-all', status: 'rolled-back' });
     expect([...host.present]).toEqual(['e']);
     // Without --runbook every run goes, newest first: nothing to refuse.
-    expect(await rollbackAll({ stateDir, runbook: undefined, executor: host })).toMatchObject({
+    expect(await rollbackAll({ store: storeAt(stateDir), runbook: undefined, executor: host })).toMatchObject({
       status: 'rolled-back',
     });
     expect(host.present.size).toBe(0);

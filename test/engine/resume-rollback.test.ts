@@ -13,6 +13,8 @@ import { listRunIndexes, readRunIndex } from '../../src/journal/run-index.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import { FakeHost } from '../helpers/fake-executor.js';
+import { runbookHashNow } from '../../src/runbook/load.js';
+import { storeAt } from '../helpers/store.js';
 
 /**
  * State transitions of a run across processes — run, resume, rollback — with the real engine,
@@ -46,15 +48,21 @@ function writeRunbook(ids: readonly string[] = ['a', 'b', 'c', 'd']): void {
 
 function run(extra: Partial<RunRunbookOptions> = {}) {
   const { runbook, params } = prepareRunbook(file, []);
-  return runRunbook({ runbook, params, stateDir, executor: host, ...extra });
+  return runRunbook({ runbook, params, store: storeAt(stateDir), executor: host, ...extra });
 }
 
 function resume(extra: Partial<ResumeOptions> = {}) {
-  return resumeRun({ stateDir, runId: undefined, executor: host, ...extra });
+  return resumeRun({
+    store: storeAt(stateDir),
+    runId: undefined,
+    executor: host,
+    currentRunbookHash: runbookHashNow,
+    ...extra,
+  });
 }
 
 function rollback(extra: Partial<RollbackOptions> = {}) {
-  return rollbackRun({ stateDir, runId: undefined, executor: host, ...extra });
+  return rollbackRun({ store: storeAt(stateDir), runId: undefined, executor: host, ...extra });
 }
 
 /** The calls FakeHost saw since the last take (and forgets them). */

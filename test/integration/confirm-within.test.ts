@@ -277,7 +277,7 @@ describe('run --confirm-within', () => {
     });
   });
 
-  it('the watchdog SIGKILLed: nothing happens before the deadline; after it, the next command reverts the run first, saying so', async () => {
+  it('the watchdog SIGKILLed: nothing happens before the deadline; after it, a read-only command reverts nothing and says which command will, and the next command that changes the host reverts the run first, saying so', async () => {
     await withSandbox(async (host, stateDir) => {
       const before = await host.snapshot();
       expectOk(await host.runbook([...sd(stateDir), 'run', 'single-container', '--confirm-within', '3s']));
@@ -297,14 +297,36 @@ describe('run --confirm-within', () => {
       expect(entries(stateDir, id, 'rollback-start')).toEqual([]);
 
       await sleep(Math.max(0, Date.parse(pending.deadline) - Date.now()) + 100);
-      // Any command on runs: here the read-only `runs --json`, whose JSON stays on stdout.
-      const next = await host.runbook([...sd(stateDir), 'runs', '--json']);
+      // The read-only commands stay read-only (issue 22): they say the run awaits its revert,
+      // and which command does it, and change nothing.
+      const provisional = await host.snapshot();
+      for (const args of [
+        ['runs', '--json'],
+        ['journal', id],
+        ['check', 'single-container', '--json'],
+      ]) {
+        const read = await host.runbook([...sd(stateDir), ...args]);
+        expectOk(read);
+        expect(read.stderr).toContain(
+          `warning: run ${id} was not confirmed by ${pending.deadline} and awaits its automatic revert`,
+        );
+        expect(read.stderr).toContain(`\`sudo runbook rollback ${id}\` does`);
+        expect(read.stderr).not.toContain('reverting it first');
+      }
+      expect(entries(stateDir, id, 'rollback-start')).toEqual([]);
+      expect(await host.snapshot()).toEqual(provisional);
+
+      // A command that changes the host reverts it first: here rollback, which then has nothing left.
+      const next = await host.runbook([...sd(stateDir), 'rollback', id]);
       expectOk(next);
       expect(next.stderr).toContain(
         `run ${id} was not confirmed by ${pending.deadline}: reverting it first (automatic revert)`,
       );
       expect(next.stderr).toContain(`run ${id} reverted: 8 step(s) undone`);
-      expect(JSON.parse(next.stdout)).toMatchObject([{ id, status: 'reverted' }]);
+      expect(next.stdout).toContain(`nothing to roll back: run ${id} was already reverted automatically`);
+      expect(JSON.parse((await host.runbook([...sd(stateDir), 'runs', '--json'])).stdout)).toMatchObject([
+        { id, status: 'reverted' },
+      ]);
       expectAutomaticRevert(stateDir, id, pending.deadline);
       expect(await host.snapshot()).toEqual(before);
 

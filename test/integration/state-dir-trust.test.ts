@@ -161,7 +161,7 @@ describe('an untrusted state dir is refused before it is read or written (exit 2
             expect(result.exitCode, `${what}: ${args.join(' ')}: ${result.stderr}${result.stdout}`).toBe(2);
             expect(result.stderr).toMatch(reason);
             expect(result.stderr).toMatch(
-              /hint: (if its content is yours to trust: chown root: .*; chmod [67]00 |remove the link)/,
+              /hint: (if its content is yours to trust: chown root: .*; chmod [67]00 |chmod go-w |remove the link)/,
             );
             expectNoStackTrace(result);
           }

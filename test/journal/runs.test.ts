@@ -6,7 +6,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runRunbook } from '../../src/engine/run.js';
 import { findRun } from '../../src/journal/find-run.js';
 import { acquireLock } from '../../src/journal/lock.js';
-import { journalFile, lockFile, newRunId } from '../../src/journal/paths.js';
+import { journalFile, lockFile } from '../../src/journal/paths.js';
+import { newRunId } from '../../src/journal/run-id.js';
+import { storeAt } from '../helpers/store.js';
 import { readJournal, verifyJournal } from '../../src/journal/reader.js';
 import { listRunIndexes, readRunIndex, writeRunIndex, type RunIndex } from '../../src/journal/run-index.js';
 import { parseRunbook } from '../../src/runbook/load.js';
@@ -151,7 +153,7 @@ steps:
 
   it('records a run: run-start pins runbook, params, user and host; run-end and the index say succeeded', async () => {
     const host = new FakeHost();
-    const result = await runRunbook({ runbook, params: { thing: 'alpha' }, stateDir, executor: host });
+    const result = await runRunbook({ runbook, params: { thing: 'alpha' }, store: storeAt(stateDir), executor: host });
     expect(result.status).toBe('succeeded');
     expect(result.steps.map((s) => s.outcome)).toEqual(['changed', 'ok']);
     expect(host.calls).toEqual(['has alpha', 'create alpha', 'has alpha', 'has alpha']);
@@ -181,7 +183,7 @@ steps:
   it('a failed step: run-end names it and the index says failed', async () => {
     const host = new FakeHost();
     host.failing.add('create alpha');
-    const result = await runRunbook({ runbook, params: { thing: 'alpha' }, stateDir, executor: host });
+    const result = await runRunbook({ runbook, params: { thing: 'alpha' }, store: storeAt(stateDir), executor: host });
     expect(result.status).toBe('failed');
     const read = readJournal(journalFile(stateDir, result.runId));
     expect(read.lines.at(-1)).toMatchObject({
@@ -195,7 +197,13 @@ steps:
 
   it('--until a step that does not exist: invalid input before the lock, no run recorded', async () => {
     const host = new FakeHost();
-    const run = runRunbook({ runbook, params: { thing: 'alpha' }, stateDir, executor: host, stopAfter: 'nosuchstep' });
+    const run = runRunbook({
+      runbook,
+      params: { thing: 'alpha' },
+      store: storeAt(stateDir),
+      executor: host,
+      stopAfter: 'nosuchstep',
+    });
     await expect(run).rejects.toMatchObject({
       code: 'invalid-input',
       exitCode: 2,
@@ -211,7 +219,7 @@ steps:
     const result = await runRunbook({
       runbook,
       params: { thing: 'alpha' },
-      stateDir,
+      store: storeAt(stateDir),
       executor: host,
       stopAfter: 'make',
     });
@@ -224,9 +232,9 @@ steps:
     const holder = acquireLock(stateDir, 'run other');
     try {
       const host = new FakeHost();
-      await expect(runRunbook({ runbook, params: { thing: 'alpha' }, stateDir, executor: host })).rejects.toMatchObject(
-        { code: 'locked', exitCode: 3 },
-      );
+      await expect(
+        runRunbook({ runbook, params: { thing: 'alpha' }, store: storeAt(stateDir), executor: host }),
+      ).rejects.toMatchObject({ code: 'locked', exitCode: 3 });
       expect(host.calls).toEqual([]);
       expect(listRunIndexes(stateDir)).toEqual([]);
     } finally {

@@ -20,13 +20,13 @@ import { auditFile, indexFile, journalFile, lockFile, plansDir, runsDir } from '
 import { currentBootId, processStartTime, startTimeFromStat } from '../../src/journal/process-identity.js';
 import { parseJournal } from '../../src/journal/reader.js';
 import { readRunIndex, writeRunIndex, type RunIndex } from '../../src/journal/run-index.js';
-import { trustStateDir } from '../../src/journal/state-dir-trust.js';
+import { openRunStore } from '../../src/store/open-run-store.js';
 import { FileJournal } from '../../src/journal/writer.js';
 import { thrown } from '../helpers/thrown.js';
 
 /**
- * Issue 10, in process (no kernel, no network): the state dir trust check, link-free writes,
- * failed writes as messages, lock identity. test/integration/state-dir-trust.test.ts drives the
+ * Issues 10 and 22, in process (no kernel, no network): the door's trust check (openRunStore),
+ * link-free writes, failed writes as messages, lock identity. test/integration/state-dir-trust.test.ts drives the
  * same attacks through the CLI in a sandbox host.
  */
 
@@ -44,29 +44,39 @@ afterEach(() => {
 const nobody = 65534;
 const step: JournalEntry = { type: 'step-start', step: 's', index: 0, title: 't' };
 
-describe('trustStateDir', () => {
+describe('openRunStore, the one door: the state dir trust check', () => {
   it('accepts a fresh dir of ours, and creates a missing one 0700 for writing only', () => {
-    trustStateDir(dir, 'read');
+    openRunStore(dir, 'read');
     const missing = path.join(dir, 'a', 'b');
-    trustStateDir(missing, 'read');
+    openRunStore(missing, 'read');
     expect(existsSync(missing)).toBe(false);
-    trustStateDir(missing, 'write');
+    openRunStore(missing, 'write');
     expect(lstatSync(missing).mode & 0o777).toBe(0o700);
   });
 
   it.each([
-    ['mode 1777', (d: string) => chmodSync(d, 0o1777), /is writable by anyone \(owner root \(uid 0\), mode 1777\)/],
-    ['mode 0775', (d: string) => chmodSync(d, 0o775), /is writable by its group/],
-    ['another owner', (d: string) => chownSync(d, nobody, nobody), /is owned by nobody, not by you \(root\)/],
-  ])('refuses a state dir with %s: exit 2, the path, owner, mode and the fix', (_what, spoil, reason) => {
+    [
+      'mode 1777',
+      (d: string) => chmodSync(d, 0o1777),
+      /is writable by anyone \(owner root \(uid 0\), mode 1777\)/,
+      (d: string) => `chmod go-w ${d}`,
+    ],
+    ['mode 0775', (d: string) => chmodSync(d, 0o775), /is writable by its group/, (d: string) => `chmod go-w ${d}`],
+    [
+      'another owner',
+      (d: string) => chownSync(d, nobody, nobody),
+      /is owned by nobody, not by you \(root\)/,
+      (d: string) => `if its content is yours to trust: chown root: ${d}; chmod 700 ${d}`,
+    ],
+  ])('refuses a state dir with %s: exit 2, the path, owner, mode and the fix', (_what, spoil, reason, fix) => {
     spoil(dir);
     for (const access of ['read', 'write'] as const) {
-      const error = thrown(() => trustStateDir(dir, access));
+      const error = thrown(() => openRunStore(dir, access));
       expect(error.code).toBe('untrusted-state-dir');
       expect(error.exitCode).toBe(2);
       expect(error.message).toContain(dir);
       expect(error.message).toMatch(reason);
-      expect(error.hint).toBe(`if its content is yours to trust: chown root: ${dir}; chmod 700 ${dir}`);
+      expect(error.hint).toBe(fix(dir));
     }
   });
 
@@ -75,24 +85,24 @@ describe('trustStateDir', () => {
     mkdirSync(parent);
     chmodSync(parent, 0o777);
     const stateDir = path.join(parent, 'state');
-    const error = thrown(() => trustStateDir(stateDir, 'write'));
+    const error = thrown(() => openRunStore(stateDir, 'write'));
     expect(error.exitCode).toBe(2);
     expect(error.message).toContain(
       `${parent}, above the state dir ${stateDir}, is writable by anyone (and not sticky)`,
     );
     expect(existsSync(stateDir)).toBe(false);
     chmodSync(parent, 0o1777);
-    trustStateDir(stateDir, 'write');
+    openRunStore(stateDir, 'write');
     expect(existsSync(stateDir)).toBe(true);
   });
 
   it('refuses a state dir that is a symbolic link, or a file', () => {
     const link = path.join(outside, 'link');
     symlinkSync(dir, link);
-    expect(thrown(() => trustStateDir(link, 'read')).message).toContain(`${link} is a symbolic link`);
+    expect(thrown(() => openRunStore(link, 'read')).message).toContain(`${link} is a symbolic link`);
     const file = path.join(outside, 'file');
     writeFileSync(file, '');
-    const error = thrown(() => trustStateDir(file, 'write'));
+    const error = thrown(() => openRunStore(file, 'write'));
     expect([error.exitCode, error.message]).toEqual([2, expect.stringContaining(`${file} is not a directory`)]);
   });
 
@@ -136,7 +146,7 @@ describe('trustStateDir', () => {
     ],
   ])('refuses an entry: %s', (_what, plant, entry) => {
     plant();
-    const error = thrown(() => trustStateDir(dir, 'read'));
+    const error = thrown(() => openRunStore(dir, 'read'));
     expect(error.exitCode).toBe(2);
     expect(error.message).toContain(`${entry} in the state dir ${path.join(dir, entry)}`);
   });

@@ -7,7 +7,7 @@ import { rollbackRun } from '../../src/engine/rollback.js';
 import { runRunbook } from '../../src/engine/run.js';
 import { journalFile } from '../../src/journal/paths.js';
 import { readJournal } from '../../src/journal/reader.js';
-import { loadRunbook, parseRunbook, type LoadedRunbook } from '../../src/runbook/load.js';
+import { loadRunbook, parseRunbook, runbookHashNow, type LoadedRunbook } from '../../src/runbook/load.js';
 import { resolveParams } from '../../src/runbook/params.js';
 import type { Plan, PlannedStep } from '../../src/runbook/plan.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
@@ -15,6 +15,7 @@ import { renderPlan } from '../../src/runbook/render.js';
 import { FakeExecutor } from '../helpers/fake-executor.js';
 import { thrown } from '../helpers/thrown.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
+import { storeAt } from '../helpers/store.js';
 
 /**
  * The runbook format's loops (`foreach`), includes, captures and `sandbox_default`, without a
@@ -662,11 +663,16 @@ steps:
     const runbook = runbookFile();
     const { state, executor } = fakeKernel();
 
-    const first = await runRunbook({ runbook, params: { knob: 'fwd' }, stateDir, executor });
+    const first = await runRunbook({ runbook, params: { knob: 'fwd' }, store: storeAt(stateDir), executor });
     expect(first.status).toBe('failed');
     expect(state.value).toBe('1');
 
-    const resumed = await resumeRun({ stateDir, runId: first.runId, executor });
+    const resumed = await resumeRun({
+      store: storeAt(stateDir),
+      runId: first.runId,
+      executor,
+      currentRunbookHash: runbookHashNow,
+    });
     expect(resumed.kind).toBe('resumed');
     if (resumed.kind === 'resumed') expect(resumed.status).toBe('succeeded');
 
@@ -684,7 +690,7 @@ steps:
     expect(readRunHistory(lines).captures.get('forward')).toEqual({ previous: '0' });
 
     executor.calls.length = 0;
-    const rolledBack = await rollbackRun({ stateDir, runId: first.runId, executor });
+    const rolledBack = await rollbackRun({ store: storeAt(stateDir), runId: first.runId, executor });
     expect(rolledBack.kind).toBe('rollback');
     if (rolledBack.kind === 'rollback') {
       expect(rolledBack.status).toBe('rolled-back');
@@ -703,10 +709,10 @@ steps:
     const stateDir = tempDir();
     const runbook = runbookFile();
     const executor = new FakeExecutor().on('verify', { exitCode: 0 });
-    const run = await runRunbook({ runbook, params: { knob: 'fwd' }, stateDir, executor });
+    const run = await runRunbook({ runbook, params: { knob: 'fwd' }, store: storeAt(stateDir), executor });
     expect(run.steps.map((s) => s.outcome)).toEqual(['ok']);
     expect(executor.calls).toEqual(['verify fwd']);
-    const result = await rollbackRun({ stateDir, runId: undefined, executor });
+    const result = await rollbackRun({ store: storeAt(stateDir), runId: undefined, executor });
     expect(result.kind).toBe('nothing');
     expect(executor.calls).toEqual(['verify fwd']);
   });
@@ -716,10 +722,10 @@ steps:
     const runbook = runbookFile();
     // The capture command fails: do never runs, and the step is not "changed" either.
     const executor = new FakeExecutor().on('read', { exitCode: 1 }).on('verify', { exitCode: 1 });
-    const run = await runRunbook({ runbook, params: { knob: 'fwd' }, stateDir, executor });
+    const run = await runRunbook({ runbook, params: { knob: 'fwd' }, store: storeAt(stateDir), executor });
     expect(run.status).toBe('failed');
     expect(executor.calls.some((c) => c.startsWith('write'))).toBe(false);
-    const result = await rollbackRun({ stateDir, runId: run.runId, executor });
+    const result = await rollbackRun({ store: storeAt(stateDir), runId: run.runId, executor });
     expect(result.kind === 'rollback' ? result.planned : result.kind).toEqual([]);
   });
 
@@ -758,9 +764,9 @@ steps:
       if (argv[0] === 'verify') return { exitCode: value === '9' ? 0 : 1 };
       return {};
     });
-    const run = await runRunbook({ runbook: loadRunbook(f), params: {}, stateDir, executor });
+    const run = await runRunbook({ runbook: loadRunbook(f), params: {}, store: storeAt(stateDir), executor });
     expect(run.status).toBe('succeeded');
-    await rollbackRun({ stateDir, runId: run.runId, executor });
+    await rollbackRun({ store: storeAt(stateDir), runId: run.runId, executor });
     expect(executor.calls).toContain('write k2 7');
   });
 });

@@ -15,13 +15,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { envVar } from '../../src/env.js';
 import type { RunbookError } from '../../src/errors.js';
 import { plansDir } from '../../src/journal/paths.js';
-import { trustStateDir } from '../../src/journal/state-dir-trust.js';
+import { openRunStore } from '../../src/store/open-run-store.js';
 import { runbooksDir } from '../../src/runbook/load.js';
 import { engineBuild, planCacheKey, planCacheLimits, prunePlans } from '../../src/runbook/plan-cache.js';
 import { engineVersion } from '../../src/version.js';
 import type * as versionModule from '../../src/version.js';
 import { prepareRunbookCached, type CachedPreparation } from '../../src/runbook/prepare-cached.js';
 import { prepareRunbook, type PreparedRunbook } from '../../src/runbook/prepare.js';
+import { storeAt } from '../helpers/store.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 
 /**
@@ -45,8 +46,8 @@ async function prepared(
   set: readonly string[] = [],
   inSandbox = false,
 ): Promise<CachedPreparation> {
-  const result = await prepareRunbookCached(name, set, { inSandbox, stateDir });
-  trustStateDir(stateDir, 'write');
+  const result = await prepareRunbookCached(name, set, { inSandbox, store: storeAt(stateDir) });
+  openRunStore(stateDir, 'write');
   result.remember();
   return result;
 }
@@ -184,7 +185,10 @@ describe('the key', () => {
     }));
     try {
       const other = await import('../../src/runbook/prepare-cached.js');
-      const again = await other.prepareRunbookCached('single-container', [], { inSandbox: false, stateDir });
+      const again = await other.prepareRunbookCached('single-container', [], {
+        inSandbox: false,
+        store: storeAt(stateDir),
+      });
       expect(again.fromCache).toBe(false);
     } finally {
       vi.doUnmock('../../src/version.js');
@@ -290,17 +294,18 @@ describe('trust and integrity', () => {
   it('a group-writable plans dir is not used, not written, and makes the state dir refused as for a journal', async () => {
     const stateDir = await cachedState();
     chmodSync(plansDir(stateDir), 0o770);
-    const again = await prepareRunbookCached('single-container', [], { inSandbox: false, stateDir });
+    const again = await prepareRunbookCached('single-container', [], { inSandbox: false, store: storeAt(stateDir) });
     expect(again.fromCache).toBe(false);
     expect(content(again)).toStrictEqual(prepareRunbook('single-container', []));
-    const refused = await failure(() => trustStateDir(stateDir, 'write'));
+    const refused = await failure(() => openRunStore(stateDir, 'write'));
     expect(refused.code).toBe('untrusted-state-dir');
     expect(refused.message).toContain(`plans in the state dir ${plansDir(stateDir)} is writable by its group`);
     // Even if called anyway, nothing is written into an untrusted plans dir.
     const before = readFileSync(onlyEntry(stateDir), 'utf8');
-    await prepareRunbookCached('single-container', ['container=c9'], { inSandbox: false, stateDir }).then((p) =>
-      p.remember(),
-    );
+    await prepareRunbookCached('single-container', ['container=c9'], {
+      inSandbox: false,
+      store: storeAt(stateDir),
+    }).then((p) => p.remember());
     expect(entries(stateDir)).toHaveLength(1);
     expect(readFileSync(onlyEntry(stateDir), 'utf8')).toBe(before);
   });
@@ -309,8 +314,10 @@ describe('trust and integrity', () => {
     const stateDir = await cachedState();
     const entry = onlyEntry(stateDir);
     chmodSync(entry, 0o660);
-    expect((await prepareRunbookCached('single-container', [], { inSandbox: false, stateDir })).fromCache).toBe(false);
-    const refused = await failure(() => trustStateDir(stateDir, 'read'));
+    expect(
+      (await prepareRunbookCached('single-container', [], { inSandbox: false, store: storeAt(stateDir) })).fromCache,
+    ).toBe(false);
+    const refused = await failure(() => openRunStore(stateDir, 'read'));
     expect(refused.message).toContain(`${path.relative(stateDir, entry)} in the state dir`);
   });
 
@@ -320,8 +327,10 @@ describe('trust and integrity', () => {
     const elsewhere = path.join(tempDir(), 'plan.json');
     renameSync(entry, elsewhere);
     symlinkSync(elsewhere, entry);
-    expect((await prepareRunbookCached('single-container', [], { inSandbox: false, stateDir })).fromCache).toBe(false);
-    expect((await failure(() => trustStateDir(stateDir, 'read'))).message).toContain('is a symbolic link');
+    expect(
+      (await prepareRunbookCached('single-container', [], { inSandbox: false, store: storeAt(stateDir) })).fromCache,
+    ).toBe(false);
+    expect((await failure(() => openRunStore(stateDir, 'read'))).message).toContain('is a symbolic link');
   });
 
   it('a truncated, corrupted or tampered entry gives the full parse, and is replaced by a good one', async () => {
@@ -397,15 +406,17 @@ describe('the cache dir', () => {
   });
 
   it('keeps the newest entries within the byte bound, and the newest one whatever its size', () => {
-    const dir = tempDir();
+    const stateDir = tempDir();
+    const dir = plansDir(stateDir);
+    mkdirSync(dir);
     const name = (n: number) => `${String(n).padStart(64, '0')}.json`;
     for (let n = 1; n <= 5; n++) {
       writeFileSync(path.join(dir, name(n)), 'x'.repeat(n * 100));
       utimesSync(path.join(dir, name(n)), new Date(n * 1000_000), new Date(n * 1000_000));
     }
-    prunePlans(dir, { entries: 10, bytes: 950 }); // 500 + 400 fit, + 300 does not
+    prunePlans(storeAt(stateDir), { entries: 10, bytes: 950 }); // 500 + 400 fit, + 300 does not
     expect(readdirSync(dir).sort()).toEqual([name(4), name(5)]);
-    prunePlans(dir, { entries: 10, bytes: 100 });
+    prunePlans(storeAt(stateDir), { entries: 10, bytes: 100 });
     expect(readdirSync(dir)).toEqual([name(5)]);
   });
 
@@ -433,7 +444,7 @@ describe('the cache dir', () => {
 
   it('a state dir that does not exist yet is a miss, and is not made before it is trusted', async () => {
     const stateDir = path.join(tempDir(), 'state');
-    const result = await prepareRunbookCached('single-container', [], { inSandbox: false, stateDir });
+    const result = await prepareRunbookCached('single-container', [], { inSandbox: false, store: storeAt(stateDir) });
     expect(result.fromCache).toBe(false);
     expect(existsSync(stateDir)).toBe(false);
     mkdirSync(stateDir, { mode: 0o700 });

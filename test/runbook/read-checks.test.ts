@@ -15,6 +15,7 @@ import { renderPlan } from '../../src/runbook/render.js';
 import { reachesOutsideSandbox } from '../../src/sandbox/reach.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 import { thrown } from '../helpers/thrown.js';
+import { storeAt } from '../helpers/store.js';
 
 /**
  * Issue 16: the `read:` kind of check and probe. Parsed, rendered and refused where it does not
@@ -222,7 +223,7 @@ describe('a read in the engine', () => {
     const result = await runRunbook({
       runbook,
       params: resolveParams(runbook.spec, {}, runbook.file),
-      stateDir,
+      store: storeAt(stateDir),
       executor,
     });
     expect(result.status).toBe('succeeded');
@@ -258,7 +259,7 @@ describe('a read in the engine', () => {
     const plan = renderPlan(runbook.spec, resolveParams(runbook.spec, {}, runbook.file));
     const executor = new RecordingExecutor((r) => (r.read?.includes('veth1') ? { stdout: '1\n' } : {}));
     const params = resolveParams(runbook.spec, {}, runbook.file);
-    const checked = await checkRunbook({ runbook, params, plan, stateDir: tempDir(), executor });
+    const checked = await checkRunbook({ runbook, params, plan, store: storeAt(tempDir()), executor });
     expect(checked.steps[0]).toMatchObject({
       ok: false,
       check: {

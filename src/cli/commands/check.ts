@@ -3,7 +3,6 @@ import { createHostExecutor } from '../../exec/host-executor.js';
 import { toShellLine } from '../../exec/shell-words.js';
 import { exitCodeFor } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
-import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import { prepareRunbookCached } from '../../runbook/prepare-cached.js';
 import type { CliContext } from '../context.js';
@@ -26,7 +25,7 @@ const verdictWidth = 8;
 export async function checkCommand(ctx: CliContext, runbookName: string, options: CheckOptions): Promise<number> {
   const inSandbox = currentHost().sandbox !== undefined;
   // exit 2 on bad input
-  const prepared = await prepareRunbookCached(runbookName, options.set, { inSandbox, stateDir: ctx.stateDir });
+  const prepared = await prepareRunbookCached(runbookName, options.set, { inSandbox, store: ctx.store });
   const { runbook, params, plan } = prepared;
   const name = runbook.spec.name;
   // `ip` reads work unprivileged, but the ping checks enter the container's namespace
@@ -36,7 +35,6 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
     `runbook check ${name} (its ping checks enter the container's namespace with \`ip netns exec\`)`,
     `try again with sudo: ${forUser(`sudo runbook check ${name}`)}`,
   );
-  trustStateDir(ctx.stateDir, 'write'); // the check is appended to its audit.ndjson
   prepared.remember();
   logPlanSource(ctx, prepared.fromCache);
 
@@ -51,7 +49,7 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
         runbook,
         params,
         plan,
-        stateDir: ctx.stateDir,
+        store: ctx.store,
         executor,
         signal,
         onStep: options.json ? undefined : printStep,

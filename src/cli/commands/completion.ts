@@ -1,8 +1,9 @@
 import { Help, type Command } from 'commander';
-import { listRunIndexes } from '../../journal/run-index.js';
 import { listRunbookNames } from '../../runbook/load.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import { listSandboxes, locateSandbox } from '../../sandbox/persistent.js';
+import { openRunStore } from '../../store/open-run-store.js';
+import type { RunStore } from '../../store/run-store.js';
 import { engineVersion } from '../../version.js';
 import type { CliContext } from '../context.js';
 
@@ -58,24 +59,30 @@ export function completeCommand(
   opts: { sandbox?: string },
 ): number {
   try {
-    const stateDir = opts.sandbox ? locateSandbox(ctx.stateDir, opts.sandbox).stateDir : ctx.stateDir;
-    for (const word of wordsOf(kind, runbook, stateDir)) ctx.out(word);
+    for (const word of wordsOf(kind, runbook, () => storeOf(ctx, opts.sandbox))) ctx.out(word);
   } catch {
     // unreadable state dir, unknown runbook, …: no suggestions
   }
   return 0;
 }
 
-function wordsOf(kind: string, runbook: string | undefined, stateDir: string): string[] {
+/** The state dir opened by the door, or that of a sandbox in it (opened through the door too). */
+function storeOf(ctx: CliContext, sandbox: string | undefined): RunStore {
+  if (sandbox === undefined) return ctx.store;
+  return openRunStore(locateSandbox(ctx.store, sandbox).stateDir, 'read', { trust: ctx.store.trust });
+}
+
+function wordsOf(kind: string, runbook: string | undefined, store: () => RunStore): string[] {
   switch (kind) {
     case 'runbooks':
       return listRunbookNames();
     case 'runs':
-      return listRunIndexes(stateDir)
+      return store()
+        .listRuns()
         .map((r) => r.id)
         .reverse();
     case 'sandboxes':
-      return listSandboxes(stateDir).map((s) => s.name);
+      return listSandboxes(store()).map((s) => s.name);
     case 'steps':
       return runbook === undefined ? [] : prepareRunbook(runbook, []).plan.steps.map((s) => s.id);
     case 'params':

@@ -17,7 +17,7 @@ export async function confirmCommand(
     ctx,
     (signal) =>
       confirmRun({
-        stateDir: ctx.stateDir,
+        store: ctx.store,
         runId,
         // Only used when the deadline has passed and the run must be reverted instead.
         executor: createExecaExecutor(),

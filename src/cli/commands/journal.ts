@@ -1,19 +1,16 @@
 import { exitCodeFor, RunbookError } from '../../errors.js';
-import { journalFile } from '../../journal/paths.js';
-import { findRun } from '../../journal/find-run.js';
-import { readJournal, runStartOf, verifyJournal } from '../../journal/reader.js';
+import { runStartOf, verifyJournal } from '../../journal/reader.js';
 import { formatTimeline } from '../../journal/timeline.js';
-import { trustStateDir } from '../../journal/state-dir-trust.js';
 import type { CliContext } from '../context.js';
 
 /** `runbook journal <run-id>`: the audit trail of a run, as a timeline or raw entries. */
 export function journalCommand(ctx: CliContext, runId: string, options: { json?: boolean; verify?: boolean }): number {
-  trustStateDir(ctx.stateDir, 'read');
-  const run = findRun(ctx.stateDir, runId, (note) => ctx.err(`note: ${note}`));
+  const { store } = ctx;
+  const run = store.findRun(runId, (note) => ctx.err(`note: ${note}`));
   if (run.status === 'damaged') {
     throw new RunbookError('journal-damaged', `run ${run.id} is damaged: ${run.damage}`);
   }
-  const journal = readJournal(journalFile(ctx.stateDir, run.id));
+  const journal = store.readJournal(run.id);
   runStartOf(journal); // a journal that does not begin as a run is damaged: exit 1, named
   if (journal.tornTail !== undefined) {
     ctx.err(`warning: the last line of the journal is incomplete (the process died while writing it) and is ignored`);

@@ -1,13 +1,13 @@
 import { resumeRun } from '../../engine/resume.js';
 import { createHostExecutor } from '../../exec/host-executor.js';
 import { exitCodeFor } from '../../errors.js';
-import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import { forUser } from '../../host/user-command.js';
 import type { CliContext } from '../context.js';
 import { formatFailure, formatStepLine, jsonLine, logCommand } from '../output.js';
 import { runEndJson } from '../json-results.js';
 import { withInterruptSignal } from '../signals.js';
+import { runbookHashNow } from '../../runbook/load.js';
 
 /** `runbook resume [run-id]`: continue an interrupted, failed or stopped run from its journal. */
 export async function resumeCommand(
@@ -16,10 +16,9 @@ export async function resumeCommand(
   options: { force?: boolean; json?: boolean; until?: string },
 ): Promise<number> {
   requireNetAdmin('runbook resume');
-  trustStateDir(ctx.stateDir, 'write');
   const result = await withInterruptSignal(ctx, (signal) =>
     resumeRun({
-      stateDir: ctx.stateDir,
+      store: ctx.store,
       runId,
       executor: createHostExecutor(),
       force: options.force,
@@ -28,6 +27,7 @@ export async function resumeCommand(
       onStep: (report) => ctx.out(options.json ? jsonLine({ event: 'step', ...report }) : formatStepLine(report)),
       onCommand: logCommand(ctx),
       onNote: (note) => ctx.err(`note: ${note}`),
+      currentRunbookHash: runbookHashNow,
     }),
   );
   if (result.kind === 'nothing') {

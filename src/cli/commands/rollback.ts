@@ -3,7 +3,6 @@ import { rollbackRun, type RollbackResult } from '../../engine/rollback.js';
 import type { UndoReport } from '../../engine/undo-steps.js';
 import { createHostExecutor } from '../../exec/host-executor.js';
 import { exitCodeFor, invalidInput } from '../../errors.js';
-import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import type { CliContext } from '../context.js';
 import { jsonLine, logCommand } from '../output.js';
@@ -27,13 +26,12 @@ export async function rollbackCommand(
       `every run of it on this host: runbook rollback --all --runbook ${options.runbook}`,
     );
   requireNetAdmin(options.all ? 'runbook rollback --all' : 'runbook rollback');
-  trustStateDir(ctx.stateDir, 'write');
   if (options.all) return rollbackAllCommand(ctx, options.runbook, options.json === true, options.force === true);
   const result = await withInterruptSignal(
     ctx,
     (signal) =>
       rollbackRun({
-        stateDir: ctx.stateDir,
+        store: ctx.store,
         runId,
         executor: createHostExecutor(),
         signal,
@@ -114,7 +112,7 @@ async function rollbackAllCommand(
     ctx,
     (signal) =>
       rollbackAll({
-        stateDir: ctx.stateDir,
+        store: ctx.store,
         runbook,
         force,
         executor: createHostExecutor(),

@@ -41,7 +41,7 @@ export function reportProvisional(ctx: CliContext, runId: string, provisional: P
     const rollbackExit = reportRollback(ctx, provisional.rollback, json);
     return rollbackExit === ExitCode.interrupted ? ExitCode.interrupted : ExitCode.stepFailed;
   }
-  const confirm = confirmCommandLine(ctx.stateDir, runId);
+  const confirm = confirmCommandLine(ctx.store.dir, runId);
   if (json) {
     ctx.out(
       jsonLine({

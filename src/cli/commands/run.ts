@@ -2,7 +2,6 @@ import { createHostExecutor } from '../../exec/host-executor.js';
 import { runRunbook } from '../../engine/run.js';
 import { exitCodeFor, invalidInput } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
-import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import { prepareRunbookCached } from '../../runbook/prepare-cached.js';
 import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } from '../../sandbox/one-shot.js';
@@ -38,8 +37,7 @@ export async function runCommand(
   // defaults (e.g. the stand-in internet address instead of a real one).
   const inSandbox = options.sandbox === true || currentHost().sandbox !== undefined;
   const confirmWithinMs = validateConfirmWithin(options);
-  const prepared = await prepareRunbookCached(runbookName, options.set, { inSandbox, stateDir: ctx.stateDir });
-  trustStateDir(ctx.stateDir, 'write');
+  const prepared = await prepareRunbookCached(runbookName, options.set, { inSandbox, store: ctx.store });
   prepared.remember();
   logPlanSource(ctx, prepared.fromCache);
 
@@ -69,7 +67,7 @@ export async function runCommand(
       runbook: prepared.runbook,
       params: prepared.params,
       plan: prepared.plan,
-      stateDir: ctx.stateDir,
+      store: ctx.store,
       executor,
       stopAfter: options.until,
       signal,

@@ -1,8 +1,7 @@
 import { hasChangesLeft } from '../../engine/changes-left.js';
 import { isOneShotRun, isThisHost } from '../../host/binding.js';
 import { ExitCode } from '../../errors.js';
-import { trustStateDir } from '../../journal/state-dir-trust.js';
-import { listRunIndexes, type RunIndex } from '../../journal/run-index.js';
+import type { RunIndex, RunStore } from '../../store/run-store.js';
 import type { CliContext } from '../context.js';
 
 /**
@@ -10,11 +9,11 @@ import type { CliContext } from '../context.js';
  * host vanished with it); null when its journal cannot be read (a damaged journal must not hide
  * the other runs; `runbook journal ID --verify` says what is wrong).
  */
-function changesLeft(stateDir: string, run: RunIndex): boolean | null {
+function changesLeft(store: RunStore, run: RunIndex): boolean | null {
   if (run.status === 'damaged') return null;
   if (isOneShotRun(run.host)) return false;
   try {
-    return hasChangesLeft(stateDir, run);
+    return hasChangesLeft(store, run);
   } catch {
     return null;
   }
@@ -22,8 +21,8 @@ function changesLeft(stateDir: string, run: RunIndex): boolean | null {
 
 /** `runbook runs`: every run in the state dir, oldest first. */
 export function runsCommand(ctx: CliContext, options: { json?: boolean }): number {
-  trustStateDir(ctx.stateDir, 'read');
-  const runs = listRunIndexes(ctx.stateDir);
+  const { store } = ctx;
+  const runs = store.listRuns();
   for (const run of runs) if (run.status === 'damaged') ctx.err(`note: run ${run.id} is damaged: ${run.damage}`);
   if (options.json) {
     ctx.out(
@@ -41,14 +40,14 @@ export function runsCommand(ctx: CliContext, options: { json?: boolean }): numbe
           // whether it has changes a rollback would undo: what fleet audits and the Ansible
           // module ask (docs/json-output.md).
           thisHost: isThisHost(run.host),
-          changesLeft: changesLeft(ctx.stateDir, run),
+          changesLeft: changesLeft(store, run),
         })),
       ),
     );
     return ExitCode.ok;
   }
   if (runs.length === 0) {
-    ctx.out(`no runs recorded in ${ctx.stateDir}`);
+    ctx.out(`no runs recorded in ${store.dir}`);
     return ExitCode.ok;
   }
   // Wide enough for every status the runs listed have ("awaiting-confirmation" is the longest).

@@ -2,7 +2,6 @@
 import { ExitCode } from '../../errors.js';
 import { replaceFile } from '../../journal/safe-fs.js';
 import { toShellLine } from '../../exec/shell-words.js';
-import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { requireSandboxCaps } from '../../host/privileges.js';
 import {
   assertEnteredSandbox,
@@ -23,7 +22,8 @@ import {
   type SandboxPaths,
 } from '../../sandbox/persistent.js';
 import { tutorialHostAddresses } from '../../sandbox/tutorial-host.js';
-import { resolveStateDir, type CliContext } from '../context.js';
+import type { CliContext } from '../context.js';
+import { openStateDir } from '../door.js';
 
 /**
  * `--in <name>`, handled before commander dispatches anything: returns the exit code of the
@@ -34,15 +34,13 @@ export async function runInSandboxIfAsked(argv: readonly string[]): Promise<numb
   assertEnteredSandbox();
   const request = extractInOption(argv);
   if (request === undefined) return undefined;
-  const stateDir = resolveStateDir(request.stateDirOption);
-  trustStateDir(stateDir, 'read');
-  return runInSandbox(request, stateDir);
+  // The door, for this entry point: the outer state dir, where the sandbox is, trusted first.
+  return runInSandbox(request, openStateDir(request.stateDirOption, 'read'));
 }
 
 /** `runbook sandbox create|shell|list|destroy`. */
 export async function createCommand(ctx: CliContext, name: string): Promise<number> {
-  trustStateDir(ctx.stateDir, 'write');
-  const made = await createSandbox(ctx.stateDir, name);
+  const made = await createSandbox(ctx.store, name);
   const { hostIp, gateway, internet } = tutorialHostAddresses;
   ctx.out(
     `sandbox ${name} ready: uplink enp0s8 ${hostIp}/24, gateway ${gateway}, stand-in internet ${internet} (${made.netns})`,
@@ -59,8 +57,7 @@ export async function shellCommand(
   name: string,
   options: { command?: string; stateDirOption?: string | undefined },
 ): Promise<number> {
-  trustStateDir(ctx.stateDir, 'write');
-  const paths = locateSandbox(ctx.stateDir, name);
+  const paths = locateSandbox(ctx.store, name);
   requireSandboxCaps();
   const { netns } = requireAlive(paths);
   replaceFile(paths.bashrc, bashrc(paths));
@@ -71,7 +68,7 @@ export async function shellCommand(
   if (options.command !== undefined)
     return runInside(paths, ['bash', '-c', options.command], {
       ...env,
-      ...userOutside(options.stateDirOption === undefined ? undefined : ctx.stateDir),
+      ...userOutside(options.stateDirOption === undefined ? undefined : ctx.store.dir),
       BASH_ENV: paths.bashrc,
     });
   ctx.err(`entering sandbox ${name} (${netns}); \`exit\` to leave`);
@@ -94,8 +91,7 @@ function bashrc(paths: SandboxPaths): string {
 }
 
 export function sandboxListCommand(ctx: CliContext, options: { json?: boolean }): number {
-  trustStateDir(ctx.stateDir, 'read');
-  const sandboxes = listSandboxes(ctx.stateDir);
+  const sandboxes = listSandboxes(ctx.store);
   if (options.json) {
     ctx.out(
       JSON.stringify(
@@ -114,7 +110,7 @@ export function sandboxListCommand(ctx: CliContext, options: { json?: boolean })
     return ExitCode.ok;
   }
   if (sandboxes.length === 0) {
-    ctx.out(`no sandboxes in ${ctx.stateDir} (create one with: runbook sandbox create)`);
+    ctx.out(`no sandboxes in ${ctx.store.dir} (create one with: runbook sandbox create)`);
     return ExitCode.ok;
   }
   const idWidth = Math.max(24, ...sandboxes.flatMap((s) => s.runs.map((r) => r.id.length)));
@@ -129,8 +125,7 @@ export function sandboxListCommand(ctx: CliContext, options: { json?: boolean })
 }
 
 export async function destroyCommand(ctx: CliContext, name: string): Promise<number> {
-  trustStateDir(ctx.stateDir, 'write');
-  const removed = await destroySandbox(ctx.stateDir, name);
+  const removed = await destroySandbox(ctx.store, name);
   ctx.out(`sandbox ${name} destroyed: its namespaces, everything in them and ${removed.runs} run(s) are gone`);
   return ExitCode.ok;
 }
