@@ -24,6 +24,7 @@ export default defineConfig({
             'test/exec/**/*.test.ts',
             'test/runbook/**/*.test.ts',
             'test/journal/**/*.test.ts',
+            'test/trust/**/*.test.ts',
             'test/docs/**/*.test.ts',
             'test/cli/**/*.test.ts',
           ],

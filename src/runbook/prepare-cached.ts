@@ -1,5 +1,5 @@
 import type { RunStore } from '../store/run-store.js';
-import { readIncludeFromDisk, resolveRunbookFile } from './locate.js';
+import { readIncludeFromDisk, resolveRunbookToRun } from './locate.js';
 import {
   lookupPlan,
   planCacheEnabled,
@@ -31,7 +31,8 @@ export async function prepareRunbookCached(
   setFlags: readonly string[],
   options: { inSandbox: boolean; store: RunStore },
 ): Promise<CachedPreparation> {
-  const file = resolveRunbookFile(nameOrPath); // the first step of a full parse too: same errors
+  // What a full parse finds first, with the same errors; refused if it may not be believed.
+  const file = resolveRunbookToRun(nameOrPath);
   const cacheOn = planCacheEnabled();
   if (cacheOn) {
     let hit: PreparedRunbook | undefined;

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { bundled } from '../bundled.js';
 import { envVar } from '../env.js';
 import { invalidInput } from '../errors.js';
+import { untrustedPathReason } from '../trust/path-trust.js';
+import { trustedUsers, type TrustedUsers } from '../trust/trusted-users.js';
 import { packageRoot } from '../version.js';
 
 /** The environment variable listing extra runbook directories, colon-separated like $PATH. */
@@ -35,7 +37,8 @@ export interface FoundRunbook {
 /**
  * The runbook search path, first match wins: ./runbooks of the current directory, then each dir
  * of $RUNBOOK_PATH, then the shipped runbooks. A dir that is the shipped one (runbook run from
- * its own checkout) counts once, as shipped.
+ * its own checkout) counts once, as shipped. A relative $RUNBOOK_PATH entry is refused (exit
+ * 2): it would name another dir in each directory runbook is run from (issue 22).
  */
 export function runbookSearchPath(
   env: Readonly<Record<string, string | undefined>> = process.env,
@@ -43,7 +46,13 @@ export function runbookSearchPath(
 ): SearchDir[] {
   const dirs: SearchDir[] = [{ dir: path.join(cwd, 'runbooks'), origin: './runbooks' }];
   for (const dir of (env[runbookPathEnvVar] ?? '').split(':')) {
-    if (dir !== '') dirs.push({ dir: path.resolve(cwd, dir), origin: runbookPathEnvVar });
+    if (dir === '') continue;
+    if (!path.isAbsolute(dir))
+      throw invalidInput(
+        `$${runbookPathEnvVar} holds a relative dir, "${dir}": it would mean another dir in each directory you run runbook from; nothing was changed`,
+        `name it from the root: ${runbookPathEnvVar}=${path.resolve(cwd, dir)} (or leave it out)`,
+      );
+    dirs.push({ dir: path.normalize(dir), origin: runbookPathEnvVar });
   }
   const shipped = realDir(shippedRunbooksDir);
   const seen = new Set<string>();
@@ -102,37 +111,26 @@ export function readRunbookText(file: string): string {
 /**
  * Why a runbook found by name outside the shipped ones must not be believed, or undefined if it
  * may. Such a file decides what root runs, and is picked by the current directory or the
- * environment, not named by the user: like OpenSSH's StrictModes, it and its directory must be
- * owned by this user (or root, or the user who ran sudo) and writable by no one else. Otherwise
- * `cd /tmp && sudo runbook run x` would run whatever another user left in /tmp/runbooks/x.yaml.
+ * environment, not named by the user: it, every directory above it and every link on the way
+ * (the links' owners too) must be a trusted user's and writable by no one else
+ * (src/trust/path-trust.ts). Otherwise `cd /tmp && sudo runbook run x` would run whatever
+ * another user left in /tmp/runbooks/x.yaml. The shipped runbooks are part of the code, trusted
+ * as much as it is.
  */
-export function untrustedReason(found: FoundRunbook): string | undefined {
+export function untrustedReason(
+  found: FoundRunbook,
+  users: TrustedUsers = trustedUsers(),
+): string | undefined {
   if (found.origin === 'shipped') return undefined;
-  const uid = process.getuid?.() ?? -1;
-  const trusted = new Set([uid, 0]);
-  const sudoUid = Number(process.env.SUDO_UID);
-  if (uid === 0 && Number.isInteger(sudoUid)) trusted.add(sudoUid);
-  let real: string;
-  try {
-    real = realpathSync(found.file);
-  } catch (error) {
-    return `${found.file} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
-  }
-  for (const entry of [real, path.dirname(real), path.dirname(found.file)]) {
-    const { uid: owner, mode } = statSync(entry);
-    if (!trusted.has(owner)) return `${entry} is owned by uid ${owner}, not by you (uid ${uid}) or root`;
-    if ((mode & 0o022) !== 0)
-      return `${entry} is writable by ${(mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${(mode & 0o7777).toString(8)})`;
-  }
-  // Every dir above too: whoever can write one can rename the runbooks dir away and put their
-  // own in its place. A sticky dir (/tmp) lets no one rename what is not theirs.
-  for (let dir = path.dirname(path.dirname(real)); ; dir = path.dirname(dir)) {
-    const { uid: owner, mode } = statSync(dir);
-    if (!trusted.has(owner)) return `${dir}, above ${real}, is owned by uid ${owner}, not by you (uid ${uid}) or root`;
-    if ((mode & 0o022) !== 0 && (mode & 0o1000) === 0)
-      return `${dir}, above ${real}, is writable by ${(mode & 0o020) !== 0 ? 'its group' : 'others'} and not sticky (mode ${(mode & 0o7777).toString(8)})`;
-    if (dir === path.dirname(dir)) return undefined;
-  }
+  return untrustedPathReason(found.file, users);
+}
+
+/**
+ * Whether a file is one of the shipped runbooks, by its name (embedded, or in the package's
+ * runbooks/ as the search path names it): never through a link someone could repoint.
+ */
+export function isShippedFile(file: string): boolean {
+  return isEmbeddedFile(file) || path.dirname(path.resolve(file)) === path.resolve(shippedRunbooksDir);
 }
 
 function runbookNamesIn(dir: string): string[] {

@@ -3,7 +3,14 @@ import path from 'node:path';
 import { RunbookError } from '../errors.js';
 import { auditFile, lockFile, pendingDir, plansDir, runsDir, sandboxesDir } from '../journal/paths.js';
 import { mkdirPrivate } from '../journal/safe-fs.js';
-import { isTrustedOwner, thirdUserCode, trustedInWords, userName, type TrustedUsers } from '../trust/trusted-users.js';
+import {
+  describeUser,
+  isTrustedOwner,
+  thirdUserCode,
+  trustedInWords,
+  userName,
+  type TrustedUsers,
+} from '../trust/trusted-users.js';
 
 /**
  * Trust before use (issues 10 and 22), as OpenSSH's StrictModes and git's safe.directory do it.
@@ -130,7 +137,7 @@ function checkEntry(
 ): void {
   const isStateDir = file === stateDir;
   const what = isStateDir ? 'the state dir' : `${path.relative(stateDir, file)} in the state dir`;
-  const owner = `owner ${userName(stats.uid)} (uid ${stats.uid}), mode ${modeOf(stats)}`;
+  const owner = `owner ${describeUser(stats.uid)}, mode ${modeOf(stats)}`;
   if (stats.isSymbolicLink()) {
     throw untrusted(
       `${what} ${file} is a symbolic link (${owner}); runbook never follows links in its state dir`,
@@ -149,7 +156,7 @@ function checkEntry(
   const ownerTrusted = isTrustedOwner(users, stats.uid);
   if (ownerTrusted && (stats.mode & 0o022) === 0) return;
   const problem = !ownerTrusted
-    ? `is owned by ${userName(stats.uid)}, not by ${trustedInWords(users)}`
+    ? `is owned by ${describeUser(stats.uid)}, not by ${trustedInWords(users)}`
     : `is writable by ${(stats.mode & 0o002) !== 0 ? 'anyone' : 'its group'}`;
   const mode = kind === 'dir' ? '700' : '600';
   const me = userName(users.me);
@@ -185,7 +192,7 @@ function checkAncestors(stateDir: string, users: TrustedUsers, refuse: Refuse): 
     const mode = `mode ${modeOf(stats)}`;
     if (!isTrustedOwner(users, stats.uid)) {
       throw refuse(
-        `${at}, above the state dir ${stateDir}, is owned by ${userName(stats.uid)} (${mode}), not by ${trustedInWords(users)}: whoever owns it can swap the state dir for another`,
+        `${at}, above the state dir ${stateDir}, is owned by ${describeUser(stats.uid)} (${mode}), not by ${trustedInWords(users)}: whoever owns it can swap the state dir for another`,
         stats.uid,
         [],
       );

@@ -112,9 +112,9 @@ export function trustedInWords(users: TrustedUsers): string {
  */
 export function thirdUserCode(users: TrustedUsers, owner: number): string | undefined {
   if (users.code === undefined || users.code.owner !== owner || users.uids.has(owner)) return undefined;
-  const who = users.invoker === undefined ? 'root, not through sudo' : `sudo by ${userName(users.invoker)}`;
+  const who = users.invoker === undefined ? 'root, not through sudo' : `sudo by ${describeUser(users.invoker)}`;
   return (
-    `the runbook you run (${users.code.dir}) belongs to ${userName(owner)}, and you ran it as ${who}: ` +
+    `the runbook you run (${users.code.dir}) belongs to ${describeUser(owner)}, and you ran it as ${who}: ` +
     `a checkout owner's files are trusted only when that owner runs it with sudo (docs/how-it-works.md, "Trust")`
   );
 }

@@ -1,6 +1,8 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { JournalLine } from '../../src/journal/entries.js';
-import { journalFile, runsDir } from '../../src/journal/paths.js';
+import { genesisHash, hashLine } from '../../src/journal/hash-chain.js';
+import { indexFile, journalFile, runsDir } from '../../src/journal/paths.js';
 import { readJournal, verifyJournal } from '../../src/journal/reader.js';
 import { listRunIndexes, readRunIndex, type RunIndex } from '../../src/journal/run-index.js';
 import { readRunHistory } from '../../src/engine/run-history.js';
@@ -90,6 +92,49 @@ export function readJournalText(stateDir: string, runId: string): string[] {
 
 export function writeJournalText(stateDir: string, runId: string, lines: readonly string[]): void {
   writeFileSync(journalFile(stateDir, runId), lines.map((l) => `${l}\n`).join(''));
+}
+
+/** Every file under a dir with its mode, owner and content: to show that nothing changed. */
+export function fileTree(dir: string): Record<string, string> {
+  const tree: Record<string, string> = {};
+  const walk = (at: string) => {
+    for (const name of readdirSync(at).sort()) {
+      const file = path.join(at, name);
+      const stats = lstatSync(file);
+      const key = path.relative(dir, file);
+      if (stats.isDirectory()) {
+        tree[key] = `dir ${stats.mode.toString(8)} ${stats.uid}`;
+        walk(file);
+      } else {
+        tree[key] =
+          `${stats.mode.toString(8)} ${stats.uid} ${stats.isSymbolicLink() ? '-> link' : readFileSync(file, 'utf8')}`;
+      }
+    }
+  };
+  walk(dir);
+  return tree;
+}
+
+/**
+ * The attacker's forgery: edit a journal's entries, then recompute the whole hash chain and the
+ * index, so that `journal --verify` finds nothing wrong.
+ */
+export function forgeJournal(
+  stateDir: string,
+  id: string,
+  edit: (entries: Array<Record<string, unknown>>) => void,
+): void {
+  const entries = readJournalText(stateDir, id).map((l) => JSON.parse(l) as Record<string, unknown>);
+  edit(entries);
+  let prev = genesisHash;
+  const lines = entries.map((entry, i) => {
+    const line = JSON.stringify({ ...entry, seq: i + 1, prev });
+    prev = hashLine(line);
+    return line;
+  });
+  writeJournalText(stateDir, id, lines);
+  const index = JSON.parse(readFileSync(indexFile(stateDir, id), 'utf8')) as Record<string, unknown>;
+  writeFileSync(indexFile(stateDir, id), JSON.stringify({ ...index, lastSeq: lines.length, lastHash: prev }));
 }
 
 /** Parses `journal <id> --json` output (one raw entry per line). */

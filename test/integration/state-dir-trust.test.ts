@@ -5,7 +5,6 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
-  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -18,7 +17,7 @@ import { genesisHash, hashLine } from '../../src/journal/hash-chain.js';
 import { auditFile, indexFile, journalFile, lockFile, runsDir } from '../../src/journal/paths.js';
 import { currentBootId } from '../../src/journal/process-identity.js';
 import { verifyJournal, readJournal } from '../../src/journal/reader.js';
-import { inSandbox, onlyRunId, readJournalText, writeJournalText } from '../helpers/cli-harness.js';
+import { fileTree, forgeJournal, inSandbox, onlyRunId, readJournalText } from '../helpers/cli-harness.js';
 import { cliPath, type ExecResult, type SandboxHost } from '../helpers/sandbox-host.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
@@ -37,45 +36,6 @@ const nobody = 65534;
 function expectNoStackTrace(result: ExecResult): void {
   expect(result.stderr).not.toMatch(/^\s+at .+[:(]/m);
   expect(result.stderr).not.toContain('internal error');
-}
-
-/** Every file under a dir with its mode, owner and content: to show that nothing changed. */
-function fileTree(dir: string): Record<string, string> {
-  const tree: Record<string, string> = {};
-  const walk = (at: string) => {
-    for (const name of readdirSync(at).sort()) {
-      const file = path.join(at, name);
-      const stats = lstatSync(file);
-      const key = path.relative(dir, file);
-      if (stats.isDirectory()) {
-        tree[key] = `dir ${stats.mode.toString(8)} ${stats.uid}`;
-        walk(file);
-      } else {
-        tree[key] =
-          `${stats.mode.toString(8)} ${stats.uid} ${stats.isSymbolicLink() ? '-> link' : readFileSync(file, 'utf8')}`;
-      }
-    }
-  };
-  walk(dir);
-  return tree;
-}
-
-/**
- * The attacker's forgery: edit a journal's entries, then recompute the whole hash chain and the
- * index, so that `journal --verify` finds nothing wrong.
- */
-function forgeJournal(stateDir: string, id: string, edit: (entries: Array<Record<string, unknown>>) => void): void {
-  const entries = readJournalText(stateDir, id).map((l) => JSON.parse(l) as Record<string, unknown>);
-  edit(entries);
-  let prev = genesisHash;
-  const lines = entries.map((entry, i) => {
-    const line = JSON.stringify({ ...entry, seq: i + 1, prev });
-    prev = hashLine(line);
-    return line;
-  });
-  writeJournalText(stateDir, id, lines);
-  const index = JSON.parse(readFileSync(indexFile(stateDir, id), 'utf8')) as Record<string, unknown>;
-  writeFileSync(indexFile(stateDir, id), JSON.stringify({ ...index, lastSeq: lines.length, lastHash: prev }));
 }
 
 /** Runs single-container to its end in the sandbox; returns the run id. */

@@ -65,7 +65,7 @@ describe('openRunStore, the one door: the state dir trust check', () => {
     [
       'another owner',
       (d: string) => chownSync(d, nobody, nobody),
-      /is owned by nobody, not by you \(root\)/,
+      /is owned by nobody \(uid 65534\), not by you \(root\)/,
       (d: string) => `if its content is yours to trust: chown root: ${d}; chmod 700 ${d}`,
     ],
   ])('refuses a state dir with %s: exit 2, the path, owner, mode and the fix', (_what, spoil, reason, fix) => {

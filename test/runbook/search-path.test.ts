@@ -1,7 +1,8 @@
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { loadRunbook, resolveRunbookFile, runbooksDir } from '../../src/runbook/load.js';
+import { resolveRunbookToRun, shadowingNote } from '../../src/runbook/locate.js';
 import { findRunbooks, runbookSearchPath, untrustedReason } from '../../src/runbook/search-path.js';
 import { thrown } from '../helpers/thrown.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
@@ -105,8 +106,9 @@ describe('a runbook picked by name from a dir others can write is refused (Stric
     const error = thrown(() => resolveRunbookFile('evil'));
     expect(error.exitCode).toBe(2);
     expect(error.message).toBe(
-      `refusing runbook "evil" found in RUNBOOK_PATH (${path.join(open, 'evil.yaml')}): ${open} is writable by its group (mode 777); nothing was changed`,
+      `refusing runbook "evil" found in RUNBOOK_PATH (${path.join(open, 'evil.yaml')}): ${open} is writable by anyone and not sticky (mode 0777); whoever can change it could make runbook run any command as you; nothing was changed`,
     );
+    expect(error.hint).toContain(`review it (runbook show ${path.join(open, 'evil.yaml')})`);
     const [found] = findRunbooks([{ dir: open, origin: 'RUNBOOK_PATH' }]);
     expect(untrustedReason(found!)).toContain('writable');
   });
@@ -117,7 +119,7 @@ describe('a runbook picked by name from a dir others can write is refused (Stric
     chmodSync(above, 0o777);
     vi.stubEnv('RUNBOOK_PATH', inner);
     expect(thrown(() => resolveRunbookFile('x')).message).toContain(
-      `${above}, above ${path.join(inner, 'x.yaml')}, is writable by its group and not sticky (mode 777)`,
+      `${above} is writable by anyone and not sticky (mode 0777)`,
     );
     // Sticky, as /tmp is: no one can rename what is not theirs.
     chmodSync(above, 0o1777);
@@ -132,9 +134,9 @@ describe('a runbook picked by name from a dir others can write is refused (Stric
     symlinkSync(path.join(target, 't.yaml'), path.join(priv, 'link.yaml'));
     vi.stubEnv('RUNBOOK_PATH', priv);
     expect(thrown(() => resolveRunbookFile('w')).message).toContain(
-      `${path.join(priv, 'w.yaml')} is writable by others`,
+      `${path.join(priv, 'w.yaml')} is writable by anyone (mode 0646)`,
     );
-    expect(thrown(() => resolveRunbookFile('link')).message).toContain(`${target} is writable by others`);
+    expect(thrown(() => resolveRunbookFile('link')).message).toContain(`${target} is writable by anyone`);
   });
 
   it('a dangling symlink is refused by name, and listed as refused rather than breaking list', () => {
@@ -143,13 +145,19 @@ describe('a runbook picked by name from a dir others can write is refused (Stric
     vi.stubEnv('RUNBOOK_PATH', dangling);
     expect(thrown(() => resolveRunbookFile('ghost')).message).toContain('cannot be read (ENOENT)');
     const [found] = findRunbooks([{ dir: dangling, origin: 'RUNBOOK_PATH' }]);
-    expect(untrustedReason(found!)).toBe(`${path.join(dangling, 'ghost.yaml')} cannot be read (ENOENT)`);
+    expect(untrustedReason(found!)).toBe(`${path.join(dangling, 'gone.yaml')} cannot be read (ENOENT)`);
   });
 
-  it('the shipped runbooks and explicit paths are not subject to it', () => {
+  it('the shipped runbooks are not subject to it; an explicit path is, for run and check only (show reviews any file)', () => {
     const open = dir('open2', { 'x.yaml': runbook('x', 'x') });
     chmodSync(open, 0o777);
     expect(loadRunbook(path.join(open, 'x.yaml')).spec.name).toBe('x');
+    const error = thrown(() => resolveRunbookToRun(path.join(open, 'x.yaml')));
+    expect([error.exitCode, error.message]).toEqual([
+      2,
+      expect.stringContaining(`refusing runbook file ${path.join(open, 'x.yaml')}: ${open} is writable by anyone`),
+    ]);
+    expect(resolveRunbookToRun('single-container')).toBe(path.join(runbooksDir, 'single-container.yaml'));
     expect(
       untrustedReason({
         name: 's',
@@ -158,5 +166,79 @@ describe('a runbook picked by name from a dir others can write is refused (Stric
         shadows: [],
       }),
     ).toBeUndefined();
+  });
+});
+
+/** A uid no one uses here: another user, as an attacker would be (tests run as root). */
+const other = 65534;
+
+describe('everything root runs comes from a trusted file (issue 22)', () => {
+  it('a link on the way owned by another user is refused, even when its target is fine (the link, as find -L would not)', () => {
+    const real = dir('real', { 'x.yaml': runbook('x', 'real') });
+    const via = dir('via', {});
+    symlinkSync(real, path.join(via, 'runbooks'));
+    lchownSync(path.join(via, 'runbooks'), other, other);
+    vi.stubEnv('RUNBOOK_PATH', path.join(via, 'runbooks'));
+    expect(thrown(() => resolveRunbookFile('x')).message).toContain(
+      `${path.join(via, 'runbooks')} is a symbolic link owned by nobody (uid 65534), who could point it anywhere`,
+    );
+    lchownSync(path.join(via, 'runbooks'), 0, 0);
+    expect(resolveRunbookFile('x')).toBe(path.join(via, 'runbooks', 'x.yaml'));
+  });
+
+  it('a relative $RUNBOOK_PATH entry is refused, naming it and its absolute form', () => {
+    vi.stubEnv('RUNBOOK_PATH', 'my-runbooks');
+    const error = thrown(() => resolveRunbookFile('anything'));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toContain('$RUNBOOK_PATH holds a relative dir, "my-runbooks"');
+    expect(error.hint).toBe(`name it from the root: RUNBOOK_PATH=${path.resolve('my-runbooks')} (or leave it out)`);
+  });
+
+  it("an include beside root's runbook in a sticky 1777 dir, planted by another user, is refused; it never falls back to the shipped one", () => {
+    const shared = dir('sticky', {
+      'mine.yaml': "name: mine\ndescription: root's\nsteps:\n  - include: single-container\n",
+    });
+    chmodSync(shared, 0o1777);
+    // Without a sibling, the include finds the shipped runbook.
+    expect(loadRunbook(path.join(shared, 'mine.yaml')).includes[0]?.file).toBe(
+      path.join(runbooksDir, 'single-container.yaml'),
+    );
+    const planted = path.join(shared, 'single-container.yaml');
+    writeFileSync(planted, runbook('single-container', 'planted'), { mode: 0o644 });
+    chownSync(planted, other, other);
+    for (const load of [() => loadRunbook(path.join(shared, 'mine.yaml')), () => resolveRunbookToRun(planted)]) {
+      const error = thrown(load);
+      expect(error.exitCode).toBe(2);
+      expect(error.message).toContain(`${planted} is owned by nobody (uid 65534)`);
+    }
+    // Root's own file in the sticky dir is fine: no one else can rename or replace it there.
+    chownSync(planted, 0, 0);
+    expect(loadRunbook(path.join(shared, 'mine.yaml')).includes[0]?.file).toBe(planted);
+  });
+
+  it('a dangling link or a directory planted beside a runbook is refused rather than skipped', () => {
+    const own = dir('planted-beside', {
+      'top.yaml': 'name: top\ndescription: t\nsteps:\n  - include: single-container\n',
+    });
+    mkdirSync(path.join(own, 'single-container.yaml'));
+    expect(thrown(() => loadRunbook(path.join(own, 'top.yaml'))).message).toContain(
+      `${path.join(own, 'single-container.yaml')} is not a regular file`,
+    );
+  });
+
+  it('run, check and show say in one line which file a name means when it shadows another', () => {
+    const cwd = dir('shadowing', {});
+    dir('shadowing/runbooks', { 'single-container.yaml': runbook('single-container', 'mine') });
+    const here = process.cwd();
+    process.chdir(cwd);
+    try {
+      expect(shadowingNote('single-container')).toBe(
+        `note: runbook "single-container" is ${path.join(cwd, 'runbooks', 'single-container.yaml')} (./runbooks), which shadows the shipped one (${path.join(runbooksDir, 'single-container.yaml')})`,
+      );
+      expect(shadowingNote('multi-container')).toBeUndefined();
+      expect(shadowingNote('./runbooks/single-container.yaml')).toBeUndefined();
+    } finally {
+      process.chdir(here);
+    }
   });
 });

@@ -4,6 +4,7 @@ import { toShellLine } from '../../exec/shell-words.js';
 import { exitCodeFor } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
 import { requireNetAdmin } from '../../host/privileges.js';
+import { shadowingNote } from '../../runbook/locate.js';
 import { prepareRunbookCached } from '../../runbook/prepare-cached.js';
 import type { CliContext } from '../context.js';
 import { formatDiagnosis, logCommand, logPlanSource } from '../output.js';
@@ -27,6 +28,8 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
   // exit 2 on bad input
   const prepared = await prepareRunbookCached(runbookName, options.set, { inSandbox, store: ctx.store });
   const { runbook, params, plan } = prepared;
+  const shadowing = shadowingNote(runbookName);
+  if (shadowing !== undefined) ctx.err(shadowing);
   const name = runbook.spec.name;
   // `ip` reads work unprivileged, but the ping checks enter the container's namespace
   // (`ip netns exec`), which needs CAP_NET_ADMIN: without it every ping would "fail" and the

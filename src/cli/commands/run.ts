@@ -3,6 +3,7 @@ import { runRunbook } from '../../engine/run.js';
 import { exitCodeFor, invalidInput } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
 import { requireNetAdmin } from '../../host/privileges.js';
+import { shadowingNote } from '../../runbook/locate.js';
 import { prepareRunbookCached } from '../../runbook/prepare-cached.js';
 import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } from '../../sandbox/one-shot.js';
 import { showTutorialView } from '../../sandbox/tutorial-view.js';
@@ -38,6 +39,9 @@ export async function runCommand(
   const inSandbox = options.sandbox === true || currentHost().sandbox !== undefined;
   const confirmWithinMs = validateConfirmWithin(options);
   const prepared = await prepareRunbookCached(runbookName, options.set, { inSandbox, store: ctx.store });
+  // Said once: by the command typed, not again by its re-run inside a --sandbox host.
+  const shadowing = isInsideOneShotSandbox() ? undefined : shadowingNote(runbookName);
+  if (shadowing !== undefined) ctx.err(shadowing);
   prepared.remember();
   logPlanSource(ctx, prepared.fromCache);
 

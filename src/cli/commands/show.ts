@@ -1,6 +1,7 @@
 import { ExitCode } from '../../errors.js';
 import { toShellLine } from '../../exec/shell-words.js';
 import { currentHost } from '../../host/identity.js';
+import { shadowingNote } from '../../runbook/locate.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import type { PlannedCapture, PlannedCheck, PlannedCommand } from '../../runbook/plan.js';
 import type { CliContext } from '../context.js';
@@ -11,6 +12,8 @@ export function showCommand(ctx: CliContext, runbookName: string, options: { set
   const { runbook, params, plan } = prepareRunbook(runbookName, options.set, {
     inSandbox: currentHost().sandbox !== undefined,
   });
+  const shadowing = shadowingNote(runbookName);
+  if (shadowing !== undefined) ctx.err(shadowing);
   if (options.json) {
     ctx.out(JSON.stringify(plan, null, 2));
     return ExitCode.ok;
