@@ -117,10 +117,7 @@ export function readRunbookText(file: string): string {
  * another user left in /tmp/runbooks/x.yaml. The shipped runbooks are part of the code, trusted
  * as much as it is.
  */
-export function untrustedReason(
-  found: FoundRunbook,
-  users: TrustedUsers = trustedUsers(),
-): string | undefined {
+export function untrustedReason(found: FoundRunbook, users: TrustedUsers = trustedUsers()): string | undefined {
   if (found.origin === 'shipped') return undefined;
   return untrustedPathReason(found.file, users);
 }
