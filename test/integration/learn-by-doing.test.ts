@@ -1,11 +1,11 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toShellLine } from '../../src/exec/shell-words.js';
-import { cliPath, SandboxHost } from '../helpers/sandbox-host.js';
+import { SandboxHost } from '../helpers/sandbox-host.js';
+import { learner, userClone, type UserClone } from '../helpers/user-clone.js';
 import { machineState } from './sandbox-nested.js';
-import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * docs/learn-by-doing.md, executed (issue 18: "docs that run"). Every `$ ` command of its
@@ -14,12 +14,14 @@ import { tempDir } from '../helpers/temp-dir.js';
  * must be what the doc shows, once run ids, times, durations, MAC addresses and namespace
  * numbers are masked on both sides. A line `…` in the doc stands for one or more lines.
  *
- * `npx runbook` is this checkout's CLI; the state dir is a temp dir shown as `<checkout>/state`,
- * where it is by default. An interactive `sandbox shell` gets the lines typed at its prompt
+ * As a learner runs it (issue 22): from a clone of their own (a copy of this checkout's build,
+ * owned by another uid), as root through sudo (SUDO_UID is that uid), with the state dir where
+ * it is by default, the clone's state/ (0755, the learner's, as git leaves it). `npx runbook` is
+ * that clone's CLI; `<checkout>` stands for the clone. An interactive `sandbox shell` gets the lines typed at its prompt
  * (`(sandbox lab) root@vm:/# …`) on stdin, and bash echoes them after its prompts, as shown.
  */
 
-/** This checkout, where the doc's commands run from. */
+/** This checkout, whose doc is run. */
 const checkout = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const docFile = path.join(checkout, 'docs', 'learn-by-doing.md');
 
@@ -63,13 +65,13 @@ export function examplesOf(markdown: string): Example[] {
 }
 
 /** What differs from one machine or one run to the next, made the same on both sides. */
-export function mask(text: string, stateDir: string): string {
+export function mask(text: string, stateDir: string, codeDir = checkout): string {
   return (
     text
       // `ip -br link` ends its lines with a space; Markdown editors drop it.
       .replace(/[ \t]+$/gm, '')
       .replaceAll(stateDir, '<checkout>/state')
-      .replaceAll(checkout, '<checkout>')
+      .replaceAll(codeDir, '<checkout>')
       .replace(/\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}/g, '<run-id>')
       .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/g, '<time>')
       .replace(/net:\[\d+\]/g, 'net:[<inode>]')
@@ -147,24 +149,40 @@ describe('docs/learn-by-doing.md, run command by command in a throwaway host', (
   const examples = examplesOf(readFileSync(docFile, 'utf8'));
   let host: SandboxHost;
   let stateDir: string;
+  let clone: UserClone;
+  /** As `sudo` leaves it: the learner's uid in SUDO_UID, the state dir left to its default. */
+  let env: Record<string, string>;
   let machineBefore: Record<string, unknown>;
 
   beforeAll(async () => {
-    stateDir = tempDir('runbook-doc-');
-    machineBefore = await machineState(stateDir);
+    clone = userClone(learner);
+    stateDir = clone.stateDir;
+    env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', SUDO_UID: String(learner) };
+    machineBefore = await machineState(clone.dir);
     host = await SandboxHost.create();
   });
 
   afterAll(async () => {
     // Whatever the doc left behind (it destroys its sandboxes; a failed example may not have).
-    const left = await host.runbook(['sandbox', 'list', '--json'], { env: { RUNBOOK_STATE_DIR: stateDir } });
+    const learnerRunbook = (args: string[]) => host.start([process.execPath, clone.cliPath, ...args], { env }).done;
+    const left = await learnerRunbook(['sandbox', 'list', '--json']);
     for (const { name } of JSON.parse(left.stdout || '[]') as Array<{ name: string }>)
-      await host.runbook(['sandbox', 'destroy', name], { env: { RUNBOOK_STATE_DIR: stateDir } });
+      await learnerRunbook(['sandbox', 'destroy', name]);
+    // Nothing of what root did was left where the learner's own CLI would trip over it.
+    expect(readdirSync(clone.dir).sort()).toEqual([
+      '.git',
+      'bin',
+      'dist',
+      'node_modules',
+      'package.json',
+      'runbooks',
+      'state',
+    ]);
     host?.dispose();
-    expect(await machineState(stateDir), "this machine's own links, routes, namespaces and mounts").toEqual(
+    expect(await machineState(clone.dir), "this machine's own links, routes, namespaces and mounts").toEqual(
       machineBefore,
     );
-    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(clone.dir, { recursive: true, force: true });
   });
 
   it('has commands to run, and shows no path of its author’s machine', () => {
@@ -173,25 +191,25 @@ describe('docs/learn-by-doing.md, run command by command in a throwaway host', (
     expect(doc).not.toMatch(/\/tmp\/|\/home\/|\/root\/|\/work\//);
   });
 
-  const cli = toShellLine([process.execPath, cliPath]);
-  // `npx runbook …` is this checkout's CLI, as `npx` would find it after `npm ci`.
-  const prelude = `npx() { if [ "$1" = runbook ]; then shift; ${cli} "$@"; else command npx "$@"; fi; }`;
+  // `npx runbook …` is the clone's CLI, as `npx` would find it after `npm ci`.
+  const prelude = () =>
+    `npx() { if [ "$1" = runbook ]; then shift; ${toShellLine([process.execPath, clone.cliPath])} "$@"; else command npx "$@"; fi; }`;
 
   for (const example of examples) {
     it(`line ${example.line}: ${example.command}`, async () => {
       const interactive = example.typed.length > 0;
       // stderr joins stdout, in the order they were printed (an interactive bash prints its
       // prompts there too, right before the output of each typed line).
-      const script = `${prelude}\nexec 2>&1\n${example.command}`;
+      const script = `${prelude()}\ncd ${toShellLine([clone.dir])}\nexec 2>&1\n${example.command}`;
       const result = await host.exec(['bash', '-c', script], {
-        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', RUNBOOK_STATE_DIR: stateDir },
+        env,
         input: interactive ? `${example.typed.join('\n')}\n` : undefined,
         timeoutMs: 30_000,
       });
-      let lines = mask(result.stdout, stateDir).replace(/\n+$/, '').split('\n');
+      let lines = mask(result.stdout, stateDir, clone.dir).replace(/\n+$/, '').split('\n');
       if (interactive) lines = shellTranscript(lines);
       const actual = lines.length === 1 && lines[0] === '' ? [] : lines;
-      const expected = example.expected.map((line) => mask(line, stateDir));
+      const expected = example.expected.map((line) => mask(line, stateDir, clone.dir));
       if (!linesMatch(expected, actual)) expect(actual.join('\n')).toBe(expected.join('\n'));
     });
   }
