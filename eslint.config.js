@@ -21,6 +21,30 @@ export default tseslint.config(
     },
   },
   {
+    // The engine reaches a state dir only through the RunStore it is handed (issue 22).
+    files: ['src/engine/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                'node:fs',
+                'node:fs/*',
+                'fs',
+                '**/journal/reader.js',
+                '**/journal/safe-fs.js',
+                '**/journal/paths.js',
+              ],
+              message: 'the engine never touches a path: use the RunStore it is given (src/store/run-store.ts)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },

@@ -198,6 +198,12 @@ class Cli(object):
         argv = self.base + args + ["--json"]
         self.commands.append(argv)
         rc, out, err = self.module.run_command(argv, check_rc=False)
+        # What the CLI warns about reaches the play: in check mode, say, that a run on the host is
+        # past its --confirm-within deadline and awaits its automatic revert (which check mode,
+        # read-only, never does).
+        for line in (err or "").splitlines():
+            if line.startswith("warning: "):
+                self.module.warn(line[len("warning: "):])
         return rc, parse_json_output(out), out, err
 
     def fail(self, what, rc, events, out, err, **result):

@@ -1,5 +1,4 @@
 import { RunbookError } from '../errors.js';
-import { openRunStore } from '../store/open-run-store.js';
 import type { RunStore, StoreAccess } from '../store/run-store.js';
 import type { CliContext } from './context.js';
 import { settleExpiredRuns } from './revert-expired-first.js';
@@ -65,12 +64,16 @@ export async function openDoor(ctx: CliContext, command: string, args: readonly 
   const store =
     opened !== undefined && (opened.access === 'write' || use === 'read')
       ? opened
-      : openStateDir(ctx.stateDirOption, use);
+      : await openStateDir(ctx.stateDirOption, use);
   ctx.enter(store);
   await settleExpiredRuns(ctx, store, command);
 }
 
-/** Opens the state dir `--state-dir` (or its default) names: the door, for a caller without a command. */
-export function openStateDir(option: string | undefined, access: StoreAccess): RunStore {
+/**
+ * Opens the state dir `--state-dir` (or its default) names: the door, for a caller without a
+ * command. The store's modules are loaded here, so that `list` or `--version` never pay for them.
+ */
+export async function openStateDir(option: string | undefined, access: StoreAccess): Promise<RunStore> {
+  const { openRunStore } = await import('../store/open-run-store.js');
   return openRunStore(resolveStateDir(option), access, { ownStateDir: ownStateDir() });
 }

@@ -154,7 +154,8 @@ Examples:
 --confirm-within makes a change provisional, like Juniper's \`commit confirmed\` or \`netplan try\`:
 the run returns at once, leaving a watchdog (its own session, no terminal, SIGHUP ignored) that
 rolls the run back at the deadline unless \`runbook confirm\` came first. If the watchdog is gone,
-the next runbook command here reverts the expired run first. Not with --sandbox or --until.
+the next run, resume, rollback or confirm here reverts the expired run first (check, runs and
+journal only say so). Not with --sandbox or --until.
 
 ${runExitCodes}`,
     )

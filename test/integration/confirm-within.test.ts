@@ -29,7 +29,8 @@ import { expectExit, insideSandbox, pinnedRunbook, sandboxFiles } from './sandbo
  * `run --confirm-within` (issue 15) with the real CLI against real kernels, in throwaway
  * sandbox hosts: the watchdog reverts an unconfirmed run at its deadline, `confirm` keeps it,
  * the watchdog outlives the session that started it, and when the watchdog is gone (killed
- * before or during its revert) the next runbook command reverts or finishes the revert.
+ * before or during its revert) the next command that changes the host reverts or finishes the
+ * revert, while the read-only ones only say so (issue 22).
  *
  * Every watchdog a test starts is killed by its recorded pid when the test ends, whatever
  * happened: none outlives its test.

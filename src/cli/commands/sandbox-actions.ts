@@ -35,7 +35,7 @@ export async function runInSandboxIfAsked(argv: readonly string[]): Promise<numb
   const request = extractInOption(argv);
   if (request === undefined) return undefined;
   // The door, for this entry point: the outer state dir, where the sandbox is, trusted first.
-  return runInSandbox(request, openStateDir(request.stateDirOption, 'read'));
+  return runInSandbox(request, await openStateDir(request.stateDirOption, 'read'));
 }
 
 /** `runbook sandbox create|shell|list|destroy`. */
