@@ -3,6 +3,7 @@ import { setPriority } from 'node:os';
 import { revertIfDueWhileLocked, withStateLockWaiting } from '../engine/revert-unconfirmed.js';
 import { awaitedDeadline, sleepUntil } from '../engine/watchdog.js';
 import { createExecaExecutor } from '../exec/execa-executor.js';
+import { openRunStore } from '../store/open-run-store.js';
 import type { RunStore } from '../store/run-store.js';
 
 /**
@@ -67,14 +68,23 @@ export async function watchdogMain(store: RunStore, runId: string): Promise<numb
 
   for (;;) {
     if (!(await sleepUntil(deadline, controller.signal))) return 0;
+    // Hours may have passed since the door checked the state dir: check it again before acting
+    // on what its journal says (a mode loosened meanwhile would let anyone plant an undo).
+    let checked: RunStore;
+    try {
+      checked = openRunStore(store.dir, 'write', { trust: store.trust });
+    } catch (error) {
+      log(`not reverting run ${runId}: ${(error as Error).message}`);
+      return 2;
+    }
     const outcome = await withStateLockWaiting(
-      store,
+      checked,
       `automatic revert of run ${runId}`,
       // A command holding the lock (a long run, say) is waited for: the revert comes after it.
       { executor, lockWaitMs: Number.POSITIVE_INFINITY, signal: controller.signal, onNote: log },
       () =>
         revertIfDueWhileLocked({
-          store,
+          store: checked,
           runId,
           executor,
           signal: controller.signal,

@@ -1,5 +1,4 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../version.js';
 
@@ -117,11 +116,4 @@ export function thirdUserCode(users: TrustedUsers, owner: number): string | unde
     `the runbook you run (${users.code.dir}) belongs to ${describeUser(owner)}, and you ran it as ${who}: ` +
     `a checkout owner's files are trusted only when that owner runs it with sudo (docs/how-it-works.md, "Trust")`
   );
-}
-
-/** The place the refused file is, relative to the code, for hints (e.g. `<checkout>/state`). */
-export function isInsideCode(users: TrustedUsers, file: string): boolean {
-  if (users.code === undefined) return false;
-  const relative = path.relative(users.code.dir, file);
-  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }

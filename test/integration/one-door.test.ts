@@ -187,6 +187,38 @@ describe('one door: every entry point trusts the state dir before anything else 
     });
   }
 
+  it('the watchdog checks the state dir again at its deadline: loosened meanwhile, it reverts nothing and says why in its log', async () => {
+    const dir = tempDir('runbook-door-watchdog-');
+    const plant = path.join(outside, 'PLANTED-BY-THE-WATCHDOG');
+    try {
+      const run = await host.runbook(['--state-dir', dir, 'run', 'single-container', '--confirm-within', '3s']);
+      expect(run.exitCode, run.stderr).toBe(0);
+      const id = onlyRunId(dir);
+      const lines = journalLines(dir, id);
+      const watchdog = lines.find(
+        (l): l is Extract<JournalLine, { type: 'watchdog-started' }> => l.type === 'watchdog-started',
+      )!;
+      const deadline = lines.find((l) => l.type === 'confirm-pending')!;
+      forgeJournal(dir, id, (entries) => {
+        const plan = entries[0]!.plan as { steps: Array<{ undo: unknown[] }> };
+        for (const step of plan.steps) step.undo = [{ argv: ['touch', plant], timeoutMs: 5000 }];
+      });
+      chmodSync(dir, 0o777);
+      const provisional = await host.snapshot();
+      expect(Date.now(), 'the state dir was loosened before the deadline').toBeLessThan(
+        Date.parse((deadline as { deadline: string }).deadline),
+      );
+      await waitFor('the watchdog to end', () => !isSameProcess(watchdog.pid, watchdog.startTime), 20_000);
+      expect(existsSync(plant), 'the planted undo ran').toBe(false);
+      expect(readFileSync(path.join(runsDir(dir), `${id}.watchdog.log`), 'utf8')).toContain(
+        `not reverting run ${id}: refusing to use the state dir: the state dir ${dir} is writable by anyone`,
+      );
+      expect(await host.snapshot()).toEqual(provisional);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
   it('trusted again, the forged run is what it is: a command that changes the host reverts it first, running the plant (the door guards the dir, not what its owner wrote)', async () => {
     // The control: the same state dir, trusted, does reach the revert, so the refusals above
     // are the door's doing and not a plant that could never have run.
