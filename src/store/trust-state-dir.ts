@@ -54,7 +54,7 @@ export function trustStateDir(
     return;
   }
   checkEntry(stateDir, stats, 'dir', stateDir, users, refuse);
-  if (access === 'write') checkWritable(stateDir);
+  if (access === 'write') checkWritable(stateDir, stats, users);
   for (const [entry, kind] of [
     [runsDir(stateDir), 'dir'],
     [sandboxesDir(stateDir), 'dir'],
@@ -217,15 +217,20 @@ function visible(dir: string): boolean {
   }
 }
 
-function checkWritable(stateDir: string): void {
+function checkWritable(stateDir: string, stats: Stats, users: TrustedUsers): void {
   try {
     accessSync(stateDir, constants.W_OK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    const roots = code !== 'EROFS' && stats.uid === 0 && users.me !== 0;
     throw new RunbookError(
       'invalid-input',
       `the state dir ${stateDir} is not writable (${code === 'EROFS' ? 'read-only file system' : 'permission denied'}); nothing was changed`,
-      { hint: 'use a writable directory with --state-dir' },
+      {
+        hint: roots
+          ? "it is root's: run the command as root (sudo), or use a directory you can write with --state-dir"
+          : 'use a writable directory with --state-dir',
+      },
     );
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { chownSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditFile, lockFile } from '../../src/journal/paths.js';
@@ -373,7 +373,9 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
   });
 
   it('without CAP_NET_ADMIN → exit 2, a clear message, nothing checked', async () => {
+    // The user's own state dir: the door lets them in, and check says what it lacks.
     const stateDir = tempDir();
+    chownSync(stateDir, 65534, 65534);
     const result = await host.exec(
       [
         'setpriv',
