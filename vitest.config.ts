@@ -27,6 +27,7 @@ export default defineConfig({
             'test/trust/**/*.test.ts',
             'test/docs/**/*.test.ts',
             'test/cli/**/*.test.ts',
+            'test/topology/**/*.test.ts',
           ],
           // A few unit tests run the built CLI (completion, show): no root, no kernel.
           globalSetup: ['test/setup/build-dist.ts'],

@@ -22,6 +22,7 @@ const commands = {
   run: () => import('./commands/run.js'),
   runs: () => import('./commands/runs.js'),
   show: () => import('./commands/show.js'),
+  topology: () => import('./commands/topology.js'),
 };
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -396,6 +397,52 @@ Examples:
     )
     .action(async (runbook: string, opts: { set: string[]; format: string }, command: Command) => {
       exitCode = await (await commands.graph()).graphCommand(context(command), runbook, opts);
+    });
+
+  program
+    .command('topology')
+    .description(
+      'draw the host as the kernel holds it now: namespaces, links, veth pairs, bridge, addresses, routes, NAT; and which run made each piece (nothing is changed)',
+    )
+    .addOption(
+      new Option(
+        '--format <format>',
+        'text (a tree, for terminals), mermaid (for Markdown), dot (for Graphviz) or svg (runs dot)',
+      )
+        .choices(['text', 'mermaid', 'dot', 'svg'])
+        .default('text'),
+    )
+    .addOption(new Option('--json', 'print the topology as JSON').conflicts('format'))
+    .option('--run <run-id>', 'highlight one run\'s objects: a run id, a unique prefix of one, or "latest"')
+    .addHelpText(
+      'after',
+      `
+Reads the live kernel (ip -j, iptables -S, /proc/sys/net/ipv4/ip_forward) in this host and every
+network namespace \`ip netns\` lists; changes nothing, takes no lock. Each piece is marked:
+  made rN    made by run rN (the legend names the run and its runbook), from the journals
+  found rN   found in place by run rN: it was there before that run
+  unknown    no run recorded in this state dir made it or found it
+A veth pair is drawn between its two ends, a bridge port to its bridge, a route as an arrow to
+the link it leaves by. Without root, what cannot be read is named, not left out silently.
+
+Examples:
+  sudo runbook topology                            this host, as a tree
+  sudo runbook --in lab topology                   inside sandbox lab
+  sudo runbook topology --format svg > host.svg    a picture (needs Graphviz: apt-get install graphviz)
+  sudo runbook topology --format mermaid           paste into Markdown (GitHub renders it)
+  sudo runbook topology --run latest               what the latest run made stands out
+  sudo runbook topology --json | jq '.edges'
+
+${exitCodesHelp({
+  ok: 'drawn',
+  stepFailed: 'Graphviz could not lay it out (--format svg)',
+  invalidInput: 'a bad flag, an unknown run, or --format svg without Graphviz (dot) installed; nothing was changed',
+  locked: null,
+  interrupted: 'interrupted; nothing was changed',
+})}`,
+    )
+    .action(async (opts: { format: string; json?: boolean; run?: string }, command: Command) => {
+      exitCode = await (await commands.topology()).topologyCommand(context(command), opts);
     });
 
   registerSandboxCommands(program, context, (code) => (exitCode = code));

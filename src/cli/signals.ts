@@ -6,6 +6,7 @@ export const afterInterrupt = {
   rollback: 'run the rollback again to finish it',
   check: 'a check changes nothing',
   confirm: 'run the command again',
+  topology: 'topology changes nothing',
 } as const;
 
 /**

@@ -30,6 +30,7 @@ const debianPackage: Readonly<Record<string, string>> = {
   sh: 'dash',
   bash: 'bash',
   grep: 'grep',
+  dot: 'graphviz',
 };
 
 /** The programs a command runs: its first word, and what `ip netns exec NS` runs inside. */

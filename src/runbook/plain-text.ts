@@ -21,6 +21,11 @@ export function checkPlainText(value: string): string | undefined {
 /** `value` with control characters shown as \u escapes, and cut short: safe to print in a message. */
 export function printable(value: string): string {
   if (value.length > 80) return `${printable(value.slice(0, 40))}… (${value.length} characters)`;
+  return escapeControls(value);
+}
+
+/** `value` with control and invisible characters shown as \u escapes, whole: safe to draw. */
+export function escapeControls(value: string): string {
   return value.replace(controlCharacters, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
 }
 

@@ -1,0 +1,87 @@
+import { exitCodeFor, RunbookError } from '../../errors.js';
+import { createHostExecutor } from '../../exec/host-executor.js';
+import { succeeded } from '../../exec/types.js';
+import { requirePrograms } from '../../host/preflight.js';
+import { forUser } from '../../host/user-command.js';
+import { findRun } from '../../journal/find-run.js';
+import { trustStateDir } from '../../journal/state-dir-trust.js';
+import { printable } from '../../runbook/plain-text.js';
+import { readTopology } from '../../topology/read-topology.js';
+import { renderDot } from '../../topology/render-dot.js';
+import { renderMermaid } from '../../topology/render-mermaid.js';
+import { renderText } from '../../topology/render-text.js';
+import type { CliContext } from '../context.js';
+import { afterInterrupt, withInterruptSignal } from '../signals.js';
+
+export const topologyFormats = ['text', 'mermaid', 'dot', 'svg'] as const;
+
+export interface TopologyOptions {
+  /** One of topologyFormats; commander rejects anything else before this runs. */
+  format: string;
+  json?: boolean;
+  run?: string;
+}
+
+/**
+ * `runbook topology`: the host as the kernel holds it now (namespaces, links, veth pairs, the
+ * bridge, addresses, routes, forwarding and NAT), each piece marked with the run that made it.
+ * Reads only: it changes nothing, takes no lock, and reverts nothing (issue 29).
+ */
+export async function topologyCommand(ctx: CliContext, options: TopologyOptions): Promise<number> {
+  trustStateDir(ctx.stateDir, 'read');
+  const note = (text: string) => ctx.err(`note: ${text}`);
+  const highlight = options.run === undefined ? undefined : findRun(ctx.stateDir, options.run, note).id;
+  const format = options.json === true ? 'json' : options.format;
+  const executor = createHostExecutor();
+  // Said before anything is read: the picture cannot be made without it.
+  if (format === 'svg') requirePrograms(executor, [['dot']], 'runbook topology --format svg (it runs Graphviz)');
+
+  let interrupted = false;
+  const output = await withInterruptSignal(
+    ctx,
+    async (signal) => {
+      const topology = await readTopology({ executor, stateDir: ctx.stateDir, signal, highlight, onNote: note });
+      interrupted = signal.aborted;
+      if (interrupted) return '';
+      if (format !== 'text') for (const why of topology.unreadable) ctx.err(`warning: not drawn: ${printable(why)}`);
+      if (topology.unreadable.length > 0 && process.getuid?.() !== 0)
+        ctx.err(
+          `hint: run it as root to read every namespace and the iptables rules: ${forUser('sudo runbook topology')}`,
+        );
+      if (highlight !== undefined && !topology.runs.some((run) => run.id === highlight))
+        note(`run ${highlight} made or found nothing that is here now: nothing is highlighted`);
+      switch (format) {
+        case 'json':
+          return `${JSON.stringify(topology, null, 2)}\n`;
+        case 'mermaid':
+          return renderMermaid(topology);
+        case 'dot':
+          return renderDot(topology);
+        case 'svg':
+          return renderSvg(renderDot(topology), executor, signal);
+        default:
+          return renderText(topology);
+      }
+    },
+    afterInterrupt.topology,
+  );
+  if (interrupted) return exitCodeFor('interrupted');
+  ctx.out(output.replace(/\n$/, ''));
+  return exitCodeFor('ok');
+}
+
+/** The DOT text laid out by Graphviz: `dot -Tsvg`, the text on its standard input. */
+async function renderSvg(
+  dot: string,
+  executor: ReturnType<typeof createHostExecutor>,
+  signal: AbortSignal,
+): Promise<string> {
+  const result = await executor.run({ argv: ['dot', '-Tsvg'], input: dot, readOnly: true, timeoutMs: 60_000, signal });
+  if (!succeeded(result))
+    throw new RunbookError(
+      'step-failed',
+      `Graphviz could not lay out the topology (dot -Tsvg): ${printable(result.startError ?? result.stderr.trim())}`,
+      { hint: 'try --format dot, and lay it out with another Graphviz' },
+    );
+  return result.stdout;
+}
