@@ -164,7 +164,7 @@ function vethEdges(reading: KernelReading, namespaces: NetNamespace[]): Edge[] {
       const peer = findPeer(reading, ns, link);
       const to =
         peer === undefined
-          ? unnamedEnd(namespaces, drawn, link)
+          ? unseenEnd(reading, namespaces, drawn, link)
           : { namespace: idOf(peer.ns.name), link: peer.link.ifname };
       mine.peer = to;
       const key = JSON.stringify([from, to].map((end) => [end.namespace, end.link]).sort());
@@ -180,22 +180,26 @@ function vethEdges(reading: KernelReading, namespaces: NetNamespace[]): Edge[] {
 }
 
 /**
- * The far end of a veth whose peer is in a namespace that has no name (a process's own, say):
- * drawn as a box of its own, with the peer named by its ifindex, as `ip link` does (`@if7`).
+ * The far end of a veth whose peer was not found: in a namespace that could not be read (its
+ * box is drawn, this end named by its ifindex, as `ip link` does: `@if7`), or in one that has
+ * no name here (a process's own, say), drawn as a box of its own.
  */
-function unnamedEnd(
+function unseenEnd(
+  reading: KernelReading,
   namespaces: NetNamespace[],
   seenFrom: NetNamespace,
   link: IpLink,
 ): { namespace: string; link: string } {
   const nsid = link.link_netnsid;
-  const id = `unnamed:${seenFrom.id}:${nsid ?? '?'}`;
+  const readingOf = reading.namespaces.find((ns) => idOf(ns.name) === seenFrom.id);
+  const named = nsid === undefined ? seenFrom.name : readingOf?.nsids.get(nsid);
+  const id = named !== undefined || nsid === undefined ? idOf(named) : `unnamed:${seenFrom.id}:${nsid}`;
   let box = namespaces.find((n) => n.id === id);
   if (box === undefined) {
     box = {
       id,
       name: undefined,
-      label: `unnamed (nsid ${nsid ?? '?'} in ${seenFrom.label})`,
+      label: `unnamed (nsid ${nsid} in ${seenFrom.label})`,
       provenance: unknown,
       links: [],
       routes: [],
@@ -209,7 +213,7 @@ function unnamedEnd(
       name,
       ifindex: link.link_index ?? 0,
       kind: 'veth',
-      up: false,
+      up: undefined,
       master: undefined,
       peer: { namespace: seenFrom.id, link: link.ifname },
       addresses: [],

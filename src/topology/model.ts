@@ -39,7 +39,8 @@ export interface Link {
   ifindex: number;
   /** veth, bridge, loopback, ether, … (the kernel's info_kind, else its link type). */
   kind: string;
-  up: boolean;
+  /** undefined: not known (the far end of a veth in a namespace that could not be read). */
+  up: boolean | undefined;
   /** The bridge this link is a port of. */
   master: string | undefined;
   /** A veth's other end. */
@@ -117,4 +118,9 @@ export function isHighlighted(topology: Pick<Topology, 'highlight'>, provenance:
 export function titleOf(topology: Pick<Topology, 'host'>, ns: NetNamespace): string {
   if (ns.id === 'host') return topology.host.sandbox === undefined ? 'host' : `host (sandbox ${topology.host.sandbox})`;
   return ns.name === undefined ? ns.label : `namespace ${ns.label}`;
+}
+
+/** "veth UP", "bridge DOWN", or just "veth" when its state is not known. */
+export function kindAndState(link: Pick<Link, 'kind' | 'up'>): string {
+  return link.up === undefined ? `${link.kind}, not read` : `${link.kind} ${link.up ? 'UP' : 'DOWN'}`;
 }

@@ -100,9 +100,10 @@ async function readNamespace(reader: Reader, name: string | undefined): Promise<
     run(reader, ip('-j', '-d', 'addr', 'show')),
     run(reader, ip('-j', 'route', 'show')),
   ]);
+  const failures: Array<{ what: string; reason: string }> = [];
   const parsed = <T>(outcome: Outcome, what: string): T | undefined => {
     const value = outcome.ok ? parseJson<T>(outcome.stdout) : undefined;
-    if (value === undefined) reading.unreadable.push(`its ${what} could not be read: ${reasonOf(outcome)}`);
+    if (value === undefined) failures.push({ what, reason: reasonOf(outcome) });
     return value;
   };
   reading.links = parsed<IpLink[]>(links, 'links') ?? [];
@@ -112,6 +113,10 @@ async function readNamespace(reader: Reader, name: string | undefined): Promise<
     for (const { nsid, name: peer } of parsed<Array<{ nsid?: number; name?: string }>>(ids, 'namespace ids') ?? [])
       if (nsid !== undefined) reading.nsids.set(nsid, peer);
   }
+  // Said once when nothing could be read for one reason (not entered, say).
+  const reasons = new Set(failures.map((f) => f.reason));
+  if (failures.length > 1 && reasons.size === 1) reading.unreadable.push(`it could not be read: ${[...reasons][0]}`);
+  else for (const { what, reason } of failures) reading.unreadable.push(`its ${what} could not be read: ${reason}`);
   return reading;
 }
 

@@ -1,5 +1,13 @@
 import { escapeControls } from '../runbook/plain-text.js';
-import { describeProvenance, markOf, titleOf, type Link, type NetNamespace, type Topology } from './model.js';
+import {
+  describeProvenance,
+  markOf,
+  titleOf,
+  type Link,
+  type NetNamespace,
+  type Topology,
+  kindAndState,
+} from './model.js';
 import type { Provenance } from './provenance.js';
 import { grey, lookOf, runColours, text as textColour, white } from './style.js';
 
@@ -121,7 +129,7 @@ function linkTable(topology: Topology, link: Link): string {
   const faded = look.faded ? ` COLOR="${grey}"` : '';
   const rows = [
     `<TR><TD ALIGN="LEFT"><FONT${faded}><B>${html(link.name)}</B></FONT></TD><TD ALIGN="RIGHT">${small(markOf(topology, link.provenance), look.faded)}</TD></TR>`,
-    `<TR><TD ALIGN="LEFT" COLSPAN="2"><FONT POINT-SIZE="9"${faded}>${html(`${link.kind} ${link.up ? 'UP' : 'DOWN'}`)}</FONT></TD></TR>`,
+    `<TR><TD ALIGN="LEFT" COLSPAN="2"><FONT POINT-SIZE="9"${faded}>${html(kindAndState(link))}</FONT></TD></TR>`,
     ...link.addresses.map((address) => {
       const alook = lookOf(topology, address.provenance);
       return `<TR><TD ALIGN="LEFT" BGCOLOR="${alook.fill}"><FONT${alook.faded ? ` COLOR="${grey}"` : ''}>${html(address.address)}</FONT></TD><TD ALIGN="RIGHT" BGCOLOR="${alook.fill}">${small(markOf(topology, address.provenance), alook.faded)}</TD></TR>`;

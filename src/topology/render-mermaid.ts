@@ -1,5 +1,5 @@
 import { escapeControls } from '../runbook/plain-text.js';
-import { markOf, titleOf, type Topology } from './model.js';
+import { markOf, titleOf, type Topology, kindAndState } from './model.js';
 import type { Provenance } from './provenance.js';
 import { lookOf } from './style.js';
 
@@ -31,7 +31,7 @@ export function renderMermaid(topology: Topology): string {
       const id = idOf(linkKey(ns.id, link.name));
       const lines = [
         `<b>${text(link.name)}</b> · ${text(markOf(topology, link.provenance))}`,
-        text(`${link.kind} ${link.up ? 'UP' : 'DOWN'}`),
+        text(kindAndState(link)),
         ...link.addresses.map((a) => text(`${a.address} · ${markOf(topology, a.provenance)}`)),
       ];
       out.push(`    ${id}["${lines.join('<br/>')}"]`);

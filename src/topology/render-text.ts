@@ -1,5 +1,5 @@
 import { escapeControls } from '../runbook/plain-text.js';
-import { isHighlighted, markOf, titleOf, type Link, type NetNamespace, type Topology } from './model.js';
+import { isHighlighted, markOf, titleOf, type Link, type NetNamespace, type Topology, kindAndState } from './model.js';
 import type { Provenance } from './provenance.js';
 
 /**
@@ -72,7 +72,7 @@ function namespaceLines(topology: Topology, ns: NetNamespace, mark: (p: Provenan
 }
 
 function linkText(topology: Topology, link: Link): string {
-  const facts = [`${link.kind} ${link.up ? 'UP' : 'DOWN'}`];
+  const facts = [kindAndState(link)];
   if (link.peer !== undefined) {
     const peerNs = topology.namespaces.find((n) => n.id === link.peer?.namespace);
     const here = topology.namespaces.find((n) => n.links.includes(link));

@@ -67,6 +67,20 @@ describe('buildTopology: the picture from the kernel and the journals (issue 29)
     });
   });
 
+  it('draws a cable to a namespace that could not be read to its box, the far end by number', () => {
+    const reading = singleContainerReading();
+    const lan = reading.namespaces[2];
+    if (lan === undefined) throw new Error('no lan');
+    lan.links = [];
+    lan.unreadable.push('it could not be read: Operation not permitted');
+    const topology = build(reading);
+    expect(topology.edges[0]).toMatchObject({ from: { link: 'enp0s8' }, to: { namespace: 'netns:lan', link: 'if2' } });
+    expect(topology.namespaces.find((n) => n.id === 'netns:lan')?.links).toMatchObject([
+      { name: 'if2', up: undefined },
+    ]);
+    expect(topology.namespaces.some((n) => n.id.startsWith('unnamed:'))).toBe(false);
+  });
+
   it('marks each piece with the run that made it, and the rest unknown', () => {
     const run = singleContainerRun();
     const topology = build(singleContainerReading(), Ledger.of([run]));
