@@ -6,6 +6,9 @@
 #   iproute2 (ip), iputils-ping (ping), iptables, util-linux (unshare, nsenter, taskset),
 #   procps (sysctl): what the runbooks and sandbox hosts use.
 #   zsh: the completion tests drive the zsh script too.
+#   graphviz (dot), fonts-dejavu-core: `runbook topology --format svg` lays its picture out with
+#   dot, in DejaVu Sans Mono (the pictures in docs/ are compared with what this dot draws);
+#   librsvg2-bin (rsvg-convert): the test that opens that SVG as an image.
 #   ansible-core, openssh-server, openssh-client: the fleet test (test/fleet) applies runbooks
 #   with ansible-playbook over real SSH to sshds it starts inside sandbox hosts.
 set -euo pipefail
@@ -17,7 +20,7 @@ fi
 
 apt-get update
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-  iproute2 iputils-ping iptables util-linux procps zsh
+  iproute2 iputils-ping iptables util-linux procps zsh graphviz fonts-dejavu-core librsvg2-bin
 
 # Installing openssh-server must never start this machine's own sshd: a policy-rc.d that
 # answers 101 ("action forbidden") stops the package scripts from starting it. One that is

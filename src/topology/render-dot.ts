@@ -32,7 +32,7 @@ const font = 'DejaVu Sans Mono';
 export function renderDot(topology: Topology): string {
   const out: string[] = [
     'digraph topology {',
-    `  graph [rankdir=TB, newrank=true, fontname="${font}", fontsize=11, nodesep=0.25, ranksep=0.3, tooltip="runbook topology"];`,
+    `  graph [rankdir=TB, newrank=true, fontname="${font}", fontsize=11, nodesep=0.25, ranksep=0.3, pad=0.2, tooltip="runbook topology"];`,
     `  node [fontname="${font}", fontsize=10, shape=plain];`,
     `  edge [fontname="${font}", fontsize=9, color="${grey}"];`,
   ];
@@ -136,7 +136,7 @@ function linkTable(topology: Topology, link: Link): string {
     }),
   ];
   const style = look.dashed ? 'rounded,dashed' : 'rounded';
-  return `<<TABLE BORDER="${look.bold ? 3 : 1}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" STYLE="${style}" BGCOLOR="${look.fill}" COLOR="${look.stroke}">${rows.join('')}</TABLE>>`;
+  return `<<TABLE BORDER="${look.bold ? 3 : 1}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" STYLE="${style}" BGCOLOR="${look.fill}" COLOR="${look.stroke}">${rows.join('')}</TABLE>>`;
 }
 
 function forwardingTable(topology: Topology, ns: NetNamespace): string {
@@ -151,7 +151,7 @@ function forwardingTable(topology: Topology, ns: NetNamespace): string {
     row(`ip_forward ${forwarding.ipForward ?? '(not read)'}`, forwarding.ipForwardProvenance),
     ...forwarding.rules.map((rule) => row(`${rule.table} ${rule.chain} ${rule.text}`, rule.provenance)),
   ];
-  return `<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" STYLE="rounded" COLOR="${grey}" BGCOLOR="${white}">${rows.join('')}</TABLE>>`;
+  return `<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" STYLE="rounded" COLOR="${grey}" BGCOLOR="${white}">${rows.join('')}</TABLE>>`;
 }
 
 function legend(topology: Topology): string[] {

@@ -84,6 +84,17 @@ describe('runbook completion bash', () => {
     expect(bash('runbook', 'journal', '--state-dir', stateDir, '20261129T10')).toEqual(['20261129T100000.000Z-aaaa']);
   });
 
+  it("completes topology's formats and the run ids its --run highlights", () => {
+    expect(bash('runbook', 'topology', '--format', '')).toEqual(['text', 'mermaid', 'dot', 'svg']);
+    // Each command's own choices for a flag they share; a global option's anywhere.
+    expect(bash('runbook', 'graph', 'single-container', '--format', '')).toEqual(['mermaid', 'json']);
+    expect(bash('runbook', 'topology', '--log-level', 'd')).toEqual(['debug']);
+    expect(bash('runbook', '--state-dir', stateDir, 'topology', '--run', '')).toEqual([
+      '20261129T110000.000Z-bbbb',
+      '20261129T100000.000Z-aaaa',
+    ]);
+  });
+
   it('offers nothing, rather than an error, for an unknown runbook or an unreadable state dir', () => {
     expect(bash('runbook', 'run', 'nosuch', '--until', '')).toEqual([]);
     expect(bash('runbook', '--state-dir', '/proc/1/nonexistent', 'resume', '')).toEqual([]);
@@ -120,5 +131,9 @@ words=("$@"); CURRENT=$#; _runbook`;
     expect(zsh('runbook', '--state-dir', stateDir, 'resume', '')).toContain(
       '20261129T110000.000Z-bbbb 20261129T100000.000Z-aaaa',
     );
+    expect(zsh('runbook', '--state-dir', stateDir, 'topology', '--run', '')).toContain('20261129T110000.000Z-bbbb');
+    expect(zsh('runbook', 'graph', 'single-container', '--format', '')).toContain('mermaid json');
+    expect(zsh('runbook', 'topology', '--format', '')).toContain('text mermaid dot svg');
+    expect(zsh('runbook', '--log-level', '')).toContain('trace debug');
   });
 });

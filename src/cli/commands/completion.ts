@@ -104,23 +104,27 @@ function shapes(program: Command): CommandShape[] {
   return walk(program, 'runbook');
 }
 
-/** Options that take a value (the next word is theirs), and the values of those that have choices. */
+/**
+ * Options that take a value (the next word is theirs), and the values of those that have
+ * choices, by command path and flag ("runbook graph --format"): two commands may give the same
+ * flag different choices (graph's and topology's --format).
+ */
 function valueOptions(program: Command): { valued: string[]; choices: Record<string, string[]> } {
   const valued = new Set<string>();
   const choices: Record<string, string[]> = {};
   const help = new Help();
-  const walk = (command: Command) => {
+  const walk = (command: Command, path: string) => {
     for (const option of help.visibleOptions(command)) {
       if (!option.required && !option.optional) continue;
       for (const flag of [option.short, option.long]) {
         if (flag === undefined) continue;
         valued.add(flag);
-        if (option.argChoices) choices[flag] = option.argChoices;
+        if (option.argChoices) choices[`${path} ${flag}`] = option.argChoices;
       }
     }
-    help.visibleCommands(command).forEach(walk);
+    for (const sub of help.visibleCommands(command)) walk(sub, `${path} ${sub.name()}`);
   };
-  walk(program);
+  walk(program, 'runbook');
   return { valued: [...valued].sort(), choices };
 }
 
@@ -179,13 +183,16 @@ _runbook() {
     --state-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     --in) words=$("\${ask[@]}" sandboxes 2>/dev/null) ;;
     --until) words=$("\${ask[@]}" steps "$runbook" 2>/dev/null) ;;
+    --run) words=$("\${ask[@]}" runs 2>/dev/null) ;;
     --set)
       COMPREPLY=($(compgen -S = -W "$("\${ask[@]}" params "$runbook" 2>/dev/null)" -- "$cur"))
       compopt -o nospace 2>/dev/null
       return ;;
     *)
-      if [[ -n \${_runbook_choices[$prev]} ]]; then
-        words=\${_runbook_choices[$prev]}
+      # The command's own choices for the flag, else the global option's.
+      local choices=\${_runbook_choices["$cmd $prev"]:-\${_runbook_choices["runbook $prev"]}}
+      if [[ -n $choices ]]; then
+        words=$choices
       elif [[ $_runbook_valued == *" $prev "* ]]; then
         return
       elif [[ $cur == -* ]]; then
@@ -268,10 +275,12 @@ _runbook() {
     --state-dir) _files -/; return ;;
     --in) found=(\${(f)"$("\${ask[@]}" sandboxes 2>/dev/null)"}) ;;
     --until) found=(\${(f)"$("\${ask[@]}" steps "$runbook" 2>/dev/null)"}) ;;
+    --run) found=(\${(f)"$("\${ask[@]}" runs 2>/dev/null)"}) ;;
     --set) found=(\${(f)"$("\${ask[@]}" params "$runbook" 2>/dev/null)"}); compadd -S '=' -- $found; return ;;
     *)
-      if [[ -n \${_runbook_choices[$prev]} ]]; then
-        found=(\${=_runbook_choices[$prev]})
+      local choices=\${_runbook_choices[$cmd $prev]:-\${_runbook_choices[runbook $prev]}}
+      if [[ -n $choices ]]; then
+        found=(\${=choices})
       elif [[ $_runbook_valued == *" $prev "* ]]; then
         return 1
       elif [[ $cur == -* ]]; then
