@@ -88,6 +88,7 @@ Examples:
   sudo runbook run single-container --sandbox --set container=web1 --set container_cidr=172.16.0.9/24 --set gateway=172.16.0.9
   runbook runs                                  every run and its status
   runbook journal latest                        what the latest run did, command by command
+  sudo runbook topology                         the host as the kernel holds it, and which run made what
 
 ${runExitCodes}`,
     );

@@ -1,6 +1,6 @@
 import { exitCodeFor, RunbookError } from '../../errors.js';
 import { createHostExecutor } from '../../exec/host-executor.js';
-import { succeeded } from '../../exec/types.js';
+import { succeeded, type Executor } from '../../exec/types.js';
 import { requirePrograms } from '../../host/preflight.js';
 import { forUser } from '../../host/user-command.js';
 import { findRun } from '../../journal/find-run.js';
@@ -32,7 +32,7 @@ export async function topologyCommand(ctx: CliContext, options: TopologyOptions)
   const note = (text: string) => ctx.err(`note: ${text}`);
   const highlight = options.run === undefined ? undefined : findRun(ctx.stateDir, options.run, note).id;
   const format = options.json === true ? 'json' : options.format;
-  const executor = createHostExecutor();
+  const executor = logged(ctx, createHostExecutor());
   // Said before anything is read: the picture cannot be made without it.
   if (format === 'svg') requirePrograms(executor, [['dot']], 'runbook topology --format svg (it runs Graphviz)');
 
@@ -70,12 +70,21 @@ export async function topologyCommand(ctx: CliContext, options: TopologyOptions)
   return exitCodeFor('ok');
 }
 
+/** With --verbose, each command read with is logged when it ends (as `check` logs its commands). */
+function logged(ctx: CliContext, executor: Executor): Executor {
+  if (!ctx.debugEnabled) return executor;
+  return {
+    ...executor,
+    run: async (request) => {
+      const result = await executor.run(request);
+      ctx.logger.debug({ argv: request.argv, exitCode: result.exitCode, durationMs: result.durationMs }, 'command');
+      return result;
+    },
+  };
+}
+
 /** The DOT text laid out by Graphviz: `dot -Tsvg`, the text on its standard input. */
-async function renderSvg(
-  dot: string,
-  executor: ReturnType<typeof createHostExecutor>,
-  signal: AbortSignal,
-): Promise<string> {
+async function renderSvg(dot: string, executor: Executor, signal: AbortSignal): Promise<string> {
   const result = await executor.run({ argv: ['dot', '-Tsvg'], input: dot, readOnly: true, timeoutMs: 60_000, signal });
   if (!succeeded(result))
     throw new RunbookError(
