@@ -54,6 +54,28 @@ describe('buildTopology: the picture from the kernel and the journals (issue 29)
     expect(ceth9?.peer?.namespace).toMatch(/^unnamed:/);
   });
 
+  it('joins a pair whose two ends are both still in the host (before one end moves)', () => {
+    const reading = singleContainerReading();
+    const host = reading.namespaces[0];
+    if (host === undefined) throw new Error('no host');
+    host.links = [
+      ...host.links.filter((l) => l.ifname !== 'veth1'),
+      veth(5, 'ceth1', { ifindex: 6 }),
+      veth(6, 'veth1', { ifindex: 5 }),
+    ];
+    const topology = build(reading);
+    expect(
+      topology.edges.filter((e) => e.kind === 'veth' && e.from.namespace === 'host' && e.to.namespace === 'host'),
+    ).toEqual([
+      {
+        kind: 'veth',
+        from: { namespace: 'host', link: 'ceth1' },
+        to: { namespace: 'host', link: 'veth1' },
+        provenance: { kind: 'unknown' },
+      },
+    ]);
+  });
+
   it('draws a peer in a namespace that has no name as a box of its own', () => {
     const reading = singleContainerReading();
     reading.namespaces[0]?.links.push(veth(9, 'vethpod', { ifindex: 4, nsid: 7 }));
