@@ -36,6 +36,8 @@ export const stateDirUse: Readonly<Record<string, StateDirUse | ((args: readonly
   __complete: (args) => (args[0] === 'runs' || args[0] === 'sandboxes' ? 'read' : 'none'),
   runs: 'read',
   journal: 'read',
+  // Reads the journals to say who made what; changes nothing, locks nothing (issue 29).
+  topology: 'read',
   // Appends its record to audit.ndjson, and may cache the plan; changes nothing on the host.
   check: 'write',
   run: 'write',

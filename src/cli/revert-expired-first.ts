@@ -17,7 +17,7 @@ import { forUser } from '../host/user-command.js';
 /** Commands that change the host or the runs: they revert a due run first, or do not run at all. */
 const revertsFirst: ReadonlySet<string> = new Set(['run', 'resume', 'rollback', 'confirm']);
 /** Commands that read runs or the host, and change neither: they say a run awaits its revert. */
-const reportsDue: ReadonlySet<string> = new Set(['check', 'runs', 'journal']);
+const reportsDue: ReadonlySet<string> = new Set(['check', 'runs', 'journal', 'topology']);
 
 /** The runs of this host whose marker says their deadline has passed (no journal read). */
 export async function dueHere(store: RunStore, now = Date.now()): Promise<PendingConfirmation[]> {

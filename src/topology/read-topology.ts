@@ -1,5 +1,6 @@
 import type { Executor } from '../exec/types.js';
 import { currentHost } from '../host/identity.js';
+import type { RunStore } from '../store/run-store.js';
 import { buildTopology } from './build.js';
 import type { Topology } from './model.js';
 import { Ledger } from './provenance.js';
@@ -8,8 +9,8 @@ import { readRunsHere } from './runs-here.js';
 
 export interface ReadTopologyOptions {
   executor: Executor;
-  /** The state dir whose journals say who made what. */
-  stateDir: string;
+  /** The state dir whose journals say who made what, as the door opened it. */
+  store: RunStore;
   signal?: AbortSignal | undefined;
   /** A run id whose objects the picture highlights (`--run`). */
   highlight?: string | undefined;
@@ -24,6 +25,6 @@ export interface ReadTopologyOptions {
  */
 export async function readTopology(options: ReadTopologyOptions): Promise<Topology> {
   const reading = await readKernel(options.executor, options.signal);
-  const ledger = Ledger.of(readRunsHere(options.stateDir, options.onNote ?? (() => undefined)));
+  const ledger = Ledger.of(readRunsHere(options.store, options.onNote ?? (() => undefined)));
   return buildTopology({ reading, ledger, host: currentHost(), highlight: options.highlight });
 }

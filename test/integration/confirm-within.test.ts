@@ -305,6 +305,7 @@ describe('run --confirm-within', () => {
         ['runs', '--json'],
         ['journal', id],
         ['check', 'single-container', '--json'],
+        ['topology', '--format', 'dot'],
       ]) {
         const read = await host.runbook([...sd(stateDir), ...args]);
         expectOk(read);

@@ -45,6 +45,7 @@ const callsOf = (runId: string): Record<string, string[][]> => ({
     ['journal', 'latest'],
     ['journal', runId, '--verify'],
   ],
+  topology: [['topology'], ['topology', '--run', runId, '--format', 'dot']],
   check: [['check', 'single-container']],
   run: [
     ['run', 'single-container'],

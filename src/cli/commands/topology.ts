@@ -3,8 +3,6 @@ import { createHostExecutor } from '../../exec/host-executor.js';
 import { succeeded, type Executor } from '../../exec/types.js';
 import { requirePrograms } from '../../host/preflight.js';
 import { forUser } from '../../host/user-command.js';
-import { findRun } from '../../journal/find-run.js';
-import { trustStateDir } from '../../journal/state-dir-trust.js';
 import { printable } from '../../runbook/plain-text.js';
 import { readTopology } from '../../topology/read-topology.js';
 import { renderDot } from '../../topology/render-dot.js';
@@ -28,9 +26,9 @@ export interface TopologyOptions {
  * Reads only: it changes nothing, takes no lock, and reverts nothing (issue 29).
  */
 export async function topologyCommand(ctx: CliContext, options: TopologyOptions): Promise<number> {
-  trustStateDir(ctx.stateDir, 'read');
+  const { store } = ctx; // opened for reading by the door: topology writes nothing there
   const note = (text: string) => ctx.err(`note: ${text}`);
-  const highlight = options.run === undefined ? undefined : findRun(ctx.stateDir, options.run, note).id;
+  const highlight = options.run === undefined ? undefined : store.findRun(options.run, note).id;
   const format = options.json === true ? 'json' : options.format;
   const executor = logged(ctx, createHostExecutor());
   // Said before anything is read: the picture cannot be made without it.
@@ -40,7 +38,7 @@ export async function topologyCommand(ctx: CliContext, options: TopologyOptions)
   const output = await withInterruptSignal(
     ctx,
     async (signal) => {
-      const topology = await readTopology({ executor, stateDir: ctx.stateDir, signal, highlight, onNote: note });
+      const topology = await readTopology({ executor, store, signal, highlight, onNote: note });
       interrupted = signal.aborted;
       if (interrupted) return '';
       if (format !== 'text') for (const why of topology.unreadable) ctx.err(`warning: not drawn: ${printable(why)}`);
