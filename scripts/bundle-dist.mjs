@@ -14,11 +14,12 @@ const dist = path.join(root, 'dist');
 
 // Chunk names carry a content hash: drop the previous build's, never anything else.
 for (const file of readdirSync(dist)) {
-  if (/^runbook-cli(-chunk-[A-Z0-9]+)?\.mjs(\.map)?$/.test(file)) rmSync(path.join(dist, file));
+  if (/^runbook-(cli|cni)(-chunk-[A-Z0-9]+)?\.mjs(\.map)?$/.test(file)) rmSync(path.join(dist, file));
 }
 
 await build({
-  entryPoints: { 'runbook-cli': path.join(dist, 'cli', 'main.js') },
+  // runbook-cni: the CNI plugin's entry (bin/runbook.js, installed as runbook-cni), sharing the chunks.
+  entryPoints: { 'runbook-cli': path.join(dist, 'cli', 'main.js'), 'runbook-cni': path.join(dist, 'cni', 'main.js') },
   outdir: dist,
   outExtension: { '.js': '.mjs' },
   chunkNames: 'runbook-cli-chunk-[hash]',

@@ -11,6 +11,8 @@
 #   librsvg2-bin (rsvg-convert): the test that opens that SVG as an image.
 #   ansible-core, openssh-server, openssh-client: the fleet test (test/fleet) applies runbooks
 #   with ansible-playbook over real SSH to sshds it starts inside sandbox hosts.
+#   podman, containernetworking-plugins, runc, busybox-static: the CNI tests (test/cni) run real
+#   containers on a runbook's network, and the reference bridge plugin beside it (docs/cni.md).
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -29,6 +31,8 @@ policy=/usr/sbin/policy-rc.d
 ours=false
 had_sshd=false
 dpkg -s openssh-server >/dev/null 2>&1 && had_sshd=true
+had_podman=false
+dpkg -s podman >/dev/null 2>&1 && had_podman=true
 # (A kill -9 during the install would leave our policy-rc.d behind; it only says "exit 101" and
 # blocks service starts by package scripts until removed: rm /usr/sbin/policy-rc.d.)
 if [ ! -e "$policy" ]; then
@@ -38,8 +42,13 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ "$ours" = true ] && rm -f "$policy"' EXIT
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-  ansible-core openssh-server openssh-client
+  ansible-core openssh-server openssh-client \
+  podman containernetworking-plugins runc busybox-static
 # Nor at the next boot: the package enables ssh.service; a machine that had no sshd keeps none.
 if [ "$had_sshd" = false ] && command -v systemctl >/dev/null 2>&1; then
   systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
+fi
+# The same for podman's API socket, restart and auto-update units: the tests run podman as a plain command.
+if [ "$had_podman" = false ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable podman.socket podman.service podman-restart.service podman-auto-update.timer podman-auto-update.service >/dev/null 2>&1 || true
 fi

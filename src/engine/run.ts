@@ -48,7 +48,94 @@ export interface RunRunbookResult extends StepsResult {
  * runbook text, parameters, user and host, runs every step, and records how the run ended.
  */
 export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbookResult> {
+  const { runbook, store } = options;
+  const plan = await planOf(options);
+  const lock = await acquireChangeLocks(store, `run ${runbook.spec.name}`, options.executor);
+  try {
+    if (lock.takeoverNote !== undefined) options.onNote?.(lock.takeoverNote);
+    return await runLocked(options, plan);
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * The run itself, for a caller that holds the state dir's lock and the host's already (the CNI
+ * plugin, src/cni/, which waits for them and does more under them than one run).
+ */
+export async function runWhileLocked(
+  options: RunRunbookOptions & { runId?: string | undefined },
+): Promise<RunRunbookResult> {
+  return runLocked(options, await planOf(options));
+}
+
+async function runLocked(
+  options: RunRunbookOptions & { runId?: string | undefined },
+  plan: Plan,
+): Promise<RunRunbookResult> {
   const { runbook, params, store } = options;
+  const runId = options.runId ?? newRunId();
+  const host = currentHost();
+  const journal = store.startRun({
+    type: 'run-start',
+    runId,
+    runbook: runbook.spec.name,
+    runbookFile: runbook.file,
+    runbookHash: runbook.hash,
+    runbookSource: runbook.source,
+    runbookIncludes: runbook.includes,
+    params: { ...params },
+    plan,
+    user: currentUser(),
+    host,
+    engineVersion,
+    stopAfter: options.stopAfter,
+  });
+  try {
+    const result = await executeAndRecord(journal, {
+      plan,
+      executor: options.executor,
+      signal: options.signal,
+      stopAfter: options.stopAfter,
+      onStep: options.onStep,
+      onCommand: options.onCommand,
+    });
+    const provisional =
+      result.status === 'succeeded' && options.confirmWithinMs !== undefined
+        ? await leaveProvisional(journal, {
+            store,
+            runId,
+            host,
+            withinMs: options.confirmWithinMs,
+            executor: options.executor,
+            onUndo: options.onUndo,
+            onCommand: options.onCommand,
+          })
+        : undefined;
+    journal.close();
+    // Still under the lock: nothing else may act on the host between the failure and its undo.
+    const rollback =
+      result.status === 'failed' && options.rollbackOnFailure
+        ? await rollbackWhileLocked({
+            store,
+            runId,
+            // No later run can build on it: the locks have been held since it started.
+            force: true,
+            executor: options.executor,
+            signal: options.signal,
+            onUndo: options.onUndo,
+            onCommand: options.onCommand,
+          })
+        : undefined;
+    return { ...result, runId, rollback, provisional };
+  } finally {
+    journal.close();
+  }
+}
+
+/** The plan to run, checked before anything else: `--until` names a step, every program is installed. */
+async function planOf(options: RunRunbookOptions): Promise<Plan> {
+  const { runbook, params } = options;
   // Imported only when needed: the renderer brings the schema (zod), which a cached plan avoids.
   const plan = options.plan ?? (await import('../runbook/render.js')).renderPlan(runbook.spec, params);
   if (options.stopAfter !== undefined && !plan.steps.some((s) => s.id === options.stopAfter)) {
@@ -57,70 +144,6 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
       `its steps: ${plan.steps.map((s) => s.id).join(', ')}`,
     );
   }
-
   requirePrograms(options.executor, plan.steps.flatMap(commandsOf), `runbook ${runbook.spec.name}`);
-
-  const lock = await acquireChangeLocks(store, `run ${runbook.spec.name}`, options.executor);
-  try {
-    if (lock.takeoverNote !== undefined) options.onNote?.(lock.takeoverNote);
-    const runId = newRunId();
-    const host = currentHost();
-    const journal = store.startRun({
-      type: 'run-start',
-      runId,
-      runbook: runbook.spec.name,
-      runbookFile: runbook.file,
-      runbookHash: runbook.hash,
-      runbookSource: runbook.source,
-      runbookIncludes: runbook.includes,
-      params: { ...params },
-      plan,
-      user: currentUser(),
-      host,
-      engineVersion,
-      stopAfter: options.stopAfter,
-    });
-    try {
-      const result = await executeAndRecord(journal, {
-        plan,
-        executor: options.executor,
-        signal: options.signal,
-        stopAfter: options.stopAfter,
-        onStep: options.onStep,
-        onCommand: options.onCommand,
-      });
-      const provisional =
-        result.status === 'succeeded' && options.confirmWithinMs !== undefined
-          ? await leaveProvisional(journal, {
-              store,
-              runId,
-              host,
-              withinMs: options.confirmWithinMs,
-              executor: options.executor,
-              onUndo: options.onUndo,
-              onCommand: options.onCommand,
-            })
-          : undefined;
-      journal.close();
-      // Still under the lock: nothing else may act on the host between the failure and its undo.
-      const rollback =
-        result.status === 'failed' && options.rollbackOnFailure
-          ? await rollbackWhileLocked({
-              store,
-              runId,
-              // No later run can build on it: the locks have been held since it started.
-              force: true,
-              executor: options.executor,
-              signal: options.signal,
-              onUndo: options.onUndo,
-              onCommand: options.onCommand,
-            })
-          : undefined;
-      return { ...result, runId, rollback, provisional };
-    } finally {
-      journal.close();
-    }
-  } finally {
-    lock.release();
-  }
+  return plan;
 }

@@ -120,6 +120,8 @@ describe('a cached plan', () => {
     'multi-container': [[], ['count=5'], ['count=40', 'bridge=br7']],
     'container-internet': [[], ['count=3', 'internet_ip=198.51.100.7']],
     'forward-filter': [[], ['target=REJECT', 'subnets=192.0.2.0/24']],
+    'cni-bridge': [[], ['netns=/proc/42/ns/net', 'address=10.90.0.7/16', 'gateway=10.90.0.1', 'ifname=net1']],
+    'cni-bridge-network': [[], ['bridge=cni9', 'gateway_cidr=10.90.0.1/16', 'subnet=10.90.0.0/16']],
   };
 
   it('covers every shipped runbook', () => {

@@ -48,6 +48,8 @@ describe('the runbook search path', () => {
     expect(Object.keys(byName)).toEqual([
       'a',
       'b',
+      'cni-bridge',
+      'cni-bridge-network',
       'container-internet',
       'forward-filter',
       'multi-container',

@@ -52,14 +52,17 @@ export function runsCommand(ctx: CliContext, options: { json?: boolean }): numbe
   }
   // Wide enough for every status the runs listed have ("awaiting-confirmation" is the longest).
   const statusWidth = Math.max(12, ...runs.map((r) => r.status.length));
+  // Wide enough for every id and runbook name too (the CNI plugin's ids end with a longer tag).
+  const idWidth = Math.max(26, ...runs.map((r) => r.id.length));
+  const runbookWidth = Math.max(20, ...runs.map((r) => r.runbook.length));
   ctx.out(
-    `${'ID'.padEnd(26)} ${'RUNBOOK'.padEnd(20)} ${'STATUS'.padEnd(statusWidth)} ${'STARTED'.padEnd(24)} FINISHED`,
+    `${'ID'.padEnd(idWidth)} ${'RUNBOOK'.padEnd(runbookWidth)} ${'STATUS'.padEnd(statusWidth)} ${'STARTED'.padEnd(24)} FINISHED`,
   );
   for (const run of runs) {
     // A run awaiting confirmation is reverted at its deadline unless confirmed (issue 15).
     const deadline = run.status === 'awaiting-confirmation' ? `  (confirm by ${run.confirmBy})` : '';
     ctx.out(
-      `${run.id.padEnd(26)} ${run.runbook.padEnd(20)} ${run.status.padEnd(statusWidth)} ${run.started.padEnd(24)} ${run.finished ?? '-'}${deadline}`,
+      `${run.id.padEnd(idWidth)} ${run.runbook.padEnd(runbookWidth)} ${run.status.padEnd(statusWidth)} ${run.started.padEnd(24)} ${run.finished ?? '-'}${deadline}`,
     );
   }
   return ExitCode.ok;

@@ -1,0 +1,21 @@
+import type { Executor } from '../exec/types.js';
+import type { Attachment, AttachmentNames } from './attachment.js';
+import type { NetworkConfig } from './config.js';
+import type { CniRequest } from './request.js';
+
+/** One ADD, DEL or CHECK, with everything its verb needs. */
+export interface CniCall {
+  request: CniRequest;
+  config: NetworkConfig;
+  /** The configuration exactly as it came on stdin: handed on unchanged to the IPAM plugin. */
+  stdin: string;
+  /** The network's state dir (cni-state.ts). */
+  stateDir: string;
+  executor: Executor;
+  /** Aborted by SIGTERM or SIGINT: the engine stops at its next safe point. */
+  signal: AbortSignal;
+  attachment: Attachment;
+  names: AttachmentNames;
+  /** The runs the call made or acted on, for the calls log. */
+  runs: string[];
+}

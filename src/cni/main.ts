@@ -1,0 +1,160 @@
+import { RunbookError, type ErrorCode } from '../errors.js';
+import { createHostExecutor } from '../exec/host-executor.js';
+import { requireNetAdmin } from '../host/privileges.js';
+import { trustStateDir } from '../journal/state-dir-trust.js';
+import { cniAdd } from './add.js';
+import { attachmentNames } from './attachment.js';
+import type { CniCall } from './call.js';
+import { cniCheck } from './check.js';
+import { networkStateDir, recordCall } from './cni-state.js';
+import { parseNetworkConfig, type NetworkConfig } from './config.js';
+import { cniDel } from './del.js';
+import { CniError, cniErrorCodes, errorObject, resultObject, supportedVersions, versionObject } from './protocol.js';
+import { parseRequest, type CniRequest } from './request.js';
+import { acquireChangeLocksWithin } from './wait-for-locks.js';
+
+/**
+ * `runbook-cni`: runbook as a CNI plugin (docs/cni.md). A runtime runs it with no arguments, the
+ * CNI_* variables and the network configuration on stdin; it answers on stdout with the result
+ * (ADD), the version object (VERSION), nothing (DEL, CHECK) or the spec's error object, and
+ * exits 0 or 1. Nothing else ever goes to stdout; nothing goes to stderr either, which the
+ * runtime shows its user.
+ */
+export async function cniMain(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  stdin: () => Promise<string> = readStdin,
+  out: (text: string) => void = (text) => process.stdout.write(text),
+): Promise<number> {
+  const started = performance.now();
+  let cniVersion: string = supportedVersions[supportedVersions.length - 1] as string;
+  let record: ((outcome: 'ok' | CniError) => void) | undefined;
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    const request = parseRequest(env);
+    const text = await stdin();
+    if (request.command === 'VERSION') {
+      out(`${JSON.stringify(versionObject(versionAsked(text) ?? cniVersion))}\n`);
+      return 0;
+    }
+    const config = parseNetworkConfig(text);
+    cniVersion = config.cniVersion;
+    const call = openCall(request, config, text, interrupt.signal);
+    record = (outcome) =>
+      recordCall(call.stateDir, {
+        time: new Date().toISOString(),
+        command: request.command,
+        containerId: request.containerId,
+        ifname: request.ifname,
+        netns: request.netns,
+        runs: call.runs,
+        outcome: outcome === 'ok' ? 'ok' : outcome.code,
+        message: outcome === 'ok' ? undefined : outcome.message,
+        durationMs: Math.round(performance.now() - started),
+      });
+    const result = await underLocks(call, request, config);
+    if (result !== undefined) out(`${JSON.stringify(resultObject(result))}\n`);
+    record('ok');
+    return 0;
+  } catch (thrown) {
+    const error = asCniError(thrown);
+    try {
+      record?.(error);
+    } catch {
+      // The answer to the runtime matters more than the log line.
+    }
+    out(`${JSON.stringify(errorObject(cniVersion, error))}\n`);
+    return 1;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}
+
+/** The network's state dir, trusted, and what the verb needs. */
+function openCall(request: CniRequest, config: NetworkConfig, stdin: string, signal: AbortSignal): CniCall {
+  requireNetAdmin(`the CNI plugin runbook-cni (${request.command})`, 'the runtime must run its plugins as root');
+  const stateDir = networkStateDir(config.stateDir, config.name);
+  trustStateDir(stateDir, 'write');
+  const attachment = { network: config.name, containerId: request.containerId, ifname: request.ifname };
+  return {
+    request,
+    config,
+    stdin,
+    stateDir,
+    executor: createHostExecutor(),
+    signal,
+    attachment,
+    names: attachmentNames(attachment),
+    runs: [],
+  };
+}
+
+/**
+ * ADD and DEL change the host: they wait (bounded) for the state dir's lock and the host's,
+ * and hold them for the whole call. CHECK changes nothing and takes neither.
+ */
+async function underLocks(call: CniCall, request: CniRequest, config: NetworkConfig) {
+  if (request.command === 'CHECK') return void (await cniCheck(call));
+  const locks = await acquireChangeLocksWithin(
+    call.stateDir,
+    `cni ${request.command} ${request.containerId} ${request.ifname}`,
+    call.executor,
+    config.lockTimeoutMs,
+  );
+  try {
+    if (request.command === 'ADD') return await cniAdd(call);
+    await cniDel(call);
+    return undefined;
+  } finally {
+    locks.release();
+  }
+}
+
+/** VERSION's stdin carries the version the runtime speaks; the answer is in it when known. */
+function versionAsked(text: string): string | undefined {
+  try {
+    const asked = (JSON.parse(text) as { cniVersion?: unknown }).cniVersion;
+    return typeof asked === 'string' && /^[0-9]+\.[0-9]+\.[0-9]+$/.test(asked) ? asked : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** runbook's own errors as the spec's: each kind of failure has its code (src/cni/protocol.ts). */
+const codeOfRunbookError: Record<ErrorCode, number> = {
+  'invalid-input': cniErrorCodes.invalidConfig,
+  'not-permitted': cniErrorCodes.notPermitted,
+  locked: cniErrorCodes.tryAgainLater,
+  'journal-damaged': cniErrorCodes.stateUnusable,
+  'wrong-host': cniErrorCodes.stateUnusable,
+  'step-failed': cniErrorCodes.stepFailed,
+  interrupted: cniErrorCodes.tryAgainLater,
+  'untrusted-state-dir': cniErrorCodes.stateUnusable,
+  'io-error': cniErrorCodes.ioFailure,
+  'journal-version': cniErrorCodes.stateUnusable,
+  internal: cniErrorCodes.internal,
+};
+
+function asCniError(error: unknown): CniError {
+  const release = (error as { releaseError?: string } | undefined)?.releaseError;
+  const withRelease = (e: CniError) =>
+    release === undefined ? e : new CniError(e.code, e.message, [e.details, release].filter(Boolean).join('\n'));
+  if (error instanceof CniError) return withRelease(error);
+  if (error instanceof RunbookError)
+    return withRelease(new CniError(codeOfRunbookError[error.code], error.message, error.hint));
+  const message = error instanceof Error ? error.message : String(error);
+  return new CniError(
+    cniErrorCodes.internal,
+    `internal error: ${message}`,
+    error instanceof Error ? error.stack : undefined,
+  );
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
