@@ -38,7 +38,8 @@ export default defineConfig({
         test: {
           name: 'kernel',
           // test/fleet: Ansible over real SSH to sandbox hosts (issue 14; CI installs ansible-core and sshd).
-          include: ['test/integration/**/*.test.ts', 'test/fleet/**/*.test.ts'],
+          // test/cni: the CNI plugin, called directly and by podman (issue 25; CI installs podman).
+          include: ['test/integration/**/*.test.ts', 'test/fleet/**/*.test.ts', 'test/cni/*.test.ts'],
           globalSetup: ['test/setup/build-dist.ts'],
         },
       },

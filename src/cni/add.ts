@@ -1,5 +1,6 @@
 import { runWhileLocked, type RunRunbookResult } from '../engine/run.js';
 import type { StepFailure } from '../engine/execute-steps.js';
+import { atCniPoint } from '../fault/kill-points.js';
 import { newRunId } from '../journal/paths.js';
 import type { LoadedRunbook } from '../runbook/load.js';
 import { bridgeMac, networkRunTag } from './attachment.js';
@@ -44,7 +45,9 @@ export async function cniAdd(call: CniCall): Promise<CniResult> {
   const networkRunbook = config.networkRunbook === undefined ? undefined : await loadCniRunbook(config.networkRunbook);
   checkConfiguredParams(config.params, networkRunbook === undefined ? [runbook] : [runbook, networkRunbook]);
 
+  atCniPoint('before-ipam');
   const lease = config.ipam === undefined ? undefined : await ipamAdd(call.request, config, call.stdin);
+  atCniPoint('after-ipam');
   let holdsLease = lease !== undefined;
   try {
     const offered = offeredValues(call, lease);

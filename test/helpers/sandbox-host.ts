@@ -55,9 +55,16 @@ export class SandboxHost {
     readonly pid: number,
   ) {}
 
-  static async create(options: { setUp?: boolean } = {}): Promise<SandboxHost> {
+  /**
+   * `tmpfs`: existing directories given a private tmpfs first (before the tutorial's set-up), so
+   * that what programs write there (podman's /run and /var/lib) stays in the sandbox.
+   */
+  static async create(options: { setUp?: boolean; tmpfs?: readonly string[] } = {}): Promise<SandboxHost> {
     const setup = options.setUp === false ? tutorialHostSetup.slice(0, 3) : tutorialHostSetup;
-    const script = [...setup.map((argv) => toShellLine(argv)), 'echo ready', 'exec sleep 3600'].join(' && ');
+    const [rprivate, ...rest] = setup;
+    const privateDirs = (options.tmpfs ?? []).map((dir) => ['mount', '-t', 'tmpfs', 'tmpfs', dir]);
+    const lines = [rprivate as readonly string[], ...privateDirs, ...rest].map((argv) => toShellLine(argv));
+    const script = [...lines, 'echo ready', 'exec sleep 3600'].join(' && ');
     const holder = execa('unshare', ['--net', '--mount', '--propagation', 'private', '--', 'bash', '-c', script], {
       stdin: 'ignore',
       reject: false,
