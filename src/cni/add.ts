@@ -48,7 +48,8 @@ export async function cniAdd(call: CniCall): Promise<CniResult> {
   atCniPoint('before-ipam');
   const lease = config.ipam === undefined ? undefined : await ipamAdd(call.request, config, call.stdin);
   atCniPoint('after-ipam');
-  let holdsLease = lease !== undefined;
+  // Whether a failure from here on releases the address: not while an interface may hold it.
+  let releaseOnFailure = lease !== undefined;
   try {
     const offered = offeredValues(call, lease);
     if (networkRunbook !== undefined) await ensureNetwork(call, networkRunbook, offered);
@@ -67,14 +68,14 @@ export async function cniAdd(call: CniCall): Promise<CniResult> {
     if (run.status !== 'succeeded') {
       // Released only once nothing holds the address: the run never changed anything, or its
       // rollback finished. An interrupted run keeps it until the runtime's DEL.
-      holdsLease = lease !== undefined && !undoneCompletely(run);
+      releaseOnFailure = lease !== undefined && undoneCompletely(run);
       throw runFailed(run, runbook.spec.name);
     }
     // The bridge's hardware address is known when the network runbook fixes it (and its check refuses any other).
     const fixedBridgeMac = networkRunbook !== undefined && Object.hasOwn(networkRunbook.spec.parameters, 'bridge_mac');
     return resultOf(call, params, lease, fixedBridgeMac ? offered.bridge_mac : undefined);
   } catch (error) {
-    if (holdsLease && lease !== undefined) await releaseAfterFailure(call, error);
+    if (releaseOnFailure) await releaseAfterFailure(call, error);
     throw error;
   }
 }

@@ -144,11 +144,22 @@ export class CniHost {
       .sort();
   }
 
-  /** The host's network state (sandbox-host.ts's snapshot) plus its iptables rules. */
+  /**
+   * The host's network state (sandbox-host.ts's snapshot) plus its iptables rules. Without the
+   * carrier: a bridge's follows its ports with a delay of up to a second (the kernel's
+   * linkwatch), so the same host would read as two; a port left behind shows as a link anyway.
+   */
   async snapshot(): Promise<{ kernel: Record<string, unknown>; iptables: string[] }> {
     const rules = await this.host.exec(['bash', '-c', 'iptables -w 5 -t nat -S && iptables -w 5 -t filter -S']);
     if (rules.exitCode !== 0) throw new Error(`iptables -S failed: ${rules.stderr}`);
-    return { kernel: await this.host.snapshot(), iptables: rules.stdout.split('\n').filter(Boolean).sort() };
+    const kernel = await this.host.snapshot();
+    for (const [key, state] of Object.entries(kernel)) {
+      if (key === 'namespaces') continue;
+      const { links, routes } = state as { links: Array<{ flags: string[] }>; routes: string[] };
+      for (const link of links) link.flags = link.flags.filter((f) => f !== 'NO-CARRIER' && f !== 'LOWER_UP');
+      (state as { routes: string[] }).routes = routes.map((r) => r.replace(/"flags":\["linkdown"\]/, '"flags":[]'));
+    }
+    return { kernel, iptables: rules.stdout.split('\n').filter(Boolean).sort() };
   }
 
   dispose(): void {
