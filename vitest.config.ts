@@ -28,6 +28,7 @@ export default defineConfig({
             'test/docs/**/*.test.ts',
             'test/cli/**/*.test.ts',
             'test/topology/**/*.test.ts',
+            'test/cni/unit/**/*.test.ts',
           ],
           // A few unit tests run the built CLI (completion, show): no root, no kernel.
           globalSetup: ['test/setup/build-dist.ts'],

@@ -76,8 +76,8 @@ export interface CallRecord {
   netns: string;
   /** The runs the call made or acted on. */
   runs: string[];
-  /** "ok", or the error code the runtime got. */
-  outcome: 'ok' | number;
+  /** "ok", or the error code the runtime got; "started" for an ADD about to act (one killed shows no end). */
+  outcome: 'started' | 'ok' | number;
   message?: string | undefined;
   durationMs: number;
 }

@@ -27,7 +27,7 @@ export async function cniMain(
 ): Promise<number> {
   const started = performance.now();
   let cniVersion: string = supportedVersions[supportedVersions.length - 1] as string;
-  let record: ((outcome: 'ok' | CniError) => void) | undefined;
+  let record: ((outcome: 'started' | 'ok' | CniError) => void) | undefined;
   const interrupt = new AbortController();
   const onSignal = () => interrupt.abort();
   process.on('SIGTERM', onSignal);
@@ -50,10 +50,12 @@ export async function cniMain(
         ifname: request.ifname,
         netns: request.netns,
         runs: call.runs,
-        outcome: outcome === 'ok' ? 'ok' : outcome.code,
-        message: outcome === 'ok' ? undefined : outcome.message,
+        outcome: typeof outcome === 'string' ? outcome : outcome.code,
+        message: typeof outcome === 'string' ? undefined : outcome.message,
         durationMs: Math.round(performance.now() - started),
       });
+    // An ADD killed half-way (its journal may not have begun) still shows in the log.
+    if (request.command === 'ADD') record('started');
     const result = await underLocks(call, request, config);
     if (result !== undefined) out(`${JSON.stringify(resultObject(result))}\n`);
     record('ok');
