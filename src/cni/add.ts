@@ -40,9 +40,10 @@ export async function cniAdd(call: CniCall): Promise<CniResult> {
   // What a killed or failed ADD left (its runtime should have called DEL): undone before anything new.
   await undoAttachmentRuns(call, earlier);
 
-  const runbook = await loadCniRunbook(config.runbook);
+  const runbook = await loadCniRunbook(config.runbook, stateDir);
   checkContainerRunbook(runbook);
-  const networkRunbook = config.networkRunbook === undefined ? undefined : await loadCniRunbook(config.networkRunbook);
+  const networkRunbook =
+    config.networkRunbook === undefined ? undefined : await loadCniRunbook(config.networkRunbook, stateDir);
   checkConfiguredParams(config.params, networkRunbook === undefined ? [runbook] : [runbook, networkRunbook]);
 
   atCniPoint('before-ipam');

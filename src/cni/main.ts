@@ -86,7 +86,8 @@ function openCall(request: CniRequest, config: NetworkConfig, stdin: string, sig
     config,
     stdin,
     stateDir,
-    executor: createHostExecutor(),
+    // Every command on the light spawn path, execa never loaded (src/exec/fast-spawn.ts says why).
+    executor: createHostExecutor({ light: true }),
     signal,
     attachment,
     names: attachmentNames(attachment),

@@ -1,8 +1,10 @@
+import { RunbookError } from '../errors.js';
 import { currentHost } from '../host/identity.js';
 import type { LoadedRunbook } from '../runbook/load.js';
 import { readIncludeFromDisk, resolveRunbookFile } from '../runbook/locate.js';
 import type { ParamValues } from '../runbook/params.js';
 import type { Plan } from '../runbook/plan.js';
+import { prepareRunbookCached } from '../runbook/prepare-cached.js';
 import { findRunbook, readRunbookText, runbookSearchPath, untrustedReason } from '../runbook/search-path.js';
 import { CniError, cniErrorCodes } from './protocol.js';
 
@@ -27,17 +29,32 @@ export const containerParams = [
 export const networkParams = ['bridge_mac', 'gateway_cidr', 'subnet'] as const;
 
 /**
- * Finds and parses a runbook the configuration names. A name is looked up on $RUNBOOK_PATH
- * (the runtime's environment) and among the shipped runbooks, never in the runtime's current
+ * Finds and reads a runbook the configuration names. A name is looked up on $RUNBOOK_PATH (the
+ * runtime's environment) and among the shipped runbooks, never in the runtime's current
  * directory (whatever it is, it is not where a network's configuration points); an absolute
  * path is used as given. Parse errors are the spec's "invalid network config".
+ *
+ * Every call of a network reads the same runbooks: they come from the plan cache of the
+ * network's state dir (src/runbook/plan-cache.ts, keyed by the file's text, trusted like a
+ * journal), so that only the first call parses YAML and validates it — which took a fifth of an
+ * ADD (docs/cni.md). A runbook with a parameter that has no default has no plan to cache, and
+ * is parsed every time.
  */
-export async function loadCniRunbook(nameOrPath: string): Promise<LoadedRunbook> {
-  const { parseRunbook } = await import('../runbook/load.js');
-  return asConfigError(() => {
-    const file = nameOrPath.startsWith('/') ? resolveRunbookFile(nameOrPath) : fileOfName(nameOrPath);
-    return parseRunbook(readRunbookText(file), file, readIncludeFromDisk);
-  });
+export async function loadCniRunbook(nameOrPath: string, stateDir: string): Promise<LoadedRunbook> {
+  const file = asConfigError(() =>
+    nameOrPath.startsWith('/') ? resolveRunbookFile(nameOrPath) : fileOfName(nameOrPath),
+  );
+  const inSandbox = currentHost().sandbox !== undefined;
+  try {
+    const prepared = await prepareRunbookCached(file, [], { inSandbox, stateDir });
+    prepared.remember();
+    return prepared.runbook;
+  } catch (error) {
+    if (!(error instanceof RunbookError && error.code === 'invalid-input')) throw error;
+    // No plan with its defaults alone (a parameter without one): the runbook itself, parsed.
+    const { parseRunbook } = await import('../runbook/load.js');
+    return asConfigError(() => parseRunbook(readRunbookText(file), file, readIncludeFromDisk));
+  }
 }
 
 function fileOfName(name: string): string {

@@ -136,7 +136,7 @@ async function runLocked(
 /** The plan to run, checked before anything else: `--until` names a step, every program is installed. */
 async function planOf(options: RunRunbookOptions): Promise<Plan> {
   const { runbook, params } = options;
-  // Imported only when needed: the renderer brings the schema (zod), which a cached plan avoids.
+  // Imported only when needed: a cached plan needs no renderer.
   const plan = options.plan ?? (await import('../runbook/render.js')).renderPlan(runbook.spec, params);
   if (options.stopAfter !== undefined && !plan.steps.some((s) => s.id === options.stopAfter)) {
     throw invalidInput(

@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { spawnLight } from './fast-spawn.js';
 
 /** How a delegated CNI plugin (an IPAM plugin) ended. */
 export interface PluginOutcome {
@@ -14,7 +14,8 @@ export interface PluginOutcome {
 /**
  * Runs a CNI plugin executable as a runtime would: no arguments, the CNI_* variables in its
  * environment, the network configuration on stdin, its result or error object on stdout. Argv
- * only, never a shell; stopped at `timeoutMs`.
+ * only, never a shell; stopped at `timeoutMs`, with what it started. On the light spawn path,
+ * as the plugin's other commands (fast-spawn.ts).
  */
 export async function callPlugin(call: {
   file: string;
@@ -22,21 +23,13 @@ export async function callPlugin(call: {
   stdin: string;
   timeoutMs: number;
 }): Promise<PluginOutcome> {
-  const result = await execa(call.file, [], {
-    reject: false,
-    input: call.stdin,
-    extendEnv: false,
-    env: call.env,
-    timeout: call.timeoutMs,
-    stripFinalNewline: false,
-  });
-  const started = !(result.exitCode === undefined && result.signal === undefined && !result.timedOut);
+  const result = await spawnLight({ argv: [call.file], timeoutMs: call.timeoutMs, input: call.stdin }, call.env);
   return {
     exitCode: result.exitCode,
     signal: result.signal,
-    stdout: String(result.stdout ?? ''),
-    stderr: String(result.stderr ?? ''),
+    stdout: result.stdout,
+    stderr: result.stderr,
     timedOut: result.timedOut,
-    startError: started ? undefined : result.shortMessage,
+    startError: result.startError,
   };
 }

@@ -11,8 +11,25 @@ const maxOutputBytes = 100 * 1024 * 1024;
  * at the user's interrupt, as the execa executor does. It
  * costs about half the CPU of execa per command and loads no module, and a re-run of a runbook is
  * nothing but such commands (docs/performance.md). Its result has the execa executor's shape.
+ *
+ * The CNI plugin runs every command this way, changing ones too (`input` on stdin, output
+ * checked to be UTF-8 as the execa executor does): a plugin call is on the path of every
+ * container start, and loading execa alone costs more CPU than the reference bridge plugin's
+ * whole ADD (docs/cni.md).
  */
-export function spawnReadOnly({ argv, timeoutMs, signal: interrupt }: CommandRequest): Promise<CommandResult> {
+export function spawnReadOnly(request: CommandRequest): Promise<CommandResult> {
+  return spawnLight(request);
+}
+
+/**
+ * The same path for any command: `input` goes to its stdin (closed otherwise). `env` replaces
+ * the environment (a CNI plugin's own CNI_* variables); by default it is this process's with
+ * LC_ALL=C, as for every runbook command.
+ */
+export function spawnLight(
+  { argv, timeoutMs, signal: interrupt, input }: CommandRequest,
+  env: Readonly<Record<string, string | undefined>> = { ...process.env, LC_ALL: 'C' },
+): Promise<CommandResult> {
   const [file, ...args] = argv;
   if (file === undefined) return Promise.reject(new Error('empty argv'));
   const started = performance.now();
@@ -23,11 +40,9 @@ export function spawnReadOnly({ argv, timeoutMs, signal: interrupt }: CommandReq
     let timedOut = false;
     let startError: string | undefined;
     const child = spawn(file, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       detached: true, // its own process group: a grandchild is stopped with it
-      // The caller's environment with a fixed locale, as the execa executor does, so that checks
-      // on command output are stable.
-      env: { ...process.env, LC_ALL: 'C' },
+      env,
     });
     const collect = (into: Buffer[]) => (chunk: Buffer) => {
       bytes += chunk.length;
@@ -38,8 +53,12 @@ export function spawnReadOnly({ argv, timeoutMs, signal: interrupt }: CommandReq
       }
       into.push(chunk);
     };
-    child.stdout.on('data', collect(stdout));
-    child.stderr.on('data', collect(stderr));
+    child.stdout?.on('data', collect(stdout));
+    child.stderr?.on('data', collect(stderr));
+    if (input !== undefined && child.stdin !== null) {
+      child.stdin.on('error', () => undefined); // a command that exits without reading its stdin
+      child.stdin.end(input);
+    }
     let cancelKill = (): void => undefined;
     let stopped = false;
     const stop = () => {
@@ -63,11 +82,13 @@ export function spawnReadOnly({ argv, timeoutMs, signal: interrupt }: CommandReq
       clearTimeout(timer);
       cancelKill();
       interrupt?.removeEventListener('abort', stop);
+      const out = decodeText(Buffer.concat(stdout));
       resolve({
         // Node reports a spawn failure's errno (e.g. -2) as the code: that is no exit status.
         exitCode: notStarted ? undefined : (code ?? undefined),
         signal: signal ?? undefined,
-        stdout: Buffer.concat(stdout).toString('utf8'),
+        stdout: out.text,
+        ...(out.valid ? {} : { stdoutNotText: true as const }),
         stderr: Buffer.concat(stderr).toString('utf8'),
         durationMs: Math.round(performance.now() - started),
         timedOut,
@@ -75,4 +96,15 @@ export function spawnReadOnly({ argv, timeoutMs, signal: interrupt }: CommandReq
       });
     });
   });
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A stream's bytes as text, and whether they were valid UTF-8 (else the text is lossy). */
+function decodeText(bytes: Buffer): { text: string; valid: boolean } {
+  try {
+    return { text: strictUtf8.decode(bytes), valid: true };
+  } catch {
+    return { text: bytes.toString('utf8'), valid: false };
+  }
 }

@@ -1,5 +1,5 @@
 import { resolvesOnPath } from '../host/preflight.js';
-import { spawnReadOnly } from './fast-spawn.js';
+import { spawnLight, spawnReadOnly } from './fast-spawn.js';
 import { readFileInProcess } from './read-file.js';
 import type { CommandRequest, CommandResult, Executor } from './types.js';
 
@@ -9,7 +9,7 @@ import type { CommandRequest, CommandResult, Executor } from './types.js';
  * through execa, loaded on first use, so that a re-run or `check`, which changes nothing,
  * never loads it.
  */
-export function createHostExecutor(): Executor {
+export function createHostExecutor(options: { light?: boolean } = {}): Executor {
   let changing: Promise<Executor> | undefined;
   return {
     resolves: (program) => resolvesOnPath(program),
@@ -17,6 +17,8 @@ export function createHostExecutor(): Executor {
     lockHost: async (command, stateDir) => (await import('../host/host-lock.js')).acquireHostLock(command, stateDir),
     async run(request: CommandRequest): Promise<CommandResult> {
       if (request.read !== undefined) return readFileInProcess(request);
+      // `light`: every command on the light path (the CNI plugin: fast-spawn.ts says why).
+      if (options.light === true) return spawnLight(request);
       if (request.readOnly === true && request.input === undefined) return spawnReadOnly(request);
       changing ??= import('./execa-executor.js').then((m) => m.createExecaExecutor());
       return (await changing).run(request);

@@ -10,15 +10,8 @@ import {
   type PlannedCondition,
   type PlannedStep,
 } from './plan.js';
-import {
-  stepIdPattern,
-  type CaptureSpec,
-  type CheckSpec,
-  type CommandSpec,
-  type ExpectSpec,
-  type LoopSpec,
-  type StepSpec,
-} from './schema.js';
+import { stepIdPattern } from './step-id.js';
+import type { CaptureSpec, CheckSpec, CommandSpec, ExpectSpec, LoopSpec, StepSpec } from './schema.js';
 import { probeKeeper } from './shared-probes.js';
 import { placeholdersIn, renderDeep, renderTemplate, TemplateError, type Scope } from './template.js';
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { specificIssues } from './yaml-errors.js';
 import { linearRegexProblem } from './linear-regex.js';
+import { stepIdPattern } from './step-id.js';
 
 /**
  * The runbook file format (runbooks/<name>.yaml), as a zod schema. Everything a runbook may
@@ -173,8 +174,7 @@ export const ProbeSpec = z
   })
   .refine(runOrRead.check, { message: runOrRead.message });
 
-/** A step id as the engine uses it (after rendering). */
-export const stepIdPattern = /^[a-z0-9][a-z0-9-]*$/;
+export { stepIdPattern };
 
 /** As written: in a loop, an id may hold placeholders of the loop's variables ("route-{{i}}"). */
 const StepId = z

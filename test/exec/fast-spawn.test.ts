@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createExecaExecutor } from '../../src/exec/execa-executor.js';
-import { spawnReadOnly } from '../../src/exec/fast-spawn.js';
+import { spawnLight, spawnReadOnly } from '../../src/exec/fast-spawn.js';
 import { createHostExecutor } from '../../src/exec/host-executor.js';
 import type { CommandRequest, CommandResult } from '../../src/exec/types.js';
 import type { JournalEntry } from '../../src/journal/entries.js';
@@ -70,6 +70,24 @@ describe('the light spawn path for read-only commands', () => {
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(result.timedOut).toBe(false);
     expect(result.signal).toBe('SIGTERM');
+  });
+
+  it('gives a command its input on stdin and marks output that is not UTF-8, as execa does (the CNI plugin runs every command this way)', async () => {
+    const execa = createExecaExecutor();
+    const withInput = { argv: ['sh', '-c', 'cat; echo; exit 2'], timeoutMs: 5_000, input: 'line 1\nline 2' };
+    expect(outcome(await spawnLight(withInput))).toEqual(outcome(await execa.run(withInput)));
+    expect((await spawnLight(withInput)).stdout).toBe('line 1\nline 2\n');
+    const binary = { argv: ['printf', '\\377\\376'], timeoutMs: 5_000 };
+    const light = await spawnLight(binary);
+    expect(light.stdoutNotText).toBe(true);
+    expect((await execa.run(binary)).stdoutNotText).toBe(true);
+    expect((await spawnLight({ argv: ['printf', 'ok'], timeoutMs: 5_000 })).stdoutNotText).toBeUndefined();
+  });
+
+  it("the light host executor (the CNI plugin's) runs changing commands the light way too", async () => {
+    const light = createHostExecutor({ light: true });
+    const result = await light.run({ argv: ['sh', '-c', 'read x; echo "$x"'], timeoutMs: 5_000, input: 'hello\n' });
+    expect(outcome(result)).toEqual({ exitCode: 0, signal: undefined, stdout: 'hello\n', stderr: '', timedOut: false });
   });
 
   it('the host executor sends read-only commands the light way and the others through execa, same results', async () => {
