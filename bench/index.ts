@@ -9,7 +9,8 @@
  * time mostly measures the scheduler; CPU time is what the engine costs.
  *
  *   BENCH_ROUNDS=N     rounds per figure (default 3)
- *   BENCH_ONLY=a,b     only some sections: run, startup, engine, resume, scale
+ *   BENCH_ONLY=a,b     only some sections: run, startup, engine, resume, scale, cni (the CNI
+ *                      plugin beside the reference bridge plugin, at least 20 rounds: bench/cni.ts)
  *   BENCH_COUNTS=a,b   the multi-container counts of the scale section (default 1,10,50,100)
  *   BENCH_CLI=FILE     the runbook command to measure (default: this checkout's bin/runbook.js),
  *                      e.g. another checkout's, to compare two versions with the same bench
@@ -26,6 +27,7 @@ import { loadRunbook } from '../src/runbook/load.js';
 import { resolveParams } from '../src/runbook/params.js';
 import { renderPlan } from '../src/runbook/render.js';
 import { cliPath, SandboxHost } from '../test/helpers/sandbox-host.js';
+import { benchCni } from './cni.js';
 import { measureEngineOverhead } from './engine-overhead.js';
 import { measureResumeStartup } from './resume-startup.js';
 import { fmt, median, printTable, type Row } from './stats.js';
@@ -367,4 +369,5 @@ if (wanted('engine')) await benchEngine();
 if (wanted('resume')) await benchResume();
 if (wanted('run')) await benchRun();
 if (wanted('scale')) await benchScale();
+if (wanted('cni')) await benchCni(rows, rounds);
 printTable(rows);
