@@ -9,9 +9,15 @@
  *   - what one ADD leaves in the kernel with each plugin: the links, addresses, routes and
  *     iptables rules it added, on the same subnet, each in a fresh host.
  *
+ * Both keep their state on disk (a temp dir), as installed: runbook's journals are fsync'd
+ * before each command that changes the host, host-local writes its allocations.
+ *
  * The networks have the same shape (a /24, its .1 the gateway on the bridge, masquerade); the
  * latency networks differ in subnet only, so that both exist at once and rounds can alternate.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { CniHost } from '../test/helpers/cni-host.js';
 import { fmt, median, type Row } from './stats.js';
 
@@ -80,6 +86,9 @@ export async function benchCni(rows: Row[], rounds: number): Promise<void> {
   const n = Math.max(rounds, 20);
   console.log(`CNI: runbook-cni vs the reference bridge plugin, ${n} alternating rounds, one sandbox host with podman`);
   const cni = await CniHost.create({ podman: true });
+  // Both plugins keep their state on disk, as installed (runbook's runs, host-local's allocations).
+  const disk = mkdtempSync(path.join(tmpdir(), 'runbook-bench-cni-'));
+  cni.dataRoot = disk;
   const times: Record<Plugin, { add: Timing[]; del: Timing[]; podman: Timing[] }> = {
     runbook: { add: [], del: [], podman: [] },
     bridge: { add: [], del: [], podman: [] },
@@ -125,6 +134,7 @@ export async function benchCni(rows: Row[], rounds: number): Promise<void> {
     }
   } finally {
     cni.dispose();
+    rmSync(disk, { recursive: true, force: true });
   }
 
   const med = (list: Timing[], key: keyof Timing) => median(list.map((t) => t[key]));

@@ -11,6 +11,11 @@ import { cliPath, SandboxHost, type ExecResult } from './sandbox-host.js';
 export class CniHost {
   /** Where everything of the test lives, inside the sandbox (a tmpfs). */
   readonly dir = '/run/cni-test';
+  /**
+   * Where the plugins keep their state (runbook-cni's runs, host-local's allocations): `dir` by
+   * default; the bench points it at a directory on disk, where fsync costs what it costs.
+   */
+  dataRoot = this.dir;
 
   private constructor(readonly host: SandboxHost) {}
 
@@ -47,7 +52,7 @@ export class CniHost {
 
   /** The plugin configuration of a runbook network (one plugin of a configuration list). */
   runbookPlugin(subnet: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-    return { type: 'runbook-cni', stateDir: `${this.dir}/state`, ipam: this.ipam(subnet), ...extra };
+    return { type: 'runbook-cni', stateDir: `${this.dataRoot}/state`, ipam: this.ipam(subnet), ...extra };
   }
 
   /** The reference bridge plugin's configuration for the same network (same subnet, gateway, masquerade). */
@@ -59,7 +64,7 @@ export class CniHost {
   ipam(subnet: string): Record<string, unknown> {
     return {
       type: 'host-local',
-      dataDir: `${this.dir}/ipam`,
+      dataDir: `${this.dataRoot}/ipam`,
       ranges: [[{ subnet, gateway: subnet.replace(/\.0\/\d+$/, '.1') }]],
       routes: [{ dst: '0.0.0.0/0' }],
     };
@@ -132,12 +137,12 @@ export class CniHost {
 
   /** The runbook CLI on a network's state dir. */
   runbook(network: string, args: readonly string[]): Promise<ExecResult> {
-    return this.host.runbook(['--state-dir', `${this.dir}/state/${network}`, ...args]);
+    return this.host.runbook(['--state-dir', `${this.dataRoot}/state/${network}`, ...args]);
   }
 
   /** The addresses host-local holds for a network (its data dir's files, but its lock and bookmark). */
   async allocations(network: string): Promise<string[]> {
-    const result = await this.host.exec(['bash', '-c', `ls ${this.dir}/ipam/${network} 2>/dev/null || true`]);
+    const result = await this.host.exec(['bash', '-c', `ls ${this.dataRoot}/ipam/${network} 2>/dev/null || true`]);
     return result.stdout
       .split('\n')
       .filter((name) => name !== '' && name !== 'lock' && !name.startsWith('last_reserved_ip'))
