@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CniHost } from '../helpers/cni-host.js';
+import { CniHost, lessWhatIsKept as lessKept, type CniSnapshot } from '../helpers/cni-host.js';
 
 /**
  * Real containers on a runbook's network (issue 25): rootful podman 4.3 with its CNI backend,
@@ -13,10 +13,11 @@ const network = 'rbnet';
 const subnet = '10.89.0.0/24';
 const gateway = '10.89.0.1';
 const internet = '198.51.100.1';
+const lessWhatIsKept = (snapshot: CniSnapshot) => lessKept(snapshot, 'rbcni0', subnet);
 
 let cni: CniHost;
 /** The host before any container: no bridge, no rule. */
-let pristine: Awaited<ReturnType<CniHost['snapshot']>>;
+let pristine: CniSnapshot;
 
 beforeAll(async () => {
   cni = await CniHost.create({ podman: true });
@@ -40,22 +41,6 @@ async function addressOf(name: string): Promise<string> {
 
 async function ping(name: string, target: string): Promise<number | undefined> {
   return (await cni.podman(['exec', name, 'ping', '-c1', '-W2', target])).exitCode;
-}
-
-/** A snapshot without what the policy keeps when the last container leaves: the bridge, its address and route, the rule. */
-function lessWhatIsKept(snapshot: Awaited<ReturnType<CniHost['snapshot']>>) {
-  const host = snapshot.kernel.host as { links: Array<{ ifname: string }>; addrs: string[]; routes: string[] };
-  return {
-    kernel: {
-      ...snapshot.kernel,
-      host: {
-        links: host.links.filter((l) => l.ifname !== 'rbcni0'),
-        addrs: host.addrs.filter((a) => !a.startsWith('rbcni0 ')),
-        routes: host.routes.filter((r) => !r.includes('"dev":"rbcni0"')),
-      },
-    },
-    iptables: snapshot.iptables.filter((rule) => rule !== `-A POSTROUTING -s ${subnet} -j MASQUERADE`),
-  };
 }
 
 describe('podman on a runbook network', () => {

@@ -1,5 +1,26 @@
 import { cliPath, SandboxHost, type ExecResult } from './sandbox-host.js';
 
+export type CniSnapshot = { kernel: Record<string, unknown>; iptables: string[] };
+
+/**
+ * A snapshot without what the network keeps when its last container leaves (docs/cni.md): the
+ * bridge with its address and routes, and the masquerade rule of the subnet.
+ */
+export function lessWhatIsKept(snapshot: CniSnapshot, bridge: string, subnet: string): CniSnapshot {
+  const host = snapshot.kernel.host as { links: Array<{ ifname: string }>; addrs: string[]; routes: string[] };
+  return {
+    kernel: {
+      ...snapshot.kernel,
+      host: {
+        links: host.links.filter((l) => l.ifname !== bridge),
+        addrs: host.addrs.filter((a) => !a.startsWith(`${bridge} `)),
+        routes: host.routes.filter((r) => !r.includes(`"dev":"${bridge}"`)),
+      },
+    },
+    iptables: snapshot.iptables.filter((rule) => rule !== `-A POSTROUTING -s ${subnet} -j MASQUERADE`),
+  };
+}
+
 /**
  * A sandbox host for the CNI tests (issue 25): the tutorial's VM (sandbox-host.ts) whose /run
  * and /var/lib are private tmpfs, so that podman, host-local and the plugin's state write only
@@ -154,7 +175,7 @@ export class CniHost {
    * carrier: a bridge's follows its ports with a delay of up to a second (the kernel's
    * linkwatch), so the same host would read as two; a port left behind shows as a link anyway.
    */
-  async snapshot(): Promise<{ kernel: Record<string, unknown>; iptables: string[] }> {
+  async snapshot(): Promise<CniSnapshot> {
     const rules = await this.host.exec(['bash', '-c', 'iptables -w 5 -t nat -S && iptables -w 5 -t filter -S']);
     if (rules.exitCode !== 0) throw new Error(`iptables -S failed: ${rules.stderr}`);
     const kernel = await this.host.snapshot();
