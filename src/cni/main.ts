@@ -2,13 +2,10 @@ import { RunbookError, type ErrorCode } from '../errors.js';
 import { createHostExecutor } from '../exec/host-executor.js';
 import { requireNetAdmin } from '../host/privileges.js';
 import { trustStateDir } from '../journal/state-dir-trust.js';
-import { cniAdd } from './add.js';
 import { attachmentNames } from './attachment.js';
 import type { CniCall } from './call.js';
-import { cniCheck } from './check.js';
 import { networkStateDir, recordCall } from './cni-state.js';
 import { parseNetworkConfig, type NetworkConfig } from './config.js';
-import { cniDel } from './del.js';
 import { CniError, cniErrorCodes, errorObject, resultObject, supportedVersions, versionObject } from './protocol.js';
 import { parseRequest, type CniRequest } from './request.js';
 import { acquireChangeLocksWithin } from './wait-for-locks.js';
@@ -100,7 +97,9 @@ function openCall(request: CniRequest, config: NetworkConfig, stdin: string, sig
  * and hold them for the whole call. CHECK changes nothing and takes neither.
  */
 async function underLocks(call: CniCall, request: CniRequest, config: NetworkConfig) {
-  if (request.command === 'CHECK') return void (await cniCheck(call));
+  // Each verb's module is imported when it runs: a DEL or a CHECK need not load the run's
+  // statechart (xstate), as `runbook` imports each command's module when dispatched.
+  if (request.command === 'CHECK') return void (await (await import('./check.js')).cniCheck(call));
   const locks = await acquireChangeLocksWithin(
     call.stateDir,
     `cni ${request.command} ${request.containerId} ${request.ifname}`,
@@ -108,8 +107,8 @@ async function underLocks(call: CniCall, request: CniRequest, config: NetworkCon
     config.lockTimeoutMs,
   );
   try {
-    if (request.command === 'ADD') return await cniAdd(call);
-    await cniDel(call);
+    if (request.command === 'ADD') return await (await import('./add.js')).cniAdd(call);
+    await (await import('./del.js')).cniDel(call);
     return undefined;
   } finally {
     locks.release();
