@@ -6,7 +6,15 @@ import { attachmentNames } from './attachment.js';
 import type { CniCall } from './call.js';
 import { networkStateDir, recordCall } from './cni-state.js';
 import { parseNetworkConfig, type NetworkConfig } from './config.js';
-import { CniError, cniErrorCodes, errorObject, resultObject, supportedVersions, versionObject } from './protocol.js';
+import {
+  CniError,
+  cniEnv,
+  cniErrorCodes,
+  errorObject,
+  resultObject,
+  supportedVersions,
+  versionObject,
+} from './protocol.js';
 import { parseRequest, type CniRequest } from './request.js';
 import { acquireChangeLocksWithin } from './wait-for-locks.js';
 
@@ -30,6 +38,11 @@ export async function cniMain(
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
+    // Run by a person rather than a runtime: say what this is, on stderr (no runtime reads it then).
+    if (env[cniEnv.command] === undefined && process.stdin.isTTY === true)
+      process.stderr.write(
+        'runbook-cni is a CNI plugin: a container runtime runs it, with CNI_COMMAND and the others set and the network configuration on stdin (docs/cni.md)\n',
+      );
     const request = parseRequest(env);
     const text = await stdin();
     if (request.command === 'VERSION') {

@@ -148,11 +148,16 @@ describe('podman on a runbook network', () => {
     expect((await check()).exitCode).toBe(0);
   });
 
-  it('podman rm -f of each container leaves the host as it was, less the bridge and the rule the policy keeps', async () => {
+  it('podman rm -f of each container never takes what the others use, and the last leaves the host as it was, less the bridge and the rule the policy keeps', async () => {
     for (const name of [...containers, 'c4']) {
       // -t 0: `sleep` as PID 1 ignores SIGTERM, and waiting out podman's 10 s stop timeout proves nothing.
       const removed = await cni.podman(['rm', '-f', '-t', '0', name]);
       expect(removed.exitCode, removed.stderr).toBe(0);
+      // What the others share stays: the last one still reaches its gateway and the stand-in internet.
+      if (name !== 'c4') {
+        expect(await ping('c4', gateway), `c4 → gateway, ${name} gone`).toBe(0);
+        expect(await ping('c4', internet), `c4 → ${internet}, ${name} gone`).toBe(0);
+      }
     }
     const after = await cni.snapshot();
     expect(lessWhatIsKept(after)).toEqual(lessWhatIsKept(pristine));

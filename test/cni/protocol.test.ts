@@ -88,6 +88,29 @@ describe('the CNI protocol', () => {
     expect(await cni.allocations(network)).toEqual([]);
   });
 
+  it('ADD reaches a namespace given as /proc/PID/ns/net, not a name under /run/netns, and DEL takes it all away', async () => {
+    const baseline = await cni.snapshot();
+    // A process in a network namespace of its own that nothing names: as a runtime without /run/netns holds one.
+    const holder = cni.host.start(['unshare', '--net', 'sleep', '120'], { env: { PATH: process.env.PATH ?? '' } });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const netns = `/proc/${holder.pid}/ns/net`;
+      const added = await add('p1', netns);
+      expect(added.exitCode, added.stdout).toBe(0);
+      expect((JSON.parse(added.stdout) as Result).interfaces[2]?.sandbox).toBe(netns);
+      const inside = await cni.host.exec(['nsenter', `--net=${netns}`, 'ping', '-c1', '-W2', '198.51.100.1']);
+      expect(inside.exitCode, inside.stderr).toBe(0);
+      expect((await del('p1', netns)).exitCode).toBe(0);
+      const left = await cni.host.exec(['nsenter', `--net=${netns}`, 'ip', '-o', 'link', 'show']);
+      expect(left.stdout).not.toContain('eth0');
+      expect(await cni.snapshot()).toEqual(baseline);
+      expect(await cni.allocations(network)).toEqual([]);
+    } finally {
+      process.kill(holder.pid, 'SIGKILL');
+      await holder.done;
+    }
+  });
+
   it('ADD with cniVersion 0.4.0 marks each address with its IP version', async () => {
     const netns = await container('a2');
     const added = await add('a2', netns, { ...config, cniVersion: '0.4.0' });
