@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
@@ -38,12 +38,32 @@ describe('dist/runbook.mjs, alone in an empty directory', () => {
     expect((await inEmptyDir(['./runbook.mjs', '--version'])).stdout).toBe(version);
     const list = await inEmptyDir([process.execPath, 'runbook.mjs', 'list']);
     expect(list.stderr).toBe('');
-    expect(list.stdout).toMatch(/^container-internet .*\nforward-filter .*\nmulti-container .*\nsingle-container /);
+    expect(list.stdout).toMatch(
+      /^cni-bridge .*\ncni-bridge-network .*\ncontainer-internet .*\nforward-filter .*\nmulti-container .*\nsingle-container /,
+    );
     const show = await inEmptyDir(['./runbook.mjs', 'show', 'container-internet']);
     expect(show.exitCode).toBe(0);
     expect(show.stdout).toContain('file: bundled:runbooks/container-internet.yaml');
     // container-internet includes multi-container: the include is found in the bundle too.
     expect(show.stdout).toContain('bridge');
+  });
+
+  it("installed under the name runbook-cni, is the CNI plugin (docs/cni.md): VERSION, and the spec's errors", async () => {
+    const plugins = tempDir('runbook-cni-bin-');
+    try {
+      const plugin = path.join(plugins, 'runbook-cni');
+      symlinkSync(bundle, plugin);
+      const call = (env: Record<string, string>, input: string) =>
+        execa(plugin, [], { cwd: dir, env: cleanEnv({ HOME: dir, ...env }), input, reject: false });
+      const version = await call({ CNI_COMMAND: 'VERSION' }, '{"cniVersion":"0.4.0"}');
+      expect([version.exitCode, version.stderr]).toEqual([0, '']);
+      expect(JSON.parse(version.stdout)).toEqual({ cniVersion: '0.4.0', supportedVersions: ['0.4.0', '1.0.0'] });
+      const bad = await call({ CNI_COMMAND: 'ADD', CNI_IFNAME: 'eth0', CNI_NETNS: '/run/netns/x' }, '{}');
+      expect(bad.exitCode).toBe(1);
+      expect(JSON.parse(bad.stdout)).toMatchObject({ code: 4, msg: expect.stringContaining('CNI_CONTAINERID') });
+    } finally {
+      removeDir(plugins);
+    }
   });
 
   it('as root: run single-container --sandbox succeeds, recorded in /var/lib/runbook, pino logging bundled', async () => {

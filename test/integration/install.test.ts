@@ -76,7 +76,9 @@ describe('npm install -g of the tarball, used from another directory', () => {
     expect((await runbook(['--version'])).stdout).toBe(version);
     const list = await runbook(['list']);
     expect(list.exitCode).toBe(0);
-    expect(list.stdout).toMatch(/^container-internet .*\nforward-filter .*\nmulti-container .*\nsingle-container /);
+    expect(list.stdout).toMatch(
+      /^cni-bridge .*\ncni-bridge-network .*\ncontainer-internet .*\nforward-filter .*\nmulti-container .*\nsingle-container /,
+    );
   });
 
   it('as root: run --sandbox records in /var/lib/runbook, runs shows it, nothing is written in the package', async () => {
