@@ -1,7 +1,7 @@
 import { runWhileLocked, type RunRunbookResult } from '../engine/run.js';
 import type { StepFailure } from '../engine/execute-steps.js';
 import { atCniPoint } from '../fault/kill-points.js';
-import { newRunId } from '../journal/paths.js';
+import { newRunId } from '../journal/run-id.js';
 import type { LoadedRunbook } from '../runbook/load.js';
 import { bridgeMac, networkRunTag } from './attachment.js';
 import type { CniCall } from './call.js';
@@ -28,8 +28,8 @@ import { CniError, cniErrorCodes, type CniResult } from './protocol.js';
  * interrupted run, which the runtime's DEL rolls back from its journal.
  */
 export async function cniAdd(call: CniCall): Promise<CniResult> {
-  const { config, stateDir, attachment, names } = call;
-  const earlier = attachmentRuns(stateDir, names.tag, attachment);
+  const { config, store, attachment, names } = call;
+  const earlier = attachmentRuns(store, names.tag, attachment);
   const finished = earlier.find((run) => run.index.status === 'succeeded');
   if (finished !== undefined)
     throw new CniError(
@@ -40,10 +40,10 @@ export async function cniAdd(call: CniCall): Promise<CniResult> {
   // What a killed or failed ADD left (its runtime should have called DEL): undone before anything new.
   await undoAttachmentRuns(call, earlier);
 
-  const runbook = await loadCniRunbook(config.runbook, stateDir);
+  const runbook = await loadCniRunbook(config.runbook, store);
   checkContainerRunbook(runbook);
   const networkRunbook =
-    config.networkRunbook === undefined ? undefined : await loadCniRunbook(config.networkRunbook, stateDir);
+    config.networkRunbook === undefined ? undefined : await loadCniRunbook(config.networkRunbook, store);
   checkConfiguredParams(config.params, networkRunbook === undefined ? [runbook] : [runbook, networkRunbook]);
 
   atCniPoint('before-ipam');
@@ -59,7 +59,7 @@ export async function cniAdd(call: CniCall): Promise<CniResult> {
       runbook,
       params,
       plan,
-      stateDir,
+      store,
       executor: call.executor,
       signal: call.signal,
       runId: newRunId(new Date(), names.tag),
@@ -114,7 +114,7 @@ async function ensureNetwork(
   offered: Readonly<Record<string, string>>,
 ): Promise<void> {
   const { params, plan } = await renderFor(runbook, valuesFor(runbook, offered, call.config.params));
-  const standing = runsTagged(call.stateDir, networkRunTag).find(
+  const standing = runsTagged(call.store, networkRunTag).find(
     (run) =>
       run.index.status === 'succeeded' &&
       run.start.runbook === runbook.spec.name &&
@@ -125,7 +125,7 @@ async function ensureNetwork(
     runbook,
     params,
     plan,
-    stateDir: call.stateDir,
+    store: call.store,
     executor: call.executor,
     signal: call.signal,
     runId: newRunId(new Date(), networkRunTag),

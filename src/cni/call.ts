@@ -1,4 +1,5 @@
 import type { Executor } from '../exec/types.js';
+import type { RunStore } from '../store/run-store.js';
 import type { Attachment, AttachmentNames } from './attachment.js';
 import type { NetworkConfig } from './config.js';
 import type { CniRequest } from './request.js';
@@ -9,8 +10,8 @@ export interface CniCall {
   config: NetworkConfig;
   /** The configuration exactly as it came on stdin: handed on unchanged to the IPAM plugin. */
   stdin: string;
-  /** The network's state dir (cni-state.ts). */
-  stateDir: string;
+  /** The network's state dir, opened through the door (cni-state.ts). */
+  store: RunStore;
   executor: Executor;
   /** Aborted by SIGTERM or SIGINT: the engine stops at its next safe point. */
   signal: AbortSignal;

@@ -15,7 +15,7 @@ import { CniError, cniErrorCodes } from './protocol.js';
  * address the run configured.
  */
 export async function cniCheck(call: CniCall): Promise<void> {
-  const runs = attachmentRuns(call.stateDir, call.names.tag, call.attachment);
+  const runs = attachmentRuns(call.store, call.names.tag, call.attachment);
   const run = [...runs].reverse().find((r) => r.index.status === 'succeeded');
   if (run === undefined) {
     throw runs.length === 0
@@ -32,7 +32,7 @@ export async function cniCheck(call: CniCall): Promise<void> {
   call.runs.push(run.index.id);
   checkPreviousResult(call, run);
 
-  const network = runsTagged(call.stateDir, networkRunTag)
+  const network = runsTagged(call.store, networkRunTag)
     .reverse()
     .find((r) => r.index.status === 'succeeded');
   for (const checked of network === undefined ? [run] : [network, run]) {

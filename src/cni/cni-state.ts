@@ -1,11 +1,8 @@
-import { closeSync, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { RunbookError } from '../errors.js';
 import type { RunStartEntry } from '../journal/entries.js';
-import { journalFile, runsDir } from '../journal/paths.js';
-import { readJournal, runStartOf } from '../journal/reader.js';
-import { readRunIndex, type RunIndex } from '../journal/run-index.js';
-import { mkdirPrivate, openForAppend, writeAll } from '../journal/safe-fs.js';
+import { runStartOf } from '../journal/reader.js';
+import type { RunIndex, RunStore } from '../store/run-store.js';
 import type { Attachment } from './attachment.js';
 
 /**
@@ -13,7 +10,8 @@ import type { Attachment } from './attachment.js';
  * layout of the CNI state (docs/cni.md). Each network has a runbook state dir of its own,
  * `<root>/<network name>`, holding the runs of its network runbook and of every container, so
  * that `runbook --state-dir <root>/<network> runs` and `journal` show them like any run. Beside
- * the runs, `cni-calls.ndjson` records every call (verb, container, runs, outcome).
+ * the runs, `cni-calls.ndjson` records every call (verb, container, runs, outcome). The plugin
+ * opens it through the door, as every command does (src/store/open-run-store.ts).
  */
 
 /** The root of the plugin's state when the configuration does not name one (`stateDir`). */
@@ -34,26 +32,20 @@ export interface PluginRun {
 const undone: ReadonlySet<RunIndex['status']> = new Set(['rolled-back', 'reverted']);
 
 /**
- * The runs of `stateDir` whose id ends with `-<tag>` and that are not undone, oldest first,
- * found by their file names (the ids carry the tag: attachment.ts). A damaged run is an error:
- * what it changed cannot be known, so nothing is done rather than a guess.
+ * The runs of the store whose id ends with `-<tag>` and that are not undone, oldest first,
+ * found by their ids alone (the ids carry the tag: attachment.ts), so that a call reads only
+ * its container's runs. A damaged run is an error: what it changed cannot be known, so nothing
+ * is done rather than a guess.
  */
-export function runsTagged(stateDir: string, tag: string): PluginRun[] {
-  if (!existsSync(runsDir(stateDir))) return [];
-  const ids = new Set<string>();
-  const suffix = `-${tag}`;
-  for (const file of readdirSync(runsDir(stateDir))) {
-    const match = /^(.+)\.(json|ndjson)$/.exec(file);
-    if (match !== null && (match[1] as string).endsWith(suffix)) ids.add(match[1] as string);
-  }
+export function runsTagged(store: RunStore, tag: string): PluginRun[] {
   const runs: PluginRun[] = [];
-  for (const id of [...ids].sort()) {
-    const index = readRunIndex(stateDir, id);
+  for (const id of store.listRunIds().filter((runId) => runId.endsWith(`-${tag}`))) {
+    const index = store.readRun(id);
     if (index === undefined || undone.has(index.status)) continue;
     if (index.status === 'damaged')
       throw new RunbookError('journal-damaged', `run ${id} is damaged: ${index.damage}; refusing to act on it`);
     // A run killed before its first entry was whole recorded nothing, and changed nothing.
-    const journal = readJournal(journalFile(stateDir, id));
+    const journal = store.readJournal(id);
     if (journal.lines.length === 0) continue;
     runs.push({ index, start: runStartOf(journal) });
   }
@@ -61,8 +53,8 @@ export function runsTagged(stateDir: string, tag: string): PluginRun[] {
 }
 
 /** The runs of one attachment (its container id and interface, as recorded), oldest first. */
-export function attachmentRuns(stateDir: string, tag: string, attachment: Attachment): PluginRun[] {
-  return runsTagged(stateDir, tag).filter(
+export function attachmentRuns(store: RunStore, tag: string, attachment: Attachment): PluginRun[] {
+  return runsTagged(store, tag).filter(
     (run) => run.start.params.container_id === attachment.containerId && run.start.params.ifname === attachment.ifname,
   );
 }
@@ -82,23 +74,7 @@ export interface CallRecord {
   durationMs: number;
 }
 
-/** The calls log of a network's state dir. */
-export function callsLogFile(stateDir: string): string {
-  return path.join(stateDir, 'cni-calls.ndjson');
-}
-
-/**
- * Appends one call to the log: one write with O_APPEND (never interleaved with another call's),
- * created 0600, never through a link. Not fsync'd: the runs' own journals are, and they are what
- * DEL and CHECK act on; this log is for people.
- */
-export function recordCall(stateDir: string, record: CallRecord): void {
-  mkdirPrivate(stateDir);
-  const file = callsLogFile(stateDir);
-  const fd = openForAppend(file);
-  try {
-    writeAll(fd, `${JSON.stringify(record)}\n`, file);
-  } finally {
-    closeSync(fd);
-  }
+/** Appends one call to the network's log (RunStore.appendCniCall: not fsync'd, for people). */
+export function recordCall(store: RunStore, record: CallRecord): void {
+  store.appendCniCall(record);
 }

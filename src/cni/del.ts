@@ -16,7 +16,7 @@ import { CniError, cniErrorCodes } from './protocol.js';
  * rollback` of that run takes it away (docs/cni.md).
  */
 export async function cniDel(call: CniCall): Promise<void> {
-  const runs = attachmentRuns(call.stateDir, call.names.tag, call.attachment);
+  const runs = attachmentRuns(call.store, call.names.tag, call.attachment);
   await undoAttachmentRuns(call, runs);
   // After the rollback, never before: the address is not handed out again while an interface holds it.
   if (call.config.ipam !== undefined) await ipamDel(call.request, call.config, call.stdin);
@@ -27,7 +27,7 @@ export async function undoAttachmentRuns(call: CniCall, runs: readonly PluginRun
   for (const run of [...runs].reverse()) {
     call.runs.push(run.index.id);
     const result = await rollbackWhileLocked({
-      stateDir: call.stateDir,
+      store: call.store,
       runId: run.index.id,
       executor: call.executor,
       signal: call.signal,

@@ -1,7 +1,7 @@
 import { RunbookError, type ErrorCode } from '../errors.js';
 import { createHostExecutor } from '../exec/host-executor.js';
 import { requireNetAdmin } from '../host/privileges.js';
-import { trustStateDir } from '../journal/state-dir-trust.js';
+import { openRunStore } from '../store/open-run-store.js';
 import { attachmentNames } from './attachment.js';
 import type { CniCall } from './call.js';
 import { networkStateDir, recordCall } from './cni-state.js';
@@ -53,7 +53,7 @@ export async function cniMain(
     cniVersion = config.cniVersion;
     const call = openCall(request, config, text, interrupt.signal);
     record = (outcome) =>
-      recordCall(call.stateDir, {
+      recordCall(call.store, {
         time: new Date().toISOString(),
         command: request.command,
         containerId: request.containerId,
@@ -88,14 +88,14 @@ export async function cniMain(
 /** The network's state dir, trusted, and what the verb needs. */
 function openCall(request: CniRequest, config: NetworkConfig, stdin: string, signal: AbortSignal): CniCall {
   requireNetAdmin(`the CNI plugin runbook-cni (${request.command})`, 'the runtime must run its plugins as root');
-  const stateDir = networkStateDir(config.stateDir, config.name);
-  trustStateDir(stateDir, 'write');
+  // The door every command goes through: the network's state dir, checked, then used only through the store.
+  const store = openRunStore(networkStateDir(config.stateDir, config.name), 'write');
   const attachment = { network: config.name, containerId: request.containerId, ifname: request.ifname };
   return {
     request,
     config,
     stdin,
-    stateDir,
+    store,
     // Every command on the light spawn path, execa never loaded (src/exec/fast-spawn.ts says why).
     executor: createHostExecutor({ light: true }),
     signal,
@@ -114,7 +114,7 @@ async function underLocks(call: CniCall, request: CniRequest, config: NetworkCon
   // statechart (xstate), as `runbook` imports each command's module when dispatched.
   if (request.command === 'CHECK') return void (await (await import('./check.js')).cniCheck(call));
   const locks = await acquireChangeLocksWithin(
-    call.stateDir,
+    call.store,
     `cni ${request.command} ${request.containerId} ${request.ifname}`,
     call.executor,
     config.lockTimeoutMs,

@@ -1,10 +1,11 @@
 import { RunbookError } from '../errors.js';
 import { currentHost } from '../host/identity.js';
 import type { LoadedRunbook } from '../runbook/load.js';
-import { readIncludeFromDisk, resolveRunbookFile } from '../runbook/locate.js';
+import { readIncludeFromDisk, resolveRunbookToRun } from '../runbook/locate.js';
 import type { ParamValues } from '../runbook/params.js';
 import type { Plan } from '../runbook/plan.js';
 import { prepareRunbookCached } from '../runbook/prepare-cached.js';
+import type { RunStore } from '../store/run-store.js';
 import { findRunbook, readRunbookText, runbookSearchPath, untrustedReason } from '../runbook/search-path.js';
 import { CniError, cniErrorCodes } from './protocol.js';
 
@@ -40,13 +41,13 @@ export const networkParams = ['bridge_mac', 'gateway_cidr', 'subnet'] as const;
  * ADD (docs/cni.md). A runbook with a parameter that has no default has no plan to cache, and
  * is parsed every time.
  */
-export async function loadCniRunbook(nameOrPath: string, stateDir: string): Promise<LoadedRunbook> {
+export async function loadCniRunbook(nameOrPath: string, store: RunStore): Promise<LoadedRunbook> {
   const file = asConfigError(() =>
-    nameOrPath.startsWith('/') ? resolveRunbookFile(nameOrPath) : fileOfName(nameOrPath),
+    nameOrPath.startsWith('/') ? resolveRunbookToRun(nameOrPath) : fileOfName(nameOrPath),
   );
   const inSandbox = currentHost().sandbox !== undefined;
   try {
-    const prepared = await prepareRunbookCached(file, [], { inSandbox, stateDir });
+    const prepared = await prepareRunbookCached(file, [], { inSandbox, store });
     prepared.remember();
     return prepared.runbook;
   } catch (error) {

@@ -3,6 +3,7 @@ import { acquireChangeLocks } from '../engine/recorded-run.js';
 import { RunbookError } from '../errors.js';
 import type { Executor } from '../exec/types.js';
 import type { Lock } from '../journal/lock.js';
+import type { RunStore } from '../store/run-store.js';
 import { CniError, cniErrorCodes } from './protocol.js';
 
 /**
@@ -16,7 +17,7 @@ import { CniError, cniErrorCodes } from './protocol.js';
  * can, this loop becomes one call with a deadline.
  */
 export async function acquireChangeLocksWithin(
-  stateDir: string,
+  store: RunStore,
   command: string,
   executor: Executor,
   timeoutMs: number,
@@ -24,7 +25,7 @@ export async function acquireChangeLocksWithin(
   const deadline = performance.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await acquireChangeLocks(stateDir, command, executor);
+      return await acquireChangeLocks(store, command, executor);
     } catch (error) {
       if (!(error instanceof RunbookError && error.code === 'locked')) throw error;
       // 5, 10, 20, 40, then every 50 ms, with jitter so that waiting calls do not move in step.

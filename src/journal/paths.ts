@@ -34,3 +34,7 @@ export function sandboxesDir(stateDir: string): string {
 export function auditFile(stateDir: string): string {
   return path.join(stateDir, 'audit.ndjson');
 }
+/** The CNI plugin's log of calls, in a network's state dir (src/cni/, docs/cni.md). */
+export function cniCallsFile(stateDir: string): string {
+  return path.join(stateDir, 'cni-calls.ndjson');
+}

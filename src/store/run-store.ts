@@ -15,7 +15,15 @@ import { RunbookError } from '../errors.js';
 import type { RunStartEntry } from '../journal/entries.js';
 import { findRun } from '../journal/find-run.js';
 import { acquireLock, type Lock } from '../journal/lock.js';
-import { auditFile, journalFile, plansDir, sandboxesDir, watchdogLogFile } from '../journal/paths.js';
+import {
+  auditFile,
+  cniCallsFile,
+  journalFile,
+  plansDir,
+  runsDir,
+  sandboxesDir,
+  watchdogLogFile,
+} from '../journal/paths.js';
 import {
   listPendingMarkers,
   removePendingMarker,
@@ -64,6 +72,26 @@ export class RunStore {
   /** Every run, with an index, a journal or both, oldest first; a damaged one has status `damaged`. */
   listRuns(): RunIndex[] {
     return listRunIndexes(this.dir);
+  }
+
+  /**
+   * The ids of the runs, from the file names in runs/ alone (nothing is read): for the CNI
+   * plugin, which finds a container's runs by the tail of their ids (src/cni/cni-state.ts) and
+   * must not read every run of a network on every call.
+   */
+  listRunIds(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(runsDir(this.dir));
+    } catch {
+      return [];
+    }
+    const ids = new Set<string>();
+    for (const name of names) {
+      const match = /^(.+)\.(json|ndjson)$/.exec(name);
+      if (match !== null) ids.add(match[1] as string);
+    }
+    return [...ids].sort();
   }
 
   /** One run's index (rebuilt from its journal if need be), or undefined when it has neither. */
@@ -163,6 +191,25 @@ export class RunStore {
       closeSync(fd);
     }
     return file;
+  }
+
+  // --- The CNI plugin's log of calls (src/cni/, docs/cni.md) -------------------------------
+
+  /**
+   * Appends one line to `cni-calls.ndjson`: one write with O_APPEND (never interleaved with
+   * another call's), created 0600, never through a link. Not fsync'd: it is for people, and
+   * runbook never reads it back; the runs' journals are what DEL and CHECK act on.
+   */
+  appendCniCall(record: object): void {
+    this.mustWrite('log a CNI call');
+    const file = cniCallsFile(this.dir);
+    mkdirPrivate(this.dir);
+    const fd = openForAppend(file);
+    try {
+      writeAll(fd, `${JSON.stringify(record)}\n`, file);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   // --- Cached plans (src/runbook/plan-cache.ts decides what they hold) ----------------------

@@ -189,6 +189,23 @@ describe('the CNI protocol', () => {
     });
   }
 
+  it('refuses a network state dir others can write (code 104), before anything is allocated or changed', async () => {
+    const stateDir = `${cni.dir}/loose-state`;
+    const loose = { ...config, name: 'loose', stateDir };
+    expect(
+      (await cni.host.exec(['bash', '-c', `mkdir -p ${stateDir}/loose && chmod 0777 ${stateDir}/loose`])).exitCode,
+    ).toBe(0);
+    const netns = await container('t1');
+    const before = await cni.snapshot();
+    const added = await add('t1', netns, loose);
+    expect(added.exitCode).toBe(1);
+    const error = JSON.parse(added.stdout) as { code: number; msg: string };
+    expect(error.code).toBe(104);
+    expect(error.msg).toContain(`${stateDir}/loose`);
+    expect(await cni.snapshot()).toEqual(before);
+    expect(await cni.allocations('loose')).toEqual([]);
+  });
+
   it('refuses a configuration that is not JSON with code 6', async () => {
     const result = await cni.host.exec([`${cni.dir}/bin/runbook-cni`], {
       input: '{"cniVersion": ',
