@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import { RunbookError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { RunStore } from '../store/run-store.js';
+import { choiceOption, flag, option, type OptionsOf } from './option-spec.js';
+import { stateDirDefaultHelp } from './state-dir.js';
 
 /** What every command gets from the global options. */
 export interface CliContext {
@@ -26,11 +28,33 @@ export interface CliContext {
   err: (line: string) => void;
 }
 
-export interface GlobalOptions {
-  stateDir?: string;
-  verbose?: boolean;
-  logLevel?: string;
-}
+/** The options every command takes, given before or after the command's name. */
+export const globalOptions = {
+  stateDir: option('--state-dir <dir>', `where runs and journals are kept (${stateDirDefaultHelp})`, {
+    complete: 'dirs',
+  }),
+  verbose: flag(
+    '-v, --verbose',
+    'log each command and its exit code when it ends (debug level, on stderr, through pino)',
+  ),
+  // Handled before commander sees the command line (src/sandbox/enter.ts): declared for --help
+  // and completion.
+  in: option(
+    '--in <sandbox>',
+    'run the command inside a persistent sandbox host, with its own state dir (see `runbook sandbox`)',
+    { complete: 'sandboxes' },
+  ),
+  logLevel: choiceOption('--log-level <level>', 'operational log level', [
+    'trace',
+    'debug',
+    'info',
+    'warn',
+    'error',
+    'silent',
+  ]),
+};
+
+export type GlobalOptions = OptionsOf<typeof globalOptions>;
 
 /** Light on purpose: `runbook --version` creates one too; the store's modules load with the door. */
 export function createContext(options: GlobalOptions): CliContext {

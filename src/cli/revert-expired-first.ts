@@ -1,6 +1,7 @@
 import { RunbookError } from '../errors.js';
 import type { PendingConfirmation } from '../journal/pending-confirmations.js';
 import type { RunStore } from '../store/run-store.js';
+import type { DueRunsPolicy } from './command-spec.js';
 import type { CliContext } from './context.js';
 import { forUser } from '../host/user-command.js';
 
@@ -14,11 +15,6 @@ import { forUser } from '../host/user-command.js';
  * directory that usually does not exist; the engine is loaded only when a run is due.
  */
 
-/** Commands that change the host or the runs: they revert a due run first, or do not run at all. */
-const revertsFirst: ReadonlySet<string> = new Set(['run', 'resume', 'rollback', 'confirm']);
-/** Commands that read runs or the host, and change neither: they say a run awaits its revert. */
-const reportsDue: ReadonlySet<string> = new Set(['check', 'runs', 'journal', 'topology']);
-
 /** The runs of this host whose marker says their deadline has passed (no journal read). */
 export async function dueHere(store: RunStore, now = Date.now()): Promise<PendingConfirmation[]> {
   const expired = store.pendingConfirmations().filter((m) => Date.parse(m.deadline) <= now);
@@ -27,10 +23,19 @@ export async function dueHere(store: RunStore, now = Date.now()): Promise<Pendin
   return expired.filter((m) => isThisHost(m.host)).sort((a, b) => a.runId.localeCompare(b.runId));
 }
 
-/** Before a command's action, the state dir trusted: reverts this host's due runs, or reports them. */
-export async function settleExpiredRuns(ctx: CliContext, store: RunStore, command: string): Promise<void> {
-  const reverts = revertsFirst.has(command);
-  if (!reverts && !reportsDue.has(command)) return;
+/**
+ * Before the action of a command that declares `dueRuns` (src/cli/command-spec.ts), the state
+ * dir trusted: a command that changes the host or the runs reverts this host's due runs first
+ * (`revert`), or does not run at all; one that reads and changes neither says a run awaits its
+ * revert (`report`).
+ */
+export async function settleExpiredRuns(
+  ctx: CliContext,
+  store: RunStore,
+  command: string,
+  policy: DueRunsPolicy,
+): Promise<void> {
+  const reverts = policy === 'revert';
   const due = await dueHere(store);
   if (due.length === 0) return;
   if (reverts) return revert(ctx, store, due);

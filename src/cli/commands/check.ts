@@ -6,15 +6,53 @@ import { currentHost } from '../../host/identity.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import { shadowingNote } from '../../runbook/locate.js';
 import { prepareRunbookCached } from '../../runbook/prepare-cached.js';
+import { defineCommand, runbookArgument, setOption } from '../command-spec.js';
 import type { CliContext } from '../context.js';
+import { flag, type OptionsOf } from '../option-spec.js';
 import { formatDiagnosis, logCommand, logPlanSource } from '../output.js';
 import { afterInterrupt, withInterruptSignal } from '../signals.js';
 import { forUser } from '../../host/user-command.js';
 
-export interface CheckOptions {
-  set: string[];
-  json?: boolean;
-}
+const checkOptions = {
+  set: setOption('override a parameter (repeatable); use the values the run used'),
+  json: flag('--json', 'print the check record (the line appended to <state-dir>/audit.ndjson) as JSON'),
+};
+
+export type CheckOptions = OptionsOf<typeof checkOptions>;
+
+export const command = defineCommand({
+  name: 'check',
+  description:
+    "check, read-only, that the host still holds what a runbook promises: every step's verify checks run, and a step that does not hold is diagnosed",
+  arguments: [runbookArgument],
+  options: checkOptions,
+  help: `
+Nothing is changed: only the verify checks and, for a step that does not hold, its diagnose
+probes run (no do, no undo). Each step prints:
+  ok       the step holds
+  not ok   it does not; the check that failed, the cause the probes found, and the fix follow
+Every check is recorded as one line of <state-dir>/audit.ndjson (time, user, host, runbook
+hash, parameters, per-step results and findings). Needs CAP_NET_ADMIN for its pings.`,
+  examples: [
+    ['sudo runbook check single-container', 'does this host still hold part 1?'],
+    ['sudo runbook check single-container --json', 'the same, as the JSON record it appends to audit.ndjson'],
+    [
+      'sudo runbook run single-container --until host-route && sudo runbook check single-container',
+      "the tutorial's failed ping (step 9), diagnosed",
+    ],
+  ],
+  exitCodes: {
+    ok: 'every step holds',
+    stepFailed: 'a step does not hold (the diagnosis says why)',
+    invalidInput: 'invalid input (unknown runbook, bad parameter), or not root; nothing was checked',
+    locked: null,
+    interrupted: 'interrupted',
+  },
+  // Appends its record to audit.ndjson, and may cache the plan; changes nothing on the host.
+  stateDir: 'write',
+  dueRuns: 'report',
+  action: (ctx, [runbook], options) => checkCommand(ctx, runbook, options),
+});
 
 const verdictWidth = 8;
 

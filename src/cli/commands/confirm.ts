@@ -1,17 +1,53 @@
 import { confirmRun, type ConfirmResult } from '../../engine/confirm.js';
 import { createExecaExecutor } from '../../exec/execa-executor.js';
 import { ExitCode } from '../../errors.js';
+import { defineCommand } from '../command-spec.js';
 import type { CliContext } from '../context.js';
+import { flag, type OptionsOf } from '../option-spec.js';
 import { jsonLine, logCommand } from '../output.js';
 import { afterInterrupt, withInterruptSignal } from '../signals.js';
 import { formatUndoLine } from './rollback.js';
 import { forUser } from '../../host/user-command.js';
 
+const confirmOptions = { json: flag('--json', 'print the outcome as JSON') };
+
+export const command = defineCommand({
+  name: 'confirm',
+  description:
+    'keep the change of a run made with --confirm-within: record the confirmation (who, when) and stop its watchdog',
+  arguments: [
+    {
+      name: '[run-id]',
+      description: "the run to confirm (default: this host's run awaiting confirmation)",
+      complete: 'runs',
+    },
+  ],
+  options: confirmOptions,
+  help: `
+Confirm from a NEW session (a new ssh connection): that you could open it proves the change did
+not cut you off. Confirming twice changes nothing. Once the deadline has passed, the run is
+reverted instead and confirm exits 1.`,
+  examples: [
+    ['sudo runbook confirm', "this host's run awaiting confirmation"],
+    ['sudo runbook confirm 20261128T145804', 'a run by id (or a unique prefix of it)'],
+    ['sudo runbook --in lab confirm', 'the run awaiting confirmation in sandbox lab'],
+  ],
+  exitCodes: {
+    ok: 'confirmed (now, or already before)',
+    stepFailed: 'too late: the run was reverted (not confirmed by its deadline) or rolled back',
+    invalidInput: 'no run awaits confirmation here, or the run belongs to another host; nothing was changed',
+    interrupted: null,
+  },
+  stateDir: 'write',
+  dueRuns: 'revert',
+  action: (ctx, [runId], options) => confirmCommand(ctx, runId, options),
+});
+
 /** `runbook confirm [run-id]`: keep the change of a run made with --confirm-within. */
 export async function confirmCommand(
   ctx: CliContext,
   runId: string | undefined,
-  options: { json?: boolean },
+  options: OptionsOf<typeof confirmOptions>,
 ): Promise<number> {
   const result = await withInterruptSignal(
     ctx,

@@ -3,13 +3,41 @@ import { machineGraph, toMermaid, type PlanStepNote } from '../../engine/graph.j
 import { buildRunMachine } from '../../engine/machine.js';
 import { currentHost } from '../../host/identity.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
+import { defineCommand, runbookArgument, setOption } from '../command-spec.js';
 import type { CliContext } from '../context.js';
+import { choiceOption, type OptionsOf } from '../option-spec.js';
 
-export interface GraphOptions {
-  set: string[];
-  /** mermaid or json; commander rejects anything else before this runs. */
-  format: string;
-}
+const graphOptions = {
+  set: setOption(),
+  format: choiceOption(
+    '--format <format>',
+    'mermaid (a stateDiagram-v2 to paste into Markdown) or json (nodes and transitions)',
+    ['mermaid', 'json'],
+    'mermaid',
+  ),
+};
+
+export type GraphOptions = OptionsOf<typeof graphOptions>;
+
+export const command = defineCommand({
+  name: 'graph',
+  description:
+    "print the statechart `run` executes for a runbook, generated from the engine's own machine (nothing is run)",
+  arguments: [runbookArgument],
+  options: graphOptions,
+  help: `
+The run walks the runbook's steps in order (listed in a note); each step is run by Step, which
+invokes the one step statechart: pending → check → (ok | do → verify → (changed | diagnosing
+→ failed)), plus skipped for a step an earlier attempt finished; its final states are named
+after the step's outcomes. The run ends Succeeded, Failed, Stopped (--until) or Aborted.
+Transitions are labelled with their event and guard.`,
+  examples: [
+    ['runbook graph single-container > statechart.mmd'],
+    ["runbook graph single-container --format json | jq '.steps[].id'"],
+  ],
+  stateDir: 'none',
+  action: (ctx, [runbook], options) => graphCommand(ctx, runbook, options),
+});
 
 /**
  * `runbook graph <runbook>`: the statechart `run` executes for this runbook, read from the

@@ -1,8 +1,17 @@
 import { ExitCode, RunbookError } from '../../errors.js';
 import { loadRunbook } from '../../runbook/load.js';
 import { findRunbooks, untrustedReason } from '../../runbook/search-path.js';
+import { defineCommand } from '../command-spec.js';
 import type { CliContext } from '../context.js';
 import { forUser } from '../../host/user-command.js';
+
+export const command = defineCommand({
+  name: 'list',
+  description:
+    'list the runbooks: ./runbooks, then $RUNBOOK_PATH dirs, then the shipped ones; where each comes from and what it shadows',
+  stateDir: 'none',
+  action: (ctx) => listCommand(ctx),
+});
 
 /**
  * `runbook list`: every runbook a name finds (./runbooks, $RUNBOOK_PATH, shipped), with its

@@ -7,7 +7,6 @@ import { formatDuration, parseDuration } from '../duration.js';
 import { defaultStateDir } from '../state-dir.js';
 import { jsonLine } from '../output.js';
 import { reportRollback } from './rollback.js';
-import type { RunOptions } from './run.js';
 
 /**
  * `run --confirm-within DURATION` (issue 15): the flag's checks, and what the run prints when it
@@ -15,7 +14,11 @@ import type { RunOptions } from './run.js';
  */
 
 /** The window in ms, or undefined without the flag; exit 2 (nothing run) for what cannot work. */
-export function validateConfirmWithin(options: RunOptions): number | undefined {
+export function validateConfirmWithin(options: {
+  confirmWithin?: string;
+  sandbox?: boolean;
+  until?: string;
+}): number | undefined {
   if (options.confirmWithin === undefined) return undefined;
   const ms = parseDuration('--confirm-within', options.confirmWithin);
   if (options.sandbox) {

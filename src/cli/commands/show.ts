@@ -4,10 +4,26 @@ import { currentHost } from '../../host/identity.js';
 import { shadowingNote } from '../../runbook/locate.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import type { PlannedCapture, PlannedCheck, PlannedCommand } from '../../runbook/plan.js';
+import { defineCommand, runbookArgument, setOption } from '../command-spec.js';
 import type { CliContext } from '../context.js';
+import { flag, type OptionsOf } from '../option-spec.js';
+
+const showOptions = {
+  set: setOption(),
+  json: flag('--json', 'print the rendered plan as JSON'),
+};
+
+export const command = defineCommand({
+  name: 'show',
+  description: 'show a runbook: its parameters and every step with the exact commands it would run (nothing is run)',
+  arguments: [runbookArgument],
+  options: showOptions,
+  stateDir: 'none',
+  action: (ctx, [runbook], options) => showCommand(ctx, runbook, options),
+});
 
 /** `runbook show <runbook>`: parameters and every step's rendered commands; runs nothing. */
-export function showCommand(ctx: CliContext, runbookName: string, options: { set: string[]; json?: boolean }): number {
+export function showCommand(ctx: CliContext, runbookName: string, options: OptionsOf<typeof showOptions>): number {
   // Inside a sandbox host, show the values a run there would use (sandbox defaults).
   const { runbook, params, plan } = prepareRunbook(runbookName, options.set, {
     inSandbox: currentHost().sandbox !== undefined,
