@@ -4,6 +4,7 @@ import { createLogger } from '../log.js';
 import type { RunStore } from '../store/run-store.js';
 import { choiceOption, flag, option, type OptionsOf } from './option-spec.js';
 import { stateDirDefaultHelp } from './state-dir.js';
+import { renderAdvice, userContextOf, type Render, type UserContext } from './render-advice.js';
 
 /** What every command gets from the global options. */
 export interface CliContext {
@@ -26,6 +27,10 @@ export interface CliContext {
   out: (line: string) => void;
   /** Where warnings and errors go (stderr). */
   err: (line: string) => void;
+  /** Who reads the output, and where they type what it suggests. */
+  user: UserContext;
+  /** Advice (a hint, a next step, a suggested command) as the user must read it: see render-advice.ts. */
+  render: Render;
 }
 
 /** The options every command takes, given before or after the command's name. */
@@ -61,6 +66,7 @@ export function createContext(options: GlobalOptions): CliContext {
   const level = options.logLevel ?? (options.verbose ? 'debug' : 'warn');
   let logger: Logger | undefined;
   let store: RunStore | undefined;
+  const user = userContextOf(options.stateDir);
   return {
     debugEnabled: level === 'debug' || level === 'trace',
     stateDirOption: options.stateDir,
@@ -78,6 +84,8 @@ export function createContext(options: GlobalOptions): CliContext {
     enter(opened) {
       store = opened;
     },
+    user,
+    render: (advice) => renderAdvice(advice, user),
     // Created on first use, so that commands that never log do not load pino.
     get logger() {
       return (logger ??= createLogger(level));

@@ -6,6 +6,7 @@ import { applySpec, optionFlags, type CommandSpec } from './command-spec.js';
 import { commandLoaders, loadAllCommands, program as programSpec } from './commands/index.js';
 import { createContext, globalOptions, type CliContext, type GlobalOptions } from './context.js';
 import { errorJson } from './json-results.js';
+import { renderAdvice, userContextOf, type UserContext } from './render-advice.js';
 
 /**
  * Parses the command line and dispatches to one command module. Returns the exit code rather
@@ -19,7 +20,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const inSandbox = await runInSandboxIfAsked(argv);
       if (inSandbox !== undefined) return inSandbox;
     } catch (error) {
-      return reportError(error, argv);
+      return reportError(error, argv, userOf(argv));
     }
   }
   let exitCode: number = ExitCode.ok;
@@ -48,7 +49,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
   } catch (error) {
-    return reportError(error, argv);
+    return reportError(error, argv, ctx?.user ?? userOf(argv));
   }
 }
 
@@ -79,6 +80,20 @@ const valuedGlobals = new Set(
   }),
 );
 
+/**
+ * The user's context for an error met before any command had one (an unknown sandbox for
+ * --in, say): the --state-dir given on the line, as commander would have read it.
+ */
+function userOf(argv: readonly string[]): UserContext {
+  let option: string | undefined;
+  for (let i = 0; i < argv.length && argv[i] !== '--'; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--state-dir') option = argv[++i];
+    else if (arg.startsWith('--state-dir=')) option = arg.slice('--state-dir='.length);
+  }
+  return userContextOf(option);
+}
+
 /** The command's name: the first word that is neither an option nor an option's value. */
 function commandWord(argv: readonly string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
@@ -101,18 +116,18 @@ export function commandName(command: Command): string {
  * Maps every failure to a message and an exit code; never a stack trace for a known error, and
  * for an internal one only with --verbose.
  */
-function reportError(error: unknown, argv: readonly string[]): number {
+function reportError(error: unknown, argv: readonly string[], user: UserContext): number {
   // With --json, a failure is reported as JSON too (on stdout, besides the text on stderr), so
   // that a program driving the CLI (the Ansible module) can show the CLI's own message.
   if (argv.includes('--json') && !(error instanceof CommanderError && error.exitCode === 0))
-    process.stdout.write(`${JSON.stringify(errorJson(error))}\n`);
+    process.stdout.write(`${JSON.stringify(errorJson(error, user))}\n`);
   if (error instanceof CommanderError) {
     // --help and --version end with exit code 0; every usage error is invalid input.
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.invalidInput;
   }
   if (error instanceof RunbookError) {
     process.stderr.write(`runbook: ${error.message}\n`);
-    if (error.hint !== undefined) process.stderr.write(`hint: ${error.hint}\n`);
+    if (error.hint !== undefined) process.stderr.write(`hint: ${renderAdvice(error.hint, user)}\n`);
     return error.exitCode;
   }
   const verbose = argv.includes('--verbose') || argv.includes('-v');

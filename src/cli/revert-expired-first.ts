@@ -3,7 +3,7 @@ import type { PendingConfirmation } from '../journal/pending-confirmations.js';
 import type { RunStore } from '../store/run-store.js';
 import type { DueRunsPolicy } from './command-spec.js';
 import type { CliContext } from './context.js';
-import { forUser } from '../host/user-command.js';
+import { advice, runbookCommand } from '../suggestion.js';
 
 /**
  * Belt and braces for `run --confirm-within` (issue 15): if a run's watchdog is gone (killed,
@@ -40,7 +40,7 @@ export async function settleExpiredRuns(
   if (due.length === 0) return;
   if (reverts) return revert(ctx, store, due);
   for (const marker of due) {
-    const rollback = forUser(`sudo runbook rollback ${marker.runId}`);
+    const rollback = ctx.render({ ...runbookCommand('rollback', marker.runId), asRoot: true });
     ctx.err(
       `warning: run ${marker.runId} was not confirmed by ${new Date(marker.deadline).toISOString()} and awaits its automatic revert: ` +
         `its watchdog does it; if the watchdog is gone, \`${rollback}\` does (as does any run, resume, rollback or confirm here). ` +
@@ -61,7 +61,10 @@ async function revert(ctx: CliContext, store: RunStore, due: readonly PendingCon
       import('./signals.js'),
       import('./commands/rollback.js'),
     ]);
-  requireNetAdmin('the automatic revert', `run it as root: ${forUser(`sudo runbook rollback ${due[0]?.runId ?? ''}`)}`);
+  requireNetAdmin(
+    'the automatic revert',
+    advice`run it as root: ${{ ...runbookCommand('rollback', due[0]?.runId ?? ''), asRoot: true }}`,
+  );
   const outcomes = await withInterruptSignal(ctx, (signal) =>
     revertDueRuns({
       store,
@@ -87,7 +90,7 @@ async function revert(ctx: CliContext, store: RunStore, due: readonly PendingCon
       ctx.err(`run ${runId} reverted: ${result.steps.length} step(s) undone (not confirmed by ${outcome.deadline})`);
     } else if (result.status === 'interrupted') {
       throw new RunbookError('interrupted', `the automatic revert of run ${runId} was interrupted at a safe point`, {
-        hint: `finish it with: ${forUser(`runbook rollback ${runId}`)}`,
+        hint: advice`finish it with: ${runbookCommand('rollback', runId)}`,
       });
     } else {
       const failed = result.steps.find((s) => s.outcome === 'undo-failed');
@@ -95,7 +98,7 @@ async function revert(ctx: CliContext, store: RunStore, due: readonly PendingCon
         'step-failed',
         `the automatic revert of run ${runId} stopped at step ${failed?.stepId}: ${failed?.stillHolds}`,
         {
-          hint: `see its undo commands with \`${forUser(`runbook journal ${runId}`)}\`, fix the cause, then \`${forUser(`runbook rollback ${runId}`)}\``,
+          hint: advice`see its undo commands with \`${runbookCommand('journal', runId)}\`, fix the cause, then \`${runbookCommand('rollback', runId)}\``,
         },
       );
     }

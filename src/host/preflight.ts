@@ -1,6 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { invalidInput } from '../errors.js';
+import { readEnv } from '../env.js';
 import type { PlannedStep } from '../runbook/plan.js';
 import type { Executor } from '../exec/types.js';
 
@@ -71,7 +72,7 @@ export function spawned(command: { argv: readonly string[]; read?: string | unde
 }
 
 /** Whether `program` would start: found on PATH (or, with a "/", at that path) and executable. */
-export function resolvesOnPath(program: string, searchPath = process.env.PATH ?? ''): boolean {
+export function resolvesOnPath(program: string, searchPath = readEnv('path') ?? ''): boolean {
   const candidates = program.includes('/')
     ? [program]
     : searchPath

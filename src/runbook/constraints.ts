@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { invalidInput } from '../errors.js';
-import { forUser } from '../host/user-command.js';
+import { advice, runbookCommand } from '../suggestion.js';
 import type { ParamValues } from './params.js';
 import type { ConstraintSpec } from './schema.js';
 import { renderTemplate, TemplateError, type Scope } from './template.js';
@@ -27,7 +27,7 @@ export function checkConstraints(runbook: string, constraints: readonly Constrai
   if (problems.length > 0) {
     throw invalidInput(
       `runbook ${runbook}: the parameters do not fit together; nothing was changed:\n${problems.map((p) => `  ${p}`).join('\n')}`,
-      `see the parameters with: ${forUser(`runbook show ${runbook}`)}`,
+      advice`see the parameters with: ${runbookCommand('show', runbook)}`,
     );
   }
 }

@@ -3,7 +3,7 @@ import { invalidInput } from '../errors.js';
 import { checkExtendedValue, defaultText, extendedTypes } from './param-types.js';
 import type { ParamSpec, ParamType } from './schema.js';
 import { checkPlainText, maxNameBytes, printable } from './plain-text.js';
-import { forUser } from '../host/user-command.js';
+import { advice, runbookCommand } from '../suggestion.js';
 
 /** Parameter values after validation, always as strings (they end up in argv). */
 export type ParamValues = Readonly<Record<string, string>>;
@@ -136,7 +136,7 @@ export function resolveParams(
     values[key] = value;
   }
   if (problems.length > 0) {
-    throw invalidInput(problems.join('\n'), `see the parameters with: ${forUser(`runbook show ${runbook.name}`)}`);
+    throw invalidInput(problems.join('\n'), advice`see the parameters with: ${runbookCommand('show', runbook.name)}`);
   }
   return values;
 }

@@ -28,6 +28,7 @@ import { FakeExecutor, FakeHost } from '../helpers/fake-executor.js';
 import { fakePlan, fakeStep } from '../helpers/plans.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 import { storeAt } from '../helpers/store.js';
+import { renderPlain } from '../helpers/advice.js';
 
 /**
  * The `diagnosing` state: how a step gets into it (a failed verify after do, or a failed check
@@ -289,7 +290,7 @@ describe('in diagnosing: the probes', () => {
     expect(findingsOf(journal.entries)).toEqual([]);
     expect(journal.entries.some((e) => e.type === 'command-start' && e.phase === 'diagnose')).toBe(false);
     expect(journal.entries.at(-1)).toMatchObject({ type: 'step-end', step: 'alpha', outcome: 'failed' });
-    const text = formatFailure(result.failure!, 'RUN').join('\n');
+    const text = formatFailure(result.failure!, 'RUN', renderPlain).join('\n');
     expect(text).toContain('cause:    no diagnostic probe matched');
     expect(text).toContain('result:   expected exit status 0, got 1 — "no alpha"');
   });
@@ -578,14 +579,14 @@ describe('a diagnosis per failing step: probes that concern their steps (issue 1
       durationMs: 1,
     });
     const steps = [failing('route-there', [there]), failing('route-back', [back]), failing('ping', [there, back])];
-    const format = stepCheckFormatter();
+    const format = stepCheckFormatter(renderPlain);
     const text = steps.flatMap((s) => format(s)).join('\n');
     expect(text.match(/fix: {6}ip route add there dev x/g)).toHaveLength(1);
     expect(text.match(/fix: {6}ip route add back dev y/g)).toHaveLength(1);
     expect(text).toContain('cause:    no route there (evidence and fix: under route-there above)');
     expect(text).toContain('cause:    no route back (evidence and fix: under route-back above)');
 
-    const summary = formatSummary(steps, 5, 'not-ok', 'runbook run demo');
+    const summary = formatSummary(steps, 5, 'not-ok', 'runbook run demo', renderPlain);
     expect(summary).toEqual([
       'not ok: 3 of 5 steps do not hold (route-there, route-back, ping)',
       '  2 causes; apply their fixes in this order:',

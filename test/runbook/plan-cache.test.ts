@@ -24,6 +24,7 @@ import { prepareRunbookCached, type CachedPreparation } from '../../src/runbook/
 import { prepareRunbook, type PreparedRunbook } from '../../src/runbook/prepare.js';
 import { storeAt } from '../helpers/store.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
+import { hintText } from '../helpers/advice.js';
 
 /**
  * The plan cache (issue 16): a hit gives exactly what a full parse gives, anything that
@@ -75,7 +76,7 @@ async function failure(fn: () => unknown): Promise<{ code: string; message: stri
     // By name, not instanceof: the engine-version test re-imports the modules (vi.resetModules).
     expect(error).toHaveProperty('exitCode', 2);
     const e = error as RunbookError;
-    return { code: e.code, message: e.message, hint: e.hint };
+    return { code: e.code, message: e.message, hint: hintText(e) };
   }
   throw new Error('expected an error');
 }

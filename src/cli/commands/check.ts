@@ -1,6 +1,5 @@
 import { checkRunbook, distinctCauses, type StepCheck } from '../../engine/check.js';
 import { createHostExecutor } from '../../exec/host-executor.js';
-import { toShellLine } from '../../exec/shell-words.js';
 import { exitCodeFor } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
 import { requireNetAdmin } from '../../host/privileges.js';
@@ -11,7 +10,8 @@ import type { CliContext } from '../context.js';
 import { flag, type OptionsOf } from '../option-spec.js';
 import { formatDiagnosis, logCommand, logPlanSource } from '../output.js';
 import { afterInterrupt, withInterruptSignal } from '../signals.js';
-import { forUser } from '../../host/user-command.js';
+import { advice, hostCommand, runbookCommand } from '../../suggestion.js';
+import type { Render } from '../render-advice.js';
 
 const checkOptions = {
   set: setOption('override a parameter (repeatable); use the values the run used'),
@@ -74,13 +74,13 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
   // diagnosis would be about permissions, not the network.
   requireNetAdmin(
     `runbook check ${name} (its ping checks enter the container's namespace with \`ip netns exec\`)`,
-    `try again with sudo: ${forUser(`sudo runbook check ${name}`)}`,
+    advice`try again with sudo: ${{ ...runbookCommand('check', name), asRoot: true }}`,
   );
   prepared.remember();
   logPlanSource(ctx, prepared.fromCache);
 
   if (!options.json) ctx.out(`check ${name}: ${plan.steps.length} steps, verify checks only (nothing is changed)`);
-  const formatStep = stepCheckFormatter();
+  const formatStep = stepCheckFormatter(ctx.render);
   const printStep = (step: StepCheck) => formatStep(step).forEach((line) => ctx.out(line));
   const executor = createHostExecutor();
   const result = await withInterruptSignal(
@@ -102,8 +102,8 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
   if (options.json) {
     ctx.out(JSON.stringify(result.record, null, 2));
   } else {
-    const repair = forUser(toShellLine(['runbook', 'run', runbookName, ...options.set.flatMap((s) => ['--set', s])]));
-    for (const line of formatSummary(result.steps, plan.steps.length, result.status, repair)) ctx.out(line);
+    const repair = ctx.render(runbookCommand('run', runbookName, ...options.set.flatMap((s) => ['--set', s])));
+    for (const line of formatSummary(result.steps, plan.steps.length, result.status, repair, ctx.render)) ctx.out(line);
     ctx.out(`recorded in ${result.auditFile}`);
   }
   return exitCodeFor(result.status);
@@ -113,7 +113,7 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
  * `ok` / `not ok` (as in TAP), the step, and for a step that does not hold, its diagnosis. Steps
  * come one by one; a cause already printed in full under an earlier step is only referred to.
  */
-export function stepCheckFormatter(): (step: StepCheck) => string[] {
+export function stepCheckFormatter(render: Render): (step: StepCheck) => string[] {
   const shownUnder = new Map<string, string>();
   return (step) => {
     const verdict = (step.ok ? 'ok' : 'not ok').padEnd(verdictWidth);
@@ -123,8 +123,13 @@ export function stepCheckFormatter(): (step: StepCheck) => string[] {
       const earlier = new Map(step.findings.map((f) => [f.cause, shownUnder.get(f.cause)]));
       for (const f of step.findings) if (!shownUnder.has(f.cause)) shownUnder.set(f.cause, step.stepId);
       lines.push(
-        ...formatDiagnosis(step.check, step.findings, indent, 'run the check command by hand to see its output', (c) =>
-          earlier.get(c),
+        ...formatDiagnosis(
+          step.check,
+          step.findings,
+          indent,
+          'run the check command by hand to see its output',
+          render,
+          (c) => earlier.get(c),
         ),
       );
     }
@@ -142,6 +147,7 @@ export function formatSummary(
   total: number,
   status: 'ok' | 'not-ok' | 'interrupted',
   repair: string,
+  render: Render,
 ): string[] {
   const failing = steps.filter((s) => !s.ok);
   if (status === 'interrupted') return [`interrupted after ${steps.length} of ${total} steps; nothing was changed`];
@@ -157,13 +163,13 @@ export function formatSummary(
     const [cause] = causes as [string];
     const fix = fixOf(cause);
     lines.push(`  cause:  ${cause}`);
-    if (fix !== undefined) lines.push(`  fix:    ${forUser(fix)}`);
+    if (fix !== undefined) lines.push(`  fix:    ${render(hostCommand(fix))}`);
   } else {
     lines.push(`  ${causes.length} causes; apply their fixes in this order:`);
     causes.forEach((cause, i) => {
       const fix = fixOf(cause);
       lines.push(`  ${i + 1}. cause: ${cause}`);
-      if (fix !== undefined) lines.push(`     fix:   ${forUser(fix)}`);
+      if (fix !== undefined) lines.push(`     fix:   ${render(hostCommand(fix))}`);
     });
   }
   const fixes = causes.length > 1 ? 'the fixes, in this order' : 'the fix';

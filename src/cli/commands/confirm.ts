@@ -7,7 +7,8 @@ import { flag, type OptionsOf } from '../option-spec.js';
 import { jsonLine, logCommand } from '../output.js';
 import { afterInterrupt, withInterruptSignal } from '../signals.js';
 import { formatUndoLine } from './rollback.js';
-import { forUser } from '../../host/user-command.js';
+import { advice, runbookCommand } from '../../suggestion.js';
+import type { Render } from '../render-advice.js';
 
 const confirmOptions = { json: flag('--json', 'print the outcome as JSON') };
 
@@ -81,19 +82,25 @@ export async function confirmCommand(
       );
       return ExitCode.stepFailed;
     case 'reverted':
-      ctx.err(`run ${result.runId} was not confirmed by its deadline ${result.deadline}: ${revertNews(result)}`);
-      ctx.err('next: if the change is still wanted, run it again: runbook run … --confirm-within …');
+      ctx.err(
+        `run ${result.runId} was not confirmed by its deadline ${result.deadline}: ${revertNews(result, ctx.render)}`,
+      );
+      ctx.err(
+        ctx.render(
+          advice`next: if the change is still wanted, run it again: ${runbookCommand('run', '…', '--confirm-within', '…')}`,
+        ),
+      );
       return ExitCode.stepFailed;
   }
 }
 
 /** What became of a run whose deadline passed: reverted before, just now, or half-way. */
-function revertNews(result: Extract<ConfirmResult, { kind: 'reverted' }>): string {
+function revertNews(result: Extract<ConfirmResult, { kind: 'reverted' }>, render: Render): string {
   if (result.revert === undefined) return `it was reverted automatically at ${result.at}`;
   const { revert } = result;
   if (revert.kind !== 'reverted' || revert.result.kind === 'nothing' || revert.result.status === 'rolled-back')
     return 'it has just been reverted automatically';
-  return `its automatic revert ${revert.result.status === 'failed' ? 'failed' : 'was interrupted'}; finish it with \`${forUser(`runbook rollback ${result.runId}`)}\``;
+  return `its automatic revert ${revert.result.status === 'failed' ? 'failed' : 'was interrupted'}; finish it with \`${render(runbookCommand('rollback', result.runId))}\``;
 }
 
 function withoutDetails(result: ConfirmResult): Record<string, unknown> {

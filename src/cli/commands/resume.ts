@@ -2,7 +2,7 @@ import { resumeRun } from '../../engine/resume.js';
 import { createHostExecutor } from '../../exec/host-executor.js';
 import { exitCodeFor } from '../../errors.js';
 import { requireNetAdmin } from '../../host/privileges.js';
-import { forUser } from '../../host/user-command.js';
+import { runbookCommand } from '../../suggestion.js';
 import { defineCommand, runExitCodes } from '../command-spec.js';
 import type { CliContext } from '../context.js';
 import { flag, option, type OptionsOf } from '../option-spec.js';
@@ -81,9 +81,9 @@ export async function resumeCommand(
   if (options.json) {
     ctx.out(jsonLine({ ...runEndJson(result.runId, result.runbook, result), resumed: true }));
   } else if (result.status === 'failed' && result.failure !== undefined) {
-    for (const line of formatFailure(result.failure, result.runId)) ctx.err(line);
+    for (const line of formatFailure(result.failure, result.runId, ctx.render)) ctx.err(line);
   } else if (result.status === 'stopped') {
-    const resume = forUser(`runbook resume ${result.runId}`);
+    const resume = ctx.render(runbookCommand('resume', result.runId));
     ctx.out(`run ${result.runId} stopped after step ${options.until} as asked (--until); continue with \`${resume}\``);
   } else {
     ctx.out(`run ${result.runId} ${result.status === 'succeeded' ? 'resumed and succeeded' : result.status}`);

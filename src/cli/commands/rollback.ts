@@ -9,7 +9,7 @@ import type { CliContext } from '../context.js';
 import { flag, option, type OptionsOf } from '../option-spec.js';
 import { jsonLine, logCommand } from '../output.js';
 import { afterInterrupt, withInterruptSignal } from '../signals.js';
-import { forUser } from '../../host/user-command.js';
+import { advice, runbookCommand } from '../../suggestion.js';
 
 const rollbackOptions = {
   all: flag('--all', 'every run on this host with changes not yet undone, newest first (not with a run id)'),
@@ -72,12 +72,12 @@ export async function rollbackCommand(
   if (options.all && runId !== undefined)
     throw invalidInput(
       `rollback: give a run id or --all, not both; nothing was changed`,
-      'one run: runbook rollback ID; every run on this host with changes left: runbook rollback --all',
+      advice`one run: ${runbookCommand('rollback', 'ID')}; every run on this host with changes left: ${runbookCommand('rollback', '--all')}`,
     );
   if (options.runbook !== undefined && !options.all)
     throw invalidInput(
       `rollback: --runbook ${options.runbook} selects runs for --all; nothing was changed`,
-      `every run of it on this host: runbook rollback --all --runbook ${options.runbook}`,
+      advice`every run of it on this host: ${runbookCommand('rollback', '--all', '--runbook', options.runbook)}`,
     );
   requireNetAdmin(options.all ? 'runbook rollback --all' : 'runbook rollback');
   if (options.all) return rollbackAllCommand(ctx, options.runbook, options.json === true, options.force === true);
@@ -124,7 +124,7 @@ export function reportRollback(ctx: CliContext, result: RollbackResult, json: bo
     );
   } else if (result.status === 'interrupted') {
     ctx.out(
-      `rollback of run ${result.runId} interrupted at a safe point; finish it with \`${forUser(`runbook rollback ${result.runId}`)}\``,
+      `rollback of run ${result.runId} interrupted at a safe point; finish it with \`${ctx.render(runbookCommand('rollback', result.runId))}\``,
     );
   } else {
     const failed = result.steps.find((s) => s.outcome === 'undo-failed');
@@ -133,7 +133,7 @@ export function reportRollback(ctx: CliContext, result: RollbackResult, json: bo
     ctx.err(`rollback of run ${result.runId} stopped at step ${failed?.stepId}: ${failed?.stillHolds}`);
     ctx.err(`left in place, not undone: ${left.join(', ')}`);
     ctx.err(
-      `next: see what its undo commands said with \`${forUser(`runbook journal ${result.runId}`)}\`, fix it, then \`${forUser(`runbook rollback ${result.runId}`)}\` again`,
+      `next: see what its undo commands said with \`${ctx.render(runbookCommand('journal', result.runId))}\`, fix it, then \`${ctx.render(runbookCommand('rollback', result.runId))}\` again`,
     );
   }
   return exitCodeFor(result.status);
@@ -213,12 +213,12 @@ async function rollbackAllCommand(
     );
   } else if (result.status === 'interrupted') {
     ctx.out(
-      `rollback --all interrupted at a safe point in run ${last?.runId}; finish it with \`runbook rollback --all\``,
+      `rollback --all interrupted at a safe point in run ${last?.runId}; finish it with \`${ctx.render(runbookCommand('rollback', '--all'))}\``,
     );
   } else {
     ctx.err(`rollback --all stopped in run ${last?.runId} at step ${failed?.stepId}: ${failed?.stillHolds}`);
     ctx.err(
-      `next: see what its undo commands said with \`runbook journal ${last?.runId}\`, fix it, then \`runbook rollback --all\` again (the older runs are still to undo)`,
+      `next: see what its undo commands said with \`${ctx.render(runbookCommand('journal', last?.runId ?? '?'))}\`, fix it, then \`${ctx.render(runbookCommand('rollback', '--all'))}\` again (the older runs are still to undo)`,
     );
   }
   return exitCodeFor(result.status);

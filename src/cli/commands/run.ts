@@ -16,7 +16,7 @@ import { runEndJson } from '../json-results.js';
 import { withInterruptSignal } from '../signals.js';
 import { formatUndoLine, reportRollback } from './rollback.js';
 import { reportProvisional, validateConfirmWithin } from './run-confirm-within.js';
-import { forUser } from '../../host/user-command.js';
+import { advice, runbookCommand } from '../../suggestion.js';
 
 const runOptions = {
   set: setOption(),
@@ -143,15 +143,15 @@ export async function runCommand(
   if (options.json) {
     ctx.out(jsonLine(runEndJson(result.runId, prepared.runbook.spec.name, result)));
   } else if (result.status === 'failed' && result.failure !== undefined) {
-    for (const line of formatFailure(result.failure, result.runId, next)) ctx.err(line);
+    for (const line of formatFailure(result.failure, result.runId, ctx.render, next)) ctx.err(line);
   } else {
     const summary = {
       succeeded:
         changed === 0
           ? 'succeeded: nothing to change, every step already holds'
           : `succeeded: ${changed} step(s) changed`,
-      stopped: `stopped after step ${options.until} as asked (--until)${oneShot ? '' : `; continue with \`${forUser(`runbook resume ${result.runId}`)}\``}`,
-      interrupted: `interrupted at a safe point${oneShot ? '' : `; continue with \`${forUser(`runbook resume ${result.runId}`)}\` or undo with \`${forUser(`runbook rollback ${result.runId}`)}\``}`,
+      stopped: `stopped after step ${options.until} as asked (--until)${oneShot ? '' : `; continue with \`${ctx.render(runbookCommand('resume', result.runId))}\``}`,
+      interrupted: `interrupted at a safe point${oneShot ? '' : `; continue with \`${ctx.render(runbookCommand('resume', result.runId))}\` or undo with \`${ctx.render(runbookCommand('rollback', result.runId))}\``}`,
       failed: 'failed',
     }[result.status];
     ctx.out(`run ${result.runId} ${summary}`);
@@ -184,6 +184,6 @@ function refuseChangesOutsideSandbox(runbook: string, changing: readonly string[
     `runbook ${runbook} would change the real host's files or sysctls, which a one-shot sandbox does not isolate, ` +
       `and its run could not be rolled back once the sandbox vanishes; nothing was changed:\n` +
       changing.map((command) => `  ${command}`).join('\n'),
-    `point its file parameters under /run/runbook-sandbox/ (--set …), or use a persistent sandbox, whose runs can be rolled back: ${forUser('runbook sandbox create NAME')}, then ${forUser(`runbook --in NAME run ${runbook}`)}`,
+    advice`point its file parameters under /run/runbook-sandbox/ (--set …), or use a persistent sandbox, whose runs can be rolled back: ${runbookCommand('sandbox', 'create', 'NAME')}, then ${runbookCommand('--in', 'NAME', 'run', runbook)}`,
   );
 }
