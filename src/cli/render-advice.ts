@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { envVar } from '../env.js';
-import { isPlainCommandLine, toShellLine } from '../exec/shell-words.js';
+import { isPlainCommandLine, toShellLine } from '../text/shell-words.js';
 import { oneShotSandboxPrefix } from '../host/identity.js';
 import type { Advice, RunbookSuggestion, Suggestion } from '../suggestion.js';
 

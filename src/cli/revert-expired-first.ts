@@ -53,14 +53,19 @@ async function revert(ctx: CliContext, store: RunStore, due: readonly PendingCon
   for (const marker of due) {
     ctx.err(`run ${marker.runId} was not confirmed by ${marker.deadline}: reverting it first (automatic revert)`);
   }
-  const [{ requireNetAdmin }, { revertDueRuns }, { createExecaExecutor }, { withInterruptSignal }, { formatUndoLine }] =
-    await Promise.all([
-      import('../host/privileges.js'),
-      import('../engine/revert-unconfirmed.js'),
-      import('../exec/execa-executor.js'),
-      import('./signals.js'),
-      import('./commands/rollback.js'),
-    ]);
+  const [
+    { requireNetAdmin },
+    { revertDueRuns },
+    { createExecaHostExecutor },
+    { withInterruptSignal },
+    { formatUndoLine },
+  ] = await Promise.all([
+    import('../host/privileges.js'),
+    import('../engine/revert-unconfirmed.js'),
+    import('../host/execa-host-executor.js'),
+    import('./signals.js'),
+    import('./commands/rollback.js'),
+  ]);
   requireNetAdmin(
     'the automatic revert',
     advice`run it as root: ${{ ...runbookCommand('rollback', due[0]?.runId ?? ''), asRoot: true }}`,
@@ -69,7 +74,7 @@ async function revert(ctx: CliContext, store: RunStore, due: readonly PendingCon
     revertDueRuns({
       store,
       runIds: due.map((m) => m.runId),
-      executor: createExecaExecutor(),
+      executor: createExecaHostExecutor(),
       signal,
       // The watchdog may be reverting the run right now: wait for it rather than fail.
       lockWaitMs: 15_000,

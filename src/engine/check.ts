@@ -5,7 +5,7 @@ import type { HostIdentity } from '../journal/entries.js';
 import { MemoryJournal } from '../journal/sink.js';
 import type { LoadedRunbook } from '../runbook/load.js';
 import type { ParamValues } from '../runbook/params.js';
-import type { Plan } from '../runbook/plan.js';
+import type { Plan } from '../plan/plan.js';
 import type { RunStore } from '../store/run-store.js';
 import { engineVersion } from '../version.js';
 import { InterruptedError, type CommandContext, type CommandEvent } from './journaled-command.js';

@@ -1,6 +1,6 @@
 import { createActor, toPromise } from 'xstate';
 import type { RunJournal } from '../journal/run-journal.js';
-import type { Plan } from '../runbook/plan.js';
+import type { Plan } from '../plan/plan.js';
 import { InterruptedError, type CommandContext } from './journaled-command.js';
 import { buildRunMachine, type StepReport, type StepsResult } from './machine.js';
 import { createPhaseActors } from './phases.js';

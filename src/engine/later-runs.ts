@@ -2,7 +2,7 @@ import { invalidInput, RunbookError } from '../errors.js';
 import { isThisHost } from '../host/binding.js';
 import type { JournalLine } from '../journal/entries.js';
 import { advice, runbookCommand, type Advice } from '../suggestion.js';
-import type { PlannedStep } from '../runbook/plan.js';
+import type { PlannedStep } from '../plan/plan.js';
 import type { RunIndex, RunStore } from '../store/run-store.js';
 import { hasChangesLeft } from './changes-left.js';
 import type { RecordedRun } from './recorded-run.js';

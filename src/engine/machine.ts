@@ -1,6 +1,6 @@
 import { assign, fromPromise, setup, type PromiseActorLogic } from 'xstate';
 import type { StepOutcome } from '../journal/entries.js';
-import type { Plan } from '../runbook/plan.js';
+import type { Plan } from '../plan/plan.js';
 
 /**
  * Builds the statecharts the engine runs from a plan: a pure function, no I/O. There are two,

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fromPromise } from 'xstate';
-import type { PlannedStep, Retry } from '../runbook/plan.js';
+import type { PlannedStep, Retry } from '../plan/plan.js';
 import { evaluate } from './expectations.js';
 import { InterruptedError, runJournaled, type CommandContext } from './journaled-command.js';
 import { runCapture, runGuarded, withValues } from './step-commands.js';

@@ -3,7 +3,7 @@ import { assertSameHost, isOneShotRun, isThisHost } from '../host/binding.js';
 import { currentUser } from '../host/identity.js';
 import type { AttemptStartEntry } from '../journal/entries.js';
 import type { Executor } from '../exec/types.js';
-import type { Plan } from '../runbook/plan.js';
+import type { Plan } from '../plan/plan.js';
 import type { Lock, ReadJournal, RunIndex, RunJournal, RunStore } from '../store/run-store.js';
 import { shareIdenticalProbes } from '../runbook/shared-probes.js';
 import { readRunHistory, type RunHistory } from './run-history.js';

@@ -1,7 +1,7 @@
 import type { Executor } from '../exec/types.js';
 import type { RunIndex, RunStore } from '../store/run-store.js';
 import { RunbookError } from '../errors.js';
-import type { PlannedStep } from '../runbook/plan.js';
+import type { PlannedStep } from '../plan/plan.js';
 import { requirePrograms, spawned } from '../host/preflight.js';
 import type { CommandEvent } from './journaled-command.js';
 import { continueRun, selectRun, withChangeLocks, type Nothing, type RecordedRun } from './recorded-run.js';

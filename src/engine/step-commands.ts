@@ -1,5 +1,5 @@
 import { succeeded, type CommandResult } from '../exec/types.js';
-import type { Phase, PlannedCapture, PlannedCommand } from '../runbook/plan.js';
+import type { Phase, PlannedCapture, PlannedCommand } from '../plan/plan.js';
 import { renderDeep, renderTemplate } from '../runbook/template.js';
 import { evaluate } from './expectations.js';
 import { firstMatchLinear } from '../runbook/linear-regex.js';

@@ -2,7 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { invalidInput } from '../errors.js';
 import { readEnv } from '../env.js';
-import type { PlannedStep } from '../runbook/plan.js';
+import type { PlannedStep } from '../plan/plan.js';
 import type { Executor } from '../exec/types.js';
 
 /**

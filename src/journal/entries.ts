@@ -1,4 +1,4 @@
-import type { Phase, Plan } from '../runbook/plan.js';
+import type { Phase, Plan } from '../plan/plan.js';
 
 /**
  * The journal's vocabulary. A run's journal is an append-only NDJSON file; each line is one of

@@ -1,4 +1,4 @@
-import { toShellLine } from '../exec/shell-words.js';
+import { toShellLine } from '../text/shell-words.js';
 import type { CommandEndEntry, JournalLine } from './entries.js';
 
 /**

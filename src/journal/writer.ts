@@ -2,7 +2,7 @@ import { closeSync, fstatSync, ftruncateSync } from 'node:fs';
 import path from 'node:path';
 import { afterJournalEntry } from '../fault/kill-points.js';
 import type { RunbookError } from '../errors.js';
-import { isReadOnlyPhase } from '../runbook/read-only-phases.js';
+import { isReadOnlyPhase } from '../plan/read-only-phases.js';
 import { journalFormat, type JournalEntry } from './entries.js';
 import { HashChain, type ChainEnd } from './hash-chain.js';
 import { mkdirPrivate, openForAppend, syncFd, writeAll } from './safe-fs.js';

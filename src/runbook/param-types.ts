@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { linearRegexProblem, matchesWholeLinear } from './linear-regex.js';
-import { checkParamValue } from './params.js';
-import { checkPlainText } from './plain-text.js';
+import { checkPlainText } from '../text/plain-text.js';
 import type { ParamSpec, ParamType } from './schema.js';
 
 /**
@@ -14,12 +13,16 @@ import type { ParamSpec, ParamType } from './schema.js';
 /** The types this file checks. */
 export const extendedTypes: ReadonlySet<ParamType> = new Set(['string', 'path', 'enum', 'mac', 'list']);
 
+/** How params.ts checks a value of any type: what a list's items of a network type go through. */
+export type CheckValue = (type: ParamType, value: string, spec: ParamSpec) => string | undefined;
+
 /**
  * Why `value` is not a valid value of `spec` (whose type is one of extendedTypes), or undefined
- * when it is.
+ * when it is. `checkAny` checks a list's items of the other types (handed in by params.ts, which
+ * imports this file: not imported back, so that the two make no cycle).
  */
-export function checkExtendedValue(spec: ParamSpec, value: string): string | undefined {
-  if (spec.type === 'list') return checkList(spec, value);
+export function checkExtendedValue(spec: ParamSpec, value: string, checkAny: CheckValue): string | undefined {
+  if (spec.type === 'list') return checkList(spec, value, checkAny);
   return checkSingle(spec.type, value, spec);
 }
 
@@ -56,15 +59,13 @@ function checkSingle(type: ParamType, value: string, spec: ParamSpec): string | 
   }
 }
 
-function checkList(spec: ParamSpec, value: string): string | undefined {
+function checkList(spec: ParamSpec, value: string, checkAny: CheckValue): string | undefined {
   const of = spec.of;
   if (of === undefined) return 'a list parameter needs "of": the type of its items';
   if (value === '') return undefined; // the empty list
   const problems = value.split(',').map((item, i) => {
     if (item === '') return `item ${i + 1} is empty`;
-    const problem = extendedTypes.has(of)
-      ? checkSingle(of, item, { ...spec, type: of })
-      : checkParamValue(of, item, spec);
+    const problem = extendedTypes.has(of) ? checkSingle(of, item, { ...spec, type: of }) : checkAny(of, item, spec);
     return problem === undefined ? undefined : `item ${i + 1} "${item}": ${problem}`;
   });
   return problems.find((p) => p !== undefined);

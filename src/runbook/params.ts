@@ -2,11 +2,12 @@ import { isIPv4 } from 'node:net';
 import { invalidInput } from '../errors.js';
 import { checkExtendedValue, defaultText, extendedTypes } from './param-types.js';
 import type { ParamSpec, ParamType } from './schema.js';
-import { checkPlainText, maxNameBytes, printable } from './plain-text.js';
+import { checkPlainText, maxNameBytes, printable } from '../text/plain-text.js';
 import { advice, runbookCommand } from '../suggestion.js';
+import type { ParamValues } from '../plan/plan.js';
 
 /** Parameter values after validation, always as strings (they end up in argv). */
-export type ParamValues = Readonly<Record<string, string>>;
+export type { ParamValues };
 
 /** Why `value` is not a valid `type`, or undefined when it is. */
 export function checkParamValue(
@@ -15,7 +16,7 @@ export function checkParamValue(
   spec?: Pick<ParamSpec, 'min' | 'max'> & Partial<ParamSpec>,
 ): string | undefined {
   // string, path, enum, mac and lists: param-types.ts.
-  if (extendedTypes.has(type)) return checkExtendedValue({ ...spec, type }, value);
+  if (extendedTypes.has(type)) return checkExtendedValue({ ...spec, type }, value, checkParamValue);
   // No type takes a control character: the type's own message first, when it has one.
   return checkNetworkValue(type, value, spec) ?? checkPlainText(value);
 }

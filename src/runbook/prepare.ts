@@ -3,7 +3,7 @@ import { readIncludeFromDisk, resolveRunbookFile, type IncludeReader } from './l
 import { parseSetFlags, resolveParams, type ParamValues } from './params.js';
 import { renderPlan } from './render.js';
 import { readRunbookText } from './search-path.js';
-import type { Plan } from './plan.js';
+import type { Plan } from '../plan/plan.js';
 
 export interface PreparedRunbook {
   runbook: LoadedRunbook;

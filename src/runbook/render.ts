@@ -9,7 +9,7 @@ import {
   type PlannedCommand,
   type PlannedCondition,
   type PlannedStep,
-} from './plan.js';
+} from '../plan/plan.js';
 import {
   stepIdPattern,
   type CaptureSpec,

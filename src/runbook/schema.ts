@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { specificIssues } from './yaml-errors.js';
 import { linearRegexProblem } from './linear-regex.js';
+import type { ExpectSpec as PlannedExpectation } from '../plan/plan.js';
 
 /**
  * The runbook file format (runbooks/<name>.yaml), as a zod schema. Everything a runbook may
@@ -95,17 +96,8 @@ export const CaptureSpec = z.union([
 const Retries = z.number().int().min(0).max(60);
 const DelaySeconds = z.number().min(0).max(60);
 
-/**
- * What a command's result must show. Every field given must hold (they are ANDed).
- * `json` is a partial match on the parsed stdout (see engine/expectations.ts).
- */
-export interface ExpectSpec {
-  exit?: number | 'nonzero' | 'any' | undefined;
-  output_contains?: string | undefined;
-  output_matches?: string | undefined;
-  json?: unknown;
-  not?: ExpectSpec | undefined;
-}
+/** What a command's result must show (its type is the plan's: src/plan/plan.ts). */
+export type ExpectSpec = PlannedExpectation;
 export const ExpectSpec: z.ZodType<ExpectSpec> = z.lazy(() =>
   z.strictObject({
     exit: z.union([z.number().int(), z.literal('nonzero'), z.literal('any')]).optional(),

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Plan } from '../runbook/plan.js';
+import type { Plan } from '../plan/plan.js';
 import { programsOf } from '../host/preflight.js';
 
 /**

@@ -23,7 +23,7 @@ import { formatFailure } from '../../src/cli/output.js';
 import type { JournalEntry } from '../../src/journal/entries.js';
 import { auditFile } from '../../src/journal/paths.js';
 import { MemoryJournal } from '../../src/journal/sink.js';
-import type { Plan, PlannedProbe, PlannedStep } from '../../src/runbook/plan.js';
+import type { Plan, PlannedProbe, PlannedStep } from '../../src/plan/plan.js';
 import { FakeExecutor, FakeHost } from '../helpers/fake-executor.js';
 import { fakePlan, fakeStep } from '../helpers/plans.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';

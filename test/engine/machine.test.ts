@@ -12,7 +12,7 @@ import {
 import { executeSteps, type ExecuteStepsOptions } from '../../src/engine/execute-steps.js';
 import type { JournalEntry } from '../../src/journal/entries.js';
 import { MemoryJournal } from '../../src/journal/sink.js';
-import type { Plan, PlannedProbe } from '../../src/runbook/plan.js';
+import type { Plan, PlannedProbe } from '../../src/plan/plan.js';
 import { FakeExecutor, FakeHost } from '../helpers/fake-executor.js';
 import { fakePlan, fakeStep } from '../helpers/plans.js';
 

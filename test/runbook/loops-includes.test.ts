@@ -9,7 +9,7 @@ import { journalFile } from '../../src/journal/paths.js';
 import { readJournal } from '../../src/journal/reader.js';
 import { loadRunbook, parseRunbook, runbookHashNow, type LoadedRunbook } from '../../src/runbook/load.js';
 import { resolveParams } from '../../src/runbook/params.js';
-import type { Plan, PlannedStep } from '../../src/runbook/plan.js';
+import type { Plan, PlannedStep } from '../../src/plan/plan.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { renderPlan } from '../../src/runbook/render.js';
 import { FakeExecutor } from '../helpers/fake-executor.js';

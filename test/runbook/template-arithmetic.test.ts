@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RunbookError } from '../../src/errors.js';
 import { parseRunbook } from '../../src/runbook/load.js';
 import { resolveParams } from '../../src/runbook/params.js';
-import type { Plan } from '../../src/runbook/plan.js';
+import type { Plan } from '../../src/plan/plan.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { renderPlan } from '../../src/runbook/render.js';
 import { hasMalformedPlaceholder, placeholdersIn, renderTemplate, TemplateError } from '../../src/runbook/template.js';

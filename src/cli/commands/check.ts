@@ -1,5 +1,5 @@
 import { checkRunbook, distinctCauses, type StepCheck } from '../../engine/check.js';
-import { createHostExecutor } from '../../exec/host-executor.js';
+import { createHostExecutor } from '../../host/host-executor.js';
 import { exitCodeFor } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
 import { requireNetAdmin } from '../../host/privileges.js';

@@ -1,5 +1,5 @@
 import { confirmRun, type ConfirmResult } from '../../engine/confirm.js';
-import { createExecaExecutor } from '../../exec/execa-executor.js';
+import { createExecaHostExecutor } from '../../host/execa-host-executor.js';
 import { ExitCode } from '../../errors.js';
 import { defineCommand } from '../command-spec.js';
 import type { CliContext } from '../context.js';
@@ -57,7 +57,7 @@ export async function confirmCommand(
         store: ctx.store,
         runId,
         // Only used when the deadline has passed and the run must be reverted instead.
-        executor: createExecaExecutor(),
+        executor: createExecaHostExecutor(),
         signal,
         onUndo: (report) => ctx.err(formatUndoLine(report)),
         onCommand: logCommand(ctx),

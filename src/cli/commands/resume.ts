@@ -1,5 +1,5 @@
 import { resumeRun } from '../../engine/resume.js';
-import { createHostExecutor } from '../../exec/host-executor.js';
+import { createHostExecutor } from '../../host/host-executor.js';
 import { exitCodeFor } from '../../errors.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import { runbookCommand } from '../../suggestion.js';

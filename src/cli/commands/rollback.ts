@@ -1,7 +1,7 @@
 import { rollbackAll } from '../../engine/rollback-all.js';
 import { rollbackRun, type RollbackResult } from '../../engine/rollback.js';
 import type { UndoReport } from '../../engine/undo-steps.js';
-import { createHostExecutor } from '../../exec/host-executor.js';
+import { createHostExecutor } from '../../host/host-executor.js';
 import { exitCodeFor, exitCodes, invalidInput } from '../../errors.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import { defineCommand } from '../command-spec.js';

@@ -1,4 +1,4 @@
-import { createHostExecutor } from '../../exec/host-executor.js';
+import { createHostExecutor } from '../../host/host-executor.js';
 import { runRunbook } from '../../engine/run.js';
 import { exitCodeFor, invalidInput } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';

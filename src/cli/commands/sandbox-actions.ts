@@ -1,7 +1,7 @@
 /** The `runbook sandbox …` commands and `--in`, loaded only when used (see sandbox.ts). */
 import { ExitCode } from '../../errors.js';
 import { replaceFile } from '../../journal/safe-fs.js';
-import { toShellLine } from '../../exec/shell-words.js';
+import { toShellLine } from '../../text/shell-words.js';
 import { requireSandboxCaps } from '../../host/privileges.js';
 import {
   assertEnteredSandbox,

@@ -1,9 +1,9 @@
 import { ExitCode } from '../../errors.js';
-import { toShellLine } from '../../exec/shell-words.js';
+import { toShellLine } from '../../text/shell-words.js';
 import { currentHost } from '../../host/identity.js';
 import { shadowingNote } from '../../runbook/locate.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
-import type { PlannedCapture, PlannedCheck, PlannedCommand } from '../../runbook/plan.js';
+import type { PlannedCapture, PlannedCheck, PlannedCommand } from '../../plan/plan.js';
 import { defineCommand, runbookArgument, setOption } from '../command-spec.js';
 import type { CliContext } from '../context.js';
 import { flag, type OptionsOf } from '../option-spec.js';

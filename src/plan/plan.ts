@@ -1,10 +1,25 @@
-import type { ExpectSpec } from './schema.js';
-import type { ParamValues } from './params.js';
-
 /**
  * A plan is a runbook with its parameters substituted: every command is a concrete argv.
- * The engine only ever sees plans; it knows nothing about YAML or placeholders.
+ * The engine only ever sees plans; it knows nothing about YAML or placeholders. Rendered by
+ * src/runbook, recorded by src/journal (the run-start entry), run by src/engine: so it sits
+ * below all three and imports nothing (CONTRIBUTING.md, Layers).
  */
+
+/** The values of a runbook's parameters, by name, as strings (they end up in argv). */
+export type ParamValues = Readonly<Record<string, string>>;
+
+/**
+ * What a command's result must show. Every field given must hold (they are ANDed).
+ * `json` is a partial match on the parsed stdout (see engine/expectations.ts); the runbook
+ * format's schema for it is in src/runbook/schema.ts.
+ */
+export interface ExpectSpec {
+  exit?: number | 'nonzero' | 'any' | undefined;
+  output_contains?: string | undefined;
+  output_matches?: string | undefined;
+  json?: unknown;
+  not?: ExpectSpec | undefined;
+}
 export interface PlannedCommand {
   argv: readonly string[];
   timeoutMs: number;
