@@ -1,14 +1,14 @@
 import { exitCodeFor, RunbookError } from '../../errors.js';
-import { createHostExecutor } from '../../exec/host-executor.js';
+import { createHostExecutor } from '../../host/host-executor.js';
 import { succeeded, type Executor } from '../../exec/types.js';
 import { requirePrograms } from '../../host/preflight.js';
-import { forUser } from '../../host/user-command.js';
-import { printable } from '../../runbook/plain-text.js';
+import { printable } from '../../text/plain-text.js';
 import { readTopology } from '../../topology/read-topology.js';
 import { renderDot } from '../../topology/render-dot.js';
 import { renderMermaid } from '../../topology/render-mermaid.js';
 import { renderText } from '../../topology/render-text.js';
 import { defineCommand } from '../command-spec.js';
+import { runbookCommand } from '../../suggestion.js';
 import type { CliContext } from '../context.js';
 import { choiceOption, flag, option, type OptionsOf } from '../option-spec.js';
 import { afterInterrupt, withInterruptSignal } from '../signals.js';
@@ -88,7 +88,7 @@ export async function topologyCommand(ctx: CliContext, options: TopologyOptions)
       if (format !== 'text') for (const why of topology.unreadable) ctx.err(`warning: not drawn: ${printable(why)}`);
       if (topology.unreadable.length > 0 && process.getuid?.() !== 0)
         ctx.err(
-          `hint: run it as root to read every namespace and the iptables rules: ${forUser('sudo runbook topology')}`,
+          `hint: run it as root to read every namespace and the iptables rules: ${ctx.render({ ...runbookCommand('topology'), asRoot: true })}`,
         );
       if (highlight !== undefined && !topology.runs.some((run) => run.id === highlight))
         note(`run ${highlight} made or found nothing that is here now: nothing is highlighted`);
