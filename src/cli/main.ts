@@ -9,8 +9,10 @@ import { errorJson } from './json-results.js';
 import { renderAdvice, userContextOf, type UserContext } from './render-advice.js';
 
 /**
- * Parses the command line and dispatches to one command module. Returns the exit code rather
- * than calling process.exit(), so that logs and the journal are flushed first.
+ * Parses the command line and dispatches to one command: each is declared in its module
+ * (src/cli/commands/<verb>.ts, listed in commands/index.ts) and turned into a commander
+ * command here. Returns the exit code rather than calling process.exit(), so that logs and the
+ * journal are flushed first.
  */
 export async function main(argv: readonly string[]): Promise<number> {
   // `--in <sandbox>`: the whole command re-runs inside that sandbox host (src/sandbox/enter.ts).
