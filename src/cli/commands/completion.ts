@@ -45,10 +45,6 @@ export const wordsCommand = defineCommand({
   action: (ctx, [kind, runbook], options) => completeCommand(ctx, kind, runbook, options),
 });
 
-/** What the script asks `runbook __complete` for: the values that live in files, not in the parser. */
-export const wordKinds = ['runbooks', 'runs', 'sandboxes', 'steps', 'params'] as const;
-export type WordKind = (typeof wordKinds)[number];
-
 /** One command as the script sees it: its path ("runbook sandbox create"), options and subcommands. */
 interface CommandShape {
   path: string;
