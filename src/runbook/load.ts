@@ -12,7 +12,7 @@ import {
   type IncludeReader,
   type RunbookSource,
 } from './locate.js';
-import { hasMalformedPlaceholder, placeholdersIn, stringsIn } from './template.js';
+import { checkPlaceholders } from './check-placeholders.js';
 import { formatSchemaIssues } from './yaml-errors.js';
 
 // Finding a runbook's file lives in locate.ts (no YAML there); these stay importable from here.
@@ -202,63 +202,4 @@ function checkConcerns(spec: ResolvedRunbook, file: string): void {
         if (!ids.has(id))
           problems.add(`  step ${step.id}: a diagnose probe concerns "${id}", which is not a step here`);
   if (problems.size > 0) throw invalidInput(`${file}: not a valid runbook:\n${[...problems].join('\n')}`);
-}
-
-/**
- * Every {{placeholder}} must name something in scope where it is used: a parameter, the loop
- * variable inside a loop, or (in `undo` only) a value the same step captured. Caught before
- * anything runs, with the step and field named.
- */
-function checkPlaceholders(spec: ResolvedRunbook, file: string): void {
-  const problems: string[] = [];
-  const params = Object.keys(spec.parameters);
-  const check = (where: string, value: unknown, scope: readonly string[]) => {
-    for (const text of stringsIn(value)) {
-      if (hasMalformedPlaceholder(text)) problems.push(`  ${where}: malformed placeholder in "${text}"`);
-      for (const name of placeholdersIn(text)) {
-        if (!scope.includes(name))
-          problems.push(`  ${where}: unknown name {{${name}}} (known here: ${scope.join(', ')})`);
-      }
-    }
-  };
-  const checkStep = (step: StepSpec, where: string, scope: readonly string[]) => {
-    const captures = Object.keys(step.capture);
-    for (const name of captures)
-      if (scope.includes(name))
-        problems.push(`  ${where}.capture.${name}: already the name of a parameter or loop variable`);
-    for (const [field, value] of Object.entries(step)) {
-      // Captured values are read just before `do`: do and undo may use them, nothing else.
-      const withCaptures = field === 'do' || field === 'undo';
-      check(`${where} (${step.id}).${field}`, value, withCaptures ? [...scope, ...captures] : scope);
-    }
-  };
-  (spec.constraints ?? []).forEach((constraint, index) => {
-    const where = `constraints[${index}]`;
-    if (constraint.foreach === undefined) return check(where, constraint, params);
-    check(`${where}.foreach`, [constraint.foreach.from, constraint.foreach.to], params);
-    check(where, { ...constraint, foreach: undefined }, [...params, constraint.foreach.var]);
-  });
-  const checkItem = (item: StepSpec | LoopSpec, where: string, scope: readonly string[]) => {
-    if (!('foreach' in item)) {
-      checkStep(item, where, scope);
-      return;
-    }
-    const { foreach } = item;
-    check(
-      `${where}.foreach`,
-      [foreach.from, foreach.to, foreach.in].filter((v) => v !== undefined),
-      scope,
-    );
-    const names = [foreach.var, ...(foreach.index === undefined ? [] : [foreach.index])];
-    names.forEach((name, i) => {
-      const at = `${where}.foreach.${i === 0 ? 'var' : 'index'}`;
-      if (params.includes(name)) problems.push(`  ${at}: "${name}" is already a parameter`);
-      else if (scope.includes(name)) problems.push(`  ${at}: "${name}" is already an outer loop's variable`);
-    });
-    if (foreach.index !== undefined && foreach.index === foreach.var)
-      problems.push(`  ${where}.foreach.index: "${foreach.index}" is also the loop variable`);
-    item.steps.forEach((step, i) => checkItem(step, `${where}.steps[${i}]`, [...scope, ...names]));
-  };
-  spec.steps.forEach((item, index) => checkItem(item, `steps[${index}]`, params));
-  if (problems.length > 0) throw invalidInput(`${file}: not a valid runbook:\n${problems.join('\n')}`);
 }

@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { invalidInput } from '../errors.js';
-import { checkExtendedValue, defaultText, extendedTypes } from './param-types.js';
+import { canonicalRecords, checkExtendedValue, defaultText, extendedTypes, recordsOf } from './param-types.js';
 import type { ParamSpec, ParamType } from './schema.js';
 import { checkPlainText, maxNameBytes, printable } from './plain-text.js';
 import { forUser } from '../host/user-command.js';
@@ -133,7 +133,10 @@ export function resolveParams(
       problems.push(`${origin}: "${shown}" is not a valid ${spec.type}: ${problem}`);
       continue;
     }
-    values[key] = value;
+    // A list of records has one text whatever way it was written (defaults filled in), so the
+    // plan cache, the journal and `show` see the same value.
+    const records = spec.of === 'record' ? recordsOf(spec, value) : undefined;
+    values[key] = records === undefined || 'problem' in records ? value : canonicalRecords(records);
   }
   if (problems.length > 0) {
     throw invalidInput(problems.join('\n'), `see the parameters with: ${forUser(`runbook show ${runbook.name}`)}`);
