@@ -13,6 +13,10 @@ export interface ExecuteStepsOptions extends CommandContext {
   finishedSteps?: readonly string[];
   /** Steps an earlier attempt of the same run changed (RunHistory.changedSteps): created by this run. */
   changedEarlier?: readonly string[];
+  /** Of the finished steps, those an earlier attempt skipped by their `when:` (issue 28). */
+  skippedSteps?: readonly string[];
+  /** Values earlier attempts exported, from the journal (RunHistory.exports, issue 28). */
+  exported?: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** `--until`: stop after this step. */
   stopAfter?: string | undefined;
   onStep?: ((report: StepReport) => void) | undefined;
@@ -46,13 +50,15 @@ export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsR
       stepFinished: ({ context }) => {
         const report = context.steps.at(-1);
         if (report === undefined) return;
-        if (report.outcome !== 'skipped') {
+        // A step skipped by its `when:` is journaled with the reason (issue 28).
+        if (report.outcome !== 'skipped' || report.skipReason !== undefined) {
           journal.append({
             type: 'step-end',
             step: report.stepId,
             outcome: report.outcome,
             durationMs: report.durationMs,
             doFailed: report.doFailed,
+            ...(report.skipReason !== undefined && { reason: report.skipReason }),
           });
         }
         options.onStep?.(report);
@@ -61,7 +67,12 @@ export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsR
   });
 
   const actor = createActor(machine, {
-    input: { finishedSteps: options.finishedSteps ?? [], stopAfter: options.stopAfter },
+    input: {
+      finishedSteps: options.finishedSteps ?? [],
+      skippedSteps: options.skippedSteps ?? [],
+      exported: options.exported ?? new Map(),
+      stopAfter: options.stopAfter,
+    },
   });
   const output = toPromise(actor);
   actor.start();

@@ -54,7 +54,15 @@ export function reachesOutsideSandbox(plan: Plan): Reach {
   for (const step of plan.steps) {
     for (const { argv } of [...step.do, ...step.undo])
       if (mayReachOutside(argv)) changing.add(`${step.id}: ${argv.join(' ')}`);
-    for (const command of [...step.requires, ...step.capture, ...step.verify, ...step.diagnose]) {
+    const when = step.when === undefined ? [] : [step.when];
+    for (const command of [
+      ...when,
+      ...step.requires,
+      ...step.capture,
+      ...(step.export ?? []),
+      ...step.verify,
+      ...step.diagnose,
+    ]) {
       // A `read:` check runs no program: only the file it reads can be outside the sandbox.
       const read = 'read' in command ? command.read : undefined;
       const outside = read === undefined ? mayReachOutside(command.argv) : !isPerNetns(read);
