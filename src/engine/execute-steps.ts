@@ -109,10 +109,21 @@ export async function executeAndRecord(
     type: 'run-end',
     status: result.status,
     failedStep: result.failure?.stepId,
-    message:
-      result.failure === undefined ? undefined : (result.failure.findings[0]?.cause ?? result.failure.check?.reason),
+    message: result.failure === undefined ? undefined : failureMessage(result.failure),
   });
   return result;
+}
+
+/** The run-end's message: the cause the probes named, or the check's reason; and who undid it (final pass). */
+function failureMessage(failure: NonNullable<StepsResult['failure']>): string | undefined {
+  const what = failure.findings[0]?.cause ?? failure.check?.reason;
+  const undoneBy = failure.undoneBy;
+  if (undoneBy === undefined) return what;
+  const who =
+    undoneBy.length === 1
+      ? `step ${undoneBy[0]?.stepId} undid it`
+      : `one of the steps that changed the host after it undid it: ${undoneBy.map((s) => s.stepId).join(', ')}`;
+  return `no longer holds at the end of the run (${what ?? 'its check fails'}); ${who}`;
 }
 
 /** Best effort: the journal may be what failed. */

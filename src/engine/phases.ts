@@ -181,7 +181,10 @@ export async function runStepCondition(
   });
   if (result.timedOut || result.startError !== undefined) return { verdict: 'could-not-check', reason: verdict.reason };
   if (verdict.ok) return { verdict: 'holds', reason: '' };
-  return { verdict: 'does-not-hold', reason: `its "when:" does not hold: ${verdict.reason}` };
+  return {
+    verdict: 'does-not-hold',
+    reason: `its "when:" (${condition.argv.join(' ')}) does not hold: ${verdict.reason}`,
+  };
 }
 
 /**
@@ -252,15 +255,11 @@ async function verifyAgain(
       step: stepId,
       undoneBy: undoneBy.map((s) => s.stepId),
     });
-    const who =
-      undoneBy.length === 1
-        ? `step ${undoneBy[0]?.stepId} (${undoneBy[0]?.title}) undid it`
-        : `one of the steps that changed the host after it undid it: ${undoneBy.map((s) => s.stepId).join(', ')}`;
     return {
       failure: {
         stepId,
         title: step.title,
-        check: { ...failed, reason: `no longer holds at the end of the run: ${failed.reason}; ${who}` },
+        check: { ...failed, reason: `no longer holds at the end of the run: ${failed.reason}` },
         findings,
         undoneBy,
       },

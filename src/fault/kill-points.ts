@@ -9,6 +9,9 @@ import { readEnv } from '../env.js';
  *                                 (it is durable on disk, nothing after it is)
  *   RUNBOOK_FAULT_KILL=command:N  after the N-th command this process ran has finished, before
  *                                 its result is journaled (the effect happened, unrecorded)
+ *   RUNBOOK_FAULT_KILL=step-end:ID right after the step-end entry of step ID (issue 28: between
+ *                                 a step that exports a value and the next, whatever the
+ *                                 number of entries before, which retries make vary)
  *
  * Read once at start-up; when unset, each check is one comparison.
  */
@@ -16,16 +19,22 @@ const spec = parse(readEnv('faultKill'));
 let entries = 0;
 let commands = 0;
 
-function parse(value: string | undefined): { kind: 'entry' | 'command'; n: number } | undefined {
+function parse(
+  value: string | undefined,
+): { kind: 'entry' | 'command'; n: number } | { kind: 'step-end'; step: string } | undefined {
+  const step = /^step-end:(.+)$/.exec(value ?? '');
+  if (step !== null) return { kind: 'step-end', step: step[1] as string };
   const match = /^(entry|command):(\d+)$/.exec(value ?? '');
   return match === null ? undefined : { kind: match[1] as 'entry' | 'command', n: Number(match[2]) };
 }
 
 /** Called by the journal after each durable append. */
-export function afterJournalEntry(): void {
+export function afterJournalEntry(entry: { type: string; step?: string }): void {
   if (spec === undefined) return;
   entries += 1;
   if (spec.kind === 'entry' && spec.n === entries) process.kill(process.pid, 'SIGKILL');
+  if (spec.kind === 'step-end' && entry.type === 'step-end' && entry.step === spec.step)
+    process.kill(process.pid, 'SIGKILL');
 }
 
 /** Called by the engine after each command finished, before its result is journaled. */

@@ -31,6 +31,8 @@ const debianPackage: Readonly<Record<string, string>> = {
   bash: 'bash',
   grep: 'grep',
   dot: 'graphviz',
+  'start-stop-daemon': 'dpkg',
+  python3: 'python3',
 };
 
 /** The programs a command runs: its first word, and what `ip netns exec NS` runs inside. */

@@ -79,7 +79,7 @@ export class FileJournal implements JournalSink {
       throw error;
     }
     this.chain.advance(bytes.subarray(0, length));
-    afterJournalEntry();
+    afterJournalEntry(entry);
   }
 
   private closed = false;

@@ -1,4 +1,5 @@
 import { invalidInput } from '../errors.js';
+import { nearestSpellings } from './spelling.js';
 import type { ResolvedRunbook } from './load.js';
 import type { LoopIn, LoopSpec, ParamSpec, ParamType, StepSpec } from './schema.js';
 import {
@@ -294,23 +295,7 @@ function whyUnknown(
     return `${unknown}: it is the variable of the loop at ${loop.where}, and means nothing outside that loop`;
   const known = [...scope.keys()];
   if (known.length === 0) return `${unknown} (no name is known here: the runbook declares no parameters)`;
-  const near = known.filter((k) => editDistance(k, name) <= Math.max(1, Math.floor(name.length / 4)));
+  const near = nearestSpellings(name, known).slice(0, 2);
   const suggestion = near.length > 0 ? `did you mean ${near.map((k) => `{{${k}}}`).join(' or ')}? ` : '';
   return `${unknown} (${suggestion}known here: ${known.join(', ')})`;
-}
-
-/** Levenshtein distance: "did you mean" for names and keys. */
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++)
-      current[j] = Math.min(
-        (previous[j] as number) + 1,
-        (current[j - 1] as number) + 1,
-        (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    previous = current;
-  }
-  return previous[b.length] as number;
 }

@@ -17,6 +17,7 @@ export function checkConstraints(
   constraints: readonly ConstraintSpec[],
   params: ParamValues,
   parameters: Readonly<Record<string, ParamSpec>> = {},
+  shownAs: string = runbook,
 ): void {
   const problems: string[] = [];
   try {
@@ -33,7 +34,7 @@ export function checkConstraints(
   if (problems.length > 0) {
     throw invalidInput(
       `runbook ${runbook}: the parameters do not fit together; nothing was changed:\n${problems.map((p) => `  ${p}`).join('\n')}`,
-      `see the parameters with: ${forUser(`runbook show ${runbook}`)}`,
+      `see the parameters with: ${forUser(`runbook show ${shownAs}`)}`,
     );
   }
 }

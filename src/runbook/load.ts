@@ -1,5 +1,4 @@
 import { LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import { defaultText, paramSpecProblems } from './param-types.js';
 import { checkParamValue } from './params.js';
@@ -14,6 +13,7 @@ import {
 } from './locate.js';
 import { checkPlaceholders } from './check-placeholders.js';
 import { formatSchemaIssues } from './yaml-errors.js';
+import { unknownKeyHint } from './key-hints.js';
 
 // Finding a runbook's file lives in locate.ts (no YAML there); these stay importable from here.
 export { listRunbookNames, readIncludeFromDisk, resolveRunbookFile } from './locate.js';
@@ -138,7 +138,7 @@ function validate(source: string, file: string): RunbookSpec {
   const parsed = RunbookSpec.safeParse(data);
   if (!parsed.success) {
     throw invalidInput(
-      `${file}: not a valid runbook:\n${formatSchemaIssues(parsed.error.issues, doc, lines, formatPath, trapHint)}`,
+      `${file}: not a valid runbook:\n${formatSchemaIssues(parsed.error.issues, doc, lines, formatPath, (issue) => unknownKeyHint(issue, doc, data))}`,
       'the format is described in docs/runbook-format.md',
     );
   }
@@ -169,19 +169,6 @@ function defaultProblems(parameters: Record<string, ParamSpec>): string[] {
     }
   }
   return problems;
-}
-
-/**
- * A hint for the schema error a YAML trap gives: in a flow map (`{ why: a, b }`) a comma ends the
- * value, so the rest of the text becomes an unknown key.
- */
-function trapHint(issue: z.core.$ZodIssue): string {
-  // Steps are parsed inside a transform, which passes their issues on as custom ones: the message tells.
-  if (issue.code !== 'unrecognized_keys' && !issue.message.startsWith('Unrecognized key')) return '';
-  // `read:` where only commands go (issue 16): say where it belongs instead.
-  if (issue.message.includes('"read"'))
-    return ' ("read:" is for checks and probes only: verify, requires, diagnose; here run a command, e.g. [cat, FILE])';
-  return ' (inside { }, a comma ends a value: quote text that holds a comma, or write the map in block style)';
 }
 
 function formatPath(parts: readonly PropertyKey[]): string {

@@ -80,6 +80,15 @@ function hostBits(address: string, prefixlen: number): number {
   return prefixlen === 32 ? 0 : n % 2 ** (32 - prefixlen);
 }
 
+export interface ResolveOptions {
+  /** Inside a sandbox host: `sandbox_default` is the default. */
+  inSandbox?: boolean | undefined;
+  /** How the user named the runbook (a name, or a path), for the hint (issue 28). */
+  shownAs?: string | undefined;
+  /** For `show`: a value to stand in for a parameter that has none, instead of refusing. */
+  standIn?: ((key: string, spec: ParamSpec) => string | undefined) | undefined;
+}
+
 /** Parses repeated `--set key=value` flags into a map; a malformed one is invalid input. */
 export function parseSetFlags(flags: readonly string[]): Record<string, string> {
   // No prototype: `--set __proto__=x` is a key like any other (and an unknown one).
@@ -102,7 +111,7 @@ export function resolveParams(
   runbook: { name: string; parameters: Record<string, ParamSpec> },
   overrides: Readonly<Record<string, string>>,
   source: string,
-  options: { inSandbox?: boolean } = {},
+  options: ResolveOptions = {},
 ): ParamValues {
   const problems: string[] = [];
   const values: Record<string, string> = {};
@@ -123,6 +132,12 @@ export function resolveParams(
     }
     const value = given ?? written;
     if (value === undefined) {
+      // `show` runs nothing: it shows a stand-in rather than refusing (issue 28).
+      const standIn = options.standIn?.(key, spec);
+      if (standIn !== undefined) {
+        values[key] = standIn;
+        continue;
+      }
       problems.push(`parameter "${key}" has no default and was not given: use --set ${key}=…`);
       continue;
     }
@@ -139,7 +154,10 @@ export function resolveParams(
     values[key] = records === undefined || 'problem' in records ? value : canonicalRecords(records);
   }
   if (problems.length > 0) {
-    throw invalidInput(problems.join('\n'), `see the parameters with: ${forUser(`runbook show ${runbook.name}`)}`);
+    throw invalidInput(
+      problems.join('\n'),
+      `see the parameters with: ${forUser(`runbook show ${options.shownAs ?? runbook.name}`)}`,
+    );
   }
   return values;
 }

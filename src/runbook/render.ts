@@ -39,13 +39,18 @@ type ProbeKeeper = ReturnType<typeof probeKeeper>;
  * function. Each step of a loop gets the id "<id>-<value>" (or its own id template rendered),
  * stable across runs, so that the journal of a run and its resume name the same steps.
  */
-export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan {
+export function renderPlan(
+  runbook: ResolvedRunbook,
+  params: ParamValues,
+  options: { shownAs?: string | undefined } = {},
+): Plan {
   try {
     const steps: PlannedStep[] = [];
     // Identical probes are kept once as they are rendered (shared-probes.ts).
     const keep = probeKeeper();
     const context: ExpandContext = { out: steps, keep, parameters: runbook.parameters };
-    for (const item of runbook.steps) expandItem(item, params, [], {}, context);
+    const exported: Record<string, string> = {};
+    for (const item of runbook.steps) expandItem(item, params, [], exported, context);
     const seen = new Set<string>();
     for (const step of steps) {
       if (seen.has(step.id)) throw invalidInput(`runbook ${runbook.name}: two steps have the id "${step.id}"`);
@@ -59,7 +64,7 @@ export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan 
       }
       seen.add(step.id);
     }
-    checkConstraints(runbook.name, runbook.constraints ?? [], params, runbook.parameters);
+    checkConstraints(runbook.name, runbook.constraints ?? [], params, runbook.parameters, options.shownAs);
     return { runbook: runbook.name, description: runbook.description, params, steps };
   } catch (error) {
     if (error instanceof TemplateError) throw invalidInput(`runbook ${runbook.name}: ${error.message}`);

@@ -2,6 +2,7 @@ import { ExitCode } from '../../errors.js';
 import { machineGraph, toMermaid, type PlanStepNote } from '../../engine/graph.js';
 import { buildRunMachine } from '../../engine/machine.js';
 import { currentHost } from '../../host/identity.js';
+import { toShellLine } from '../../exec/shell-words.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import type { CliContext } from '../context.js';
 
@@ -23,6 +24,7 @@ export function graphCommand(ctx: CliContext, runbookName: string, options: Grap
     id: step.id,
     ...(step.do.length === 0 && { verifyOnly: true as const }),
     ...(step.noUndo !== undefined && { noUndo: step.noUndo }),
+    ...(step.when !== undefined && { when: toShellLine(step.when.argv) }),
   }));
   if (options.format === 'json') {
     ctx.out(JSON.stringify({ runbook: plan.runbook, steps, ...graph }, null, 2));
