@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -149,6 +150,8 @@ interface Setup {
   prepare?: (sandbox: SandboxHost) => Promise<void>;
   /** Extra assertions once the run has finished (by resume). */
   afterRun?: (sandbox: SandboxHost, lines: readonly JournalLine[]) => Promise<void>;
+  /** Set up before the last rollback; the function it returns asserts after it. */
+  aroundRollback?: (sandbox: SandboxHost, lines: readonly JournalLine[]) => Promise<() => Promise<void>>;
 }
 
 const setups: Setup[] = [
@@ -192,6 +195,39 @@ const setups: Setup[] = [
       ]);
       expectExit(get, 0);
       expect(get.stdout).toContain('hello');
+    },
+    // Item 6: the undo stops exactly the process the run started, never another of the same
+    // name: here one of the same program, with the same code, started outside the run.
+    aroundRollback: async (sandbox, lines) => {
+      const ours = lines
+        .filter((l) => l.type === 'export' && l.name === 'pid')
+        .map((l) => Number((l as { value: string }).value));
+      expect(ours).toHaveLength(2);
+      const server = (
+        lines.find((l) => l.type === 'command-start' && l.step === 'server-web' && l.phase === 'do') as {
+          argv: string[];
+        }
+      ).argv;
+      const code = server[server.indexOf('-c') + 1] as string;
+      const other = sandbox.start(['/usr/bin/python3', '-c', code, '127.0.0.1', '8099'], {
+        env: { PATH: process.env.PATH ?? '' },
+      });
+      // Running, not a zombie waiting for its reaper (which a stopped daemon's parent, init, may be slow to be).
+      const alive = (pid: number) => {
+        try {
+          return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+        } catch {
+          return false;
+        }
+      };
+      for (const pid of ours) expect(alive(pid)).toBe(true);
+      expect(alive(other.pid)).toBe(true);
+      return async () => {
+        expect(alive(other.pid), 'the same-named process started outside the run was stopped').toBe(true);
+        for (const pid of ours) expect(alive(pid), `the run's own server ${pid} is still running`).toBe(false);
+        process.kill(other.pid, 'SIGKILL');
+        await other.done;
+      };
     },
   },
   {
@@ -275,7 +311,9 @@ describe("issue 28's four setups, written with the format alone, on a real kerne
 
       // 2. Killed right after the exporting step ended: the value is in the journal, the step
       // that uses it has not started.
-      const killed = await runbook(['run', file, ...setup.set], { RUNBOOK_FAULT_KILL: `step-end:${setup.exporter}` });
+      const killed = await runbook(['run', file, ...setup.set], {
+        RUNBOOK_FAULT_KILL: `after:step-end:${setup.exporter}`,
+      });
       expect(killed.signal, killed.stderr).toBe('SIGKILL');
       const runId = journalIds(stateDir).at(-1) as string;
       const atKill = journalLines(stateDir, runId);
@@ -317,7 +355,9 @@ describe("issue 28's four setups, written with the format alone, on a real kerne
       expect(await fullSnapshot(sandbox)).toEqual(end);
 
       // 4. Rolled back: exactly as before, every run done with.
+      const afterRollback = await setup.aroundRollback?.(sandbox, lines);
       expectExit(await runbook(['rollback', runId]), 0);
+      await afterRollback?.();
       expect(await fullSnapshot(sandbox)).toEqual(before);
       expect(runs(stateDir).find((r) => r.id === runId)?.status).toBe('rolled-back');
     },
