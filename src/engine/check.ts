@@ -149,6 +149,8 @@ export interface CheckAuditRecord {
     check: FailedCheck | undefined;
     findings: Finding[];
     durationMs: number;
+    /** Its `when:` did not hold: not checked (issue 28). */
+    skipped?: string | undefined;
   }>;
 }
 
@@ -223,6 +225,7 @@ export async function checkRunbook(options: CheckRunbookOptions): Promise<CheckR
       check: s.check,
       findings: s.findings,
       durationMs: s.durationMs,
+      ...(s.skipped !== undefined && { skipped: s.skipped }),
     })),
   };
   // One line, appended in a single write and fsync'd: durable, never interleaved (run-store.ts).

@@ -123,7 +123,8 @@ function failureMessage(failure: NonNullable<StepsResult['failure']>): string | 
     undoneBy.length === 1
       ? `step ${undoneBy[0]?.stepId} undid it`
       : `one of the steps that changed the host after it undid it: ${undoneBy.map((s) => s.stepId).join(', ')}`;
-  return `no longer holds at the end of the run (${what ?? 'its check fails'}); ${who}`;
+  const cause = failure.findings[0]?.cause;
+  return `${cause === undefined ? (what ?? 'no longer holds at the end of the run') : `no longer holds at the end of the run: ${cause}`}; ${who}`;
 }
 
 /** Best effort: the journal may be what failed. */

@@ -224,12 +224,13 @@ function checkParts(ref: Reference, binding: Binding): string | undefined {
 const networkTypes: ReadonlySet<string> = new Set(['ipv4-cidr', 'ipv4-network']);
 
 function helperProblem(helper: string, type: ParamType, what: string): string | undefined {
+  const a = /^[aeiou]/.test(type) ? 'an' : 'a';
   if (helper === 'octet')
-    return type === 'ipv4' || networkTypes.has(type) ? undefined : `${what} is a ${type}, which has no octets`;
+    return type === 'ipv4' || networkTypes.has(type) ? undefined : `${what} is ${a} ${type}, which has no octets`;
   if ((helper === 'address' || helper === 'prefixlen') && type === 'ipv4') return undefined;
   return networkTypes.has(type)
     ? undefined
-    : `${what} is a ${type}: only an ipv4-cidr or ipv4-network has .${helper}${addressCalls.includes(helper as never) ? '()' : ''}`;
+    : `${what} is ${a} ${type}: only an ipv4-cidr or ipv4-network has .${helper}${addressCalls.includes(helper as never) ? '()' : ''}`;
 }
 
 function resultType(helper: string, type: ParamType | undefined): ParamType | undefined {

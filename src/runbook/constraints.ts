@@ -54,7 +54,15 @@ function scopesOf(
 }
 
 function checkAddress(constraint: ConstraintSpec, scope: Scope): string | undefined {
-  const address = renderTemplate(constraint.address, scope);
+  let address: string;
+  try {
+    address = renderTemplate(constraint.address, scope);
+  } catch (error) {
+    // An address a helper cannot make (host(300) of a /24) is a problem of this value, named so.
+    if (!(error instanceof TemplateError)) throw error;
+    const what = constraint.what === undefined ? constraint.address : renderTemplate(constraint.what, scope);
+    return `${what}: ${error.message}`;
+  }
   const network = renderTemplate(constraint.host_of, scope);
   const what = constraint.what === undefined ? address : `${renderTemplate(constraint.what, scope)} (${address})`;
   const match = /^([^/]+)\/(\d+)$/.exec(network);

@@ -45,6 +45,8 @@ export function renderPlan(
   options: { shownAs?: string | undefined } = {},
 ): Plan {
   try {
+    // The facts about the values first: their messages say what each address is for.
+    checkConstraints(runbook.name, runbook.constraints ?? [], params, runbook.parameters, options.shownAs);
     const steps: PlannedStep[] = [];
     // Identical probes are kept once as they are rendered (shared-probes.ts).
     const keep = probeKeeper();
@@ -64,7 +66,6 @@ export function renderPlan(
       }
       seen.add(step.id);
     }
-    checkConstraints(runbook.name, runbook.constraints ?? [], params, runbook.parameters, options.shownAs);
     return { runbook: runbook.name, description: runbook.description, params, steps };
   } catch (error) {
     if (error instanceof TemplateError) throw invalidInput(`runbook ${runbook.name}: ${error.message}`);
