@@ -36,7 +36,7 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
   // diagnosis would be about permissions, not the network.
   requireNetAdmin(
     `runbook check ${name} (its ping checks enter the container's namespace with \`ip netns exec\`)`,
-    `try again with sudo: ${forUser(`sudo runbook check ${name}`)}`,
+    `try again with sudo: ${forUser(`sudo runbook check ${runbookName}`)}`,
   );
   prepared.remember();
   logPlanSource(ctx, prepared.fromCache);

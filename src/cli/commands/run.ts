@@ -46,7 +46,7 @@ export async function runCommand(
   logPlanSource(ctx, prepared.fromCache);
 
   if (options.sandbox && !isInsideOneShotSandbox()) {
-    refuseChangesOutsideSandbox(prepared.runbook.spec.name, reachesOutsideSandbox(prepared.plan).changing);
+    refuseChangesOutsideSandbox(prepared.runbook.spec.name, reachesOutsideSandbox(prepared.plan).changing, runbookName);
     return reexecInOneShotSandbox(rawArgs);
   }
   const executor = createHostExecutor();
@@ -130,12 +130,12 @@ export async function runCommand(
  * before anything runs (issue 11); a persistent sandbox (whose runs can be rolled back) or
  * paths under the sandbox's scratch dir are the ways to run it.
  */
-function refuseChangesOutsideSandbox(runbook: string, changing: readonly string[]): void {
+function refuseChangesOutsideSandbox(runbook: string, changing: readonly string[], shownAs = runbook): void {
   if (changing.length === 0) return;
   throw invalidInput(
     `runbook ${runbook} would change the real host's files or sysctls, which a one-shot sandbox does not isolate, ` +
       `and its run could not be rolled back once the sandbox vanishes; nothing was changed:\n` +
       changing.map((command) => `  ${command}`).join('\n'),
-    `point its file parameters under /run/runbook-sandbox/ (--set …), or use a persistent sandbox, whose runs can be rolled back: ${forUser('runbook sandbox create NAME')}, then ${forUser(`runbook --in NAME run ${runbook}`)}`,
+    `point its file parameters under /run/runbook-sandbox/ (--set …), or use a persistent sandbox, whose runs can be rolled back: ${forUser('runbook sandbox create NAME')}, then ${forUser(`runbook --in NAME run ${shownAs}`)}`,
   );
 }
