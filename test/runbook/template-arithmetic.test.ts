@@ -227,8 +227,13 @@ describe('addition in a runbook', () => {
     expect(invalid(() => prepareRunbook('multi-container', ['count=2', 'bridge_cidr=10.9.255.254/16']))).toContain(
       'the address of container2 (10.10.0.0) is outside 10.9.0.0/16',
     );
+    // Past the last address, it is named as the constraint's value too, beside the others (issue 28).
     expect(invalid(() => prepareRunbook('multi-container', ['count=6', 'bridge_cidr=255.255.255.250/24']))).toBe(
-      'runbook multi-container: {{bridge_cidr.address + n}} goes past 255.255.255.255',
+      [
+        'runbook multi-container: the parameters do not fit together; nothing was changed:',
+        '  the address of container5 (255.255.255.255) is the broadcast address of 255.255.255.0/24',
+        '  the address of container6: {{bridge_cidr.address + n}} goes past 255.255.255.255',
+      ].join('\n'),
     );
   });
 });
