@@ -10,7 +10,9 @@ import type { JournalLine } from '../../src/journal/entries.js';
 import { journalFile } from '../../src/journal/paths.js';
 import { readJournal } from '../../src/journal/reader.js';
 import { MemoryJournal } from '../../src/journal/sink.js';
+import { runbookHashNow } from '../../src/runbook/load.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
+import { storeAt } from '../helpers/store.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 /**
@@ -80,7 +82,7 @@ function write(text: string): void {
 
 function run(extra: Partial<Parameters<typeof runRunbook>[0]> = {}, set: string[] = []) {
   const { runbook, params } = prepareRunbook(file, set);
-  return runRunbook({ runbook, params, stateDir, executor: host, ...extra });
+  return runRunbook({ runbook, params, store: storeAt(stateDir), executor: host, ...extra });
 }
 
 function journal(runId: string): JournalLine[] {
@@ -119,7 +121,12 @@ describe('exported values (item 1)', () => {
     // The host changes: read again, the value would now be v2.
     host.things.set('a', 'v2');
     host.calls.length = 0;
-    const resumed = await resumeRun({ stateDir, runId: undefined, executor: host });
+    const resumed = await resumeRun({
+      store: storeAt(stateDir),
+      runId: undefined,
+      executor: host,
+      currentRunbookHash: runbookHashNow,
+    });
     expect(resumed.kind === 'resumed' && resumed.status).toBe('succeeded');
     expect(host.calls).not.toContain('value a');
     expect(host.calls).toContain('create b v1');
@@ -127,7 +134,7 @@ describe('exported values (item 1)', () => {
 
     // Rollback undoes b with the journaled value too, and checks it gone with it.
     host.calls.length = 0;
-    const rolled = await rollbackRun({ stateDir, runId: undefined, executor: host });
+    const rolled = await rollbackRun({ store: storeAt(stateDir), runId: undefined, executor: host });
     expect(rolled.kind === 'rollback' && rolled.status).toBe('rolled-back');
     expect(host.calls).toContain('delete b v1');
     expect(host.calls).toContain('has b v1');
@@ -151,7 +158,12 @@ describe('exported values (item 1)', () => {
         .map((l) => (l as { value: string }).value),
     ).toEqual([]);
     host.things.set('a', 'new');
-    const resumed = await resumeRun({ stateDir, runId: undefined, executor: host });
+    const resumed = await resumeRun({
+      store: storeAt(stateDir),
+      runId: undefined,
+      executor: host,
+      currentRunbookHash: runbookHashNow,
+    });
     expect(resumed.kind === 'resumed' && resumed.status).toBe('succeeded');
     const exports = journal(first.runId).filter((l) => l.type === 'export');
     expect(exports.map((l) => [(l as { name: string }).name, (l as { value: string }).value])).toEqual([
@@ -176,7 +188,12 @@ describe('exported values (item 1)', () => {
         .map((l) => (l as { value: string }).value),
     ).toEqual(['old']);
     host.things.set('a', 'new');
-    const resumed = await resumeRun({ stateDir, runId: undefined, executor: host });
+    const resumed = await resumeRun({
+      store: storeAt(stateDir),
+      runId: undefined,
+      executor: host,
+      currentRunbookHash: runbookHashNow,
+    });
     expect(resumed.kind === 'resumed' && resumed.status).toBe('succeeded');
     const values = journal(first.runId)
       .filter((l) => l.type === 'export' && l.name === 'v')
@@ -233,7 +250,7 @@ steps:
       outcome: 'skipped',
       reason: 'its "when:" (cond no) does not hold: expected exit status 0, got 1',
     });
-    const rolled = await rollbackRun({ stateDir, runId: undefined, executor: host });
+    const rolled = await rollbackRun({ store: storeAt(stateDir), runId: undefined, executor: host });
     expect(rolled.kind === 'rollback' && rolled.planned).toEqual(['after']);
   });
 

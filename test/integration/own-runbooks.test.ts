@@ -203,11 +203,8 @@ const setups: Setup[] = [
         .filter((l) => l.type === 'export' && l.name === 'pid')
         .map((l) => Number((l as { value: string }).value));
       expect(ours).toHaveLength(2);
-      const server = (
-        lines.find((l) => l.type === 'command-start' && l.step === 'server-web' && l.phase === 'do') as {
-          argv: string[];
-        }
-      ).argv;
+      const start = lines.find((l) => l.type === 'command-start' && l.step === 'server-web' && l.phase === 'do');
+      const server = start?.type === 'command-start' ? start.argv : [];
       const code = server[server.indexOf('-c') + 1] as string;
       const other = sandbox.start(['/usr/bin/python3', '-c', code, '127.0.0.1', '8099'], {
         env: { PATH: process.env.PATH ?? '' },
@@ -336,7 +333,7 @@ describe("issue 28's four setups, written with the format alone, on a real kerne
       if (setup.matched === undefined) expect(JSON.stringify(used)).toContain(setup.seenAs?.(value) ?? value);
       else {
         const consumed = lines.filter(
-          (l) => l.step === setup.consumer && (l.type === 'check' || l.type === 'command-end'),
+          (l) => (l.type === 'check' || l.type === 'command-end') && l.step === setup.consumer,
         );
         expect(consumed.filter((l) => l.type === 'check').every((l) => l.ok)).toBe(true);
         expect(consumed.some((l) => l.type === 'command-end' && l.stdout.includes(setup.matched?.(value) ?? ''))).toBe(
