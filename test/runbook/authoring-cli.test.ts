@@ -370,6 +370,9 @@ steps:
     );
     expect(out.stdout).toContain('dev              = (none)           interface (no default: give --set dev=…)');
     expect(out.stdout).toContain('1. a: ping 198.51.100.1 on {{dev}}');
+    // graph too: the machine and the steps are the same on any host.
+    const graph = await runbook(['graph', at, '--set', 'dev=eth0']);
+    expect(graph.exitCode, graph.stderr).toBe(0);
     // run still refuses: a run needs every value.
     const run = await runbook(['run', at]);
     expect(run.exitCode).toBe(2);
