@@ -37,7 +37,7 @@ interface Declaration {
   kind: 'loop variable' | 'capture' | 'export';
   /** The step (capture, export) or the loop (`steps[1].foreach`) that declares it. */
   where: string;
-  /** For an export: the steps it precedes are `after` it; one inside a loop: `inLoop`. */
+  /** For an export: it is declared inside a loop (known only to the later steps of a pass). */
   inLoop?: boolean;
 }
 
@@ -117,7 +117,7 @@ export function checkPlaceholders(spec: ResolvedRunbook, file: string): void {
     for (const [field, value] of Object.entries(step)) {
       const at = `${where} (${step.id}).${field}`;
       if (staticFields.has(field) || (field === 'undo' && !Array.isArray(value))) {
-        check(at, value, scope, { runTime: true, step: step.id, field });
+        check(at, value, scope, { planTime: true, step: step.id, field });
         continue;
       }
       if (field === 'export') {
@@ -153,7 +153,7 @@ export function checkPlaceholders(spec: ResolvedRunbook, file: string): void {
 
 interface CheckContext {
   /** A field rendered with the plan (title, why, id): no value known only at run time. */
-  runTime?: boolean;
+  planTime?: boolean;
   step?: string;
   field?: string;
 }
@@ -279,7 +279,7 @@ function whyUnknown(
   const declarations = declared.get(name) ?? [];
   const capture = declarations.find((d) => d.kind === 'capture');
   const exported = declarations.find((d) => d.kind === 'export');
-  if (exported !== undefined && context.runTime)
+  if (exported !== undefined && context.planTime)
     return `${unknown}: it is exported by step ${exported.where} and known only when the run gets there; use it in commands, checks and probes, not in the ${context.field ?? 'title'}`;
   if (exported !== undefined && exported.where === here)
     return `${unknown}: step ${here} exports it once the step holds, so only the steps after it can use it`;
