@@ -26,7 +26,7 @@ export const envVar = {
    * <state-dir>/plans/ (src/runbook/plan-cache.ts). For measuring, or a cache you do not want.
    */
   planCache: 'RUNBOOK_PLAN_CACHE',
-  /** Fault injection for the crash sweep: `entry:N` or `command:N` (src/fault/kill-points.ts). */
+  /** Fault injection for the crash sweep: `entry:N`, `command:N` or `after:TYPE[:STEP]` (src/fault/kill-points.ts). */
   faultKill: 'RUNBOOK_FAULT_KILL',
   /** The same, for the confirm-within watchdog only (src/engine/watchdog.ts). */
   watchdogFaultKill: 'RUNBOOK_WATCHDOG_FAULT_KILL',

@@ -41,6 +41,8 @@ function stepJson(report: StepReport): Record<string, unknown> {
     outcome: report.outcome,
     durationMs: report.durationMs,
     doFailed: report.doFailed,
+    // Issue 28: why its `when:` skipped it.
+    ...(report.skipReason !== undefined && { skipReason: report.skipReason }),
   };
 }
 

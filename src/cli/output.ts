@@ -14,11 +14,13 @@ export function formatStepLine(report: StepReport): string {
   // Each note says only what is true of this outcome: only a changed step has its effect.
   const note = report.refused
     ? '  (its command did not run: see why below)'
-    : !report.doFailed
-      ? ''
-      : report.outcome === 'changed'
-        ? '  (its command failed, but the effect is present)'
-        : '  (its command failed)';
+    : report.skipReason !== undefined
+      ? `  (${report.skipReason})`
+      : !report.doFailed
+        ? ''
+        : report.outcome === 'changed'
+          ? '  (its command failed, but the effect is present)'
+          : '  (its command failed)';
   return `  ${outcome} ${report.stepId.padEnd(26)} ${report.title}  (${report.durationMs} ms)${note}`;
 }
 
@@ -44,7 +46,16 @@ export function formatFailure(
   render: Render,
   next: NextSteps = 'resume-or-rollback',
 ): string[] {
-  const lines = [`step ${failure.stepId} failed: ${failure.title}`];
+  const undoneBy = failure.undoneBy;
+  const lines =
+    undoneBy === undefined
+      ? [`step ${failure.stepId} failed: ${failure.title}`]
+      : [
+          `step ${failure.stepId} no longer holds at the end of the run (${failure.title}): a later step undid it`,
+          undoneBy.length === 1
+            ? `  undone by: step ${undoneBy[0]?.stepId} (${undoneBy[0]?.title}), the only step that changed the host after it`
+            : `  undone by one of the steps that changed the host after it: ${undoneBy.map((s) => s.stepId).join(', ')}`,
+        ];
   lines.push(
     ...formatDiagnosis(
       failure.check,

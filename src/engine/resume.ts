@@ -82,6 +82,8 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
         signal: options.signal,
         finishedSteps: run.history.finishedSteps,
         changedEarlier: run.history.changedSteps,
+        skippedSteps: run.history.skippedSteps,
+        exported: run.history.exports,
         stopAfter: until,
         onStep: options.onStep,
         onCommand: options.onCommand,

@@ -32,6 +32,8 @@ const debianPackage: Readonly<Record<string, string>> = {
   bash: 'bash',
   grep: 'grep',
   dot: 'graphviz',
+  'start-stop-daemon': 'dpkg',
+  python3: 'python3',
 };
 
 /** The programs a command runs: its first word, and what `ip netns exec NS` runs inside. */
@@ -47,13 +49,16 @@ export function programsOf(argv: readonly string[]): string[] {
 }
 
 /**
- * Every argv a step may run: requires, capture, do, verify, undo (and their conditions), probes.
+ * Every argv a step may run: when, requires, capture, export, do, verify, undo (and their
+ * conditions), probes.
  * A `read:` check runs no program (the engine reads the file itself), so it is not among them.
  */
 export function commandsOf(step: PlannedStep): Array<readonly string[]> {
   return [
+    ...(step.when === undefined ? [] : [step.when]),
     ...step.requires,
     ...step.capture,
+    ...(step.export ?? []),
     ...step.verify,
     ...step.diagnose,
     // A do or undo command's `if` / `unless` condition runs a command too.

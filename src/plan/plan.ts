@@ -90,6 +90,21 @@ export interface PlannedStep {
    * run created it. Absent in journals recorded before it existed.
    */
   onlyIfCreatedBy?: readonly string[] | undefined;
+  /**
+   * `when:` (issue 28): the step runs only if this check holds; otherwise it is skipped, and
+   * the journal says why. Absent: the step always runs.
+   */
+  when?: PlannedCheck | undefined;
+  /**
+   * Values handed on to later steps (issue 28): read once the step holds, journaled as `export`
+   * entries. Absent in plans recorded before it existed.
+   */
+  export?: readonly PlannedCapture[] | undefined;
+  /**
+   * The exported values this step uses, by name: the id of the step that exports each. Its
+   * commands, checks and probes hold {{name}} placeholders for them until they run.
+   */
+  imports?: Readonly<Record<string, string>> | undefined;
   /** May still hold {{capture}} placeholders: filled with this attempt's captured values. */
   do: readonly PlannedCommand[];
   verify: readonly PlannedCheck[];
@@ -118,7 +133,10 @@ export type Phase =
   | 'undo'
   | 'undo-check'
   | 'do-condition'
-  | 'undo-condition';
+  | 'undo-condition'
+  | 'when'
+  | 'export'
+  | 'final-verify';
 
 /** A command with no timeout of its own gets this one, so that nothing can hang a run. */
 export const defaultTimeoutMs = 5_000;

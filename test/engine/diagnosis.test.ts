@@ -14,6 +14,8 @@ import {
   type ChecksInput,
   type ChecksOutput,
   type CommandsOutput,
+  type FinalPassInput,
+  type FinalPassOutput,
   type PhaseInput,
   type ProbesOutput,
 } from '../../src/engine/machine.js';
@@ -100,6 +102,7 @@ async function traceStates(
         const finding = { cause: 'stub', evidence: undefined, fix: undefined, argv: ['probe'] };
         return { findings: Array.from({ length: impl.probes?.(input.stepId) ?? 0 }, () => finding), durationMs: 0 };
       }),
+      verifyAgain: fromPromise<FinalPassOutput, FinalPassInput>(async () => ({ failure: undefined })),
     },
   });
   const note = (value: string) => {
@@ -153,12 +156,19 @@ describe('into diagnosing', () => {
 
   it('a step whose check holds never enters diagnosing', async () => {
     const trace = await traceStates(fakePlan(fakeStep('alpha')), { checks: () => true });
-    expect(trace.values).toEqual(['Starting', 'alpha.check', RunEnd.succeeded]);
+    expect(trace.values).toEqual(['Starting', 'alpha.check', 'Verifying', RunEnd.succeeded]);
   });
 
   it('a step whose verify holds after do never enters diagnosing', async () => {
     const trace = await traceStates(fakePlan(fakeStep('alpha')), { checks: (i) => i.phase === 'verify' });
-    expect(trace.values).toEqual(['Starting', 'alpha.check', 'alpha.do', 'alpha.verify', RunEnd.succeeded]);
+    expect(trace.values).toEqual([
+      'Starting',
+      'alpha.check',
+      'alpha.do',
+      'alpha.verify',
+      'Verifying',
+      RunEnd.succeeded,
+    ]);
   });
 
   it('diagnosing leaves to failed whether or not a probe matched, and the run ends Failed either way', async () => {

@@ -115,8 +115,8 @@ describe('parseRunbook', () => {
   });
 
   it('a malformed placeholder: names the field and quotes the text', () => {
-    const error = loadError(valid.replace('"{{cidr.address}}"]', '"{{cidr.netmask}}"]'));
-    expect(error.message).toContain('steps[1] (ping).verify: malformed placeholder in "{{cidr.netmask}}"');
+    const error = loadError(valid.replace('"{{cidr.address}}"]', '"{{cidr.}}"]'));
+    expect(error.message).toContain('steps[1] (ping).verify: malformed placeholder in "{{cidr.}}"');
   });
 
   it('an unknown key: names where it is', () => {

@@ -74,7 +74,7 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
   // diagnosis would be about permissions, not the network.
   requireNetAdmin(
     `runbook check ${name} (its ping checks enter the container's namespace with \`ip netns exec\`)`,
-    advice`try again with sudo: ${{ ...runbookCommand('check', name), asRoot: true }}`,
+    advice`try again with sudo: ${{ ...runbookCommand('check', runbookName), asRoot: true }}`,
   );
   prepared.remember();
   logPlanSource(ctx, prepared.fromCache);
@@ -117,7 +117,9 @@ export function stepCheckFormatter(render: Render): (step: StepCheck) => string[
   const shownUnder = new Map<string, string>();
   return (step) => {
     const verdict = (step.ok ? 'ok' : 'not ok').padEnd(verdictWidth);
-    const lines = [`  ${verdict} ${step.stepId.padEnd(26)} ${step.title}  (${step.durationMs} ms)`];
+    // TAP's SKIP directive: a step whose `when:` does not hold is not checked (issue 28).
+    const skip = step.skipped === undefined ? '' : `  # SKIP ${step.skipped}`;
+    const lines = [`  ${verdict} ${step.stepId.padEnd(26)} ${step.title}  (${step.durationMs} ms)${skip}`];
     if (!step.ok) {
       const indent = ' '.repeat(2 + verdictWidth + 1 + 2);
       const earlier = new Map(step.findings.map((f) => [f.cause, shownUnder.get(f.cause)]));

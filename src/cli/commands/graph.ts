@@ -2,6 +2,8 @@ import { ExitCode } from '../../errors.js';
 import { machineGraph, toMermaid, type PlanStepNote } from '../../engine/graph.js';
 import { buildRunMachine } from '../../engine/machine.js';
 import { currentHost } from '../../host/identity.js';
+import { toShellLine } from '../../text/shell-words.js';
+import { defaultText } from '../../runbook/param-types.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import { defineCommand, runbookArgument, setOption } from '../command-spec.js';
 import type { CliContext } from '../context.js';
@@ -45,12 +47,21 @@ Transitions are labelled with their event and guard.`,
  * run walks through in order. Runs nothing.
  */
 export function graphCommand(ctx: CliContext, runbookName: string, options: GraphOptions): number {
-  const { plan } = prepareRunbook(runbookName, options.set, { inSandbox: currentHost().sandbox !== undefined });
+  // Runs nothing, so a parameter with only a sandbox default takes it outside a sandbox too
+  // (issue 28): the machine and the steps do not depend on which host it is.
+  const { plan } = prepareRunbook(runbookName, options.set, {
+    inSandbox: currentHost().sandbox !== undefined,
+    standIn: (_key, spec) => {
+      const fallback = spec.sandbox_default === undefined ? undefined : defaultText(spec.sandbox_default);
+      return typeof fallback === 'string' ? fallback : undefined;
+    },
+  });
   const graph = machineGraph(buildRunMachine(plan));
   const steps = plan.steps.map((step): PlanStepNote => ({
     id: step.id,
     ...(step.do.length === 0 && { verifyOnly: true as const }),
     ...(step.noUndo !== undefined && { noUndo: step.noUndo }),
+    ...(step.when !== undefined && { when: toShellLine(step.when.argv) }),
   }));
   if (options.format === 'json') {
     ctx.out(JSON.stringify({ runbook: plan.runbook, steps, ...graph }, null, 2));

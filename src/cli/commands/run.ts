@@ -94,7 +94,7 @@ export async function runCommand(
   logPlanSource(ctx, prepared.fromCache);
 
   if (options.sandbox && !isInsideOneShotSandbox()) {
-    refuseChangesOutsideSandbox(prepared.runbook.spec.name, reachesOutsideSandbox(prepared.plan).changing);
+    refuseChangesOutsideSandbox(prepared.runbook.spec.name, reachesOutsideSandbox(prepared.plan).changing, runbookName);
     return reexecInOneShotSandbox(rawArgs);
   }
   const executor = createHostExecutor();
@@ -178,12 +178,12 @@ export async function runCommand(
  * before anything runs (issue 11); a persistent sandbox (whose runs can be rolled back) or
  * paths under the sandbox's scratch dir are the ways to run it.
  */
-function refuseChangesOutsideSandbox(runbook: string, changing: readonly string[]): void {
+function refuseChangesOutsideSandbox(runbook: string, changing: readonly string[], shownAs = runbook): void {
   if (changing.length === 0) return;
   throw invalidInput(
     `runbook ${runbook} would change the real host's files or sysctls, which a one-shot sandbox does not isolate, ` +
       `and its run could not be rolled back once the sandbox vanishes; nothing was changed:\n` +
       changing.map((command) => `  ${command}`).join('\n'),
-    advice`point its file parameters under /run/runbook-sandbox/ (--set …), or use a persistent sandbox, whose runs can be rolled back: ${runbookCommand('sandbox', 'create', 'NAME')}, then ${runbookCommand('--in', 'NAME', 'run', runbook)}`,
+    advice`point its file parameters under /run/runbook-sandbox/ (--set …), or use a persistent sandbox, whose runs can be rolled back: ${runbookCommand('sandbox', 'create', 'NAME')}, then ${runbookCommand('--in', 'NAME', 'run', shownAs)}`,
   );
 }
