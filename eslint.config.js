@@ -45,6 +45,23 @@ export default tseslint.config(
     },
   },
   {
+    // Below the CLI nothing reads the environment but src/env.ts (and src/exec, which hands it
+    // on to the programs it spawns): what the user sees is rendered for their context in
+    // src/cli (issue 27).
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**', 'src/env.ts', 'src/exec/**'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'read the environment through src/env.ts (readEnv), or in src/cli for what the user sees',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },

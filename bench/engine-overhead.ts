@@ -5,7 +5,7 @@ import { executeSteps } from '../src/engine/execute-steps.js';
 import type { CommandResult, Executor } from '../src/exec/types.js';
 import { MemoryJournal } from '../src/journal/sink.js';
 import { FileJournal } from '../src/journal/writer.js';
-import type { Plan } from '../src/runbook/plan.js';
+import type { Plan } from '../src/plan/plan.js';
 
 /**
  * An in-process executor that does nothing: `do X` marks X present, `has X` answers whether it

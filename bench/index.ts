@@ -19,7 +19,7 @@ import { execa } from 'execa';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { toShellLine } from '../src/exec/shell-words.js';
+import { toShellLine } from '../src/text/shell-words.js';
 import { journalFile } from '../src/journal/paths.js';
 import { readJournal } from '../src/journal/reader.js';
 import { listRunIndexes } from '../src/journal/run-index.js';

@@ -33,10 +33,10 @@ const useBuiltBundle = typeof RUNBOOK_BUNDLE === 'undefined' && builtBundleIsCur
 // Installed under the name runbook-cni on a container runtime's CNI plugin path, this command is
 // a CNI plugin (docs/cni.md): the runtime gives it no arguments, CNI_* variables and stdin.
 const asCniPlugin = path.basename(process.argv[1] ?? '').startsWith('runbook-cni');
-const { main, cniMain } = asCniPlugin
+const { main, cniPluginMain } = asCniPlugin
   ? useBuiltBundle
     ? await import(pathToFileURL(path.join(dist, 'runbook-cni.mjs')).href)
-    : await import('../dist/cni/main.js')
+    : await import('../dist/cli/cni-plugin.js')
   : useBuiltBundle
     ? await import(pathToFileURL(path.join(dist, 'runbook-cli.mjs')).href)
     : await import('../dist/cli/main.js');
@@ -62,4 +62,4 @@ process.stdout.on('error', (error) => {
   throw error;
 });
 
-process.exitCode = asCniPlugin ? await cniMain() : await main(process.argv.slice(2));
+process.exitCode = asCniPlugin ? await cniPluginMain() : await main(process.argv.slice(2));

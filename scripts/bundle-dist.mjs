@@ -19,7 +19,10 @@ for (const file of readdirSync(dist)) {
 
 await build({
   // runbook-cni: the CNI plugin's entry (bin/runbook.js, installed as runbook-cni), sharing the chunks.
-  entryPoints: { 'runbook-cli': path.join(dist, 'cli', 'main.js'), 'runbook-cni': path.join(dist, 'cni', 'main.js') },
+  entryPoints: {
+    'runbook-cli': path.join(dist, 'cli', 'main.js'),
+    'runbook-cni': path.join(dist, 'cli', 'cni-plugin.js'),
+  },
   outdir: dist,
   outExtension: { '.js': '.mjs' },
   chunkNames: 'runbook-cli-chunk-[hash]',

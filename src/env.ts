@@ -1,6 +1,10 @@
 /**
- * Every environment variable runbook reads or sets, by name, in one place. Kept free of
- * imports: `runbook --version` loads this file too.
+ * Every environment variable runbook reads or sets, by name, in one place, and the one place
+ * below src/cli that reads the environment (src/exec hands it on to the programs it spawns).
+ * What the CLI renders for the user (where they type, as whom) is read in src/cli only
+ * (src/cli/render-advice.ts); what is read here are facts the engine acts on. `npm run lint`
+ * refuses `process.env` anywhere else. Kept free of imports: `runbook --version` loads this
+ * file too.
  */
 export const envVar = {
   /** Where runs and journals are kept, when --state-dir is not given (src/cli/state-dir.ts). */
@@ -12,7 +16,7 @@ export const envVar = {
   /**
    * How a process inside a persistent sandbox was started: `in` (its user is outside: `--in`,
    * `sandbox shell -c`) or `shell` (an interactive sandbox shell). Decides how the commands we
-   * suggest are written (src/host/user-command.ts).
+   * suggest are written (src/cli/render-advice.ts).
    */
   enteredWith: 'RUNBOOK_ENTERED_WITH',
   /** The `--state-dir` given to `--in` or `sandbox shell -c`: suggestions repeat it to find the sandbox. */
@@ -22,7 +26,7 @@ export const envVar = {
    * <state-dir>/plans/ (src/runbook/plan-cache.ts). For measuring, or a cache you do not want.
    */
   planCache: 'RUNBOOK_PLAN_CACHE',
-  /** Fault injection for the crash sweep: `entry:N` or `command:N` (src/fault/kill-points.ts). */
+  /** Fault injection for the crash sweep: `entry:N`, `command:N` or `after:TYPE[:STEP]` (src/fault/kill-points.ts). */
   faultKill: 'RUNBOOK_FAULT_KILL',
   /** The same, for the confirm-within watchdog only (src/engine/watchdog.ts). */
   watchdogFaultKill: 'RUNBOOK_WATCHDOG_FAULT_KILL',
@@ -32,9 +36,25 @@ export const envVar = {
   inOuterNetns: 'RUNBOOK_IN_OUTER_NETNS',
   /** For the process `run --sandbox` re-executed in fresh namespaces: the one it came from. */
   oneShotOuterNetns: 'RUNBOOK_ONE_SHOT_OUTER_NETNS',
+  /** Set by sudo: the invoking user, recorded with each run (src/host/identity.ts)… */
+  sudoUser: 'SUDO_USER',
+  /** …and their uid, trusted under sudo when they own the code (src/trust/trusted-users.ts). */
+  sudoUid: 'SUDO_UID',
+  /** Where programs are looked up before a run (src/host/preflight.ts). */
+  path: 'PATH',
 } as const;
 
 /** The value of one of runbook's variables, as set (undefined when unset). */
 export function readEnv(name: keyof typeof envVar): string | undefined {
   return process.env[envVar[name]];
+}
+
+/** Every variable of this process, for a process it starts (the watchdog) or a parameter default. */
+export function processEnv(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
+/** Forgets a variable, so that processes started from now on do not inherit it. */
+export function unsetEnv(name: keyof typeof envVar): void {
+  delete process.env[envVar[name]];
 }

@@ -1,7 +1,10 @@
+import type { Advice } from './suggestion.js';
+
 /**
  * The one error family of runbook, and the one table of exit codes. Every failure the user can
  * meet carries a stable `code`, the process exit code it maps to, a message saying what was
- * being done and what happened, and optionally a `hint` saying what to do next.
+ * being done and what happened, and optionally a `hint` saying what to do next: advice, whose
+ * suggested commands the CLI renders for where the user is (src/suggestion.ts).
  *
  * Every exit code the CLI returns comes from here: the codes and what they mean (`exitCodes`,
  * from which `--help` is generated), what each error code exits with (`exitCodeOfError`), and
@@ -123,14 +126,14 @@ function wrap(text: string, width: number): string[] {
 export class RunbookError extends Error {
   readonly code: ErrorCode;
   readonly exitCode: number;
-  readonly hint: string | undefined;
+  readonly hint: Advice | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { hint?: string | Advice; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.name = 'RunbookError';
     this.code = code;
     this.exitCode = exitCodes[exitCodeOfError[code]].code;
-    this.hint = options.hint;
+    this.hint = typeof options.hint === 'string' ? [options.hint] : options.hint;
   }
 }
 
@@ -138,6 +141,6 @@ export class RunbookError extends Error {
 export const internalErrorExitCode: number = exitCodes[exitCodeOfError.internal].code;
 
 /** Shorthand for the most common error: bad input, detected before anything changed. */
-export function invalidInput(message: string, hint?: string): RunbookError {
+export function invalidInput(message: string, hint?: string | Advice): RunbookError {
   return new RunbookError('invalid-input', message, hint === undefined ? {} : { hint });
 }

@@ -2,6 +2,9 @@ import type { Logger } from 'pino';
 import { RunbookError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { RunStore } from '../store/run-store.js';
+import { choiceOption, flag, option, type OptionsOf } from './option-spec.js';
+import { stateDirDefaultHelp } from './state-dir.js';
+import { renderAdvice, userContextOf, type Render, type UserContext } from './render-advice.js';
 
 /** What every command gets from the global options. */
 export interface CliContext {
@@ -24,19 +27,46 @@ export interface CliContext {
   out: (line: string) => void;
   /** Where warnings and errors go (stderr). */
   err: (line: string) => void;
+  /** Who reads the output, and where they type what it suggests. */
+  user: UserContext;
+  /** Advice (a hint, a next step, a suggested command) as the user must read it: see render-advice.ts. */
+  render: Render;
 }
 
-export interface GlobalOptions {
-  stateDir?: string;
-  verbose?: boolean;
-  logLevel?: string;
-}
+/** The options every command takes, given before or after the command's name. */
+export const globalOptions = {
+  stateDir: option('--state-dir <dir>', `where runs and journals are kept (${stateDirDefaultHelp})`, {
+    complete: 'dirs',
+  }),
+  verbose: flag(
+    '-v, --verbose',
+    'log each command and its exit code when it ends (debug level, on stderr, through pino)',
+  ),
+  // Handled before commander sees the command line (src/sandbox/enter.ts): declared for --help
+  // and completion.
+  in: option(
+    '--in <sandbox>',
+    'run the command inside a persistent sandbox host, with its own state dir (see `runbook sandbox`)',
+    { complete: 'sandboxes' },
+  ),
+  logLevel: choiceOption('--log-level <level>', 'operational log level', [
+    'trace',
+    'debug',
+    'info',
+    'warn',
+    'error',
+    'silent',
+  ]),
+};
+
+export type GlobalOptions = OptionsOf<typeof globalOptions>;
 
 /** Light on purpose: `runbook --version` creates one too; the store's modules load with the door. */
 export function createContext(options: GlobalOptions): CliContext {
   const level = options.logLevel ?? (options.verbose ? 'debug' : 'warn');
   let logger: Logger | undefined;
   let store: RunStore | undefined;
+  const user = userContextOf(options.stateDir);
   return {
     debugEnabled: level === 'debug' || level === 'trace',
     stateDirOption: options.stateDir,
@@ -54,6 +84,8 @@ export function createContext(options: GlobalOptions): CliContext {
     enter(opened) {
       store = opened;
     },
+    user,
+    render: (advice) => renderAdvice(advice, user),
     // Created on first use, so that commands that never log do not load pino.
     get logger() {
       return (logger ??= createLogger(level));

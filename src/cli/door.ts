@@ -1,11 +1,11 @@
-import { RunbookError } from '../errors.js';
 import type { RunStore, StoreAccess } from '../store/run-store.js';
+import type { CommandSpec } from './command-spec.js';
 import type { CliContext } from './context.js';
 import { settleExpiredRuns } from './revert-expired-first.js';
 import { ownStateDir, resolveStateDir } from './state-dir.js';
 
 /**
- * The one door to the state dir, for every entry point of the CLI (issue 22). main's hook calls
+ * The one door to the state dir, for every entry point of the CLI (issue 22). main calls
  * `openDoor` before any command's action (hidden ones included: the watchdog is
  * `runbook --state-dir DIR __watchdog RUN-ID`), and `--in` calls `openStateDir` before it
  * enters a sandbox. In this order, and nothing before it:
@@ -15,51 +15,19 @@ import { ownStateDir, resolveStateDir } from './state-dir.js';
  * 2. only then is a run past its `--confirm-within` deadline dealt with: reverted by a command
  *    that changes the host, reported by one that only reads (revert-expired-first.ts).
  *
- * The command then reaches the state dir only through `ctx.store`.
+ * The command then reaches the state dir only through `ctx.store`. What each command does with
+ * the state dir (`stateDir`) and with a due run (`dueRuns`) is in its declaration
+ * (src/cli/commands/<verb>.ts): the compiler refuses a command that does not say.
  */
-
-/** What a command does with the state dir: nothing, read it, or also write it. */
-export type StateDirUse = StoreAccess | 'none';
-
-/**
- * Every command, by its full name ("sandbox list"), and what it does with the state dir. A
- * command missing here is refused (an internal error): a new command must say, and the entry
- * point test (test/integration/one-door.test.ts) runs each one against an untrusted state dir.
- * `list`, `show`, `graph` and `completion` never read it: they neither revert nor report runs.
- */
-export const stateDirUse: Readonly<Record<string, StateDirUse | ((args: readonly string[]) => StateDirUse)>> = {
-  list: 'none',
-  show: 'none',
-  graph: 'none',
-  completion: 'none',
-  // Completing run ids and sandbox names reads the state dir; runbooks, steps and parameters do not.
-  __complete: (args) => (args[0] === 'runs' || args[0] === 'sandboxes' ? 'read' : 'none'),
-  runs: 'read',
-  journal: 'read',
-  // Reads the journals to say who made what; changes nothing, locks nothing (issue 29).
-  topology: 'read',
-  // Appends its record to audit.ndjson, and may cache the plan; changes nothing on the host.
-  check: 'write',
-  run: 'write',
-  resume: 'write',
-  rollback: 'write',
-  confirm: 'write',
-  __watchdog: 'write',
-  'sandbox create': 'write',
-  'sandbox shell': 'write',
-  'sandbox list': 'read',
-  'sandbox destroy': 'write',
-};
 
 /** Before a command's action: opens the state dir as the command declares, then settles expired runs. */
-export async function openDoor(ctx: CliContext, command: string, args: readonly string[]): Promise<void> {
-  const declared = stateDirUse[command];
-  if (declared === undefined)
-    throw new RunbookError(
-      'internal',
-      `command "${command}" does not say what it does with the state dir (add it to stateDirUse in src/cli/door.ts)`,
-    );
-  const use = typeof declared === 'function' ? declared(args) : declared;
+export async function openDoor(
+  ctx: CliContext,
+  spec: CommandSpec,
+  command: string,
+  args: readonly string[],
+): Promise<void> {
+  const use = typeof spec.stateDir === 'function' ? spec.stateDir(args) : spec.stateDir;
   if (use === 'none') return;
   // Once per process: opened again only if it was opened for reading and now must be written.
   const opened = ctx.openedStore;
@@ -68,7 +36,7 @@ export async function openDoor(ctx: CliContext, command: string, args: readonly 
       ? opened
       : await openStateDir(ctx.stateDirOption, use);
   ctx.enter(store);
-  await settleExpiredRuns(ctx, store, command);
+  if (spec.dueRuns !== undefined) await settleExpiredRuns(ctx, store, command, spec.dueRuns);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { ExitCode, RunbookError } from '../errors.js';
 import type { StepFailure, StepReport, StepsResult } from '../engine/execute-steps.js';
+import { renderAdvice, type UserContext } from './render-advice.js';
 
 /**
  * The summary objects `--json` ends with: the stable contract that the Ansible module (and any
@@ -40,6 +41,8 @@ function stepJson(report: StepReport): Record<string, unknown> {
     outcome: report.outcome,
     durationMs: report.durationMs,
     doFailed: report.doFailed,
+    // Issue 28: why its `when:` skipped it.
+    ...(report.skipReason !== undefined && { skipReason: report.skipReason }),
   };
 }
 
@@ -47,9 +50,10 @@ function stepJson(report: StepReport): Record<string, unknown> {
  * A failure before or instead of a result (invalid input, lock held, not root…), for `--json`:
  * the same message and hint the text output prints on stderr, with the exit code.
  */
-export function errorJson(error: unknown): Record<string, unknown> {
+export function errorJson(error: unknown, user: UserContext): Record<string, unknown> {
   if (error instanceof RunbookError) {
-    return { event: 'error', code: error.code, exitCode: error.exitCode, message: error.message, hint: error.hint };
+    const hint = error.hint === undefined ? undefined : renderAdvice(error.hint, user);
+    return { event: 'error', code: error.code, exitCode: error.exitCode, message: error.message, hint };
   }
   if (error instanceof CommanderError) {
     return {

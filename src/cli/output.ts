@@ -2,7 +2,8 @@ import type { CommandEvent } from '../engine/journaled-command.js';
 import type { CliContext } from './context.js';
 import type { FailedCheck, Finding } from '../engine/phases.js';
 import type { StepReport, StepFailure } from '../engine/execute-steps.js';
-import { forUser } from '../host/user-command.js';
+import { hostCommand, runbookCommand } from '../suggestion.js';
+import type { Render } from './render-advice.js';
 
 /** Column widths for the per-step progress lines. */
 const outcomeWidth = 8;
@@ -13,11 +14,13 @@ export function formatStepLine(report: StepReport): string {
   // Each note says only what is true of this outcome: only a changed step has its effect.
   const note = report.refused
     ? '  (its command did not run: see why below)'
-    : !report.doFailed
-      ? ''
-      : report.outcome === 'changed'
-        ? '  (its command failed, but the effect is present)'
-        : '  (its command failed)';
+    : report.skipReason !== undefined
+      ? `  (${report.skipReason})`
+      : !report.doFailed
+        ? ''
+        : report.outcome === 'changed'
+          ? '  (its command failed, but the effect is present)'
+          : '  (its command failed)';
   return `  ${outcome} ${report.stepId.padEnd(26)} ${report.title}  (${report.durationMs} ms)${note}`;
 }
 
@@ -37,12 +40,32 @@ export function formatWhy(why: string, width = 100): string[] {
 }
 
 /** Which check failed, what the probes found, and what to do next. */
-export function formatFailure(failure: StepFailure, runId: string, next: NextSteps = 'resume-or-rollback'): string[] {
-  const lines = [`step ${failure.stepId} failed: ${failure.title}`];
+export function formatFailure(
+  failure: StepFailure,
+  runId: string,
+  render: Render,
+  next: NextSteps = 'resume-or-rollback',
+): string[] {
+  const undoneBy = failure.undoneBy;
+  const lines =
+    undoneBy === undefined
+      ? [`step ${failure.stepId} failed: ${failure.title}`]
+      : [
+          `step ${failure.stepId} no longer holds at the end of the run (${failure.title}): a later step undid it`,
+          undoneBy.length === 1
+            ? `  undone by: step ${undoneBy[0]?.stepId} (${undoneBy[0]?.title}), the only step that changed the host after it`
+            : `  undone by one of the steps that changed the host after it: ${undoneBy.map((s) => s.stepId).join(', ')}`,
+        ];
   lines.push(
-    ...formatDiagnosis(failure.check, failure.findings, '  ', 'see the journal for every command and its output'),
+    ...formatDiagnosis(
+      failure.check,
+      failure.findings,
+      '  ',
+      'see the journal for every command and its output',
+      render,
+    ),
   );
-  lines.push(...nextStepsHint(runId, next));
+  lines.push(...nextStepsHint(runId, next, render));
   return lines;
 }
 
@@ -53,13 +76,13 @@ export function formatFailure(failure: StepFailure, runId: string, next: NextSte
  */
 export type NextSteps = 'resume-or-rollback' | 'rolling-back' | 'one-shot-sandbox';
 
-export function nextStepsHint(runId: string, next: NextSteps): string[] {
+export function nextStepsHint(runId: string, next: NextSteps, render: Render): string[] {
   if (next === 'one-shot-sandbox')
     return ['next: this sandbox host vanishes when the command ends; fix the cause (runbook or --set) and run again'];
-  const journal = `      every command and its output: \`${forUser(`runbook journal ${runId}`)}\``;
+  const journal = `      every command and its output: \`${render(runbookCommand('journal', runId))}\``;
   if (next === 'rolling-back') return [journal];
   return [
-    `next: fix the cause, then \`${forUser(`runbook resume ${runId}`)}\`; or undo what this run did with \`${forUser(`runbook rollback ${runId}`)}\``,
+    `next: fix the cause, then \`${render(runbookCommand('resume', runId))}\`; or undo what this run did with \`${render(runbookCommand('rollback', runId))}\``,
     journal,
   ];
 }
@@ -75,6 +98,7 @@ export function formatDiagnosis(
   findings: readonly Finding[],
   indent: string,
   whenNoProbeMatched: string,
+  render: Render,
   shownUnder: (cause: string) => string | undefined = () => undefined,
 ): string[] {
   const lines: string[] = [];
@@ -92,7 +116,7 @@ export function formatDiagnosis(
     }
     lines.push(`${indent}cause:    ${finding.cause}`);
     lines.push(`${indent}evidence: ${finding.argv.join(' ')}${finding.evidence ? ` → "${finding.evidence}"` : ''}`);
-    if (finding.fix !== undefined) lines.push(`${indent}fix:      ${forUser(finding.fix)}`);
+    if (finding.fix !== undefined) lines.push(`${indent}fix:      ${render(hostCommand(finding.fix))}`);
   }
   return lines;
 }

@@ -1,8 +1,9 @@
 import { RunbookError } from '../errors.js';
 import type { PendingConfirmation } from '../journal/pending-confirmations.js';
 import type { RunStore } from '../store/run-store.js';
+import type { DueRunsPolicy } from './command-spec.js';
 import type { CliContext } from './context.js';
-import { forUser } from '../host/user-command.js';
+import { advice, runbookCommand } from '../suggestion.js';
 
 /**
  * Belt and braces for `run --confirm-within` (issue 15): if a run's watchdog is gone (killed,
@@ -14,11 +15,6 @@ import { forUser } from '../host/user-command.js';
  * directory that usually does not exist; the engine is loaded only when a run is due.
  */
 
-/** Commands that change the host or the runs: they revert a due run first, or do not run at all. */
-const revertsFirst: ReadonlySet<string> = new Set(['run', 'resume', 'rollback', 'confirm']);
-/** Commands that read runs or the host, and change neither: they say a run awaits its revert. */
-const reportsDue: ReadonlySet<string> = new Set(['check', 'runs', 'journal', 'topology']);
-
 /** The runs of this host whose marker says their deadline has passed (no journal read). */
 export async function dueHere(store: RunStore, now = Date.now()): Promise<PendingConfirmation[]> {
   const expired = store.pendingConfirmations().filter((m) => Date.parse(m.deadline) <= now);
@@ -27,15 +23,24 @@ export async function dueHere(store: RunStore, now = Date.now()): Promise<Pendin
   return expired.filter((m) => isThisHost(m.host)).sort((a, b) => a.runId.localeCompare(b.runId));
 }
 
-/** Before a command's action, the state dir trusted: reverts this host's due runs, or reports them. */
-export async function settleExpiredRuns(ctx: CliContext, store: RunStore, command: string): Promise<void> {
-  const reverts = revertsFirst.has(command);
-  if (!reverts && !reportsDue.has(command)) return;
+/**
+ * Before the action of a command that declares `dueRuns` (src/cli/command-spec.ts), the state
+ * dir trusted: a command that changes the host or the runs reverts this host's due runs first
+ * (`revert`), or does not run at all; one that reads and changes neither says a run awaits its
+ * revert (`report`).
+ */
+export async function settleExpiredRuns(
+  ctx: CliContext,
+  store: RunStore,
+  command: string,
+  policy: DueRunsPolicy,
+): Promise<void> {
+  const reverts = policy === 'revert';
   const due = await dueHere(store);
   if (due.length === 0) return;
   if (reverts) return revert(ctx, store, due);
   for (const marker of due) {
-    const rollback = forUser(`sudo runbook rollback ${marker.runId}`);
+    const rollback = ctx.render({ ...runbookCommand('rollback', marker.runId), asRoot: true });
     ctx.err(
       `warning: run ${marker.runId} was not confirmed by ${new Date(marker.deadline).toISOString()} and awaits its automatic revert: ` +
         `its watchdog does it; if the watchdog is gone, \`${rollback}\` does (as does any run, resume, rollback or confirm here). ` +
@@ -48,20 +53,28 @@ async function revert(ctx: CliContext, store: RunStore, due: readonly PendingCon
   for (const marker of due) {
     ctx.err(`run ${marker.runId} was not confirmed by ${marker.deadline}: reverting it first (automatic revert)`);
   }
-  const [{ requireNetAdmin }, { revertDueRuns }, { createExecaExecutor }, { withInterruptSignal }, { formatUndoLine }] =
-    await Promise.all([
-      import('../host/privileges.js'),
-      import('../engine/revert-unconfirmed.js'),
-      import('../exec/execa-executor.js'),
-      import('./signals.js'),
-      import('./commands/rollback.js'),
-    ]);
-  requireNetAdmin('the automatic revert', `run it as root: ${forUser(`sudo runbook rollback ${due[0]?.runId ?? ''}`)}`);
+  const [
+    { requireNetAdmin },
+    { revertDueRuns },
+    { createExecaHostExecutor },
+    { withInterruptSignal },
+    { formatUndoLine },
+  ] = await Promise.all([
+    import('../host/privileges.js'),
+    import('../engine/revert-unconfirmed.js'),
+    import('../host/execa-host-executor.js'),
+    import('./signals.js'),
+    import('./commands/rollback.js'),
+  ]);
+  requireNetAdmin(
+    'the automatic revert',
+    advice`run it as root: ${{ ...runbookCommand('rollback', due[0]?.runId ?? ''), asRoot: true }}`,
+  );
   const outcomes = await withInterruptSignal(ctx, (signal) =>
     revertDueRuns({
       store,
       runIds: due.map((m) => m.runId),
-      executor: createExecaExecutor(),
+      executor: createExecaHostExecutor(),
       signal,
       // The watchdog may be reverting the run right now: wait for it rather than fail.
       lockWaitMs: 15_000,
@@ -82,7 +95,7 @@ async function revert(ctx: CliContext, store: RunStore, due: readonly PendingCon
       ctx.err(`run ${runId} reverted: ${result.steps.length} step(s) undone (not confirmed by ${outcome.deadline})`);
     } else if (result.status === 'interrupted') {
       throw new RunbookError('interrupted', `the automatic revert of run ${runId} was interrupted at a safe point`, {
-        hint: `finish it with: ${forUser(`runbook rollback ${runId}`)}`,
+        hint: advice`finish it with: ${runbookCommand('rollback', runId)}`,
       });
     } else {
       const failed = result.steps.find((s) => s.outcome === 'undo-failed');
@@ -90,7 +103,7 @@ async function revert(ctx: CliContext, store: RunStore, due: readonly PendingCon
         'step-failed',
         `the automatic revert of run ${runId} stopped at step ${failed?.stepId}: ${failed?.stillHolds}`,
         {
-          hint: `see its undo commands with \`${forUser(`runbook journal ${runId}`)}\`, fix the cause, then \`${forUser(`runbook rollback ${runId}`)}\``,
+          hint: advice`see its undo commands with \`${runbookCommand('journal', runId)}\`, fix the cause, then \`${runbookCommand('rollback', runId)}\``,
         },
       );
     }

@@ -2,7 +2,7 @@ import { closeSync, writeSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { revertIfDueWhileLocked, withStateLockWaiting } from '../engine/revert-unconfirmed.js';
 import { awaitedDeadline, sleepUntil } from '../engine/watchdog.js';
-import { createExecaExecutor } from '../exec/execa-executor.js';
+import { createExecaHostExecutor } from '../host/execa-host-executor.js';
 import { openRunStore } from '../store/open-run-store.js';
 import type { RunStore } from '../store/run-store.js';
 
@@ -62,7 +62,7 @@ export async function watchdogMain(store: RunStore, runId: string): Promise<numb
   // The first command a process spawns costs several times the later ones (code compiled on
   // first use, binaries read from disk); pay that now, with a read-only `ip -V`, rather than
   // at the deadline, where the revert should take as little as it can.
-  const executor = createExecaExecutor();
+  const executor = createExecaHostExecutor();
   await executor.run({ argv: ['ip', '-V'], timeoutMs: 5_000 });
   raisePriority(); // asleep, it costs nobody anything; awake at the deadline, it is served first
 

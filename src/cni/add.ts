@@ -1,12 +1,13 @@
 import { runWhileLocked, type RunRunbookResult } from '../engine/run.js';
-import type { StepFailure } from '../engine/execute-steps.js';
 import { atCniPoint } from '../fault/kill-points.js';
 import { newRunId } from '../journal/run-id.js';
 import type { LoadedRunbook } from '../runbook/load.js';
+import { advice, runbookCommand } from '../suggestion.js';
 import { bridgeMac, networkRunTag } from './attachment.js';
 import type { CniCall } from './call.js';
 import { attachmentRuns, runsTagged } from './cni-state.js';
 import { undoAttachmentRuns } from './del.js';
+import { diagnosisDetails } from './diagnosis.js';
 import { ipamAdd, ipamDel, type Lease } from './ipam.js';
 import { checkConfiguredParams, checkContainerRunbook, loadCniRunbook, renderFor, valuesFor } from './prepare.js';
 import { CniError, cniErrorCodes, type CniResult } from './protocol.js';
@@ -160,21 +161,15 @@ function runFailed(run: RunRunbookResult, runbook: string): CniError {
         ? 'what it changed was rolled back'
         : `its rollback ${run.rollback.status === 'failed' ? 'failed' : 'was interrupted'}: DEL finishes it`
       : 'it changed nothing';
+  // Where to read the whole story: the run's journal, in the network's state dir (the edge names it).
+  const journal = advice`what the run did: ${runbookCommand('journal', run.runId)}`;
   return new CniError(
     cniErrorCodes.stepFailed,
     `runbook ${runbook} failed at step ${failure?.stepId ?? '?'} (run ${run.runId}); ${rolledBack}`,
-    failure === undefined ? undefined : describeFailure(failure),
+    failure === undefined
+      ? journal
+      : [...diagnosisDetails(failure.title, failure.check?.reason ?? 'failed', failure.findings), '\n', ...journal],
   );
-}
-
-/** The check that did not hold and what the probes found, on a few lines. */
-export function describeFailure(failure: StepFailure): string {
-  const lines = [`${failure.title}: ${failure.check?.reason ?? 'failed'}`];
-  for (const finding of failure.findings) {
-    lines.push(`cause: ${finding.cause}`);
-    if (finding.fix !== undefined) lines.push(`fix: ${finding.fix}`);
-  }
-  return lines.join('\n');
 }
 
 /** Releases the lease after a failed ADD; if that fails too, the runtime's DEL will try again. */

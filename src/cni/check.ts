@@ -4,6 +4,7 @@ import { shareIdenticalProbes } from '../runbook/shared-probes.js';
 import { networkRunTag } from './attachment.js';
 import type { CniCall } from './call.js';
 import { attachmentRuns, runsTagged, type PluginRun } from './cni-state.js';
+import { diagnosisDetails } from './diagnosis.js';
 import { ipamCheck } from './ipam.js';
 import { CniError, cniErrorCodes } from './protocol.js';
 
@@ -70,14 +71,9 @@ function checkPreviousResult(call: CniCall, run: PluginRun): void {
 }
 
 function drifted(run: PluginRun, step: StepCheck): CniError {
-  const lines = [`${step.title}: ${step.check?.reason ?? 'does not hold'}`];
-  for (const finding of step.findings) {
-    lines.push(`cause: ${finding.cause}`);
-    if (finding.fix !== undefined) lines.push(`fix: ${finding.fix}`);
-  }
   return new CniError(
     cniErrorCodes.drifted,
     `step ${step.stepId} of run ${run.index.id} (${run.start.runbook}) no longer holds${step.findings[0] === undefined ? '' : `: ${step.findings[0].cause}`}`,
-    lines.join('\n'),
+    diagnosisDetails(step.title, step.check?.reason ?? 'does not hold', step.findings),
   );
 }

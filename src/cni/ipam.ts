@@ -51,7 +51,7 @@ async function callIpam(
   const outcome = await callPlugin({
     file,
     // The spec: the IPAM plugin gets all the variables this plugin got, the verb set for this call.
-    env: { ...process.env, [cniEnv.command]: command },
+    env: { ...request.env, [cniEnv.command]: command },
     stdin,
     timeoutMs: ipamTimeoutMs,
   });

@@ -1,57 +1,60 @@
 import { RunbookError, type ErrorCode } from '../errors.js';
-import { createHostExecutor } from '../exec/host-executor.js';
+import { armCniAddPoints } from '../fault/kill-points.js';
+import { createHostExecutor } from '../host/host-executor.js';
 import { requireNetAdmin } from '../host/privileges.js';
 import { openRunStore } from '../store/open-run-store.js';
+import type { Advice } from '../suggestion.js';
 import { attachmentNames } from './attachment.js';
 import type { CniCall } from './call.js';
 import { networkStateDir, recordCall } from './cni-state.js';
 import { parseNetworkConfig, type NetworkConfig } from './config.js';
-import {
-  CniError,
-  cniEnv,
-  cniErrorCodes,
-  errorObject,
-  resultObject,
-  supportedVersions,
-  versionObject,
-} from './protocol.js';
+import { CniError, cniErrorCodes, errorObject, resultObject, supportedVersions, versionObject } from './protocol.js';
 import { parseRequest, type CniRequest } from './request.js';
 import { acquireChangeLocksWithin } from './wait-for-locks.js';
+
+/** What a call of the plugin is given by its process, and how it answers (src/cli/cni-plugin.ts). */
+export interface CniIo {
+  /** The runtime's variables (CNI_* and the rest, handed on to the IPAM plugin). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The network configuration, as the runtime wrote it on stdin. */
+  readStdin: () => Promise<string>;
+  /** stdout: the result, the version object or the error object, nothing else. */
+  out: (text: string) => void;
+  /**
+   * Advice in an error's details, as the operator reading the runtime's error must type it: for
+   * the network's state dir (undefined before the configuration named it).
+   */
+  render: (advice: string | Advice, stateDir: string | undefined) => string;
+  /** Aborted by SIGTERM or SIGINT: the engine stops at its next safe point. */
+  signal: AbortSignal;
+}
 
 /**
  * `runbook-cni`: runbook as a CNI plugin (docs/cni.md). A runtime runs it with no arguments, the
  * CNI_* variables and the network configuration on stdin; it answers on stdout with the result
  * (ADD), the version object (VERSION), nothing (DEL, CHECK) or the spec's error object, and
- * exits 0 or 1. Nothing else ever goes to stdout; nothing goes to stderr either, which the
- * runtime shows its user.
+ * returns 0 or 1, the exit status. Nothing else ever goes to stdout; nothing goes to stderr
+ * either, which the runtime shows its user. Its process (variables, stdin, signals) is read at
+ * the edge, src/cli/cni-plugin.ts.
  */
-export async function cniMain(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-  stdin: () => Promise<string> = readStdin,
-  out: (text: string) => void = (text) => process.stdout.write(text),
-): Promise<number> {
+export async function cniMain({ env, readStdin, out, render, signal }: CniIo): Promise<number> {
   const started = performance.now();
   let cniVersion: string = supportedVersions[supportedVersions.length - 1] as string;
+  let stateDir: string | undefined;
   let record: ((outcome: 'started' | 'ok' | CniError) => void) | undefined;
-  const interrupt = new AbortController();
-  const onSignal = () => interrupt.abort();
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
   try {
-    // Run by a person rather than a runtime: say what this is, on stderr (no runtime reads it then).
-    if (env[cniEnv.command] === undefined && process.stdin.isTTY === true)
-      process.stderr.write(
-        'runbook-cni is a CNI plugin: a container runtime runs it, with CNI_COMMAND and the others set and the network configuration on stdin (docs/cni.md)\n',
-      );
     const request = parseRequest(env);
-    const text = await stdin();
+    // RUNBOOK_FAULT_KILL=cni-add:… (tests): the runtime's cleanup DEL, with the same environment, must not die too.
+    if (request.command === 'ADD') armCniAddPoints();
+    const text = await readStdin();
     if (request.command === 'VERSION') {
       out(`${JSON.stringify(versionObject(versionAsked(text) ?? cniVersion))}\n`);
       return 0;
     }
     const config = parseNetworkConfig(text);
     cniVersion = config.cniVersion;
-    const call = openCall(request, config, text, interrupt.signal);
+    stateDir = networkStateDir(config.stateDir, config.name);
+    const call = openCall(request, config, text, signal);
     record = (outcome) =>
       recordCall(call.store, {
         time: new Date().toISOString(),
@@ -77,11 +80,8 @@ export async function cniMain(
     } catch {
       // The answer to the runtime matters more than the log line.
     }
-    out(`${JSON.stringify(errorObject(cniVersion, error))}\n`);
+    out(`${JSON.stringify(errorObject(cniVersion, error, (advice) => render(advice, stateDir)))}\n`);
     return 1;
-  } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
   }
 }
 
@@ -156,7 +156,9 @@ const codeOfRunbookError: Record<ErrorCode, number> = {
 function asCniError(error: unknown): CniError {
   const release = (error as { releaseError?: string } | undefined)?.releaseError;
   const withRelease = (e: CniError) =>
-    release === undefined ? e : new CniError(e.code, e.message, [e.details, release].filter(Boolean).join('\n'));
+    release === undefined
+      ? e
+      : new CniError(e.code, e.message, e.details === undefined ? release : [...asAdvice(e.details), '\n', release]);
   if (error instanceof CniError) return withRelease(error);
   if (error instanceof RunbookError)
     return withRelease(new CniError(codeOfRunbookError[error.code], error.message, error.hint));
@@ -168,8 +170,6 @@ function asCniError(error: unknown): CniError {
   );
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+function asAdvice(details: string | Advice): Advice {
+  return typeof details === 'string' ? [details] : details;
 }

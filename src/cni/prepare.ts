@@ -3,10 +3,11 @@ import { currentHost } from '../host/identity.js';
 import type { LoadedRunbook } from '../runbook/load.js';
 import { readIncludeFromDisk, resolveRunbookToRun } from '../runbook/locate.js';
 import type { ParamValues } from '../runbook/params.js';
-import type { Plan } from '../runbook/plan.js';
+import type { Plan } from '../plan/plan.js';
 import { prepareRunbookCached } from '../runbook/prepare-cached.js';
 import type { RunStore } from '../store/run-store.js';
 import { findRunbook, readRunbookText, runbookSearchPath, untrustedReason } from '../runbook/search-path.js';
+import { advice, runbookCommand, type Advice } from '../suggestion.js';
 import { CniError, cniErrorCodes } from './protocol.js';
 
 /**
@@ -65,7 +66,7 @@ function fileOfName(name: string): string {
     throw new CniError(
       cniErrorCodes.invalidConfig,
       `unknown runbook ${JSON.stringify(name)}: not in $RUNBOOK_PATH nor among the shipped runbooks`,
-      'name a shipped runbook (runbook list), put yours in a $RUNBOOK_PATH directory, or give its absolute path',
+      advice`name a shipped runbook (${runbookCommand('list')}), put yours in a $RUNBOOK_PATH directory, or give its absolute path`,
     );
   const untrusted = untrustedReason(found);
   if (untrusted !== undefined)
@@ -150,7 +151,7 @@ function asConfigError<T>(work: () => T): T {
       throw new CniError(
         cniErrorCodes.invalidConfig,
         `invalid network configuration: ${error.message}`,
-        (error as { hint?: string }).hint,
+        (error as { hint?: Advice }).hint,
       );
     throw error;
   }

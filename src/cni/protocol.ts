@@ -1,3 +1,5 @@
+import type { Advice } from '../suggestion.js';
+
 /**
  * The CNI protocol as runbook speaks it (the spec, SPEC.md of containernetworking/cni, versions
  * 0.4.0 and 1.0.0): the environment variables a runtime sets, the versions, the error object
@@ -44,12 +46,16 @@ export const cniErrorCodes = {
   internal: 999,
 } as const;
 
-/** A failure reported to the runtime as the spec's error object, with a code. */
+/**
+ * A failure reported to the runtime as the spec's error object, with a code. Its details may
+ * suggest commands (advice, src/suggestion.ts): the plugin's edge renders them for the operator
+ * who reads the runtime's error (src/cli/cni-plugin.ts).
+ */
 export class CniError extends Error {
   readonly code: number;
-  readonly details: string | undefined;
+  readonly details: string | Advice | undefined;
 
-  constructor(code: number, message: string, details?: string) {
+  constructor(code: number, message: string, details?: string | Advice) {
     super(message);
     this.name = 'CniError';
     this.code = code;
@@ -57,13 +63,17 @@ export class CniError extends Error {
   }
 }
 
-/** The spec's error object: `msg` short, `details` long (the hint, the diagnosis). */
-export function errorObject(cniVersion: string, error: CniError): Record<string, unknown> {
+/** The spec's error object: `msg` short, `details` long (the hint, the diagnosis), rendered as text. */
+export function errorObject(
+  cniVersion: string,
+  error: CniError,
+  render: (advice: string | Advice) => string,
+): Record<string, unknown> {
   return {
     cniVersion,
     code: error.code,
     msg: error.message,
-    ...(error.details === undefined ? {} : { details: error.details }),
+    ...(error.details === undefined ? {} : { details: render(error.details) }),
   };
 }
 

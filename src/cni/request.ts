@@ -10,6 +10,8 @@ export interface CniRequest {
   ifname: string;
   /** CNI_PATH split: where the IPAM plugin is looked up. */
   path: string[];
+  /** Every variable the runtime gave: the IPAM plugin gets them all (the spec's delegation). */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 const commands = new Set(['ADD', 'DEL', 'CHECK', 'VERSION']);
@@ -32,6 +34,7 @@ export function parseRequest(env: Readonly<Record<string, string | undefined>>):
     netns: env[cniEnv.netns] ?? '',
     ifname: env[cniEnv.ifname] ?? '',
     path: (env[cniEnv.path] ?? '').split(':').filter((dir) => dir !== ''),
+    env,
   };
   if (request.command === 'VERSION') return request;
 

@@ -34,7 +34,7 @@ export async function acquireChangeLocksWithin(
         throw new CniError(
           cniErrorCodes.tryAgainLater,
           `another runbook process is changing this host: waited ${Math.round(timeoutMs / 1000)} s`,
-          `${error.message}${error.hint === undefined ? '' : `; ${error.hint}`}`,
+          error.hint === undefined ? error.message : [error.message, '; ', ...error.hint],
         );
       await sleep(pause);
     }

@@ -5,11 +5,19 @@ import type { HostIdentity } from '../journal/entries.js';
 import { MemoryJournal } from '../journal/sink.js';
 import type { LoadedRunbook } from '../runbook/load.js';
 import type { ParamValues } from '../runbook/params.js';
-import type { Plan } from '../runbook/plan.js';
+import type { Plan } from '../plan/plan.js';
 import type { RunStore } from '../store/run-store.js';
 import { engineVersion } from '../version.js';
 import { InterruptedError, type CommandContext, type CommandEvent } from './journaled-command.js';
-import { runStepChecks, runStepProbes, type FailedCheck, type Finding } from './phases.js';
+import {
+  runStepChecks,
+  runStepCondition,
+  runStepExports,
+  runStepProbes,
+  type FailedCheck,
+  type Finding,
+} from './phases.js';
+import { importedValues } from './step-values.js';
 
 /**
  * `runbook check`: does the host still hold what a runbook promises? Read-only, like CNI's
@@ -29,6 +37,8 @@ export interface StepCheck {
   /** What the probes found: the first matching probe, or none. */
   findings: Finding[];
   durationMs: number;
+  /** Its `when:` does not hold (issue 28): not checked, and not failing. */
+  skipped?: string | undefined;
 }
 
 export type CheckStatus = 'ok' | 'not-ok' | 'interrupted';
@@ -49,19 +59,15 @@ export interface CheckStepsOptions extends CommandContext {
  */
 export async function checkSteps(options: CheckStepsOptions): Promise<CheckStepsResult> {
   const steps: StepCheck[] = [];
+  // What the steps export (issue 28), read live as a run would once each step holds: `check`
+  // has no journal to read them from. A step whose exporter does not hold cannot be checked.
+  const exported = new Map<string, Record<string, string>>();
+  const skipped = new Set<string>();
   try {
     for (const step of options.plan.steps) {
       const started = performance.now();
-      const check = await runStepChecks(options, step, 'verify');
-      const findings = check === undefined ? [] : await runStepProbes(options, step);
-      const result: StepCheck = {
-        stepId: step.id,
-        title: step.title,
-        ok: check === undefined,
-        check,
-        findings,
-        durationMs: Math.round(performance.now() - started),
-      };
+      const result = await checkOneStep(options, step, exported, skipped);
+      result.durationMs = Math.round(performance.now() - started);
       steps.push(result);
       options.onStep?.(result);
     }
@@ -70,6 +76,53 @@ export async function checkSteps(options: CheckStepsOptions): Promise<CheckSteps
     throw error;
   }
   return { status: steps.every((s) => s.ok) ? 'ok' : 'not-ok', steps };
+}
+
+/** Checks one step: its `when:`, its verify checks (then probes), then what it exports. */
+async function checkOneStep(
+  options: CheckStepsOptions,
+  step: Plan['steps'][number],
+  exported: Map<string, Record<string, string>>,
+  skipped: Set<string>,
+): Promise<StepCheck> {
+  const report = (check: FailedCheck | undefined, findings: Finding[] = [], skip?: string): StepCheck => ({
+    stepId: step.id,
+    title: step.title,
+    ok: check === undefined,
+    check,
+    findings,
+    durationMs: 0,
+    ...(skip !== undefined && { skipped: skip }),
+  });
+  const imported = importedValues(step, exported, skipped);
+  if ('missing' in imported)
+    return report({
+      argv: [],
+      reason: imported.missing.replace(/^did not run/, 'could not be checked'),
+      evidence: undefined,
+    });
+  const { values } = imported;
+  if (step.when !== undefined) {
+    const condition = await runStepCondition(options, step, values);
+    if (condition.verdict === 'does-not-hold') {
+      skipped.add(step.id);
+      return report(undefined, [], condition.reason);
+    }
+    if (condition.verdict === 'could-not-check')
+      return report({
+        argv: step.when.argv,
+        reason: `its "when:" could not be checked: ${condition.reason}`,
+        evidence: undefined,
+      });
+  }
+  const check = await runStepChecks(options, step, 'verify', values);
+  if (check !== undefined) return report(check, await runStepProbes(options, step, values));
+  if ((step.export ?? []).length > 0) {
+    const read = await runStepExports(options, step, values);
+    exported.set(step.id, read.values);
+    if (read.failed !== undefined) return report(read.failed);
+  }
+  return report(undefined);
 }
 
 /** The line `runbook check` appends to `<state-dir>/audit.ndjson`. */
@@ -96,6 +149,8 @@ export interface CheckAuditRecord {
     check: FailedCheck | undefined;
     findings: Finding[];
     durationMs: number;
+    /** Its `when:` did not hold: not checked (issue 28). */
+    skipped?: string | undefined;
   }>;
 }
 
@@ -124,7 +179,14 @@ export async function checkRunbook(options: CheckRunbookOptions): Promise<CheckR
   // Read-only, but a check that cannot start proves nothing: say what is missing up front.
   requirePrograms(
     options.executor,
-    options.plan.steps.flatMap((step) => [...step.verify, ...step.diagnose].flatMap(spawned)),
+    options.plan.steps.flatMap((step) =>
+      [
+        ...(step.when === undefined ? [] : [step.when]),
+        ...step.verify,
+        ...step.diagnose,
+        ...(step.export ?? []),
+      ].flatMap(spawned),
+    ),
     `checking runbook ${options.runbook.spec.name}`,
   );
   const started = performance.now();
@@ -163,6 +225,7 @@ export async function checkRunbook(options: CheckRunbookOptions): Promise<CheckR
       check: s.check,
       findings: s.findings,
       durationMs: s.durationMs,
+      ...(s.skipped !== undefined && { skipped: s.skipped }),
     })),
   };
   // One line, appended in a single write and fsync'd: durable, never interleaved (run-store.ts).

@@ -6,7 +6,7 @@ import { confirmationOf, isExpired, type Watchdog } from './confirmation.js';
 import { openRecordedRun, withStateLock } from './recorded-run.js';
 import { revertIfDueWhileLocked, type RevertOptions, type RevertOutcome } from './revert-unconfirmed.js';
 import { stopWatchdog } from './watchdog.js';
-import { forUser } from '../host/user-command.js';
+import { advice, runbookCommand } from '../suggestion.js';
 
 export interface ConfirmOptions extends RevertOptions {
   /** A run id or unique prefix; undefined for this host's run awaiting confirmation. */
@@ -40,7 +40,7 @@ export async function confirmRun(options: ConfirmOptions): Promise<ConfirmResult
       case 'none':
         throw invalidInput(
           `run ${runId} was not left awaiting confirmation (it was made without --confirm-within, or did not succeed); nothing was changed`,
-          'a run awaits confirmation after: runbook run NAME --confirm-within 5m',
+          advice`a run awaits confirmation after: ${runbookCommand('run', 'NAME', '--confirm-within', '5m')}`,
         );
       case 'confirmed':
         return { kind: 'already-confirmed', runId, at: confirmation.at };
@@ -66,7 +66,7 @@ export async function confirmRun(options: ConfirmOptions): Promise<ConfirmResult
     if (confirmation.rollbackStarted) {
       throw invalidInput(
         `run ${runId} was being rolled back; confirming it would keep a change that is half undone; nothing was changed`,
-        `finish the rollback with: ${forUser(`runbook rollback ${runId}`)}`,
+        advice`finish the rollback with: ${runbookCommand('rollback', runId)}`,
       );
     }
     const journal = store.reopenRun(runId, run.journal);
@@ -96,14 +96,14 @@ function defaultConfirmTarget(store: RunStore): RunIndex {
   if (awaiting.length > 1) {
     throw invalidInput(
       `${awaiting.length} runs await confirmation here: ${awaiting.map((r) => `${r.id} (by ${r.confirmBy})`).join(', ')}; nothing was changed`,
-      'confirm each by its id: runbook confirm RUN-ID',
+      advice`confirm each by its id: ${runbookCommand('confirm', 'RUN-ID')}`,
     );
   }
   const target = awaiting[0] ?? provisional.at(-1);
   if (target === undefined) {
     throw invalidInput(
       `no run awaits confirmation in ${store.dir} on this host; nothing was changed`,
-      'a run awaits confirmation after: runbook run NAME --confirm-within 5m (see them with: runbook runs)',
+      advice`a run awaits confirmation after: ${runbookCommand('run', 'NAME', '--confirm-within', '5m')} (see them with: ${runbookCommand('runs')})`,
     );
   }
   return target;

@@ -1,6 +1,6 @@
 import { createActor, toPromise } from 'xstate';
 import type { RunJournal } from '../journal/run-journal.js';
-import type { Plan } from '../runbook/plan.js';
+import type { Plan } from '../plan/plan.js';
 import { InterruptedError, type CommandContext } from './journaled-command.js';
 import { buildRunMachine, type StepReport, type StepsResult } from './machine.js';
 import { createPhaseActors } from './phases.js';
@@ -13,6 +13,10 @@ export interface ExecuteStepsOptions extends CommandContext {
   finishedSteps?: readonly string[];
   /** Steps an earlier attempt of the same run changed (RunHistory.changedSteps): created by this run. */
   changedEarlier?: readonly string[];
+  /** Of the finished steps, those an earlier attempt skipped by their `when:` (issue 28). */
+  skippedSteps?: readonly string[];
+  /** Values earlier attempts exported, from the journal (RunHistory.exports, issue 28). */
+  exported?: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** `--until`: stop after this step. */
   stopAfter?: string | undefined;
   onStep?: ((report: StepReport) => void) | undefined;
@@ -46,13 +50,15 @@ export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsR
       stepFinished: ({ context }) => {
         const report = context.steps.at(-1);
         if (report === undefined) return;
-        if (report.outcome !== 'skipped') {
+        // A step skipped by its `when:` is journaled with the reason (issue 28).
+        if (report.outcome !== 'skipped' || report.skipReason !== undefined) {
           journal.append({
             type: 'step-end',
             step: report.stepId,
             outcome: report.outcome,
             durationMs: report.durationMs,
             doFailed: report.doFailed,
+            ...(report.skipReason !== undefined && { reason: report.skipReason }),
           });
         }
         options.onStep?.(report);
@@ -61,7 +67,12 @@ export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsR
   });
 
   const actor = createActor(machine, {
-    input: { finishedSteps: options.finishedSteps ?? [], stopAfter: options.stopAfter },
+    input: {
+      finishedSteps: options.finishedSteps ?? [],
+      skippedSteps: options.skippedSteps ?? [],
+      exported: options.exported ?? new Map(),
+      stopAfter: options.stopAfter,
+    },
   });
   const output = toPromise(actor);
   actor.start();
@@ -98,10 +109,22 @@ export async function executeAndRecord(
     type: 'run-end',
     status: result.status,
     failedStep: result.failure?.stepId,
-    message:
-      result.failure === undefined ? undefined : (result.failure.findings[0]?.cause ?? result.failure.check?.reason),
+    message: result.failure === undefined ? undefined : failureMessage(result.failure),
   });
   return result;
+}
+
+/** The run-end's message: the cause the probes named, or the check's reason; and who undid it (final pass). */
+function failureMessage(failure: NonNullable<StepsResult['failure']>): string | undefined {
+  const what = failure.findings[0]?.cause ?? failure.check?.reason;
+  const undoneBy = failure.undoneBy;
+  if (undoneBy === undefined) return what;
+  const who =
+    undoneBy.length === 1
+      ? `step ${undoneBy[0]?.stepId} undid it`
+      : `one of the steps that changed the host after it undid it: ${undoneBy.map((s) => s.stepId).join(', ')}`;
+  const cause = failure.findings[0]?.cause;
+  return `${cause === undefined ? (what ?? 'no longer holds at the end of the run') : `no longer holds at the end of the run: ${cause}`}; ${who}`;
 }
 
 /** Best effort: the journal may be what failed. */

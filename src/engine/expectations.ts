@@ -1,5 +1,5 @@
 import type { CommandResult } from '../exec/types.js';
-import type { ExpectSpec } from '../runbook/schema.js';
+import type { ExpectSpec } from '../plan/plan.js';
 import { matchesLinear } from '../runbook/linear-regex.js';
 
 /** Whether a command's result shows what was expected, and if not, why not. */

@@ -212,6 +212,8 @@ export interface PlanStepNote {
   verifyOnly?: true;
   /** `undo: none`: why the step cannot be undone. */
   noUndo?: string;
+  /** `when:` (issue 28): the condition that decides whether the step runs at all, as a command line. */
+  when?: string;
 }
 
 /**
@@ -297,7 +299,11 @@ export function toMermaid(
   if (options.steps !== undefined && first !== null) {
     lines.push(`  note left of ${mermaidId(first)}`, '    the steps, in order, each run by Step');
     for (const step of options.steps) {
-      const marks = [step.verifyOnly ? 'no do' : '', step.noUndo !== undefined ? `not undoable, ${step.noUndo}` : ''];
+      const marks = [
+        step.when !== undefined ? `only when ${step.when}` : '',
+        step.verifyOnly ? 'no do' : '',
+        step.noUndo !== undefined ? `not undoable, ${step.noUndo}` : '',
+      ];
       const text = marks.filter((m) => m !== '').join(', ');
       // Mermaid ends a note at the words "end note", wherever they are.
       lines.push(`    ${label(text === '' ? step.id : `${step.id} (${text})`).replace(/end\s*note/gi, 'end-note')}`);

@@ -1,8 +1,8 @@
 import { succeeded, type CommandResult, type Executor } from '../exec/types.js';
 import { afterCommandFinished } from '../fault/kill-points.js';
 import type { JournalSink } from '../journal/sink.js';
-import type { Phase, PlannedCommand } from '../runbook/plan.js';
-import { isReadOnlyPhase } from '../runbook/read-only-phases.js';
+import type { Phase, PlannedCommand } from '../plan/plan.js';
+import { isReadOnlyPhase } from '../plan/read-only-phases.js';
 
 /** Raised at a safe point (between commands) once SIGINT/SIGTERM asked the run to stop. */
 export class InterruptedError extends Error {

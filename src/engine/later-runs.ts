@@ -1,8 +1,8 @@
 import { invalidInput, RunbookError } from '../errors.js';
 import { isThisHost } from '../host/binding.js';
-import { forUser } from '../host/user-command.js';
 import type { JournalLine } from '../journal/entries.js';
-import type { PlannedStep } from '../runbook/plan.js';
+import { advice, runbookCommand, type Advice } from '../suggestion.js';
+import type { PlannedStep } from '../plan/plan.js';
 import type { RunIndex, RunStore } from '../store/run-store.js';
 import { hasChangesLeft } from './changes-left.js';
 import type { RecordedRun } from './recorded-run.js';
@@ -99,13 +99,19 @@ export function builtOnError(runId: string, later: readonly LaterRun[]): Runbook
   const which = newestFirst
     .map(({ index, steps }) => `${index.id} (${index.runbook}, ${index.status}: ${shortList(steps)})`)
     .join('; ');
-  const first = newestFirst.map(({ index }) => forUser(`runbook rollback ${index.id}`)).join(', then ');
+  const first: Advice = newestFirst.flatMap(({ index }, i) => [
+    ...(i === 0 ? [] : [', then ']),
+    runbookCommand('rollback', index.id),
+  ]);
   const one = later.length === 1;
   return invalidInput(
     `refusing to roll back run ${runId}: ${one ? 'a later run builds' : `${later.length} later runs build`} on it, ` +
       `having found in place or made steps this rollback would undo: ${which}; nothing was changed`,
-    `changes are undone in reverse order: roll back the later run${one ? '' : 's'} first (${first}), ` +
-      `or pass --force to roll back run ${runId} anyway (taking those steps away from under ${one ? 'it' : 'them'})`,
+    [
+      ...advice`changes are undone in reverse order: roll back the later run${one ? '' : 's'} first (`,
+      ...first,
+      `), or pass --force to roll back run ${runId} anyway (taking those steps away from under ${one ? 'it' : 'them'})`,
+    ],
   );
 }
 

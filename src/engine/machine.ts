@@ -1,6 +1,7 @@
 import { assign, fromPromise, setup, type PromiseActorLogic } from 'xstate';
 import type { StepOutcome } from '../journal/entries.js';
-import type { Plan } from '../runbook/plan.js';
+import type { Plan } from '../plan/plan.js';
+import { importedValues } from './step-values.js';
 
 /**
  * Builds the statecharts the engine runs from a plan: a pure function, no I/O. There are two,
@@ -10,9 +11,12 @@ import type { Plan } from '../runbook/plan.js';
  * outcome.
  *
  *   pending ──(finished in an earlier attempt)──▶ skipped
+ *     ├──(a value it uses was never exported)──▶ failed
+ *     ├──(it has a `when:`)──▶ when ──(does not hold)──▶ skipped
  *     └──▶ check ──(holds)──▶ ok                       (already satisfied: nothing done)
  *            └──(does not hold)──▶ do ──▶ verify ──(holds)──▶ changed
  *                                           └──(does not hold)──▶ diagnosing ──▶ failed
+ *   (a step with `export:` goes through exporting before ok or changed: its values are read)
  *
  * A step with no `do` (a pure verification, e.g. a ping) goes from a failed check straight to
  * diagnosing. `do` failing does not fail the step by itself: verify decides (the effect may be
@@ -23,8 +27,13 @@ import type { Plan } from '../runbook/plan.js';
  * decides in `StepEnded` where the run goes:
  *
  *   Starting ─▶ Step ─▶ StepEnded ─┬─(more steps)─▶ Step (the next one)
- *                                  └─▶ Succeeded | Failed | Stopped (--until)
+ *                                  ├─(a step failed)─▶ Failed
+ *                                  └─▶ Verifying ─▶ Succeeded | Failed | Stopped (--until)
  *   (a phase throws: interrupt, internal error) ─▶ Aborted
+ *
+ * Verifying is the final pass (issue 28): every step a later step could have undone is verified
+ * again, checks only; one that no longer holds fails the run, naming the steps that could have
+ * undone it.
  *
  * Why not one state per step (as this file once built): xstate constructs every state node
  * of a machine up front, and ten nodes per step were most of the engine's cost per step and
@@ -70,6 +79,8 @@ export interface StepReport {
   doFailed: boolean;
   /** `do` did not run: a `requires` check did not hold, or `only_if_created_by` refused it. */
   refused?: true;
+  /** For a step skipped by its `when:` (issue 28): why. Absent for one finished earlier. */
+  skipReason?: string | undefined;
 }
 
 /** The step a run failed at: the check that did not hold and what the probes found. */
@@ -78,6 +89,11 @@ export interface StepFailure {
   title: string;
   check: FailedCheck | undefined;
   findings: Finding[];
+  /**
+   * Found by the final pass (issue 28): the step held when it ended, and no longer does; these
+   * later steps changed the host since (one of them undid it), in order.
+   */
+  undoneBy?: ReadonlyArray<{ stepId: string; title: string }> | undefined;
 }
 
 /** How the steps of a run (or of a resumed run) ended. */
@@ -94,6 +110,8 @@ export type RunOutput =
 
 export interface PhaseInput {
   stepId: string;
+  /** The values earlier steps exported that this step uses (issue 28), by name. */
+  values: Readonly<Record<string, string>>;
 }
 export interface ChecksInput extends PhaseInput {
   phase: 'check' | 'verify';
@@ -114,10 +132,34 @@ export interface CommandsOutput extends Timed {
 export interface ProbesOutput extends Timed {
   findings: Finding[];
 }
+/** A step's `when:` (issue 28): whether it holds, or whether it could not even be checked. */
+export interface ConditionOutput extends Timed {
+  verdict: 'holds' | 'does-not-hold' | 'could-not-check';
+  reason: string;
+}
+/** A step's exports (issue 28): the values read, or why one could not be. */
+export interface ExportsOutput extends Timed {
+  values: Readonly<Record<string, string>>;
+  failed: FailedCheck | undefined;
+}
+/** What the final pass is given: the steps to consider, in order, and the values they use. */
+export interface FinalPassInput {
+  /** The steps that ran to ok or changed, in this attempt or an earlier one, in plan order. */
+  stepIds: readonly string[];
+  exported: ReadonlyMap<string, Readonly<Record<string, string>>>;
+}
+export interface FinalPassOutput {
+  /** The first step that no longer holds, with what its probes found and who could have undone it. */
+  failure: StepFailure | undefined;
+}
 
 export interface RunInput {
   /** Steps that an earlier attempt of this run finished (from the journal): not run again. */
   finishedSteps?: readonly string[];
+  /** Of those, the ones skipped by their `when:` (issue 28). */
+  skippedSteps?: readonly string[];
+  /** The values earlier attempts exported (from the journal): step id → name → value. */
+  exported?: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** `--until`: stop after this step. */
   stopAfter?: string | undefined;
 }
@@ -130,6 +172,14 @@ export interface StepInput {
   hasDo: boolean;
   /** An earlier attempt of this run finished the step (resume): it is skipped. */
   finishedEarlier: boolean;
+  /** It has a `when:` condition (issue 28). */
+  hasWhen: boolean;
+  /** It exports values to later steps (issue 28). */
+  hasExports: boolean;
+  /** The values it uses that earlier steps exported. */
+  values: Readonly<Record<string, string>>;
+  /** Why it cannot run: a value it uses was never exported (its step was skipped). */
+  blocked: string | undefined;
 }
 
 /** The step machine's context: its input, and what the step has found so far. */
@@ -140,19 +190,44 @@ export interface StepContext extends StepInput {
   /** The last check that did not hold (check or verify phase). */
   check: FailedCheck | undefined;
   findings: Finding[];
+  /** Whether `do` ran (so the step ends changed, not ok, after exporting). */
+  didDo: boolean;
+  /** Why its `when:` skipped it. */
+  skipReason: string | undefined;
+  /** The values it exported. */
+  exported: Readonly<Record<string, string>> | undefined;
 }
 
 /** The step machine's output: the step's report, and its failure when it failed. */
 export interface StepOutput {
   report: StepReport;
   failure: StepFailure | undefined;
+  /** The values the step exported (issue 28), for the steps after it. */
+  exported: Readonly<Record<string, string>> | undefined;
+}
+
+/** A step of the plan, as the run machine knows it. */
+export interface PlanEntry {
+  stepId: string;
+  title: string;
+  hasDo: boolean;
+  hasWhen: boolean;
+  hasExports: boolean;
+  /** The exported values it uses: name → the step that exports it. */
+  imports: Readonly<Record<string, string>> | undefined;
 }
 
 export interface RunContext {
   /** The plan's steps, in order, as the step machine is told about them. */
-  plan: ReadonlyArray<Omit<StepInput, 'finishedEarlier'>>;
+  plan: readonly PlanEntry[];
   finishedSteps: Readonly<Record<string, true>>;
+  /** Steps skipped by their `when:`, in an earlier attempt or this one: they export nothing. */
+  skippedSteps: Set<string>;
+  /** What the steps have exported so far, this attempt and earlier ones (issue 28). */
+  exported: Map<string, Readonly<Record<string, string>>>;
   stopAfter: string | undefined;
+  /** Set when the run stops at `stopAfter` (after its final pass). */
+  stopping: boolean;
   /** The step in progress (in `Step`), or the one that just ended (in `StepEnded`). */
   index: number;
   /** Every finished step, in order: the output's `steps`. */
@@ -181,6 +256,10 @@ export interface RunImplementations {
     runChecks?: PromiseActorLogic<ChecksOutput, ChecksInput>;
     runCommands?: PromiseActorLogic<CommandsOutput, PhaseInput>;
     runProbes?: PromiseActorLogic<ProbesOutput, PhaseInput>;
+    runCondition?: PromiseActorLogic<ConditionOutput, PhaseInput>;
+    runExports?: PromiseActorLogic<ExportsOutput, PhaseInput>;
+    /** The run machine's final pass (Verifying). */
+    verifyAgain?: PromiseActorLogic<FinalPassOutput, FinalPassInput>;
   };
   /** Side effects on entering a step and once its report is in `context.steps` (its last). */
   actions?: { stepEntered?: StepHook<StepParams>; stepFinished?: StepHook<StepFinishedParams> };
@@ -204,6 +283,8 @@ function buildStepMachine(impl: RunImplementations = {}) {
       runChecks: impl.actors?.runChecks ?? fromPromise<ChecksOutput, ChecksInput>(notProvided('runChecks')),
       runCommands: impl.actors?.runCommands ?? fromPromise<CommandsOutput, PhaseInput>(notProvided('runCommands')),
       runProbes: impl.actors?.runProbes ?? fromPromise<ProbesOutput, PhaseInput>(notProvided('runProbes')),
+      runCondition: impl.actors?.runCondition ?? fromPromise<ConditionOutput, PhaseInput>(notProvided('runCondition')),
+      runExports: impl.actors?.runExports ?? fromPromise<ExportsOutput, PhaseInput>(notProvided('runExports')),
     },
     actions: {
       noteChecks: assign(({ context }, output: ChecksOutput) => ({
@@ -214,7 +295,23 @@ function buildStepMachine(impl: RunImplementations = {}) {
       noteDoResult: assign(({ context }, output: CommandsOutput) => ({
         durationMs: addTime(context, output),
         doFailed: !output.allSucceeded,
+        didDo: true,
         check: output.refused ?? context.check,
+      })),
+      noteBlocked: assign(({ context }) => ({
+        check: { argv: [], reason: context.blocked ?? '', evidence: undefined },
+      })),
+      noteCondition: assign(({ context }, output: ConditionOutput) => ({
+        durationMs: addTime(context, output),
+        ...(output.verdict === 'does-not-hold' && { skipReason: output.reason }),
+        ...(output.verdict === 'could-not-check' && {
+          check: { argv: [], reason: `its "when:" could not be checked: ${output.reason}`, evidence: undefined },
+        }),
+      })),
+      noteExports: assign(({ context }, output: ExportsOutput) => ({
+        durationMs: addTime(context, output),
+        exported: output.values,
+        check: output.failed ?? context.check,
       })),
       noteFindings: assign(({ context }, output: ProbesOutput) => ({
         durationMs: addTime(context, output),
@@ -223,25 +320,66 @@ function buildStepMachine(impl: RunImplementations = {}) {
     },
     guards: {
       finishedEarlier: ({ context }) => context.finishedEarlier,
+      blocked: ({ context }) => context.blocked !== undefined,
+      hasWhen: ({ context }) => context.hasWhen,
       hasDo: ({ context }) => context.hasDo,
+      hasExports: ({ context }) => context.hasExports,
+      didDo: ({ context }) => context.didDo,
       checksPassed: (_args, output: ChecksOutput) => output.failed === undefined,
+      conditionHolds: (_args, output: ConditionOutput) => output.verdict === 'holds',
+      conditionFalse: (_args, output: ConditionOutput) => output.verdict === 'does-not-hold',
+      exportFailed: (_args, output: ExportsOutput) => output.failed !== undefined,
     },
   }).createMachine({
     id: 'step',
     initial: 'pending',
-    context: ({ input }) => ({ ...input, durationMs: 0, doFailed: false, check: undefined, findings: [] }),
+    context: ({ input }) => ({
+      ...input,
+      durationMs: 0,
+      doFailed: false,
+      didDo: false,
+      check: undefined,
+      findings: [],
+      skipReason: undefined,
+      exported: undefined,
+    }),
     states: {
       pending: {
-        always: [{ guard: 'finishedEarlier', target: 'skipped' }, { target: 'check' }],
+        always: [
+          { guard: 'finishedEarlier', target: 'skipped' },
+          // A value it uses was never exported (its step was skipped): nothing of it can run.
+          { guard: 'blocked', target: 'failed', actions: 'noteBlocked' },
+          { guard: 'hasWhen', target: 'when' },
+          { target: 'check' },
+        ],
+      },
+      when: {
+        invoke: {
+          src: 'runCondition',
+          input: ({ context }) => ({ stepId: context.stepId, values: context.values }),
+          onDone: [
+            {
+              guard: { type: 'conditionHolds', params: ({ event }) => event.output },
+              target: 'check',
+              actions: { type: 'noteCondition', params: ({ event }) => event.output },
+            },
+            {
+              guard: { type: 'conditionFalse', params: ({ event }) => event.output },
+              target: 'skipped',
+              actions: { type: 'noteCondition', params: ({ event }) => event.output },
+            },
+            { target: 'failed', actions: { type: 'noteCondition', params: ({ event }) => event.output } },
+          ],
+        },
       },
       check: {
         invoke: {
           src: 'runChecks',
-          input: ({ context }) => ({ stepId: context.stepId, phase: 'check' as const }),
+          input: ({ context }) => ({ stepId: context.stepId, phase: 'check' as const, values: context.values }),
           onDone: [
             {
               guard: { type: 'checksPassed', params: ({ event }) => event.output },
-              target: 'ok',
+              target: 'holds',
               actions: { type: 'noteChecks', params: ({ event }) => event.output },
             },
             {
@@ -259,18 +397,18 @@ function buildStepMachine(impl: RunImplementations = {}) {
       do: {
         invoke: {
           src: 'runCommands',
-          input: ({ context }) => ({ stepId: context.stepId }),
+          input: ({ context }) => ({ stepId: context.stepId, values: context.values }),
           onDone: { target: 'verify', actions: { type: 'noteDoResult', params: ({ event }) => event.output } },
         },
       },
       verify: {
         invoke: {
           src: 'runChecks',
-          input: ({ context }) => ({ stepId: context.stepId, phase: 'verify' as const }),
+          input: ({ context }) => ({ stepId: context.stepId, phase: 'verify' as const, values: context.values }),
           onDone: [
             {
               guard: { type: 'checksPassed', params: ({ event }) => event.output },
-              target: 'changed',
+              target: 'holds',
               actions: { type: 'noteChecks', params: ({ event }) => event.output },
             },
             { target: 'diagnosing', actions: { type: 'noteChecks', params: ({ event }) => event.output } },
@@ -280,8 +418,31 @@ function buildStepMachine(impl: RunImplementations = {}) {
       diagnosing: {
         invoke: {
           src: 'runProbes',
-          input: ({ context }) => ({ stepId: context.stepId }),
+          input: ({ context }) => ({ stepId: context.stepId, values: context.values }),
           onDone: { target: 'failed', actions: { type: 'noteFindings', params: ({ event }) => event.output } },
+        },
+      },
+      // The step's effect holds: read what it exports, then end as ok (found in place) or changed.
+      holds: {
+        always: [{ guard: 'hasExports', target: 'exporting' }, { guard: 'didDo', target: 'changed' }, { target: 'ok' }],
+      },
+      exporting: {
+        invoke: {
+          src: 'runExports',
+          input: ({ context }) => ({ stepId: context.stepId, values: context.values }),
+          onDone: [
+            {
+              guard: { type: 'exportFailed', params: ({ event }) => event.output },
+              target: 'failed',
+              actions: { type: 'noteExports', params: ({ event }) => event.output },
+            },
+            {
+              guard: 'didDo',
+              target: 'changed',
+              actions: { type: 'noteExports', params: ({ event }) => event.output },
+            },
+            { target: 'ok', actions: { type: 'noteExports', params: ({ event }) => event.output } },
+          ],
         },
       },
       skipped: { type: 'final', output: { outcome: 'skipped' } },
@@ -302,10 +463,11 @@ function buildStepMachine(impl: RunImplementations = {}) {
         durationMs: Math.round(context.durationMs),
         doFailed: context.doFailed && !refused,
         ...(refused ? { refused: true as const } : {}),
+        ...(context.skipReason !== undefined && { skipReason: context.skipReason }),
       };
       const failure =
         outcome === 'failed' ? { stepId, title, check: context.check, findings: context.findings } : undefined;
-      return { report, failure };
+      return { report, failure, exported: context.exported };
     },
   });
 }
@@ -322,7 +484,10 @@ function runMachineSetupWith(impl: RunImplementations = {}) {
       events: {} as { type: 'start' },
       output: {} as RunOutput,
     },
-    actors: { runStep: buildStepMachine(impl) },
+    actors: {
+      runStep: buildStepMachine(impl),
+      verifyAgain: impl.actors?.verifyAgain ?? fromPromise<FinalPassOutput, FinalPassInput>(notProvided('verifyAgain')),
+    },
     actions: {
       stepEntered: (args, params: StepParams) => impl.actions?.stepEntered?.(args, params),
       stepFinished: (args, params: StepFinishedParams) => impl.actions?.stepFinished?.(args, params),
@@ -330,15 +495,24 @@ function runMachineSetupWith(impl: RunImplementations = {}) {
         // Appended in place rather than copied: copying the list of reports at every step
         // made the cost of a step grow with the length of the run. Nothing else holds the
         // array while the run is going (the output hands it over once the run has ended).
+        // The same for what the steps export and which were skipped.
         context.steps.push(output.report);
+        if (output.exported !== undefined) context.exported.set(output.report.stepId, output.exported);
+        if (output.report.skipReason !== undefined) context.skippedSteps.add(output.report.stepId);
         return { failure: output.failure ?? context.failure };
       }),
+      recordFinalPass: assign(({ context }, output: FinalPassOutput) => ({
+        failure: output.failure ?? context.failure,
+      })),
+      markStopping: assign({ stopping: true }),
       nextStep: assign({ index: ({ context }) => context.index + 1 }),
       keepError: assign({ error: ({ event }) => (event as { error?: unknown }).error }),
     },
     guards: {
       planIsEmpty: ({ context }) => context.plan.length === 0,
       stepFailed: ({ context }) => context.failure !== undefined,
+      noLongerHolds: (_args, output: FinalPassOutput) => output.failure !== undefined,
+      stopping: ({ context }) => context.stopping,
       isStopPoint: ({ context }) => context.stopAfter === context.plan[context.index]?.stepId,
       moreSteps: ({ context }) => context.index + 1 < context.plan.length,
     },
@@ -358,9 +532,19 @@ export function buildRunMachine(plan: Pick<Plan, 'runbook' | 'steps'>, implement
     id: 'run',
     initial: 'Starting',
     context: ({ input }) => ({
-      plan: plan.steps.map((s) => ({ stepId: s.id, title: s.title, hasDo: s.do.length > 0 })),
+      plan: plan.steps.map((s) => ({
+        stepId: s.id,
+        title: s.title,
+        hasDo: s.do.length > 0,
+        hasWhen: s.when !== undefined,
+        hasExports: (s.export?.length ?? 0) > 0,
+        imports: s.imports,
+      })),
       finishedSteps: Object.fromEntries((input.finishedSteps ?? []).map((id) => [id, true as const])),
+      skippedSteps: new Set(input.skippedSteps),
+      exported: new Map(input.exported),
       stopAfter: input.stopAfter,
+      stopping: false,
       index: 0,
       steps: [],
       failure: undefined,
@@ -379,9 +563,18 @@ export function buildRunMachine(plan: Pick<Plan, 'runbook' | 'steps'>, implement
         entry: { type: 'stepEntered', params: ({ context }) => ({ stepId: stepIdAt(context) }) },
         invoke: {
           src: 'runStep',
-          input: ({ context }) => {
-            const step = context.plan[context.index]!;
-            return { ...step, finishedEarlier: context.finishedSteps[step.stepId] === true };
+          input: ({ context }): StepInput => {
+            const { imports, ...step } = context.plan[context.index]!;
+            const finishedEarlier = context.finishedSteps[step.stepId] === true;
+            const found = finishedEarlier
+              ? { values: {} }
+              : importedValues({ id: step.stepId, imports }, context.exported, context.skippedSteps);
+            return {
+              ...step,
+              finishedEarlier,
+              values: 'values' in found ? found.values : {},
+              blocked: 'missing' in found ? found.missing : undefined,
+            };
           },
           onDone: {
             target: 'StepEnded',
@@ -400,10 +593,33 @@ export function buildRunMachine(plan: Pick<Plan, 'runbook' | 'steps'>, implement
       StepEnded: {
         always: [
           { guard: 'stepFailed', target: RunEnd.failed },
-          { guard: 'isStopPoint', target: RunEnd.stopped },
+          { guard: 'isStopPoint', target: 'Verifying', actions: 'markStopping' },
           { guard: 'moreSteps', target: 'Step', actions: 'nextStep' },
-          { target: RunEnd.succeeded },
+          { target: 'Verifying' },
         ],
+      },
+      // The final pass: the steps done so far are verified again (issue 28).
+      Verifying: {
+        invoke: {
+          src: 'verifyAgain',
+          input: ({ context }): FinalPassInput => ({
+            stepIds: context.plan
+              .slice(0, context.index + 1)
+              .map((s) => s.stepId)
+              .filter((id) => !context.skippedSteps.has(id)),
+            exported: context.exported,
+          }),
+          onDone: [
+            {
+              guard: { type: 'noLongerHolds', params: ({ event }) => event.output },
+              target: RunEnd.failed,
+              actions: { type: 'recordFinalPass', params: ({ event }) => event.output },
+            },
+            { guard: 'stopping', target: RunEnd.stopped },
+            { target: RunEnd.succeeded },
+          ],
+          onError: { target: RunEnd.aborted, actions: 'keepError' },
+        },
       },
       [RunEnd.succeeded]: { type: 'final', output: { status: 'succeeded' } },
       [RunEnd.failed]: { type: 'final', output: { status: 'failed' } },

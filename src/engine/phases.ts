@@ -1,14 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fromPromise } from 'xstate';
-import type { PlannedStep, Retry } from '../runbook/plan.js';
+import type { PlannedStep, Retry } from '../plan/plan.js';
 import { evaluate } from './expectations.js';
 import { InterruptedError, runJournaled, type CommandContext } from './journaled-command.js';
-import { runCapture, runGuarded, withValues } from './step-commands.js';
+import { runCapture, runGuarded } from './step-commands.js';
+import { checkWithValues, probeWithValues, withValues, type Values } from './step-values.js';
 import type {
   ChecksInput,
   ChecksOutput,
   CommandsOutput,
+  ConditionOutput,
+  ExportsOutput,
   FailedCheck,
+  FinalPassInput,
+  FinalPassOutput,
   Finding,
   PhaseInput,
   ProbesOutput,
@@ -24,14 +29,17 @@ export type { FailedCheck, Finding } from './machine.js';
 export async function runStepChecks(
   ctx: CommandContext,
   step: PlannedStep,
-  phase: 'check' | 'verify' | 'requires',
+  phase: 'check' | 'verify' | 'requires' | 'final-verify',
+  values: Values = {},
 ): Promise<FailedCheck | undefined> {
   // Retries are for effects that settle (a ping after a repair, an address leaving "tentative"):
   // after `do`, and for a step without `do`, whose check is its verification. A step with `do`
   // whose first check fails is simply done, with no waiting; preconditions are not retried.
-  const retrying = phase === 'verify' || (phase === 'check' && step.do.length === 0);
+  // The final pass retries as verify does: a ping that needs a moment after the last step.
+  const retrying = phase === 'verify' || phase === 'final-verify' || (phase === 'check' && step.do.length === 0);
   const checks = phase === 'requires' ? step.requires : step.verify;
-  for (const [index, check] of checks.entries()) {
+  for (const [index, planned] of checks.entries()) {
+    const check = checkWithValues(planned, values);
     const attempts = retrying ? 1 + (check.retries ?? 0) : 1;
     let verdict = { ok: false, reason: '', evidence: undefined as string | undefined };
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -76,9 +84,10 @@ async function pause(ctx: CommandContext, retry: Retry): Promise<void> {
  * step missing both routes is told of both). Returns the findings, in probe order.
  * The run machine's diagnosing state and `runbook check` both go through here.
  */
-export async function runStepProbes(ctx: CommandContext, step: PlannedStep): Promise<Finding[]> {
+export async function runStepProbes(ctx: CommandContext, step: PlannedStep, values: Values = {}): Promise<Finding[]> {
   const findings: Finding[] = [];
-  for (const [index, probe] of step.diagnose.entries()) {
+  for (const [index, planned] of step.diagnose.entries()) {
+    const probe = probeWithValues(planned, values);
     if (!probe.independent && findings.length > 0) break;
     const attempts = 1 + (probe.retries ?? 0);
     let verdict = { ok: false, reason: '', evidence: undefined as string | undefined };
@@ -124,17 +133,150 @@ export function createPhaseActors(
 
   return {
     runChecks: fromPromise<ChecksOutput, ChecksInput>(({ input }) =>
-      timed(async () => ({ failed: await runStepChecks(ctx, stepOf(input.stepId), input.phase) })),
+      timed(async () => ({ failed: await runStepChecks(ctx, stepOf(input.stepId), input.phase, input.values) })),
     ),
 
     runCommands: fromPromise<CommandsOutput, PhaseInput>(({ input }) =>
-      timed(() => runStepCommands(ctx, stepOf(input.stepId), created)),
+      timed(() => runStepCommands(ctx, stepOf(input.stepId), created, input.values)),
     ),
 
     runProbes: fromPromise<ProbesOutput, PhaseInput>(({ input }) =>
-      timed(async () => ({ findings: await runStepProbes(ctx, stepOf(input.stepId)) })),
+      timed(async () => ({ findings: await runStepProbes(ctx, stepOf(input.stepId), input.values) })),
     ),
+
+    runCondition: fromPromise<ConditionOutput, PhaseInput>(({ input }) =>
+      timed(() => runStepCondition(ctx, stepOf(input.stepId), input.values)),
+    ),
+
+    runExports: fromPromise<ExportsOutput, PhaseInput>(({ input }) =>
+      timed(() => runStepExports(ctx, stepOf(input.stepId), input.values)),
+    ),
+
+    verifyAgain: fromPromise<FinalPassOutput, FinalPassInput>(({ input }) => verifyAgain(ctx, steps, created, input)),
   };
+}
+
+/**
+ * A step's `when:` (issue 28): a read-only check, journaled in the phase `when` like any check.
+ * A condition that could not run at all (not installed, timed out) decides nothing: the step
+ * fails, rather than being skipped or run on a guess.
+ */
+export async function runStepCondition(
+  ctx: CommandContext,
+  step: PlannedStep,
+  values: Values,
+): Promise<{ verdict: ConditionOutput['verdict']; reason: string }> {
+  if (step.when === undefined) return { verdict: 'holds', reason: '' };
+  const condition = checkWithValues(step.when, values);
+  const result = await runJournaled(ctx, step.id, 'when', 0, condition);
+  const verdict = evaluate(condition.expect, result);
+  ctx.journal.append({
+    type: 'check',
+    step: step.id,
+    phase: 'when',
+    index: 0,
+    ok: verdict.ok,
+    reason: verdict.reason,
+    evidence: verdict.evidence,
+  });
+  if (result.timedOut || result.startError !== undefined) return { verdict: 'could-not-check', reason: verdict.reason };
+  if (verdict.ok) return { verdict: 'holds', reason: '' };
+  return {
+    verdict: 'does-not-hold',
+    reason: `its "when:" (${condition.argv.join(' ')}) does not hold: ${verdict.reason}`,
+  };
+}
+
+/**
+ * Reads what a step exports (issue 28), in order, once its effect holds: each value journaled
+ * as an `export` entry before the next step starts, so that a resume or rollback reads it from
+ * the journal. An export may use the ones before it. A value that cannot be read fails the step:
+ * the steps after it would run without it.
+ */
+export async function runStepExports(
+  ctx: CommandContext,
+  step: PlannedStep,
+  values: Values,
+): Promise<{ values: Record<string, string>; failed: FailedCheck | undefined }> {
+  const exported: Record<string, string> = {};
+  for (const [index, planned] of (step.export ?? []).entries()) {
+    const command = withValues(planned, { ...values, ...exported });
+    const read = await runCapture(ctx, step.id, index, command, 'export');
+    if ('problem' in read)
+      return {
+        values: exported,
+        failed: {
+          argv: command.argv,
+          reason: `could not read ${planned.name}, which it exports to later steps: ${read.problem}`,
+          evidence: undefined,
+        },
+      };
+    ctx.journal.append({ type: 'export', step: step.id, name: planned.name, value: read.value });
+    exported[planned.name] = read.value;
+  }
+  return { values: exported, failed: undefined };
+}
+
+/**
+ * The final pass (issue 28): once the steps have run, every step that a later step could have
+ * undone is verified again, checks only (no retries beyond its own, no probes unless it fails).
+ * "Could have": some step after it changed the host (ran a `do` command), in this attempt or an
+ * earlier one. A run in which nothing changed (every step found in place) has nothing to verify
+ * again. The first step that no longer holds ends the pass: its probes run, and the failure
+ * names the steps that changed the host after it, one of which undid it.
+ */
+async function verifyAgain(
+  ctx: CommandContext,
+  steps: ReadonlyMap<string, PlannedStep>,
+  created: ReadonlySet<string>,
+  input: FinalPassInput,
+): Promise<FinalPassOutput> {
+  const order = input.stepIds;
+  let lastChange = -1;
+  order.forEach((id, i) => {
+    if (created.has(id)) lastChange = i;
+  });
+  const toVerify = order.slice(0, Math.max(0, lastChange)).filter((id) => steps.has(id));
+  if (toVerify.length === 0) return { failure: undefined };
+  ctx.journal.append({ type: 'final-pass-start', steps: toVerify });
+  for (const stepId of toVerify) {
+    const step = steps.get(stepId) as PlannedStep;
+    const found = importedValuesFor(step, input.exported);
+    const failed = await runStepChecks(ctx, step, 'final-verify', found);
+    if (failed === undefined) continue;
+    const findings = await runStepProbes(ctx, step, found);
+    const undoneBy = order
+      .slice(order.indexOf(stepId) + 1)
+      .filter((id) => created.has(id))
+      .map((id) => ({ stepId: id, title: steps.get(id)?.title ?? '' }));
+    ctx.journal.append({
+      type: 'final-pass-end',
+      status: 'failed',
+      step: stepId,
+      undoneBy: undoneBy.map((s) => s.stepId),
+    });
+    return {
+      failure: {
+        stepId,
+        title: step.title,
+        check: { ...failed, reason: `no longer holds at the end of the run: ${failed.reason}` },
+        findings,
+        undoneBy,
+      },
+    };
+  }
+  ctx.journal.append({ type: 'final-pass-end', status: 'held' });
+  return { failure: undefined };
+}
+
+/** The values a step uses, for the final pass: every step it imports from has ended (or the pass would not run). */
+function importedValuesFor(step: PlannedStep, exported: FinalPassInput['exported']): Values {
+  const values: Record<string, string> = {};
+  for (const [name, from] of Object.entries(step.imports ?? {})) {
+    const value = exported.get(from)?.[name];
+    if (value !== undefined) values[name] = value;
+  }
+  return values;
 }
 
 /**
@@ -146,6 +288,7 @@ async function runStepCommands(
   ctx: CommandContext,
   step: PlannedStep,
   created: Set<string>,
+  imported: Values = {},
 ): Promise<{ allSucceeded: boolean; refused: FailedCheck | undefined }> {
   // An object found in place before the run is adopted as it is: a step whose `do` would change
   // it beyond what its `undo` can put back (a pre-existing veth pair's end moved into the
@@ -162,7 +305,7 @@ async function runStepCommands(
   // A precondition that does not hold means `do` would act on something that is not what
   // the runbook means (say, a same-named link of someone else's): do nothing, let verify
   // fail and the probes say why.
-  const refused = await runStepChecks(ctx, step, 'requires');
+  const refused = await runStepChecks(ctx, step, 'requires', imported);
   if (refused !== undefined) {
     return {
       allSucceeded: false,
@@ -174,16 +317,17 @@ async function runStepCommands(
     };
   }
   // Captures first: what undo will need to restore must be on disk before anything changes.
-  const values: Record<string, string> = {};
+  const values: Record<string, string> = { ...imported };
   for (const [index, capture] of step.capture.entries()) {
-    const captured = await runCapture(ctx, step.id, index, capture);
+    const captured = await runCapture(ctx, step.id, index, withValues(capture, imported));
     if ('problem' in captured) return { allSucceeded: false, refused: undefined };
     ctx.journal.append({ type: 'capture', step: step.id, name: capture.name, value: captured.value });
     values[capture.name] = captured.value;
   }
   for (const [index, planned] of step.do.entries()) {
-    // `do` uses this attempt's captured values (what is on the host now).
-    const command = step.capture.length > 0 ? withValues(planned, values) : planned;
+    // `do` uses this attempt's captured values (what is on the host now), and what earlier
+    // steps exported, filled in one pass.
+    const command = withValues(planned, values);
     const outcome = await runGuarded(ctx, step.id, 'do', index, command);
     // Later commands of a step build on earlier ones: stop at the first failure and let
     // verify decide whether the effect is there anyway.

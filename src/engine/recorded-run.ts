@@ -3,11 +3,11 @@ import { assertSameHost, isOneShotRun, isThisHost } from '../host/binding.js';
 import { currentUser } from '../host/identity.js';
 import type { AttemptStartEntry } from '../journal/entries.js';
 import type { Executor } from '../exec/types.js';
-import type { Plan } from '../runbook/plan.js';
+import type { Plan } from '../plan/plan.js';
 import type { Lock, ReadJournal, RunIndex, RunJournal, RunStore } from '../store/run-store.js';
 import { shareIdenticalProbes } from '../runbook/shared-probes.js';
 import { readRunHistory, type RunHistory } from './run-history.js';
-import { forUser } from '../host/user-command.js';
+import { advice, runbookCommand } from '../suggestion.js';
 
 /**
  * What resume and rollback share: the prologue that finds a recorded run, checks it may be
@@ -156,7 +156,7 @@ export function selectRun(options: SelectRunOptions): RecordedRun | Nothing {
   if (index === undefined) return { kind: 'nothing', message: options.noneMessage };
   if (index.status === 'damaged') {
     throw new RunbookError('journal-damaged', `run ${index.id} is damaged: ${index.damage}; refusing to act on it`, {
-      hint: `inspect it with: ${forUser(`runbook journal ${index.id} --verify`)}`,
+      hint: advice`inspect it with: ${runbookCommand('journal', index.id, '--verify')}`,
     });
   }
   if (index.rebuilt !== undefined) options.onNote?.(index.rebuilt);

@@ -5,7 +5,7 @@ import type { RunIndex, RunStore } from '../store/run-store.js';
 import type { CommandEvent } from './journaled-command.js';
 import { continueRun, selectRun, withChangeLocks, type Nothing } from './recorded-run.js';
 import { executeAndRecord, type StepReport, type StepsResult } from './execute-steps.js';
-import { forUser } from '../host/user-command.js';
+import { advice, runbookCommand } from '../suggestion.js';
 
 export interface ResumeOptions {
   store: RunStore;
@@ -53,7 +53,7 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
     if (run.history.rollbackStarted) {
       throw invalidInput(
         `run ${runId} was being rolled back; resuming it would redo what the rollback undid`,
-        `finish the rollback with: ${forUser(`runbook rollback ${runId}`)}`,
+        advice`finish the rollback with: ${runbookCommand('rollback', runId)}`,
       );
     }
     const until = options.stopAfter;
@@ -82,6 +82,8 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
         signal: options.signal,
         finishedSteps: run.history.finishedSteps,
         changedEarlier: run.history.changedSteps,
+        skippedSteps: run.history.skippedSteps,
+        exported: run.history.exports,
         stopAfter: until,
         onStep: options.onStep,
         onCommand: options.onCommand,
@@ -110,7 +112,7 @@ function checkRunbookUnchanged(
   if (!force) {
     throw invalidInput(
       `${what}; nothing was changed`,
-      `resume with the runbook as it was recorded: ${forUser(`runbook resume ${runId} --force`)} (or start a new run)`,
+      advice`resume with the runbook as it was recorded: ${runbookCommand('resume', runId, '--force')} (or start a new run)`,
     );
   }
   return `${what}; --force: resuming with the runbook text recorded when the run started`;

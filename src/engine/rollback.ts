@@ -1,13 +1,13 @@
 import type { Executor } from '../exec/types.js';
 import type { RunIndex, RunStore } from '../store/run-store.js';
 import { RunbookError } from '../errors.js';
-import type { PlannedStep } from '../runbook/plan.js';
+import type { PlannedStep } from '../plan/plan.js';
 import { requirePrograms, spawned } from '../host/preflight.js';
 import type { CommandEvent } from './journaled-command.js';
 import { continueRun, selectRun, withChangeLocks, type Nothing, type RecordedRun } from './recorded-run.js';
 import { hasChangesLeft } from './changes-left.js';
 import { builtOnError, laterRunsBuiltOn } from './later-runs.js';
-import { withValues } from './step-commands.js';
+import { checkWithValues, importedValues, withValues } from './step-values.js';
 import { undoSteps, type UndoReport, type UndoResult } from './undo-steps.js';
 
 export interface RollbackOptions {
@@ -76,7 +76,7 @@ async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Prom
   const toUndo = stepsToUndo(run)
     .map((id) => stepsById.get(id))
     .filter((s): s is PlannedStep => s !== undefined)
-    .map((step) => withCapturedValues(step, run.history.captures.get(step.id) ?? {}));
+    .map((step) => withRecordedValues(step, run));
   if (options.force !== true) {
     const later = laterRunsBuiltOn(
       store,
@@ -130,15 +130,30 @@ export function stepsToUndo(run: RecordedRun): string[] {
 /** Runs whose changes are undone already: never a default rollback target. */
 const undoneAlready: ReadonlySet<RunIndex['status']> = new Set(['rolled-back', 'reverted']);
 
-/** Fills a step's undo commands with the values its run captured before doing it. */
-function withCapturedValues(step: PlannedStep, values: Record<string, string>): PlannedStep {
-  if (step.capture.length === 0) return step;
-  const missing = step.capture.filter((c) => values[c.name] === undefined).map((c) => c.name);
+/**
+ * Fills a step's undo commands with the values its run journaled, never read again from the host:
+ * what it captured before doing it, and what earlier steps exported to it (issue 28); its checks
+ * (run after the undo) with the latter. A value the journal lacks stops the rollback before
+ * anything runs: an undo cannot guess what to restore.
+ */
+function withRecordedValues(step: PlannedStep, run: RecordedRun): PlannedStep {
+  const captured = run.history.captures.get(step.id) ?? {};
+  const missing = step.capture.filter((c) => captured[c.name] === undefined).map((c) => `captured ${c.name}`);
+  const imported = importedValues(step, run.history.exports);
+  if ('missing' in imported)
+    missing.push(`{{${/\{\{(\w+)\}\}/.exec(imported.missing)?.[1] ?? '?'}}} of an earlier step`);
   if (missing.length > 0) {
     throw new RunbookError(
       'journal-damaged',
-      `step ${step.id} changed the host but its captured ${missing.join(', ')} is not in the journal: its undo cannot know what to restore`,
+      `step ${step.id} changed the host but its ${missing.join(', ')} is not in the journal: its undo cannot know what to restore`,
     );
   }
-  return { ...step, undo: step.undo.map((c) => withValues(c, values)) };
+  const imports = 'values' in imported ? imported.values : {};
+  if (step.capture.length === 0 && Object.keys(imports).length === 0) return step;
+  const values = { ...imports, ...captured };
+  return {
+    ...step,
+    undo: step.undo.map((c) => withValues(c, values)),
+    verify: step.verify.map((c) => checkWithValues(c, imports)),
+  };
 }

@@ -24,6 +24,13 @@ export interface RunHistory {
   cutOffSteps: string[];
   /** Values captured before each step's first `do`, for its undo: step id → name → value. */
   captures: Map<string, Record<string, string>>;
+  /**
+   * Values each step exported to later steps (issue 28): step id → name → value, the latest
+   * journaled (a step exports again only when it ran again, before any step after it ran).
+   */
+  exports: Map<string, Record<string, string>>;
+  /** Steps skipped by their `when:` (journaled as skipped): finished, and they exported nothing. */
+  skippedSteps: string[];
   /** Steps a rollback has already undone (and checked gone), or reported as not undoable. */
   undoneSteps: string[];
   rollbackStarted: boolean;
@@ -45,6 +52,7 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
   let rollbackFinished = false;
   let lastRunEnd: string | undefined;
   const captures = new Map<string, Record<string, string>>();
+  const exports = new Map<string, Record<string, string>>();
   let pendingDo: string | undefined;
   const markChanged = (step: string, surely: boolean) => {
     if (surely) surelyChanged.add(step);
@@ -86,6 +94,13 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
         captures.set(line.step, values);
         break;
       }
+      case 'export': {
+        // The latest value wins: the step was read again because it ran again.
+        const values = exports.get(line.step) ?? {};
+        values[line.name] = line.value;
+        exports.set(line.step, values);
+        break;
+      }
       case 'step-end':
         outcomes.set(line.step, line.outcome);
         break;
@@ -107,13 +122,18 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
     }
   }
   if (pendingDo !== undefined) markChanged(pendingDo, false); // the journal ends inside a do command
-  const finishedSteps = [...outcomes].filter(([, o]) => o === 'ok' || o === 'changed').map(([id]) => id);
+  // A journaled `skipped` is a step its `when:` skipped: done with, like ok or changed.
+  const finishedSteps = [...outcomes]
+    .filter(([, o]) => o === 'ok' || o === 'changed' || o === 'skipped')
+    .map(([id]) => id);
   return {
     start: first,
     finishedSteps,
     changedSteps: changed,
     cutOffSteps: changed.filter((step) => !surelyChanged.has(step)),
     captures,
+    exports,
+    skippedSteps: [...outcomes].filter(([, o]) => o === 'skipped').map(([id]) => id),
     undoneSteps: [...undone],
     rollbackStarted,
     rollbackFinished,

@@ -4,7 +4,7 @@ import { newRunId } from '../journal/run-id.js';
 import type { RunStore } from '../store/run-store.js';
 import type { LoadedRunbook } from '../runbook/load.js';
 import type { ParamValues } from '../runbook/params.js';
-import type { Plan } from '../runbook/plan.js';
+import type { Plan } from '../plan/plan.js';
 import type { CommandEvent } from './journaled-command.js';
 import type { UndoReport } from './undo-steps.js';
 import { rollbackWhileLocked, type RollbackResult } from './rollback.js';

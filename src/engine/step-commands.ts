@@ -1,6 +1,5 @@
 import { succeeded, type CommandResult } from '../exec/types.js';
-import type { Phase, PlannedCapture, PlannedCommand } from '../runbook/plan.js';
-import { renderDeep, renderTemplate } from '../runbook/template.js';
+import type { Phase, PlannedCapture, PlannedCommand } from '../plan/plan.js';
 import { evaluate } from './expectations.js';
 import { firstMatchLinear } from '../runbook/linear-regex.js';
 import { runJournaled, type CommandContext } from './journaled-command.js';
@@ -10,23 +9,8 @@ import { runJournaled, type CommandContext } from './journaled-command.js';
  * `unless` condition decided (and journaled), `ok_exit` honoured. Issue 12.
  */
 
-/** Fills captured values into a command, its stdin and its condition. */
-export function withValues(command: PlannedCommand, values: Readonly<Record<string, string>>): PlannedCommand {
-  const fill = (text: string) => renderTemplate(text, values, true);
-  return {
-    ...command,
-    argv: command.argv.map(fill),
-    ...(command.stdin !== undefined && { stdin: fill(command.stdin) }),
-    ...(command.condition !== undefined && {
-      condition: {
-        ...command.condition,
-        argv: command.condition.argv.map(fill),
-        ...(command.condition.stdin !== undefined && { stdin: fill(command.condition.stdin) }),
-        expect: renderDeep(command.condition.expect, values, false, true) as typeof command.condition.expect,
-      },
-    }),
-  };
-}
+// Filling captured (and exported) values into a command: step-values.ts.
+export { withValues } from './step-values.js';
 
 /** What running a do or undo command came to. */
 export type CommandOutcome = { kind: 'ran'; result: CommandResult; ok: boolean } | { kind: 'skipped'; reason: string };
@@ -86,8 +70,9 @@ export async function runCapture(
   stepId: string,
   index: number,
   capture: PlannedCapture,
+  phase: 'capture' | 'export' = 'capture',
 ): Promise<{ value: string } | { problem: string }> {
-  const result = await runJournaled(ctx, stepId, 'capture', index, capture);
+  const result = await runJournaled(ctx, stepId, phase, index, capture);
   if (!succeeded(result, capture.okExit)) return { problem: 'the command failed' };
   // Bytes that are not UTF-8 text (a binary file) cannot be journaled as they are: an undo
   // would write back a lossy copy. Nothing is kept, and `do` does not run.
@@ -100,10 +85,10 @@ export async function runCapture(
     ctx.journal.append({
       type: 'check',
       step: stepId,
-      phase: 'capture',
+      phase,
       index,
       ok: false,
-      reason: `nothing captured for ${capture.name}: ${extracted.problem}`,
+      reason: `nothing ${phase === 'capture' ? 'captured' : 'exported'} for ${capture.name}: ${extracted.problem}`,
       evidence: undefined,
     });
   }

@@ -1,6 +1,6 @@
 import type { Executor } from '../exec/types.js';
 import type { JournalSink } from '../journal/sink.js';
-import type { PlannedStep } from '../runbook/plan.js';
+import type { PlannedStep } from '../plan/plan.js';
 import { undoFailure } from './already-gone.js';
 import { evaluate } from './expectations.js';
 import { InterruptedError, runJournaled, type CommandEvent } from './journaled-command.js';

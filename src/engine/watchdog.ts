@@ -3,7 +3,7 @@ import { spawnDetached } from '../exec/detached.js';
 import { isSameProcess, readProcessStat } from '../host/process-start.js';
 import type { RunStore } from '../store/run-store.js';
 import { confirmationOf, type Watchdog } from './confirmation.js';
-import { envVar } from '../env.js';
+import { envVar, processEnv, readEnv } from '../env.js';
 
 /**
  * The watchdog of a run made with `--confirm-within` (issue 15): a detached process that sleeps
@@ -28,9 +28,9 @@ const readyWithinMs = 15_000;
  * the same door as every command (src/cli/door.ts): trusted before it reads anything.
  */
 export async function startWatchdog(store: RunStore, runId: string): Promise<Watchdog> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...processEnv() };
   delete env[envVar.faultKill];
-  const fault = process.env[watchdogFaultKillVar];
+  const fault = readEnv('watchdogFaultKill');
   delete env[watchdogFaultKillVar];
   if (fault !== undefined) env.RUNBOOK_FAULT_KILL = fault;
   // This very program (bin/runbook.js, or the one-file bundle), with its hidden command.

@@ -1,8 +1,6 @@
 import { execa } from 'execa';
 import { killProcessGroup } from './kill-group.js';
 import { readFileInProcess } from './read-file.js';
-import { acquireHostLock } from '../host/host-lock.js';
-import { resolvesOnPath } from '../host/preflight.js';
 import type { CommandRequest, CommandResult, Executor } from './types.js';
 
 /**
@@ -11,10 +9,10 @@ import type { CommandRequest, CommandResult, Executor } from './types.js';
  * reply, say) can never hang a run. On timeout or interrupt the whole group is stopped, so a
  * grandchild cannot stretch either. Exit code, signal and duration are execa's own.
  */
-export function createExecaExecutor(): Executor {
+export function createExecaExecutor(host: Pick<Executor, 'resolves' | 'lockHost'> = {}): Executor {
   return {
-    resolves: (program) => resolvesOnPath(program),
-    lockHost: acquireHostLock,
+    // What it knows of the host it changes (its lock, its PATH) is handed in from src/host.
+    ...host,
     async run(request: CommandRequest): Promise<CommandResult> {
       // A `read:` check runs no program, whichever executor the engine was given (rollback's
       // undo-checks run through this one from the watchdog and `confirm`).

@@ -1,5 +1,3 @@
-import type { HostLock } from '../host/host-lock.js';
-
 /** What running one command produced. Shaped the same whether it succeeded or not. */
 export interface CommandResult {
   /** Exit status; undefined when the process was killed by a signal or never started. */
@@ -32,6 +30,11 @@ export interface CommandRequest {
    * `argv` is then `["read", path]`, the form journals and messages show.
    */
   read?: string | undefined;
+}
+
+/** A lock held on the host an executor changes (src/host/host-lock.ts takes it); release once. */
+export interface HostLock {
+  release(): void;
 }
 
 /**

@@ -1,5 +1,4 @@
 import { readEnv } from '../env.js';
-import { cniEnv } from '../cni/protocol.js';
 
 /**
  * Fault injection for the crash-point sweep test (test/crash/): kills this process with
@@ -10,29 +9,49 @@ import { cniEnv } from '../cni/protocol.js';
  *                                 (it is durable on disk, nothing after it is)
  *   RUNBOOK_FAULT_KILL=command:N  after the N-th command this process ran has finished, before
  *                                 its result is journaled (the effect happened, unrecorded)
+ *   RUNBOOK_FAULT_KILL=after:TYPE  right after the first journal entry of that type, or
+ *   RUNBOOK_FAULT_KILL=after:TYPE:STEP  of that type and step: `after:step-end:bridge`,
+ *                                 `after:final-pass-start` (issue 28: a point named by what it
+ *                                 is, whatever the number of entries before it, which retries vary)
  *
  * and, for the CNI plugin (issue 25), with the prefix `cni-add:` the same points only in a CNI
- * ADD (the runtime passes its environment to every call: its cleanup DEL must not die too), and
+ * ADD (the runtime passes its environment to every call: its cleanup DEL must not die too; the
+ * plugin arms them with `armCniAddPoints` when the call is an ADD), and
  *
  *   RUNBOOK_FAULT_KILL=cni-add:before-ipam   just before the IPAM plugin allocates the address
  *   RUNBOOK_FAULT_KILL=cni-add:after-ipam    just after it did, before any run is journaled
  *
  * Read once at start-up; when unset, each check is one comparison.
  */
-const spec = parse(readEnv('faultKill'));
+const parsed = parse(readEnv('faultKill'));
+let spec = parsed?.cniAddOnly === true ? undefined : parsed?.spec;
 let entries = 0;
 let commands = 0;
 
-type KillSpec = { kind: 'entry' | 'command'; n: number } | { kind: 'cni'; point: CniKillPoint };
+type KillSpec =
+  | { kind: 'entry' | 'command'; n: number }
+  | { kind: 'after'; type: string; step: string | undefined }
+  | { kind: 'cni'; point: CniKillPoint };
 export type CniKillPoint = 'before-ipam' | 'after-ipam';
 
-function parse(value: string | undefined): KillSpec | undefined {
-  const match = /^(cni-add:)?(?:(entry|command):(\d+)|(before-ipam|after-ipam))$/.exec(value ?? '');
-  if (match === null) return undefined;
-  if (match[1] !== undefined && process.env[cniEnv.command] !== 'ADD') return undefined;
-  if (match[4] !== undefined)
-    return match[1] === undefined ? undefined : { kind: 'cni', point: match[4] as CniKillPoint };
-  return { kind: match[2] as 'entry' | 'command', n: Number(match[3]) };
+function parse(value: string | undefined): { spec: KillSpec; cniAddOnly: boolean } | undefined {
+  const prefixed = /^(cni-add:)?(.*)$/s.exec(value ?? '') as RegExpExecArray;
+  const cniAddOnly = prefixed[1] !== undefined;
+  const rest = prefixed[2] as string;
+  const cni = /^(before-ipam|after-ipam)$/.exec(rest);
+  if (cni !== null)
+    return cniAddOnly ? { spec: { kind: 'cni', point: cni[1] as CniKillPoint }, cniAddOnly } : undefined;
+  const after = /^after:([a-z-]+)(?::(.+))?$/.exec(rest);
+  if (after !== null) return { spec: { kind: 'after', type: after[1] as string, step: after[2] }, cniAddOnly };
+  const match = /^(entry|command):(\d+)$/.exec(rest);
+  return match === null
+    ? undefined
+    : { spec: { kind: match[1] as 'entry' | 'command', n: Number(match[2]) }, cniAddOnly };
+}
+
+/** Called by the CNI plugin when its call is an ADD, before it acts: the `cni-add:` points count from here. */
+export function armCniAddPoints(): void {
+  if (parsed?.cniAddOnly === true) spec = parsed.spec;
 }
 
 /** Called by the CNI plugin's ADD around its IPAM allocation. */
@@ -41,10 +60,12 @@ export function atCniPoint(point: CniKillPoint): void {
 }
 
 /** Called by the journal after each durable append. */
-export function afterJournalEntry(): void {
+export function afterJournalEntry(entry: { type: string; step?: string }): void {
   if (spec === undefined) return;
   entries += 1;
   if (spec.kind === 'entry' && spec.n === entries) process.kill(process.pid, 'SIGKILL');
+  if (spec.kind === 'after' && entry.type === spec.type && (spec.step === undefined || entry.step === spec.step))
+    process.kill(process.pid, 'SIGKILL');
 }
 
 /** Called by the engine after each command finished, before its result is journaled. */

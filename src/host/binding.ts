@@ -1,6 +1,7 @@
 import { RunbookError } from '../errors.js';
 import { currentHost, oneShotSandboxPrefix } from './identity.js';
 import type { HostIdentity } from '../journal/entries.js';
+import { advice, runbookCommand } from '../suggestion.js';
 
 /**
  * A journal describes changes made to one host. Replaying it anywhere else would create or
@@ -39,7 +40,7 @@ export function assertSameHost(runId: string, recorded: HostIdentity): void {
     `run ${runId} belongs to ${where(recorded)}, but this is ${where(here)}; ${nothingChanged}`,
     {
       hint: recorded.sandbox
-        ? `act on it from inside its sandbox: runbook --in ${recorded.sandbox} …`
+        ? advice`act on it from inside its sandbox: ${runbookCommand('--in', recorded.sandbox, '…')}`
         : 'run the command on the host (and in the namespace) where the run was made',
     },
   );

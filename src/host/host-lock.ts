@@ -1,7 +1,8 @@
 import { createConnection, createServer, type Server } from 'node:net';
 import { RunbookError } from '../errors.js';
-import { checkPlainText } from '../runbook/plain-text.js';
+import { checkPlainText } from '../text/plain-text.js';
 import { currentNetns } from './identity.js';
+import type { HostLock } from '../exec/types.js';
 
 /**
  * One runbook process changing this host's network at a time, whatever its state dir
@@ -38,9 +39,7 @@ interface HostLockHolder {
   since: string;
 }
 
-export interface HostLock {
-  release(): void;
-}
+export type { HostLock };
 
 /**
  * Takes this host's lock for `command` (which acts in `stateDir`), or throws the "locked" error

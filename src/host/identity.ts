@@ -18,5 +18,5 @@ export function currentHost(): HostIdentity {
 
 /** Who started a run: uid, and the invoking user when run through sudo. */
 export function currentUser(): { uid: number; sudoUser: string | undefined } {
-  return { uid: process.getuid?.() ?? -1, sudoUser: process.env.SUDO_USER || undefined };
+  return { uid: process.getuid?.() ?? -1, sudoUser: readEnv('sudoUser') || undefined };
 }

@@ -1,7 +1,8 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { invalidInput } from '../errors.js';
-import type { PlannedStep } from '../runbook/plan.js';
+import { readEnv } from '../env.js';
+import type { PlannedStep } from '../plan/plan.js';
 import type { Executor } from '../exec/types.js';
 
 /**
@@ -31,6 +32,8 @@ const debianPackage: Readonly<Record<string, string>> = {
   bash: 'bash',
   grep: 'grep',
   dot: 'graphviz',
+  'start-stop-daemon': 'dpkg',
+  python3: 'python3',
 };
 
 /** The programs a command runs: its first word, and what `ip netns exec NS` runs inside. */
@@ -46,13 +49,16 @@ export function programsOf(argv: readonly string[]): string[] {
 }
 
 /**
- * Every argv a step may run: requires, capture, do, verify, undo (and their conditions), probes.
+ * Every argv a step may run: when, requires, capture, export, do, verify, undo (and their
+ * conditions), probes.
  * A `read:` check runs no program (the engine reads the file itself), so it is not among them.
  */
 export function commandsOf(step: PlannedStep): Array<readonly string[]> {
   return [
+    ...(step.when === undefined ? [] : [step.when]),
     ...step.requires,
     ...step.capture,
+    ...(step.export ?? []),
     ...step.verify,
     ...step.diagnose,
     // A do or undo command's `if` / `unless` condition runs a command too.
@@ -71,7 +77,7 @@ export function spawned(command: { argv: readonly string[]; read?: string | unde
 }
 
 /** Whether `program` would start: found on PATH (or, with a "/", at that path) and executable. */
-export function resolvesOnPath(program: string, searchPath = process.env.PATH ?? ''): boolean {
+export function resolvesOnPath(program: string, searchPath = readEnv('path') ?? ''): boolean {
   const candidates = program.includes('/')
     ? [program]
     : searchPath

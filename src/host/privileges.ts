@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
+import type { Advice } from '../suggestion.js';
 
 const CAP_NET_ADMIN = 12n;
 const CAP_SYS_ADMIN = 21n;
@@ -20,7 +21,7 @@ function has(cap: bigint): boolean {
  */
 export function requireNetAdmin(
   what: string,
-  hint = 'try again with sudo, e.g.: sudo npx runbook run single-container --sandbox',
+  hint: string | Advice = 'try again with sudo, e.g.: sudo npx runbook run single-container --sandbox',
 ): void {
   if (!has(CAP_NET_ADMIN)) {
     throw new RunbookError('not-permitted', `${what} needs CAP_NET_ADMIN (run as root); nothing was changed`, { hint });

@@ -1,4 +1,4 @@
-import type { Phase, Plan } from '../runbook/plan.js';
+import type { Phase, Plan } from '../plan/plan.js';
 
 /**
  * The journal's vocabulary. A run's journal is an append-only NDJSON file; each line is one of
@@ -153,6 +153,38 @@ export interface StepEndEntry {
   durationMs: number;
   /** The do command failed but verify found the effect present anyway. */
   doFailed: boolean;
+  /** For `skipped`: why (its `when:` did not hold, issue 28). */
+  reason?: string | undefined;
+}
+
+/**
+ * A value a step hands on to later steps (issue 28), read once the step holds. The latest one
+ * journaled for a step is the one later steps use (a step is read again only when it ran again,
+ * before any step after it); resume and rollback read it from here, never from the host.
+ */
+export interface ExportEntry {
+  type: 'export';
+  step: string;
+  name: string;
+  value: string;
+}
+
+/**
+ * The final pass (issue 28): once the steps have run, every step that a later step could have
+ * undone (one that changed the host after it) is verified again, checks only.
+ */
+export interface FinalPassStartEntry {
+  type: 'final-pass-start';
+  steps: readonly string[];
+}
+
+export interface FinalPassEndEntry {
+  type: 'final-pass-end';
+  /** `held`: every step still holds; `failed`: `step` no longer does. */
+  status: 'held' | 'failed';
+  step?: string | undefined;
+  /** The steps that changed the host after `step` held: one of them undid it. */
+  undoneBy?: readonly string[] | undefined;
 }
 
 export interface RunEndEntry {
@@ -225,6 +257,7 @@ export type JournalEntry =
   | CommandSkippedEntry
   | CheckEntry
   | CaptureEntry
+  | ExportEntry
   | FindingEntry
   | StepEndEntry
   | RunEndEntry
@@ -233,7 +266,9 @@ export type JournalEntry =
   | RollbackEndEntry
   | ConfirmPendingEntry
   | WatchdogStartedEntry
-  | ConfirmedEntry;
+  | ConfirmedEntry
+  | FinalPassStartEntry
+  | FinalPassEndEntry;
 
 /** What every line carries besides the entry itself. */
 export interface Envelope {

@@ -2,7 +2,7 @@ import { invalidInput, RunbookError } from '../errors.js';
 import { journalFile } from './paths.js';
 import { readJournal, runStartOf } from './reader.js';
 import { listRunIndexes, type RunIndex } from './run-index.js';
-import { forUser } from '../host/user-command.js';
+import { advice, runbookCommand } from '../suggestion.js';
 
 /**
  * Finds a run by its id, a unique prefix of it, or "latest" (the latest run that is not
@@ -33,7 +33,7 @@ export function findRun(stateDir: string, idOrPrefix: string, onNote?: (note: st
     return match;
   }
   if (matches.length === 0)
-    throw invalidInput(`no run "${idOrPrefix}" in ${stateDir}`, `list them with: ${forUser('runbook runs')}`);
+    throw invalidInput(`no run "${idOrPrefix}" in ${stateDir}`, advice`list them with: ${runbookCommand('runs')}`);
   throw invalidInput(`"${idOrPrefix}" matches ${matches.length} runs: ${matches.map((r) => r.id).join(', ')}`);
 }
 

@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { RunbookError } from '../errors.js';
+import { advice, runbookCommand } from '../suggestion.js';
 
 /**
  * The only way runbook writes into its state dir (issue 10): dirs are made 0700 and files
@@ -156,14 +157,15 @@ const causes: Record<string, string> = {
 export function ioError(error: unknown, file: string, doing: string, runId?: string): RunbookError {
   const code = (error as NodeJS.ErrnoException).code ?? '';
   const cause = causes[code] ?? (error instanceof Error ? error.message : String(error));
-  const id = runId === undefined ? '' : ` ${runId}`;
+  const id = runId === undefined ? [] : [runId];
+  const [resume, rollback] = [runbookCommand('resume', ...id), runbookCommand('rollback', ...id)];
   return new RunbookError('io-error', `${doing} ${file} failed: ${cause}${code ? ` (${code})` : ''}`, {
     hint:
       code === 'ENOSPC' || code === 'EDQUOT'
-        ? `free space on that file system, then continue the run with \`runbook resume${id}\` or undo it with \`runbook rollback${id}\``
+        ? advice`free space on that file system, then continue the run with \`${resume}\` or undo it with \`${rollback}\``
         : code === 'ELOOP' || code === 'EEXIST'
           ? 'remove what was planted there (only runbook should write in its state dir), then try again'
-          : `fix the file system (or use another --state-dir), then \`runbook resume${id}\` or \`runbook rollback${id}\``,
+          : advice`fix the file system (or use another --state-dir), then \`${resume}\` or \`${rollback}\``,
     cause: error,
   });
 }

@@ -1,4 +1,4 @@
-import { toShellLine } from '../exec/shell-words.js';
+import { toShellLine } from '../text/shell-words.js';
 import type { CommandEndEntry, JournalLine } from './entries.js';
 
 /**
@@ -70,6 +70,21 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
           `${' '.repeat(12)}   ${' '.repeat(10)}   captured ${line.name} = ${JSON.stringify(line.value)} (for undo)`,
         );
         break;
+      case 'export':
+        out.push(
+          `${' '.repeat(12)}   ${' '.repeat(10)}   exported ${line.name} = ${JSON.stringify(line.value)} (for the steps after it)`,
+        );
+        break;
+      case 'final-pass-start':
+        out.push('', `${time} final pass: ${line.steps.length} step(s) verified again, checks only`);
+        break;
+      case 'final-pass-end':
+        out.push(
+          line.status === 'held'
+            ? `${time}   ⇒ every step still holds`
+            : `${time}   ⇒ ${line.step} no longer holds; changed the host after it: ${(line.undoneBy ?? []).join(', ') || '(none)'}`,
+        );
+        break;
       case 'finding':
         out.push(
           `${time}   diagnosis: ${line.cause}${line.evidence ? ` (evidence: "${line.evidence}")` : ''}${line.fix ? `; fix: ${line.fix}` : ''}`,
@@ -77,7 +92,7 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
         break;
       case 'step-end':
         out.push(
-          `${time}   ⇒ ${line.outcome} (${line.durationMs} ms)${line.doFailed ? ', although its do command failed' : ''}`,
+          `${time}   ⇒ ${line.outcome} (${line.durationMs} ms)${line.doFailed ? ', although its do command failed' : ''}${line.reason === undefined ? '' : `: ${line.reason}`}`,
         );
         break;
       case 'run-end':

@@ -2,7 +2,7 @@ import { closeSync, fstatSync, ftruncateSync } from 'node:fs';
 import path from 'node:path';
 import { afterJournalEntry } from '../fault/kill-points.js';
 import type { RunbookError } from '../errors.js';
-import { isReadOnlyPhase } from '../runbook/read-only-phases.js';
+import { isReadOnlyPhase } from '../plan/read-only-phases.js';
 import { journalFormat, type JournalEntry } from './entries.js';
 import { HashChain, type ChainEnd } from './hash-chain.js';
 import { mkdirPrivate, openForAppend, syncFd, writeAll } from './safe-fs.js';
@@ -79,7 +79,7 @@ export class FileJournal implements JournalSink {
       throw error;
     }
     this.chain.advance(bytes.subarray(0, length));
-    afterJournalEntry();
+    afterJournalEntry(entry);
   }
 
   private closed = false;
@@ -133,10 +133,18 @@ function summarize(entry: JournalEntry): string {
       return `${entry.step} ${entry.phase}: ${entry.ok ? 'holds' : `does not hold: ${entry.reason}`}`;
     case 'capture':
       return `${entry.step} captured ${entry.name}=${entry.value}`;
+    case 'export':
+      return `${entry.step} exported ${entry.name}=${entry.value}`;
+    case 'final-pass-start':
+      return `final pass: ${entry.steps.length} step(s) verified again`;
+    case 'final-pass-end':
+      return entry.status === 'held'
+        ? 'final pass: every step still holds'
+        : `final pass: ${entry.step} no longer holds`;
     case 'finding':
       return `${entry.step} diagnosis: ${entry.cause}`;
     case 'step-end':
-      return `step ${entry.step} ${entry.outcome}`;
+      return `step ${entry.step} ${entry.outcome}${entry.reason === undefined ? '' : `: ${entry.reason}`}`;
     case 'run-end':
       return `run ${entry.status}`;
     case 'rollback-start':

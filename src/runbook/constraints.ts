@@ -1,8 +1,9 @@
 import { isIPv4 } from 'node:net';
 import { invalidInput } from '../errors.js';
-import { forUser } from '../host/user-command.js';
+import { advice, runbookCommand } from '../suggestion.js';
+import { loopValues, scopeOfPass } from './loop-values.js';
 import type { ParamValues } from './params.js';
-import type { ConstraintSpec } from './schema.js';
+import type { ConstraintSpec, ParamSpec } from './schema.js';
 import { renderTemplate, TemplateError, type Scope } from './template.js';
 
 /**
@@ -11,11 +12,17 @@ import { renderTemplate, TemplateError, type Scope } from './template.js';
  * host address of a network (multi-container: every container's address inside the bridge's
  * network, neither its network nor its broadcast address, nor the bridge's own address).
  */
-export function checkConstraints(runbook: string, constraints: readonly ConstraintSpec[], params: ParamValues): void {
+export function checkConstraints(
+  runbook: string,
+  constraints: readonly ConstraintSpec[],
+  params: ParamValues,
+  parameters: Readonly<Record<string, ParamSpec>> = {},
+  shownAs: string = runbook,
+): void {
   const problems: string[] = [];
   try {
     for (const constraint of constraints) {
-      for (const scope of scopesOf(constraint, params)) {
+      for (const scope of scopesOf(constraint, params, parameters)) {
         const problem = checkAddress(constraint, scope);
         if (problem !== undefined) problems.push(problem);
       }
@@ -27,27 +34,35 @@ export function checkConstraints(runbook: string, constraints: readonly Constrai
   if (problems.length > 0) {
     throw invalidInput(
       `runbook ${runbook}: the parameters do not fit together; nothing was changed:\n${problems.map((p) => `  ${p}`).join('\n')}`,
-      `see the parameters with: ${forUser(`runbook show ${runbook}`)}`,
+      advice`see the parameters with: ${runbookCommand('show', shownAs)}`,
     );
   }
 }
 
-/** The scopes to check in: the parameters, once per loop value when the constraint has a loop. */
-function scopesOf(constraint: ConstraintSpec, params: ParamValues): Scope[] {
-  if (constraint.foreach === undefined) return [params];
-  const bound = (value: number | string) => {
-    const text = renderTemplate(String(value), params);
-    if (!/^-?\d+$/.test(text)) throw new TemplateError(`foreach bound "${text}" is not a whole number`);
-    return Number(text);
-  };
-  const scopes: Scope[] = [];
-  for (let n = bound(constraint.foreach.from); n <= bound(constraint.foreach.to); n++)
-    scopes.push({ ...params, [constraint.foreach.var]: String(n) });
-  return scopes;
+/**
+ * The scopes to check in: the parameters, once per loop value when the constraint has a loop
+ * (a range, or `in:` a list or a list of records, as for steps: loop-values.ts).
+ */
+function scopesOf(
+  constraint: ConstraintSpec,
+  params: ParamValues,
+  parameters: Readonly<Record<string, ParamSpec>>,
+): Scope[] {
+  const { foreach } = constraint;
+  if (foreach === undefined) return [params];
+  return loopValues(foreach, params, parameters).map((pass) => scopeOfPass(params, foreach, pass));
 }
 
 function checkAddress(constraint: ConstraintSpec, scope: Scope): string | undefined {
-  const address = renderTemplate(constraint.address, scope);
+  let address: string;
+  try {
+    address = renderTemplate(constraint.address, scope);
+  } catch (error) {
+    // An address a helper cannot make (host(300) of a /24) is a problem of this value, named so.
+    if (!(error instanceof TemplateError)) throw error;
+    const what = constraint.what === undefined ? constraint.address : renderTemplate(constraint.what, scope);
+    return `${what}: ${error.message}`;
+  }
   const network = renderTemplate(constraint.host_of, scope);
   const what = constraint.what === undefined ? address : `${renderTemplate(constraint.what, scope)} (${address})`;
   const match = /^([^/]+)\/(\d+)$/.exec(network);

@@ -1,9 +1,8 @@
 import { LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import { defaultText, paramSpecProblems } from './param-types.js';
 import { checkParamValue } from './params.js';
-import { RunbookSpec, type ConstraintSpec, type LoopSpec, type ParamSpec, type StepSpec } from './schema.js';
+import { RunbookSpec, type LoopSpec, type ParamSpec, type ResolvedRunbook, type StepSpec } from './schema.js';
 import { readRunbookText, shippedRunbooksDir } from './search-path.js';
 import {
   readIncludeFromDisk,
@@ -12,8 +11,9 @@ import {
   type IncludeReader,
   type RunbookSource,
 } from './locate.js';
-import { hasMalformedPlaceholder, placeholdersIn, stringsIn } from './template.js';
+import { checkPlaceholders } from './check-placeholders.js';
 import { formatSchemaIssues } from './yaml-errors.js';
+import { unknownKeyHint } from './key-hints.js';
 
 // Finding a runbook's file lives in locate.ts (no YAML there); these stay importable from here.
 export { listRunbookNames, readIncludeFromDisk, resolveRunbookFile } from './locate.js';
@@ -26,14 +26,7 @@ const maxRunbookChars = 1_000_000;
 export const runbooksDir = shippedRunbooksDir;
 
 /** A runbook after its includes are brought in: parameters merged, only steps and loops left. */
-export interface ResolvedRunbook {
-  name: string;
-  description: string;
-  parameters: Record<string, ParamSpec>;
-  steps: Array<StepSpec | LoopSpec>;
-  /** Its own constraints and those of what it includes (checked when the plan is rendered). */
-  constraints?: ConstraintSpec[];
-}
+export type { ResolvedRunbook };
 
 /** A runbook file read and validated, with what the journal needs to pin it. */
 export interface LoadedRunbook {
@@ -138,7 +131,7 @@ function validate(source: string, file: string): RunbookSpec {
   const parsed = RunbookSpec.safeParse(data);
   if (!parsed.success) {
     throw invalidInput(
-      `${file}: not a valid runbook:\n${formatSchemaIssues(parsed.error.issues, doc, lines, formatPath, trapHint)}`,
+      `${file}: not a valid runbook:\n${formatSchemaIssues(parsed.error.issues, doc, lines, formatPath, (issue) => unknownKeyHint(issue, doc, data))}`,
       'the format is described in docs/runbook-format.md',
     );
   }
@@ -171,19 +164,6 @@ function defaultProblems(parameters: Record<string, ParamSpec>): string[] {
   return problems;
 }
 
-/**
- * A hint for the schema error a YAML trap gives: in a flow map (`{ why: a, b }`) a comma ends the
- * value, so the rest of the text becomes an unknown key.
- */
-function trapHint(issue: z.core.$ZodIssue): string {
-  // Steps are parsed inside a transform, which passes their issues on as custom ones: the message tells.
-  if (issue.code !== 'unrecognized_keys' && !issue.message.startsWith('Unrecognized key')) return '';
-  // `read:` where only commands go (issue 16): say where it belongs instead.
-  if (issue.message.includes('"read"'))
-    return ' ("read:" is for checks and probes only: verify, requires, diagnose; here run a command, e.g. [cat, FILE])';
-  return ' (inside { }, a comma ends a value: quote text that holds a comma, or write the map in block style)';
-}
-
 function formatPath(parts: readonly PropertyKey[]): string {
   if (parts.length === 0) return '(top level)';
   return parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
@@ -202,63 +182,4 @@ function checkConcerns(spec: ResolvedRunbook, file: string): void {
         if (!ids.has(id))
           problems.add(`  step ${step.id}: a diagnose probe concerns "${id}", which is not a step here`);
   if (problems.size > 0) throw invalidInput(`${file}: not a valid runbook:\n${[...problems].join('\n')}`);
-}
-
-/**
- * Every {{placeholder}} must name something in scope where it is used: a parameter, the loop
- * variable inside a loop, or (in `undo` only) a value the same step captured. Caught before
- * anything runs, with the step and field named.
- */
-function checkPlaceholders(spec: ResolvedRunbook, file: string): void {
-  const problems: string[] = [];
-  const params = Object.keys(spec.parameters);
-  const check = (where: string, value: unknown, scope: readonly string[]) => {
-    for (const text of stringsIn(value)) {
-      if (hasMalformedPlaceholder(text)) problems.push(`  ${where}: malformed placeholder in "${text}"`);
-      for (const name of placeholdersIn(text)) {
-        if (!scope.includes(name))
-          problems.push(`  ${where}: unknown name {{${name}}} (known here: ${scope.join(', ')})`);
-      }
-    }
-  };
-  const checkStep = (step: StepSpec, where: string, scope: readonly string[]) => {
-    const captures = Object.keys(step.capture);
-    for (const name of captures)
-      if (scope.includes(name))
-        problems.push(`  ${where}.capture.${name}: already the name of a parameter or loop variable`);
-    for (const [field, value] of Object.entries(step)) {
-      // Captured values are read just before `do`: do and undo may use them, nothing else.
-      const withCaptures = field === 'do' || field === 'undo';
-      check(`${where} (${step.id}).${field}`, value, withCaptures ? [...scope, ...captures] : scope);
-    }
-  };
-  (spec.constraints ?? []).forEach((constraint, index) => {
-    const where = `constraints[${index}]`;
-    if (constraint.foreach === undefined) return check(where, constraint, params);
-    check(`${where}.foreach`, [constraint.foreach.from, constraint.foreach.to], params);
-    check(where, { ...constraint, foreach: undefined }, [...params, constraint.foreach.var]);
-  });
-  const checkItem = (item: StepSpec | LoopSpec, where: string, scope: readonly string[]) => {
-    if (!('foreach' in item)) {
-      checkStep(item, where, scope);
-      return;
-    }
-    const { foreach } = item;
-    check(
-      `${where}.foreach`,
-      [foreach.from, foreach.to, foreach.in].filter((v) => v !== undefined),
-      scope,
-    );
-    const names = [foreach.var, ...(foreach.index === undefined ? [] : [foreach.index])];
-    names.forEach((name, i) => {
-      const at = `${where}.foreach.${i === 0 ? 'var' : 'index'}`;
-      if (params.includes(name)) problems.push(`  ${at}: "${name}" is already a parameter`);
-      else if (scope.includes(name)) problems.push(`  ${at}: "${name}" is already an outer loop's variable`);
-    });
-    if (foreach.index !== undefined && foreach.index === foreach.var)
-      problems.push(`  ${where}.foreach.index: "${foreach.index}" is also the loop variable`);
-    item.steps.forEach((step, i) => checkItem(step, `${where}.steps[${i}]`, [...scope, ...names]));
-  };
-  spec.steps.forEach((item, index) => checkItem(item, `steps[${index}]`, params));
-  if (problems.length > 0) throw invalidInput(`${file}: not a valid runbook:\n${problems.join('\n')}`);
 }

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { invalidInput } from '../errors.js';
-import { forUser } from '../host/user-command.js';
 import { untrustedPathReason } from '../trust/path-trust.js';
 import { trustedUsers } from '../trust/trusted-users.js';
+import { advice, runbookCommand } from '../suggestion.js';
 import {
   findRunbook,
   findRunbooks,
@@ -73,7 +73,7 @@ function trustedInclude(file: string, name: string, fromFile: string): string {
  */
 export function resolveRunbookFile(nameOrPath: string): string {
   if (nameOrPath.trim() === '')
-    throw invalidInput('the runbook name is empty', `list them with: ${forUser('runbook list')}`);
+    throw invalidInput('the runbook name is empty', advice`list them with: ${runbookCommand('list')}`);
   // In the bundle, a shipped runbook's file is `bundled:runbooks/NAME.yaml` (as a journal records it).
   if (isEmbeddedFile(nameOrPath)) {
     if (!isRunbookFile(nameOrPath)) throw invalidInput(`runbook file not found: ${nameOrPath} (not in this bundle)`);
@@ -123,9 +123,11 @@ function findTrustedRunbook(name: string) {
 function refusal(what: string, file: string, reason: string) {
   return invalidInput(
     `refusing ${what}: ${reason}; whoever can change it could make runbook run any command as you; nothing was changed`,
-    `review it (${forUser(`runbook show ${file}`)}); if you trust it, copy it into a dir of your own and run that copy, ` +
+    [
+      ...advice`review it (${runbookCommand('show', file)}); if you trust it, copy it into a dir of your own and run that copy, `,
       `or make it and the dirs and links leading to it yours and writable by no one else (chown, chmod go-w); ` +
-      `who is trusted: docs/how-it-works.md, "Trust"`,
+        `who is trusted: docs/how-it-works.md, "Trust"`,
+    ],
   );
 }
 

@@ -7,7 +7,7 @@ import { engineVersion } from '../version.js';
 import type { LoadedRunbook, ResolvedRunbook } from './load.js';
 import { readIncludeFromDisk, runbookTextsHash, type IncludeReader, type RunbookSource } from './locate.js';
 import type { ParamValues } from './params.js';
-import type { Plan } from './plan.js';
+import type { Plan } from '../plan/plan.js';
 import { shareIdenticalProbes } from './shared-probes.js';
 import type { PreparedRunbook } from './prepare.js';
 

@@ -49,7 +49,7 @@ export async function prepareRunbookCached(
   const prepared = prepareRunbookFile(
     file,
     setFlags,
-    { inSandbox: options.inSandbox },
+    { inSandbox: options.inSandbox, shownAs: nameOrPath },
     recordingIncludeReader(reads, readIncludeFromDisk),
   );
   return {

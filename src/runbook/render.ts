@@ -9,11 +9,20 @@ import {
   type PlannedCommand,
   type PlannedCondition,
   type PlannedStep,
-} from './plan.js';
+} from '../plan/plan.js';
 import { stepIdPattern } from './step-id.js';
-import type { CaptureSpec, CheckSpec, CommandSpec, ExpectSpec, LoopSpec, StepSpec } from './schema.js';
+import type { CaptureSpec, CheckSpec, CommandSpec, ExpectSpec, LoopSpec, ParamSpec, StepSpec } from './schema.js';
 import { probeKeeper } from './shared-probes.js';
-import { placeholdersIn, renderDeep, renderTemplate, TemplateError, type Scope } from './template.js';
+import { loopValues, scopeOfPass } from './loop-values.js';
+import {
+  placeholdersIn,
+  referencesIn,
+  renderDeep,
+  renderTemplate,
+  stringsIn,
+  TemplateError,
+  type Scope,
+} from './template.js';
 
 type ProbeKeeper = ReturnType<typeof probeKeeper>;
 
@@ -22,12 +31,20 @@ type ProbeKeeper = ReturnType<typeof probeKeeper>;
  * function. Each step of a loop gets the id "<id>-<value>" (or its own id template rendered),
  * stable across runs, so that the journal of a run and its resume name the same steps.
  */
-export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan {
+export function renderPlan(
+  runbook: ResolvedRunbook,
+  params: ParamValues,
+  options: { shownAs?: string | undefined } = {},
+): Plan {
   try {
+    // The facts about the values first: their messages say what each address is for.
+    checkConstraints(runbook.name, runbook.constraints ?? [], params, runbook.parameters, options.shownAs);
     const steps: PlannedStep[] = [];
     // Identical probes are kept once as they are rendered (shared-probes.ts).
     const keep = probeKeeper();
-    for (const item of runbook.steps) expandItem(item, params, [], steps, keep);
+    const context: ExpandContext = { out: steps, keep, parameters: runbook.parameters };
+    const exported: Record<string, string> = {};
+    for (const item of runbook.steps) expandItem(item, params, [], exported, context);
     const seen = new Set<string>();
     for (const step of steps) {
       if (seen.has(step.id)) throw invalidInput(`runbook ${runbook.name}: two steps have the id "${step.id}"`);
@@ -41,7 +58,6 @@ export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan 
       }
       seen.add(step.id);
     }
-    checkConstraints(runbook.name, runbook.constraints ?? [], params);
     return { runbook: runbook.name, description: runbook.description, params, steps };
   } catch (error) {
     if (error instanceof TemplateError) throw invalidInput(`runbook ${runbook.name}: ${error.message}`);
@@ -49,54 +65,51 @@ export function renderPlan(runbook: ResolvedRunbook, params: ParamValues): Plan 
   }
 }
 
-/** Renders a step, or expands a loop (at any depth) into its steps, in order. */
+/** What expanding the items needs besides the scope: where steps go, the probe keeper, the parameters. */
+interface ExpandContext {
+  out: PlannedStep[];
+  keep: ProbeKeeper;
+  parameters: Readonly<Record<string, ParamSpec>>;
+}
+
+/**
+ * Renders a step, or expands a loop (at any depth) into its steps, in order. `exported` maps
+ * each value an earlier step exports (issue 28) to that step's id: it grows as steps are
+ * rendered, and a loop pass gets a copy of its own, so that a value exported inside a loop is
+ * the one of the same pass, and unknown after the loop.
+ */
 function expandItem(
   item: StepSpec | LoopSpec,
   scope: Scope,
   suffixes: readonly string[],
-  out: PlannedStep[],
-  keep: ProbeKeeper,
+  exported: Record<string, string>,
+  context: ExpandContext,
 ): void {
   if (!('foreach' in item)) {
     const createdBy = (item.only_if_created_by ?? []).map((written) => stepId(written, scope, suffixes));
-    out.push(renderStep(item, scope, stepId(item.id, scope, suffixes), createdBy, keep));
+    const id = stepId(item.id, scope, suffixes);
+    context.out.push(renderStep(item, scope, id, createdBy, importsOf(item, exported), context.keep));
+    for (const name of Object.keys(item.export ?? {})) exported[name] = id;
     return;
   }
   const { foreach } = item;
-  for (const { value, index, suffix } of loopValues(foreach, scope)) {
-    const inner: Record<string, string> = { ...scope, [foreach.var]: value };
-    if (foreach.index !== undefined) inner[foreach.index] = String(index);
-    for (const step of item.steps) expandItem(step, inner, [...suffixes, suffix], out, keep);
+  for (const pass of loopValues(foreach, scope, context.parameters)) {
+    const inner = scopeOfPass(scope, foreach, pass);
+    const passExports = { ...exported };
+    for (const step of item.steps) expandItem(step, inner, [...suffixes, pass.suffix], passExports, context);
   }
 }
 
-/** The values a loop takes: whole numbers from..to, or the items of a list (suffix: the index). */
-function loopValues(
-  foreach: LoopSpec['foreach'],
-  scope: Scope,
-): Array<{ value: string; index: number; suffix: string }> {
-  if (foreach.in === undefined) {
-    const from = loopBound(foreach.from ?? 0, scope, 'from');
-    const to = loopBound(foreach.to ?? -1, scope, 'to');
-    const values = [];
-    for (let n = from; n <= to; n++) values.push({ value: String(n), index: n - from + 1, suffix: String(n) });
-    return values;
-  }
-  const items = Array.isArray(foreach.in)
-    ? foreach.in.map((item) => renderTemplate(String(item), scope))
-    : splitList(renderTemplate(foreach.in, scope));
-  return items.map((value, i) => ({ value, index: i + 1, suffix: String(i + 1) }));
-}
-
-/** A list parameter's value: its items joined with "," ("" is the empty list). */
-function splitList(text: string): string[] {
-  return text === '' ? [] : text.split(',');
-}
-
-function loopBound(bound: number | string, scope: Scope, which: string): number {
-  const text = renderTemplate(String(bound), scope);
-  if (!/^-?\d+$/.test(text)) throw invalidInput(`foreach.${which} is "${text}", not a whole number`);
-  return Number(text);
+/** The exported values a step uses: name → the id of the step that exports it. */
+function importsOf(step: StepSpec, exported: Readonly<Record<string, string>>): Record<string, string> {
+  const imports: Record<string, string> = {};
+  if (Object.keys(exported).length === 0) return imports;
+  for (const text of stringsIn(step))
+    for (const { name } of referencesIn(text)) {
+      const from = exported[name];
+      if (from !== undefined) imports[name] = from;
+    }
+  return imports;
 }
 
 /**
@@ -120,12 +133,17 @@ function renderStep(
   scope: Scope,
   id: string,
   onlyIfCreatedBy: readonly string[],
+  imports: Readonly<Record<string, string>>,
   keep: ProbeKeeper,
 ): PlannedStep {
-  // Captured values are known only at run time: do gets this attempt's values just before it
-  // runs, undo those the journal recorded first (rollback).
-  const hasCaptures = Object.keys(step.capture).length > 0;
-  const command = (spec: CommandSpec, partial = false): PlannedCommand => {
+  // Captured and exported values are known only at run time: do gets this attempt's captures
+  // just before it runs, undo those the journal recorded first (rollback), and every phase the
+  // values earlier steps exported (from the journal on resume and rollback). Placeholders for
+  // them stay in the plan (and in a cached plan), and are filled when the command runs.
+  const exports = step.export ?? {};
+  const runtime =
+    Object.keys(step.capture).length > 0 || Object.keys(exports).length > 0 || Object.keys(imports).length > 0;
+  const command = (spec: CommandSpec, partial = runtime): PlannedCommand => {
     if (Array.isArray(spec))
       return { argv: spec.map((arg) => renderTemplate(arg, scope, partial)), timeoutMs: defaultTimeoutMs };
     const condition = spec.if ?? spec.unless;
@@ -168,12 +186,14 @@ function renderStep(
     stdin?: string | undefined;
   }): PlannedCommand => {
     if (spec.read === undefined) return command({ run: spec.run ?? [], timeout: spec.timeout, stdin: spec.stdin });
-    const path = readPath(renderTemplate(spec.read, scope));
+    const rendered = renderTemplate(spec.read, scope, runtime);
+    // A path with a value known only at run time is checked when it is filled in (step-values.ts).
+    const path = rendered.includes('{{') ? rendered : readPath(rendered);
     return { argv: ['read', path], read: path, timeoutMs: timeoutOf(spec.timeout) };
   };
   const renderCheck = (check: CheckSpec): PlannedCheck => ({
     ...runOrRead(check),
-    expect: renderDeep(check.expect ?? { exit: 0 }, scope) as ExpectSpec,
+    expect: renderDeep(check.expect ?? { exit: 0 }, scope, false, runtime) as ExpectSpec,
     ...retry(check),
   });
   const noUndo = Array.isArray(step.undo) ? undefined : step.undo.none;
@@ -183,10 +203,16 @@ function renderStep(
     why: renderTemplate(step.why, scope),
     requires: step.requires.map((check) => renderCheck(check)),
     ...(onlyIfCreatedBy.length > 0 && { onlyIfCreatedBy }),
+    ...(step.when !== undefined && {
+      when: {
+        ...command({ run: step.when.run, timeout: step.when.timeout, stdin: step.when.stdin }),
+        expect: renderDeep(step.when.expect ?? { exit: 0 }, scope, false, runtime) as ExpectSpec,
+      },
+    }),
     capture: Object.entries(step.capture).map(([name, spec]) => capture(name, spec)),
-    do: step.do.map((spec) => command(spec, hasCaptures)),
+    do: step.do.map((spec) => command(spec)),
     verify: step.verify.map((check) => renderCheck(check)),
-    undo: Array.isArray(step.undo) ? step.undo.map((spec) => command(spec, hasCaptures)) : [],
+    undo: Array.isArray(step.undo) ? step.undo.map((spec) => command(spec)) : [],
     ...(noUndo !== undefined && { noUndo: renderTemplate(noUndo, scope) }),
     // Only the probes that concern this step (by its id in the runbook, so every copy a loop
     // makes is concerned alike).
@@ -195,13 +221,17 @@ function renderStep(
       .map((probe) =>
         keep({
           ...runOrRead(probe),
-          when: renderDeep(probe.when, scope) as ExpectSpec,
-          cause: renderTemplate(probe.cause, scope),
-          fix: probe.fix === undefined ? undefined : renderTemplate(probe.fix, scope),
+          when: renderDeep(probe.when, scope, false, runtime) as ExpectSpec,
+          cause: renderTemplate(probe.cause, scope, runtime),
+          fix: probe.fix === undefined ? undefined : renderTemplate(probe.fix, scope, runtime),
           ...retry(probe),
           independent: probe.concerns !== undefined,
         }),
       ),
+    ...(Object.keys(exports).length > 0 && {
+      export: Object.entries(exports).map(([name, spec]) => capture(name, spec)),
+    }),
+    ...(Object.keys(imports).length > 0 && { imports }),
   };
 }
 

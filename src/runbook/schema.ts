@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { specificIssues } from './yaml-errors.js';
 import { linearRegexProblem } from './linear-regex.js';
 import { stepIdPattern } from './step-id.js';
+import type { ExpectSpec as PlannedExpectation } from '../plan/plan.js';
 
 /**
  * The runbook file format (runbooks/<name>.yaml), as a zod schema. Everything a runbook may
@@ -96,17 +97,8 @@ export const CaptureSpec = z.union([
 const Retries = z.number().int().min(0).max(60);
 const DelaySeconds = z.number().min(0).max(60);
 
-/**
- * What a command's result must show. Every field given must hold (they are ANDed).
- * `json` is a partial match on the parsed stdout (see engine/expectations.ts).
- */
-export interface ExpectSpec {
-  exit?: number | 'nonzero' | 'any' | undefined;
-  output_contains?: string | undefined;
-  output_matches?: string | undefined;
-  json?: unknown;
-  not?: ExpectSpec | undefined;
-}
+/** What a command's result must show (its type is the plan's: src/plan/plan.ts). */
+export type ExpectSpec = PlannedExpectation;
 export const ExpectSpec: z.ZodType<ExpectSpec> = z.lazy(() =>
   z.strictObject({
     exit: z.union([z.number().int(), z.literal('nonzero'), z.literal('any')]).optional(),
@@ -180,7 +172,7 @@ export { stepIdPattern };
 const StepId = z
   .string()
   .regex(
-    /^(?:[a-z0-9-]|\{\{\s*[a-z_][a-z0-9_]*\s*\}\})+$/,
+    /^(?:[a-z0-9-]|\{\{\s*[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*\s*\}\})+$/,
     'step ids are lower-case letters, digits and dashes (and, in a loop, {{placeholders}})',
   );
 
@@ -215,10 +207,21 @@ export const StepSpec = z.strictObject({
    * reason (issue 11). Ids as written: in a loop, the same loop pass's step.
    */
   only_if_created_by: z.array(StepId).optional(),
+  /**
+   * A condition on the whole step (issue 28), a check like a command's `if`: when it does not
+   * hold, the step is skipped (journaled with the reason) and nothing of it runs.
+   */
+  when: ConditionSpec.optional(),
   do: z.array(CommandSpec).default([]),
   verify: z.array(CheckSpec).min(1, 'every step needs at least one verify check'),
   undo: z.union([z.array(CommandSpec), NoUndo]).default([]),
   diagnose: z.array(ProbeSpec).default([]),
+  /**
+   * Values handed on to later steps (issue 28): read from the host once the step holds (found
+   * in place or just done), journaled, and usable as {{name}} in the later steps' commands,
+   * checks and probes. Same forms as `capture`; read-only.
+   */
+  export: z.record(VarName, CaptureSpec).optional(),
 });
 
 /**
@@ -232,28 +235,44 @@ export interface LoopSpec {
     var: string;
     from?: number | string | undefined;
     to?: number | string | undefined;
-    in?: Array<string | number> | string | undefined;
+    in?: LoopIn | undefined;
     index?: string | undefined;
   };
   steps: Array<StepSpec | LoopSpec>;
 }
+/**
+ * What a loop walks (issue 28 adds the last two forms): a YAML list (items may be records, maps
+ * of text), a string naming a list parameter ("{{subnets}}"), or a map from field names to lists
+ * walked together, item by item, as records ({ name: "{{names}}", mac: "{{macs}}" }).
+ */
+export type LoopIn =
+  Array<string | number | Record<string, string | number>> | string | Record<string, string | Array<string | number>>;
+const LoopInSpec = z.union([
+  z.array(z.union([z.string(), z.number(), z.record(VarName, z.union([z.string(), z.number()]))])),
+  z.string(),
+  z.record(VarName, z.union([z.string(), z.array(z.union([z.string(), z.number()]))])),
+]);
+
+/** `foreach`: a range (`from`, `to`) or the items of a list (`in`); shared by loops and constraints. */
+const Foreach = z
+  .strictObject({
+    var: VarName,
+    from: z.union([z.number().int(), z.string()]).optional(),
+    to: z.union([z.number().int(), z.string()]).optional(),
+    in: LoopInSpec.optional(),
+    index: VarName.optional(),
+  })
+  .refine(
+    (f) =>
+      f.in === undefined ? f.from !== undefined && f.to !== undefined : f.from === undefined && f.to === undefined,
+    {
+      message: 'a loop takes either "from" and "to", or "in"',
+    },
+  );
+
 export const LoopSpec: z.ZodType<LoopSpec> = z.lazy(() =>
   z.strictObject({
-    foreach: z
-      .strictObject({
-        var: VarName,
-        from: z.union([z.number().int(), z.string()]).optional(),
-        to: z.union([z.number().int(), z.string()]).optional(),
-        in: z.union([z.array(z.union([z.string(), z.number()])), z.string()]).optional(),
-        index: VarName.optional(),
-      })
-      .refine(
-        (f) =>
-          f.in === undefined ? f.from !== undefined && f.to !== undefined : f.from === undefined && f.to === undefined,
-        {
-          message: 'a loop takes either "from" and "to", or "in"',
-        },
-      ),
+    foreach: Foreach,
     steps: z.array(LoopItem).min(1, 'a loop needs at least one step'),
   }),
 );
@@ -293,13 +312,8 @@ export const StepItem = z.unknown().transform((item, ctx) => {
  * its network or broadcast address), and none of the `not` addresses (issue 11).
  */
 export const ConstraintSpec = z.strictObject({
-  foreach: z
-    .strictObject({
-      var: VarName,
-      from: z.union([z.number().int(), z.string()]),
-      to: z.union([z.number().int(), z.string()]),
-    })
-    .optional(),
+  // The same `foreach` as a loop of steps: a range, or `in:` a list (issue 28).
+  foreach: Foreach.optional(),
   address: z.string().min(1),
   host_of: z.string().min(1),
   not: z.array(z.string()).default([]),
@@ -324,8 +338,26 @@ export const ParamType = z.enum([
 ]);
 export type ParamType = z.infer<typeof ParamType>;
 
-/** A default as written: a string or number, or for a `list` a YAML list of them. */
-const ParamDefault = z.union([z.string(), z.number(), z.array(z.union([z.string(), z.number()]))]);
+/** A default as written: a string or number, or for a `list` a YAML list of them (of maps, for records). */
+const ParamDefault = z.union([
+  z.string(),
+  z.number(),
+  z.array(z.union([z.string(), z.number(), z.record(z.string(), z.union([z.string(), z.number()]))])),
+]);
+
+/** A field of a record (issue 28): a parameter spec of one value, with an optional default. */
+export const FieldSpec = z.strictObject({
+  type: ParamType.exclude(['list']),
+  default: z.union([z.string(), z.number()]).optional(),
+  description: z.string().optional(),
+  min: z.number().int().optional(),
+  max: z.number().int().optional(),
+  pattern: z.string().optional(),
+  min_length: z.number().int().min(0).optional(),
+  max_length: z.number().int().min(1).optional(),
+  values: z.array(z.string()).min(1).optional(),
+});
+export type FieldSpec = z.infer<typeof FieldSpec>;
 
 export const ParamSpec = z.strictObject({
   type: ParamType,
@@ -340,7 +372,9 @@ export const ParamSpec = z.strictObject({
   min_length: z.number().int().min(0).optional(),
   max_length: z.number().int().min(1).optional(),
   values: z.array(z.string()).min(1).optional(),
-  of: ParamType.exclude(['list']).optional(),
+  of: z.union([ParamType.exclude(['list']), z.literal('record')]).optional(),
+  /** A list of records (`of: record`): each item's fields, by name (issue 28). */
+  fields: z.record(VarName, FieldSpec).optional(),
 });
 
 export const RunbookSpec = z
@@ -389,3 +423,13 @@ export type ConditionSpec = z.infer<typeof ConditionSpec>;
 export type CheckSpec = z.infer<typeof CheckSpec>;
 export type ProbeSpec = z.infer<typeof ProbeSpec>;
 export type ParamSpec = z.infer<typeof ParamSpec>;
+
+/** A runbook with its includes resolved: what load.ts hands on to be rendered. */
+export interface ResolvedRunbook {
+  name: string;
+  description: string;
+  parameters: Record<string, ParamSpec>;
+  steps: Array<StepSpec | LoopSpec>;
+  /** Its own constraints and those of what it includes (checked when the plan is rendered). */
+  constraints?: ConstraintSpec[];
+}

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { bundled } from '../bundled.js';
-import { envVar } from '../env.js';
+import { envVar, processEnv } from '../env.js';
 import { invalidInput } from '../errors.js';
 import { untrustedPathReason } from '../trust/path-trust.js';
 import { trustedUsers, type TrustedUsers } from '../trust/trusted-users.js';
@@ -41,7 +41,7 @@ export interface FoundRunbook {
  * 2): it would name another dir in each directory runbook is run from (issue 22).
  */
 export function runbookSearchPath(
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  env: Readonly<Record<string, string | undefined>> = processEnv(),
   cwd = process.cwd(),
 ): SearchDir[] {
   const dirs: SearchDir[] = [{ dir: path.join(cwd, 'runbooks'), origin: './runbooks' }];

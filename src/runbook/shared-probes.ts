@@ -1,4 +1,4 @@
-import type { Plan, PlannedProbe } from './plan.js';
+import type { Plan, PlannedProbe } from '../plan/plan.js';
 
 /**
  * The same plan, with identical probes kept once. The steps of a loop body often share one

@@ -5,33 +5,157 @@ export type Scope = Readonly<Record<string, string>>;
 
 /**
  * {{placeholders}}, substituted inside one argv element at a time (never re-split, so a value
- * can never become two arguments). The grammar is deliberately tiny:
+ * can never become two arguments). Inside the braces, a small expression:
  *
- *   {{name}}                 the value
- *   {{name.address}}         the address half of an ipv4-cidr value (172.16.0.2/24 → 172.16.0.2)
- *   {{name.prefixlen}}       its prefix length (→ 24)
- *   {{ref + n}} {{ref + var}} addition: an integer, or an IPv4 address moved on by that many
- *                            (172.16.0.1 + 2 → 172.16.0.3), for per-container addresses in loops
+ *   {{name}}                  the value
+ *   {{item.field}}            a field of a record (a loop over a list of records, issue 28)
+ *   {{net.address}}           the address half of an ipv4-cidr value (172.16.0.2/24 → 172.16.0.2)
+ *   {{net.prefixlen}}         its prefix length (→ 24)
+ *   {{net.network}}           its network address (→ 172.16.0.0); also .broadcast, .netmask,
+ *                             .subnet (→ 172.16.0.0/24), .host(n) (the n-th host address, n < 0
+ *                             counts from the end) and .octet(i) (1 to 4) of any address
+ *   {{a + n}} {{a - n}} {{n * 4}}
+ *                             whole numbers, and addresses moved on or back by a whole number
+ *                             (172.16.0.1 + 2 → 172.16.0.3); `*` binds tighter than + and -
+ *
+ * Names are lower-case; a record's fields are in scope as "item.field" (see bindRecord).
  */
-const placeholder = /\{\{\s*([a-z_][a-z0-9_]*)(?:\.(address|prefixlen))?\s*(?:\+\s*([a-z_][a-z0-9_]*|\d+)\s*)?\}\}/g;
+const placeholder = /\{\{([^{}]*)\}\}/g;
+
+/** The helpers an address value has, after its name (and fields): `{{net.network}}`. */
+export const addressHelpers = ['address', 'prefixlen', 'network', 'broadcast', 'netmask', 'subnet'] as const;
+/** The helpers that take an argument: `{{net.host(n)}}`, `{{ip.octet(4)}}`. */
+export const addressCalls = ['host', 'octet'] as const;
+
+type Part = { kind: 'name'; name: string } | { kind: 'call'; name: string; arg: Expr };
+type Expr =
+  | { kind: 'int'; value: number }
+  | { kind: 'ip'; value: string }
+  | { kind: 'ref'; name: string; parts: Part[] }
+  | { kind: 'op'; op: '+' | '-' | '*'; left: Expr; right: Expr };
+
+/** A name and the dotted parts after it, as written: what load-time checks look at. */
+export interface Reference {
+  name: string;
+  /** `field` or helper names; a call is written with "()": ["address", "host()"]. */
+  parts: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing (cached: the same few placeholders are rendered for every step of a large loop)
+
+const parsed = new Map<string, Expr | null>();
+
+function parse(inner: string): Expr | null {
+  const known = parsed.get(inner);
+  if (known !== undefined) return known;
+  const expr = parseExpression(inner);
+  if (parsed.size > 10_000) parsed.clear();
+  parsed.set(inner, expr);
+  return expr;
+}
+
+const token = /\s*(?:(\d+\.\d+\.\d+\.\d+)|(\d+)|([a-z_][a-z0-9_]*)|([.()+*-]))/y;
+
+function parseExpression(text: string): Expr | null {
+  const tokens: string[] = [];
+  token.lastIndex = 0;
+  let at = 0;
+  while (at < text.length) {
+    if (/^\s*$/.test(text.slice(at))) break;
+    token.lastIndex = at;
+    const m = token.exec(text);
+    if (m === null) return null;
+    tokens.push((m[1] ?? m[2] ?? m[3] ?? m[4]) as string);
+    at = token.lastIndex;
+  }
+  let i = 0;
+  const peek = () => tokens[i];
+  const sum = (): Expr | null => {
+    let left = product();
+    while (left !== null && (peek() === '+' || peek() === '-')) {
+      const op = tokens[i++] as '+' | '-';
+      const right = product();
+      left = right === null ? null : { kind: 'op', op, left, right };
+    }
+    return left;
+  };
+  const product = (): Expr | null => {
+    let left = factor();
+    while (left !== null && peek() === '*') {
+      i++;
+      const right = factor();
+      left = right === null ? null : { kind: 'op', op: '*', left, right };
+    }
+    return left;
+  };
+  const factor = (): Expr | null => {
+    const t = tokens[i++];
+    if (t === undefined) return null;
+    if (/^\d+\.\d+\.\d+\.\d+$/.test(t)) return isIPv4(t) ? { kind: 'ip', value: t } : null;
+    if (/^\d+$/.test(t)) return { kind: 'int', value: Number(t) };
+    if (!/^[a-z_]/.test(t)) return null;
+    const parts: Part[] = [];
+    while (peek() === '.') {
+      i++;
+      const name = tokens[i++];
+      if (name === undefined || !/^[a-z_][a-z0-9_]*$/.test(name)) return null;
+      if (peek() !== '(') {
+        parts.push({ kind: 'name', name });
+        continue;
+      }
+      i++;
+      // A leading minus counts from the end: host(-1) is the last host address.
+      const negative = peek() === '-';
+      if (negative) i++;
+      const written = sum();
+      if (written === null || tokens[i++] !== ')') return null;
+      const arg: Expr = negative ? { kind: 'op', op: '-', left: { kind: 'int', value: 0 }, right: written } : written;
+      parts.push({ kind: 'call', name, arg });
+    }
+    return { kind: 'ref', name: t, parts };
+  };
+  const expr = sum();
+  return expr !== null && i === tokens.length ? expr : null;
+}
+
+function refsOf(expr: Expr): Array<Extract<Expr, { kind: 'ref' }>> {
+  if (expr.kind === 'op') return [...refsOf(expr.left), ...refsOf(expr.right)];
+  if (expr.kind !== 'ref') return [];
+  return [expr, ...expr.parts.flatMap((p) => (p.kind === 'call' ? refsOf(p.arg) : []))];
+}
 
 /** The names a template refers to (used to validate runbooks before running). */
 export function placeholdersIn(template: string): string[] {
-  return [...template.matchAll(placeholder)].flatMap((m) => {
-    const names = [m[1] as string];
-    if (m[3] !== undefined && !/^\d+$/.test(m[3])) names.push(m[3]);
-    return names;
-  });
+  return referencesIn(template).map((r) => r.name);
+}
+
+/** Every name a template refers to, with the parts written after it. */
+export function referencesIn(template: string): Reference[] {
+  if (!template.includes('{{')) return [];
+  const refs: Reference[] = [];
+  for (const m of template.matchAll(placeholder)) {
+    const expr = parse(m[1] as string);
+    if (expr === null) continue;
+    for (const ref of refsOf(expr))
+      refs.push({ name: ref.name, parts: ref.parts.map((p) => (p.kind === 'call' ? `${p.name}()` : p.name)) });
+  }
+  return refs;
 }
 
 /** True when the text still contains something that looks like a placeholder but is not one. */
 export function hasMalformedPlaceholder(template: string): boolean {
-  return template.replace(placeholder, '').includes('{{');
+  if (!template.includes('{{')) return false;
+  return template.replace(placeholder, (match, inner: string) => (parse(inner) === null ? match : '')).includes('{{');
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
 /**
- * Substitutes every placeholder whose name is in scope. Names not in scope are left as they
- * are when `partial` (values captured at run time, substituted later by rollback).
+ * Substitutes every placeholder. With `partial`, a placeholder naming something not in scope
+ * (a value captured at run time, filled in later) is left for later, with what is known now
+ * filled in: {{previous + n}} in a loop becomes {{previous + 3}}.
  */
 export function renderTemplate(
   template: string,
@@ -39,47 +163,197 @@ export function renderTemplate(
   partial = false,
   escape: (value: string) => string = (value) => value,
 ): string {
-  return template.replace(placeholder, (match, name: string, part: string | undefined, operand: string | undefined) => {
-    const result = substitute(match, name, part, operand);
-    // A placeholder left for later (partial) stays as written, so that it can still be filled.
-    return result.startsWith('{{') && result.endsWith('}}') && scope[name] === undefined ? result : escape(result);
+  if (!template.includes('{{')) return template;
+  return template.replace(placeholder, (match, inner: string) => {
+    const expr = parse(inner);
+    if (expr === null) return match; // malformed: validation reports it before anything runs
+    const missing = refsOf(expr).find((ref) => !Object.hasOwn(scope, ref.name));
+    if (missing === undefined) return escape(evaluate(expr, scope, match));
+    if (!partial) throw new TemplateError(`no value for {{${missing.name}}}`);
+    return `{{${print(fillKnown(expr, scope, match))}}}`;
   });
-
-  function substitute(match: string, name: string, part: string | undefined, operand: string | undefined): string {
-    // Own properties only: a placeholder named constructor is not Object's constructor.
-    const value = Object.hasOwn(scope, name) ? scope[name] : undefined;
-    if (value === undefined) {
-      if (!partial) throw new TemplateError(`no value for {{${name}}}`);
-      // Left for later (a captured value), but with what is known now filled in, so that
-      // {{previous + n}} in a loop becomes {{previous + 3}}: rollback knows captures, not n.
-      const known = operand !== undefined && !/^\d+$/.test(operand) ? scope[operand] : undefined;
-      return known === undefined ? match : `{{${name}${part === undefined ? '' : `.${part}`} + ${known}}}`;
-    }
-    let result = value;
-    if (part === 'address') result = value.split('/')[0] ?? value;
-    if (part === 'prefixlen') result = value.split('/')[1] ?? '';
-    if (operand === undefined) return result;
-    const amount = /^\d+$/.test(operand) ? operand : scope[operand];
-    if (amount === undefined) {
-      if (partial) return match; // the operand is a captured value: rollback adds it
-      throw new TemplateError(`no value for {{${operand}}}`);
-    }
-    if (!/^-?\d+$/.test(amount)) throw new TemplateError(`${match}: "${amount}" is not a whole number`);
-    return add(result, Number(amount), match);
-  }
 }
 
 export class TemplateError extends Error {}
 
-function add(base: string, amount: number, expression: string): string {
-  if (/^-?\d+$/.test(base)) return String(Number(base) + amount);
-  if (isIPv4(base)) {
-    const n = base.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0) + amount;
-    if (n > 0xffffffff) throw new TemplateError(`${expression} goes past 255.255.255.255`);
-    if (n < 0) throw new TemplateError(`${expression} goes below 0.0.0.0`);
-    return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+/** Operands of arithmetic: a whole number, or an IPv4 address as a number. */
+type Operand = { int: number } | { ip: number };
+
+function evaluate(expr: Expr, scope: Scope, match: string): string {
+  if (expr.kind === 'int') return String(expr.value);
+  if (expr.kind === 'ip') return expr.value;
+  if (expr.kind === 'ref') return resolve(expr, scope, match);
+  const left = operand(evaluate(expr.left, scope, match), match);
+  const right = operand(evaluate(expr.right, scope, match), match);
+  return arithmetic(expr.op, left, right, match);
+}
+
+function operand(value: string, match: string): Operand {
+  if (/^-?\d+$/.test(value)) return { int: Number(value) };
+  if (isIPv4(value)) return { ip: ipToNumber(value) };
+  throw new TemplateError(`${match}: "${value}" is neither a number nor an IPv4 address`);
+}
+
+function arithmetic(op: '+' | '-' | '*', a: Operand, b: Operand, match: string): string {
+  if ('int' in a && 'int' in b) {
+    const n = op === '+' ? a.int + b.int : op === '-' ? a.int - b.int : a.int * b.int;
+    if (!Number.isSafeInteger(n)) throw new TemplateError(`${match} is too large a number`);
+    return String(n);
   }
-  throw new TemplateError(`${expression}: "${base}" is neither a number nor an IPv4 address`);
+  if (op === '*') throw new TemplateError(`${match}: only whole numbers can be multiplied, not an address`);
+  if ('ip' in a && 'ip' in b) {
+    if (op === '-') return String(a.ip - b.ip); // how many addresses apart
+    throw new TemplateError(`${match}: two addresses cannot be added (add a number to an address)`);
+  }
+  // An address moved on (or back) by a whole number.
+  const ip = 'ip' in a ? a.ip : (b as { ip: number }).ip;
+  const int = 'int' in a ? a.int : (b as { int: number }).int;
+  if (op === '-' && 'int' in a) throw new TemplateError(`${match}: an address cannot be taken from a number`);
+  const n = op === '+' ? ip + int : ip - int;
+  if (n > 0xffffffff) throw new TemplateError(`${match} goes past 255.255.255.255`);
+  if (n < 0) throw new TemplateError(`${match} goes below 0.0.0.0`);
+  return numberToIp(n);
+}
+
+/**
+ * A reference's value: the longest dotted prefix in scope (a record's field, "item.mac"), then
+ * the address helpers after it, in order.
+ */
+function resolve(ref: Extract<Expr, { kind: 'ref' }>, scope: Scope, match: string): string {
+  let at = 0;
+  let key = ref.name;
+  for (let n = 0; n < ref.parts.length; n++) {
+    const part = ref.parts[n] as Part;
+    if (part.kind !== 'name') break;
+    const longer = `${key}.${part.name}`;
+    if (!Object.hasOwn(scope, longer)) break;
+    key = longer;
+    at = n + 1;
+  }
+  let value = scope[key] as string;
+  for (const part of ref.parts.slice(at)) {
+    const arg = part.kind === 'call' ? evaluate(part.arg, scope, match) : undefined;
+    value = applyHelper(part.name, value, arg, match, key);
+  }
+  return value;
+}
+
+function applyHelper(helper: string, value: string, arg: string | undefined, match: string, of: string): string {
+  // .address and .prefixlen split any value at "/", as they always have.
+  if (helper === 'address' && arg === undefined) return value.split('/')[0] ?? value;
+  if (helper === 'prefixlen' && arg === undefined) return value.split('/')[1] ?? '';
+  if (helper === 'octet' && arg !== undefined) {
+    const address = value.split('/')[0] ?? value;
+    if (!isIPv4(address)) throw new TemplateError(`${match}: "${value}" is not an IPv4 address`);
+    if (!/^[1-4]$/.test(arg)) throw new TemplateError(`${match}: an address has octets 1 to 4, not ${arg}`);
+    return address.split('.')[Number(arg) - 1] as string;
+  }
+  const known = arg === undefined ? (addressHelpers as readonly string[]) : (addressCalls as readonly string[]);
+  if (!known.includes(helper)) throw new TemplateError(`${match}: ${unknownPart(of, helper, arg !== undefined)}`);
+  const net = parseCidr(value);
+  if (net === undefined)
+    throw new TemplateError(`${match}: "${value}" is not an IPv4 address with a prefix length (such as 172.16.0.0/24)`);
+  const size = 2 ** (32 - net.prefixlen);
+  const base = Math.floor(net.address / size) * size;
+  switch (helper) {
+    case 'network':
+      return numberToIp(base);
+    case 'broadcast':
+      return numberToIp(base + size - 1);
+    case 'netmask':
+      return numberToIp(2 ** 32 - size);
+    case 'subnet':
+      return `${numberToIp(base)}/${net.prefixlen}`;
+    default: {
+      // host(n): the n-th usable address; /31 and /32 have no network or broadcast address.
+      if (arg === undefined || !/^-?\d+$/.test(arg))
+        throw new TemplateError(`${match}: host() takes a whole number, not "${arg ?? ''}"`);
+      const first = net.prefixlen >= 31 ? base : base + 1;
+      const count = net.prefixlen >= 31 ? size : size - 2;
+      const n = Number(arg);
+      const index = n < 0 ? count + n : n - 1;
+      if (n === 0 || index < 0 || index >= count)
+        throw new TemplateError(
+          `${match}: ${numberToIp(base)}/${net.prefixlen} has ${count} host address${count === 1 ? '' : 'es'}, so host(${n}) is outside it`,
+        );
+      return numberToIp(first + index);
+    }
+  }
+}
+
+/** Why a part after a name is not one: shared by the renderer and the load-time check. */
+export function unknownPart(of: string, part: string, call: boolean): string {
+  const helpers = [...addressHelpers, ...addressCalls.map((c) => `${c}(n)`)].join(', ');
+  const hint =
+    part === 'prefix'
+      ? ' (the prefix length is .prefixlen, the network with it .subnet)'
+      : ` (an address has: ${helpers})`;
+  return `${of} has no ${call ? `${part}()` : `.${part}`}${hint}`;
+}
+
+/** The known names of an expression filled in where the result stays an expression (numbers, addresses). */
+function fillKnown(expr: Expr, scope: Scope, match: string): Expr {
+  switch (expr.kind) {
+    case 'int':
+    case 'ip':
+      return expr;
+    case 'op':
+      return { ...expr, left: fillKnown(expr.left, scope, match), right: fillKnown(expr.right, scope, match) };
+    case 'ref': {
+      if (!Object.hasOwn(scope, expr.name)) {
+        const parts = expr.parts.map((p) => (p.kind === 'call' ? { ...p, arg: fillKnown(p.arg, scope, match) } : p));
+        return { ...expr, parts };
+      }
+      const value = resolve(expr, scope, match);
+      if (/^\d+$/.test(value)) return { kind: 'int', value: Number(value) };
+      if (isIPv4(value)) return { kind: 'ip', value };
+      throw new TemplateError(
+        `${match}: a value known only at run time cannot be combined with ${expr.name} ("${value}") in one placeholder`,
+      );
+    }
+  }
+}
+
+function print(expr: Expr): string {
+  switch (expr.kind) {
+    case 'int':
+      return String(expr.value);
+    case 'ip':
+      return expr.value;
+    case 'ref':
+      return [expr.name, ...expr.parts.map((p) => (p.kind === 'call' ? `${p.name}(${print(p.arg)})` : p.name))].join(
+        '.',
+      );
+    case 'op':
+      return `${print(expr.left)} ${expr.op} ${print(expr.right)}`;
+  }
+}
+
+function parseCidr(value: string): { address: number; prefixlen: number } | undefined {
+  const m = /^([^/]+)\/(\d{1,2})$/.exec(value);
+  if (m === null || !isIPv4(m[1] as string) || Number(m[2]) > 32) return undefined;
+  return { address: ipToNumber(m[1] as string), prefixlen: Number(m[2]) };
+}
+
+function ipToNumber(address: string): number {
+  return address.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
+}
+
+function numberToIp(n: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+}
+
+/**
+ * A record as scope entries: the record itself (its JSON) under `name`, and each field under
+ * "name.field", so that {{name.field}} finds it.
+ */
+export function bindRecord(
+  scope: Record<string, string>,
+  name: string,
+  record: Readonly<Record<string, string>>,
+): void {
+  scope[name] = JSON.stringify(record);
+  for (const [field, value] of Object.entries(record)) scope[`${name}.${field}`] = value;
 }
 
 /**

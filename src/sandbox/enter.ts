@@ -1,10 +1,11 @@
 import { invalidInput, RunbookError } from '../errors.js';
 import { runAttached } from '../exec/attached.js';
-import { envVar, readEnv } from '../env.js';
+import { envVar, readEnv, unsetEnv } from '../env.js';
 import { currentNetns } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
 import type { RunStore } from '../store/run-store.js';
 import { insideArgv, locateSandbox, requireAlive, type SandboxPaths } from './persistent.js';
+import { advice, runbookCommand } from '../suggestion.js';
 
 /**
  * `runbook --in <name> <command…>`: re-executes the CLI inside a persistent sandbox host with
@@ -74,7 +75,7 @@ export async function runInSandbox(request: InRequest, outer: RunStore): Promise
   if (commandWord(request.args) === 'sandbox') {
     throw invalidInput(
       '--in runs a command inside a sandbox; the `runbook sandbox` commands manage sandboxes from outside',
-      'leave out --in, e.g.: runbook sandbox list',
+      advice`leave out --in, e.g.: ${runbookCommand('sandbox', 'list')}`,
     );
   }
   const paths = locateSandbox(outer, request.name);
@@ -143,6 +144,6 @@ export function assertEnteredSandbox(): void {
       `refusing to act: this command was to run inside sandbox "${readEnv('sandbox')}" (network namespace ${expected}), but it runs in ${here}; nothing was changed`,
     );
   }
-  delete process.env[envVar.inNetns];
-  delete process.env[envVar.inOuterNetns];
+  unsetEnv('inNetns');
+  unsetEnv('inOuterNetns');
 }

@@ -12,6 +12,7 @@ import { openRunStore } from '../store/open-run-store.js';
 import type { RunIndex, RunStore } from '../store/run-store.js';
 import { mountsAtOrUnder, nsfsMountAt, readMounts } from './mountinfo.js';
 import { tutorialHostSetup } from './tutorial-host.js';
+import { advice, runbookCommand } from '../suggestion.js';
 
 /**
  * Persistent sandbox hosts (`runbook sandbox create|list|destroy`): like the one-shot --sandbox
@@ -92,7 +93,7 @@ export function locateSandbox(store: RunStore, name: string): SandboxPaths {
   if (!isMadeByCreate(dir)) {
     throw invalidInput(
       `no sandbox named "${name}" in ${store.sandboxesDir()}; nothing was changed`,
-      `create it with: runbook sandbox create ${name}   (see them all: runbook sandbox list)`,
+      advice`create it with: ${runbookCommand('sandbox', 'create', name)}   (see them all: ${runbookCommand('sandbox', 'list')})`,
     );
   }
   return pathsOf(name, realpathSync(dir));
@@ -118,7 +119,7 @@ export function requireAlive(paths: SandboxPaths): { netns: string; mntns: strin
   if (!liveness.alive) {
     throw invalidInput(
       `sandbox "${paths.name}" is gone: ${liveness.reason}; nothing was changed`,
-      `remove what is left of it with: runbook sandbox destroy ${paths.name}`,
+      advice`remove what is left of it with: ${runbookCommand('sandbox', 'destroy', paths.name)}`,
     );
   }
   return liveness;
@@ -158,7 +159,7 @@ export async function createSandbox(
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(error, wanted, 'creating');
     throw invalidInput(
       `a sandbox named "${name}" already exists (${wanted}); nothing was changed`,
-      `use it (runbook --in ${name} …), or remove it first: runbook sandbox destroy ${name}`,
+      advice`use it (${runbookCommand('--in', name, '…')}), or remove it first: ${runbookCommand('sandbox', 'destroy', name)}`,
     );
   }
   const paths = pathsOf(name, realpathSync(wanted));

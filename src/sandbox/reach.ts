@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Plan } from '../runbook/plan.js';
+import type { Plan } from '../plan/plan.js';
 import { programsOf } from '../host/preflight.js';
 
 /**
@@ -54,7 +54,15 @@ export function reachesOutsideSandbox(plan: Plan): Reach {
   for (const step of plan.steps) {
     for (const { argv } of [...step.do, ...step.undo])
       if (mayReachOutside(argv)) changing.add(`${step.id}: ${argv.join(' ')}`);
-    for (const command of [...step.requires, ...step.capture, ...step.verify, ...step.diagnose]) {
+    const when = step.when === undefined ? [] : [step.when];
+    for (const command of [
+      ...when,
+      ...step.requires,
+      ...step.capture,
+      ...(step.export ?? []),
+      ...step.verify,
+      ...step.diagnose,
+    ]) {
       // A `read:` check runs no program: only the file it reads can be outside the sandbox.
       const read = 'read' in command ? command.read : undefined;
       const outside = read === undefined ? mayReachOutside(command.argv) : !isPerNetns(read);
@@ -64,8 +72,12 @@ export function reachesOutsideSandbox(plan: Plan): Reach {
   return { changing: [...changing], reading: [...reading] };
 }
 
+/** `test A = B` (and the other comparisons) compares text or numbers: no file is looked at. */
+const comparisons = new Set(['=', '!=', '-eq', '-ne', '-lt', '-le', '-gt', '-ge']);
+
 function mayReachOutside(argv: readonly string[]): boolean {
   const program = path.basename(argv[0] ?? '');
+  if (program === 'test' && argv.length === 4 && comparisons.has(argv[2] ?? '')) return false;
   if (
     programsOf(argv).some(
       (p) => !networkOnly.has(path.basename(p)) && !fileOnly.has(path.basename(p)) && path.basename(p) !== 'sysctl',

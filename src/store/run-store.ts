@@ -34,7 +34,7 @@ import { readJournal, runStartOf, verifyJournal, type ReadJournal } from '../jou
 import { listRunIndexes, readRunIndex, type RunIndex } from '../journal/run-index.js';
 import { RunJournal } from '../journal/run-journal.js';
 import { mkdirPrivate, openForAppend, removeQuietly, replaceFile, syncFd, writeAll } from '../journal/safe-fs.js';
-import { forUser } from '../host/user-command.js';
+import { advice, runbookCommand } from '../suggestion.js';
 import type { TrustedUsers } from '../trust/trusted-users.js';
 import { isTrustedEntry } from './trust-state-dir.js';
 
@@ -121,7 +121,7 @@ export class RunStore {
         'journal-damaged',
         `the journal of run ${index.id} is damaged at entry ${problem.line}: ${problem.reason} (${journal.file}); refusing to act on it`,
         {
-          hint: `inspect it with: ${forUser(`runbook journal ${index.id} --verify`)}`,
+          hint: advice`inspect it with: ${runbookCommand('journal', index.id, '--verify')}`,
         },
       );
     }

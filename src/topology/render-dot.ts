@@ -1,4 +1,4 @@
-import { escapeControls } from '../runbook/plain-text.js';
+import { escapeControls } from '../text/plain-text.js';
 import {
   describeProvenance,
   markOf,

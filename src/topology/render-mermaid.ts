@@ -1,4 +1,4 @@
-import { escapeControls } from '../runbook/plain-text.js';
+import { escapeControls } from '../text/plain-text.js';
 import { markOf, titleOf, type Topology, kindAndState } from './model.js';
 import type { Provenance } from './provenance.js';
 import { lookOf } from './style.js';

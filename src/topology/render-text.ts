@@ -1,4 +1,4 @@
-import { escapeControls } from '../runbook/plain-text.js';
+import { escapeControls } from '../text/plain-text.js';
 import { isHighlighted, markOf, titleOf, type Link, type NetNamespace, type Topology, kindAndState } from './model.js';
 import type { Provenance } from './provenance.js';
 

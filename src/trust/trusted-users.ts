@@ -1,6 +1,7 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../version.js';
+import { readEnv } from '../env.js';
 
 /**
  * Whose files runbook believes (issue 22): a state dir, a runbook, an include or a cached plan
@@ -52,7 +53,7 @@ export function trustedUsers(): TrustedUsers {
 }
 
 export function currentTrustFacts(): TrustFacts {
-  return { me: process.geteuid?.() ?? 0, sudoUid: process.env.SUDO_UID, code: codeOwner() };
+  return { me: process.geteuid?.() ?? 0, sudoUid: readEnv('sudoUid'), code: codeOwner() };
 }
 
 export function isTrustedOwner(users: TrustedUsers, uid: number): boolean {

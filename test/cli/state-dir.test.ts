@@ -2,6 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveStateDir, type StateDirFacts } from '../../src/cli/state-dir.js';
 import { thrown } from '../helpers/thrown.js';
+import { hintText } from '../helpers/advice.js';
 
 /** An installed runbook (no checkout), run by an ordinary user with a plain environment. */
 const user: StateDirFacts = { env: {}, uid: 1000, home: () => '/home/ada', checkout: undefined };
@@ -61,6 +62,6 @@ describe('the state dir', () => {
     const error = thrown(() => resolveStateDir(undefined, { ...root, env: { RUNBOOK_STATE_DIR: '' } }));
     expect(error.exitCode).toBe(2);
     expect(error.message).toContain('RUNBOOK_STATE_DIR is empty');
-    expect(error.hint).toContain('unset RUNBOOK_STATE_DIR');
+    expect(hintText(error)).toContain('unset RUNBOOK_STATE_DIR');
   });
 });

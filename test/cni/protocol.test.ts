@@ -161,6 +161,11 @@ describe('the CNI protocol', () => {
     expect(error.code).toBe(100);
     expect(error.msg).toMatch(/^runbook cni-bridge failed at step veth-pair \(run \S+-[0-9a-f]{8}\); /);
     expect(error.details).toContain('cause: the container has an eth0 already, which is not this veth pair');
+    // The run's journal, as the operator must ask for it: in the network's own state dir.
+    const runId = /\(run (\S+)\)/.exec(error.msg)?.[1];
+    expect(error.details).toContain(
+      `what the run did: runbook --state-dir ${cni.dataRoot}/state/${network} journal ${runId}`,
+    );
     expect(await cni.snapshot()).toEqual(before);
     expect(await cni.allocations(network)).toEqual([]);
     expect((await del('a5', netns)).exitCode).toBe(0);

@@ -14,6 +14,8 @@ import {
   type ChecksInput,
   type ChecksOutput,
   type CommandsOutput,
+  type FinalPassInput,
+  type FinalPassOutput,
   type PhaseInput,
   type ProbesOutput,
 } from '../../src/engine/machine.js';
@@ -23,11 +25,12 @@ import { formatFailure } from '../../src/cli/output.js';
 import type { JournalEntry } from '../../src/journal/entries.js';
 import { auditFile } from '../../src/journal/paths.js';
 import { MemoryJournal } from '../../src/journal/sink.js';
-import type { Plan, PlannedProbe, PlannedStep } from '../../src/runbook/plan.js';
+import type { Plan, PlannedProbe, PlannedStep } from '../../src/plan/plan.js';
 import { FakeExecutor, FakeHost } from '../helpers/fake-executor.js';
 import { fakePlan, fakeStep } from '../helpers/plans.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 import { storeAt } from '../helpers/store.js';
+import { renderPlain } from '../helpers/advice.js';
 
 /**
  * The `diagnosing` state: how a step gets into it (a failed verify after do, or a failed check
@@ -99,6 +102,7 @@ async function traceStates(
         const finding = { cause: 'stub', evidence: undefined, fix: undefined, argv: ['probe'] };
         return { findings: Array.from({ length: impl.probes?.(input.stepId) ?? 0 }, () => finding), durationMs: 0 };
       }),
+      verifyAgain: fromPromise<FinalPassOutput, FinalPassInput>(async () => ({ failure: undefined })),
     },
   });
   const note = (value: string) => {
@@ -152,12 +156,19 @@ describe('into diagnosing', () => {
 
   it('a step whose check holds never enters diagnosing', async () => {
     const trace = await traceStates(fakePlan(fakeStep('alpha')), { checks: () => true });
-    expect(trace.values).toEqual(['Starting', 'alpha.check', RunEnd.succeeded]);
+    expect(trace.values).toEqual(['Starting', 'alpha.check', 'Verifying', RunEnd.succeeded]);
   });
 
   it('a step whose verify holds after do never enters diagnosing', async () => {
     const trace = await traceStates(fakePlan(fakeStep('alpha')), { checks: (i) => i.phase === 'verify' });
-    expect(trace.values).toEqual(['Starting', 'alpha.check', 'alpha.do', 'alpha.verify', RunEnd.succeeded]);
+    expect(trace.values).toEqual([
+      'Starting',
+      'alpha.check',
+      'alpha.do',
+      'alpha.verify',
+      'Verifying',
+      RunEnd.succeeded,
+    ]);
   });
 
   it('diagnosing leaves to failed whether or not a probe matched, and the run ends Failed either way', async () => {
@@ -289,7 +300,7 @@ describe('in diagnosing: the probes', () => {
     expect(findingsOf(journal.entries)).toEqual([]);
     expect(journal.entries.some((e) => e.type === 'command-start' && e.phase === 'diagnose')).toBe(false);
     expect(journal.entries.at(-1)).toMatchObject({ type: 'step-end', step: 'alpha', outcome: 'failed' });
-    const text = formatFailure(result.failure!, 'RUN').join('\n');
+    const text = formatFailure(result.failure!, 'RUN', renderPlain).join('\n');
     expect(text).toContain('cause:    no diagnostic probe matched');
     expect(text).toContain('result:   expected exit status 0, got 1 — "no alpha"');
   });
@@ -578,14 +589,14 @@ describe('a diagnosis per failing step: probes that concern their steps (issue 1
       durationMs: 1,
     });
     const steps = [failing('route-there', [there]), failing('route-back', [back]), failing('ping', [there, back])];
-    const format = stepCheckFormatter();
+    const format = stepCheckFormatter(renderPlain);
     const text = steps.flatMap((s) => format(s)).join('\n');
     expect(text.match(/fix: {6}ip route add there dev x/g)).toHaveLength(1);
     expect(text.match(/fix: {6}ip route add back dev y/g)).toHaveLength(1);
     expect(text).toContain('cause:    no route there (evidence and fix: under route-there above)');
     expect(text).toContain('cause:    no route back (evidence and fix: under route-back above)');
 
-    const summary = formatSummary(steps, 5, 'not-ok', 'runbook run demo');
+    const summary = formatSummary(steps, 5, 'not-ok', 'runbook run demo', renderPlain);
     expect(summary).toEqual([
       'not ok: 3 of 5 steps do not hold (route-there, route-back, ping)',
       '  2 causes; apply their fixes in this order:',

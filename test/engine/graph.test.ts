@@ -10,8 +10,21 @@ import { fakePlan, fakeStep } from '../helpers/plans.js';
  */
 
 const plan = fakePlan(fakeStep('make-link'), fakeStep('ping', { do: [], undo: [] }));
-const phases = ['pending', 'check', 'do', 'verify', 'diagnosing', 'skipped', 'ok', 'changed', 'failed'];
-const runStates = ['Starting', 'Step', 'StepEnded', ...Object.values(RunEnd)];
+const phases = [
+  'pending',
+  'when',
+  'check',
+  'do',
+  'verify',
+  'diagnosing',
+  'holds',
+  'exporting',
+  'skipped',
+  'ok',
+  'changed',
+  'failed',
+];
+const runStates = ['Starting', 'Step', 'StepEnded', 'Verifying', ...Object.values(RunEnd)];
 
 /** Every state node of an xstate machine, counted by walking it independently of graph.ts. */
 function countStateNodes(node: { states: Record<string, unknown> }): number {
@@ -63,18 +76,34 @@ describe('machineGraph (json)', () => {
       'Step -done-> StepEnded',
       'Step -error-> Aborted',
       'Step.pending -always[finishedEarlier]-> Step.skipped',
+      'Step.pending -always[blocked]-> Step.failed',
+      'Step.pending -always[hasWhen]-> Step.when',
       'Step.pending -always[else]-> Step.check',
-      'Step.check -done[checksPassed]-> Step.ok',
+      'Step.when -done[conditionHolds]-> Step.check',
+      'Step.when -done[conditionFalse]-> Step.skipped',
+      'Step.when -done[else]-> Step.failed',
+      'Step.check -done[checksPassed]-> Step.holds',
       'Step.check -done[hasDo]-> Step.do',
       'Step.check -done[else]-> Step.diagnosing',
       'Step.do -done-> Step.verify',
-      'Step.verify -done[checksPassed]-> Step.changed',
+      'Step.verify -done[checksPassed]-> Step.holds',
       'Step.verify -done[else]-> Step.diagnosing',
       'Step.diagnosing -done-> Step.failed',
+      'Step.holds -always[hasExports]-> Step.exporting',
+      'Step.holds -always[didDo]-> Step.changed',
+      'Step.holds -always[else]-> Step.ok',
+      'Step.exporting -done[exportFailed]-> Step.failed',
+      'Step.exporting -done[didDo]-> Step.changed',
+      'Step.exporting -done[else]-> Step.ok',
       'StepEnded -always[stepFailed]-> Failed',
-      'StepEnded -always[isStopPoint]-> Stopped',
+      'StepEnded -always[isStopPoint]-> Verifying',
       'StepEnded -always[moreSteps]-> Step',
-      'StepEnded -always[else]-> Succeeded',
+      'StepEnded -always[else]-> Verifying',
+      // The final pass (issue 28).
+      'Verifying -done[noLongerHolds]-> Failed',
+      'Verifying -done[stopping]-> Stopped',
+      'Verifying -done[else]-> Succeeded',
+      'Verifying -error-> Aborted',
     ]);
     expect(graph.transitions.find((t) => t.source === 'Step' && t.kind === 'done')?.actions).toEqual([
       'recordOutcome',
@@ -105,7 +134,10 @@ describe('toMermaid', () => {
 
   it('labels transitions with their event and guard; final states end the step and name its outcome', () => {
     expect(text).toContain('    Step__verify --> Step__diagnosing : done [else]');
-    expect(text).toContain('    Step__check --> Step__ok : done [checksPassed]');
+    expect(text).toContain('    Step__check --> Step__holds : done [checksPassed]');
+    expect(text).toContain('    Step__holds --> Step__ok : [else]');
+    expect(text).toContain('    Step__when --> Step__skipped : done [conditionFalse]');
+    expect(text).toContain('  Verifying --> Failed : done [noLongerHolds]');
     expect(text).toContain('    Step__check --> Step__do : done [hasDo]');
     expect(text).toContain('    Step__pending --> Step__skipped : [finishedEarlier]');
     expect(text).toContain('    Step__diagnosing --> Step__failed : done');

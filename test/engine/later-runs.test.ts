@@ -11,6 +11,7 @@ import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { FakeHost } from '../helpers/fake-executor.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import { storeAt } from '../helpers/store.js';
+import { hintText } from '../helpers/advice.js';
 
 /**
  * Rollback in reverse order (issue 11), with the real engine and journal and FakeHost as the
@@ -75,7 +76,7 @@ describe('a rollback never takes away what a later run builds on', () => {
     expect(error).toBeInstanceOf(RunbookError);
     expect((error as RunbookError).code).toBe('invalid-input');
     expect((error as RunbookError).message).toContain(`${second} (fake, succeeded: b, a)`);
-    expect((error as RunbookError).hint).toContain(`runbook rollback ${second}`);
+    expect(hintText(error as RunbookError)).toContain(`runbook rollback ${second}`);
     expect(host.calls).toEqual([]);
     expect([...host.present].sort()).toEqual(['a', 'b', 'c', 'd']);
     expect(readFileSync(journalFile(stateDir, first), 'utf8')).toBe(journal);

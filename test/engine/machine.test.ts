@@ -12,7 +12,7 @@ import {
 import { executeSteps, type ExecuteStepsOptions } from '../../src/engine/execute-steps.js';
 import type { JournalEntry } from '../../src/journal/entries.js';
 import { MemoryJournal } from '../../src/journal/sink.js';
-import type { Plan, PlannedProbe } from '../../src/runbook/plan.js';
+import type { Plan, PlannedProbe } from '../../src/plan/plan.js';
 import { FakeExecutor, FakeHost } from '../helpers/fake-executor.js';
 import { fakePlan, fakeStep } from '../helpers/plans.js';
 
@@ -313,6 +313,9 @@ describe('run machine', () => {
 
   it('finishedSteps → skipped, with no command run and nothing journaled for them', async () => {
     const host = new FakeHost();
+    // What the earlier attempt made is there.
+    host.present.add('alpha');
+    host.present.add('beta');
     const { promise, journal } = run(fakePlan(fakeStep('alpha'), fakeStep('beta'), fakeStep('gamma')), host, {
       finishedSteps: ['alpha', 'beta'],
     });
@@ -323,7 +326,8 @@ describe('run machine', () => {
       ['beta', 'skipped'],
       ['gamma', 'changed'],
     ]);
-    expect(host.calls).toEqual(['has gamma', 'create gamma', 'has gamma']);
+    // Then the final pass (issue 28): gamma changed the host after alpha and beta were done.
+    expect(host.calls).toEqual(['has gamma', 'create gamma', 'has gamma', 'has alpha', 'has beta']);
     const steps = journal.entries
       .filter((e) => e.type === 'step-start' || e.type === 'step-end')
       .map((e) => (e as { step: string }).step);
@@ -494,6 +498,7 @@ describe('buildRunMachine', () => {
       'Starting',
       'Step',
       'StepEnded',
+      'Verifying',
       RunEnd.succeeded,
       RunEnd.failed,
       RunEnd.stopped,
@@ -502,10 +507,13 @@ describe('buildRunMachine', () => {
     expect(machine.root.states.Step?.invoke.map((i) => i.src)).toEqual(['runStep']);
     expect(Object.keys(stepMachineOf(machine).root.states)).toEqual([
       'pending',
+      'when',
       'check',
       'do',
       'verify',
       'diagnosing',
+      'holds',
+      'exporting',
       'skipped',
       'ok',
       'changed',
@@ -521,7 +529,14 @@ describe('buildRunMachine', () => {
     expect(stateIds(stepMachineOf(big).root)).toEqual(stateIds(stepMachineOf(small).root));
     const context = createActor(big, { input: {} }).getSnapshot().context;
     expect(context.plan).toHaveLength(10_000);
-    expect(context.plan[9_999]).toEqual({ stepId: 's9999', title: 'make s9999', hasDo: true });
+    expect(context.plan[9_999]).toEqual({
+      stepId: 's9999',
+      title: 'make s9999',
+      hasDo: true,
+      hasWhen: false,
+      hasExports: false,
+      imports: undefined,
+    });
   });
 
   it("owns its result: the output of the final state reached is the steps' result", async () => {

@@ -104,6 +104,9 @@ afterEach(() => {
   removeDir(dir);
 });
 
+/** The final pass of a run of a, b, c, d that ends with d changed: every step before d, verified again. */
+const finalPass = ['has a', 'has b', 'has c'];
+
 describe('resume', () => {
   it('continues from the failed step and does not run the finished steps again', async () => {
     host.failing.add('has c'); // c cannot be verified until "fixed"
@@ -130,8 +133,9 @@ describe('resume', () => {
     if (second.kind !== 'resumed') return;
     expect(second.runId).toBe(first.runId);
     expect(second.status).toBe('succeeded');
-    // c starts over with its check (its do did run the first time: now it holds), then d.
-    expect(takeCalls()).toEqual(['has c', 'has d', 'create d', 'has d']);
+    // c starts over with its check (its do did run the first time: now it holds), then d; then
+    // the final pass verifies again every step before d, the last that changed the host (issue 28).
+    expect(takeCalls()).toEqual(['has c', 'has d', 'create d', 'has d', 'has a', 'has b', 'has c']);
     expect(outcomes(second)).toEqual(['a skipped', 'b skipped', 'c ok', 'd changed']);
     expect(status(first.runId)).toBe('succeeded');
 
@@ -160,7 +164,7 @@ describe('resume', () => {
     host.failing.delete('create c');
     const second = await resume();
     expect(second.kind === 'resumed' && second.status).toBe('succeeded');
-    expect(takeCalls()).toEqual(['has c', 'create c', 'has c', 'has d', 'create d', 'has d']);
+    expect(takeCalls()).toEqual(['has c', 'create c', 'has c', 'has d', 'create d', 'has d', ...finalPass]);
     expect([...host.present].sort()).toEqual(['a', 'b', 'c', 'd']);
   });
 
@@ -177,7 +181,7 @@ describe('resume', () => {
 
     const second = await resume();
     expect(second.kind === 'resumed' && second.status).toBe('succeeded');
-    expect(takeCalls()).toEqual(['has c', 'create c', 'has c', 'has d', 'create d', 'has d']);
+    expect(takeCalls()).toEqual(['has c', 'create c', 'has c', 'has d', 'create d', 'has d', ...finalPass]);
   });
 
   it('resumes a run stopped by --until after its stop step', async () => {
@@ -187,7 +191,7 @@ describe('resume', () => {
     takeCalls();
     const second = await resume();
     expect(second.kind === 'resumed' && second.status).toBe('succeeded');
-    expect(takeCalls()).toEqual(['has c', 'create c', 'has c', 'has d', 'create d', 'has d']);
+    expect(takeCalls()).toEqual(['has c', 'create c', 'has c', 'has d', 'create d', 'has d', ...finalPass]);
   });
 
   it('refuses (invalid-input, nothing run) when the runbook file changed since the run started; --force resumes with the recorded text', async () => {
@@ -210,7 +214,7 @@ describe('resume', () => {
     expect(forced.kind === 'resumed' && forced.status).toBe('succeeded');
     expect(notes.join('\n')).toMatch(/--force/);
     // The text recorded when the run started, not the edited file.
-    expect(takeCalls()).toEqual(['has c', 'create c', 'has c', 'has d', 'create d', 'has d']);
+    expect(takeCalls()).toEqual(['has c', 'create c', 'has c', 'has d', 'create d', 'has d', ...finalPass]);
     const attempt = lines(first.runId).find((l) => l.type === 'attempt-start');
     expect(attempt).toMatchObject({ kind: 'resume', note: expect.stringMatching(/--force/) });
   });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createExecaExecutor } from '../../src/exec/execa-executor.js';
 import { spawnLight, spawnReadOnly } from '../../src/exec/fast-spawn.js';
-import { createHostExecutor } from '../../src/exec/host-executor.js';
+import { createHostExecutor } from '../../src/host/host-executor.js';
 import type { CommandRequest, CommandResult } from '../../src/exec/types.js';
 import type { JournalEntry } from '../../src/journal/entries.js';
 import { needsFsync } from '../../src/journal/writer.js';
-import type { Phase } from '../../src/runbook/plan.js';
+import type { Phase } from '../../src/plan/plan.js';
 
 const request = (argv: string[], timeoutMs = 5_000): CommandRequest => ({ argv, timeoutMs, readOnly: true });
 /** The fields that must not depend on which spawn path ran the command. */

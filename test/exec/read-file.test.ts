@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluate } from '../../src/engine/expectations.js';
 import { createExecaExecutor } from '../../src/exec/execa-executor.js';
-import { createHostExecutor } from '../../src/exec/host-executor.js';
+import { createHostExecutor } from '../../src/host/host-executor.js';
 import { maxReadBytes, readFileInProcess } from '../../src/exec/read-file.js';
 import type { CommandRequest } from '../../src/exec/types.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';

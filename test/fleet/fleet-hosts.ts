@@ -2,7 +2,7 @@ import { execa, type ResultPromise } from 'execa';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toShellLine } from '../../src/exec/shell-words.js';
+import { toShellLine } from '../../src/text/shell-words.js';
 import { isSameProcess } from '../../src/host/process-start.js';
 import { journalIds, journalLines } from '../helpers/cli-harness.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';

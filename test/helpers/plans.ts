@@ -1,4 +1,4 @@
-import type { Plan, PlannedStep } from '../../src/runbook/plan.js';
+import type { Plan, PlannedStep } from '../../src/plan/plan.js';
 
 /** A step against FakeHost: `create X` / `has X` / `delete X`. */
 export function fakeStep(id: string, extra: Partial<PlannedStep> = {}): PlannedStep {

@@ -1,7 +1,7 @@
 import { execa, type ResultPromise } from 'execa';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toShellLine } from '../../src/exec/shell-words.js';
+import { toShellLine } from '../../src/text/shell-words.js';
 import { tutorialHostSetup } from '../../src/sandbox/tutorial-host.js';
 
 /** The built CLI (tests run `npm run build` first through `npm test`). */

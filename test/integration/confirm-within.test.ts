@@ -312,7 +312,8 @@ describe('run --confirm-within', () => {
         expect(read.stderr).toContain(
           `warning: run ${id} was not confirmed by ${pending.deadline} and awaits its automatic revert`,
         );
-        expect(read.stderr).toContain(`\`sudo runbook rollback ${id}\` does`);
+        // As root: without sudo, with the state dir given (a user who is not root gets sudo).
+        expect(read.stderr).toContain(`\`runbook --state-dir ${stateDir} rollback ${id}\` does`);
         expect(read.stderr).not.toContain('reverting it first');
       }
       expect(entries(stateDir, id, 'rollback-start')).toEqual([]);
@@ -388,7 +389,7 @@ describe('run --confirm-within', () => {
       ]);
       expectOk(sandbox, 2);
       expect(sandbox.stderr).toContain('--confirm-within cannot be used with --sandbox');
-      expect(sandbox.stderr).toContain('runbook --in lab run NAME --confirm-within 30s');
+      expect(sandbox.stderr).toContain(`runbook --state-dir ${stateDir} --in lab run NAME --confirm-within 30s`);
       const until = await host.runbook([
         ...sd(stateDir),
         'run',
@@ -457,7 +458,7 @@ describe('run --confirm-within', () => {
         const run = await runbook(['--in', 'lab', 'run', singleContainer, '--confirm-within', '2s']);
         expectExit(run, 0);
         const id = onlyRunId(labState);
-        expect(run.stdout).toContain(`runbook --in lab confirm ${id}`);
+        expect(run.stdout).toContain(`runbook --state-dir ${outerStateDir} --in lab confirm ${id}`);
         const watchdog = only(labState, id, 'watchdog-started');
         const labNetns = (await lab.exec(['readlink', '/proc/self/ns/net'])).stdout.trim();
         expect(readlinkSync(`/proc/${watchdog.pid}/ns/net`)).toBe(labNetns);

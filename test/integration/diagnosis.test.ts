@@ -397,7 +397,10 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
     expectExit(result, 2);
     expect(result.stderr).toContain('runbook check single-container');
     expect(result.stderr).toContain('needs CAP_NET_ADMIN');
-    expect(result.stderr).toContain('hint: try again with sudo: sudo runbook check single-container');
+    // The --state-dir given is repeated: under sudo, the default state dir would be another.
+    expect(result.stderr).toContain(
+      `hint: try again with sudo: sudo runbook --state-dir ${stateDir} check single-container`,
+    );
     expect(existsSync(auditFile(stateDir))).toBe(false);
   });
 
@@ -410,9 +413,9 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
     expect(mermaid.stdout).toContain('\n    container-default-route\n');
     const json = await host.runbook(['graph', 'single-container', '--format', 'json']);
     expectExit(json, 0);
-    // The run machine's 7 states and the step machine's 9; the runbook's 10 steps are data.
+    // The run machine's 8 states and the step machine's 12 (issue 28: Verifying; when, holds, exporting); the runbook's 10 steps are data.
     const graph = JSON.parse(json.stdout) as { nodes: unknown[]; steps: Array<{ id: string }> };
-    expect(graph.nodes).toHaveLength(7 + 9);
+    expect(graph.nodes).toHaveLength(8 + 12);
     expect(graph.steps.map((s) => s.id)).toContain('container-default-route');
     expect(graph.steps).toHaveLength(10);
     expectExit(await host.runbook(['graph', 'single-container', '--format', 'dot']), 2);

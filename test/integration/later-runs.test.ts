@@ -50,7 +50,7 @@ describe('a rollback never takes away what a later run builds on', () => {
       expectExit(refused, 2);
       expect(refused.stderr).toContain(`refusing to roll back run ${a}: a later run builds on it`);
       expect(refused.stderr).toContain(`${b} (single-container, succeeded: namespace)`);
-      expect(refused.stderr).toContain(`runbook rollback ${b}`);
+      expect(refused.stderr).toContain(`runbook --state-dir ${stateDir} rollback ${b}`);
       expect(refused.stderr).toContain('--force');
       expect(refused.stderr).toContain('nothing was changed');
       // Nothing changed: the kernel as B left it, and no rollback attempt in A's journal.

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toShellLine } from '../../src/exec/shell-words.js';
+import { toShellLine } from '../../src/text/shell-words.js';
 import { SandboxHost } from '../helpers/sandbox-host.js';
 import { learner, userClone, type UserClone } from '../helpers/user-clone.js';
 import { machineState } from './sandbox-nested.js';

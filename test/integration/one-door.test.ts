@@ -1,9 +1,8 @@
-import type { Command } from 'commander';
 import { chmodSync, chownSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stateDirUse } from '../../src/cli/door.js';
-import { commandName, main } from '../../src/cli/main.js';
+import type { CommandSpec } from '../../src/cli/command-spec.js';
+import { loadAllCommands } from '../../src/cli/commands/index.js';
 import type { JournalLine } from '../../src/journal/entries.js';
 import { pendingFile, runsDir } from '../../src/journal/paths.js';
 import { isSameProcess } from '../../src/host/process-start.js';
@@ -16,8 +15,8 @@ import { removeDir, tempDir } from '../helpers/temp-dir.js';
  * included, each sandbox subcommand, `--in`, and the pre-command hook that reverts an expired
  * `--confirm-within` run — is run against an untrusted state dir holding a planted journal, and
  * each must stop with exit 2 before it reads anything: nothing planted runs, the host and the
- * state dir are unchanged. The list of entry points comes from the program itself (main's
- * commander program, hidden commands included), so a new command that skips the door, or that
+ * state dir are unchanged. The list of entry points comes from the declarations themselves (src/cli/commands,
+ * hidden commands and subcommands included), so a new command that skips the door, or that
  * is not listed below with the arguments to call it with, fails this test.
  *
  * The plant: a run of single-container made with --confirm-within, its watchdog killed, its
@@ -70,20 +69,17 @@ const notCommands = [
 /** The commands that never touch the state dir: they must still work, and read nothing of it. */
 const readNothing = ['completion', 'graph', 'list', 'show'];
 
-/** Every command the program has, by full name ("sandbox list"), hidden ones included. */
-async function programCommands(): Promise<string[]> {
-  let program: Command | undefined;
-  const write = process.stdout.write;
-  process.stdout.write = () => true; // --version prints the version: not for this test's output
-  try {
-    await main(['--version'], { onProgram: (p) => (program = p) });
-  } finally {
-    process.stdout.write = write;
-  }
-  if (program === undefined) throw new Error('main did not build its program');
-  const leaves = (command: Command): Command[] =>
-    command.commands.length === 0 ? [command] : command.commands.flatMap(leaves);
-  return program.commands.flatMap(leaves).map(commandName).sort();
+/**
+ * Every command the program has, by full name ("sandbox list"), hidden ones included, with
+ * what it declares it does with the state dir (`stateDir` in src/cli/commands/<verb>.ts).
+ */
+async function programCommands(): Promise<Map<string, CommandSpec['stateDir']>> {
+  const leaves = (spec: CommandSpec, prefix: string): Array<[string, CommandSpec['stateDir']]> =>
+    spec.subcommands === undefined
+      ? [[`${prefix}${spec.name}`, spec.stateDir]]
+      : spec.subcommands.flatMap((sub) => leaves(sub, `${prefix}${spec.name} `));
+  const all = (await loadAllCommands()).flatMap((spec) => leaves(spec, ''));
+  return new Map(all.sort(([a], [b]) => a.localeCompare(b)));
 }
 
 describe('one door: every entry point trusts the state dir before anything else (exit 2, nothing run)', () => {
@@ -135,13 +131,14 @@ describe('one door: every entry point trusts the state dir before anything else 
   });
 
   it('the entry points are exactly those the program has, each declaring what it does with the state dir', async () => {
-    const commands = await programCommands();
+    const declared = await programCommands();
+    const commands = [...declared.keys()];
     expect(commands).toContain('__watchdog');
     expect(commands).toContain('__complete');
     expect(commands).toContain('sandbox destroy');
     expect(Object.keys(callsOf('x')).sort(), 'every command of the program has calls in this test').toEqual(commands);
-    expect(Object.keys(stateDirUse).sort(), 'every command declares its use of the state dir').toEqual(commands);
-    expect(commands.filter((c) => stateDirUse[c] === 'none').sort()).toEqual(readNothing);
+    // Every declaration says what it does with the state dir (the compiler refuses one that does not).
+    expect(commands.filter((c) => declared.get(c) === 'none').sort()).toEqual(readNothing);
   });
 
   const spoilers: Array<[string, () => void, () => void]> = [
@@ -155,7 +152,7 @@ describe('one door: every entry point trusts the state dir before anything else 
 
   for (const [what, spoil, mend] of spoilers) {
     it(`${what}: every command, hidden or not, and --in exit 2 naming it; the planted undo never runs; host and state dir unchanged`, async () => {
-      const commands = await programCommands();
+      const commands = [...(await programCommands()).keys()];
       const before = await host.snapshot();
       spoil();
       try {

@@ -59,7 +59,9 @@ describe('interruption', () => {
       const result = await run.done;
       expect(result.exitCode, result.stderr).toBe(130);
       expect(result.stderr).toContain('SIGTERM: stopping at the next safe point');
-      expect(result.stdout).toMatch(/interrupted at a safe point; continue with `runbook resume /);
+      expect(result.stdout).toContain(
+        `interrupted at a safe point; continue with \`runbook --state-dir ${stateDir} resume `,
+      );
 
       const id = onlyRunId(stateDir);
       expect(await runsJson(host, stateDir)).toMatchObject([{ id, status: 'interrupted' }]);

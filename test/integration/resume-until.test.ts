@@ -40,7 +40,7 @@ describe('resume --until', () => {
     expect(stopped.stdout).toMatch(/^ {2}changed +container-address /m);
     expect(stopped.stdout).not.toMatch(/host-route/);
     expect(stopped.stdout).toContain(
-      `run ${run!.id} stopped after step container-address as asked (--until); continue with \`runbook resume ${run!.id}\``,
+      `run ${run!.id} stopped after step container-address as asked (--until); continue with \`runbook --state-dir ${stateDir} resume ${run!.id}\``,
     );
     expect(runs(stateDir).map((r) => [r.id, r.status])).toEqual([[run!.id, 'stopped']]);
     expect(await host.ipJson(['route', 'show', '172.16.0.0/24'])).toEqual([]);

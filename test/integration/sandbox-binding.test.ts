@@ -76,7 +76,7 @@ describe('host binding of runs made in persistent and one-shot sandboxes', () =>
           `run ${runId} belongs to host \\S+, network namespace net:\\[\\d+\\], sandbox "a", but this is host \\S+, network namespace net:\\[\\d+\\], sandbox "b"; nothing was changed`,
         ),
       );
-      expect(fromB.stderr).toContain('hint: act on it from inside its sandbox: runbook --in a');
+      expect(fromB.stderr).toContain(`hint: act on it from inside its sandbox: runbook --state-dir ${stateDir} --in a`);
 
       // The plain host around the sandboxes, pointed at a's own state dir.
       const fromOuter = await runbook(['--state-dir', aState, command, runId]);

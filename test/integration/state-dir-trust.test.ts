@@ -360,7 +360,7 @@ describe('a full disk stops the run before its next host command', () => {
       const id = /runs\/(\S+)\.ndjson/.exec(run.stderr)?.[1] ?? /runs\/(\S+)\.json/.exec(run.stderr)?.[1];
       expect(id).toMatch(/^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}$/);
       expect(run.stderr).toContain(
-        `hint: free space on that file system, then continue the run with \`runbook resume ${id}\` or undo it with \`runbook rollback ${id}\``,
+        `hint: free space on that file system, then continue the run with \`runbook --state-dir ${stateDir} resume ${id}\` or undo it with \`runbook --state-dir ${stateDir} rollback ${id}\``,
       );
       expectNoStackTrace(run);
       // Stopped mid-run: some steps were done.

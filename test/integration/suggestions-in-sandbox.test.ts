@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toShellLine } from '../../src/exec/shell-words.js';
+import { toShellLine } from '../../src/text/shell-words.js';
 import { cliPath, SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
 import { expectExit, insideSandbox, machineState, netnsNames } from './sandbox-nested.js';
 import { tempDir } from '../helpers/temp-dir.js';

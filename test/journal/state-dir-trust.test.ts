@@ -23,6 +23,7 @@ import { readRunIndex, writeRunIndex, type RunIndex } from '../../src/journal/ru
 import { openRunStore } from '../../src/store/open-run-store.js';
 import { FileJournal } from '../../src/journal/writer.js';
 import { thrown } from '../helpers/thrown.js';
+import { hintText } from '../helpers/advice.js';
 
 /**
  * Issues 10 and 22, in process (no kernel, no network): the door's trust check (openRunStore),
@@ -76,7 +77,7 @@ describe('openRunStore, the one door: the state dir trust check', () => {
       expect(error.exitCode).toBe(2);
       expect(error.message).toContain(dir);
       expect(error.message).toMatch(reason);
-      expect(error.hint).toBe(fix(dir));
+      expect(hintText(error)).toBe(fix(dir));
     }
   });
 
@@ -204,9 +205,9 @@ describe('a failed journal write is a message, and the journal stays whole', () 
     expect(error.code).toBe('io-error');
     expect(error.exitCode).toBe(1);
     expect(error.message).toBe('writing /dev/full failed: no space left on device (ENOSPC)');
-    expect(error.hint).toContain('free space');
-    expect(error.hint).toContain('runbook resume');
-    expect(error.hint).toContain('runbook rollback');
+    expect(hintText(error)).toContain('free space');
+    expect(hintText(error)).toContain('runbook resume');
+    expect(hintText(error)).toContain('runbook rollback');
     expect(journal.lastSeq).toBe(0);
     expect(thrown(() => journal.append(step))).toBe(error);
     journal.close();

@@ -12,6 +12,7 @@ import {
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { thrown } from '../helpers/thrown.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
+import { hintText } from '../helpers/advice.js';
 
 const file = '/srv/runbooks/demo.yaml';
 
@@ -114,8 +115,8 @@ describe('parseRunbook', () => {
   });
 
   it('a malformed placeholder: names the field and quotes the text', () => {
-    const error = loadError(valid.replace('"{{cidr.address}}"]', '"{{cidr.netmask}}"]'));
-    expect(error.message).toContain('steps[1] (ping).verify: malformed placeholder in "{{cidr.netmask}}"');
+    const error = loadError(valid.replace('"{{cidr.address}}"]', '"{{cidr.}}"]'));
+    expect(error.message).toContain('steps[1] (ping).verify: malformed placeholder in "{{cidr.}}"');
   });
 
   it('an unknown key: names where it is', () => {
@@ -168,7 +169,7 @@ describe('loading runbook files', () => {
     const error = thrown(() => loadRunbook('nosuch'));
     expect(error.exitCode).toBe(2);
     expect(error.message).toBe('unknown runbook "nosuch" (not in ./runbooks, $RUNBOOK_PATH or the shipped runbooks)');
-    expect(error.hint).toContain('single-container');
+    expect(hintText(error)).toContain('single-container');
   });
 
   it('a missing file: exit 2, names the path', () => {

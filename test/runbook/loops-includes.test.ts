@@ -9,7 +9,7 @@ import { journalFile } from '../../src/journal/paths.js';
 import { readJournal } from '../../src/journal/reader.js';
 import { loadRunbook, parseRunbook, runbookHashNow, type LoadedRunbook } from '../../src/runbook/load.js';
 import { resolveParams } from '../../src/runbook/params.js';
-import type { Plan, PlannedStep } from '../../src/runbook/plan.js';
+import type { Plan, PlannedStep } from '../../src/plan/plan.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { renderPlan } from '../../src/runbook/render.js';
 import { FakeExecutor } from '../helpers/fake-executor.js';
@@ -278,8 +278,11 @@ describe('placeholder scopes', () => {
       - run: [ping, "{{n}}"]
 `;
     const message = invalid(() => parseRunbook(source, file));
-    expect(message).toContain('steps[2] (after).title: unknown name {{n}} (known here: first, count, cidr)');
-    expect(message).toContain('steps[2] (after).verify: unknown name {{n}} (known here: first, count, cidr)');
+    // Issue 28: the message says why the name is unknown there, not only what is known.
+    const why =
+      'unknown name {{n}}: it is the variable of the loop at steps[1].foreach, and means nothing outside that loop';
+    expect(message).toContain(`steps[2] (after).title: ${why}`);
+    expect(message).toContain(`steps[2] (after).verify: ${why}`);
   });
 
   it("one loop's variable is not in scope in another loop", () => {
@@ -294,7 +297,7 @@ steps:
       - { id: y, title: "y{{a}}", why: x, verify: [{ run: ["true"] }] }
 `;
     expect(invalid(() => parseRunbook(source, file))).toContain(
-      'steps[1].steps[0] (y).title: unknown name {{a}} (known here: b)',
+      'steps[1].steps[0] (y).title: unknown name {{a}}: it is the variable of the loop at steps[0].foreach, and means nothing outside that loop',
     );
   });
 
@@ -323,7 +326,9 @@ steps:
 `;
     const message = invalid(() => parseRunbook(source, file));
     for (const field of ['title', 'verify', 'diagnose']) {
-      expect(message).toContain(`steps[0] (forward).${field}: unknown name {{old}} (known here: dev)`);
+      expect(message).toContain(
+        `steps[0] (forward).${field}: unknown name {{old}}: step forward captures it just before its do, so only its do and undo can use it`,
+      );
     }
     expect(message).not.toContain('(forward).undo');
     expect(message).not.toContain('(forward).do');
@@ -351,7 +356,7 @@ steps:
     undo: [[write, /b, "{{old}}"]]
 `;
     expect(invalid(() => parseRunbook(source, file))).toContain(
-      'steps[1] (two).undo: unknown name {{old}} (known here: )',
+      'steps[1] (two).undo: unknown name {{old}}: step one captures it for its own do and undo; to hand it to later steps, declare it under that step\'s "export:" instead',
     );
   });
 

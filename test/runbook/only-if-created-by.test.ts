@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadRunbook, parseRunbook } from '../../src/runbook/load.js';
 import { resolveParams } from '../../src/runbook/params.js';
-import type { Plan } from '../../src/runbook/plan.js';
+import type { Plan } from '../../src/plan/plan.js';
 import { renderPlan } from '../../src/runbook/render.js';
 import { thrown } from '../helpers/thrown.js';
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkParamValue, parseSetFlags, resolveParams } from '../../src/runbook/params.js';
 import type { RunbookSpec } from '../../src/runbook/schema.js';
 import { thrown } from '../helpers/thrown.js';
+import { hintText } from '../helpers/advice.js';
 
 describe('checkParamValue: name', () => {
   it.each(['container1', 'web-1', 'a.b_c', 'X', '0'])('accepts %j', (value) => {
@@ -133,7 +134,7 @@ describe('parseSetFlags', () => {
     expect(error.code).toBe('invalid-input');
     expect(error.exitCode).toBe(2);
     expect(error.message).toBe(`malformed --set "${flag}": expected key=value`);
-    expect(error.hint).toMatch(/--set container=web1/);
+    expect(hintText(error)).toMatch(/--set container=web1/);
   });
 });
 
@@ -172,7 +173,7 @@ describe('resolveParams', () => {
     const error = thrown(() => resolveParams(spec, { nope: '1' }, 'demo.yaml'));
     expect(error.exitCode).toBe(2);
     expect(error.message).toBe('unknown parameter "nope" (runbook demo takes: container, host_veth, cidr, count)');
-    expect(error.hint).toBe('see the parameters with: runbook show demo');
+    expect(hintText(error)).toBe('see the parameters with: runbook show demo');
   });
 
   it('names the parameter, the value and the type of a bad override', () => {

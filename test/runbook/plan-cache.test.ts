@@ -24,6 +24,7 @@ import { prepareRunbookCached, type CachedPreparation } from '../../src/runbook/
 import { prepareRunbook, type PreparedRunbook } from '../../src/runbook/prepare.js';
 import { storeAt } from '../helpers/store.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
+import { hintText } from '../helpers/advice.js';
 
 /**
  * The plan cache (issue 16): a hit gives exactly what a full parse gives, anything that
@@ -75,7 +76,7 @@ async function failure(fn: () => unknown): Promise<{ code: string; message: stri
     // By name, not instanceof: the engine-version test re-imports the modules (vi.resetModules).
     expect(error).toHaveProperty('exitCode', 2);
     const e = error as RunbookError;
-    return { code: e.code, message: e.message, hint: e.hint };
+    return { code: e.code, message: e.message, hint: hintText(e) };
   }
   throw new Error('expected an error');
 }
@@ -224,6 +225,42 @@ describe('invalidation', () => {
     expect(otherSet.plan.params.target).toBe('198.51.100.9');
     expect((await prepared(file, stateDir, ['target=198.51.100.9'])).plan.params.target).toBe('198.51.100.9');
     expect((await prepared(file, stateDir)).plan.params.target).toBe('198.51.100.1');
+  });
+
+  it('keeps what is known only at run time as placeholders: exported values and captures are never baked in (issue 28)', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'exported.yaml');
+    writeFileSync(
+      file,
+      `name: exported
+description: a value handed on
+parameters:
+  net: { type: ipv4-network, default: 10.0.0.0/24 }
+steps:
+  - id: a
+    title: a
+    why: x
+    verify: [{ run: ["true"] }]
+    export: { mac: [cat, /sys/class/net/lo/address] }
+  - id: b
+    title: b
+    why: x
+    capture: { old: [cat, /b] }
+    do: [[ip, neigh, replace, "{{net.host(1)}}", lladdr, "{{mac}}", dev, x0]]
+    verify: [{ run: [ip, -j, neigh], expect: { json: { lladdr: "{{mac}}" } } }]
+    undo: [[write, "{{old}}", "{{mac}}"]]
+`,
+    );
+    const stateDir = tempDir();
+    const miss = await prepared(file, stateDir);
+    const hit = await prepared(file, stateDir);
+    expect(hit.fromCache).toBe(true);
+    expect(content(hit)).toStrictEqual(content(miss));
+    const b = hit.plan.steps[1];
+    expect(b?.imports).toEqual({ mac: 'a' });
+    expect(b?.do[0]?.argv).toEqual(['ip', 'neigh', 'replace', '10.0.0.1', 'lladdr', '{{mac}}', 'dev', 'x0']);
+    expect(b?.verify[0]?.expect).toEqual({ json: { lladdr: '{{mac}}' } });
+    expect(b?.undo[0]?.argv).toEqual(['write', '{{old}}', '{{mac}}']);
   });
 
   it('an include that now means another file (a sibling appeared before the search path) is a miss', async () => {

@@ -6,6 +6,7 @@ import { resolveRunbookToRun, shadowingNote } from '../../src/runbook/locate.js'
 import { findRunbooks, runbookSearchPath, untrustedReason } from '../../src/runbook/search-path.js';
 import { thrown } from '../helpers/thrown.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
+import { hintText } from '../helpers/advice.js';
 
 const runbook = (name: string, description: string) =>
   `name: ${name}\ndescription: ${description}\nsteps:\n  - { id: x, title: x, why: x, verify: [{ run: ["true"] }] }\n`;
@@ -110,7 +111,7 @@ describe('a runbook picked by name from a dir others can write is refused (Stric
     expect(error.message).toBe(
       `refusing runbook "evil" found in RUNBOOK_PATH (${path.join(open, 'evil.yaml')}): ${open} is writable by anyone and not sticky (mode 0777); whoever can change it could make runbook run any command as you; nothing was changed`,
     );
-    expect(error.hint).toContain(`review it (runbook show ${path.join(open, 'evil.yaml')})`);
+    expect(hintText(error)).toContain(`review it (runbook show ${path.join(open, 'evil.yaml')})`);
     const [found] = findRunbooks([{ dir: open, origin: 'RUNBOOK_PATH' }]);
     expect(untrustedReason(found!)).toContain('writable');
   });
@@ -193,7 +194,9 @@ describe('everything root runs comes from a trusted file (issue 22)', () => {
     const error = thrown(() => resolveRunbookFile('anything'));
     expect(error.exitCode).toBe(2);
     expect(error.message).toContain('$RUNBOOK_PATH holds a relative dir, "my-runbooks"');
-    expect(error.hint).toBe(`name it from the root: RUNBOOK_PATH=${path.resolve('my-runbooks')} (or leave it out)`);
+    expect(hintText(error)).toBe(
+      `name it from the root: RUNBOOK_PATH=${path.resolve('my-runbooks')} (or leave it out)`,
+    );
   });
 
   it("an include beside root's runbook in a sticky 1777 dir, planted by another user, is refused; it never falls back to the shipped one", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Plan } from '../../src/runbook/plan.js';
+import type { Plan } from '../../src/plan/plan.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { shareIdenticalProbes } from '../../src/runbook/shared-probes.js';
 

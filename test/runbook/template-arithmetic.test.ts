@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RunbookError } from '../../src/errors.js';
 import { parseRunbook } from '../../src/runbook/load.js';
 import { resolveParams } from '../../src/runbook/params.js';
-import type { Plan } from '../../src/runbook/plan.js';
+import type { Plan } from '../../src/plan/plan.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { renderPlan } from '../../src/runbook/render.js';
 import { hasMalformedPlaceholder, placeholdersIn, renderTemplate, TemplateError } from '../../src/runbook/template.js';
@@ -91,7 +91,9 @@ describe('{{ref + n}}: IPv4 address addition', () => {
   it('an operand with no value is an error, or left for later when rendering partially', () => {
     expect(() => renderTemplate('{{ip + missing}}', scope)).toThrow('no value for {{missing}}');
     expect(() => renderTemplate('{{missing + 1}}', scope)).toThrow('no value for {{missing}}');
-    expect(renderTemplate('{{ip + missing}}', scope, true)).toBe('{{ip + missing}}');
+    // A known address is filled in as a literal: the rest of the expression comes at run time.
+    expect(renderTemplate('{{ip + missing}}', scope, true)).toBe('{{172.16.0.1 + missing}}');
+    expect(renderTemplate('{{172.16.0.1 + missing}}', { missing: '2' })).toBe('172.16.0.3');
     // What is known now is filled in: rollback knows captured values, not loop variables.
     expect(renderTemplate('{{missing + n}}', scope, true)).toBe('{{missing + 2}}');
   });
@@ -117,20 +119,19 @@ describe('placeholders with + in validation', () => {
   });
 
   it('anything else with a + is malformed', () => {
-    for (const text of [
-      '{{a + }}',
-      '{{a - 1}}',
-      '{{a + b + c}}',
-      '{{a + 1.5}}',
-      '{{a + -1}}',
-      '{{a + N}}',
-      '{{+ 1}}',
-      '{{a + b.address}}',
-      '{{1 + a}}',
-    ]) {
+    for (const text of ['{{a + }}', '{{a + 1.5}}', '{{a + -1}}', '{{a + N}}', '{{+ 1}}', '{{a ++ 1}}', '{{a * }}']) {
       expect(hasMalformedPlaceholder(text), text).toBe(true);
     }
-    expect(hasMalformedPlaceholder('{{a + 1}} {{ b + c }}')).toBe(false);
+    // Issue 28: subtraction, several terms, multiplication and parts after a name are expressions.
+    for (const text of [
+      '{{a + 1}} {{ b + c }}',
+      '{{a - 1}}',
+      '{{a + b + c}}',
+      '{{a + b.address}}',
+      '{{1 + a}}',
+      '{{n * 4}}',
+    ])
+      expect(hasMalformedPlaceholder(text), text).toBe(false);
   });
 });
 
@@ -198,9 +199,9 @@ describe('addition in a runbook', () => {
 
   it('a malformed addition is caught when the file is read, naming the step and field', () => {
     const message = invalid(() =>
-      parseRunbook(source.replace('"eth{{n + 10}}"]\n        verify', '"eth{{n - 10}}"]\n        verify'), file),
+      parseRunbook(source.replace('"eth{{n + 10}}"]\n        verify', '"eth{{n + - 10}}"]\n        verify'), file),
     );
-    expect(message).toContain('steps[0].steps[0] (address).do: malformed placeholder in "eth{{n - 10}}"');
+    expect(message).toContain('steps[0].steps[0] (address).do: malformed placeholder in "eth{{n + - 10}}"');
   });
 
   it('an unknown operand name is caught when the file is read', () => {
@@ -226,8 +227,13 @@ describe('addition in a runbook', () => {
     expect(invalid(() => prepareRunbook('multi-container', ['count=2', 'bridge_cidr=10.9.255.254/16']))).toContain(
       'the address of container2 (10.10.0.0) is outside 10.9.0.0/16',
     );
+    // Past the last address, it is named as the constraint's value too, beside the others (issue 28).
     expect(invalid(() => prepareRunbook('multi-container', ['count=6', 'bridge_cidr=255.255.255.250/24']))).toBe(
-      'runbook multi-container: {{bridge_cidr.address + n}} goes past 255.255.255.255',
+      [
+        'runbook multi-container: the parameters do not fit together; nothing was changed:',
+        '  the address of container5 (255.255.255.255) is the broadcast address of 255.255.255.0/24',
+        '  the address of container6: {{bridge_cidr.address + n}} goes past 255.255.255.255',
+      ].join('\n'),
     );
   });
 });

@@ -7,6 +7,7 @@ import { decideTrustedUsers, trustedUsers } from '../../src/trust/trusted-users.
 import { untrustedPathReason } from '../../src/trust/path-trust.js';
 import { packageRoot } from '../../src/version.js';
 import { thrown } from '../helpers/thrown.js';
+import { hintText } from '../helpers/advice.js';
 
 /**
  * Issue 22, item 3: the owner of the code is trusted as much as the code — when it is the user
@@ -99,7 +100,7 @@ describe('the rule, applied to a state dir and to a runbook path', () => {
     expect(error.message).toContain(
       `the runbook you run (${code}) belongs to uid ${bob}, and you ran it as sudo by uid ${alice}: a checkout owner's files are trusted only when that owner runs it with sudo`,
     );
-    expect(error.hint).toBe(`use a state dir of your own: --state-dir ${own}`);
+    expect(hintText(error)).toBe(`use a state dir of your own: --state-dir ${own}`);
     // The hint works when followed.
     openRunStore(own, 'write', { trust, ownStateDir: own }).appendAudit({ type: 'test' });
   });

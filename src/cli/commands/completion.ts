@@ -1,33 +1,49 @@
-import { Help, type Command } from 'commander';
+import { invalidInput } from '../../errors.js';
 import { listRunbookNames } from '../../runbook/load.js';
 import { prepareRunbook } from '../../runbook/prepare.js';
 import { listSandboxes, locateSandbox } from '../../sandbox/persistent.js';
 import { openRunStore } from '../../store/open-run-store.js';
 import type { RunStore } from '../../store/run-store.js';
 import { engineVersion } from '../../version.js';
-import type { CliContext } from '../context.js';
+import { defineCommand, optionFlags, type CommandSpec } from '../command-spec.js';
+import { globalOptions, type CliContext } from '../context.js';
+import { option, type OptionSpecs } from '../option-spec.js';
 
 export const shells = ['bash', 'zsh'] as const;
 export type Shell = (typeof shells)[number];
 
-/** What the script asks `runbook __complete` for: the values that live in files, not in the parser. */
-export const wordKinds = ['runbooks', 'runs', 'sandboxes', 'steps', 'params'] as const;
-export type WordKind = (typeof wordKinds)[number];
+export const command = defineCommand({
+  name: 'completion',
+  description: 'print a bash or zsh script that completes commands, options, runbooks, steps, runs and parameters',
+  arguments: [{ name: '<shell>', description: 'bash or zsh', complete: 'shells' }],
+  examples: [
+    ['source <(runbook completion bash)', 'in this shell (add it to ~/.bashrc to keep it)'],
+    ['runbook completion bash > /etc/bash_completion.d/runbook', 'for everyone'],
+    ['runbook completion zsh > "${fpath[1]}/_runbook"', 'zsh, after compinit'],
+  ],
+  stateDir: 'none',
+  needsAllCommands: true,
+  action: (ctx, [shell], _options, { commands }) => {
+    if (!(shells as readonly string[]).includes(shell))
+      throw invalidInput(`no completion for shell "${shell}"`, `choose one of: ${shells.join(', ')}`);
+    return completionCommand(ctx, shell as Shell, commands);
+  },
+});
 
-/** What a command's positional argument is, for the commands that take one worth completing. */
-const argumentKinds: Record<string, WordKind | 'shells'> = {
-  run: 'runbooks',
-  show: 'runbooks',
-  check: 'runbooks',
-  graph: 'runbooks',
-  resume: 'runs',
-  rollback: 'runs',
-  confirm: 'runs',
-  journal: 'runs',
-  'sandbox shell': 'sandboxes',
-  'sandbox destroy': 'sandboxes',
-  completion: 'shells',
-};
+/** What the completion script asks for as you type (hidden: not for people). */
+export const wordsCommand = defineCommand({
+  name: '__complete',
+  hidden: true,
+  arguments: [
+    { name: '<kind>', description: 'runbooks, runs, sandboxes, steps or params' },
+    { name: '[runbook]', description: 'the runbook whose steps or params' },
+  ],
+  description: 'one word per line for the completion script',
+  options: { sandbox: option('--sandbox <name>', 'the sandbox whose runs') },
+  // Completing run ids and sandbox names reads the state dir; runbooks, steps and parameters do not.
+  stateDir: (args) => (args[0] === 'runs' || args[0] === 'sandboxes' ? 'read' : 'none'),
+  action: (ctx, [kind, runbook], options) => completeCommand(ctx, kind, runbook, options),
+});
 
 /** One command as the script sees it: its path ("runbook sandbox create"), options and subcommands. */
 interface CommandShape {
@@ -39,12 +55,13 @@ interface CommandShape {
 
 /**
  * `runbook completion bash|zsh`: a script that completes commands, options, runbook names,
- * step ids for --until, run ids, sandbox names and parameter names for --set. Commands and
- * options are read from the parser itself, so the script never lists a flag that is gone;
- * the rest the script asks `runbook __complete` for as you type.
+ * step ids for --until, run ids, sandbox names and parameter names for --set. Commands, options
+ * and what their values are come from the commands' declarations, so the script never lists a
+ * flag that is gone; the values that live in files the script asks `runbook __complete` for as
+ * you type.
  */
-export function completionCommand(ctx: CliContext, shell: Shell, program: Command): number {
-  ctx.out(shell === 'bash' ? bashScript(program) : zshScript(program));
+export function completionCommand(ctx: CliContext, shell: Shell, commands: readonly CommandSpec[]): number {
+  ctx.out(shell === 'bash' ? bashScript(commands) : zshScript(commands));
   return 0;
 }
 
@@ -92,68 +109,106 @@ function wordsOf(kind: string, runbook: string | undefined, store: () => RunStor
   }
 }
 
-function shapes(program: Command): CommandShape[] {
-  const help = new Help();
-  const walk = (command: Command, path: string): CommandShape[] => {
-    const subcommands = help.visibleCommands(command).filter((c) => c.name() !== 'help');
-    const options = help.visibleOptions(command).flatMap((o) => [o.short, o.long].filter((f) => f !== undefined));
-    const shape = { path, description: command.description(), options, subcommands: subcommands.map((c) => c.name()) };
-    return [shape, ...subcommands.flatMap((c) => walk(c, `${path} ${c.name()}`))];
+/** The flags commander adds to every command, and to runbook itself. */
+const helpFlags = ['-h', '--help'];
+const versionFlags = ['-V', '--version'];
+
+const flagsOf = (options: OptionSpecs | undefined) =>
+  Object.values(options ?? {}).flatMap((declared) => {
+    const { short, long } = optionFlags(declared);
+    return [short, long].filter((f) => f !== undefined);
+  });
+
+/** Every command the user may type, as the script sees it; paths start with "runbook". */
+function shapes(commands: readonly CommandSpec[]): CommandShape[] {
+  const visible = (list: readonly CommandSpec[]) => list.filter((c) => !c.hidden);
+  const walk = (command: CommandSpec, path: string): CommandShape[] => {
+    const subcommands = visible(command.subcommands ?? []);
+    const shape = {
+      path,
+      description: command.description,
+      options: [...flagsOf(command.options), ...helpFlags],
+      subcommands: subcommands.map((c) => c.name),
+    };
+    return [shape, ...subcommands.flatMap((c) => walk(c, `${path} ${c.name}`))];
   };
   // Paths start with "runbook": bash refuses an empty key in an associative array.
-  return walk(program, 'runbook');
+  const root = {
+    path: 'runbook',
+    description: '',
+    options: [...versionFlags, ...flagsOf(globalOptions), ...helpFlags],
+    subcommands: visible(commands).map((c) => c.name),
+  };
+  return [root, ...visible(commands).flatMap((c) => walk(c, `runbook ${c.name}`))];
 }
 
 /**
- * Options that take a value (the next word is theirs), and the values of those that have
- * choices, by command path and flag ("runbook graph --format"): two commands may give the same
- * flag different choices (graph's and topology's --format).
+ * What the script knows besides the command tree: the options that take a value (the next word
+ * is theirs), the choices of those that have some, by command path and flag ("runbook graph
+ * --format": two commands may give one flag different choices, graph's and topology's
+ * --format), what each value is (a step, a parameter, a sandbox, a directory), and what each
+ * command's argument is.
  */
-function valueOptions(program: Command): { valued: string[]; choices: Record<string, string[]> } {
+function valueTables(commands: readonly CommandSpec[]) {
   const valued = new Set<string>();
-  const choices: Record<string, string[]> = {};
-  const help = new Help();
-  const walk = (command: Command, path: string) => {
-    for (const option of help.visibleOptions(command)) {
-      if (!option.required && !option.optional) continue;
-      for (const flag of [option.short, option.long]) {
+  const choices = new Map<string, string>();
+  const valueKinds = new Map<string, string>();
+  const argumentKinds = new Map<string, string>();
+  const walkOptions = (options: OptionSpecs | undefined, path: string) => {
+    for (const declared of Object.values(options ?? {})) {
+      const { short, long, takesValue } = optionFlags(declared);
+      if (!takesValue) continue;
+      for (const flag of [short, long]) {
         if (flag === undefined) continue;
         valued.add(flag);
-        if (option.argChoices) choices[`${path} ${flag}`] = option.argChoices;
+        if (declared.choices !== undefined) choices.set(`${path} ${flag}`, declared.choices.join(' '));
+        if (declared.complete === undefined) continue;
+        // The script looks values up by flag alone: one flag, one kind of value.
+        const known = valueKinds.get(flag);
+        if (known !== undefined && known !== declared.complete)
+          throw new Error(`${flag} completes both ${known} and ${declared.complete}`);
+        valueKinds.set(flag, declared.complete);
       }
     }
-    for (const sub of help.visibleCommands(command)) walk(sub, `${path} ${sub.name()}`);
   };
-  walk(program, 'runbook');
-  return { valued: [...valued].sort(), choices };
+  const walk = (command: CommandSpec, path: string) => {
+    if (command.hidden) return;
+    walkOptions(command.options, path);
+    const completed = (command.arguments ?? []).find((a) => a.complete !== undefined);
+    if (completed?.complete !== undefined) argumentKinds.set(path, completed.complete);
+    for (const sub of command.subcommands ?? []) walk(sub, `${path} ${sub.name}`);
+  };
+  walkOptions(globalOptions, 'runbook');
+  for (const c of commands) walk(c, `runbook ${c.name}`);
+  return { valued: [...valued].sort(), choices, valueKinds, argumentKinds };
 }
 
-const argumentEntries = () =>
-  Object.entries(argumentKinds).map(([path, kind]): [string, string] => [`runbook ${path}`, kind]);
+/**
+ * The tables both scripts start with, by name: the same data, declared in each shell's syntax
+ * (see bashScript, zshScript).
+ */
+function tables(commands: readonly CommandSpec[]): Array<[name: string, entries: Array<[string, string]>]> {
+  const all = shapes(commands);
+  const { choices, valueKinds, argumentKinds } = valueTables(commands);
+  return [
+    ['_runbook_subcommands', all.map((c) => [c.path, c.subcommands.join(' ')])],
+    ['_runbook_options', all.map((c) => [c.path, c.options.join(' ')])],
+    ['_runbook_choices', [...choices]],
+    ['_runbook_value_kind', [...valueKinds]],
+    ['_runbook_argument', [...argumentKinds]],
+  ];
+}
 
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
-function bashScript(program: Command): string {
-  const all = shapes(program);
-  const { valued, choices } = valueOptions(program);
-  const assoc = (name: string, entries: Array<[string, string]>) =>
+function bashScript(commands: readonly CommandSpec[]): string {
+  const { valued } = valueTables(commands);
+  const assoc = ([name, entries]: [string, Array<[string, string]>]) =>
     `declare -gA ${name}=(${entries.map(([k, v]) => `[${quote(k)}]=${quote(v)}`).join(' ')})`;
   return `# runbook completion for bash (runbook ${engineVersion}), printed by \`runbook completion bash\`.
 # Use it now:     source <(runbook completion bash)
 # Keep it:        runbook completion bash > /etc/bash_completion.d/runbook   (or in ~/.bashrc: source <(runbook completion bash))
-${assoc(
-  '_runbook_subcommands',
-  all.map((c) => [c.path, c.subcommands.join(' ')]),
-)}
-${assoc(
-  '_runbook_options',
-  all.map((c) => [c.path, c.options.join(' ')]),
-)}
-${assoc(
-  '_runbook_choices',
-  Object.entries(choices).map(([flag, values]) => [flag, values.join(' ')]),
-)}
-${assoc('_runbook_argument', argumentEntries())}
+${tables(commands).map(assoc).join('\n')}
 _runbook_valued=${quote(` ${valued.join(' ')} `)}
 
 _runbook() {
@@ -178,16 +233,15 @@ _runbook() {
   done
   local -a ask=("\${COMP_WORDS[0]}" "\${state[@]}" __complete)
   [[ -n $sandbox ]] && ask+=(--sandbox "$sandbox")
-  local words=""
-  case $prev in
-    --state-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
-    --in) words=$("\${ask[@]}" sandboxes 2>/dev/null) ;;
-    --until) words=$("\${ask[@]}" steps "$runbook" 2>/dev/null) ;;
-    --run) words=$("\${ask[@]}" runs 2>/dev/null) ;;
-    --set)
+  local words="" kind=\${_runbook_value_kind[$prev]}
+  # The value of an option (--until: a step of the runbook on the line), else what comes next.
+  case $kind in
+    dirs) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+    params)
       COMPREPLY=($(compgen -S = -W "$("\${ask[@]}" params "$runbook" 2>/dev/null)" -- "$cur"))
       compopt -o nospace 2>/dev/null
       return ;;
+    ?*) words=$("\${ask[@]}" "$kind" "$runbook" 2>/dev/null) ;;
     *)
       # The command's own choices for the flag, else the global option's.
       local choices=\${_runbook_choices["$cmd $prev"]:-\${_runbook_choices["runbook $prev"]}}
@@ -216,10 +270,10 @@ _runbook() {
 complete -F _runbook runbook`;
 }
 
-function zshScript(program: Command): string {
-  const all = shapes(program);
-  const { valued, choices } = valueOptions(program);
-  const assoc = (name: string, entries: Array<[string, string]>) =>
+function zshScript(commands: readonly CommandSpec[]): string {
+  const all = shapes(commands);
+  const { valued } = valueTables(commands);
+  const assoc = ([name, entries]: [string, Array<[string, string]>]) =>
     `typeset -gA ${name}\n${name}=(${entries.map(([k, v]) => `${quote(k)} ${quote(v)}`).join(' ')})`;
   const described = (path: string) =>
     all
@@ -229,23 +283,11 @@ function zshScript(program: Command): string {
 # runbook completion for zsh (runbook ${engineVersion}), printed by \`runbook completion zsh\`.
 # Use it now:     source <(runbook completion zsh)      (after compinit)
 # Keep it:        runbook completion zsh > "\${fpath[1]}/_runbook"
-${assoc(
-  '_runbook_subcommands',
-  all.map((c) => [c.path, c.subcommands.join(' ')]),
-)}
-${assoc(
-  '_runbook_options',
-  all.map((c) => [c.path, c.options.join(' ')]),
-)}
-${assoc(
-  '_runbook_choices',
-  Object.entries(choices).map(([flag, values]) => [flag, values.join(' ')]),
-)}
-${assoc('_runbook_argument', argumentEntries())}
-${assoc(
+${tables(commands).map(assoc).join('\n')}
+${assoc([
   '_runbook_described',
   all.filter((c) => c.subcommands.length > 0).map((c) => [c.path, described(c.path).join('\n')]),
-)}
+])}
 _runbook_valued=${quote(` ${valued.join(' ')} `)}
 
 _runbook() {
@@ -271,12 +313,12 @@ _runbook() {
   done
   ask=("\${words[1]}" "\${state[@]}" __complete)
   [[ -n $sandbox ]] && ask+=(--sandbox "$sandbox")
-  case $prev in
-    --state-dir) _files -/; return ;;
-    --in) found=(\${(f)"$("\${ask[@]}" sandboxes 2>/dev/null)"}) ;;
-    --until) found=(\${(f)"$("\${ask[@]}" steps "$runbook" 2>/dev/null)"}) ;;
-    --run) found=(\${(f)"$("\${ask[@]}" runs 2>/dev/null)"}) ;;
-    --set) found=(\${(f)"$("\${ask[@]}" params "$runbook" 2>/dev/null)"}); compadd -S '=' -- $found; return ;;
+  local kind=\${_runbook_value_kind[$prev]}
+  # The value of an option (--until: a step of the runbook on the line), else what comes next.
+  case $kind in
+    dirs) _files -/; return ;;
+    params) found=(\${(f)"$("\${ask[@]}" params "$runbook" 2>/dev/null)"}); compadd -S '=' -- $found; return ;;
+    ?*) found=(\${(f)"$("\${ask[@]}" "$kind" "$runbook" 2>/dev/null)"}) ;;
     *)
       local choices=\${_runbook_choices[$cmd $prev]:-\${_runbook_choices[runbook $prev]}}
       if [[ -n $choices ]]; then

@@ -1,10 +1,47 @@
 import { exitCodeFor, RunbookError } from '../../errors.js';
 import { runStartOf, verifyJournal } from '../../journal/reader.js';
 import { formatTimeline } from '../../journal/timeline.js';
+import { defineCommand } from '../command-spec.js';
 import type { CliContext } from '../context.js';
+import { flag, type OptionsOf } from '../option-spec.js';
+
+const journalOptions = {
+  json: flag('--json', 'print the raw journal entries (NDJSON, readable by pino-pretty too)'),
+  verify: flag('--verify', "check the journal's hash chain and index: exit 0 if intact, 1 naming the first bad entry"),
+};
+
+export const command = defineCommand({
+  name: 'journal',
+  description:
+    'show the audit trail of a run: every step and every command (as a pasteable shell line) with its result',
+  arguments: [
+    {
+      name: '<run-id>',
+      description: 'a run id from `runbook runs`, a unique prefix of one, or "latest"',
+      complete: 'runs',
+    },
+  ],
+  options: journalOptions,
+  examples: [
+    ['runbook journal latest', 'what the latest run did, command by command'],
+    ['runbook journal latest --json | npx pino-pretty'],
+    ['runbook journal 20261128T145804 --verify', 'was any entry altered, removed or reordered?'],
+  ],
+  exitCodes: {
+    ok: 'the journal was shown, or --verify found it intact',
+    stepFailed:
+      '--verify found an entry altered, removed or reordered, or the journal cannot be read (the message names the entry)',
+    invalidInput: 'no such run, or a malformed flag',
+    locked: null,
+    interrupted: null,
+  },
+  stateDir: 'read',
+  dueRuns: 'report',
+  action: (ctx, [runId], options) => journalCommand(ctx, runId, options),
+});
 
 /** `runbook journal <run-id>`: the audit trail of a run, as a timeline or raw entries. */
-export function journalCommand(ctx: CliContext, runId: string, options: { json?: boolean; verify?: boolean }): number {
+export function journalCommand(ctx: CliContext, runId: string, options: OptionsOf<typeof journalOptions>): number {
   const { store } = ctx;
   const run = store.findRun(runId, (note) => ctx.err(`note: ${note}`));
   if (run.status === 'damaged') {

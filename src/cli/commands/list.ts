@@ -1,8 +1,18 @@
 import { ExitCode, RunbookError } from '../../errors.js';
 import { loadRunbook } from '../../runbook/load.js';
 import { findRunbooks, untrustedReason } from '../../runbook/search-path.js';
+import { defineCommand } from '../command-spec.js';
 import type { CliContext } from '../context.js';
-import { forUser } from '../../host/user-command.js';
+import { runbookCommand } from '../../suggestion.js';
+import type { Render } from '../render-advice.js';
+
+export const command = defineCommand({
+  name: 'list',
+  description:
+    'list the runbooks: ./runbooks, then $RUNBOOK_PATH dirs, then the shipped ones; where each comes from and what it shadows',
+  stateDir: 'none',
+  action: (ctx) => listCommand(ctx),
+});
 
 /**
  * `runbook list`: every runbook a name finds (./runbooks, $RUNBOOK_PATH, shipped), with its
@@ -11,7 +21,7 @@ import { forUser } from '../../host/user-command.js';
 export function listCommand(ctx: CliContext): number {
   for (const found of findRunbooks()) {
     const untrusted = untrustedReason(found);
-    const description = untrusted === undefined ? describe(found.file) : `(refused: ${untrusted})`;
+    const description = untrusted === undefined ? describe(found.file, ctx.render) : `(refused: ${untrusted})`;
     const from = found.origin === 'shipped' ? '' : `  [${found.origin}: ${found.file}]`;
     ctx.out(`${found.name.padEnd(20)} ${description}${from}`);
     for (const hidden of found.shadows) ctx.out(`${''.padEnd(20)}   shadows ${hidden.origin}: ${hidden.file}`);
@@ -20,11 +30,11 @@ export function listCommand(ctx: CliContext): number {
 }
 
 /** A runbook's description; a broken one is listed too (`show` gives its errors), not fatal to the list. */
-function describe(file: string): string {
+function describe(file: string, render: Render): string {
   try {
     return loadRunbook(file).spec.description;
   } catch (error) {
-    if (error instanceof RunbookError) return `(invalid: \`${forUser(`runbook show ${file}`)}\` says why)`;
+    if (error instanceof RunbookError) return `(invalid: \`${render(runbookCommand('show', file))}\` says why)`;
     throw error;
   }
 }

@@ -1,19 +1,63 @@
 import { resumeRun } from '../../engine/resume.js';
-import { createHostExecutor } from '../../exec/host-executor.js';
+import { createHostExecutor } from '../../host/host-executor.js';
 import { exitCodeFor } from '../../errors.js';
 import { requireNetAdmin } from '../../host/privileges.js';
-import { forUser } from '../../host/user-command.js';
+import { runbookCommand } from '../../suggestion.js';
+import { defineCommand, runExitCodes } from '../command-spec.js';
 import type { CliContext } from '../context.js';
+import { flag, option, type OptionsOf } from '../option-spec.js';
 import { formatFailure, formatStepLine, jsonLine, logCommand } from '../output.js';
 import { runEndJson } from '../json-results.js';
 import { withInterruptSignal } from '../signals.js';
 import { runbookHashNow } from '../../runbook/load.js';
 
+const resumeOptions = {
+  force: flag(
+    '--force',
+    'resume even though the runbook file changed since the run started (the recorded text is used)',
+  ),
+  until: option(
+    '--until <step-id>',
+    'stop again after this step (the next stage of the tutorial); resume again to go on',
+    {
+      complete: 'steps',
+    },
+  ),
+  json: flag('--json', 'print machine-readable events'),
+};
+
+export const command = defineCommand({
+  name: 'resume',
+  description:
+    'continue an interrupted, failed or --until-stopped run from its journal: finished steps are not run again',
+  arguments: [
+    {
+      name: '[run-id]',
+      description: 'the run to resume (default: the latest interrupted, failed or stopped run)',
+      complete: 'runs',
+    },
+  ],
+  options: resumeOptions,
+  help: `
+The step that was in progress when the run stopped is checked first: a command whose result
+never reached the journal may or may not have taken effect. Parameters and runbook text are the
+ones recorded when the run started.`,
+  examples: [
+    ['sudo runbook resume', 'the latest interrupted, failed or stopped run here'],
+    ['sudo runbook resume 20261128T145804', 'a run by id (or a unique prefix of it)'],
+    ['sudo runbook resume --until host-route', 'go on to the next stage only, in the same run'],
+  ],
+  exitCodes: runExitCodes,
+  stateDir: 'write',
+  dueRuns: 'revert',
+  action: (ctx, [runId], options) => resumeCommand(ctx, runId, options),
+});
+
 /** `runbook resume [run-id]`: continue an interrupted, failed or stopped run from its journal. */
 export async function resumeCommand(
   ctx: CliContext,
   runId: string | undefined,
-  options: { force?: boolean; json?: boolean; until?: string },
+  options: OptionsOf<typeof resumeOptions>,
 ): Promise<number> {
   requireNetAdmin('runbook resume');
   const result = await withInterruptSignal(ctx, (signal) =>
@@ -37,9 +81,9 @@ export async function resumeCommand(
   if (options.json) {
     ctx.out(jsonLine({ ...runEndJson(result.runId, result.runbook, result), resumed: true }));
   } else if (result.status === 'failed' && result.failure !== undefined) {
-    for (const line of formatFailure(result.failure, result.runId)) ctx.err(line);
+    for (const line of formatFailure(result.failure, result.runId, ctx.render)) ctx.err(line);
   } else if (result.status === 'stopped') {
-    const resume = forUser(`runbook resume ${result.runId}`);
+    const resume = ctx.render(runbookCommand('resume', result.runId));
     ctx.out(`run ${result.runId} stopped after step ${options.until} as asked (--until); continue with \`${resume}\``);
   } else {
     ctx.out(`run ${result.runId} ${result.status === 'succeeded' ? 'resumed and succeeded' : result.status}`);

@@ -1,29 +1,83 @@
 import { rollbackAll } from '../../engine/rollback-all.js';
 import { rollbackRun, type RollbackResult } from '../../engine/rollback.js';
 import type { UndoReport } from '../../engine/undo-steps.js';
-import { createHostExecutor } from '../../exec/host-executor.js';
-import { exitCodeFor, invalidInput } from '../../errors.js';
+import { createHostExecutor } from '../../host/host-executor.js';
+import { exitCodeFor, exitCodes, invalidInput } from '../../errors.js';
 import { requireNetAdmin } from '../../host/privileges.js';
+import { defineCommand } from '../command-spec.js';
 import type { CliContext } from '../context.js';
+import { flag, option, type OptionsOf } from '../option-spec.js';
 import { jsonLine, logCommand } from '../output.js';
 import { afterInterrupt, withInterruptSignal } from '../signals.js';
-import { forUser } from '../../host/user-command.js';
+import { advice, runbookCommand } from '../../suggestion.js';
+
+const rollbackOptions = {
+  all: flag('--all', 'every run on this host with changes not yet undone, newest first (not with a run id)'),
+  runbook: option('--runbook <name>', 'with --all: only the runs of this runbook'),
+  force: flag('--force', 'roll back even if later runs built on what this run made (they lose it)'),
+  json: flag('--json', 'print machine-readable events'),
+};
+
+export const command = defineCommand({
+  name: 'rollback',
+  description: 'undo, in reverse order, exactly the steps a run changed (never what it found already in place)',
+  arguments: [
+    {
+      name: '[run-id]',
+      description: 'the run to roll back (default: the latest run with changes not yet undone)',
+      complete: 'runs',
+    },
+  ],
+  options: rollbackOptions,
+  help: `
+After each undo, the step's own verification must no longer hold; "already gone" counts as
+undone. A rollback is journaled: if it is interrupted, run it again to finish; once finished,
+running it again changes nothing and exits 0.
+
+Changes stack up and are undone in reverse order. A later run, not rolled back, with changes
+of its own, that found in place or made one of the steps this rollback would undo, builds on
+this run: a new run that adopted the namespace a crashed run left and built the rest in it,
+say. Then rollback refuses (exit 2, nothing changed) and names those runs: roll them back
+first, newest first, or pass --force. Two steps are the same when they share an undo command
+(ip netns del container1), whatever their runbook or step id.
+
+--all undoes every run on this host that has changes left, newest first (a run, then the runs
+that repaired it), stopping at the first undo that fails. Each run's undo is journaled in that
+run's journal; if interrupted, run it again to finish; once finished, it does nothing. With
+--runbook, it refuses as above when a run of another runbook builds on the ones it would undo.`,
+  examples: [
+    ['sudo runbook rollback', 'the latest run here with changes not yet undone'],
+    ['sudo runbook rollback 20261128T145804', 'a run by id (or a unique prefix of it)'],
+    ['sudo runbook rollback --all --runbook single-container', 'everything single-container did here'],
+    ['sudo runbook rollback 20261128T145804 --force', 'even though a later run built on it'],
+  ],
+  exitCodes: {
+    invalidInput:
+      'invalid input (bad flag, unknown run), not root, a run of another host, or a later run builds on this one ' +
+      '(roll it back first, or --force); nothing was changed',
+    stepFailed: 'an undo left its effect in place (the message names the step)',
+    interrupted: `${exitCodes.interrupted.meaning}; run \`runbook rollback\` again to finish`,
+  },
+  stateDir: 'write',
+  dueRuns: 'revert',
+  action: (ctx, [runId], options) => rollbackCommand(ctx, runId, options),
+});
 
 /** `runbook rollback [run-id]`: undo, in reverse order, exactly what a run changed. */
 export async function rollbackCommand(
   ctx: CliContext,
   runId: string | undefined,
-  options: { json?: boolean; all?: boolean; runbook?: string; force?: boolean },
+  options: OptionsOf<typeof rollbackOptions>,
 ): Promise<number> {
   if (options.all && runId !== undefined)
     throw invalidInput(
       `rollback: give a run id or --all, not both; nothing was changed`,
-      'one run: runbook rollback ID; every run on this host with changes left: runbook rollback --all',
+      advice`one run: ${runbookCommand('rollback', 'ID')}; every run on this host with changes left: ${runbookCommand('rollback', '--all')}`,
     );
   if (options.runbook !== undefined && !options.all)
     throw invalidInput(
       `rollback: --runbook ${options.runbook} selects runs for --all; nothing was changed`,
-      `every run of it on this host: runbook rollback --all --runbook ${options.runbook}`,
+      advice`every run of it on this host: ${runbookCommand('rollback', '--all', '--runbook', options.runbook)}`,
     );
   requireNetAdmin(options.all ? 'runbook rollback --all' : 'runbook rollback');
   if (options.all) return rollbackAllCommand(ctx, options.runbook, options.json === true, options.force === true);
@@ -70,7 +124,7 @@ export function reportRollback(ctx: CliContext, result: RollbackResult, json: bo
     );
   } else if (result.status === 'interrupted') {
     ctx.out(
-      `rollback of run ${result.runId} interrupted at a safe point; finish it with \`${forUser(`runbook rollback ${result.runId}`)}\``,
+      `rollback of run ${result.runId} interrupted at a safe point; finish it with \`${ctx.render(runbookCommand('rollback', result.runId))}\``,
     );
   } else {
     const failed = result.steps.find((s) => s.outcome === 'undo-failed');
@@ -79,7 +133,7 @@ export function reportRollback(ctx: CliContext, result: RollbackResult, json: bo
     ctx.err(`rollback of run ${result.runId} stopped at step ${failed?.stepId}: ${failed?.stillHolds}`);
     ctx.err(`left in place, not undone: ${left.join(', ')}`);
     ctx.err(
-      `next: see what its undo commands said with \`${forUser(`runbook journal ${result.runId}`)}\`, fix it, then \`${forUser(`runbook rollback ${result.runId}`)}\` again`,
+      `next: see what its undo commands said with \`${ctx.render(runbookCommand('journal', result.runId))}\`, fix it, then \`${ctx.render(runbookCommand('rollback', result.runId))}\` again`,
     );
   }
   return exitCodeFor(result.status);
@@ -159,12 +213,12 @@ async function rollbackAllCommand(
     );
   } else if (result.status === 'interrupted') {
     ctx.out(
-      `rollback --all interrupted at a safe point in run ${last?.runId}; finish it with \`runbook rollback --all\``,
+      `rollback --all interrupted at a safe point in run ${last?.runId}; finish it with \`${ctx.render(runbookCommand('rollback', '--all'))}\``,
     );
   } else {
     ctx.err(`rollback --all stopped in run ${last?.runId} at step ${failed?.stepId}: ${failed?.stillHolds}`);
     ctx.err(
-      `next: see what its undo commands said with \`runbook journal ${last?.runId}\`, fix it, then \`runbook rollback --all\` again (the older runs are still to undo)`,
+      `next: see what its undo commands said with \`${ctx.render(runbookCommand('journal', last?.runId ?? '?'))}\`, fix it, then \`${ctx.render(runbookCommand('rollback', '--all'))}\` again (the older runs are still to undo)`,
     );
   }
   return exitCodeFor(result.status);

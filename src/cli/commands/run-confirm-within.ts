@@ -1,13 +1,10 @@
 import type { Provisional } from '../../engine/arm-confirmation.js';
 import { ExitCode, invalidInput } from '../../errors.js';
-import { toShellLine } from '../../exec/shell-words.js';
-import { currentHost } from '../../host/identity.js';
+import { advice, runbookCommand } from '../../suggestion.js';
 import type { CliContext } from '../context.js';
 import { formatDuration, parseDuration } from '../duration.js';
-import { defaultStateDir } from '../state-dir.js';
 import { jsonLine } from '../output.js';
 import { reportRollback } from './rollback.js';
-import type { RunOptions } from './run.js';
 
 /**
  * `run --confirm-within DURATION` (issue 15): the flag's checks, and what the run prints when it
@@ -15,13 +12,17 @@ import type { RunOptions } from './run.js';
  */
 
 /** The window in ms, or undefined without the flag; exit 2 (nothing run) for what cannot work. */
-export function validateConfirmWithin(options: RunOptions): number | undefined {
+export function validateConfirmWithin(options: {
+  confirmWithin?: string;
+  sandbox?: boolean;
+  until?: string;
+}): number | undefined {
   if (options.confirmWithin === undefined) return undefined;
   const ms = parseDuration('--confirm-within', options.confirmWithin);
   if (options.sandbox) {
     throw invalidInput(
       '--confirm-within cannot be used with --sandbox: that sandbox host vanishes when the command ends, so there would be nothing left to confirm or revert; nothing was changed',
-      'use a sandbox host that stays: runbook sandbox create lab; runbook --in lab run NAME --confirm-within 30s',
+      advice`use a sandbox host that stays: ${runbookCommand('sandbox', 'create', 'lab')}; ${runbookCommand('--in', 'lab', 'run', 'NAME', '--confirm-within', '30s')}`,
     );
   }
   if (options.until !== undefined) {
@@ -41,7 +42,9 @@ export function reportProvisional(ctx: CliContext, runId: string, provisional: P
     const rollbackExit = reportRollback(ctx, provisional.rollback, json);
     return rollbackExit === ExitCode.interrupted ? ExitCode.interrupted : ExitCode.stepFailed;
   }
-  const confirm = confirmCommandLine(ctx.store.dir, runId);
+  // Typed in a new session, which may lack this one's $RUNBOOK_STATE_DIR, and is outside any
+  // sandbox this one is in: the renderer names the state dir and the sandbox.
+  const confirm = ctx.render({ ...runbookCommand('confirm', runId), newSession: true });
   if (json) {
     ctx.out(
       jsonLine({
@@ -61,16 +64,4 @@ export function reportProvisional(ctx: CliContext, runId: string, provisional: P
   ctx.out('confirm from a new session, once you know you can still reach this host:');
   ctx.out(`  ${confirm}`);
   return ExitCode.ok;
-}
-
-/**
- * The command line that confirms the run from a new session: through `--in` for a run made in
- * a persistent sandbox host, with `--state-dir` when it is not the default.
- */
-function confirmCommandLine(stateDir: string, runId: string): string {
-  const sandbox = currentHost().sandbox;
-  if (sandbox !== undefined) return toShellLine(['runbook', '--in', sandbox, 'confirm', runId]);
-  // A new session may not have this one's $RUNBOOK_STATE_DIR: name the dir unless it is the default.
-  const stateDirArgs = stateDir === defaultStateDir() ? [] : ['--state-dir', stateDir];
-  return toShellLine(['runbook', ...stateDirArgs, 'confirm', runId]);
 }

@@ -1,4 +1,4 @@
-import { createHostExecutor } from '../../exec/host-executor.js';
+import { createHostExecutor } from '../../host/host-executor.js';
 import { runRunbook } from '../../engine/run.js';
 import { exitCodeFor, invalidInput } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
@@ -8,24 +8,72 @@ import { prepareRunbookCached } from '../../runbook/prepare-cached.js';
 import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } from '../../sandbox/one-shot.js';
 import { showTutorialView } from '../../sandbox/tutorial-view.js';
 import { reachesOutsideSandbox, sandboxIsolation } from '../../sandbox/reach.js';
+import { defineCommand, runbookArgument, runExitCodes, setOption } from '../command-spec.js';
 import type { CliContext } from '../context.js';
+import { flag, option, type OptionsOf } from '../option-spec.js';
 import { formatFailure, formatStepLine, formatWhy, jsonLine, logCommand, logPlanSource } from '../output.js';
 import { runEndJson } from '../json-results.js';
 import { withInterruptSignal } from '../signals.js';
 import { formatUndoLine, reportRollback } from './rollback.js';
 import { reportProvisional, validateConfirmWithin } from './run-confirm-within.js';
-import { forUser } from '../../host/user-command.js';
+import { advice, runbookCommand } from '../../suggestion.js';
 
-export interface RunOptions {
-  set: string[];
-  sandbox?: boolean;
-  json?: boolean;
-  until?: string;
-  rollbackOnFailure?: boolean;
-  confirmWithin?: string;
-  /** Print each step's `why` under its line. */
-  explain?: boolean;
-}
+const runOptions = {
+  set: setOption(),
+  sandbox: flag(
+    '--sandbox',
+    "run inside a throwaway sandbox host (fresh network + mount namespace, like the tutorial VM): the real host's network and /run/netns are not touched, and /run/runbook-sandbox is a scratch tmpfs of its own; its other files and non-net.* sysctls are shared: a runbook whose commands would change them is refused (exit 2: the run could not be rolled back once the sandbox is gone), and a warning names commands that may read them",
+  ),
+  until: option(
+    '--until <step-id>',
+    'stop after this step (replay the tutorial stage by stage); `runbook resume` continues (not for --sandbox, whose host is gone)',
+    { complete: 'steps' },
+  ),
+  rollbackOnFailure: flag(
+    '--rollback-on-failure',
+    'if a step fails, undo what this run changed (in reverse order), then exit 1; an interrupted run is left for resume',
+  ),
+  confirmWithin: option(
+    '--confirm-within <duration>',
+    'on success, keep the change only if `runbook confirm` comes within DURATION (90, 30s, 5m, 1h) from a new session; else a watchdog rolls it back',
+  ),
+  explain: flag('--explain', "after each step's line, print why the step is there (its `why:`, the tutorial's lesson)"),
+  json: flag('--json', 'print machine-readable events (one JSON object per line) instead of text'),
+};
+
+export type RunOptions = OptionsOf<typeof runOptions>;
+
+export const command = defineCommand({
+  name: 'run',
+  description: 'run a runbook: each step is checked first, done only if needed, verified, and journaled',
+  arguments: [runbookArgument],
+  options: runOptions,
+  help: `
+Each step prints one line when it completes:
+  ok       the step already held; nothing was done
+  changed  the step was done and verified
+  failed   the step's verification failed; the diagnosis names the cause and the fix
+
+--confirm-within makes a change provisional, like Juniper's \`commit confirmed\` or \`netplan try\`:
+the run returns at once, leaving a watchdog (its own session, no terminal, SIGHUP ignored) that
+rolls the run back at the deadline unless \`runbook confirm\` came first. If the watchdog is gone,
+the next run, resume, rollback or confirm here reverts the expired run first (check, runs and
+journal only say so). Not with --sandbox or --until.`,
+  examples: [
+    ['sudo runbook run single-container --sandbox', 'in a throwaway sandbox host'],
+    ['sudo runbook run single-container', 'on this host (a tutorial-like VM)'],
+    ['sudo runbook run single-container --until host-route', "stop at the tutorial's step 9"],
+    ['sudo runbook run single-container --sandbox --explain', 'and say why each step is there'],
+    ['sudo runbook run multi-container --sandbox --set count=3'],
+    ['sudo runbook run container-internet --rollback-on-failure', 'undo everything if a step fails'],
+    ['sudo runbook run single-container --confirm-within 2m', 'then, from a new ssh session:'],
+    ['sudo runbook confirm', 'keep it (else it is undone after 2 min)'],
+  ],
+  exitCodes: runExitCodes,
+  stateDir: 'write',
+  dueRuns: 'revert',
+  action: (ctx, [runbook], options, { argv }) => runCommand(ctx, runbook, options, argv),
+});
 
 /** `runbook run <runbook>`: validate, then run every step (in a sandbox host with --sandbox). */
 export async function runCommand(
@@ -46,7 +94,7 @@ export async function runCommand(
   logPlanSource(ctx, prepared.fromCache);
 
   if (options.sandbox && !isInsideOneShotSandbox()) {
-    refuseChangesOutsideSandbox(prepared.runbook.spec.name, reachesOutsideSandbox(prepared.plan).changing);
+    refuseChangesOutsideSandbox(prepared.runbook.spec.name, reachesOutsideSandbox(prepared.plan).changing, runbookName);
     return reexecInOneShotSandbox(rawArgs);
   }
   const executor = createHostExecutor();
@@ -95,15 +143,15 @@ export async function runCommand(
   if (options.json) {
     ctx.out(jsonLine(runEndJson(result.runId, prepared.runbook.spec.name, result)));
   } else if (result.status === 'failed' && result.failure !== undefined) {
-    for (const line of formatFailure(result.failure, result.runId, next)) ctx.err(line);
+    for (const line of formatFailure(result.failure, result.runId, ctx.render, next)) ctx.err(line);
   } else {
     const summary = {
       succeeded:
         changed === 0
           ? 'succeeded: nothing to change, every step already holds'
           : `succeeded: ${changed} step(s) changed`,
-      stopped: `stopped after step ${options.until} as asked (--until)${oneShot ? '' : `; continue with \`${forUser(`runbook resume ${result.runId}`)}\``}`,
-      interrupted: `interrupted at a safe point${oneShot ? '' : `; continue with \`${forUser(`runbook resume ${result.runId}`)}\` or undo with \`${forUser(`runbook rollback ${result.runId}`)}\``}`,
+      stopped: `stopped after step ${options.until} as asked (--until)${oneShot ? '' : `; continue with \`${ctx.render(runbookCommand('resume', result.runId))}\``}`,
+      interrupted: `interrupted at a safe point${oneShot ? '' : `; continue with \`${ctx.render(runbookCommand('resume', result.runId))}\` or undo with \`${ctx.render(runbookCommand('rollback', result.runId))}\``}`,
       failed: 'failed',
     }[result.status];
     ctx.out(`run ${result.runId} ${summary}`);
@@ -130,12 +178,12 @@ export async function runCommand(
  * before anything runs (issue 11); a persistent sandbox (whose runs can be rolled back) or
  * paths under the sandbox's scratch dir are the ways to run it.
  */
-function refuseChangesOutsideSandbox(runbook: string, changing: readonly string[]): void {
+function refuseChangesOutsideSandbox(runbook: string, changing: readonly string[], shownAs = runbook): void {
   if (changing.length === 0) return;
   throw invalidInput(
     `runbook ${runbook} would change the real host's files or sysctls, which a one-shot sandbox does not isolate, ` +
       `and its run could not be rolled back once the sandbox vanishes; nothing was changed:\n` +
       changing.map((command) => `  ${command}`).join('\n'),
-    `point its file parameters under /run/runbook-sandbox/ (--set …), or use a persistent sandbox, whose runs can be rolled back: ${forUser('runbook sandbox create NAME')}, then ${forUser(`runbook --in NAME run ${runbook}`)}`,
+    advice`point its file parameters under /run/runbook-sandbox/ (--set …), or use a persistent sandbox, whose runs can be rolled back: ${runbookCommand('sandbox', 'create', 'NAME')}, then ${runbookCommand('--in', 'NAME', 'run', shownAs)}`,
   );
 }

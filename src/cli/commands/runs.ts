@@ -2,7 +2,21 @@ import { hasChangesLeft } from '../../engine/changes-left.js';
 import { isOneShotRun, isThisHost } from '../../host/binding.js';
 import { ExitCode } from '../../errors.js';
 import type { RunIndex, RunStore } from '../../store/run-store.js';
+import { defineCommand } from '../command-spec.js';
 import type { CliContext } from '../context.js';
+import { flag, type OptionsOf } from '../option-spec.js';
+
+const runsOptions = { json: flag('--json', 'print JSON') };
+
+export const command = defineCommand({
+  name: 'runs',
+  description:
+    'list recorded runs: id, runbook, status (running, succeeded, failed, interrupted, stopped, rolled-back, awaiting-confirmation, confirmed, reverted, damaged), start and end',
+  options: runsOptions,
+  stateDir: 'read',
+  dueRuns: 'report',
+  action: (ctx, _args, options) => runsCommand(ctx, options),
+});
 
 /**
  * Whether a rollback would undo anything of the run: never for a one-shot --sandbox run (its
@@ -20,7 +34,7 @@ function changesLeft(store: RunStore, run: RunIndex): boolean | null {
 }
 
 /** `runbook runs`: every run in the state dir, oldest first. */
-export function runsCommand(ctx: CliContext, options: { json?: boolean }): number {
+export function runsCommand(ctx: CliContext, options: OptionsOf<typeof runsOptions>): number {
   const { store } = ctx;
   const runs = store.listRuns();
   for (const run of runs) if (run.status === 'damaged') ctx.err(`note: run ${run.id} is damaged: ${run.damage}`);

@@ -1,7 +1,7 @@
 /** The `runbook sandbox …` commands and `--in`, loaded only when used (see sandbox.ts). */
 import { ExitCode } from '../../errors.js';
 import { replaceFile } from '../../journal/safe-fs.js';
-import { toShellLine } from '../../exec/shell-words.js';
+import { toShellLine } from '../../text/shell-words.js';
 import { requireSandboxCaps } from '../../host/privileges.js';
 import {
   assertEnteredSandbox,
@@ -13,6 +13,7 @@ import {
   userOutside,
 } from '../../sandbox/enter.js';
 import { envVar } from '../../env.js';
+import { runbookCommand } from '../../suggestion.js';
 import {
   createSandbox,
   destroySandbox,
@@ -46,9 +47,9 @@ export async function createCommand(ctx: CliContext, name: string): Promise<numb
     `sandbox ${name} ready: uplink enp0s8 ${hostIp}/24, gateway ${gateway}, stand-in internet ${internet} (${made.netns})`,
   );
   ctx.out(`  state dir: ${made.stateDir}`);
-  ctx.out(`  run in it:  runbook --in ${name} run single-container`);
-  ctx.out(`  a shell:    runbook sandbox shell ${name}`);
-  ctx.out(`  remove it:  runbook sandbox destroy ${name}`);
+  ctx.out(`  run in it:  ${ctx.render(runbookCommand('--in', name, 'run', 'single-container'))}`);
+  ctx.out(`  a shell:    ${ctx.render(runbookCommand('sandbox', 'shell', name))}`);
+  ctx.out(`  remove it:  ${ctx.render(runbookCommand('sandbox', 'destroy', name))}`);
   return ExitCode.ok;
 }
 
@@ -110,13 +111,13 @@ export function sandboxListCommand(ctx: CliContext, options: { json?: boolean })
     return ExitCode.ok;
   }
   if (sandboxes.length === 0) {
-    ctx.out(`no sandboxes in ${ctx.store.dir} (create one with: runbook sandbox create)`);
+    ctx.out(`no sandboxes in ${ctx.store.dir} (create one with: ${ctx.render(runbookCommand('sandbox', 'create'))})`);
     return ExitCode.ok;
   }
   const idWidth = Math.max(24, ...sandboxes.flatMap((s) => s.runs.map((r) => r.id.length)));
   for (const s of sandboxes) {
     ctx.out(
-      `${s.name}  ${s.alive ? `alive, ${s.netns}` : 'GONE: its namespaces no longer exist (runbook sandbox destroy to clean up)'}`,
+      `${s.name}  ${s.alive ? `alive, ${s.netns}` : `GONE: its namespaces no longer exist (${ctx.render(runbookCommand('sandbox', 'destroy', s.name))} to clean up)`}`,
     );
     if (s.runs.length === 0) ctx.out('  no runs yet');
     for (const run of s.runs) ctx.out(`  ${run.id.padEnd(idWidth)} ${run.runbook.padEnd(20)} ${run.status}`);

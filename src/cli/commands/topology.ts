@@ -1,24 +1,68 @@
 import { exitCodeFor, RunbookError } from '../../errors.js';
-import { createHostExecutor } from '../../exec/host-executor.js';
+import { createHostExecutor } from '../../host/host-executor.js';
 import { succeeded, type Executor } from '../../exec/types.js';
 import { requirePrograms } from '../../host/preflight.js';
-import { forUser } from '../../host/user-command.js';
-import { printable } from '../../runbook/plain-text.js';
+import { printable } from '../../text/plain-text.js';
 import { readTopology } from '../../topology/read-topology.js';
 import { renderDot } from '../../topology/render-dot.js';
 import { renderMermaid } from '../../topology/render-mermaid.js';
 import { renderText } from '../../topology/render-text.js';
+import { defineCommand } from '../command-spec.js';
+import { runbookCommand } from '../../suggestion.js';
 import type { CliContext } from '../context.js';
+import { choiceOption, flag, option, type OptionsOf } from '../option-spec.js';
 import { afterInterrupt, withInterruptSignal } from '../signals.js';
 
 export const topologyFormats = ['text', 'mermaid', 'dot', 'svg'] as const;
 
-export interface TopologyOptions {
-  /** One of topologyFormats; commander rejects anything else before this runs. */
-  format: string;
-  json?: boolean;
-  run?: string;
-}
+const topologyOptions = {
+  format: choiceOption(
+    '--format <format>',
+    'text (a tree, for terminals), mermaid (for Markdown), dot (for Graphviz) or svg (runs dot)',
+    topologyFormats,
+    'text',
+  ),
+  json: flag('--json', 'print the topology as JSON', { conflicts: ['format'] }),
+  run: option('--run <run-id>', 'highlight one run\'s objects: a run id, a unique prefix of one, or "latest"', {
+    complete: 'runs',
+  }),
+};
+
+export type TopologyOptions = OptionsOf<typeof topologyOptions>;
+
+export const command = defineCommand({
+  name: 'topology',
+  description:
+    'draw the host as the kernel holds it now: namespaces, links, veth pairs, bridge, addresses, routes, NAT; and which run made each piece (nothing is changed)',
+  options: topologyOptions,
+  help: `
+Reads the live kernel (ip -j, iptables -S, /proc/sys/net/ipv4/ip_forward) in this host and every
+network namespace \`ip netns\` lists; changes nothing, takes no lock. Each piece is marked:
+  made rN    made by run rN (the legend names the run and its runbook), from the journals
+  found rN   found in place by run rN: it was there before that run
+  unknown    no run recorded in this state dir made it or found it
+A veth pair is drawn between its two ends, a bridge port to its bridge, a route as an arrow to
+the link it leaves by. Without root, what cannot be read is named, not left out silently.`,
+  examples: [
+    ['sudo runbook topology', 'this host, as a tree'],
+    ['sudo runbook --in lab topology', 'inside sandbox lab'],
+    ['sudo runbook topology --format svg > host.svg', 'a picture (needs Graphviz: apt-get install graphviz)'],
+    ['sudo runbook topology --format mermaid', 'paste into Markdown (GitHub renders it)'],
+    ['sudo runbook topology --run latest', 'what the latest run made stands out'],
+    ["sudo runbook topology --json | jq '.edges'"],
+  ],
+  exitCodes: {
+    ok: 'drawn',
+    stepFailed: 'Graphviz could not lay it out (--format svg)',
+    invalidInput: 'a bad flag, an unknown run, or --format svg without Graphviz (dot) installed; nothing was changed',
+    locked: null,
+    interrupted: 'interrupted; nothing was changed',
+  },
+  // Reads the journals to say who made what; changes nothing, locks nothing (issue 29).
+  stateDir: 'read',
+  dueRuns: 'report',
+  action: (ctx, _args, options) => topologyCommand(ctx, options),
+});
 
 /**
  * `runbook topology`: the host as the kernel holds it now (namespaces, links, veth pairs, the
@@ -44,7 +88,7 @@ export async function topologyCommand(ctx: CliContext, options: TopologyOptions)
       if (format !== 'text') for (const why of topology.unreadable) ctx.err(`warning: not drawn: ${printable(why)}`);
       if (topology.unreadable.length > 0 && process.getuid?.() !== 0)
         ctx.err(
-          `hint: run it as root to read every namespace and the iptables rules: ${forUser('sudo runbook topology')}`,
+          `hint: run it as root to read every namespace and the iptables rules: ${ctx.render({ ...runbookCommand('topology'), asRoot: true })}`,
         );
       if (highlight !== undefined && !topology.runs.some((run) => run.id === highlight))
         note(`run ${highlight} made or found nothing that is here now: nothing is highlighted`);

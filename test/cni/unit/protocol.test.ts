@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { attachmentNames, networkRunTag, runTag } from '../../../src/cni/attachment.js';
 import { defaultLockTimeoutMs, parseNetworkConfig } from '../../../src/cni/config.js';
 import { CniError, errorObject, resultObject } from '../../../src/cni/protocol.js';
+import { renderAdvice, userContextOf } from '../../../src/cli/render-advice.js';
+import { advice, runbookCommand } from '../../../src/suggestion.js';
 import { parseRequest } from '../../../src/cni/request.js';
 
 /** The plugin's reading of what a runtime gives it, in memory: no kernel, no root. */
@@ -82,13 +84,14 @@ describe('the CNI_* variables', () => {
     CNI_PATH: '/a::/b',
   };
 
-  it('are read into a request, CNI_PATH split into directories', () => {
-    expect(parseRequest(add)).toEqual({
+  it('are read into a request, CNI_PATH split into directories, every variable kept for the IPAM plugin', () => {
+    expect(parseRequest({ ...add, OTHER: 'x' })).toEqual({
       command: 'ADD',
       containerId: 'c1',
       netns: '/run/netns/c1',
       ifname: 'eth0',
       path: ['/a', '/b'],
+      env: { ...add, OTHER: 'x' },
     });
   });
 
@@ -151,6 +154,17 @@ describe('the objects printed', () => {
   });
 
   it('leave details out of an error when there are none', () => {
-    expect(errorObject('1.0.0', new CniError(11, 'busy'))).toEqual({ cniVersion: '1.0.0', code: 11, msg: 'busy' });
+    expect(errorObject('1.0.0', new CniError(11, 'busy'), String)).toEqual({
+      cniVersion: '1.0.0',
+      code: 11,
+      msg: 'busy',
+    });
+  });
+
+  it("render an error's suggested commands for the network's state dir, as the operator must type them", () => {
+    const error = new CniError(100, 'failed', advice`what the run did: ${runbookCommand('journal', 'RUN')}`);
+    const stateDir = '/var/lib/runbook/cni/mynet';
+    const rendered = errorObject('1.0.0', error, (details) => renderAdvice(details, userContextOf(stateDir, {}, 0)));
+    expect(rendered.details).toBe(`what the run did: runbook --state-dir ${stateDir} journal RUN`);
   });
 });

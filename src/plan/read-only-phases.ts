@@ -2,11 +2,21 @@ import type { Phase } from './plan.js';
 
 /**
  * The phases whose commands the runbook format requires to be read-only (docs/runbook-format.md:
- * checks, preconditions, probes). They need no fsync before they run (nothing on the host
+ * checks, preconditions, probes, a step's `when` and `export`). They need no fsync before they run (nothing on the host
  * changes that a lost journal tail could hide) and take the light spawn path. `capture` is not
  * among them: the format does not require it to be read-only, so it is treated like `do`.
  */
-const readOnlyPhases: ReadonlySet<Phase> = new Set<Phase>(['check', 'requires', 'verify', 'diagnose', 'undo-check']);
+const readOnlyPhases: ReadonlySet<Phase> = new Set<Phase>([
+  'check',
+  'requires',
+  'verify',
+  'diagnose',
+  'undo-check',
+  // Issue 28: a step's `when`, its exports (read once it holds) and the final pass's checks.
+  'when',
+  'export',
+  'final-verify',
+]);
 
 export function isReadOnlyPhase(phase: Phase): boolean {
   return readOnlyPhases.has(phase);

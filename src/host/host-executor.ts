@@ -1,7 +1,8 @@
-import { resolvesOnPath } from '../host/preflight.js';
-import { spawnLight, spawnReadOnly } from './fast-spawn.js';
-import { readFileInProcess } from './read-file.js';
-import type { CommandRequest, CommandResult, Executor } from './types.js';
+import { spawnLight, spawnReadOnly } from '../exec/fast-spawn.js';
+import { readFileInProcess } from '../exec/read-file.js';
+import type { CommandRequest, CommandResult, Executor } from '../exec/types.js';
+import { acquireHostLock } from './host-lock.js';
+import { resolvesOnPath } from './preflight.js';
 
 /**
  * The executor the CLI runs runbooks with. A `read:` check reads its file in-process. Read-only commands (checks, preconditions, probes)
@@ -13,14 +14,13 @@ export function createHostExecutor(options: { light?: boolean } = {}): Executor 
   let changing: Promise<Executor> | undefined;
   return {
     resolves: (program) => resolvesOnPath(program),
-    // Loaded when a command is about to change the host: `check` never needs it.
-    lockHost: async (command, stateDir) => (await import('../host/host-lock.js')).acquireHostLock(command, stateDir),
+    lockHost: acquireHostLock,
     async run(request: CommandRequest): Promise<CommandResult> {
       if (request.read !== undefined) return readFileInProcess(request);
       // `light`: every command on the light path (the CNI plugin: fast-spawn.ts says why).
       if (options.light === true) return spawnLight(request);
       if (request.readOnly === true && request.input === undefined) return spawnReadOnly(request);
-      changing ??= import('./execa-executor.js').then((m) => m.createExecaExecutor());
+      changing ??= import('../exec/execa-executor.js').then((m) => m.createExecaExecutor());
       return (await changing).run(request);
     },
   };

@@ -1,10 +1,25 @@
-import type { ExpectSpec } from './schema.js';
-import type { ParamValues } from './params.js';
-
 /**
  * A plan is a runbook with its parameters substituted: every command is a concrete argv.
- * The engine only ever sees plans; it knows nothing about YAML or placeholders.
+ * The engine only ever sees plans; it knows nothing about YAML or placeholders. Rendered by
+ * src/runbook, recorded by src/journal (the run-start entry), run by src/engine: so it sits
+ * below all three and imports nothing (CONTRIBUTING.md, Layers).
  */
+
+/** The values of a runbook's parameters, by name, as strings (they end up in argv). */
+export type ParamValues = Readonly<Record<string, string>>;
+
+/**
+ * What a command's result must show. Every field given must hold (they are ANDed).
+ * `json` is a partial match on the parsed stdout (see engine/expectations.ts); the runbook
+ * format's schema for it is in src/runbook/schema.ts.
+ */
+export interface ExpectSpec {
+  exit?: number | 'nonzero' | 'any' | undefined;
+  output_contains?: string | undefined;
+  output_matches?: string | undefined;
+  json?: unknown;
+  not?: ExpectSpec | undefined;
+}
 export interface PlannedCommand {
   argv: readonly string[];
   timeoutMs: number;
@@ -75,6 +90,21 @@ export interface PlannedStep {
    * run created it. Absent in journals recorded before it existed.
    */
   onlyIfCreatedBy?: readonly string[] | undefined;
+  /**
+   * `when:` (issue 28): the step runs only if this check holds; otherwise it is skipped, and
+   * the journal says why. Absent: the step always runs.
+   */
+  when?: PlannedCheck | undefined;
+  /**
+   * Values handed on to later steps (issue 28): read once the step holds, journaled as `export`
+   * entries. Absent in plans recorded before it existed.
+   */
+  export?: readonly PlannedCapture[] | undefined;
+  /**
+   * The exported values this step uses, by name: the id of the step that exports each. Its
+   * commands, checks and probes hold {{name}} placeholders for them until they run.
+   */
+  imports?: Readonly<Record<string, string>> | undefined;
   /** May still hold {{capture}} placeholders: filled with this attempt's captured values. */
   do: readonly PlannedCommand[];
   verify: readonly PlannedCheck[];
@@ -103,7 +133,10 @@ export type Phase =
   | 'undo'
   | 'undo-check'
   | 'do-condition'
-  | 'undo-condition';
+  | 'undo-condition'
+  | 'when'
+  | 'export'
+  | 'final-verify';
 
 /** A command with no timeout of its own gets this one, so that nothing can hang a run. */
 export const defaultTimeoutMs = 5_000;
