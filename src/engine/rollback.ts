@@ -8,6 +8,7 @@ import { continueRun, selectRun, withChangeLocks, type Nothing, type RecordedRun
 import { hasChangesLeft } from './changes-left.js';
 import { builtOnError, laterRunsBuiltOn } from './later-runs.js';
 import { checkWithValues, importedValues, withValues } from './step-values.js';
+import { TemplateError } from '../runbook/template.js';
 import { undoSteps, type UndoReport, type UndoResult } from './undo-steps.js';
 
 export interface RollbackOptions {
@@ -151,9 +152,20 @@ function withRecordedValues(step: PlannedStep, run: RecordedRun): PlannedStep {
   const imports = 'values' in imported ? imported.values : {};
   if (step.capture.length === 0 && Object.keys(imports).length === 0) return step;
   const values = { ...imports, ...captured };
-  return {
-    ...step,
-    undo: step.undo.map((c) => withValues(c, values)),
-    verify: step.verify.map((c) => checkWithValues(c, imports)),
-  };
+  try {
+    return {
+      ...step,
+      undo: step.undo.map((c) => withValues(c, values)),
+      verify: step.verify.map((c) => checkWithValues(c, imports)),
+    };
+  } catch (error) {
+    if (!(error instanceof TemplateError)) throw error;
+    // A recorded value the undo cannot use (`{{old + 1}}` with a value that is not a number):
+    // said as such, not as an internal error that would leave the run stuck (issue 22).
+    throw new RunbookError(
+      'step-failed',
+      `step ${step.id}'s undo cannot be filled with the values its run recorded: ${error.message}; nothing was undone`,
+      { hint: '`runbook journal` shows what the run captured; undo that step by hand' },
+    );
+  }
 }
