@@ -5,6 +5,7 @@ import { awaitedDeadline, sleepUntil } from '../engine/watchdog.js';
 import { createExecaHostExecutor } from '../host/execa-host-executor.js';
 import { openRunStore } from '../store/open-run-store.js';
 import type { RunStore } from '../store/run-store.js';
+import { terminalSafe } from '../text/plain-text.js';
 
 /**
  * The watchdog process of `runbook run --confirm-within` (issue 15), started detached by
@@ -23,7 +24,7 @@ import type { RunStore } from '../store/run-store.js';
 const readyFd = 3;
 
 function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} watchdog pid ${process.pid}: ${line}\n`);
+  process.stderr.write(`${new Date().toISOString()} watchdog pid ${process.pid}: ${terminalSafe(line)}\n`);
 }
 
 /**
