@@ -37,6 +37,7 @@ export const maxNameBytes = 255;
 
 // What a terminal may act on rather than show: every control character but the line break and
 // the tab, and the invisible ones (as above).
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const terminalControls = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /**
