@@ -2,6 +2,7 @@ import { closeSync, writeSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { revertIfDueWhileLocked, withStateLockWaiting } from '../engine/revert-unconfirmed.js';
 import { awaitedDeadline, sleepUntil } from '../engine/watchdog.js';
+import { RunbookError } from '../errors.js';
 import { createExecaHostExecutor } from '../host/execa-host-executor.js';
 import { openRunStore } from '../store/open-run-store.js';
 import type { RunStore } from '../store/run-store.js';
@@ -41,6 +42,13 @@ function raisePriority(): void {
   }
 }
 
+/**
+ * How long the watchdog waits, at its deadline, for the locks another command holds: long
+ * enough for any run to finish, short enough that a stuck holder cannot keep an unconfirmed
+ * change in place for good (the log says what it waited for, and the next command reverts).
+ */
+export const watchdogLockWaitMs = 15 * 60_000;
+
 /** The watchdog's whole life; returns its exit code (nobody waits for it: for the log). */
 export async function watchdogMain(store: RunStore, runId: string): Promise<number> {
   // The session that started the run may hang up (a dropped ssh connection): outliving it is
@@ -78,20 +86,31 @@ export async function watchdogMain(store: RunStore, runId: string): Promise<numb
       log(`not reverting run ${runId}: ${(error as Error).message}`);
       return 2;
     }
-    const outcome = await withStateLockWaiting(
-      checked,
-      `automatic revert of run ${runId}`,
-      // A command holding the lock (a long run, say) is waited for: the revert comes after it.
-      { executor, lockWaitMs: Number.POSITIVE_INFINITY, signal: controller.signal, onNote: log },
-      () =>
-        revertIfDueWhileLocked({
-          store: checked,
-          runId,
-          executor,
-          signal: controller.signal,
-          onNote: log,
-        }),
-    );
+    let outcome: Awaited<ReturnType<typeof revertIfDueWhileLocked>>;
+    try {
+      outcome = await withStateLockWaiting(
+        checked,
+        `automatic revert of run ${runId}`,
+        // A command holding the lock (a long run, say) is waited for, the revert coming after it;
+        // but not forever (issue 22): past the bound, a later command reverts the run.
+        { executor, lockWaitMs: watchdogLockWaitMs, signal: controller.signal, onNote: log },
+        () =>
+          revertIfDueWhileLocked({
+            store: checked,
+            runId,
+            executor,
+            signal: controller.signal,
+            onNote: log,
+          }),
+      );
+    } catch (error) {
+      if (!(error instanceof RunbookError && error.code === 'locked')) throw error;
+      log(
+        `gave up after ${watchdogLockWaitMs / 60_000} min waiting for the locks: ${error.message}; ` +
+          `run ${runId} stays as it is until a later runbook command in this state dir reverts it (runbook runs shows it past its deadline)`,
+      );
+      return 3;
+    }
     switch (outcome.kind) {
       case 'not-due':
         log(`run ${runId} is not due yet (deadline ${outcome.deadline}; the clock moved?): waiting again`);

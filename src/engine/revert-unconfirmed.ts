@@ -90,8 +90,10 @@ export async function revertDueRuns(
 
 /**
  * Runs `work` holding the state dir's lock and the host's (a revert runs undo commands),
- * waiting for them while another command holds either (for at most `lockWaitMs`, or until
- * `signal` aborts; then the usual exit 3 error).
+ * waiting for them while another command holds either: for at most `lockWaitMs` (finite: no
+ * wait is forever, issue 22), or until `signal` aborts; then the usual exit 3 error, which
+ * names the holder. What it waits for is said through `onNote`, when the wait starts and
+ * whenever the holder changes.
  */
 export async function withStateLockWaiting<T>(
   store: RunStore,
@@ -104,8 +106,10 @@ export async function withStateLockWaiting<T>(
   },
   work: () => Promise<T>,
 ): Promise<T> {
+  if (!Number.isFinite(options.lockWaitMs)) throw new Error('a lock wait must be bounded');
   const until = Date.now() + options.lockWaitMs;
   let lock: Lock;
+  let waitingFor: string | undefined;
   for (;;) {
     try {
       lock = await acquireChangeLocks(store, command, options.executor);
@@ -113,7 +117,12 @@ export async function withStateLockWaiting<T>(
     } catch (error) {
       const locked = error instanceof RunbookError && error.code === 'locked';
       if (!locked || Date.now() >= until || options.signal?.aborted) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      if (error.message !== waitingFor) {
+        waitingFor = error.message;
+        const left = Math.ceil((until - Date.now()) / 1000);
+        options.onNote?.(`waiting (${left} s at most) for the lock ${command} needs: ${error.message}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
   try {
