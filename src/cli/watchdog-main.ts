@@ -7,6 +7,7 @@ import { createExecaHostExecutor } from '../host/execa-host-executor.js';
 import { openRunStore } from '../store/open-run-store.js';
 import type { RunStore } from '../store/run-store.js';
 import { terminalSafe } from '../text/plain-text.js';
+import { ownerFinder } from './run-owners.js';
 
 /**
  * The watchdog process of `runbook run --confirm-within` (issue 15), started detached by
@@ -101,6 +102,7 @@ export async function watchdogMain(store: RunStore, runId: string): Promise<numb
             executor,
             signal: controller.signal,
             onNote: log,
+            findOwners: ownerFinder(stateDir),
           }),
       );
     } catch (error) {

@@ -6,6 +6,7 @@ import type { CommandEvent } from './journaled-command.js';
 import { acquireChangeLocks, openRecordedRun, recordedNothing } from './recorded-run.js';
 import { rollbackWhileLocked, type RollbackResult } from './rollback.js';
 import type { UndoReport } from './undo-steps.js';
+import type { FindOwners } from './foreign-contents.js';
 
 /**
  * The automatic revert of a run made with `--confirm-within` and not confirmed by its deadline
@@ -24,6 +25,8 @@ export interface RevertOptions {
   onNote?: ((note: string) => void) | undefined;
   /** The time to judge deadlines by (ms since the epoch); now by default. */
   now?: (() => number) | undefined;
+  /** Names whose are the things a refused undo found (rollback.ts). */
+  findOwners?: FindOwners | undefined;
 }
 
 export type RevertOutcome =

@@ -210,7 +210,7 @@ export interface StepUndoneEntry {
   /** not-undoable: the step declares `undo: none`; rollback went on past it. */
   outcome: 'undone' | 'undo-failed' | 'not-undoable';
   durationMs: number;
-  /** For not-undoable: the runbook's reason. */
+  /** For not-undoable: the runbook's reason; for an undo refused before it ran (issue 22): why. */
   reason?: string | undefined;
 }
 
