@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
 import type * as Pino from 'pino';
 import type { Logger } from 'pino';
+import { writeSync } from 'node:fs';
 import { bundled } from './bundled.js';
+import { terminalSafe } from './runbook/plain-text.js';
 
 /**
  * pino, loaded on first use: most commands never log, and start-up time matters. In the
@@ -19,5 +21,8 @@ function loadPino(): typeof Pino {
  */
 export function createLogger(level: string): Logger {
   const { pino } = loadPino();
-  return pino({ name: 'runbook', level, base: null }, pino.destination({ dest: 2, sync: true }));
+  // Synchronous, as every line the CLI writes, and terminal-safe: a log line quotes commands
+  // and what they printed, which the kernel or another user may have written (issue 22).
+  const stderr = { write: (line: string) => writeSync(2, terminalSafe(line)) };
+  return pino({ name: 'runbook', level, base: null }, stderr);
 }
