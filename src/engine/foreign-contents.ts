@@ -49,12 +49,13 @@ export type FindOwners = (names: readonly string[], exceptRun: string) => Readon
 
 /**
  * The container `argv` deletes, or undefined: `ip netns del NAME`, and `ip [-n NS] link del
- * [dev] NAME` (`delete` too, options before the object as `ip` takes them).
+ * [dev] NAME` (`delete` too, options before the object as `ip` takes them; also run through
+ * `ip netns exec NS ip …`).
  */
-export function deletedContainer(argv: readonly string[]): Container | undefined {
-  if (argv[0] !== 'ip') return undefined;
+export function deletedContainer(argv: readonly string[], inNetns?: string): Container | undefined {
+  if (argv[0] !== 'ip' && !argv[0]?.endsWith('/ip')) return undefined;
   const words = [...argv.slice(1)];
-  let netns: string | undefined;
+  let netns = inNetns;
   // ip's global options: -n/-netns take a value; the rest (-j, -d, -4…) are flags here.
   while (words[0]?.startsWith('-')) {
     const option = words.shift() as string;
@@ -62,6 +63,7 @@ export function deletedContainer(argv: readonly string[]): Container | undefined
     else if (option === '-all') return undefined;
   }
   const [object, verb, ...rest] = words;
+  if (object === 'netns' && verb === 'exec' && rest[0] !== undefined) return deletedContainer(rest.slice(1), rest[0]);
   const deletes = verb === 'del' || verb === 'delete';
   if (!deletes) return undefined;
   if (object === 'netns' && netns === undefined && rest[0] !== undefined) return { kind: 'namespace', name: rest[0] };

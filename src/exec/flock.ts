@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 /**
  * flock(2) on a file this process has open, through util-linux's `flock` (Node has no flock).
@@ -10,7 +11,7 @@ import { spawnSync } from 'node:child_process';
  * Returns 'locked', or 'busy' when another open file holds the lock (a shared or exclusive one).
  */
 export function flockExclusiveNow(fd: number): 'locked' | 'busy' {
-  const result = spawnSync('flock', ['--exclusive', '--nonblock', '--conflict-exit-code', '75', '3'], {
+  const result = spawnSync(flockProgram(), ['--exclusive', '--nonblock', '--conflict-exit-code', '75', '3'], {
     stdio: ['ignore', 'ignore', 'pipe', fd],
     timeout: 10_000,
   });
@@ -23,4 +24,13 @@ export function flockExclusiveNow(fd: number): 'locked' | 'busy' {
         : result.error.message
       : `flock exited ${result.status ?? result.signal}: ${String(result.stderr).trim()}`;
   throw new Error(why);
+}
+
+/**
+ * util-linux's flock where the system keeps it, not wherever PATH says: the lock is runbook's
+ * own machinery, run as root, and must neither depend on the PATH a runbook's commands are
+ * given nor run a program of that name that someone put earlier on it.
+ */
+function flockProgram(): string {
+  return ['/usr/bin/flock', '/bin/flock'].find((file) => existsSync(file)) ?? 'flock';
 }

@@ -20,6 +20,8 @@ describe('deletedContainer', () => {
     [['ip', 'link', 'delete', 'br0', 'type', 'bridge'], { kind: 'link', name: 'br0', netns: undefined }],
     [['ip', '-n', 'container1', 'link', 'del', 'dev', 'ceth1'], { kind: 'link', name: 'ceth1', netns: 'container1' }],
     [['ip', '-netns', 'c', '-d', 'link', 'del', 'x'], { kind: 'link', name: 'x', netns: 'c' }],
+    [['ip', 'netns', 'exec', 'c', 'ip', 'link', 'del', 'x'], { kind: 'link', name: 'x', netns: 'c' }],
+    [['/usr/sbin/ip', 'link', 'del', 'x'], { kind: 'link', name: 'x', netns: undefined }],
   ])('%j deletes %j', (argv, container) => {
     expect(deletedContainer(argv)).toEqual(container);
   });
