@@ -216,20 +216,26 @@ async function peerElsewhere(
   self: IpLink,
 ): Promise<{ netns: string | undefined; link: IpLink | undefined; links: IpLink[] } | undefined> {
   if (self.link_index === undefined || self.link_netnsid === undefined) return undefined;
-  const named = (await list<{ name?: string }>(read, ['ip', '-j', 'netns', 'list']))
-    .map((n) => n.name)
-    .filter((n): n is string => n !== undefined && n !== netns);
-  const candidates: Array<string | undefined> = [...(netns === undefined ? [] : [undefined]), ...named];
-  for (const candidate of candidates) {
+  const lookIn = async (candidate: string | undefined) => {
     let links: IpLink[];
     try {
       links = await list<IpLink>(read, ['ip', ...nsArgs(candidate), '-j', 'addr', 'show']);
     } catch (error) {
-      if (error instanceof Gone) continue;
+      if (error instanceof Gone) return undefined;
       throw error;
     }
     const link = links.find((l) => l.ifindex === self.link_index && l.link_index === self.ifindex);
-    if (link !== undefined) return { netns: candidate, link, links };
+    return link === undefined ? undefined : { netns: candidate, link, links };
+  };
+  // The host first: a container's end has its peer there, and then no listing is needed.
+  const inHost = netns === undefined ? undefined : await lookIn(undefined);
+  if (inHost !== undefined) return inHost;
+  const named = (await list<{ name?: string }>(read, ['ip', '-j', 'netns', 'list']))
+    .map((n) => n.name)
+    .filter((n): n is string => n !== undefined && n !== netns);
+  for (const candidate of named) {
+    const found = await lookIn(candidate);
+    if (found !== undefined) return found;
   }
   return undefined;
 }
