@@ -102,7 +102,7 @@ export async function watchdogMain(store: RunStore, runId: string): Promise<numb
             executor,
             signal: controller.signal,
             onNote: log,
-            findOwners: ownerFinder(stateDir),
+            findOwners: ownerFinder(checked),
           }),
       );
     } catch (error) {

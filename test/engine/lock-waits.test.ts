@@ -3,6 +3,7 @@ import { RunbookError } from '../../src/errors.js';
 import { withStateLockWaiting } from '../../src/engine/revert-unconfirmed.js';
 import type { Executor } from '../../src/exec/types.js';
 import { FakeExecutor } from '../helpers/fake-executor.js';
+import { storeAt } from '../helpers/store.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 
 /**
@@ -31,7 +32,7 @@ describe('waiting for the locks', () => {
     const notes: string[] = [];
     const executor = heldBy(['pid 10', 'pid 10', 'pid 11']);
     const result = await withStateLockWaiting(
-      tempDir(),
+      storeAt(tempDir()),
       'automatic revert',
       { executor, lockWaitMs: 10_000, onNote: (n) => notes.push(n) },
       async () => 'done',
@@ -48,7 +49,7 @@ describe('waiting for the locks', () => {
   it('gives up at its bound with exit 3, naming the holder', async () => {
     const executor = heldBy(Array(1000).fill('pid 12'));
     const error = await withStateLockWaiting(
-      tempDir(),
+      storeAt(tempDir()),
       'automatic revert',
       { executor, lockWaitMs: 300 },
       async () => 'done',
@@ -60,7 +61,12 @@ describe('waiting for the locks', () => {
   it('an unbounded wait is refused: nothing waits forever', async () => {
     const executor = heldBy([]);
     await expect(
-      withStateLockWaiting(tempDir(), 'x', { executor, lockWaitMs: Number.POSITIVE_INFINITY }, async () => 'done'),
+      withStateLockWaiting(
+        storeAt(tempDir()),
+        'x',
+        { executor, lockWaitMs: Number.POSITIVE_INFINITY },
+        async () => 'done',
+      ),
     ).rejects.toThrow('a lock wait must be bounded');
   });
 });

@@ -14,6 +14,7 @@ import { whyNotStartable } from '../../src/exec/startable.js';
 import { loadRunbook } from '../../src/runbook/load.js';
 import { resolveParams } from '../../src/runbook/params.js';
 import { FakeExecutor } from '../helpers/fake-executor.js';
+import { storeAt } from '../helpers/store.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 
 /**
@@ -33,7 +34,12 @@ async function run(source: string, executor: FakeExecutor) {
   writeFileSync(file, source);
   const runbook = loadRunbook(file);
   const stateDir = tempDir();
-  const result = await runRunbook({ runbook, params: resolveParams(runbook.spec, {}, file), stateDir, executor });
+  const result = await runRunbook({
+    runbook,
+    params: resolveParams(runbook.spec, {}, file),
+    store: storeAt(stateDir),
+    executor,
+  });
   return { result, stateDir, lines: readJournal(journalFile(stateDir, result.runId)).lines };
 }
 
@@ -83,7 +89,7 @@ steps:
     expect(ofType(lines, 'command-start').some((l) => l.argv.some((a) => a.includes('\0')))).toBe(false);
     expect(readRunIndex(stateDir, result.runId)?.status).toBe('failed');
     // Nothing changed, so nothing to undo: a clean answer, not an internal error.
-    expect(await rollbackRun({ stateDir, runId: result.runId, executor })).toMatchObject({
+    expect(await rollbackRun({ store: storeAt(stateDir), runId: result.runId, executor })).toMatchObject({
       status: 'rolled-back',
       planned: [],
     });

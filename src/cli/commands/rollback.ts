@@ -98,7 +98,7 @@ export async function rollbackCommand(
         executor: createHostExecutor(),
         signal,
         force: options.force === true,
-        findOwners: ownerFinder(ctx.stateDir),
+        findOwners: ownerFinder(ctx.store),
         onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
         onCommand: logCommand(ctx),
         onNote: (note) => ctx.err(`note: ${note}`),
@@ -181,7 +181,7 @@ async function rollbackAllCommand(
         runbook,
         force,
         executor: createHostExecutor(),
-        findOwners: ownerFinder(ctx.stateDir),
+        findOwners: ownerFinder(ctx.store),
         signal,
         onRun: (run, position, total) => {
           if (!json) ctx.out(`rollback of run ${run.id} (${run.runbook}), ${position} of ${total}, newest first`);
