@@ -3,7 +3,7 @@ import { setPriority } from 'node:os';
 import { revertIfDueWhileLocked, withStateLockWaiting } from '../engine/revert-unconfirmed.js';
 import { awaitedDeadline, sleepUntil } from '../engine/watchdog.js';
 import { RunbookError } from '../errors.js';
-import { createExecaHostExecutor } from '../host/execa-host-executor.js';
+import { createHostExecutor } from '../host/host-executor.js';
 import { openRunStore } from '../store/open-run-store.js';
 import type { RunStore } from '../store/run-store.js';
 import { terminalSafe } from '../text/plain-text.js';
@@ -70,9 +70,12 @@ export async function watchdogMain(store: RunStore, runId: string): Promise<numb
   log(`run ${runId}: reverting it at ${deadline} unless it is confirmed`);
 
   // The first command a process spawns costs several times the later ones (code compiled on
-  // first use, binaries read from disk); pay that now, with a read-only `ip -V`, rather than
-  // at the deadline, where the revert should take as little as it can.
-  const executor = createExecaHostExecutor();
+  // first use, binaries read from disk); pay that now, with a read-only `ip -V` on each of the
+  // executor's two paths (the light one of checks and probes, execa for undo commands), rather
+  // than at the deadline, where the revert should take as little as it can. The light path for
+  // the revert's checks and guard probes (issue 22) halves their cost.
+  const executor = createHostExecutor();
+  await executor.run({ argv: ['ip', '-V'], timeoutMs: 5_000, readOnly: true });
   await executor.run({ argv: ['ip', '-V'], timeoutMs: 5_000 });
   raisePriority(); // asleep, it costs nobody anything; awake at the deadline, it is served first
 
