@@ -89,7 +89,7 @@ export function createContext(options: GlobalOptions): CliContext {
     render: (advice) => renderAdvice(advice, user),
     // Created on first use, so that commands that never log do not load pino.
     get logger() {
-      return (logger ??= createLogger(level));
+      return (logger ??= createLogger(level, terminalSafe));
     },
     // Every line is made terminal-safe here, at the one edge: what the kernel, a file or another
     // user wrote (an address label, a journal) never reaches the terminal raw (issue 22).
