@@ -1,4 +1,5 @@
 import { invalidInput } from '../errors.js';
+import { advice, runbookCommand } from '../suggestion.js';
 import { checkConstraints } from './constraints.js';
 import type { ResolvedRunbook } from './load.js';
 import type { ParamValues } from './params.js';
@@ -126,7 +127,7 @@ function checkPlanSize(runbook: ResolvedRunbook, params: ParamValues, limits: Pl
   const refuse = (what: string, loops: readonly string[]) =>
     invalidInput(
       `runbook ${runbook.name}: ${what}${loops.length === 0 ? '' : ` (in ${loops.join(', in ')})`}; nothing was run`,
-      `check the values that set loop bounds and lists (runbook show ${runbook.name} lists them); ${raiseStepsHint}`,
+      advice`check the values that set loop bounds and lists (${runbookCommand('show', runbook.name)} lists them); ${raiseStepsHint}`,
     );
   /** Counts a loop's passes, refusing one that would pass the limits on its own. */
   const passes = (foreach: Foreach, scope: Scope, loops: readonly string[]) => {

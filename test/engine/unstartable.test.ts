@@ -113,7 +113,7 @@ steps:
     const { result, lines } = await run(source, executor);
     expect(result.status).toBe('failed');
     expect(ofType(lines, 'command-skipped')[0]?.reason).toMatch(
-      /^its captured values cannot fill it: .*"eleven" is neither a number nor an IPv4 address/,
+      /^its runtime values cannot fill it: .*"eleven" is neither a number nor an IPv4 address/,
     );
     expect(ofType(lines, 'run-end')[0]?.status).toBe('failed');
   });
