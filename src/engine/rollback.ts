@@ -147,17 +147,18 @@ export function ownNamesOf(run: RecordedRun): Set<string> {
   const changed = new Set(run.history.changedSteps);
   for (const step of run.plan.steps) {
     if (!changed.has(step.id)) continue;
-    const values = run.history.captures.get(step.id) ?? {};
+    // The values known only at run time, as journaled: what it captured, what earlier steps
+    // exported to it (issue 28).
+    const imported = importedValues(step, run.history.exports);
+    const values = { ...('values' in imported ? imported.values : {}), ...run.history.captures.get(step.id) };
     for (const value of Object.values(values)) names.add(value);
-    for (const command of [...step.do, ...step.undo]) {
-      const filled = step.capture.length > 0 ? safeFill(command, values) : command;
-      for (const word of filled.argv) names.add(word);
-    }
+    for (const command of [...step.do, ...step.undo])
+      for (const word of safeFill(command, values).argv) names.add(word);
   }
   return names;
 }
 
-/** A command with captured values filled in, or as planned if they cannot fill it. */
+/** A command with runtime values filled in, or as planned if they cannot fill it. */
 function safeFill(command: PlannedStep['do'][number], values: Record<string, string>): PlannedStep['do'][number] {
   try {
     return withValues(command, values);
