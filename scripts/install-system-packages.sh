@@ -3,7 +3,7 @@
 # fresh Debian/Ubuntu machine (as root). The README's quick start and CI (.ci/run) both run it,
 # so the two can never disagree.
 #
-#   iproute2 (ip), iputils-ping (ping), iptables, util-linux (unshare, nsenter, taskset),
+#   iproute2 (ip), iputils-ping (ping), iptables, util-linux (unshare, nsenter, taskset, flock),
 #   procps (sysctl): what the runbooks and sandbox hosts use.
 #   zsh: the completion tests drive the zsh script too.
 #   graphviz (dot), fonts-dejavu-core: `runbook topology --format svg` lays its picture out with

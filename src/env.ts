@@ -26,6 +26,11 @@ export const envVar = {
    * <state-dir>/plans/ (src/runbook/plan-cache.ts). For measuring, or a cache you do not want.
    */
   planCache: 'RUNBOOK_PLAN_CACHE',
+  /**
+   * The most steps a plan may have once its loops are expanded (default 10,000; src/runbook/limits.ts):
+   * a larger plan is refused with exit 2 before it is expanded (issue 22).
+   */
+  maxSteps: 'RUNBOOK_MAX_STEPS',
   /** Fault injection for the crash sweep: `entry:N`, `command:N` or `after:TYPE[:STEP]` (src/fault/kill-points.ts). */
   faultKill: 'RUNBOOK_FAULT_KILL',
   /** The same, for the confirm-within watchdog only (src/engine/watchdog.ts). */

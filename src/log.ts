@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as Pino from 'pino';
 import type { Logger } from 'pino';
+import { writeSync } from 'node:fs';
 import { bundled } from './bundled.js';
 
 /**
@@ -17,7 +18,11 @@ function loadPino(): typeof Pino {
  * Operational logging (what runbook itself is doing), on stderr through pino. It is kept apart
  * from the journal, which records what was done to the host and is always written in full.
  */
-export function createLogger(level: string): Logger {
+export function createLogger(level: string, safe: (line: string) => string = (line) => line): Logger {
   const { pino } = loadPino();
-  return pino({ name: 'runbook', level, base: null }, pino.destination({ dest: 2, sync: true }));
+  // Synchronous, as every line the CLI writes, and made terminal-safe by `safe` (the CLI's
+  // terminalSafe): a log line quotes commands and what they printed, which the kernel or
+  // another user may have written (issue 22).
+  const stderr = { write: (line: string) => writeSync(2, safe(line)) };
+  return pino({ name: 'runbook', level, base: null }, stderr);
 }

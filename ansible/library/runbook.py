@@ -48,7 +48,8 @@ options:
   params:
     description:
       - Parameters of the runbook; each becomes C(--set KEY=VALUE). A list value is joined with
-        commas. Use the same values for C(present), check mode and C(absent).
+        commas; a null value (C(KEY: null)) leaves the runbook's default. Use the same values for
+        C(present), check mode and C(absent).
     type: dict
     default: {}
   state:
@@ -255,16 +256,18 @@ def last_event(events, *names):
 
 
 def set_flags(params):
-    """`params` as --set flags, in a stable order."""
+    """`params` as --set flags, in a stable order. A null value (`x: null`, `x: ~`, or a
+    variable that is not set) means "the runbook's default": no flag at all, rather than an
+    empty value the runbook would refuse or, worse, accept (issue 22)."""
     flags = []
-    for key in sorted(params):
+    for key in sorted(params or {}):
         value = params[key]
+        if value is None:
+            continue
         if isinstance(value, bool):
             value = "true" if value else "false"
         elif isinstance(value, (list, tuple)):
             value = ",".join(str(v) for v in value)
-        elif value is None:
-            value = ""
         flags += ["--set", "%s=%s" % (key, value)]
     return flags
 

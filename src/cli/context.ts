@@ -5,6 +5,7 @@ import type { RunStore } from '../store/run-store.js';
 import { choiceOption, flag, option, type OptionsOf } from './option-spec.js';
 import { stateDirDefaultHelp } from './state-dir.js';
 import { renderAdvice, userContextOf, type Render, type UserContext } from './render-advice.js';
+import { terminalSafe } from '../text/plain-text.js';
 
 /** What every command gets from the global options. */
 export interface CliContext {
@@ -88,9 +89,11 @@ export function createContext(options: GlobalOptions): CliContext {
     render: (advice) => renderAdvice(advice, user),
     // Created on first use, so that commands that never log do not load pino.
     get logger() {
-      return (logger ??= createLogger(level));
+      return (logger ??= createLogger(level, terminalSafe));
     },
-    out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
+    // Every line is made terminal-safe here, at the one edge: what the kernel, a file or another
+    // user wrote (an address label, a journal) never reaches the terminal raw (issue 22).
+    out: (line) => process.stdout.write(`${terminalSafe(line)}\n`),
+    err: (line) => process.stderr.write(`${terminalSafe(line)}\n`),
   };
 }

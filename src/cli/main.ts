@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, internalErrorExitCode, RunbookError } from '../errors.js';
+import { terminalSafe } from '../text/plain-text.js';
 import { concernsSandbox } from '../sandbox/in-option.js';
 import { engineVersion } from '../version.js';
 import { applySpec, optionFlags, type CommandSpec } from './command-spec.js';
@@ -122,19 +123,20 @@ function reportError(error: unknown, argv: readonly string[], user: UserContext)
   // With --json, a failure is reported as JSON too (on stdout, besides the text on stderr), so
   // that a program driving the CLI (the Ansible module) can show the CLI's own message.
   if (argv.includes('--json') && !(error instanceof CommanderError && error.exitCode === 0))
-    process.stdout.write(`${JSON.stringify(errorJson(error, user))}\n`);
+    process.stdout.write(`${terminalSafe(JSON.stringify(errorJson(error, user)))}\n`);
   if (error instanceof CommanderError) {
     // --help and --version end with exit code 0; every usage error is invalid input.
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.invalidInput;
   }
+  // Messages quote files, paths and what the kernel said: terminal-safe, like every line (issue 22).
   if (error instanceof RunbookError) {
-    process.stderr.write(`runbook: ${error.message}\n`);
-    if (error.hint !== undefined) process.stderr.write(`hint: ${renderAdvice(error.hint, user)}\n`);
+    process.stderr.write(`runbook: ${terminalSafe(error.message)}\n`);
+    if (error.hint !== undefined) process.stderr.write(`hint: ${terminalSafe(renderAdvice(error.hint, user))}\n`);
     return error.exitCode;
   }
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   const detail = error instanceof Error ? (verbose ? (error.stack ?? error.message) : error.message) : String(error);
-  process.stderr.write(`runbook: internal error: ${detail}\n`);
+  process.stderr.write(`runbook: internal error: ${terminalSafe(detail)}\n`);
   if (!verbose) process.stderr.write('hint: run again with --verbose for the stack trace\n');
   return internalErrorExitCode;
 }

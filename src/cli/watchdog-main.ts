@@ -2,9 +2,12 @@ import { closeSync, writeSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { revertIfDueWhileLocked, withStateLockWaiting } from '../engine/revert-unconfirmed.js';
 import { awaitedDeadline, sleepUntil } from '../engine/watchdog.js';
-import { createExecaHostExecutor } from '../host/execa-host-executor.js';
+import { RunbookError } from '../errors.js';
+import { createHostExecutor } from '../host/host-executor.js';
 import { openRunStore } from '../store/open-run-store.js';
 import type { RunStore } from '../store/run-store.js';
+import { terminalSafe } from '../text/plain-text.js';
+import { ownerFinder } from './run-owners.js';
 
 /**
  * The watchdog process of `runbook run --confirm-within` (issue 15), started detached by
@@ -23,7 +26,7 @@ import type { RunStore } from '../store/run-store.js';
 const readyFd = 3;
 
 function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} watchdog pid ${process.pid}: ${line}\n`);
+  process.stderr.write(`${new Date().toISOString()} watchdog pid ${process.pid}: ${terminalSafe(line)}\n`);
 }
 
 /**
@@ -39,6 +42,13 @@ function raisePriority(): void {
     // not permitted: go on at the usual priority
   }
 }
+
+/**
+ * How long the watchdog waits, at its deadline, for the locks another command holds: long
+ * enough for any run to finish, short enough that a stuck holder cannot keep an unconfirmed
+ * change in place for good (the log says what it waited for, and the next command reverts).
+ */
+export const watchdogLockWaitMs = 15 * 60_000;
 
 /** The watchdog's whole life; returns its exit code (nobody waits for it: for the log). */
 export async function watchdogMain(store: RunStore, runId: string): Promise<number> {
@@ -60,9 +70,12 @@ export async function watchdogMain(store: RunStore, runId: string): Promise<numb
   log(`run ${runId}: reverting it at ${deadline} unless it is confirmed`);
 
   // The first command a process spawns costs several times the later ones (code compiled on
-  // first use, binaries read from disk); pay that now, with a read-only `ip -V`, rather than
-  // at the deadline, where the revert should take as little as it can.
-  const executor = createExecaHostExecutor();
+  // first use, binaries read from disk); pay that now, with a read-only `ip -V` on each of the
+  // executor's two paths (the light one of checks and probes, execa for undo commands), rather
+  // than at the deadline, where the revert should take as little as it can. The light path for
+  // the revert's checks and guard probes (issue 22) halves their cost.
+  const executor = createHostExecutor();
+  await executor.run({ argv: ['ip', '-V'], timeoutMs: 5_000, readOnly: true });
   await executor.run({ argv: ['ip', '-V'], timeoutMs: 5_000 });
   raisePriority(); // asleep, it costs nobody anything; awake at the deadline, it is served first
 
@@ -77,20 +90,32 @@ export async function watchdogMain(store: RunStore, runId: string): Promise<numb
       log(`not reverting run ${runId}: ${(error as Error).message}`);
       return 2;
     }
-    const outcome = await withStateLockWaiting(
-      checked,
-      `automatic revert of run ${runId}`,
-      // A command holding the lock (a long run, say) is waited for: the revert comes after it.
-      { executor, lockWaitMs: Number.POSITIVE_INFINITY, signal: controller.signal, onNote: log },
-      () =>
-        revertIfDueWhileLocked({
-          store: checked,
-          runId,
-          executor,
-          signal: controller.signal,
-          onNote: log,
-        }),
-    );
+    let outcome: Awaited<ReturnType<typeof revertIfDueWhileLocked>>;
+    try {
+      outcome = await withStateLockWaiting(
+        checked,
+        `automatic revert of run ${runId}`,
+        // A command holding the lock (a long run, say) is waited for, the revert coming after it;
+        // but not forever (issue 22): past the bound, a later command reverts the run.
+        { executor, lockWaitMs: watchdogLockWaitMs, signal: controller.signal, onNote: log },
+        () =>
+          revertIfDueWhileLocked({
+            store: checked,
+            runId,
+            executor,
+            signal: controller.signal,
+            onNote: log,
+            findOwners: ownerFinder(checked),
+          }),
+      );
+    } catch (error) {
+      if (!(error instanceof RunbookError && error.code === 'locked')) throw error;
+      log(
+        `gave up after ${watchdogLockWaitMs / 60_000} min waiting for the locks: ${error.message}; ` +
+          `run ${runId} stays as it is until a later runbook command in this state dir reverts it (runbook runs shows it past its deadline)`,
+      );
+      return 3;
+    }
     switch (outcome.kind) {
       case 'not-due':
         log(`run ${runId} is not due yet (deadline ${outcome.deadline}; the clock moved?): waiting again`);

@@ -1,4 +1,5 @@
-import { succeeded, type CommandResult, type Executor } from '../exec/types.js';
+import { notStartedResult, succeeded, type CommandResult, type Executor } from '../exec/types.js';
+import { whyNotStartable } from '../exec/startable.js';
 import { afterCommandFinished } from '../fault/kill-points.js';
 import type { JournalSink } from '../journal/sink.js';
 import type { Phase, PlannedCommand } from '../plan/plan.js';
@@ -43,6 +44,10 @@ export async function runJournaled(
   attempt?: number,
 ): Promise<CommandResult> {
   if (ctx.signal?.aborted) throw new InterruptedError();
+  // A command that cannot start (a NUL in a captured value, an argument too long for Linux) is
+  // journaled as not run, never as started, and fails like a program that is not installed.
+  const unstartable = whyNotStartable(command.argv);
+  if (unstartable !== undefined) return notStarted(ctx, stepId, phase, index, command, unstartable);
   ctx.journal.append({
     type: 'command-start',
     step: stepId,
@@ -85,6 +90,22 @@ export async function runJournaled(
   // An interrupt stops the command too (the executor kills its process group): its failure
   // then means "interrupted", not "the step does not hold". Resume re-checks the step.
   if (ctx.signal?.aborted) throw new InterruptedError();
+  return result;
+}
+
+/** The journal entry and result of a command that was not started because it could not be. */
+function notStarted(
+  ctx: CommandContext,
+  stepId: string,
+  phase: Phase,
+  index: number,
+  command: PlannedCommand,
+  why: string,
+): CommandResult {
+  const reason = `it cannot be started: ${why}`;
+  ctx.journal.append({ type: 'command-skipped', step: stepId, phase, index, reason });
+  const result = notStartedResult(reason);
+  ctx.onCommand?.({ stepId, phase, argv: command.argv, result });
   return result;
 }
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fromPromise } from 'xstate';
-import type { PlannedStep, Retry } from '../plan/plan.js';
+import type { PlannedCommand, PlannedStep, Retry } from '../plan/plan.js';
+import { TemplateError } from '../runbook/template.js';
 import { evaluate } from './expectations.js';
 import { InterruptedError, runJournaled, type CommandContext } from './journaled-command.js';
 import { runCapture, runGuarded } from './step-commands.js';
@@ -326,8 +327,9 @@ async function runStepCommands(
   }
   for (const [index, planned] of step.do.entries()) {
     // `do` uses this attempt's captured values (what is on the host now), and what earlier
-    // steps exported, filled in one pass.
-    const command = withValues(planned, values);
+    // steps exported, filled in one pass; a value that cannot fill it fails the step.
+    const command = fillValues(ctx, step.id, index, planned, values);
+    if (command === undefined) return { allSucceeded: false, refused: undefined };
     const outcome = await runGuarded(ctx, step.id, 'do', index, command);
     // Later commands of a step build on earlier ones: stop at the first failure and let
     // verify decide whether the effect is there anyway.
@@ -335,4 +337,27 @@ async function runStepCommands(
     if (outcome.kind === 'ran') created.add(step.id);
   }
   return { allSucceeded: true, refused: undefined };
+}
+
+/**
+ * A `do` command with the step's runtime values (captured, exported to it) filled in; undefined
+ * (journaled as not run) when a value cannot fill it — `{{old + 1}}` with a value that is not a
+ * number: what the host gave is input, and the step fails on it, never the run on an internal
+ * error (issue 22).
+ */
+function fillValues(
+  ctx: CommandContext,
+  stepId: string,
+  index: number,
+  command: PlannedCommand,
+  values: Readonly<Record<string, string>>,
+): PlannedCommand | undefined {
+  try {
+    return withValues(command, values);
+  } catch (error) {
+    if (!(error instanceof TemplateError)) throw error;
+    const reason = `its runtime values cannot fill it: ${error.message}`;
+    ctx.journal.append({ type: 'command-skipped', step: stepId, phase: 'do', index, reason });
+    return undefined;
+  }
 }

@@ -6,6 +6,7 @@ import type { CommandEvent } from './journaled-command.js';
 import { acquireChangeLocks, openRecordedRun, recordedNothing } from './recorded-run.js';
 import { rollbackWhileLocked, type RollbackResult } from './rollback.js';
 import type { UndoReport } from './undo-steps.js';
+import type { FindOwners } from './foreign-contents.js';
 
 /**
  * The automatic revert of a run made with `--confirm-within` and not confirmed by its deadline
@@ -24,6 +25,8 @@ export interface RevertOptions {
   onNote?: ((note: string) => void) | undefined;
   /** The time to judge deadlines by (ms since the epoch); now by default. */
   now?: (() => number) | undefined;
+  /** Names whose are the things a refused undo found (rollback.ts). */
+  findOwners?: FindOwners | undefined;
 }
 
 export type RevertOutcome =
@@ -90,8 +93,10 @@ export async function revertDueRuns(
 
 /**
  * Runs `work` holding the state dir's lock and the host's (a revert runs undo commands),
- * waiting for them while another command holds either (for at most `lockWaitMs`, or until
- * `signal` aborts; then the usual exit 3 error).
+ * waiting for them while another command holds either: for at most `lockWaitMs` (finite: no
+ * wait is forever, issue 22), or until `signal` aborts; then the usual exit 3 error, which
+ * names the holder. What it waits for is said through `onNote`, when the wait starts and
+ * whenever the holder changes.
  */
 export async function withStateLockWaiting<T>(
   store: RunStore,
@@ -104,8 +109,10 @@ export async function withStateLockWaiting<T>(
   },
   work: () => Promise<T>,
 ): Promise<T> {
+  if (!Number.isFinite(options.lockWaitMs)) throw new Error('a lock wait must be bounded');
   const until = Date.now() + options.lockWaitMs;
   let lock: Lock;
+  let waitingFor: string | undefined;
   for (;;) {
     try {
       lock = await acquireChangeLocks(store, command, options.executor);
@@ -113,7 +120,12 @@ export async function withStateLockWaiting<T>(
     } catch (error) {
       const locked = error instanceof RunbookError && error.code === 'locked';
       if (!locked || Date.now() >= until || options.signal?.aborted) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      if (error.message !== waitingFor) {
+        waitingFor = error.message;
+        const left = Math.ceil((until - Date.now()) / 1000);
+        options.onNote?.(`waiting (${left} s at most) for the lock ${command} needs: ${error.message}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
   try {

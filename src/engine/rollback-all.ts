@@ -8,6 +8,7 @@ import { openRecordedRun, recordedNothing, withChangeLocks, type Nothing } from 
 import { builtOnError, laterRunsBuiltOn } from './later-runs.js';
 import type { UndoReport } from './undo-steps.js';
 import { rollbackWhileLocked, stepsToUndo } from './rollback.js';
+import type { FindOwners } from './foreign-contents.js';
 
 export interface RollbackAllOptions {
   store: RunStore;
@@ -22,6 +23,8 @@ export interface RollbackAllOptions {
   onNote?: ((note: string) => void) | undefined;
   /** With --runbook: roll back even if runs of other runbooks built on these (later-runs.ts). */
   force?: boolean | undefined;
+  /** Names whose are the things a refused undo found (rollback.ts). */
+  findOwners?: FindOwners | undefined;
 }
 
 export interface RolledBackRun {
@@ -84,6 +87,7 @@ export async function rollbackAll(options: RollbackAllOptions): Promise<Rollback
         onUndo: (report) => options.onUndo?.(index.id, report),
         onCommand: options.onCommand,
         onNote: options.onNote,
+        findOwners: options.findOwners,
         // Checked above, for all of them at once (a later run of the list is undone before it).
         force: true,
       });

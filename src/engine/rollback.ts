@@ -8,6 +8,8 @@ import { continueRun, selectRun, withChangeLocks, type Nothing, type RecordedRun
 import { hasChangesLeft } from './changes-left.js';
 import { builtOnError, laterRunsBuiltOn } from './later-runs.js';
 import { checkWithValues, importedValues, withValues } from './step-values.js';
+import { containmentGuard, type FindOwners } from './foreign-contents.js';
+import { TemplateError } from '../runbook/template.js';
 import { undoSteps, type UndoReport, type UndoResult } from './undo-steps.js';
 
 export interface RollbackOptions {
@@ -29,6 +31,12 @@ export interface RollbackOptions {
    * revert) or that checked already (rollback --all).
    */
   force?: boolean | undefined;
+  /**
+   * Names the runs (of this state dir and others on the host) that made what a container to be
+   * deleted holds, for the refusal's evidence (engine/foreign-contents.ts); without it, the
+   * refusal gives the kernel's evidence alone.
+   */
+  findOwners?: FindOwners | undefined;
 }
 
 export type RollbackResult = Nothing | ({ kind: 'rollback'; runId: string; planned: string[] } & UndoResult);
@@ -109,6 +117,8 @@ async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Prom
       signal: options.signal,
       onUndo: options.onUndo,
       onCommand: options.onCommand,
+      // Never delete a container holding what this run did not make (issue 22), whoever made it.
+      guard: containmentGuard(ownNamesOf(run), (names) => options.findOwners?.(names, run.index.id) ?? new Map()),
     });
     const failed = result.steps.find((s) => s.outcome === 'undo-failed');
     journal.append({
@@ -125,6 +135,36 @@ async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Prom
 export function stepsToUndo(run: RecordedRun): string[] {
   const undone = new Set(run.history.undoneSteps);
   return run.history.changedSteps.filter((id) => !undone.has(id)).reverse();
+}
+
+/**
+ * What a run made its objects with: every word of the commands of the steps it changed (their
+ * `do` and `undo`, captured values filled in) and every value it captured. An object in a
+ * container whose name is none of these is not the run's (engine/foreign-contents.ts).
+ */
+export function ownNamesOf(run: RecordedRun): Set<string> {
+  const names = new Set<string>();
+  const changed = new Set(run.history.changedSteps);
+  for (const step of run.plan.steps) {
+    if (!changed.has(step.id)) continue;
+    // The values known only at run time, as journaled: what it captured, what earlier steps
+    // exported to it (issue 28).
+    const imported = importedValues(step, run.history.exports);
+    const values = { ...('values' in imported ? imported.values : {}), ...run.history.captures.get(step.id) };
+    for (const value of Object.values(values)) names.add(value);
+    for (const command of [...step.do, ...step.undo])
+      for (const word of safeFill(command, values).argv) names.add(word);
+  }
+  return names;
+}
+
+/** A command with runtime values filled in, or as planned if they cannot fill it. */
+function safeFill(command: PlannedStep['do'][number], values: Record<string, string>): PlannedStep['do'][number] {
+  try {
+    return withValues(command, values);
+  } catch {
+    return command;
+  }
 }
 
 /** Runs whose changes are undone already: never a default rollback target. */
@@ -151,9 +191,20 @@ function withRecordedValues(step: PlannedStep, run: RecordedRun): PlannedStep {
   const imports = 'values' in imported ? imported.values : {};
   if (step.capture.length === 0 && Object.keys(imports).length === 0) return step;
   const values = { ...imports, ...captured };
-  return {
-    ...step,
-    undo: step.undo.map((c) => withValues(c, values)),
-    verify: step.verify.map((c) => checkWithValues(c, imports)),
-  };
+  try {
+    return {
+      ...step,
+      undo: step.undo.map((c) => withValues(c, values)),
+      verify: step.verify.map((c) => checkWithValues(c, imports)),
+    };
+  } catch (error) {
+    if (!(error instanceof TemplateError)) throw error;
+    // A recorded value the undo cannot use (`{{old + 1}}` with a value that is not a number):
+    // said as such, not as an internal error that would leave the run stuck (issue 22).
+    throw new RunbookError(
+      'step-failed',
+      `step ${step.id}'s undo cannot be filled with the values its run recorded: ${error.message}; nothing was undone`,
+      { hint: '`runbook journal` shows what the run captured; undo that step by hand' },
+    );
+  }
 }

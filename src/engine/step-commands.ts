@@ -76,10 +76,13 @@ export async function runCapture(
   if (!succeeded(result, capture.okExit)) return { problem: 'the command failed' };
   // Bytes that are not UTF-8 text (a binary file) cannot be journaled as they are: an undo
   // would write back a lossy copy. Nothing is kept, and `do` does not run.
-  const extracted: { value: string } | { problem: string } =
+  let extracted: { value: string } | { problem: string } =
     result.stdoutNotText === true
       ? { problem: 'its output is not UTF-8 text, so it could not be kept exactly for undo' }
       : extractValue(capture, result.stdout);
+  // A NUL cannot be given to any program: undo could never use the value (issue 22).
+  if ('value' in extracted && extracted.value.includes('\0'))
+    extracted = { problem: 'the value holds a NUL character, which no command can be given' };
   // The command ran, but gave nothing to keep: say so in the journal, since no capture entry follows.
   if ('problem' in extracted) {
     ctx.journal.append({

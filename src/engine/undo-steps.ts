@@ -3,7 +3,7 @@ import type { JournalSink } from '../journal/sink.js';
 import type { PlannedStep } from '../plan/plan.js';
 import { undoFailure } from './already-gone.js';
 import { evaluate } from './expectations.js';
-import { InterruptedError, runJournaled, type CommandEvent } from './journaled-command.js';
+import { InterruptedError, runJournaled, type CommandContext, type CommandEvent } from './journaled-command.js';
 import { runGuarded } from './step-commands.js';
 
 export interface UndoReport {
@@ -18,6 +18,8 @@ export interface UndoReport {
   stillHolds: string | undefined;
   /** A cut-off step whose effect was not there: its undo did not run. */
   notThere?: true;
+  /** Its undo did not run: the guard refused it (`stillHolds` says why). */
+  refused?: true;
 }
 
 export interface UndoResult {
@@ -38,6 +40,12 @@ export interface UndoOptions {
   signal: AbortSignal | undefined;
   onUndo?: ((report: UndoReport) => void) | undefined;
   onCommand?: ((event: CommandEvent) => void) | undefined;
+  /**
+   * Asked before a step's undo runs: why it must not (an undo that would delete a container
+   * holding what the run did not make: engine/foreign-contents.ts), or undefined. A refused step
+   * is not undone, and the walk stops there, as at any step that could not be undone.
+   */
+  guard?: ((ctx: CommandContext, step: PlannedStep) => Promise<string | undefined>) | undefined;
 }
 
 /**
@@ -78,6 +86,26 @@ export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
       const notThere =
         options.onlyIfThere?.has(step.id) === true && (await firstHoldingCheck(ctx, step, 'any')) === undefined;
       let failure: string | undefined;
+      const refused = notThere ? undefined : await options.guard?.(ctx, step);
+      if (refused !== undefined) {
+        const report: UndoReport = {
+          stepId: step.id,
+          outcome: 'undo-failed',
+          durationMs: Math.round(performance.now() - started),
+          stillHolds: refused,
+          refused: true,
+        };
+        options.journal.append({
+          type: 'step-undone',
+          step: step.id,
+          outcome: 'undo-failed',
+          durationMs: report.durationMs,
+          reason: refused,
+        });
+        reports.push(report);
+        options.onUndo?.(report);
+        return { status: 'failed', steps: reports };
+      }
       if (!notThere) {
         for (const [index, command] of step.undo.entries()) {
           const outcome = await runGuarded(ctx, step.id, 'undo', index, command);

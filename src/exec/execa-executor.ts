@@ -1,7 +1,8 @@
 import { execa } from 'execa';
 import { killProcessGroup } from './kill-group.js';
 import { readFileInProcess } from './read-file.js';
-import type { CommandRequest, CommandResult, Executor } from './types.js';
+import { whyNotStartable } from './startable.js';
+import { notStartedResult, type CommandRequest, type CommandResult, type Executor } from './types.js';
 
 /**
  * The real executor: runs argv directly (never through a shell), each command the leader of a
@@ -19,7 +20,10 @@ export function createExecaExecutor(host: Pick<Executor, 'resolves' | 'lockHost'
       if (request.read !== undefined) return readFileInProcess(request);
       const { argv, timeoutMs, input, signal } = request;
       const [file, ...args] = argv;
-      if (file === undefined) throw new Error('empty argv');
+      // The engine never asks for these (journaled-command.ts checks first); a caller that does
+      // gets a command that could not start, never an exception.
+      const unstartable = whyNotStartable(argv);
+      if (file === undefined || unstartable !== undefined) return notStartedResult(unstartable ?? 'empty argv');
       // One signal for "stop this command now": the deadline, or the user's interrupt.
       const stop = new AbortController();
       let timedOut = false;

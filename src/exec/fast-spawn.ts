@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { killProcessGroup } from './kill-group.js';
-import type { CommandRequest, CommandResult } from './types.js';
+import { whyNotStartable } from './startable.js';
+import { notStartedResult, type CommandRequest, type CommandResult } from './types.js';
 
 /** More output than any check needs: a command that writes this much is stopped. */
 const maxOutputBytes = 100 * 1024 * 1024;
@@ -31,7 +32,9 @@ export function spawnLight(
   env: Readonly<Record<string, string | undefined>> = { ...process.env, LC_ALL: 'C' },
 ): Promise<CommandResult> {
   const [file, ...args] = argv;
-  if (file === undefined) return Promise.reject(new Error('empty argv'));
+  const unstartable = whyNotStartable(argv);
+  if (file === undefined || unstartable !== undefined)
+    return Promise.resolve(notStartedResult(unstartable ?? 'empty argv'));
   const started = performance.now();
   return new Promise((resolve) => {
     const stdout: Buffer[] = [];

@@ -53,6 +53,19 @@ export interface Executor {
   lockHost?(command: string, stateDir: string): Promise<HostLock>;
 }
 
+/** The result of a command that could not be started at all, with why. */
+export function notStartedResult(why: string): CommandResult {
+  return {
+    exitCode: undefined,
+    signal: undefined,
+    stdout: '',
+    stderr: '',
+    durationMs: 0,
+    timedOut: false,
+    startError: why,
+  };
+}
+
 /**
  * True when the command ran to completion with exit status 0, or with one of `okExit` when the
  * command declares the statuses it accepts (`ok_exit: [0, 2]`).

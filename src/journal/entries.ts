@@ -90,7 +90,10 @@ export interface CommandStartEntry {
   read?: string | undefined;
 }
 
-/** A `do` or `undo` command not run because its `if` / `unless` condition said so. */
+/**
+ * A command not run: a `do` or `undo` whose `if` / `unless` condition said so, or whose step was
+ * refused, or any command that could not be started at all (a NUL in an argument: issue 22).
+ */
 export interface CommandSkippedEntry {
   type: 'command-skipped';
   step: string;
@@ -207,7 +210,7 @@ export interface StepUndoneEntry {
   /** not-undoable: the step declares `undo: none`; rollback went on past it. */
   outcome: 'undone' | 'undo-failed' | 'not-undoable';
   durationMs: number;
-  /** For not-undoable: the runbook's reason. */
+  /** For not-undoable: the runbook's reason; for an undo refused before it ran (issue 22): why. */
   reason?: string | undefined;
 }
 

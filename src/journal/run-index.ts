@@ -4,7 +4,7 @@ import type { HostIdentity, JournalLine, RunStatus } from './entries.js';
 import { chainEnd } from './hash-chain.js';
 import { goneReason } from './process-identity.js';
 import { indexFile, journalFile, runsDir } from './paths.js';
-import { readJournal, runStartOf, statusFromEnd } from './reader.js';
+import { readJournal, runStartOf, statusFromEnd, verifyJournal } from './reader.js';
 import { mkdirPrivate, readNoFollow, replaceFile } from './safe-fs.js';
 
 /**
@@ -151,6 +151,29 @@ export function listRunIndexes(stateDir: string): RunIndex[] {
     .sort()
     .map((id) => readRunIndex(stateDir, id))
     .filter((index): index is RunIndex => index !== undefined);
+}
+
+/**
+ * The run as `runs` shows it: its index, unless its journal does not hold together — a line
+ * that does not parse, a broken hash chain, entries removed from the end — in which case it is
+ * `damaged`, with the reason (issue 22). The index alone is a summary written beside the
+ * journal: a journal edited since would otherwise still show as `succeeded`. A run that
+ * recorded nothing yet (its first entry not written) is shown as its index says.
+ */
+export function withVerifiedJournal(stateDir: string, index: RunIndex): RunIndex {
+  if (index.status === 'damaged' || index.lastSeq === 0) return index;
+  try {
+    const journal = readJournal(journalFile(stateDir, index.id));
+    const problem = verifyJournal(journal, index);
+    if (problem === undefined) return index;
+    return damagedIndex(index.id, `its journal is damaged at entry ${problem.line}: ${problem.reason}`, index);
+  } catch (error) {
+    if (error instanceof RunbookError && error.code === 'journal-damaged')
+      return damagedIndex(index.id, error.message, index);
+    // A journal in a format this version does not know is not damage: shown as its index says.
+    if (error instanceof RunbookError && error.code === 'journal-version') return index;
+    throw error;
+  }
 }
 
 /**

@@ -53,15 +53,18 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
         out.push(`${time}   ${line.phase.padEnd(10)}   command ${line.index + 1} not run: ${line.reason}`);
         break;
       case 'check': {
-        // After an undo, `ok` means the effect is gone: say so, not "holds".
+        // After an undo, `ok` means the effect is gone: say so, not "holds". Before an undo that
+        // deletes a container, the guard's verdict says what it found (issue 22).
         const verdict =
           line.phase === 'undo-check'
             ? line.ok
               ? '✓ gone'
               : `✗ still there: ${line.reason}`
-            : line.ok
-              ? '✓ holds'
-              : `✗ does not hold: ${line.reason}`;
+            : line.phase === 'undo-guard'
+              ? `${line.ok ? '✓' : '✗'} ${line.reason}`
+              : line.ok
+                ? '✓ holds'
+                : `✗ does not hold: ${line.reason}`;
         out.push(`${' '.repeat(12)}   ${' '.repeat(10)}   ${verdict}`);
         break;
       }

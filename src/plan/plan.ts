@@ -132,6 +132,8 @@ export type Phase =
   | 'diagnose'
   | 'undo'
   | 'undo-check'
+  /** Before an undo that deletes a container: what it holds (engine/foreign-contents.ts). */
+  | 'undo-guard'
   | 'do-condition'
   | 'undo-condition'
   | 'when'

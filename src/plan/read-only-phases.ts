@@ -16,6 +16,8 @@ const readOnlyPhases: ReadonlySet<Phase> = new Set<Phase>([
   'when',
   'export',
   'final-verify',
+  // Issue 22: what a container holds, read before an undo deletes it.
+  'undo-guard',
 ]);
 
 export function isReadOnlyPhase(phase: Phase): boolean {

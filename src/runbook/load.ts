@@ -12,15 +12,14 @@ import {
   type RunbookSource,
 } from './locate.js';
 import { checkPlaceholders } from './check-placeholders.js';
-import { formatSchemaIssues } from './yaml-errors.js';
+import { formatSchemaIssues, position } from './yaml-errors.js';
 import { unknownKeyHint } from './key-hints.js';
+import { expandedYamlSize } from './yaml-size.js';
+import { maxRunbookBytes, maxYamlNodes } from './limits.js';
 
 // Finding a runbook's file lives in locate.ts (no YAML there); these stay importable from here.
 export { listRunbookNames, readIncludeFromDisk, resolveRunbookFile } from './locate.js';
 export type { IncludeReader, RunbookSource } from './locate.js';
-
-/** A runbook is a page or two; far larger text is a mistake or an attack on the parser. */
-const maxRunbookChars = 1_000_000;
 
 /** The runbooks shipped with runbook (in the one-file bundle: embedded in it). */
 export const runbooksDir = shippedRunbooksDir;
@@ -108,15 +107,26 @@ function resolve(
 }
 
 function validate(source: string, file: string): RunbookSpec {
-  if (source.length > maxRunbookChars) {
+  // A runbook is a page or two; far larger text is a mistake or an attack on the parser. (A
+  // file is refused before it is read, by readRunbookFile; this is for text given otherwise.)
+  if (source.length > maxRunbookBytes || Buffer.byteLength(source) > maxRunbookBytes) {
     throw invalidInput(
-      `${file}: too large for a runbook (${source.length} characters; at most ${maxRunbookChars}); nothing was run`,
+      `${file}: too large for a runbook (${Buffer.byteLength(source)} bytes; at most ${maxRunbookBytes}); nothing was run`,
     );
   }
   const lines = new LineCounter();
   const doc = parseDocument(source, { prettyErrors: true, lineCounter: lines });
   if (doc.errors.length > 0) {
     throw invalidInput(`${file}: not valid YAML:\n${doc.errors.map((e) => `  ${e.message}`).join('\n')}`);
+  }
+  // What the aliases expand to is counted before anything is expanded (issue 22): a small file
+  // can otherwise expand to millions of values, each then validated and rendered.
+  const size = expandedYamlSize(doc, maxYamlNodes);
+  if (size > maxYamlNodes) {
+    throw invalidInput(
+      `${file}: too large once its YAML aliases are expanded (more than ${maxYamlNodes.toLocaleString('en')} values; each use of an alias such as *probes counts its whole list); nothing was run`,
+      'a runbook is a page or two: share fewer or shorter lists through aliases, or repeat steps with foreach:',
+    );
   }
   // Shared probe lists (`diagnose: *probes`) make many aliases; yaml's default cap of 100 is a
   // guard against alias bombs, so raise it rather than lift it.
@@ -127,6 +137,14 @@ function validate(source: string, file: string): RunbookSpec {
     // yaml's guard against alias bombs ("Excessive alias count …"), and any other refusal of
     // its own: input, not an internal error.
     throw invalidInput(`${file}: not valid YAML: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  // A "\0" escape in a quoted string makes a NUL, which no program can be given (issue 22).
+  const nul = pathToNul(data);
+  if (nul !== undefined) {
+    const where = position(doc, lines, nul);
+    throw invalidInput(
+      `${file}: ${formatPath(nul)} holds a NUL character (written "\\0" or "\\x00")${where === undefined ? '' : ` (${where})`}: no command can be given one; nothing was run`,
+    );
   }
   const parsed = RunbookSpec.safeParse(data);
   if (!parsed.success) {
@@ -162,6 +180,26 @@ function defaultProblems(parameters: Record<string, ParamSpec>): string[] {
     }
   }
   return problems;
+}
+
+/** The path of the first string (or key) holding a NUL, or undefined. */
+function pathToNul(value: unknown, path: PropertyKey[] = []): PropertyKey[] | undefined {
+  if (typeof value === 'string') return value.includes('\0') ? path : undefined;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = pathToNul(item, [...path, i]);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (key.includes('\0')) return [...path, key];
+      const found = pathToNul(item, [...path, key]);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }
 
 function formatPath(parts: readonly PropertyKey[]): string {

@@ -74,6 +74,25 @@ export function loopValues(
   return listed(records);
 }
 
+/**
+ * How many values a loop takes, and its bounds or list as rendered (for messages): a range's
+ * length is worked out from its bounds, never listed, so that a bound of 20000000 costs nothing
+ * to refuse (issue 22); a list's items are bounded by the length of one value.
+ */
+export function loopLength(
+  foreach: Foreach,
+  scope: Scope,
+  parameters: Readonly<Record<string, ParamSpec>>,
+): { length: number; written: string } {
+  if (foreach.in === undefined) {
+    const from = loopBound(foreach.from ?? 0, scope, 'from');
+    const to = loopBound(foreach.to ?? -1, scope, 'to');
+    return { length: Math.max(0, to - from + 1), written: `from ${from} to ${to}` };
+  }
+  const length = loopValues(foreach, scope, parameters).length;
+  return { length, written: `over ${length.toLocaleString('en')} items` };
+}
+
 /** The items of `in: "{{name}}"`: a list parameter's items, or a list of records' records. */
 function listItems(
   written: string,

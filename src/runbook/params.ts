@@ -4,6 +4,7 @@ import type { ParamSpec } from './schema.js';
 import { checkPlainText, printable } from '../text/plain-text.js';
 import { advice, runbookCommand } from '../suggestion.js';
 import type { ParamValues } from '../plan/plan.js';
+import { maxValueChars } from './limits.js';
 
 /** Parameter values after validation, always as strings (they end up in argv). */
 export type { ParamValues };
@@ -71,7 +72,10 @@ export function resolveParams(
       problems.push(`parameter "${key}" has no default and was not given: use --set ${key}=…`);
       continue;
     }
-    const problem = checkPlainText(value) ?? checkParamValue(spec.type, value, spec);
+    const problem =
+      value.length > maxValueChars
+        ? `it is ${value.length.toLocaleString('en')} characters long; a value is at most ${maxValueChars.toLocaleString('en')}`
+        : (checkPlainText(value) ?? checkParamValue(spec.type, value, spec));
     if (problem !== undefined) {
       const shown = printable(value);
       const origin = given === undefined ? `default of "${key}" in ${source}` : `--set ${key}=${shown}`;

@@ -1,4 +1,5 @@
 import { invalidInput } from '../errors.js';
+import { advice, runbookCommand } from '../suggestion.js';
 import { checkConstraints } from './constraints.js';
 import type { ResolvedRunbook } from './load.js';
 import type { ParamValues } from './params.js';
@@ -13,7 +14,8 @@ import {
 import { stepIdPattern } from './step-id.js';
 import type { CaptureSpec, CheckSpec, CommandSpec, ExpectSpec, LoopSpec, ParamSpec, StepSpec } from './schema.js';
 import { probeKeeper } from './shared-probes.js';
-import { loopValues, scopeOfPass } from './loop-values.js';
+import { loopLength, loopValues, scopeOfPass, type Foreach } from './loop-values.js';
+import { maxPlanChars, planLimits, raiseStepsHint, type PlanLimits } from './limits.js';
 import {
   placeholdersIn,
   referencesIn,
@@ -21,6 +23,7 @@ import {
   renderTemplate,
   stringsIn,
   TemplateError,
+  withRenderBudget,
   type Scope,
 } from './template.js';
 
@@ -34,9 +37,12 @@ type ProbeKeeper = ReturnType<typeof probeKeeper>;
 export function renderPlan(
   runbook: ResolvedRunbook,
   params: ParamValues,
-  options: { shownAs?: string | undefined } = {},
+  options: { shownAs?: string | undefined; limits?: PlanLimits | undefined } = {},
 ): Plan {
   try {
+    // The size first, before anything is expanded (issue 22): a loop bound of 20000000 is
+    // refused at once, not after minutes of rendering.
+    checkPlanSize(runbook, params, options.limits ?? planLimits());
     // The facts about the values first: their messages say what each address is for.
     checkConstraints(runbook.name, runbook.constraints ?? [], params, runbook.parameters, options.shownAs);
     const steps: PlannedStep[] = [];
@@ -44,7 +50,9 @@ export function renderPlan(
     const keep = probeKeeper();
     const context: ExpandContext = { out: steps, keep, parameters: runbook.parameters };
     const exported: Record<string, string> = {};
-    for (const item of runbook.steps) expandItem(item, params, [], exported, context);
+    withRenderBudget(maxPlanChars, () => {
+      for (const item of runbook.steps) expandItem(item, params, [], exported, context);
+    });
     const seen = new Set<string>();
     for (const step of steps) {
       if (seen.has(step.id)) throw invalidInput(`runbook ${runbook.name}: two steps have the id "${step.id}"`);
@@ -98,6 +106,69 @@ function expandItem(
     const passExports = { ...exported };
     for (const step of item.steps) expandItem(step, inner, [...suffixes, pass.suffix], passExports, context);
   }
+}
+
+/**
+ * Refuses (exit 2) a plan that would expand to more steps, commands or loop iterations than
+ * `limits`, counting without expanding: a range's length is worked out from its bounds, and the
+ * count stops as soon as a limit is passed. The loops of constraints count as iterations too.
+ * Issue 22.
+ */
+function checkPlanSize(runbook: ResolvedRunbook, params: ParamValues, limits: PlanLimits): void {
+  const total = { steps: 0, commands: 0, iterations: 0 };
+  const refuse = (what: string, loops: readonly string[]) =>
+    invalidInput(
+      `runbook ${runbook.name}: ${what}${loops.length === 0 ? '' : ` (in ${loops.join(', in ')})`}; nothing was run`,
+      advice`check the values that set loop bounds and lists (${runbookCommand('show', runbook.name)} lists them); ${raiseStepsHint}`,
+    );
+  /** Counts a loop's passes, refusing one that would pass the limits on its own. */
+  const passes = (foreach: Foreach, scope: Scope, loops: readonly string[]) => {
+    const { length, written } = loopLength(foreach, scope, runbook.parameters);
+    const here = [...loops, `foreach ${foreach.var} ${written}`];
+    if (length > limits.steps || total.iterations + length > limits.iterations)
+      throw refuse(
+        `a loop of ${length.toLocaleString('en')} iterations, more than the ${limits.steps.toLocaleString('en')} steps a plan may have`,
+        here,
+      );
+    total.iterations += length;
+    return here;
+  };
+  const count = (items: ReadonlyArray<StepSpec | LoopSpec>, scope: Scope, loops: readonly string[]): void => {
+    for (const item of items) {
+      if (!('foreach' in item)) {
+        total.steps += 1;
+        total.commands += commandCount(item);
+        if (total.steps > limits.steps)
+          throw refuse(`more than ${limits.steps.toLocaleString('en')} steps once its loops are expanded`, loops);
+        if (total.commands > limits.commands)
+          throw refuse(
+            `more than ${limits.commands.toLocaleString('en')} commands (do, verify, undo, probes…) once its loops and shared lists are expanded`,
+            loops,
+          );
+        continue;
+      }
+      const { foreach } = item;
+      const here = passes(foreach, scope, loops);
+      for (const pass of loopValues(foreach, scope, runbook.parameters))
+        count(item.steps, scopeOfPass(scope, foreach, pass), here);
+    }
+  };
+  for (const constraint of runbook.constraints ?? [])
+    if (constraint.foreach !== undefined) passes(constraint.foreach, params, ['a constraint']);
+  count(runbook.steps, params, []);
+}
+
+/** The commands a step runs at most: every do, check, undo and probe it has. */
+function commandCount(step: StepSpec): number {
+  const undo = Array.isArray(step.undo) ? step.undo.length : 0;
+  return (
+    step.do.length +
+    step.verify.length +
+    undo +
+    step.requires.length +
+    Object.keys(step.capture).length +
+    step.diagnose.length
+  );
 }
 
 /** The exported values a step uses: name → the id of the step that exports it. */

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { bundled } from '../bundled.js';
 import { envVar, processEnv } from '../env.js';
@@ -6,6 +6,7 @@ import { invalidInput } from '../errors.js';
 import { untrustedPathReason } from '../trust/path-trust.js';
 import { trustedUsers, type TrustedUsers } from '../trust/trusted-users.js';
 import { packageRoot } from '../version.js';
+import { readRunbookFile } from './runbook-text.js';
 
 /** The environment variable listing extra runbook directories, colon-separated like $PATH. */
 export const runbookPathEnvVar = envVar.runbookPath;
@@ -99,10 +100,10 @@ export function isRunbookFile(file: string): boolean {
   return existsSync(file) && statSync(file).isFile();
 }
 
-/** The text of a runbook file (in the bundle: the embedded text). */
+/** The text of a runbook file (in the bundle: the embedded text); refused unless it is UTF-8 text of a runbook's size. */
 export function readRunbookText(file: string): string {
   const embedded = embeddedName(file);
-  if (embedded === undefined) return readFileSync(file, 'utf8');
+  if (embedded === undefined) return readRunbookFile(file);
   const text = bundled?.runbooks[embedded];
   if (text === undefined) throw invalidInput(`runbook file not found: ${file} (not in this bundle)`);
   return text;

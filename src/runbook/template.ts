@@ -1,4 +1,5 @@
 import { isIPv4 } from 'node:net';
+import { maxRenderedChars } from './limits.js';
 
 /** Values a template can refer to: parameters, loop variables, captured values. All strings. */
 export type Scope = Readonly<Record<string, string>>;
@@ -163,18 +164,62 @@ export function renderTemplate(
   partial = false,
   escape: (value: string) => string = (value) => value,
 ): string {
-  if (!template.includes('{{')) return template;
-  return template.replace(placeholder, (match, inner: string) => {
+  if (!template.includes('{{')) return spent(template);
+  // While a plan is rendered (withRenderBudget), how much longer than the template the text
+  // grows: checked as each value goes in, so that a value repeated many times is refused before
+  // the text is built (issue 22). Values known only at run time are not limited here: a file kept
+  // for undo's stdin may be long, and a command's argv is checked before it runs.
+  let grown = 0;
+  const rendered = template.replace(placeholder, (match, inner: string) => {
+    const text = fill(match, inner);
+    grown += text.length - match.length;
+    if (budget !== undefined && grown > 0 && template.length + grown > maxRenderedChars)
+      throw new TemplateError(
+        `"${template.length > 60 ? `${template.slice(0, 60)}…` : template}" would be more than ${maxRenderedChars.toLocaleString('en')} characters once its values are filled in`,
+      );
+    return text;
+  });
+  return spent(rendered);
+
+  function fill(match: string, inner: string): string {
     const expr = parse(inner);
     if (expr === null) return match; // malformed: validation reports it before anything runs
     const missing = refsOf(expr).find((ref) => !Object.hasOwn(scope, ref.name));
     if (missing === undefined) return escape(evaluate(expr, scope, match));
     if (!partial) throw new TemplateError(`no value for {{${missing.name}}}`);
     return `{{${print(fillKnown(expr, scope, match))}}}`;
-  });
+  }
 }
 
 export class TemplateError extends Error {}
+
+/** The characters left for rendering a plan (withRenderBudget), if a budget is set. */
+let budget: { size: number; left: number } | undefined;
+
+/** `text`, counted against the plan's budget when one is set. */
+function spent(text: string): string {
+  if (budget === undefined) return text;
+  budget.left -= text.length;
+  if (budget.left < 0)
+    throw new TemplateError(
+      `its rendered plan would hold more than ${budget.size.toLocaleString('en')} characters of text (the values of its parameters, repeated in every step)`,
+    );
+  return text;
+}
+
+/**
+ * Runs `work` (a plan's rendering, synchronous) allowing all the text it renders together at
+ * most `chars` characters: past that, renderTemplate throws a TemplateError (issue 22).
+ */
+export function withRenderBudget<T>(chars: number, work: () => T): T {
+  const outer = budget;
+  budget = { size: chars, left: chars };
+  try {
+    return work();
+  } finally {
+    budget = outer;
+  }
+}
 
 /** Operands of arithmetic: a whole number, or an IPv4 address as a number. */
 type Operand = { int: number } | { ip: number };

@@ -22,7 +22,7 @@ export function specificIssues(issue: Issue): Issue[] {
 }
 
 /** "line L, column C" of the node at `path`, or of its nearest ancestor the document has. */
-function position(doc: Document, lines: LineCounter, path: readonly PropertyKey[]): string | undefined {
+export function position(doc: Document, lines: LineCounter, path: readonly PropertyKey[]): string | undefined {
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n) as unknown[], true) as { range?: [number, number, number] } | undefined;
     if (node?.range !== undefined) {

@@ -31,7 +31,7 @@ import {
   type PendingConfirmation,
 } from '../journal/pending-confirmations.js';
 import { readJournal, runStartOf, verifyJournal, type ReadJournal } from '../journal/reader.js';
-import { listRunIndexes, readRunIndex, type RunIndex } from '../journal/run-index.js';
+import { listRunIndexes, readRunIndex, withVerifiedJournal, type RunIndex } from '../journal/run-index.js';
 import { RunJournal } from '../journal/run-journal.js';
 import { mkdirPrivate, openForAppend, removeQuietly, replaceFile, syncFd, writeAll } from '../journal/safe-fs.js';
 import { advice, runbookCommand } from '../suggestion.js';
@@ -92,6 +92,14 @@ export class RunStore {
       if (match !== null) ids.add(match[1] as string);
     }
     return [...ids].sort();
+  }
+
+  /**
+   * Every run, as `runs` shows it: each journal read and its hash chain checked, so that one
+   * damaged since its index was written has status `damaged` (issue 22), not its index's.
+   */
+  listRunsVerified(): RunIndex[] {
+    return listRunIndexes(this.dir).map((index) => withVerifiedJournal(this.dir, index));
   }
 
   /** One run's index (rebuilt from its journal if need be), or undefined when it has neither. */

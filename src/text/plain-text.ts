@@ -34,3 +34,22 @@ export function escapeControls(value: string): string {
  * netns add` refuses 256. A longer name used to fail mid-run with a wrong cause.
  */
 export const maxNameBytes = 255;
+
+// What a terminal may act on rather than show: every control character but the line break and
+// the tab, and the invisible ones (as above).
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const terminalControls = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/**
+ * `text` safe to write to a terminal (issue 22): every control or invisible character shown as
+ * a \uXXXX escape, as `printable` shows a --set value, except line breaks and tabs. Text that
+ * came from the kernel (an address label a container's root set), a file or another user can
+ * then neither move the cursor, clear the screen, set the window title nor reorder what a
+ * person reads. JSON stays valid JSON with the same value: inside a string, \uXXXX is the same
+ * character, and JSON's own whitespace is only line breaks, tabs and spaces.
+ */
+export function terminalSafe(text: string): string {
+  terminalControls.lastIndex = 0;
+  if (!terminalControls.test(text)) return text;
+  return text.replace(terminalControls, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+}

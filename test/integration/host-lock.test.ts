@@ -1,7 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inSandbox, journalIds, journalLines, onlyRunId, waitFor } from '../helpers/cli-harness.js';
+import { hostLockFile } from '../../src/host/host-lock.js';
 import { SandboxHost } from '../helpers/sandbox-host.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
@@ -77,6 +78,12 @@ async function sleepers(host: SandboxHost, seconds: string): Promise<string[]> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`no sleep ${seconds} started`);
+}
+
+/** The host lock's file of the sandbox host's network namespace (src/host/host-lock.ts). */
+async function hostLockFileOf(host: SandboxHost): Promise<string> {
+  const netns = (await host.exec(['readlink', '/proc/self/ns/net'])).stdout.trim();
+  return hostLockFile(netns);
 }
 
 /** True once the run in `stateDir` has journaled the start of its `do` command. */
@@ -207,8 +214,10 @@ describe('one runbook process changes a host at a time, whatever its state dir',
         await a.done;
         // Its `sleep` (a process group of its own) lives on: it must not hold the lock.
         const sleeping = await sleepers(host, '20.7391');
-        const listening = await host.exec(['ss', '-xlp']);
-        expect(listening.stdout).not.toContain('@runbook-host-lock');
+        // Nobody holds the host's lock: flock takes it at once (the kernel's word, not runbook's).
+        const lockFile = await hostLockFileOf(host);
+        const free = await host.exec(['sh', '-c', '[ ! -e "$1" ] || flock --nonblock "$1" true', 'sh', lockFile]);
+        expect(free.exitCode, free.stderr).toBe(0);
 
         // Another state dir's rollback --all (nothing to do there) and a run both get the lock.
         const b = await host.runbook(['rollback', '--all', '--state-dir', stateB]);
@@ -220,6 +229,90 @@ describe('one runbook process changes a host at a time, whatever its state dir',
       });
     } finally {
       for (const d of [dir, stateA, stateB]) removeDir(d);
+    }
+  });
+});
+
+/**
+ * What an unprivileged user (uid 65534) does to squat the lock, inside the sandbox host: binds
+ * the abstract socket the lock used to be (answering with a made-up holder), and tries to make,
+ * open and flock the lock's directory and file. Prints what each attempt got, then stays bound.
+ */
+const squatter = `
+const net = require('node:net');
+const fs = require('node:fs');
+const { spawnSync } = require('node:child_process');
+const [lockFile] = process.argv.slice(1);
+const fake = JSON.stringify({ pid: 4242, command: 'run FAKE-HOLDER', stateDir: '/FAKE-STATE', since: 'forever' });
+const got = {};
+const attempt = (name, fn) => { try { fn(); got[name] = 'ok'; } catch (e) { got[name] = e.code; } };
+attempt('mkdir', () => fs.mkdirSync('/run/runbook', { mode: 0o777 }));
+attempt('open', () => fs.closeSync(fs.openSync(lockFile, 'a')));
+attempt('read', () => fs.readFileSync(lockFile));
+got.flockDir = spawnSync('flock', ['--nonblock', '--shared', '/run/runbook', 'true']).status;
+got.flockFile = spawnSync('flock', ['--nonblock', '--shared', lockFile, 'true']).status;
+const server = net.createServer((s) => s.end(fake + '\\n'));
+server.listen({ path: '\\0' + 'runbook-host-lock'.padEnd(107, '.') }, () => {
+  fs.writeFileSync(process.env.SQUATTER_REPORT, JSON.stringify(got));
+});
+setTimeout(() => process.exit(0), 60000);
+`;
+
+describe('no unprivileged user can hold or forge the host lock (issue 22)', () => {
+  it('uid 65534 squatting every way it can: root is not blocked, and no fake holder is ever named', async () => {
+    const dir = tempDir();
+    const [stateA, stateB] = [tempDir(), tempDir()];
+    const report = path.join('/tmp', `runbook-squatter-${process.pid}-${Date.now()}.json`);
+    try {
+      const file = slowFixture(dir, '3.1416');
+      await inSandbox(async (host) => {
+        const lockFile = await hostLockFileOf(host);
+        const squat = host.start(
+          [
+            'setpriv',
+            '--reuid=65534',
+            '--regid=65534',
+            '--clear-groups',
+            '--',
+            process.execPath,
+            '-e',
+            squatter,
+            lockFile,
+          ],
+          { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SQUATTER_REPORT: report } },
+        );
+        await waitFor('the squatter bound and tried', () => existsSync(report));
+        const tried = JSON.parse(readFileSync(report, 'utf8')) as Record<string, unknown>;
+        // Nothing of the lock's is within its reach.
+        expect(['EACCES', 'EEXIST']).toContain(tried.mkdir);
+        expect(tried).toMatchObject({ open: 'EACCES', read: 'EACCES' });
+        expect(tried.flockDir).not.toBe(0);
+        expect(tried.flockFile).not.toBe(0);
+        const listening = await host.exec(['ss', '-xl']);
+        expect(listening.stdout).toContain('@runbook-host-lock');
+
+        // Root runs as if nobody were there; a second root process is told of the real holder.
+        const a = host.startRunbook(['run', file, '--state-dir', stateA]);
+        await waitFor('run A in its do', () => inItsDo(stateA));
+        const b = await host.runbook(['run', file, '--state-dir', stateB]);
+        expect(b.exitCode, b.stderr).toBe(3);
+        expect(b.stderr).toContain(`pid ${a.pid} (uid 0`);
+        expect(b.stderr).toContain(`its runs are in ${stateA}`);
+        const done = await a.done;
+        expect(done.exitCode, done.stderr).toBe(0);
+        for (const output of [b.stdout + b.stderr, done.stdout + done.stderr]) {
+          expect(output).not.toContain('FAKE');
+          expect(output).not.toContain('4242');
+        }
+        // The directory is still root's alone.
+        const mode = await host.exec(['stat', '-c', '%U %a', '/run/runbook']);
+        expect(mode.stdout.trim()).toBe('root 700');
+        process.kill(squat.pid, 'SIGKILL');
+        await squat.done;
+      });
+    } finally {
+      for (const d of [dir, stateA, stateB]) removeDir(d);
+      rmSync(report, { force: true });
     }
   });
 });

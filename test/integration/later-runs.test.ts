@@ -70,7 +70,7 @@ describe('a rollback never takes away what a later run builds on', () => {
     });
   });
 
-  it('a failed run, then a new run that adopted its namespace: --force rolls the failed one back anyway', async () => {
+  it('a failed run, then a new run that adopted its namespace: even --force never deletes the namespace holding what B made', async () => {
     await inSandbox(async (host, stateDir) => {
       const sd = ['--state-dir', stateDir];
       const before = await host.snapshot();
@@ -84,16 +84,19 @@ describe('a rollback never takes away what a later run builds on', () => {
       expectExit(await host.runbook([...sd, 'rollback', a]), 2);
       expect(await namespaces(host)).toEqual(['container1']);
 
+      // --force takes away what B found in place, but not what B made inside it (issue 22):
+      // the namespace holds B's ceth1, so its deletion is refused, naming B, and nothing is lost.
       const forced = await host.runbook([...sd, 'rollback', a, '--force']);
-      expectExit(forced, 0);
-      expect(forced.stdout).toContain(`run ${a} rolled back: 1 step(s) undone`);
-      // What --force means: B's namespace is gone (and veth1 with its peer in it).
-      expect(await namespaces(host)).toEqual([]);
+      expectExit(forced, 1);
+      expect(forced.stderr).toContain(
+        `stopped at step namespace: refused: the namespace container1 holds what this run did not make: link ceth1 (made by run ${b} of this state dir: single-container, succeeded)`,
+      );
+      expect(await namespaces(host)).toEqual(['container1']);
       const links = (await host.ipJson(['link', 'show'])) as Array<{ ifname: string }>;
-      expect(links.map((l) => l.ifname)).toContain('enp0s8');
-      expect(links.map((l) => l.ifname)).not.toContain('veth1');
-      // B is rolled back after it: what it made is already gone, which counts as undone.
+      expect(links.map((l) => l.ifname)).toContain('veth1');
+      // In reverse order, both go: B, then A.
       expectExit(await host.runbook([...sd, 'rollback', b]), 0);
+      expectExit(await host.runbook([...sd, 'rollback', a]), 0);
       expect(await host.snapshot()).toEqual(before);
     });
   });

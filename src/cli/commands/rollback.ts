@@ -3,6 +3,7 @@ import { rollbackRun, type RollbackResult } from '../../engine/rollback.js';
 import type { UndoReport } from '../../engine/undo-steps.js';
 import { createHostExecutor } from '../../host/host-executor.js';
 import { exitCodeFor, exitCodes, invalidInput } from '../../errors.js';
+import { ownerFinder } from '../run-owners.js';
 import { requireNetAdmin } from '../../host/privileges.js';
 import { defineCommand } from '../command-spec.js';
 import type { CliContext } from '../context.js';
@@ -41,6 +42,12 @@ say. Then rollback refuses (exit 2, nothing changed) and names those runs: roll 
 first, newest first, or pass --force. Two steps are the same when they share an undo command
 (ip netns del container1), whatever their runbook or step id.
 
+Whatever made it (a run of another state dir, a person, no runbook at all), what the run did
+not make is never deleted, not even with --force: before an undo deletes a namespace, a bridge
+or a link, what it holds is read from the kernel (links, ports, addresses, routes, a veth's
+other end), and anything the run did not make refuses that step (exit 1, with the evidence and
+the runs that made it, where they can be found); the object stays as it is.
+
 --all undoes every run on this host that has changes left, newest first (a run, then the runs
 that repaired it), stopping at the first undo that fails. Each run's undo is journaled in that
 run's journal; if interrupted, run it again to finish; once finished, it does nothing. With
@@ -55,7 +62,8 @@ run's journal; if interrupted, run it again to finish; once finished, it does no
     invalidInput:
       'invalid input (bad flag, unknown run), not root, a run of another host, or a later run builds on this one ' +
       '(roll it back first, or --force); nothing was changed',
-    stepFailed: 'an undo left its effect in place (the message names the step)',
+    stepFailed:
+      'an undo left its effect in place, or was refused because what it would delete holds what the run did not make (the message names the step)',
     interrupted: `${exitCodes.interrupted.meaning}; run \`runbook rollback\` again to finish`,
   },
   stateDir: 'write',
@@ -90,6 +98,7 @@ export async function rollbackCommand(
         executor: createHostExecutor(),
         signal,
         force: options.force === true,
+        findOwners: ownerFinder(ctx.store),
         onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
         onCommand: logCommand(ctx),
         onNote: (note) => ctx.err(`note: ${note}`),
@@ -133,7 +142,9 @@ export function reportRollback(ctx: CliContext, result: RollbackResult, json: bo
     ctx.err(`rollback of run ${result.runId} stopped at step ${failed?.stepId}: ${failed?.stillHolds}`);
     ctx.err(`left in place, not undone: ${left.join(', ')}`);
     ctx.err(
-      `next: see what its undo commands said with \`${ctx.render(runbookCommand('journal', result.runId))}\`, fix it, then \`${ctx.render(runbookCommand('rollback', result.runId))}\` again`,
+      failed?.refused === true
+        ? `next: roll back the runs named (in their own state dir), or remove what they made if nobody needs it, then \`${ctx.render(runbookCommand('rollback', result.runId))}\` again`
+        : `next: see what its undo commands said with \`${ctx.render(runbookCommand('journal', result.runId))}\`, fix it, then \`${ctx.render(runbookCommand('rollback', result.runId))}\` again`,
     );
   }
   return exitCodeFor(result.status);
@@ -143,7 +154,7 @@ export function formatUndoLine(report: UndoReport): string {
   if (report.outcome === 'not-undoable')
     return `  ${report.outcome.padEnd(12)} ${report.stepId}  (left as it is: ${report.stillHolds})`;
   const note = report.notThere ? '  (its cut-off command had not taken effect: not there, nothing to undo)' : '';
-  return `  ${report.outcome.padEnd(11)} ${report.stepId}  (${report.durationMs} ms)${note}`;
+  return `  ${(report.refused ? 'refused' : report.outcome).padEnd(11)} ${report.stepId}  (${report.durationMs} ms)${note}`;
 }
 
 /** ", 1 step not undoable (flush-neighbours)" when the runbook declared some `undo: none`. */
@@ -170,6 +181,7 @@ async function rollbackAllCommand(
         runbook,
         force,
         executor: createHostExecutor(),
+        findOwners: ownerFinder(ctx.store),
         signal,
         onRun: (run, position, total) => {
           if (!json) ctx.out(`rollback of run ${run.id} (${run.runbook}), ${position} of ${total}, newest first`);

@@ -36,7 +36,8 @@ function changesLeft(store: RunStore, run: RunIndex): boolean | null {
 /** `runbook runs`: every run in the state dir, oldest first. */
 export function runsCommand(ctx: CliContext, options: OptionsOf<typeof runsOptions>): number {
   const { store } = ctx;
-  const runs = store.listRuns();
+  // Each journal is read and its hash chain checked: a damaged one shows as `damaged`.
+  const runs = store.listRunsVerified();
   for (const run of runs) if (run.status === 'damaged') ctx.err(`note: run ${run.id} is damaged: ${run.damage}`);
   if (options.json) {
     ctx.out(
