@@ -57,12 +57,14 @@ export class SandboxHost {
 
   /**
    * `tmpfs`: existing directories given a private tmpfs first (before the tutorial's set-up), so
-   * that what programs write there (podman's /run and /var/lib) stays in the sandbox.
+   * that what programs write there (podman's /run and /var/lib) stays in the sandbox. Mode 0755,
+   * root's, as the real ones: a tmpfs is world-writable by default, and the host lock refuses a
+   * /run others can write (src/host/host-lock.ts).
    */
   static async create(options: { setUp?: boolean; tmpfs?: readonly string[] } = {}): Promise<SandboxHost> {
     const setup = options.setUp === false ? tutorialHostSetup.slice(0, 3) : tutorialHostSetup;
     const [rprivate, ...rest] = setup;
-    const privateDirs = (options.tmpfs ?? []).map((dir) => ['mount', '-t', 'tmpfs', 'tmpfs', dir]);
+    const privateDirs = (options.tmpfs ?? []).map((dir) => ['mount', '-t', 'tmpfs', '-o', 'mode=0755', 'tmpfs', dir]);
     const lines = [rprivate as readonly string[], ...privateDirs, ...rest].map((argv) => toShellLine(argv));
     const script = [...lines, 'echo ready', 'exec sleep 3600'].join(' && ');
     const holder = execa('unshare', ['--net', '--mount', '--propagation', 'private', '--', 'bash', '-c', script], {
