@@ -86,7 +86,8 @@ function decide(options: PruneOptions): PruneResult {
     if (run.status === 'damaged' || !(isThisHost(run.host) || isOneShotRun(run.host))) continue;
     byRunbook.set(run.runbook, [...(byRunbook.get(run.runbook) ?? []), run]);
   }
-  for (const list of byRunbook.values()) for (const run of list.slice(-options.keep)) newest.add(run.id);
+  for (const list of byRunbook.values())
+    for (const run of list.slice(Math.max(0, list.length - options.keep))) newest.add(run.id);
 
   const pruned: PrunedRun[] = [];
   for (const run of runs) {
