@@ -105,7 +105,8 @@ export async function revertDueCommand(store: RunStore, runId: string, unit: str
       signal: stopSignal(),
       log: both,
       reopen: reopener(store),
-      launch: revertLaunch(store),
+      // Started by a systemd timer: systemd is here, so a timer again if one must be re-armed.
+      launch: { ...revertLaunch(store), prefer: 'timer' },
     });
   } finally {
     closeSync(fd);
