@@ -11,6 +11,8 @@
 #   librsvg2-bin (rsvg-convert): the test that opens that SVG as an image.
 #   ansible-core, openssh-server, openssh-client: the fleet test (test/fleet) applies runbooks
 #   with ansible-playbook over real SSH to sshds it starts inside sandbox hosts.
+#   python3-voluptuous, python3-venv: ansible-test's validate-modules on the Ansible collection
+#   (test/fleet/collection.test.ts), offline.
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -38,7 +40,7 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ "$ours" = true ] && rm -f "$policy"' EXIT
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-  ansible-core openssh-server openssh-client
+  ansible-core openssh-server openssh-client python3-voluptuous python3-venv
 # Nor at the next boot: the package enables ssh.service; a machine that had no sshd keeps none.
 if [ "$had_sshd" = false ] && command -v systemctl >/dev/null 2>&1; then
   systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
