@@ -170,7 +170,7 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
     expect(again.exitCode, again.stdout + again.stderr).toBe(0);
     for (const name of hostNames) expect(again.recap[name]).toMatchObject({ changed: 0, failed: 0 });
     expect(JSON.parse(readFileSync(audit, 'utf8'))).toEqual(runs);
-  });
+  }, 360_000); // two rolling plays of site.yml: minutes on a busy machine
 
   it('one host broken by hand: check mode reports only it, with the cause, and changes nothing; present repairs only it', async () => {
     const host2 = fleet.hosts[1] as FleetHost;

@@ -94,7 +94,7 @@ describe('ansible/install.yml', { timeout: 180_000 }, () => {
       '-i',
       fleet.inventory,
       '-m',
-      'runbook',
+      'runbook_project.runbook.runbook',
       '-a',
       JSON.stringify({
         name: 'my-container',
