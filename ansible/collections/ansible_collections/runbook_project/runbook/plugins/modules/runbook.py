@@ -226,13 +226,16 @@ awaiting_confirmation:
 confirmed:
   description:
     - For C(confirmed), every run kept (or, in check mode, that would be) - its id, and how many
-      of its changed steps are in effect. A run with 0 changed nothing; it is kept with the others.
+      of its changed steps are in effect (null in check mode). A run with 0 changed nothing; it
+      is kept with the others.
   returned: for confirmed
   type: list
   elements: dict
   sample: [{"run_id": "20261129T180241.123Z-1c16", "changes_in_effect": 8}, {"run_id": "20261129T180350.004Z-77aa", "changes_in_effect": 0}]
 extended:
-  description: For C(extended), each run whose deadline moved, with its new and previous deadline.
+  description:
+    - For C(extended), each run whose deadline moved, with its new and previous deadline (in
+      check mode, the runs it would move, C(deadline) null).
   returned: for extended
   type: list
   elements: dict
