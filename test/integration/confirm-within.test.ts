@@ -38,7 +38,6 @@ import { expectExit, insideSandbox, pinnedRunbook, sandboxFiles } from './sandbo
 
 const sd = (stateDir: string) => ['--state-dir', stateDir];
 
-
 type Entry<T extends JournalLine['type']> = Extract<JournalLine, { type: T }>;
 
 function entries<T extends JournalLine['type']>(stateDir: string, runId: string, type: T): Array<Entry<T>> {
