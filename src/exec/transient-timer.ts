@@ -1,12 +1,20 @@
-import { execa } from 'execa';
-
 /**
  * systemd transient timers (`systemd-run --on-active`), for the deadline of a run made with
  * `--confirm-within` (issue 24): systemd keeps the deadline and starts the revert as root, so
  * no process of ours has to stay alive for it — killing runbook, or every process it left,
  * does not cancel it. Found on PATH like any program (a test puts a fake `systemd-run` and
- * `systemctl` first).
+ * `systemctl` first). execa is loaded on first use: `runs` reads whether a timer is active, and
+ * most runs never have one.
  */
+
+async function execa(
+  file: string,
+  args: readonly string[],
+  options: { reject: false; stdin: 'ignore'; timeout: number },
+) {
+  const { execa: run } = await import('execa');
+  return run(file, args, options);
+}
 
 export interface TransientTimer {
   /** The unit's name, without `.timer` / `.service`. */
