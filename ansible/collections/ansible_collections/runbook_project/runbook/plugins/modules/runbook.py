@@ -80,8 +80,8 @@ options:
   params:
     description:
       - Parameters of the runbook; each becomes C(--set KEY=VALUE). A list value is joined with
-        commas; a null value (C(KEY: null)) leaves the runbook's default. Use the same values for
-        C(present), check mode and C(absent).
+        commas; a key set to C(null) (or C(~)) leaves the runbook's default. Use the same values
+        for C(present), check mode and C(absent).
     type: dict
     default: {}
   state:
