@@ -13,6 +13,8 @@
 #   with ansible-playbook over real SSH to sshds it starts inside sandbox hosts.
 #   podman, containernetworking-plugins, runc, busybox-static: the CNI tests (test/cni) run real
 #   containers on a runbook's network, and the reference bridge plugin beside it (docs/cni.md).
+#   python3-voluptuous, python3-venv: ansible-test's validate-modules on the Ansible collection
+#   (test/fleet/collection.test.ts), offline.
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -42,7 +44,7 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ "$ours" = true ] && rm -f "$policy"' EXIT
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-  ansible-core openssh-server openssh-client \
+  ansible-core openssh-server openssh-client python3-voluptuous python3-venv \
   podman containernetworking-plugins runc busybox-static
 # Nor at the next boot: the package enables ssh.service; a machine that had no sshd keeps none.
 if [ "$had_sshd" = false ] && command -v systemctl >/dev/null 2>&1; then

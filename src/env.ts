@@ -33,8 +33,14 @@ export const envVar = {
   maxSteps: 'RUNBOOK_MAX_STEPS',
   /** Fault injection for the crash sweep: `entry:N`, `command:N` or `after:TYPE[:STEP]` (src/fault/kill-points.ts). */
   faultKill: 'RUNBOOK_FAULT_KILL',
-  /** The same, for the confirm-within watchdog only (src/engine/watchdog.ts). */
+  /** The same, for the process that reverts a run at its deadline only (src/cli/revert-launch.ts). */
   watchdogFaultKill: 'RUNBOOK_WATCHDOG_FAULT_KILL',
+  /**
+   * What keeps a `--confirm-within` deadline (src/cli/revert-launch.ts): `timer` (a systemd
+   * transient timer), `watchdog` (a detached process), or unset: a timer where systemd is init
+   * and can act on this host, a watchdog elsewhere. For tests, and for operators who know.
+   */
+  revertGuard: 'RUNBOOK_REVERT_GUARD',
   /** For a process re-executed by `--in`: the network namespace it must be in… */
   inNetns: 'RUNBOOK_IN_NETNS',
   /** …and the one it came from, which it must not be in. */

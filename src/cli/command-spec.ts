@@ -54,7 +54,8 @@ export type DueRunsPolicy = 'revert' | 'report';
 /**
  * What the command does with the state dir: nothing, read it, or also write it; the door
  * (door.ts) opens and trusts it accordingly before the action, or refuses (issue 22). A
- * function when it depends on the arguments (`__complete runs` reads, `__complete steps` not).
+ * function when it depends on the arguments (`__complete runs` reads, `__complete steps` not) or
+ * the options (`prune --dry-run` only reads).
  */
 export type StateDirUse = StoreAccess | 'none';
 
@@ -72,7 +73,8 @@ interface Declaration<A extends readonly ArgumentSpec[], O extends OptionSpecs> 
   /** The "Exit codes:" section: what a code means for this command, null for one it never returns. */
   readonly exitCodes?: Partial<Record<ExitCodeName, string | null>>;
   /** Required: a new command must say (the one-door test runs each against an untrusted state dir). */
-  readonly stateDir: StateDirUse | ((args: readonly string[]) => StateDirUse);
+  readonly stateDir:
+    StateDirUse | ((args: readonly string[], options: Readonly<Record<string, unknown>>) => StateDirUse);
   readonly dueRuns?: DueRunsPolicy;
   /** Its action reads every command's declaration (call.commands): main declares them all. */
   readonly needsAllCommands?: boolean;

@@ -26,8 +26,9 @@ export async function openDoor(
   spec: CommandSpec,
   command: string,
   args: readonly string[],
+  options: Readonly<Record<string, unknown>> = {},
 ): Promise<void> {
-  const use = typeof spec.stateDir === 'function' ? spec.stateDir(args) : spec.stateDir;
+  const use = typeof spec.stateDir === 'function' ? spec.stateDir(args, options) : spec.stateDir;
   if (use === 'none') return;
   // Once per process: opened again only if it was opened for reading and now must be written.
   const opened = ctx.openedStore;
@@ -36,7 +37,9 @@ export async function openDoor(
       ? opened
       : await openStateDir(ctx.stateDirOption, use);
   ctx.enter(store);
-  if (spec.dueRuns !== undefined) await settleExpiredRuns(ctx, store, command, spec.dueRuns);
+  // A command that only reads this time (`prune --dry-run`) never reverts: it reports.
+  const dueRuns = use === 'read' && spec.dueRuns === 'revert' ? 'report' : spec.dueRuns;
+  if (dueRuns !== undefined) await settleExpiredRuns(ctx, store, command, dueRuns);
 }
 
 /**

@@ -30,3 +30,21 @@ export function formatDuration(ms: number): string {
   const rest = s % 60;
   return [h > 0 ? `${h} h` : '', min > 0 ? `${min} min` : '', rest > 0 ? `${rest} s` : ''].filter(Boolean).join(' ');
 }
+
+const ageUnitMs = { ...unitMs, d: 86_400_000 } as const;
+
+/**
+ * Parses an age as `prune --older-than` takes it: a whole number with a unit, `s`, `m`, `h` or
+ * `d` (`90s`, `12h`, `30d`), or seconds alone. Exit 2 for anything else, before anything runs.
+ */
+export function parseAge(flag: string, text: string): number {
+  const match = /^([0-9]{1,6})([smhd]?)$/.exec(text.trim());
+  const ms = match === null ? Number.NaN : Number(match[1]) * ageUnitMs[(match[2] || 's') as keyof typeof ageUnitMs];
+  if (!(ms >= 0)) {
+    throw invalidInput(
+      `${flag} ${text}: not an age; nothing was changed`,
+      `write a number with s, m, h or d: 90s, 12h, 30d`,
+    );
+  }
+  return ms;
+}

@@ -41,7 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       // subcommands included, the state dir is opened and trusted as the command declares
       // (door.ts); only then is a run past its --confirm-within deadline reverted or reported.
       const { openDoor } = await import('./door.js');
-      await openDoor(context(command), spec, commandName(command), command.args);
+      await openDoor(context(command), spec, commandName(command), command.args, options);
       const call = { argv, globals: command.optsWithGlobals<GlobalOptions>(), commands };
       exitCode = await spec.action!(context(command), args as Array<string | undefined>, options, call);
     };

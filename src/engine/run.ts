@@ -11,7 +11,8 @@ import { rollbackWhileLocked, type RollbackResult } from './rollback.js';
 import { acquireChangeLocks } from './recorded-run.js';
 import { executeAndRecord, type StepReport, type StepsResult } from './execute-steps.js';
 import { engineVersion } from '../version.js';
-import { leaveProvisional, type Provisional } from './arm-confirmation.js';
+import { leaveProvisional, type Provisional } from './confirm-within/arm.js';
+import type { RevertLaunch } from './confirm-within/guard.js';
 import { invalidInput } from '../errors.js';
 import { commandsOf, requirePrograms } from '../host/preflight.js';
 
@@ -31,8 +32,11 @@ export interface RunRunbookOptions {
   onUndo?: ((report: UndoReport) => void) | undefined;
   /** Operational notes (e.g. a stale lock taken over). */
   onNote?: ((note: string) => void) | undefined;
-  /** `--confirm-within`: on success, leave the run provisional for this long (issue 15). */
-  confirmWithinMs?: number | undefined;
+  /**
+   * `--confirm-within`: on success, leave the run provisional for this long (issue 15), its
+   * deadline kept by what `revertLaunch` starts (confirm-within/guard.ts).
+   */
+  confirmWithin?: { ms: number; revertLaunch: RevertLaunch } | undefined;
 }
 
 export interface RunRunbookResult extends StepsResult {
@@ -101,15 +105,18 @@ async function runLocked(
       onCommand: options.onCommand,
     });
     const provisional =
-      result.status === 'succeeded' && options.confirmWithinMs !== undefined
+      result.status === 'succeeded' && options.confirmWithin !== undefined
         ? await leaveProvisional(journal, {
             store,
             runId,
+            runbook: runbook.spec.name,
             host,
-            withinMs: options.confirmWithinMs,
+            withinMs: options.confirmWithin.ms,
+            launch: options.confirmWithin.revertLaunch,
             executor: options.executor,
             onUndo: options.onUndo,
             onCommand: options.onCommand,
+            onNote: options.onNote,
           })
         : undefined;
     journal.close();

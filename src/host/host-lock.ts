@@ -60,7 +60,7 @@ export type { HostLock };
 /**
  * Takes this host's lock for `command` (which acts in `stateDir`), or throws the "locked" error
  * (exit 3) naming the holder as the kernel knows it. Never waits: a caller that may wait
- * retries (revert-unconfirmed.ts's withStateLockWaiting, bounded).
+ * retries (confirm-within/revert-due.ts's withStateLockWaiting, bounded).
  */
 export async function acquireHostLock(command: string, stateDir: string): Promise<HostLock> {
   checkLockDir();

@@ -232,6 +232,40 @@ export interface ConfirmPendingEntry {
   /** ISO time. */
   deadline: string;
   withinMs: number;
+  /**
+   * The runs of the same runbook on this host that awaited confirmation when this one was left
+   * provisional, and which it joined (issue 24): one deadline for all of them, kept or reverted
+   * together. Absent when none did.
+   */
+  joined?: string[] | undefined;
+}
+
+/**
+ * A run's deadline moved (issue 24): by `runbook confirm --extend` (`why: 'extend'`), or
+ * because a later run of the same runbook joined it with a window that ends later (`why:
+ * 'joined'`, `by` that run). The run's guard was re-armed for the new deadline.
+ */
+export interface DeadlineMovedEntry {
+  type: 'deadline-moved';
+  /** The new deadline (ISO time). */
+  deadline: string;
+  previous: string;
+  why: 'extend' | 'joined';
+  /** For `joined`: the run that joined. */
+  by?: string | undefined;
+  user: { uid: number; sudoUser: string | undefined };
+}
+
+/**
+ * A systemd transient timer (`systemd-run --on-active`) reverts the run at its deadline (issue
+ * 24): systemd, not a process of ours, keeps the deadline, so killing runbook cannot cancel it.
+ */
+export interface TimerArmedEntry {
+  type: 'timer-armed';
+  /** The transient unit's name, without `.timer` / `.service`. */
+  unit: string;
+  /** The deadline it was armed for. */
+  deadline: string;
 }
 
 /** The detached process that reverts the run at its deadline; pid and start time identify it. */
@@ -249,6 +283,8 @@ export interface ConfirmedEntry {
   pid: number;
   /** The deadline it beat. */
   deadline: string;
+  /** The runs confirmed together with this one (the same runbook, awaiting on this host). */
+  together?: string[] | undefined;
 }
 
 export type JournalEntry =
@@ -269,6 +305,8 @@ export type JournalEntry =
   | RollbackEndEntry
   | ConfirmPendingEntry
   | WatchdogStartedEntry
+  | TimerArmedEntry
+  | DeadlineMovedEntry
   | ConfirmedEntry
   | FinalPassStartEntry
   | FinalPassEndEntry;

@@ -111,7 +111,13 @@ export function statusFromEnd(journal: ReadJournal): RunStatus {
     const entry = journal.lines[i] as JournalLine;
     if (entry.type === 'run-end') return entry.status;
     if (entry.type === 'rollback-end') return rollbackEndStatus(entry);
-    if (entry.type === 'confirm-pending' || entry.type === 'watchdog-started') return 'awaiting-confirmation';
+    if (
+      entry.type === 'confirm-pending' ||
+      entry.type === 'watchdog-started' ||
+      entry.type === 'timer-armed' ||
+      entry.type === 'deadline-moved'
+    )
+      return 'awaiting-confirmation';
     if (entry.type === 'confirmed') return 'confirmed';
     if (
       entry.type === 'run-start' ||

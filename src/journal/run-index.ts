@@ -102,6 +102,7 @@ function rebuildIndex(stateDir: string, runId: string, why: string): RunIndex {
     const latest = [...journal.lines].reverse();
     const lastAttempt = latest.find((l) => l.type === 'attempt-start');
     const lastEnd = latest.find((l) => l.type === 'run-end' || l.type === 'rollback-end');
+    const lastDeadline = latest.find((l) => l.type === 'confirm-pending' || l.type === 'deadline-moved');
     return {
       id: runId,
       runbook: start.runbook,
@@ -114,6 +115,10 @@ function rebuildIndex(stateDir: string, runId: string, why: string): RunIndex {
       host: start.host,
       lastSeq: end.lastSeq,
       lastHash: end.lastHash,
+      confirmBy:
+        lastDeadline?.type === 'confirm-pending' || lastDeadline?.type === 'deadline-moved'
+          ? lastDeadline.deadline
+          : undefined,
       rebuilt: why,
     };
   } catch (error) {

@@ -86,10 +86,13 @@ export class RunJournal implements JournalSink {
       status !== undefined ||
       entry.type === 'step-end' ||
       entry.type === 'step-undone' ||
-      entry.type === 'watchdog-started';
+      entry.type === 'watchdog-started' ||
+      entry.type === 'timer-armed' ||
+      entry.type === 'deadline-moved';
     this.index = {
       ...this.index,
-      confirmBy: entry.type === 'confirm-pending' ? entry.deadline : this.index.confirmBy,
+      confirmBy:
+        entry.type === 'confirm-pending' || entry.type === 'deadline-moved' ? entry.deadline : this.index.confirmBy,
       status: status ?? this.index.status,
       activity,
       finished,

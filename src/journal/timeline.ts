@@ -124,11 +124,20 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
       case 'confirm-pending':
         out.push(
           '',
-          `${time} awaiting confirmation until ${line.deadline} (--confirm-within ${line.withinMs / 1000} s); unconfirmed, the run is rolled back then`,
+          `${time} awaiting confirmation until ${line.deadline} (--confirm-within ${line.withinMs / 1000} s); unconfirmed, the run is rolled back then${line.joined?.length ? `; it joined run(s) ${line.joined.join(', ')}, which await with it` : ''}`,
         );
         break;
       case 'watchdog-started':
         out.push(`${time}   watchdog pid ${line.pid} started (its own session, no terminal)`);
+        break;
+      case 'timer-armed':
+        out.push(`${time}   systemd timer ${line.unit}.timer armed: it reverts the run at ${line.deadline}`);
+        break;
+      case 'deadline-moved':
+        out.push(
+          '',
+          `${time} deadline moved from ${line.previous} to ${line.deadline} (${line.why === 'extend' ? `runbook confirm --extend, by uid ${line.user.uid}` : `run ${line.by ?? '?'} joined it`})`,
+        );
         break;
       case 'confirmed':
         out.push(

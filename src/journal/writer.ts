@@ -111,6 +111,7 @@ const durableTypes: ReadonlySet<JournalEntry['type']> = new Set([
   'rollback-end',
   // A provisional run's deadline and its confirmation decide whether the host is reverted.
   'confirm-pending',
+  'deadline-moved',
   'confirmed',
 ]);
 
@@ -157,6 +158,10 @@ function summarize(entry: JournalEntry): string {
       return `awaiting confirmation until ${entry.deadline}`;
     case 'watchdog-started':
       return `watchdog pid ${entry.pid} started`;
+    case 'timer-armed':
+      return `timer ${entry.unit} armed for ${entry.deadline}`;
+    case 'deadline-moved':
+      return `deadline moved to ${entry.deadline} (${entry.why})`;
     case 'confirmed':
       return `confirmed by uid ${entry.user.uid}`;
   }

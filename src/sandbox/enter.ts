@@ -1,5 +1,6 @@
 import { invalidInput, RunbookError } from '../errors.js';
 import { runAttached } from '../exec/attached.js';
+import { selfArgv } from '../exec/self.js';
 import { envVar, readEnv, unsetEnv } from '../env.js';
 import { currentNetns } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
@@ -81,9 +82,7 @@ export async function runInSandbox(request: InRequest, outer: RunStore): Promise
   const paths = locateSandbox(outer, request.name);
   requireSandboxCaps();
   const { netns } = requireAlive(paths);
-  const script = process.argv[1];
-  if (script === undefined) throw new Error('cannot find the runbook script to re-execute');
-  return runInside(paths, [process.execPath, script, '--state-dir', paths.stateDir, ...request.args], {
+  return runInside(paths, selfArgv(['--state-dir', paths.stateDir, ...request.args]), {
     [envVar.sandbox]: paths.name,
     ...entryMarkers(netns),
     ...userOutside(request.stateDirOption === undefined ? undefined : outer.dir),

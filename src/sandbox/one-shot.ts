@@ -1,5 +1,6 @@
 import { RunbookError } from '../errors.js';
 import { succeeded, type Executor } from '../exec/types.js';
+import { selfArgv } from '../exec/self.js';
 import { envVar, readEnv } from '../env.js';
 import { currentNetns, oneShotSandboxPrefix } from '../host/identity.js';
 import { requireSandboxCaps } from '../host/privileges.js';
@@ -18,14 +19,12 @@ export function isInsideOneShotSandbox(): boolean {
  */
 export async function reexecInOneShotSandbox(args: readonly string[]): Promise<number> {
   requireSandboxCaps();
-  const script = process.argv[1];
-  if (script === undefined) throw new Error('cannot find the runbook script to re-execute');
   const name = `${oneShotSandboxPrefix}${process.pid}`;
   // Loaded here, not at the top: every `runbook run` imports this file, few use --sandbox, and
   // attached.js loads execa, which a re-run never needs otherwise (docs/performance.md).
   const { runAttached } = await import('../exec/attached.js');
   const { exitCode, message } = await runAttached(
-    ['unshare', '--net', '--mount', '--propagation', 'private', '--', process.execPath, script, ...args],
+    ['unshare', '--net', '--mount', '--propagation', 'private', '--', ...selfArgv(args)],
     { [envVar.oneShotOuterNetns]: currentNetns(), [envVar.sandbox]: name },
   );
   if (exitCode !== undefined) return exitCode;

@@ -18,6 +18,7 @@ import { acquireLock, type Lock } from '../journal/lock.js';
 import {
   auditFile,
   cniCallsFile,
+  indexFile,
   journalFile,
   plansDir,
   runsDir,
@@ -147,6 +148,20 @@ export class RunStore {
   reopenRun(runId: string, read: ReadJournal): RunJournal {
     this.mustWrite('continue a run');
     return RunJournal.reopen(this.dir, runId, read);
+  }
+
+  /**
+   * Removes a run's files (`runbook prune`, issue 24): its index first, then its watchdog log,
+   * then its journal, so that a crash half-way leaves a journal whose index is rebuilt (the run
+   * listed again, pruned again next time), never an index whose journal is missing (damage).
+   */
+  removeRun(runId: string): void {
+    this.mustWrite('prune a run');
+    if (path.basename(runId) !== runId || runId.startsWith('.'))
+      throw new RunbookError('internal', `not a run id: ${runId}`);
+    removeQuietly(indexFile(this.dir, runId));
+    removeQuietly(watchdogLogFile(this.dir, runId));
+    removeQuietly(journalFile(this.dir, runId));
   }
 
   // --- The lock: one command acting on this state dir's runs at a time ---------------------

@@ -74,8 +74,9 @@ describe('the commands are declared once, in src/cli/commands', () => {
   });
 
   it('the hidden commands are declarations too, and no help or completion lists them', () => {
-    expect(commands.filter((c) => c.hidden).map((c) => c.name)).toEqual(['__complete', '__watchdog']);
+    expect(commands.filter((c) => c.hidden).map((c) => c.name)).toEqual(['__complete', '__watchdog', '__revert-due']);
     expect(visible.map((c) => c.name)).not.toContain('__watchdog');
+    expect(visible.map((c) => c.name)).not.toContain('__revert-due');
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration } from '../../src/cli/duration.js';
-import { confirmationOf, isExpired, revertReason } from '../../src/engine/confirmation.js';
+import { confirmationOf, isExpired, revertReason } from '../../src/engine/confirm-within/confirmation.js';
 import type { JournalEntry, JournalLine } from '../../src/journal/entries.js';
 import { pendingDir, pendingFile } from '../../src/journal/paths.js';
 import {
@@ -47,8 +47,35 @@ describe('confirmationOf: the journal decides', () => {
     expect(confirmationOf(lines(runEnd, pending, watchdog))).toEqual({
       state: 'awaiting',
       deadline,
-      watchdog: { pid: 4242, startTime: '123' },
+      guard: { kind: 'watchdog', pid: 4242, startTime: '123' },
       rollbackStarted: false,
+      joined: [],
+    });
+  });
+
+  it('a systemd timer armed instead of a watchdog is the guard; the runs a re-apply joined are listed', () => {
+    const joining: JournalEntry = { ...pending, joined: ['20261129T115500.000Z-aaaa'] } as JournalEntry;
+    const timer: JournalEntry = { type: 'timer-armed', unit: 'runbook-revert-x-1', deadline };
+    expect(confirmationOf(lines(runEnd, joining, timer))).toMatchObject({
+      state: 'awaiting',
+      guard: { kind: 'timer', unit: 'runbook-revert-x-1' },
+      joined: ['20261129T115500.000Z-aaaa'],
+    });
+  });
+
+  it('a moved deadline (confirm --extend, or a run that joined) is the deadline, and the latest guard armed for it keeps it', () => {
+    const later = '2026-11-29T12:10:00.000Z';
+    const moved: JournalEntry = { type: 'deadline-moved', deadline: later, previous: deadline, why: 'extend', user };
+    const rearmed: JournalEntry = { type: 'watchdog-started', pid: 5151, startTime: '456' };
+    expect(confirmationOf(lines(runEnd, pending, watchdog, moved, rearmed))).toMatchObject({
+      state: 'awaiting',
+      deadline: later,
+      guard: { kind: 'watchdog', pid: 5151 },
+    });
+    const confirmed: JournalEntry = { type: 'confirmed', user, pid: 7, deadline: later };
+    expect(confirmationOf(lines(runEnd, pending, watchdog, moved, rearmed, confirmed))).toMatchObject({
+      state: 'confirmed',
+      deadline: later,
     });
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RunbookError } from '../../src/errors.js';
-import { withStateLockWaiting } from '../../src/engine/revert-unconfirmed.js';
+import { withStateLockWaiting } from '../../src/engine/confirm-within/revert-due.js';
 import type { Executor } from '../../src/exec/types.js';
 import { FakeExecutor } from '../helpers/fake-executor.js';
 import { storeAt } from '../helpers/store.js';

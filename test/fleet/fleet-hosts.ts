@@ -22,6 +22,18 @@ import { cliPath, SandboxHost, type ExecResult } from '../helpers/sandbox-host.j
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** The runbook Ansible collection (issue 24): its source, FQCN prefix and version. */
+export const collectionSource = path.join(
+  repoRoot,
+  'ansible',
+  'collections',
+  'ansible_collections',
+  'runbook_project',
+  'runbook',
+);
+export const collectionName = 'runbook_project.runbook';
+export const collectionVersion = '0.1.0';
+
 /** How the module runs runbook on a target: every host shares this file system. */
 export const runbookExecutable = `${process.execPath} ${cliPath}`;
 
@@ -86,6 +98,7 @@ export class Fleet {
       );
     }
     await must(outer.exec(['bash', '-c', script.map((argv) => toShellLine(argv)).join(' && ')]));
+    await this.installCollection();
     await Promise.all(this.hosts.map((host) => this.startSshd(host)));
     for (const host of this.hosts) await this.waitForCarrier(host);
     this.writeInventory();
@@ -190,7 +203,7 @@ export class Fleet {
   /**
    * Ansible's environment for this fleet: its own control-path dir (a ControlPersist master
    * left from another test would carry a connection to an old host), its own temp and home
-   * dirs, the module library, no host-key prompts.
+   * dirs, the runbook collection installed from its built tarball, no host-key prompts.
    */
   ansibleEnv(extra: Record<string, string> = {}): Record<string, string> {
     return {
@@ -202,7 +215,8 @@ export class Fleet {
       ANSIBLE_REMOTE_TEMP: path.join(this.dir, 'ansible-remote'),
       ANSIBLE_SSH_CONTROL_PATH_DIR: this.controlPathDir,
       ANSIBLE_HOST_KEY_CHECKING: 'False',
-      ANSIBLE_LIBRARY: path.join(repoRoot, 'ansible', 'library'),
+      // The runbook collection as built and installed by ansible-galaxy (installCollection).
+      ANSIBLE_COLLECTIONS_PATH: this.collectionsDir,
       ANSIBLE_NOCOLOR: '1',
       ANSIBLE_RETRY_FILES_ENABLED: 'False',
       // One SSH round trip per task instead of several (no module file copied first).
@@ -210,6 +224,39 @@ export class Fleet {
       ANSIBLE_FORKS: String(Math.max(5, this.hosts.length)),
       ...extra,
     };
+  }
+
+  /** Where installCollection put the runbook collection (ANSIBLE_COLLECTIONS_PATH). */
+  get collectionsDir(): string {
+    return path.join(this.dir, 'collections');
+  }
+
+  /** The collection's tarball, as `ansible-galaxy collection build` made it. */
+  get collectionTarball(): string {
+    return path.join(this.dir, `${collectionName.replace('.', '-')}-${collectionVersion}.tar.gz`);
+  }
+
+  /**
+   * Builds the runbook collection from ansible/collections with `ansible-galaxy collection
+   * build` and installs the tarball with `install --offline` (no Galaxy server is reached), as an
+   * operator would: the playbooks then reach the module by its FQCN from the installed copy.
+   */
+  private async installCollection(): Promise<void> {
+    const env = { ...this.ansibleEnv(), ANSIBLE_COLLECTIONS_PATH: '/nonexistent' };
+    await must(
+      execa('ansible-galaxy', ['collection', 'build', collectionSource, '--output-path', this.dir, '--force'], {
+        env,
+        extendEnv: false,
+        reject: false,
+      }),
+    );
+    await must(
+      execa(
+        'ansible-galaxy',
+        ['collection', 'install', '--offline', '--force', this.collectionTarball, '-p', this.collectionsDir],
+        { env, extendEnv: false, reject: false },
+      ),
+    );
   }
 
   get controlPathDir(): string {

@@ -5,8 +5,9 @@ import { kernelSnapshot } from '../helpers/sandbox-host.js';
 import { Fleet, repoRoot, runbookExecutable, type FleetHost } from './fleet-hosts.js';
 
 /**
- * The runbook Ansible module over real SSH (issue 14): three tutorial-like hosts, each its own
- * network namespace with a private `ip netns` registry and its own sshd, and ansible-playbook
+ * The runbook Ansible collection's module, by its FQCN, over real SSH (issues 14 and 24): three
+ * tutorial-like hosts, each its own network namespace with a private `ip netns` registry and
+ * its own sshd, and ansible-playbook
  * as the controller, all inside one outer sandbox (see ./fleet-hosts.ts). Every assertion on a
  * host's state reads that host's kernel (`ip -j`) or its state dir, not Ansible's word for it.
  *
@@ -26,7 +27,16 @@ interface TaskResult {
   failure?: { stepId?: string; cause?: string; fix?: string };
   rolled_back?: Array<{ run_id: string; undone: string[] }>;
   resumed?: { run_id: string; status: string; changed_steps: number };
-  awaiting_confirmation?: { deadline: string; confirm: string };
+  awaiting_confirmation?: {
+    deadline: string;
+    confirm: string;
+    guard?: { kind: string };
+    joined?: Array<{ runId: string }>;
+  };
+  confirmed?: Array<{ run_id: string; changes_in_effect: number | null }>;
+  extended?: Array<{ run_id: string; deadline: string; previous: string }>;
+  pruned?: string[];
+  diff?: { before: string; after: string };
 }
 
 interface PlaybookResult {
@@ -92,6 +102,14 @@ function runsOf(host: FleetHost): Array<{ id: string; status: string }> {
     .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { id: string; status: string });
 }
 
+/** The entries of a run's journal on a host (one JSON object a line). */
+function journalOf(host: FleetHost, runId: string): Array<{ type: string; time: string; reason?: string }> {
+  return readFileSync(path.join(host.stateDir, 'runs', `${runId}.ndjson`), 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as { type: string; time: string; reason?: string });
+}
+
 const hostNames = ['host1', 'host2', 'host3'];
 const changedSteps = (r: TaskResult | undefined) => r?.steps?.filter((s) => s.outcome === 'changed').map((s) => s.id);
 
@@ -140,21 +158,27 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
     }
   });
 
-  it('ansible/site.yml again (rolling, serial): changed=0 everywhere, and the audit gathers every host’s runs', async () => {
-    const audit = path.join(fleet.dir, 'fleet-audit.json');
-    const result = await playbook(site, ['-e', `runbook_audit_file=${audit}`]);
+  it('ansible/site.yml again (rolling, serial): every host ok; the audit, at its default absolute path, holds what is in effect; a second play over the unchanged fleet reports changed=0 on every host', async () => {
+    // The default: ~/.local/state/runbook/fleet-audit.json of the user running ansible (HOME is fleet.dir).
+    const audit = path.join(fleet.dir, '.local', 'state', 'runbook', 'fleet-audit.json');
+    const result = await playbook(site);
     expect(result.exitCode, result.stdout + result.stderr).toBe(0);
-    // (The recap counts the audit file written on the controller as one host's change.)
     expect(taskOutcomes(result.stdout, 'single-container')).toEqual({ host1: 'ok', host2: 'ok', host3: 'ok' });
     // serial [1, 50%]: a canary batch of one host, then the others.
     expect(result.stdout.match(/^PLAY \[Container networking/gm)).toHaveLength(3);
     const runs = JSON.parse(readFileSync(audit, 'utf8')) as Record<string, Array<Record<string, unknown>>>;
     expect(Object.keys(runs).sort()).toEqual(hostNames);
     for (const name of hostNames) {
-      expect(runs[name]).toHaveLength(name === 'host1' ? 3 : 2);
-      expect(runs[name]?.[0]).toMatchObject({ runbook: 'single-container', status: 'succeeded', thisHost: true });
+      // The run that made the change (host1: the interrupted one, resumed); not the re-runs.
+      const [made] = runsOf(fleet.hosts[hostNames.indexOf(name)] as FleetHost);
+      expect(runs[name]).toEqual([expect.objectContaining({ id: made?.id, status: 'succeeded', changesLeft: true })]);
     }
-  });
+
+    const again = await playbook(site);
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    for (const name of hostNames) expect(again.recap[name]).toMatchObject({ changed: 0, failed: 0 });
+    expect(JSON.parse(readFileSync(audit, 'utf8'))).toEqual(runs);
+  }, 360_000); // two rolling plays of site.yml: minutes on a busy machine
 
   it('one host broken by hand: check mode reports only it, with the cause, and changes nothing; present repairs only it', async () => {
     const host2 = fleet.hosts[1] as FleetHost;
@@ -162,8 +186,13 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
     const broken = await snapshots();
     const runsBefore = fleet.hosts.map(runsOf);
 
-    const check = await playbook(apply, ['--check']);
+    const check = await playbook(apply, ['--check', '--diff']);
     expect(check.exitCode, check.stdout + check.stderr).toBe(0);
+    // Diff mode: the step that would change, before and after (Ansible prints the diff, and
+    // keeps it out of the results it saves below verbosity 3).
+    expect(check.stdout).toMatch(/^-host-route: does not hold: .*no route to the container subnet 172\.16\.0\.0\/24/m);
+    expect(check.stdout).toMatch(/^\+host-route: holds \(done by the run/m);
+    expect(check.stdout).not.toMatch(/^[-+]namespace:/m);
     expect(check.recap).toMatchObject({ host1: { changed: 0 }, host2: { changed: 1 }, host3: { changed: 0 } });
     expect(check.results.host2).toMatchObject({ changed: true, status: 'not-ok', failure: { stepId: 'host-route' } });
     expect(check.results.host2?.failure?.cause).toMatch(/no route to the container subnet 172.16.0.0\/24/);
@@ -239,36 +268,111 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
     expect(await snapshots()).toEqual(before);
   });
 
-  it('confirm_within: every host applies provisionally; the two confirmed keep the change, the one never confirmed reverts by itself to exactly as before', async () => {
+  it('confirm_within: a re-apply joins the run that made the changes and confirming keeps both (host1, host2); extended, the unconfirmed host3 reverts by itself at its new deadline, exactly as before', async () => {
     // The fleet is as before the first run (the absent test above).
-    const applied = await playbook(apply, ['-e', 'rb_confirm_within=40s']);
+    const applied = await playbook(apply, ['-e', 'rb_confirm_within=180s']);
     expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
     for (const name of hostNames) expect(applied.recap[name]).toMatchObject({ changed: 1, failed: 0 });
-    const deadlines = hostNames.map((name) => Date.parse(applied.results[name]?.awaiting_confirmation?.deadline ?? ''));
-    for (const deadline of deadlines) expect(deadline).toBeGreaterThan(Date.now());
+    for (const name of hostNames) {
+      expect(Date.parse(applied.results[name]?.awaiting_confirmation?.deadline ?? '')).toBeGreaterThan(Date.now());
+      // The hint for this task's executable and state dir, not the CLI's default.
+      expect(applied.results[name]?.awaiting_confirmation?.confirm).toBe(
+        `${runbookExecutable} --state-dir ${fleet.hosts[hostNames.indexOf(name)]?.stateDir} confirm --runbook single-container`,
+      );
+    }
+    const made = fleet.hosts.map((h) => runsOf(h).at(-1)?.id);
     const endStates = await snapshots();
     expect(fleet.hosts.map((h) => runsOf(h).at(-1)?.status)).toEqual(Array(3).fill('awaiting-confirmation'));
 
-    // A new connection confirms host1 and host2 only; host3 is "unreachable".
+    // The playbook again on host1 and host2, with a longer window: it changes nothing, and joins.
+    const reapplied = await playbook(apply, ['-e', 'rb_confirm_within=600s', '--limit', 'host1,host2']);
+    expect(reapplied.exitCode, reapplied.stdout + reapplied.stderr).toBe(0);
+    for (const [i, name] of ['host1', 'host2'].entries()) {
+      expect(reapplied.recap[name]).toMatchObject({ changed: 0, failed: 0 });
+      expect(reapplied.results[name]?.awaiting_confirmation?.joined).toEqual([
+        expect.objectContaining({ runId: made[i] }),
+      ]);
+    }
+    // host3 gets 20 s from now instead of its 180 s (state: extended; the 180 s leave a busy
+    // machine room for the re-apply before it).
+    const extendedAt = Date.now();
+    const extend = await playbook(apply, [
+      '-e',
+      'rb_state=extended',
+      '-e',
+      'rb_confirm_within=20s',
+      '--limit',
+      'host3',
+    ]);
+    expect(extend.exitCode, extend.stdout + extend.stderr).toBe(0);
+    expect(extend.results.host3?.extended).toEqual([expect.objectContaining({ run_id: made[2] })]);
+    // 20 s from when the module ran, which was between these two moments (no bound on how long it took).
+    const newDeadline = Date.parse(extend.results.host3?.extended?.[0]?.deadline ?? '');
+    expect(newDeadline).toBeGreaterThanOrEqual(extendedAt + 20_000);
+    expect(newDeadline).toBeLessThanOrEqual(Date.now() + 20_000);
+
+    // A new connection confirms host1 and host2 only; host3 is "unreachable". The run that made
+    // the changes is kept, named, with the re-apply that joined it.
     const confirm = await playbook(apply, ['-e', 'rb_state=confirmed', '--limit', 'host1,host2']);
     expect(confirm.exitCode, confirm.stdout + confirm.stderr).toBe(0);
     expect(confirm.recap).toMatchObject({ host1: { changed: 1, failed: 0 }, host2: { changed: 1, failed: 0 } });
     expect(confirm.recap.host3).toBeUndefined();
+    for (const [i, name] of ['host1', 'host2'].entries()) {
+      expect(confirm.results[name]?.confirmed).toEqual([
+        { run_id: made[i], changes_in_effect: 8 },
+        { run_id: runsOf(fleet.hosts[i] as FleetHost).at(-1)?.id, changes_in_effect: 0 },
+      ]);
+      expect(confirm.results[name]?.msg).toContain(`run ${made[i]} (8 changed step(s) kept)`);
+      expect(
+        runsOf(fleet.hosts[i] as FleetHost)
+          .slice(-2)
+          .map((r) => r.status),
+      ).toEqual(['confirmed', 'confirmed']);
+    }
 
-    // host3's watchdog reverts it at its deadline, with nobody reaching it.
+    // host3 reverts at its new deadline, with nobody reaching it. What says so is its journal:
+    // the revert names the new deadline and began after it (the poll's bound is only a bound).
     const host3 = fleet.hosts[2] as FleetHost;
-    const waitUntil = Math.max(...deadlines) + 20_000;
-    while (runsOf(host3).at(-1)?.status !== 'reverted' && Date.now() < waitUntil)
+    while (runsOf(host3).at(-1)?.status !== 'reverted' && Date.now() < newDeadline + 120_000)
       await new Promise((resolve) => setTimeout(resolve, 500));
     expect(runsOf(host3).at(-1)?.status).toBe('reverted');
+    const revert = journalOf(host3, made[2] as string).find((line) => line.type === 'rollback-start');
+    expect(revert?.reason).toBe(`automatic revert: not confirmed by ${extend.results.host3?.extended?.[0]?.deadline}`);
+    expect(Date.parse(revert?.time ?? '')).toBeGreaterThanOrEqual(newDeadline);
     expect(await snapshotOf(host3)).toEqual(before.host3);
-    expect(fleet.hosts.slice(0, 2).map((h) => runsOf(h).at(-1)?.status)).toEqual(['confirmed', 'confirmed']);
     expect(await snapshotOf(fleet.hosts[1] as FleetHost)).toEqual(endStates.host2);
 
     // Confirming host3 now fails with what happened; absent then leaves every host as before.
     const late = await playbook(apply, ['-e', 'rb_state=confirmed', '--limit', 'host3']);
     expect(late.recap.host3).toMatchObject({ failed: 1 });
-    expect(late.results.host3?.msg).toMatch(/no run of single-container awaits confirmation.*reverted/);
+    expect(late.results.host3?.msg).toMatch(new RegExp(`run ${made[2]} was not confirmed in time: it was reverted`));
+    const absent = await playbook(apply, ['-e', 'rb_state=absent']);
+    expect(absent.exitCode, absent.stdout + absent.stderr).toBe(0);
+    expect(await snapshots()).toEqual(before);
+  }, 360_000); // six plays and a deadline waited for: minutes on a busy machine
+
+  it('keep_runs: the records nobody can still use are pruned, never a run with changes in effect; in check mode, only named', async () => {
+    const runIdsBefore = fleet.hosts.map((h) => runsOf(h).map((r) => r.id));
+    const countsBefore = runIdsBefore.map((ids) => ids.length);
+    const dry = await playbook(apply, ['-e', 'rb_keep_runs=1', '--check']);
+    expect(dry.exitCode, dry.stdout + dry.stderr).toBe(0);
+    expect(fleet.hosts.map((h) => runsOf(h).length)).toEqual(countsBefore);
+    const applied = await playbook(apply, ['-e', 'rb_keep_runs=1']);
+    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+    for (const [i, host] of fleet.hosts.entries()) {
+      const name = hostNames[i] as string;
+      // Everything before was rolled back, reverted or changed nothing; the new run made the change.
+      expect(applied.results[name]?.pruned?.length).toBe(countsBefore[i]);
+      // In check mode the newest existing run was kept as the newest; after the new run, it goes too.
+      const existing = runIdsBefore[i] as string[];
+      expect(dry.results[name]?.pruned).toEqual(existing.slice(0, -1));
+      expect(applied.results[name]?.pruned).toEqual(existing);
+      expect(runsOf(host)).toEqual([
+        expect.objectContaining({ id: applied.results[name]?.run_id, status: 'succeeded' }),
+      ]);
+      // Pruning records is bookkeeping: the task is changed because the run changed the host.
+      expect(applied.recap[name]).toMatchObject({ changed: 1, failed: 0 });
+    }
     const absent = await playbook(apply, ['-e', 'rb_state=absent']);
     expect(absent.exitCode, absent.stdout + absent.stderr).toBe(0);
     expect(await snapshots()).toEqual(before);

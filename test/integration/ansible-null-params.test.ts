@@ -8,11 +8,12 @@ import { removeDir, tempDir } from '../helpers/temp-dir.js';
  * Issue 22, item 10: the Ansible module treats a `null` parameter as "use the runbook's
  * default". It used to pass `--set container=` (an empty value): refused at best, and for a
  * parameter whose type accepts "", a different run from the one the playbook's author meant.
- * The module runs as Ansible runs it (`ansible -m runbook`, connection local) inside a sandbox
+ * The module runs as Ansible runs it (`ansible -m runbook_project.runbook.runbook`, connection local) inside a sandbox
  * host, and the assertions read that host's kernel and state dir.
  */
 
-const library = path.resolve(path.dirname(cliPath), '..', 'ansible', 'library');
+/** The collection in the source tree, as ANSIBLE_COLLECTIONS_PATH finds it (issue 24). */
+const collections = path.resolve(path.dirname(cliPath), '..', 'ansible', 'collections');
 
 describe('the Ansible module with null parameters', () => {
   it('params {container: null, host_veth: vethz}: the run uses the default container1 and the given vethz', async () => {
@@ -26,10 +27,10 @@ describe('the Ansible module with null parameters', () => {
           params: { container: null, host_veth: 'vethz', ping_deadline: null },
         };
         const result = await host.exec(
-          ['ansible', 'localhost', '-c', 'local', '-m', 'runbook', '-a', JSON.stringify(args)],
+          ['ansible', 'localhost', '-c', 'local', '-m', 'runbook_project.runbook.runbook', '-a', JSON.stringify(args)],
           {
             env: {
-              ANSIBLE_LIBRARY: library,
+              ANSIBLE_COLLECTIONS_PATH: collections,
               ANSIBLE_HOME: path.join(scratch, 'home'),
               ANSIBLE_LOCAL_TEMP: path.join(scratch, 'tmp'),
               ANSIBLE_NOCOLOR: '1',

@@ -259,7 +259,7 @@ steps:
   const runbook = parseRunbook(source, '/virtual/demo.yaml');
 
   /** What \`runbook runs\` (and \`runs --json\`) prints for the state dir. */
-  function runsOutput(json: boolean): { out: string[]; err: string[] } {
+  async function runsOutput(json: boolean): Promise<{ out: string[]; err: string[] }> {
     const out: string[] = [];
     const err: string[] = [];
     const ctx = {
@@ -267,25 +267,25 @@ steps:
       out: (l: string) => out.push(l),
       err: (l: string) => err.push(l),
     } as unknown as CliContext;
-    expect(runsCommand(ctx, { json })).toBe(0);
+    expect(await runsCommand(ctx, { json })).toBe(0);
     return { out, err };
   }
 
   it('an entry edited after the run (its undo rewritten): the status is damaged, not succeeded, in text and JSON', async () => {
     const result = await runRunbook({ runbook, params: {}, store: storeAt(stateDir), executor: new FakeHost() });
     expect(result.status).toBe('succeeded');
-    expect(runsOutput(false).out.join('\n')).toContain(' succeeded ');
+    expect((await runsOutput(false)).out.join('\n')).toContain(' succeeded ');
 
     const file = journalFile(stateDir, result.runId);
     // The attack of the issue, without recomputing the chain: the plan's undo now removes more.
     writeFileSync(file, readFileSync(file, 'utf8').replace('"delete","thing"', '"delete","everything"'));
 
-    const text = runsOutput(false);
+    const text = await runsOutput(false);
     const row = text.out.find((l) => l.startsWith(result.runId)) ?? '';
     expect(row).toContain(' damaged ');
     expect(row).not.toContain('succeeded');
     expect(text.err.join('\n')).toContain(`run ${result.runId} is damaged: its journal is damaged at entry 2`);
-    const [listed] = JSON.parse(runsOutput(true).out.join('')) as Array<{ status: string; damage: string }>;
+    const [listed] = JSON.parse((await runsOutput(true)).out.join('')) as Array<{ status: string; damage: string }>;
     expect(listed).toMatchObject({ status: 'damaged', damage: expect.stringContaining('hash of the previous entry') });
   });
 
@@ -294,13 +294,13 @@ steps:
     const file = journalFile(stateDir, result.runId);
     const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
     writeFileSync(file, `${lines.slice(0, -2).join('\n')}\n`);
-    const row = runsOutput(false).out.find((l) => l.startsWith(result.runId)) ?? '';
+    const row = (await runsOutput(false)).out.find((l) => l.startsWith(result.runId)) ?? '';
     expect(row).toContain(' damaged ');
   });
 
   it('an intact journal keeps its status', async () => {
     const result = await runRunbook({ runbook, params: {}, store: storeAt(stateDir), executor: new FakeHost() });
-    const { out, err } = runsOutput(false);
+    const { out, err } = await runsOutput(false);
     expect(out.find((l) => l.startsWith(result.runId))).toContain(' succeeded ');
     expect(err).toEqual([]);
   });

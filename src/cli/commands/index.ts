@@ -15,6 +15,7 @@ export const commandLoaders = {
   resume: async () => (await import('./resume.js')).command,
   rollback: async () => (await import('./rollback.js')).command,
   confirm: async () => (await import('./confirm.js')).command,
+  prune: async () => (await import('./prune.js')).command,
   runs: async () => (await import('./runs.js')).command,
   journal: async () => (await import('./journal.js')).command,
   check: async () => (await import('./check.js')).command,
@@ -24,6 +25,7 @@ export const commandLoaders = {
   completion: async () => (await import('./completion.js')).command,
   __complete: async () => (await import('./completion.js')).wordsCommand,
   __watchdog: async () => (await import('./watchdog.js')).command,
+  '__revert-due': async () => (await import('./watchdog.js')).revertDueCommand,
 } satisfies Record<string, () => Promise<CommandSpec>>;
 
 export type CommandName = keyof typeof commandLoaders;

@@ -1,4 +1,5 @@
-import type { Provisional } from '../../engine/arm-confirmation.js';
+import type { Provisional } from '../../engine/confirm-within/arm.js';
+import { describeGuard } from '../../engine/confirm-within/guard.js';
 import { ExitCode, invalidInput } from '../../errors.js';
 import { advice, runbookCommand } from '../../suggestion.js';
 import type { CliContext } from '../context.js';
@@ -45,13 +46,20 @@ export function reportProvisional(ctx: CliContext, runId: string, provisional: P
   // Typed in a new session, which may lack this one's $RUNBOOK_STATE_DIR, and is outside any
   // sandbox this one is in: the renderer names the state dir and the sandbox.
   const confirm = ctx.render({ ...runbookCommand('confirm', runId), newSession: true });
+  const { guard, joined } = provisional;
   if (json) {
     ctx.out(
       jsonLine({
         event: 'awaiting-confirmation',
         runId,
         deadline: provisional.deadline,
-        watchdogPid: provisional.watchdog.pid,
+        guard,
+        watchdogPid: guard.kind === 'watchdog' ? guard.pid : undefined,
+        joined: joined.map((j) => ({
+          runId: j.runId,
+          changesInEffect: j.changesInEffect,
+          previousDeadline: j.previous,
+        })),
         confirm,
       }),
     );
@@ -59,8 +67,17 @@ export function reportProvisional(ctx: CliContext, runId: string, provisional: P
   }
   const left = formatDuration(Date.parse(provisional.deadline) - Date.now());
   ctx.out(
-    `awaiting confirmation until ${provisional.deadline} (${left} from now): unless confirmed by then, run ${runId} is rolled back automatically (watchdog pid ${provisional.watchdog.pid})`,
+    `awaiting confirmation until ${provisional.deadline} (${left} from now): unless confirmed by then, run ${runId} is rolled back automatically (${describeGuard(guard)})`,
   );
+  for (const run of joined) {
+    const deadline =
+      run.previous === provisional.deadline
+        ? 'its deadline is the same'
+        : `its deadline ${run.previous} moved to this one`;
+    ctx.out(
+      `  it joined run ${run.runId} (${run.changesInEffect} changed step(s) in effect), which awaited confirmation: ${deadline}; confirming keeps both, an expired deadline reverts both (newest first)`,
+    );
+  }
   ctx.out('confirm from a new session, once you know you can still reach this host:');
   ctx.out(`  ${confirm}`);
   return ExitCode.ok;

@@ -17,6 +17,7 @@ import { withInterruptSignal } from '../signals.js';
 import { formatUndoLine, reportRollback } from './rollback.js';
 import { reportProvisional, validateConfirmWithin } from './run-confirm-within.js';
 import { advice, runbookCommand } from '../../suggestion.js';
+import { revertLaunch } from '../revert-launch.js';
 
 const runOptions = {
   set: setOption(),
@@ -35,7 +36,7 @@ const runOptions = {
   ),
   confirmWithin: option(
     '--confirm-within <duration>',
-    'on success, keep the change only if `runbook confirm` comes within DURATION (90, 30s, 5m, 1h) from a new session; else a watchdog rolls it back',
+    'on success, keep the change only if `runbook confirm` comes within DURATION (90, 30s, 5m, 1h) from a new session; else a systemd timer (or a watchdog) rolls it back',
   ),
   explain: flag('--explain', "after each step's line, print why the step is there (its `why:`, the tutorial's lesson)"),
   json: flag('--json', 'print machine-readable events (one JSON object per line) instead of text'),
@@ -55,10 +56,13 @@ Each step prints one line when it completes:
   failed   the step's verification failed; the diagnosis names the cause and the fix
 
 --confirm-within makes a change provisional, like Juniper's \`commit confirmed\` or \`netplan try\`:
-the run returns at once, leaving a watchdog (its own session, no terminal, SIGHUP ignored) that
-rolls the run back at the deadline unless \`runbook confirm\` came first. If the watchdog is gone,
-the next run, resume, rollback or confirm here reverts the expired run first (check, runs and
-journal only say so). Not with --sandbox or --until.`,
+the run returns at once, leaving what rolls the run back at the deadline unless \`runbook confirm\`
+came first: a systemd transient timer where systemd is init (nothing of runbook's needs to
+survive), else a watchdog (its own session, no terminal, SIGHUP ignored). If the watchdog is
+gone, \`runs\` says so and the next run, resume, rollback or confirm here reverts the expired run
+first (check, runs and journal only say so). A run made while runs of the same runbook await
+confirmation here joins them: one deadline (the later one), and \`runbook confirm\` keeps them
+all. RUNBOOK_REVERT_GUARD=timer|watchdog forces one. Not with --sandbox or --until.`,
   examples: [
     ['sudo runbook run single-container --sandbox', 'in a throwaway sandbox host'],
     ['sudo runbook run single-container', 'on this host (a tutorial-like VM)'],
@@ -133,7 +137,8 @@ export async function runCommand(
       rollbackOnFailure: options.rollbackOnFailure,
       onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
       onNote: (note) => ctx.err(`note: ${note}`),
-      confirmWithinMs,
+      confirmWithin:
+        confirmWithinMs === undefined ? undefined : { ms: confirmWithinMs, revertLaunch: revertLaunch(ctx.store) },
     }),
   );
   const oneShot = isInsideOneShotSandbox();

@@ -5,6 +5,8 @@ import type { RunIndex, RunStore } from '../../store/run-store.js';
 import { defineCommand } from '../command-spec.js';
 import type { CliContext } from '../context.js';
 import { flag, type OptionsOf } from '../option-spec.js';
+import type { Render } from '../render-advice.js';
+import { runbookCommand } from '../../suggestion.js';
 
 const runsOptions = { json: flag('--json', 'print JSON') };
 
@@ -33,11 +35,59 @@ function changesLeft(store: RunStore, run: RunIndex): boolean | null {
   }
 }
 
+/** What reverts an awaiting run at its deadline, and whether it is still there (issue 24). */
+interface GuardState {
+  kind: 'watchdog' | 'timer';
+  pid?: number | undefined;
+  unit?: string | undefined;
+  alive: boolean;
+}
+
+/** The guard of each run awaiting confirmation on this host (journals read only when some await). */
+async function guardsOf(store: RunStore): Promise<Map<string, GuardState | null>> {
+  const guards = new Map<string, GuardState | null>();
+  if (store.pendingConfirmations().length === 0) return guards;
+  const [{ awaitingHere }, { isGuardAlive }] = await Promise.all([
+    import('../../engine/confirm-within/awaiting.js'),
+    import('../../engine/confirm-within/guard.js'),
+  ]);
+  for (const run of awaitingHere(store)) {
+    const { guard } = run.confirmation;
+    guards.set(
+      run.index.id,
+      guard === undefined
+        ? null
+        : {
+            kind: guard.kind,
+            pid: guard.kind === 'watchdog' ? guard.pid : undefined,
+            unit: guard.kind === 'timer' ? guard.unit : undefined,
+            alive: await isGuardAlive(guard),
+          },
+    );
+  }
+  return guards;
+}
+
+/** "watchdog pid 123", or what happens now that it is gone. */
+function guardNote(run: RunIndex, guard: GuardState | null | undefined, render: Render): string {
+  if (guard === undefined) return '';
+  const name =
+    guard === null
+      ? 'no guard'
+      : guard.kind === 'timer'
+        ? `systemd timer ${guard.unit}.timer`
+        : `watchdog pid ${guard.pid}`;
+  if (guard?.alive) return `; ${name} reverts it then`;
+  const gone = guard === null ? 'no guard was armed' : `${name} is GONE`;
+  return `; ${gone}: the next run, resume, rollback or confirm here after the deadline reverts it (\`${render(runbookCommand('confirm', run.id, '--extend', '5m'))}\` guards it again)`;
+}
+
 /** `runbook runs`: every run in the state dir, oldest first. */
-export function runsCommand(ctx: CliContext, options: OptionsOf<typeof runsOptions>): number {
+export async function runsCommand(ctx: CliContext, options: OptionsOf<typeof runsOptions>): Promise<number> {
   const { store } = ctx;
   // Each journal is read and its hash chain checked: a damaged one shows as `damaged`.
   const runs = store.listRunsVerified();
+  const guards = await guardsOf(store);
   for (const run of runs) if (run.status === 'damaged') ctx.err(`note: run ${run.id} is damaged: ${run.damage}`);
   if (options.json) {
     ctx.out(
@@ -50,6 +100,9 @@ export function runsCommand(ctx: CliContext, options: OptionsOf<typeof runsOptio
           finished: run.finished,
           host: run.host,
           confirmBy: run.confirmBy,
+          // For a run awaiting confirmation here: what reverts it at its deadline, and whether
+          // it is still there (a watchdog killed: `alive: false`; null: none was armed).
+          guard: guards.get(run.id),
           damage: run.damage,
           // Whether the run was made on the host (network namespace) this command runs on, and
           // whether it has changes a rollback would undo: what fleet audits and the Ansible
@@ -75,7 +128,10 @@ export function runsCommand(ctx: CliContext, options: OptionsOf<typeof runsOptio
   );
   for (const run of runs) {
     // A run awaiting confirmation is reverted at its deadline unless confirmed (issue 15).
-    const deadline = run.status === 'awaiting-confirmation' ? `  (confirm by ${run.confirmBy})` : '';
+    const deadline =
+      run.status === 'awaiting-confirmation'
+        ? `  (confirm by ${run.confirmBy}${guardNote(run, guards.get(run.id), ctx.render)})`
+        : '';
     ctx.out(
       `${run.id.padEnd(idWidth)} ${run.runbook.padEnd(runbookWidth)} ${run.status.padEnd(statusWidth)} ${run.started.padEnd(24)} ${run.finished ?? '-'}${deadline}`,
     );

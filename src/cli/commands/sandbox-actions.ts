@@ -2,6 +2,7 @@
 import { ExitCode } from '../../errors.js';
 import { replaceFile } from '../../journal/safe-fs.js';
 import { toShellLine } from '../../text/shell-words.js';
+import { selfArgv } from '../../exec/self.js';
 import { requireSandboxCaps } from '../../host/privileges.js';
 import {
   assertEnteredSandbox,
@@ -78,7 +79,6 @@ export async function shellCommand(
 
 /** The shell's rc file: the user's usual rc, a prompt naming the sandbox, and a `runbook` function. */
 function bashrc(paths: SandboxPaths): string {
-  const script = process.argv[1] ?? 'runbook';
   return [
     `# written by \`runbook sandbox shell\`: a shell inside sandbox "${paths.name}"`,
     'if [[ $- == *i* ]]; then',
@@ -86,7 +86,7 @@ function bashrc(paths: SandboxPaths): string {
     '  [ -f ~/.bashrc ] && . ~/.bashrc',
     `  PS1=${toShellLine([`(sandbox ${paths.name}) \\u@\\h:\\w\\$ `])}`,
     'fi',
-    `runbook() { ${toShellLine([process.execPath, script])} "$@"; }`,
+    `runbook() { ${toShellLine(selfArgv())} "$@"; }`,
     '',
   ].join('\n');
 }

@@ -1,19 +1,22 @@
-import { RunbookError } from '../errors.js';
-import type { Executor } from '../exec/types.js';
-import type { Lock, RunStore } from '../store/run-store.js';
+import { RunbookError } from '../../errors.js';
+import type { Executor } from '../../exec/types.js';
+import { isThisHost } from '../../host/binding.js';
+import type { Lock, PendingConfirmation, RunStore } from '../../store/run-store.js';
+import type { CommandEvent } from '../journaled-command.js';
+import { acquireChangeLocks, openRecordedRun, recordedNothing } from '../recorded-run.js';
+import { rollbackWhileLocked, type RollbackResult } from '../rollback.js';
+import type { UndoReport } from '../undo-steps.js';
 import { confirmationOf, isExpired, revertReason, type Confirmation } from './confirmation.js';
-import type { CommandEvent } from './journaled-command.js';
-import { acquireChangeLocks, openRecordedRun, recordedNothing } from './recorded-run.js';
-import { rollbackWhileLocked, type RollbackResult } from './rollback.js';
-import type { UndoReport } from './undo-steps.js';
-import type { FindOwners } from './foreign-contents.js';
+import type { FindOwners } from '../foreign-contents.js';
 
 /**
- * The automatic revert of a run made with `--confirm-within` and not confirmed by its deadline
- * (issue 15). Done by the run's watchdog at the deadline, and — belt and braces — by the next
- * runbook command in the state dir when the watchdog is gone (killed, or the machine
- * restarted), which also finishes an automatic revert that was cut short. Either way under the
- * state dir's lock, and decided by the run's journal, never by the marker file alone.
+ * The automatic revert of runs made with `--confirm-within` and not confirmed by their deadline
+ * (issue 15). Done by a run's guard at the deadline (a systemd timer's service or the watchdog),
+ * and — belt and braces — by the next runbook command in the state dir that changes the host
+ * when the guard is gone (killed, or the machine restarted), which also finishes an automatic
+ * revert that was cut short. Whoever does it reverts every run due on this host, newest first:
+ * a later run may build on an earlier one, and runs that joined share one deadline (issue 24).
+ * Always under the state dir's lock, and decided by each run's journal, never by its marker.
  */
 
 export interface RevertOptions {
@@ -36,6 +39,13 @@ export type RevertOutcome =
   | { kind: 'settled'; runId: string; confirmation: Confirmation }
   /** It was due, and its automatic revert ran (to the end, or not: see the result). */
   | { kind: 'reverted'; runId: string; deadline: string; result: RollbackResult };
+
+/** The runs of this host whose marker says their deadline has passed (no journal read), newest first. */
+export function dueHere(store: RunStore, now = Date.now()): PendingConfirmation[] {
+  const expired = store.pendingConfirmations().filter((m) => isExpired(m.deadline, now));
+  if (expired.length === 0) return []; // the usual case
+  return expired.filter((m) => isThisHost(m.host)).sort((a, b) => b.runId.localeCompare(a.runId));
+}
 
 /**
  * For a caller holding the lock: reverts run `runId` if its journal shows it unconfirmed past
@@ -70,25 +80,35 @@ export async function revertIfDueWhileLocked(options: RevertOptions & { runId: s
 }
 
 /**
+ * For a caller holding the locks: reverts each of `runIds` that is due, in the order given
+ * (newest first), stopping at a revert that failed or was interrupted (the host is half-way).
+ */
+export async function revertEachWhileLocked(
+  options: RevertOptions & { runIds: readonly string[] },
+): Promise<RevertOutcome[]> {
+  const outcomes: RevertOutcome[] = [];
+  for (const runId of options.runIds) {
+    const outcome = await revertIfDueWhileLocked({ ...options, runId });
+    outcomes.push(outcome);
+    if (outcome.kind === 'reverted' && outcome.result.kind === 'rollback' && outcome.result.status !== 'rolled-back')
+      break;
+  }
+  return outcomes;
+}
+
+/**
  * Belt and braces: reverts the given runs (this host's, past their deadline by their markers)
- * if their journals agree, oldest first, holding the lock (waiting up to `lockWaitMs` for it:
- * the watchdog may be reverting right now). Returns what was done for each.
+ * if their journals agree, newest first, holding the locks (waiting up to `lockWaitMs` for
+ * them: a guard may be reverting right now). Returns what was done for each.
  */
 export async function revertDueRuns(
   options: RevertOptions & { runIds: readonly string[]; lockWaitMs: number },
 ): Promise<RevertOutcome[]> {
   if (options.runIds.length === 0) return [];
-  return withStateLockWaiting(options.store, 'automatic revert', options, async () => {
-    const outcomes: RevertOutcome[] = [];
-    for (const runId of options.runIds) {
-      const outcome = await revertIfDueWhileLocked({ ...options, runId });
-      outcomes.push(outcome);
-      // A revert that failed or was interrupted leaves the host half-way: stop there.
-      if (outcome.kind === 'reverted' && outcome.result.kind === 'rollback' && outcome.result.status !== 'rolled-back')
-        break;
-    }
-    return outcomes;
-  });
+  const runIds = [...options.runIds].sort((a, b) => b.localeCompare(a));
+  return withStateLockWaiting(options.store, 'automatic revert', options, () =>
+    revertEachWhileLocked({ ...options, runIds }),
+  );
 }
 
 /**
