@@ -1,15 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { checkSteps } from '../src/engine/check.js';
 import { executeSteps } from '../src/engine/execute-steps.js';
+import { undoSteps } from '../src/engine/undo-steps.js';
 import type { CommandResult, Executor } from '../src/exec/types.js';
 import { MemoryJournal } from '../src/journal/sink.js';
 import { FileJournal } from '../src/journal/writer.js';
 import type { Plan } from '../src/plan/plan.js';
 
 /**
- * An in-process executor that does nothing: `do X` marks X present, `has X` answers whether it
- * is. Each step therefore takes the full path check (fails) → do → verify (holds), and the time
+ * An in-process executor that does nothing: `do X` marks X present, `undo X` absent, `has X`
+ * answers whether it is. Each step therefore takes the full path check (fails) → do → verify (holds), and the time
  * measured is the engine's own: statechart, phase actors, expectations, journal entries.
  */
 function noopExecutor(): Executor {
@@ -27,6 +29,7 @@ function noopExecutor(): Executor {
     run: async ({ argv }) => {
       const [verb, thing] = argv as [string, string];
       if (verb === 'do') present.add(thing);
+      if (verb === 'undo') present.delete(thing);
       return result(verb === 'has' && !present.has(thing) ? 1 : 0);
     },
   };
@@ -75,4 +78,31 @@ export async function measureEngineOverhead(
     if (journal instanceof FileJournal) journal.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The same for the other two walks over steps, on the same no-op plan: `undo` (each step's undo
+ * command, then its verification, which no longer holds) after the run made every step, and
+ * `check` (each step's verification, which holds). In-memory journal: the engine's own cost.
+ */
+export async function measureWalkOverhead(
+  steps: number,
+  walk: 'undo' | 'check',
+): Promise<{ wallMs: number; cpuMs: number }> {
+  const plan = noopPlan(steps);
+  const executor = noopExecutor();
+  // Every step present, as after the run.
+  for (const step of plan.steps) await executor.run({ argv: step.do[0]!.argv, timeoutMs: 1000, signal: undefined });
+  const undoable = { ...plan, steps: [...plan.steps].reverse() };
+  const journal = new MemoryJournal();
+  const started = performance.now();
+  const cpuStarted = process.cpuUsage();
+  const status =
+    walk === 'undo'
+      ? (await undoSteps({ steps: undoable.steps, executor, journal, signal: undefined })).status
+      : (await checkSteps({ plan, executor, journal, signal: undefined })).status;
+  const cpu = process.cpuUsage(cpuStarted);
+  const ms = performance.now() - started;
+  if (status !== (walk === 'undo' ? 'rolled-back' : 'ok')) throw new Error(`bench ${walk} ${status}`);
+  return { wallMs: ms / steps, cpuMs: (cpu.user + cpu.system) / 1000 / steps };
 }

@@ -28,7 +28,7 @@ import { resolveParams } from '../src/runbook/params.js';
 import { renderPlan } from '../src/runbook/render.js';
 import { cliPath, SandboxHost } from '../test/helpers/sandbox-host.js';
 import { benchCni } from './cni.js';
-import { measureEngineOverhead } from './engine-overhead.js';
+import { measureEngineOverhead, measureWalkOverhead } from './engine-overhead.js';
 import { measureResumeStartup } from './resume-startup.js';
 import { fmt, median, printTable, type Row } from './stats.js';
 
@@ -299,6 +299,28 @@ async function benchEngine(): Promise<void> {
       figure: wall.map((v, i) => `${fmt(v, 3)} (${fmt(cpu[i] as number, 3)})`).join(' / '),
       goal: journal === 'memory' ? 'CPU <= 0.3, flat' : '(journal cost, for information)',
       met: journal === 'memory' ? Math.max(...cpu) <= 0.3 && flat <= 1.5 : undefined,
+    });
+  }
+  // Rollback and check walk the same steps with the same driver (issue 27): the same goal.
+  for (const walk of ['undo', 'check'] as const) {
+    await measureWalkOverhead(1_000, walk);
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    for (const steps of [100, 1_000, 10_000]) {
+      const samples: { wallMs: number; cpuMs: number }[] = [];
+      for (let round = 0; round < rounds; round++) samples.push(await measureWalkOverhead(steps, walk));
+      wall.push(median(samples.map((s) => s.wallMs)));
+      cpu.push(median(samples.map((s) => s.cpuMs)));
+      console.log(
+        `  ${walk}, ${steps} steps: ${fmt(wall[wall.length - 1] as number, 3)} ms/step wall, ${fmt(cpu[cpu.length - 1] as number, 3)} CPU`,
+      );
+    }
+    const flat = Math.max(...cpu) / Math.min(...cpu);
+    rows.push({
+      what: `engine only, ${walk === 'undo' ? 'rollback' : 'check'}: ms per step at 100 / 1k / 10k steps, wall (CPU)`,
+      figure: wall.map((v, i) => `${fmt(v, 3)} (${fmt(cpu[i] as number, 3)})`).join(' / '),
+      goal: 'CPU <= 0.3, flat',
+      met: Math.max(...cpu) <= 0.3 && flat <= 1.5,
     });
   }
 }

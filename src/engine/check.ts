@@ -8,16 +8,10 @@ import type { ParamValues } from '../runbook/params.js';
 import type { Plan } from '../plan/plan.js';
 import type { RunStore } from '../store/run-store.js';
 import { engineVersion } from '../version.js';
-import { InterruptedError, type CommandContext, type CommandEvent } from './journaled-command.js';
-import {
-  runStepChecks,
-  runStepCondition,
-  runStepExports,
-  runStepProbes,
-  type FailedCheck,
-  type Finding,
-} from './phases.js';
-import { importedValues } from './step-values.js';
+import { buildCheckMachine, type StepCheck } from './check-machine.js';
+import type { CommandContext, CommandEvent } from './journaled-command.js';
+import { createPhaseActors, type FailedCheck, type Finding } from './phases.js';
+import { driveWalk } from './walk-machine.js';
 
 /**
  * `runbook check`: does the host still hold what a runbook promises? Read-only, like CNI's
@@ -27,19 +21,7 @@ import { importedValues } from './step-values.js';
  * (phases.ts), so `check` and `run` can never disagree on what "holds" means.
  */
 
-/** What `check` found for one step. */
-export interface StepCheck {
-  stepId: string;
-  title: string;
-  ok: boolean;
-  /** The first verify check that did not hold (undefined when the step holds). */
-  check: FailedCheck | undefined;
-  /** What the probes found: the first matching probe, or none. */
-  findings: Finding[];
-  durationMs: number;
-  /** Its `when:` does not hold (issue 28): not checked, and not failing. */
-  skipped?: string | undefined;
-}
+export type { StepCheck } from './check-machine.js';
 
 export type CheckStatus = 'ok' | 'not-ok' | 'interrupted';
 
@@ -54,75 +36,26 @@ export interface CheckStepsOptions extends CommandContext {
 }
 
 /**
- * Checks every step of a plan in order (a failing step does not stop the others: the report
- * shows all that holds and all that does not). Commands and verdicts go to `options.journal`.
+ * Checks every step of a plan in order, through the check machine (check-machine.ts): a failing
+ * step does not stop the others, the report shows all that holds and all that does not.
+ * Commands and verdicts go to `options.journal`.
  */
 export async function checkSteps(options: CheckStepsOptions): Promise<CheckStepsResult> {
-  const steps: StepCheck[] = [];
-  // What the steps export (issue 28), read live as a run would once each step holds: `check`
-  // has no journal to read them from. A step whose exporter does not hold cannot be checked.
-  const exported = new Map<string, Record<string, string>>();
-  const skipped = new Set<string>();
-  try {
-    for (const step of options.plan.steps) {
-      const started = performance.now();
-      const result = await checkOneStep(options, step, exported, skipped);
-      result.durationMs = Math.round(performance.now() - started);
-      steps.push(result);
-      options.onStep?.(result);
-    }
-  } catch (error) {
-    if (error instanceof InterruptedError) return { status: 'interrupted', steps };
-    throw error;
-  }
-  return { status: steps.every((s) => s.ok) ? 'ok' : 'not-ok', steps };
-}
-
-/** Checks one step: its `when:`, its verify checks (then probes), then what it exports. */
-async function checkOneStep(
-  options: CheckStepsOptions,
-  step: Plan['steps'][number],
-  exported: Map<string, Record<string, string>>,
-  skipped: Set<string>,
-): Promise<StepCheck> {
-  const report = (check: FailedCheck | undefined, findings: Finding[] = [], skip?: string): StepCheck => ({
-    stepId: step.id,
-    title: step.title,
-    ok: check === undefined,
-    check,
-    findings,
-    durationMs: 0,
-    ...(skip !== undefined && { skipped: skip }),
+  const { runCondition, runChecks, runProbes, runExports } = createPhaseActors(
+    new Map(options.plan.steps.map((s) => [s.id, s])),
+    options,
+  );
+  const machine = buildCheckMachine(options.plan, {
+    actors: { runCondition, runChecks, runProbes, runExports },
+    actions: {
+      stepFinished: ({ context }) => {
+        const step = context.steps.at(-1);
+        if (step !== undefined) options.onStep?.(step);
+      },
+    },
   });
-  const imported = importedValues(step, exported, skipped);
-  if ('missing' in imported)
-    return report({
-      argv: [],
-      reason: imported.missing.replace(/^did not run/, 'could not be checked'),
-      evidence: undefined,
-    });
-  const { values } = imported;
-  if (step.when !== undefined) {
-    const condition = await runStepCondition(options, step, values);
-    if (condition.verdict === 'does-not-hold') {
-      skipped.add(step.id);
-      return report(undefined, [], condition.reason);
-    }
-    if (condition.verdict === 'could-not-check')
-      return report({
-        argv: step.when.argv,
-        reason: `its "when:" could not be checked: ${condition.reason}`,
-        evidence: undefined,
-      });
-  }
-  const check = await runStepChecks(options, step, 'verify', values);
-  if (check !== undefined) return report(check, await runStepProbes(options, step, values));
-  if ((step.export ?? []).length > 0) {
-    const read = await runStepExports(options, step, values);
-    exported.set(step.id, read.values);
-    if (read.failed !== undefined) return report(read.failed);
-  }
-  return report(undefined);
+  const { status, steps } = await driveWalk(machine);
+  return { status, steps };
 }
 
 /** The line `runbook check` appends to `<state-dir>/audit.ndjson`. */

@@ -1,9 +1,9 @@
-import { createActor, toPromise } from 'xstate';
 import type { RunJournal } from '../journal/run-journal.js';
 import type { Plan } from '../plan/plan.js';
-import { InterruptedError, type CommandContext } from './journaled-command.js';
+import type { CommandContext } from './journaled-command.js';
 import { buildRunMachine, type StepReport, type StepsResult } from './machine.js';
 import { createPhaseActors } from './phases.js';
+import { driveWalk } from './walk-machine.js';
 
 export type { StepFailure, StepReport, StepsResult } from './machine.js';
 
@@ -66,22 +66,12 @@ export async function executeSteps(options: ExecuteStepsOptions): Promise<StepsR
     },
   });
 
-  const actor = createActor(machine, {
-    input: {
-      finishedSteps: options.finishedSteps ?? [],
-      skippedSteps: options.skippedSteps ?? [],
-      exported: options.exported ?? new Map(),
-      stopAfter: options.stopAfter,
-    },
+  return driveWalk(machine, {
+    finishedSteps: options.finishedSteps ?? [],
+    skippedSteps: options.skippedSteps ?? [],
+    exported: options.exported ?? new Map(),
+    stopAfter: options.stopAfter,
   });
-  const output = toPromise(actor);
-  actor.start();
-  actor.send({ type: 'start' });
-  const result = await output;
-  if (result.status !== 'aborted') return result;
-  if (result.error instanceof InterruptedError)
-    return { status: 'interrupted', steps: result.steps, failure: undefined };
-  throw result.error;
 }
 
 /**

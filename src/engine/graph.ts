@@ -1,11 +1,12 @@
 import type { RunMachine } from './machine.js';
 
 /**
- * The statechart the engine runs, as data and as a Mermaid diagram. It is read from the very
- * machine object that `run` executes (buildRunMachine(plan)): its state nodes, their invoked
- * actors, and every transition (events, eventless `always`, `onDone` / `onError` of invoked
- * actors) with its guard. A state that invokes a machine (the run's `Step` invokes the step
- * machine) holds that machine's states, nested under it, as the state does while it runs.
+ * The statecharts the engine runs, as data and as a Mermaid diagram. Each is read from the very
+ * machine object its verb executes (buildRunMachine, buildUndoMachine or buildCheckMachine of
+ * the plan): its state nodes, their invoked actors, and every transition (events, eventless
+ * `always`, `onDone` / `onError` of invoked actors) with its guard. A state that invokes a
+ * machine (the walk's `Step` invokes the verb's step machine) holds that machine's states,
+ * nested under it, as the state does while it runs.
  * Nothing here is drawn by hand, so the picture cannot drift from the engine. Pure: no I/O.
  */
 
@@ -224,12 +225,12 @@ export interface PlanStepNote {
  * Mermaid cannot draw an edge from a state inside a composite to a state outside it, so such
  * a transition would be drawn from the composite instead, naming the states it leaves from.
  *
- * The plan's steps, which the run walks through `Step` one after another, are listed in a note
- * beside `Starting`, marked when a step has no `do` or cannot be undone.
+ * The plan's steps, which the walk takes through `Step` one after another, are listed in a note
+ * beside `Starting` (headed `stepsNote`), marked when a step has no `do` or cannot be undone.
  */
 export function toMermaid(
   graph: MachineGraph,
-  options: { title?: string; steps?: readonly PlanStepNote[] } = {},
+  options: { title?: string; steps?: readonly PlanStepNote[]; stepsNote?: string } = {},
 ): string {
   const lines: string[] = [];
   if (options.title !== undefined) lines.push('---', `title: ${label(options.title)}`, '---');
@@ -297,7 +298,10 @@ export function toMermaid(
   emit(null, '  ');
   const first = graph.initial;
   if (options.steps !== undefined && first !== null) {
-    lines.push(`  note left of ${mermaidId(first)}`, '    the steps, in order, each run by Step');
+    lines.push(
+      `  note left of ${mermaidId(first)}`,
+      `    ${label(options.stepsNote ?? 'the steps, in order, each run by Step')}`,
+    );
     for (const step of options.steps) {
       const marks = [
         step.when !== undefined ? `only when ${step.when}` : '',

@@ -6,6 +6,7 @@ import { evaluate } from './expectations.js';
 import { InterruptedError, runJournaled, type CommandContext } from './journaled-command.js';
 import { runCapture, runGuarded } from './step-commands.js';
 import { checkWithValues, probeWithValues, withValues, type Values } from './step-values.js';
+import { timed } from './walk-machine.js';
 import type {
   ChecksInput,
   ChecksOutput,
@@ -125,11 +126,6 @@ export function createPhaseActors(
     const step = steps.get(stepId);
     if (step === undefined) throw new Error(`unknown step ${stepId}`);
     return step;
-  };
-  const timed = async <T>(work: () => Promise<T>): Promise<T & { durationMs: number }> => {
-    const started = performance.now();
-    const outcome = await work();
-    return { ...outcome, durationMs: performance.now() - started };
   };
 
   return {

@@ -1,31 +1,23 @@
+import { fromPromise } from 'xstate';
 import type { Executor } from '../exec/types.js';
 import type { JournalSink } from '../journal/sink.js';
 import type { PlannedStep } from '../plan/plan.js';
 import { undoFailure } from './already-gone.js';
 import { evaluate } from './expectations.js';
-import { InterruptedError, runJournaled, type CommandContext, type CommandEvent } from './journaled-command.js';
+import { runJournaled, type CommandContext, type CommandEvent } from './journaled-command.js';
 import { runGuarded } from './step-commands.js';
+import {
+  buildUndoMachine,
+  type EffectInput,
+  type EffectOutput,
+  type GuardOutput,
+  type UndoCommandsOutput,
+  type UndoReport,
+  type UndoResult,
+} from './undo-machine.js';
+import { driveWalk, timed } from './walk-machine.js';
 
-export interface UndoReport {
-  stepId: string;
-  /** not-undoable: the step says `undo: none`; nothing was run for it. */
-  outcome: 'undone' | 'undo-failed' | 'not-undoable';
-  durationMs: number;
-  /**
-   * For undo-failed: the check that still holds, or the undo command that failed; for
-   * not-undoable: the runbook's reason.
-   */
-  stillHolds: string | undefined;
-  /** A cut-off step whose effect was not there: its undo did not run. */
-  notThere?: true;
-  /** Its undo did not run: the guard refused it (`stillHolds` says why). */
-  refused?: true;
-}
-
-export interface UndoResult {
-  status: 'rolled-back' | 'failed' | 'interrupted';
-  steps: UndoReport[];
-}
+export type { UndoReport, UndoResult } from './undo-machine.js';
 
 export interface UndoOptions {
   /** The steps to undo, in the order to undo them (the reverse of the order they were done). */
@@ -49,11 +41,12 @@ export interface UndoOptions {
 }
 
 /**
- * Undoes steps one by one. For each: run its undo commands (a failing one is not fatal: the
- * thing may already be gone — deleting a namespace takes its links and routes with it), then
- * check that the effect is gone, i.e. that the step's verification no longer holds. "Already
- * gone" therefore counts as undone, like CNI's DEL. If the effect is still there, stop: the
- * steps before it may depend on it.
+ * Undoes steps one by one, through the rollback machine (undo-machine.ts). For each: run its
+ * undo commands (a failing one is not fatal: the thing may already be gone — deleting a
+ * namespace takes its links and routes with it), then check that the effect is gone, i.e. that
+ * the step's verification no longer holds. "Already gone" therefore counts as undone, like
+ * CNI's DEL. If the effect is still there, stop: the steps before it may depend on it. Each
+ * undone step is journaled (`step-undone`) and shown once its report is in.
  */
 export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
   const ctx = {
@@ -62,83 +55,59 @@ export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
     signal: options.signal,
     onCommand: options.onCommand,
   };
-  const reports: UndoReport[] = [];
-  try {
-    for (const step of options.steps) {
-      const started = performance.now();
-      if (step.noUndo !== undefined) {
-        // The runbook says this change cannot be reversed: report it and go on with the rest,
-        // which do not depend on it being undone (it was a one-off action, such as a flush).
-        const report: UndoReport = { stepId: step.id, outcome: 'not-undoable', durationMs: 0, stillHolds: step.noUndo };
+  const steps = new Map(options.steps.map((s) => [s.id, s]));
+  const stepOf = (stepId: string): PlannedStep => {
+    const step = steps.get(stepId);
+    if (step === undefined) throw new Error(`unknown step ${stepId}`);
+    return step;
+  };
+  const machine = buildUndoMachine(options.steps, options.onlyIfThere, {
+    actors: {
+      lookForEffect: fromPromise<EffectOutput, EffectInput>(({ input }) =>
+        timed(async () => ({ stillThere: await firstHoldingCheck(ctx, stepOf(input.stepId), input.present) })),
+      ),
+      askGuard: fromPromise<GuardOutput, { stepId: string }>(({ input }) =>
+        timed(async () => ({ refusal: await options.guard?.(ctx, stepOf(input.stepId)) })),
+      ),
+      runUndo: fromPromise<UndoCommandsOutput, { stepId: string }>(({ input }) =>
+        timed(async () => ({ failure: await runUndoCommands(ctx, stepOf(input.stepId)) })),
+      ),
+    },
+    actions: {
+      stepFinished: ({ context }) => {
+        const report = context.steps.at(-1);
+        if (report === undefined) return;
+        // Journaled with its reason when no undo ran for it: the runbook says this change cannot
+        // be reversed (the rest goes on: it was a one-off action, such as a flush, nothing
+        // depends on), or the guard refused it (the walk stops there).
+        const reason = report.outcome === 'not-undoable' || report.refused === true ? report.stillHolds : undefined;
         options.journal.append({
           type: 'step-undone',
-          step: step.id,
-          outcome: 'not-undoable',
-          durationMs: 0,
-          reason: step.noUndo,
-        });
-        reports.push(report);
-        options.onUndo?.(report);
-        continue;
-      }
-      // A cut-off `do` left nothing only when no part of its effect shows: a step with several
-      // checks may have been cut off half-way, and half an effect is still the run's to undo.
-      const notThere =
-        options.onlyIfThere?.has(step.id) === true && (await firstHoldingCheck(ctx, step, 'any')) === undefined;
-      let failure: string | undefined;
-      const refused = notThere ? undefined : await options.guard?.(ctx, step);
-      if (refused !== undefined) {
-        const report: UndoReport = {
-          stepId: step.id,
-          outcome: 'undo-failed',
-          durationMs: Math.round(performance.now() - started),
-          stillHolds: refused,
-          refused: true,
-        };
-        options.journal.append({
-          type: 'step-undone',
-          step: step.id,
-          outcome: 'undo-failed',
+          step: report.stepId,
+          outcome: report.outcome,
           durationMs: report.durationMs,
-          reason: refused,
+          ...(reason !== undefined && { reason }),
         });
-        reports.push(report);
         options.onUndo?.(report);
-        return { status: 'failed', steps: reports };
-      }
-      if (!notThere) {
-        for (const [index, command] of step.undo.entries()) {
-          const outcome = await runGuarded(ctx, step.id, 'undo', index, command);
-          // A skipped command (its condition said no) and an accepted status are not failures.
-          if (outcome.kind === 'ran' && !outcome.ok) failure ??= undoFailure(command.argv, outcome.result);
-        }
-      }
-      const holding = notThere ? undefined : await firstHoldingCheck(ctx, step);
-      // An undo that failed for a reason other than "already gone" did not undo, whatever the
-      // checks say: what it was to remove may be there still.
-      const stillHolds = holding ?? failure;
-      const report: UndoReport = {
-        stepId: step.id,
-        outcome: stillHolds === undefined ? 'undone' : 'undo-failed',
-        durationMs: Math.round(performance.now() - started),
-        stillHolds,
-        ...(notThere ? { notThere: true as const } : {}),
-      };
-      options.journal.append({
-        type: 'step-undone',
-        step: step.id,
-        outcome: report.outcome,
-        durationMs: report.durationMs,
-      });
-      reports.push(report);
-      options.onUndo?.(report);
-      if (report.outcome === 'undo-failed') return { status: 'failed', steps: reports };
-    }
-    return { status: 'rolled-back', steps: reports };
-  } catch (error) {
-    if (error instanceof InterruptedError) return { status: 'interrupted', steps: reports };
-    throw error;
+      },
+    },
+  });
+  const { status, steps: reports } = await driveWalk(machine);
+  return { status, steps: reports };
+}
+
+/**
+ * Runs a step's undo commands, all of them (each removes its own part). Returns the first that
+ * failed for a reason other than "already gone", or undefined.
+ */
+async function runUndoCommands(ctx: CommandContext, step: PlannedStep): Promise<string | undefined> {
+  let failure: string | undefined;
+  for (const [index, command] of step.undo.entries()) {
+    const outcome = await runGuarded(ctx, step.id, 'undo', index, command);
+    // A skipped command (its condition said no) and an accepted status are not failures.
+    if (outcome.kind === 'ran' && !outcome.ok) failure ??= undoFailure(command.argv, outcome.result);
   }
+  return failure;
 }
 
 /**
@@ -147,7 +116,7 @@ export async function undoSteps(options: UndoOptions): Promise<UndoResult> {
  * installed), which proves nothing — or undefined when it is gone.
  */
 async function firstHoldingCheck(
-  ctx: Parameters<typeof runJournaled>[0],
+  ctx: CommandContext,
   step: PlannedStep,
   /** 'all': the effect is there when every check holds (after an undo); 'any': when one does. */
   present: 'all' | 'any' = 'all',

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { machineGraph, mermaidId, toMermaid } from '../../src/engine/graph.js';
+import { buildCheckMachine, CheckEnd } from '../../src/engine/check-machine.js';
 import { buildRunMachine, RunEnd } from '../../src/engine/machine.js';
+import { buildUndoMachine, RollbackEnd } from '../../src/engine/undo-machine.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { fakePlan, fakeStep } from '../helpers/plans.js';
 
@@ -205,5 +207,107 @@ describe('the single-container runbook', () => {
   it('is the same machine as for any plan: the steps are data, each run by Step in turn', () => {
     expect(graph).toEqual(machineGraph(buildRunMachine(plan)));
     expect(graph.nodes).toHaveLength(runStates.length + phases.length);
+  });
+});
+
+describe('the rollback and check machines (issue 27)', () => {
+  const undoPhases = [
+    'pending',
+    'lookForEffect',
+    'undo',
+    'verifyGone',
+    'notUndoable',
+    'notThere',
+    'undone',
+    'undoFailed',
+  ];
+  const edges = (graph: ReturnType<typeof machineGraph>) =>
+    graph.transitions.map((t) => `${t.source} -${t.kind}${t.guard ? `[${t.guard}]` : ''}-> ${t.target}`);
+
+  it('the rollback is a walk like the run: Starting, Step holding the undo step machine, StepEnded, its ends', () => {
+    const graph = machineGraph(buildUndoMachine([...plan.steps].reverse()));
+    expect(graph.machine).toBe('rollback');
+    expect(graph.nodes.filter((n) => n.parent === null).map((n) => n.id)).toEqual([
+      'Starting',
+      'Step',
+      'StepEnded',
+      ...Object.values(RollbackEnd),
+    ]);
+    expect(graph.nodes.filter((n) => n.parent === 'Step').map((n) => n.key)).toEqual(undoPhases);
+    expect(graph.nodes.find((n) => n.id === 'Step.undoFailed')).toMatchObject({
+      type: 'final',
+      machine: 'undoStep',
+      output: { outcome: 'undo-failed' },
+    });
+    expect(graph.nodes.find((n) => n.id === 'Step.notThere')?.output).toEqual({ outcome: 'undone', notThere: true });
+    expect(edges(graph)).toEqual([
+      'Starting -event[planIsEmpty]-> RolledBack',
+      'Starting -event[else]-> Step',
+      'Step -done-> StepEnded',
+      'Step -error-> Aborted',
+      'Step.pending -always[notUndoable]-> Step.notUndoable',
+      'Step.pending -always[cutOff]-> Step.lookForEffect',
+      'Step.pending -always[else]-> Step.undo',
+      'Step.lookForEffect -done[effectAbsent]-> Step.notThere',
+      'Step.lookForEffect -done[else]-> Step.undo',
+      'Step.undo -done-> Step.verifyGone',
+      'Step.verifyGone -done[notUndone]-> Step.undoFailed',
+      'Step.verifyGone -done[else]-> Step.undone',
+      'StepEnded -always[stepFailed]-> Failed',
+      'StepEnded -always[moreSteps]-> Step',
+      'StepEnded -always[else]-> RolledBack',
+    ]);
+  });
+
+  it('the check walks every step whatever the earlier ones showed: more steps is asked before a failure', () => {
+    const graph = machineGraph(buildCheckMachine(plan));
+    expect(graph.machine).toBe('check');
+    expect(graph.nodes.filter((n) => n.parent === null).map((n) => n.id)).toEqual([
+      'Starting',
+      'Step',
+      'StepEnded',
+      ...Object.values(CheckEnd),
+    ]);
+    expect(edges(graph)).toEqual([
+      'Starting -event[planIsEmpty]-> Holds',
+      'Starting -event[else]-> Step',
+      'Step -done-> StepEnded',
+      'Step -error-> Aborted',
+      'Step.verify -done[checksPassed]-> Step.holds',
+      'Step.verify -done[else]-> Step.diagnosing',
+      'Step.diagnosing -done-> Step.doesNotHold',
+      'StepEnded -always[moreSteps]-> Step',
+      'StepEnded -always[stepFailed]-> DoesNotHold',
+      'StepEnded -always[else]-> Holds',
+    ]);
+  });
+
+  it('all three walks share the same Step: its entry hook, its actions when a step ends, its error edge', () => {
+    const walks = [buildRunMachine(plan), buildUndoMachine(plan.steps), buildCheckMachine(plan)].map(machineGraph);
+    const stepOf = (graph: ReturnType<typeof machineGraph>) => ({
+      node: graph.nodes.find((n) => n.id === 'Step')?.entry,
+      done: graph.transitions.find((t) => t.source === 'Step' && t.kind === 'done')?.actions,
+      error: graph.transitions
+        .filter((t) => t.source === 'Step' && t.kind === 'error')
+        .map((t) => [t.target, t.guard, t.actions]),
+    });
+    for (const walk of walks) expect(stepOf(walk)).toEqual(stepOf(walks[0]!));
+  });
+
+  it('are the same size for 10,000 steps as for one', () => {
+    const many = Array.from({ length: 10_000 }, (_, i) => fakeStep(`s${i}`));
+    expect(machineGraph(buildUndoMachine(many)).nodes).toEqual(machineGraph(buildUndoMachine([fakeStep('a')])).nodes);
+    expect(machineGraph(buildCheckMachine(fakePlan(...many))).nodes).toEqual(
+      machineGraph(buildCheckMachine(fakePlan(fakeStep('a')))).nodes,
+    );
+  });
+
+  it('toMermaid heads the note of steps as the verb walks them', () => {
+    const text = toMermaid(machineGraph(buildUndoMachine([...plan.steps].reverse())), {
+      steps: [{ id: 'make-link' }],
+      stepsNote: 'the steps a rollback undoes, newest first',
+    });
+    expect(text).toContain('  note left of Starting\n    the steps a rollback undoes, newest first\n    make-link\n');
+    expect(text).toContain('    Step__verifyGone --> Step__undoFailed : done [notUndone]');
   });
 });
