@@ -324,7 +324,23 @@ export interface Envelope {
 export type JournalLine = JournalEntry & Envelope;
 
 /**
- * The journal format this version writes (in the run-start entry) and reads. A journal of
- * another format is refused rather than misread; one without the field predates it (format 1).
+ * The journal format this version writes (in the run-start entry). Bump it whenever an entry
+ * kind is added or an entry's fields change (the plan a run-start records included): a version
+ * that does not know the new format then refuses the journal instead of misreading it, and the
+ * schema test (test/journal/entry-schemas.test.ts) fails until the new field list is recorded
+ * under the new format.
+ *
+ * - 1: the format of 0.1.0 (a journal without the field predates it: format 1 too).
+ * - 2: the same fields as 0.1.0 wrote them, now validated on read (issue 27). Fields had been
+ *   added under format 1 (`read` on command-start, the confirm-within entries, `onlyIfCreatedBy`
+ *   in the plan); the format moves so that a version older than this one, which never checked
+ *   them, refuses what it cannot know it would misread.
  */
-export const journalFormat = 1;
+export const journalFormat = 2;
+
+/**
+ * The formats this version reads, each with the schema of entry-schemas.ts: 0.1.0 wrote every
+ * field format 2 has, so a format-1 journal reads as it is, and its run can be resumed or rolled
+ * back by this version (test/golden/ replays journals 0.1.0 wrote).
+ */
+export const readableFormats: readonly number[] = [1, 2];

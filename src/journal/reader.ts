@@ -2,11 +2,14 @@ import { existsSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
 import {
   journalFormat,
+  readableFormats,
   type JournalLine,
   type RollbackEndEntry,
   type RunStartEntry,
   type RunStatus,
 } from './entries.js';
+import { engineVersion } from '../version.js';
+import { entryProblem } from './entry-schemas.js';
 import { chainEnd as chainEndOf, verifyChain, type ChainEnd, type ChainProblem } from './hash-chain.js';
 import { readNoFollow } from './safe-fs.js';
 
@@ -26,7 +29,9 @@ export interface ReadJournal {
 
 /**
  * Reads a journal. A torn last line (no final newline: the process died mid-write) is
- * tolerated with a warning; a damaged line anywhere else is an error naming the line. A
+ * tolerated with a warning; a damaged line anywhere else is an error naming the line. Every
+ * entry is validated against its kind's schema (entry-schemas.ts): one that is not what this
+ * version reads is damage, named with its line, kind and field (exit 1, "damaged"). A
  * run-start entry of a journal format this version does not know is refused (exit 2).
  */
 export function readJournal(file: string): ReadJournal {
@@ -49,8 +54,12 @@ export function parseJournal(text: string, file: string): ReadJournal {
     if (typeof line !== 'object' || line === null || typeof (line as { type?: unknown }).type !== 'string') {
       throw damaged(file, `${file}: line ${i + 1} is damaged (not a journal entry): ${segment.slice(0, 80)}`);
     }
+    // The format first: a journal of a format this version does not know is refused as such,
+    // not called damaged for the fields it does not know.
+    if ((line as { type: string }).type === 'run-start') checkFormat(line as RunStartEntry, file);
+    const problem = entryProblem(line as { type: string });
+    if (problem !== undefined) throw damaged(file, `${file}: line ${i + 1} is damaged: ${problem}`);
     const entry = line as JournalLine;
-    if (entry.type === 'run-start') checkFormat(entry, file);
     lines.push(entry);
     raw.push(segment);
   });
@@ -58,12 +67,13 @@ export function parseJournal(text: string, file: string): ReadJournal {
 }
 
 function checkFormat(start: RunStartEntry, file: string): void {
-  const format = start.journalFormat ?? 1; // journals written before the field was added
-  if (format === journalFormat) return;
+  const format: unknown = start.journalFormat ?? 1; // journals written before the field was added
+  if (readableFormats.includes(format as number)) return;
+  const writer = typeof start.engineVersion === 'string' ? `runbook ${start.engineVersion}` : 'another runbook version';
   throw new RunbookError(
     'journal-version',
-    `${file} is in journal format ${JSON.stringify(format)}, which this runbook (journal format ${journalFormat}) does not know; nothing was read or changed`,
-    { hint: 'use the runbook version that wrote it (see its engineVersion in the first line)' },
+    `${file} is in journal format ${JSON.stringify(format)} (written by ${writer}), which this runbook ${engineVersion} (journal format ${journalFormat}, reads ${readableFormats.join(' and ')}) does not know; nothing was read or changed`,
+    { hint: `use the runbook version that wrote it (${writer}) to resume, roll back or read this run` },
   );
 }
 

@@ -22,8 +22,10 @@ import { parseJournal } from '../../src/journal/reader.js';
 import { readRunIndex, writeRunIndex, type RunIndex } from '../../src/journal/run-index.js';
 import { openRunStore } from '../../src/store/open-run-store.js';
 import { FileJournal } from '../../src/journal/writer.js';
+import { runStartEntry } from '../helpers/entries.js';
 import { thrown } from '../helpers/thrown.js';
 import { hintText } from '../helpers/advice.js';
+import { engineVersion } from '../../src/version.js';
 
 /**
  * Issues 10 and 22, in process (no kernel, no network): the door's trust check (openRunStore),
@@ -216,26 +218,36 @@ describe('a failed journal write is a message, and the journal stays whole', () 
 
 describe('journal format version', () => {
   const start = (format: number | undefined) =>
-    JSON.stringify({ level: 30, time: 't', seq: 1, prev: '0'.repeat(64), type: 'run-start', journalFormat: format });
+    JSON.stringify({
+      level: 30,
+      time: 't',
+      seq: 1,
+      prev: '0'.repeat(64),
+      ...runStartEntry({ engineVersion: '9.9.9' }),
+      journalFormat: format,
+      msg: 'run-start',
+    });
 
-  it('a run-start of an unknown format is refused with exit 2; format 1 and no field (older journals) read', () => {
-    const error = thrown(() => parseJournal(`${start(2)}\n`, 'j.ndjson'));
+  it('a run-start of an unknown format is refused with exit 2 naming both versions; formats 1 (or no field: older journals) and 2 read', () => {
+    const error = thrown(() => parseJournal(`${start(3)}\n`, 'j.ndjson'));
     expect(error.code).toBe('journal-version');
     expect(error.exitCode).toBe(2);
     expect(error.message).toContain(
-      'j.ndjson is in journal format 2, which this runbook (journal format 1) does not know',
+      `j.ndjson is in journal format 3 (written by runbook 9.9.9), which this runbook ${engineVersion} (journal format 2, reads 1 and 2) does not know; nothing was read or changed`,
     );
+    expect(error.hint).toContain('runbook 9.9.9');
+    expect(parseJournal(`${start(2)}\n`, 'j').lines).toHaveLength(1);
     expect(parseJournal(`${start(1)}\n`, 'j').lines).toHaveLength(1);
     expect(parseJournal(`${start(undefined)}\n`, 'j').lines).toHaveLength(1);
   });
 
   it('the writer stamps it into the run-start entry', () => {
     const journal = new FileJournal(journalFile(dir, 'r'));
-    journal.append({ type: 'run-start' } as JournalEntry);
+    journal.append(runStartEntry());
     journal.close();
     expect(JSON.parse(readFileSync(journalFile(dir, 'r'), 'utf8'))).toMatchObject({
       type: 'run-start',
-      journalFormat: 1,
+      journalFormat: 2,
     });
   });
 });
@@ -284,7 +296,7 @@ describe('lock identity: pid, start time, boot id', () => {
 
   it('a run "running" under a pid now another process\'s (pid 1) is read as interrupted', () => {
     const journal = new FileJournal(journalFile(dir, 'r'));
-    journal.append({ type: 'run-start' } as JournalEntry);
+    journal.append(runStartEntry());
     journal.close();
     const running = { id: 'r', status: 'running', host: {}, lastSeq: 1, pid: 1 } as RunIndex;
     writeRunIndex(dir, { ...running, pidStartTime: '999999999999', bootId: currentBootId() });

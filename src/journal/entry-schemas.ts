@@ -1,0 +1,374 @@
+import type { ExpectSpec } from '../runbook/schema.js';
+import type {
+  Plan,
+  PlannedCapture,
+  PlannedCheck,
+  PlannedCommand,
+  PlannedCondition,
+  PlannedProbe,
+  PlannedStep,
+} from '../runbook/plan.js';
+import type { Envelope, HostIdentity, JournalEntry } from './entries.js';
+
+/**
+ * What each kind of journal entry holds, checked on every line the reader reads (issue 27): a
+ * journal is read by validation, not by cast, so that a line that is not what this version
+ * wrote (damaged on disk, edited, or written by a version with other fields) is reported as
+ * damaged, naming the line, the entry and the field, instead of being misread — a run someone
+ * still has to roll back must never be replayed from a guess.
+ *
+ * Why not zod, the project's schema library: reading a journal is on the start-up path of
+ * `runs`, `journal`, `resume`, `rollback` and `confirm`, none of which loads zod today, and
+ * loading it costs about 60 ms of CPU per command (measured: `runbook runs` 110 → 175 ms); the
+ * checks here are a few comparisons per field. Each schema is typed by the entry's interface
+ * (entries.ts, plan.ts): a field added to an interface without its check, or a check looser
+ * than its field's type, does not compile.
+ *
+ * Every object is closed: a field this version does not know is damage too, because a
+ * journal's fields change only with its format (entries.ts, `journalFormat`).
+ */
+
+/** Checks one value: what is wrong with it (a phrase: "is 3, not a string"), or undefined. */
+export interface Check<T> {
+  (value: unknown): string | undefined;
+  /** The values it accepts, for the compiler only (never set). */
+  readonly accepts?: T;
+}
+
+/** A check of a field that may be absent (JSON drops undefined): made by `optional`. */
+export type Optional<T> = Check<T> & { readonly optional: true };
+
+const check = <T>(test: (value: unknown) => string | undefined): Check<T> => test as Check<T>;
+
+const shown = (value: unknown): string => {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+};
+
+export const text = check<string>((v) => (typeof v === 'string' ? undefined : `is ${shown(v)}, not a string`));
+export const bool = check<boolean>((v) => (typeof v === 'boolean' ? undefined : `is ${shown(v)}, not true or false`));
+export const num = check<number>((v) =>
+  typeof v === 'number' && Number.isFinite(v) ? undefined : `is ${shown(v)}, not a number`,
+);
+export const int = check<number>((v) => (Number.isInteger(v) ? undefined : `is ${shown(v)}, not an integer`));
+export const anything = check<unknown>(() => undefined);
+
+export function oneOf<const V extends readonly (string | number)[]>(...values: V): Check<V[number]> {
+  const allowed = new Set<unknown>(values);
+  return check((v) => (allowed.has(v) ? undefined : `is ${shown(v)}, not one of ${values.join(', ')}`));
+}
+
+export function optional<T>(inner: Check<T>): Optional<T | undefined> {
+  const test = check<T | undefined>((v) => (v === undefined ? undefined : inner(v)));
+  return Object.assign(test, { optional: true as const });
+}
+
+export function list<T>(item: Check<T>): Check<T[]> {
+  return check((v) => {
+    if (!Array.isArray(v)) return `is ${shown(v)}, not a list`;
+    for (let i = 0; i < v.length; i++) {
+      const problem = item(v[i]);
+      if (problem !== undefined) return at(`[${i}]`, problem);
+    }
+    return undefined;
+  });
+}
+
+export function record<T>(value: Check<T>): Check<Record<string, T>> {
+  return check((v) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return `is ${shown(v)}, not an object`;
+    for (const [key, item] of Object.entries(v)) {
+      const problem = value(item);
+      if (problem !== undefined) return at(`.${key}`, problem);
+    }
+    return undefined;
+  });
+}
+
+/** For a recursive shape (ExpectSpec's `not`). */
+export function lazy<T>(get: () => Check<T>): Check<T> {
+  return check((v) => get()(v));
+}
+
+/**
+ * One check per field of T, each typed by the field: a field that may be undefined needs an
+ * `optional` check, any other a plain one.
+ */
+export type Fields<T> = {
+  readonly [K in keyof Required<T>]-?: undefined extends T[K]
+    ? Optional<T[K]>
+    : Check<T[K]> & { readonly optional?: undefined };
+};
+
+/** A closed object: every field checked, none missing unless optional, none unknown. */
+export function shape<T>(fields: Fields<T>): Check<T> {
+  const compiled = compile(fields as Record<string, Check<unknown>>);
+  return check((v) => objectProblem(v, compiled));
+}
+
+/** An object's checks laid out once, for a check per line that allocates nothing. */
+interface Compiled {
+  keys: string[];
+  checks: Array<Check<unknown>>;
+  required: boolean[];
+  known: ReadonlySet<string>;
+}
+
+function compile(fields: Record<string, Check<unknown>>): Compiled {
+  const keys = Object.keys(fields);
+  return {
+    keys,
+    checks: keys.map((key) => fields[key] as Check<unknown>),
+    required: keys.map((key) => (fields[key] as Partial<Optional<unknown>>).optional !== true),
+    known: new Set(keys),
+  };
+}
+
+function objectProblem(value: unknown, c: Compiled): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `is ${shown(value)}, not an object`;
+  const object = value as Record<string, unknown>;
+  let present = 0;
+  for (let i = 0; i < c.keys.length; i++) {
+    const key = c.keys[i] as string;
+    const item = object[key];
+    if (item === undefined) {
+      if (c.required[i] === true) return `has no ${key}`;
+      continue;
+    }
+    present += 1;
+    const problem = (c.checks[i] as Check<unknown>)(item);
+    if (problem !== undefined) return at(`.${key}`, problem);
+  }
+  // Every field it has was checked, unless it has more than those: then name the first other.
+  let count = 0;
+  for (const _key in object) count += 1;
+  if (count === present) return undefined;
+  const other = Object.keys(object).find((key) => !c.known.has(key));
+  return `has a field ${shown(other)} it should not have`;
+}
+
+/** Where in a value a problem is: ".plan.steps[0].undo[0].argv is …". */
+function at(where: string, problem: string): string {
+  return problem.startsWith('.') || problem.startsWith('[') ? `${where}${problem}` : `${where} ${problem}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The plan a run-start entry records: what resume and rollback run.
+
+const phase = oneOf(
+  'check',
+  'requires',
+  'capture',
+  'do',
+  'verify',
+  'diagnose',
+  'undo',
+  'undo-check',
+  'do-condition',
+  'undo-condition',
+);
+const argv = list(text);
+
+const expectSpec: Check<ExpectSpec> = shape<ExpectSpec>({
+  exit: optional(
+    check<number | 'nonzero' | 'any'>((v) =>
+      Number.isInteger(v) || v === 'nonzero' || v === 'any' ? undefined : `is ${shown(v)}, not an exit status`,
+    ),
+  ),
+  output_contains: optional(text),
+  output_matches: optional(text),
+  json: optional(anything),
+  not: optional(lazy(() => expectSpec)),
+});
+
+const condition = shape<PlannedCondition>({
+  argv,
+  timeoutMs: num,
+  stdin: optional(text),
+  expect: expectSpec,
+  runWhenHolds: bool,
+});
+
+const commandFields = {
+  argv,
+  timeoutMs: num,
+  stdin: optional(text),
+  okExit: optional(list(int)),
+  condition: optional(condition),
+  read: optional(text),
+} as const;
+const retryFields = { retries: optional(int), delayMs: optional(num) } as const;
+
+const command = shape<PlannedCommand>(commandFields);
+const plannedCheck = shape<PlannedCheck>({ ...commandFields, ...retryFields, expect: expectSpec });
+const probe = shape<PlannedProbe>({
+  ...commandFields,
+  ...retryFields,
+  when: expectSpec,
+  cause: text,
+  fix: optional(text),
+  independent: bool,
+});
+const capture = shape<PlannedCapture>({
+  ...commandFields,
+  name: text,
+  json: optional(text),
+  regex: optional(text),
+  trim: optional(bool),
+});
+const step = shape<PlannedStep>({
+  id: text,
+  title: text,
+  why: text,
+  capture: list(capture),
+  requires: list(plannedCheck),
+  onlyIfCreatedBy: optional(list(text)),
+  do: list(command),
+  verify: list(plannedCheck),
+  undo: list(command),
+  noUndo: optional(text),
+  diagnose: list(probe),
+});
+const plan = shape<Plan>({ runbook: text, description: text, params: record(text), steps: list(step) });
+
+// ---------------------------------------------------------------------------------------------
+// The entries.
+
+const user = shape<{ uid: number; sudoUser: string | undefined }>({ uid: int, sudoUser: optional(text) });
+const host = shape<HostIdentity>({ hostname: text, netns: text, sandbox: optional(text) });
+
+/** The envelope every line carries (entries.ts): pino's level and msg, the time, the hash chain. */
+const envelope: Fields<Envelope> = {
+  level: int,
+  time: text,
+  seq: int,
+  prev: check<string>((v) =>
+    typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? undefined : `is ${shown(v)}, not a sha256`,
+  ),
+  msg: text,
+};
+
+type Kind = JournalEntry['type'];
+type EntryOf<K extends Kind> = Extract<JournalEntry, { type: K }>;
+type EntryFields = { [K in Kind]: Fields<Omit<EntryOf<K>, 'type'>> };
+
+/**
+ * The fields of each entry kind (besides `type` and the envelope), as journal format 2 has
+ * them. Format 1 (0.1.0 and the commits before it) has the same: 0.1.0 wrote every field of
+ * format 2, and earlier writers of format 1 a subset of the optional ones.
+ */
+const entryFields: EntryFields = {
+  'run-start': {
+    runId: text,
+    runbook: text,
+    runbookFile: text,
+    runbookHash: text,
+    runbookSource: text,
+    runbookIncludes: list(
+      shape<{ name: string; file: string; source: string }>({ name: text, file: text, source: text }),
+    ),
+    params: record(text),
+    plan,
+    user,
+    host,
+    engineVersion: text,
+    stopAfter: optional(text),
+    journalFormat: optional(int),
+  },
+  'attempt-start': { kind: oneOf('resume', 'rollback'), pid: int, user, note: optional(text) },
+  'step-start': { step: text, index: int, title: text },
+  'command-start': {
+    step: text,
+    phase,
+    index: int,
+    argv,
+    timeoutMs: num,
+    stdin: optional(text),
+    attempt: optional(int),
+    read: optional(text),
+  },
+  'command-end': {
+    step: text,
+    phase,
+    index: int,
+    exitCode: optional(int),
+    signal: optional(text),
+    timedOut: bool,
+    startError: optional(text),
+    durationMs: num,
+    stdout: text,
+    stderr: text,
+    accepted: optional(bool),
+  },
+  'command-skipped': { step: text, phase, index: int, reason: text },
+  check: {
+    step: text,
+    phase,
+    index: int,
+    ok: bool,
+    reason: text,
+    evidence: optional(text),
+    attempt: optional(int),
+  },
+  capture: { step: text, name: text, value: text },
+  finding: { step: text, index: int, cause: text, evidence: optional(text), fix: optional(text), argv },
+  'step-end': { step: text, outcome: oneOf('ok', 'changed', 'failed', 'skipped'), durationMs: num, doFailed: bool },
+  'run-end': {
+    status: oneOf('succeeded', 'failed', 'interrupted', 'stopped'),
+    failedStep: optional(text),
+    message: optional(text),
+  },
+  'rollback-start': { steps: argv, reason: optional(text) },
+  'step-undone': {
+    step: text,
+    outcome: oneOf('undone', 'undo-failed', 'not-undoable'),
+    durationMs: num,
+    reason: optional(text),
+  },
+  'rollback-end': {
+    status: oneOf('rolled-back', 'failed', 'interrupted'),
+    message: optional(text),
+    reason: optional(text),
+  },
+  'confirm-pending': { deadline: text, withinMs: num },
+  'watchdog-started': { pid: int, startTime: text },
+  confirmed: { user, pid: int, deadline: text },
+};
+
+/** Each kind's checks with the envelope's, ready to run: built once. */
+const lineChecks = new Map(
+  Object.entries(entryFields).map(([kind, fields]) => [
+    kind,
+    compile({ type: text, ...envelope, ...(fields as Record<string, Check<unknown>>) }),
+  ]),
+);
+
+/** The entry kinds, in the order entries.ts lists them: what `journal` formats know. */
+export const entryKinds = Object.keys(entryFields) as Kind[];
+
+/**
+ * What is wrong with one parsed journal line (an object with a string `type`), or undefined
+ * when it is an entry this version reads: "its command-end entry .exitCode is "x", not an
+ * integer".
+ */
+export function entryProblem(line: { type: string }): string | undefined {
+  const checks = lineChecks.get(line.type);
+  if (checks === undefined) return `${shown(line.type)} is not a kind of journal entry`;
+  const problem = objectProblem(line, checks);
+  return problem === undefined ? undefined : `its ${line.type} entry ${problem}`;
+}
+
+/**
+ * The fields of every entry kind, as names: what the format test compares with the list kept
+ * for each journal format, so that a field added or removed without a new format fails a test.
+ */
+export function entryFieldNames(): Record<string, string[]> {
+  return Object.fromEntries(
+    Object.entries(entryFields).map(([kind, fields]) => [
+      kind,
+      Object.entries(fields as Record<string, Partial<Optional<unknown>>>).map(([name, c]) =>
+        c.optional === true ? `${name}?` : name,
+      ),
+    ]),
+  );
+}
