@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Three tiers (CONTRIBUTING.md): `unit` needs no root and no kernel (src in memory, fakes, temp
+ * Four tiers (CONTRIBUTING.md): `unit` needs no root and no kernel (src in memory, fakes, temp
  * dirs); `kernel` runs the built CLI against real kernels inside throwaway sandbox hosts (root);
- * `crash` is the crash-point sweep (root, minutes). `npm test` runs all three; `npm run
- * test:unit` (and `test:kernel`, `test:crash`) one. Each tier rebuilds dist/ first when it is
+ * `golden` replays what earlier releases wrote (root); `crash` is the crash-point sweep (root,
+ * minutes). `npm test` runs them all; `npm run test:unit` (and `test:kernel`, `test:golden`,
+ * `test:crash`) one. Each tier rebuilds dist/ first when it is
  * older than src/ (test/setup/build-dist.ts), so a single-file run never tests a stale build.
  */
 export default defineConfig({
@@ -41,6 +42,16 @@ export default defineConfig({
           // test/fleet: Ansible over real SSH to sandbox hosts (issue 14; CI installs ansible-core and sshd).
           // test/cni: the CNI plugin, called directly and by podman (issue 25; CI installs podman).
           include: ['test/integration/**/*.test.ts', 'test/fleet/**/*.test.ts', 'test/cni/*.test.ts'],
+          globalSetup: ['test/setup/build-dist.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // Journals and state dirs written by earlier releases (test/fixtures/golden-*), read,
+          // resumed and rolled back by this version in sandbox hosts (issue 27): root.
+          name: 'golden',
+          include: ['test/golden/**/*.test.ts'],
           globalSetup: ['test/setup/build-dist.ts'],
         },
       },
