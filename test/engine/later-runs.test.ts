@@ -9,6 +9,7 @@ import { journalFile } from '../../src/journal/paths.js';
 import { readRunIndex } from '../../src/journal/run-index.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { FakeHost } from '../helpers/fake-executor.js';
+import { fakeRunbook } from '../helpers/runbooks.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
 import { storeAt } from '../helpers/store.js';
 import { hintText } from '../helpers/advice.js';
@@ -29,23 +30,8 @@ beforeEach(() => {
   stateDir = path.join(dir, 'state');
   file = path.join(dir, 'fake.yaml');
   host = new FakeHost();
-  writeFileSync(file, fakeRunbook('fake', ['a', 'b', 'c', 'd']));
+  writeFileSync(file, fakeRunbook(['a', 'b', 'c', 'd']));
 });
-
-/** A runbook whose steps each create, check and delete one FakeHost thing. */
-function fakeRunbook(name: string, ids: readonly string[]): string {
-  const steps = ids.map((id) =>
-    [
-      `  - id: ${id}`,
-      `    title: make ${id}`,
-      `    why: a test step`,
-      `    do: [[create, ${id}]]`,
-      `    verify: [{ run: [has, ${id}] }]`,
-      `    undo: [[delete, ${id}]]`,
-    ].join('\n'),
-  );
-  return [`name: ${name}`, 'description: steps that drive FakeHost', 'steps:', ...steps, ''].join('\n');
-}
 
 afterEach(() => {
   removeDir(dir);
@@ -123,7 +109,7 @@ describe('a rollback never takes away what a later run builds on', () => {
     await run();
     // Another runbook whose steps d and e undo as fake's d does, and something of its own.
     const other = path.join(dir, 'other.yaml');
-    writeFileSync(other, fakeRunbook('other', ['d', 'e']));
+    writeFileSync(other, fakeRunbook(['d', 'e'], 'other'));
     const second = (await run(undefined, other)).runId;
     host.calls.splice(0);
     await expect(rollbackAll({ store: storeAt(stateDir), runbook: 'fake', executor: host })).rejects.toThrow(

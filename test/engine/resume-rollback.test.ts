@@ -12,6 +12,7 @@ import { readJournal, verifyJournal } from '../../src/journal/reader.js';
 import { listRunIndexes, readRunIndex } from '../../src/journal/run-index.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
+import { fakeRunbook } from '../helpers/runbooks.js';
 import { FakeHost } from '../helpers/fake-executor.js';
 import { runbookHashNow } from '../../src/runbook/load.js';
 import { storeAt } from '../helpers/store.js';
@@ -26,21 +27,6 @@ let dir: string;
 let stateDir: string;
 let file: string;
 let host: FakeHost;
-
-/** A runbook whose steps each create, check and delete one FakeHost thing. */
-function fakeRunbook(ids: readonly string[]): string {
-  const steps = ids.map((id) =>
-    [
-      `  - id: ${id}`,
-      `    title: make ${id}`,
-      `    why: a test step`,
-      `    do: [[create, ${id}]]`,
-      `    verify: [{ run: [has, ${id}] }]`,
-      `    undo: [[delete, ${id}]]`,
-    ].join('\n'),
-  );
-  return ['name: fake', 'description: steps that drive FakeHost', 'steps:', ...steps, ''].join('\n');
-}
 
 function writeRunbook(ids: readonly string[] = ['a', 'b', 'c', 'd']): void {
   writeFileSync(file, fakeRunbook(ids));

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createExecaExecutor } from '../../src/exec/execa-executor.js';
 import { spawnLight, spawnReadOnly } from '../../src/exec/fast-spawn.js';
 import { createHostExecutor } from '../../src/host/host-executor.js';
@@ -16,6 +16,8 @@ const outcome = ({ exitCode, signal, stdout, stderr, timedOut }: CommandResult) 
   stderr,
   timedOut,
 });
+
+afterEach(() => vi.unstubAllEnvs());
 
 describe('the light spawn path for read-only commands', () => {
   it('reports what execa reports: exit status, output kept whole (final newline too), stderr', async () => {
@@ -41,6 +43,9 @@ describe('the light spawn path for read-only commands', () => {
   });
 
   it('a program that is not installed: no exit status, a start error that names the cause', async () => {
+    // A PATH every user can search: one holding a dir this user cannot enter (root's ~/.cargo/bin
+    // under setpriv) makes the lookup fail with EACCES instead, a different cause.
+    vi.stubEnv('PATH', '/usr/local/bin:/usr/bin:/bin');
     const result = await spawnReadOnly(request(['runbook-no-such-program-xyz']));
     expect(result.exitCode).toBeUndefined();
     expect(result.timedOut).toBe(false);

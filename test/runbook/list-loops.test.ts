@@ -1,18 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { planFromYaml } from '../helpers/runbooks.js';
 import { parseRunbook } from '../../src/runbook/load.js';
-import { resolveParams } from '../../src/runbook/params.js';
 import type { Plan } from '../../src/plan/plan.js';
-import { renderPlan } from '../../src/runbook/render.js';
 import { thrown } from '../helpers/thrown.js';
 
 /** Issue 12: loops over a literal list or a list parameter, with an index, nested, with stable ids. */
 
 const file = '/srv/runbooks/demo.yaml';
 
-function plan(source: string, set: Record<string, string> = {}): Plan {
-  const spec = parseRunbook(source, file).spec;
-  return renderPlan(spec, resolveParams(spec, set, file));
-}
+const plan = (source: string, set: Record<string, string> = {}) => planFromYaml(source, set, { file });
 const ids = (p: Plan) => p.steps.map((s) => s.id);
 const argvs = (p: Plan) => p.steps.map((s) => s.do[0]?.argv.join(' '));
 

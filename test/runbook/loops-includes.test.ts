@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { planFromYaml } from '../helpers/runbooks.js';
 import { readRunHistory } from '../../src/engine/run-history.js';
 import { resumeRun } from '../../src/engine/resume.js';
 import { rollbackRun } from '../../src/engine/rollback.js';
@@ -36,10 +37,8 @@ function invalid(fn: () => unknown): string {
 const file = '/srv/runbooks/demo.yaml';
 
 /** Parses, resolves the parameters and renders: what `prepareRunbook` does, from text. */
-function plan(source: string, set: Record<string, string> = {}, options: { inSandbox?: boolean } = {}): Plan {
-  const loaded = parseRunbook(source, file);
-  return renderPlan(loaded.spec, resolveParams(loaded.spec, set, file, options));
-}
+const plan = (source: string, set: Record<string, string> = {}, options: { inSandbox?: boolean } = {}) =>
+  planFromYaml(source, set, { file, ...options });
 
 const ids = (p: Plan) => p.steps.map((s) => s.id);
 const step = (p: Plan, id: string): PlannedStep => {

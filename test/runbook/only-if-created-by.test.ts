@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadRunbook, parseRunbook } from '../../src/runbook/load.js';
+import { planFromYaml } from '../helpers/runbooks.js';
+import { loadRunbook } from '../../src/runbook/load.js';
 import { resolveParams } from '../../src/runbook/params.js';
 import type { Plan } from '../../src/plan/plan.js';
 import { renderPlan } from '../../src/runbook/render.js';
@@ -9,10 +10,7 @@ import { thrown } from '../helpers/thrown.js';
 
 const file = '/srv/runbooks/demo.yaml';
 
-function plan(source: string, set: Record<string, string> = {}): Plan {
-  const spec = parseRunbook(source, file).spec;
-  return renderPlan(spec, resolveParams(spec, set, file));
-}
+const plan = (source: string, set: Record<string, string> = {}) => planFromYaml(source, set, { file });
 
 const step = (id: string, extra = '') => `
       - id: ${id}

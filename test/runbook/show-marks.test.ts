@@ -1,17 +1,16 @@
-import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { cliPath } from '../helpers/sandbox-host.js';
+import { runbookInProcess } from '../helpers/cli-in-process.js';
 
 /**
- * `show` and `graph` run nothing, so they are run here as the built CLI on the host itself: they
- * must show what issue 12's options do (stdin, ok_exit, conditions, retries, extracting
- * captures) and mark a step that cannot be undone.
+ * `show` and `graph` run nothing, so they are run here in process (main, as bin/runbook.js
+ * calls it): they must show what issue 12's options do (stdin, ok_exit, conditions, retries,
+ * extracting captures) and mark a step that cannot be undone.
  */
 
 async function runbook(args: string[]) {
-  const result = await execa(process.execPath, [cliPath, ...args], { reject: false, stdin: 'ignore' });
-  expect(result.exitCode, String(result.stderr)).toBe(0);
-  return String(result.stdout);
+  const result = await runbookInProcess(args);
+  expect(result.exitCode, result.stderr).toBe(0);
+  return result.stdout;
 }
 
 describe('show and graph', () => {

@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { planFromYaml } from '../helpers/runbooks.js';
 import { RunbookError } from '../../src/errors.js';
 import { parseRunbook } from '../../src/runbook/load.js';
-import { resolveParams } from '../../src/runbook/params.js';
-import type { Plan } from '../../src/plan/plan.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
-import { renderPlan } from '../../src/runbook/render.js';
 import { hasMalformedPlaceholder, placeholdersIn, renderTemplate, TemplateError } from '../../src/runbook/template.js';
 
 /**
@@ -156,10 +154,7 @@ steps:
           - [ip, addr, del, "{{base.address + n}}/{{base.prefixlen}}", dev, "eth{{n + 10}}"]
 `;
 
-function plan(text: string, set: Record<string, string> = {}): Plan {
-  const loaded = parseRunbook(text, file);
-  return renderPlan(loaded.spec, resolveParams(loaded.spec, set, file));
-}
+const plan = (text: string, set: Record<string, string> = {}) => planFromYaml(text, set, { file });
 
 function invalid(fn: () => unknown): string {
   try {
