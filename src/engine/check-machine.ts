@@ -285,15 +285,13 @@ const checkShape: WalkShape<'ok' | 'not-ok'> = {
 export function buildCheckMachine(plan: Pick<Plan, 'steps'>, implementations: CheckImplementations = {}) {
   return buildWalkMachine(
     checkShape,
-    plan.steps.map(
-      (s): CheckItem => ({
-        stepId: s.id,
-        title: s.title,
-        when: s.when?.argv,
-        hasExports: (s.export?.length ?? 0) > 0,
-        imports: s.imports,
-      }),
-    ),
+    plan.steps.map((s): CheckItem => ({
+      stepId: s.id,
+      title: s.title,
+      when: s.when?.argv,
+      hasExports: (s.export?.length ?? 0) > 0,
+      imports: s.imports,
+    })),
     buildCheckStepMachine(implementations),
     ({ imports, ...step }, context): CheckStepInput => {
       const found = importedValues({ id: step.stepId, imports }, context.exported, context.skippedSteps);

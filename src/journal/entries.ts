@@ -63,6 +63,11 @@ export interface AttemptStartEntry {
   pid: number;
   user: { uid: number; sudoUser: string | undefined };
   note: string | undefined;
+  /**
+   * Set by the writer (format 2 on): the format of this attempt's entries, which may be newer
+   * than the run-start's (this version resuming or rolling back a run 0.1.0 began).
+   */
+  journalFormat?: number;
 }
 
 export interface StepStartEntry {
@@ -330,17 +335,22 @@ export type JournalLine = JournalEntry & Envelope;
  * schema test (test/journal/entry-schemas.test.ts) fails until the new field list is recorded
  * under the new format.
  *
- * - 1: the format of 0.1.0 (a journal without the field predates it: format 1 too).
- * - 2: the same fields as 0.1.0 wrote them, now validated on read (issue 27). Fields had been
- *   added under format 1 (`read` on command-start, the confirm-within entries, `onlyIfCreatedBy`
- *   in the plan); the format moves so that a version older than this one, which never checked
- *   them, refuses what it cannot know it would misread.
+ * - 1: the format of 0.1.0 (a journal without the field predates it: format 1 too). Fields had
+ *   been added under it before 0.1.0 (`read` on command-start, the confirm-within entries,
+ *   `onlyIfCreatedBy` in the plan), which no version checked.
+ * - 2: validated on read (issue 27); adds issue 28's `export`, `final-pass-start` and
+ *   `final-pass-end` entries, a skipped step's `reason` on step-end, the phases `when`, `export`
+ *   and `final-verify`, a step's `when`, `export` and `imports` in the plan, and the format of an
+ *   attempt's entries on attempt-start (this version resuming or rolling back a format-1 run
+ *   goes on in format 2 from its attempt-start). A version older than this one refuses a
+ *   format-2 journal rather than misread it.
  */
 export const journalFormat = 2;
 
 /**
- * The formats this version reads, each with the schema of entry-schemas.ts: 0.1.0 wrote every
- * field format 2 has, so a format-1 journal reads as it is, and its run can be resumed or rolled
- * back by this version (test/golden/ replays journals 0.1.0 wrote).
+ * The formats this version reads, each with its schema (entry-schemas.ts): a format-1 journal
+ * reads as 0.1.0 wrote it, and its run can be resumed or rolled back by this version
+ * (test/golden/ replays journals 0.1.0 wrote); what this version appends to one is in format 2,
+ * from its attempt-start on.
  */
 export const readableFormats: readonly number[] = [1, 2];

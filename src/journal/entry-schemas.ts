@@ -31,9 +31,16 @@ import type { Envelope, HostIdentity, JournalEntry } from './entries.js';
 /** Checks one value: what is wrong with it (a phrase: "is 3, not a string"), or undefined. */
 export interface Check<T> {
   (value: unknown): string | undefined;
-  /** The values it accepts, for the compiler only (never set). */
-  readonly accepts?: T;
+  /**
+   * The values it accepts, for the compiler only (never set). A function of T both ways, so a
+   * check must accept exactly its field's type: neither less (a valid journal called damaged)
+   * nor more (a value the engine does not expect let through).
+   */
+  readonly accepts?: (value: T) => T;
 }
+
+/** Any check, as the code that runs them sees it (whatever it accepts). */
+type SomeCheck = (value: unknown) => string | undefined;
 
 /** A check of a field that may be absent (JSON drops undefined): made by `optional`. */
 export type Optional<T> = Check<T> & { readonly optional: true };
@@ -63,7 +70,7 @@ export function optional<T>(inner: Check<T>): Optional<T | undefined> {
   return Object.assign(test, { optional: true as const });
 }
 
-export function list<T>(item: Check<T>): Check<T[]> {
+export function list<T, L extends readonly T[] = T[]>(item: Check<T>): Check<L> {
   return check((v) => {
     if (!Array.isArray(v)) return `is ${shown(v)}, not a list`;
     for (let i = 0; i < v.length; i++) {
@@ -74,7 +81,7 @@ export function list<T>(item: Check<T>): Check<T[]> {
   });
 }
 
-export function record<T>(value: Check<T>): Check<Record<string, T>> {
+export function record<T, R extends Readonly<Record<string, T>> = Record<string, T>>(value: Check<T>): Check<R> {
   return check((v) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return `is ${shown(v)}, not an object`;
     for (const [key, item] of Object.entries(v)) {
@@ -102,24 +109,24 @@ export type Fields<T> = {
 
 /** A closed object: every field checked, none missing unless optional, none unknown. */
 export function shape<T>(fields: Fields<T>): Check<T> {
-  const compiled = compile(fields as Record<string, Check<unknown>>);
+  const compiled = compile(fields as Record<string, SomeCheck>);
   return check((v) => objectProblem(v, compiled));
 }
 
 /** An object's checks laid out once, for a check per line that allocates nothing. */
 interface Compiled {
   keys: string[];
-  checks: Array<Check<unknown>>;
+  checks: Array<SomeCheck>;
   required: boolean[];
   known: ReadonlySet<string>;
 }
 
-function compile(fields: Record<string, Check<unknown>>): Compiled {
+function compile(fields: Record<string, SomeCheck>): Compiled {
   const keys = Object.keys(fields);
   return {
     keys,
-    checks: keys.map((key) => fields[key] as Check<unknown>),
-    required: keys.map((key) => (fields[key] as Partial<Optional<unknown>>).optional !== true),
+    checks: keys.map((key) => fields[key] as SomeCheck),
+    required: keys.map((key) => (fields[key] as Partial<Optional<never>>).optional !== true),
     known: new Set(keys),
   };
 }
@@ -136,7 +143,7 @@ function objectProblem(value: unknown, c: Compiled): string | undefined {
       continue;
     }
     present += 1;
-    const problem = (c.checks[i] as Check<unknown>)(item);
+    const problem = (c.checks[i] as SomeCheck)(item);
     if (problem !== undefined) return at(`.${key}`, problem);
   }
   // Every field it has was checked, unless it has more than those: then name the first other.
@@ -166,8 +173,11 @@ const phase = oneOf(
   'undo-check',
   'do-condition',
   'undo-condition',
+  'when',
+  'export',
+  'final-verify',
 );
-const argv = list(text);
+const argv = list<string, readonly string[]>(text);
 
 const expectSpec: Check<ExpectSpec> = shape<ExpectSpec>({
   exit: optional(
@@ -193,7 +203,7 @@ const commandFields = {
   argv,
   timeoutMs: num,
   stdin: optional(text),
-  okExit: optional(list(int)),
+  okExit: optional(list<number, readonly number[]>(int)),
   condition: optional(condition),
   read: optional(text),
 } as const;
@@ -223,6 +233,9 @@ const step = shape<PlannedStep>({
   capture: list(capture),
   requires: list(plannedCheck),
   onlyIfCreatedBy: optional(list(text)),
+  when: optional(plannedCheck),
+  export: optional(list(capture)),
+  imports: optional(record(text)),
   do: list(command),
   verify: list(plannedCheck),
   undo: list(command),
@@ -275,7 +288,13 @@ const entryFields: EntryFields = {
     stopAfter: optional(text),
     journalFormat: optional(int),
   },
-  'attempt-start': { kind: oneOf('resume', 'rollback'), pid: int, user, note: optional(text) },
+  'attempt-start': {
+    kind: oneOf('resume', 'rollback'),
+    pid: int,
+    user,
+    note: optional(text),
+    journalFormat: optional(int),
+  },
   'step-start': { step: text, index: int, title: text },
   'command-start': {
     step: text,
@@ -311,8 +330,15 @@ const entryFields: EntryFields = {
     attempt: optional(int),
   },
   capture: { step: text, name: text, value: text },
+  export: { step: text, name: text, value: text },
   finding: { step: text, index: int, cause: text, evidence: optional(text), fix: optional(text), argv },
-  'step-end': { step: text, outcome: oneOf('ok', 'changed', 'failed', 'skipped'), durationMs: num, doFailed: bool },
+  'step-end': {
+    step: text,
+    outcome: oneOf('ok', 'changed', 'failed', 'skipped'),
+    durationMs: num,
+    doFailed: bool,
+    reason: optional(text),
+  },
   'run-end': {
     status: oneOf('succeeded', 'failed', 'interrupted', 'stopped'),
     failedStep: optional(text),
@@ -333,13 +359,34 @@ const entryFields: EntryFields = {
   'confirm-pending': { deadline: text, withinMs: num },
   'watchdog-started': { pid: int, startTime: text },
   confirmed: { user, pid: int, deadline: text },
+  'final-pass-start': { steps: argv },
+  'final-pass-end': { status: oneOf('held', 'failed'), step: optional(text), undoneBy: optional(argv) },
 };
 
-/** Each kind's checks with the envelope's, ready to run: built once. */
+/**
+ * What format 2 added to format 1 (what 0.1.0 wrote): issue 28's kinds and fields, and the
+ * format of a later attempt's entries. A format-1 journal holding one before an attempt in
+ * format 2 was not written by a version that wrote format 1. (Inside the recorded
+ * plan, issue 28's optional `when`, `export` and `imports` of a step are not told apart.)
+ */
+const addedInFormat2: { kinds: readonly Kind[]; fields: Partial<Record<Kind, readonly string[]>> } = {
+  kinds: ['export', 'final-pass-start', 'final-pass-end'],
+  fields: { 'step-end': ['reason'], 'attempt-start': ['journalFormat'] },
+};
+
+/** Each kind's checks with the envelope's, for each format this version reads: built once. */
 const lineChecks = new Map(
-  Object.entries(entryFields).map(([kind, fields]) => [
-    kind,
-    compile({ type: text, ...envelope, ...(fields as Record<string, Check<unknown>>) }),
+  [1, 2].map((format) => [
+    format,
+    new Map(
+      Object.entries(entryFields)
+        .filter(([kind]) => format >= 2 || !addedInFormat2.kinds.includes(kind as Kind))
+        .map(([kind, fields]) => {
+          const left = format >= 2 ? [] : (addedInFormat2.fields[kind as Kind] ?? []);
+          const own = Object.entries(fields as Record<string, SomeCheck>).filter(([name]) => !left.includes(name));
+          return [kind, compile({ type: text, ...envelope, ...Object.fromEntries(own) })];
+        }),
+    ),
   ]),
 );
 
@@ -347,13 +394,13 @@ const lineChecks = new Map(
 export const entryKinds = Object.keys(entryFields) as Kind[];
 
 /**
- * What is wrong with one parsed journal line (an object with a string `type`), or undefined
- * when it is an entry this version reads: "its command-end entry .exitCode is "x", not an
+ * What is wrong with one parsed journal line (an object with a string `type`) of a journal
+ * in `format` (1 or 2), or undefined when it is an entry of that format: "its command-end entry .exitCode is "x", not an
  * integer".
  */
-export function entryProblem(line: { type: string }): string | undefined {
-  const checks = lineChecks.get(line.type);
-  if (checks === undefined) return `${shown(line.type)} is not a kind of journal entry`;
+export function entryProblem(line: { type: string }, format = 2): string | undefined {
+  const checks = lineChecks.get(format)?.get(line.type);
+  if (checks === undefined) return `${shown(line.type)} is not a kind of entry of journal format ${format}`;
   const problem = objectProblem(line, checks);
   return problem === undefined ? undefined : `its ${line.type} entry ${problem}`;
 }

@@ -44,6 +44,8 @@ export function parseJournal(text: string, file: string): ReadJournal {
   const tail = segments.pop() ?? ''; // after the last newline: '' for an intact file
   const lines: JournalLine[] = [];
   const raw: string[] = [];
+  // The format its run-start says (the first line); until then, this version's.
+  let format = journalFormat;
   segments.forEach((segment, i) => {
     let line: unknown;
     try {
@@ -56,8 +58,12 @@ export function parseJournal(text: string, file: string): ReadJournal {
     }
     // The format first: a journal of a format this version does not know is refused as such,
     // not called damaged for the fields it does not know.
-    if ((line as { type: string }).type === 'run-start') checkFormat(line as RunStartEntry, file);
-    const problem = entryProblem(line as { type: string });
+    const { type } = line as { type: string };
+    if (type === 'run-start') format = checkFormat(line as RunStartEntry, file);
+    // A later attempt by a newer version writes its entries in its own format from there on.
+    if (type === 'attempt-start' && (line as { journalFormat?: unknown }).journalFormat !== undefined)
+      format = checkFormat(line as unknown as RunStartEntry, file, i + 1);
+    const problem = entryProblem(line as { type: string }, format);
     if (problem !== undefined) throw damaged(file, `${file}: line ${i + 1} is damaged: ${problem}`);
     const entry = line as JournalLine;
     lines.push(entry);
@@ -66,13 +72,22 @@ export function parseJournal(text: string, file: string): ReadJournal {
   return { file, lines, raw, tornTail: tail === '' ? undefined : tail };
 }
 
-function checkFormat(start: RunStartEntry, file: string): void {
+/**
+ * The format a run-start (or a later attempt-start, at `line`) says the entries are in, when
+ * this version reads it; refused otherwise.
+ */
+function checkFormat(
+  start: Pick<RunStartEntry, 'journalFormat' | 'engineVersion'>,
+  file: string,
+  line?: number,
+): number {
   const format: unknown = start.journalFormat ?? 1; // journals written before the field was added
-  if (readableFormats.includes(format as number)) return;
-  const writer = typeof start.engineVersion === 'string' ? `runbook ${start.engineVersion}` : 'another runbook version';
+  if (readableFormats.includes(format as number)) return format as number;
+  const writer = typeof start.engineVersion === 'string' ? `runbook ${start.engineVersion}` : 'a later runbook version';
+  const where = line === undefined ? '' : ` from line ${line} on`;
   throw new RunbookError(
     'journal-version',
-    `${file} is in journal format ${JSON.stringify(format)} (written by ${writer}), which this runbook ${engineVersion} (journal format ${journalFormat}, reads ${readableFormats.join(' and ')}) does not know; nothing was read or changed`,
+    `${file} is in journal format ${JSON.stringify(format)}${where} (written by ${writer}), which this runbook ${engineVersion} (journal format ${journalFormat}, reads ${readableFormats.join(' and ')}) does not know; nothing was read or changed`,
     { hint: `use the runbook version that wrote it (${writer}) to resume, roll back or read this run` },
   );
 }

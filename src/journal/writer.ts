@@ -50,7 +50,10 @@ export class FileJournal implements JournalSink {
 
   append(entry: JournalEntry): void {
     if (this.failure !== undefined) throw this.failure;
-    const stamped = entry.type === 'run-start' ? { ...entry, journalFormat } : entry;
+    // The format of what this version writes: for the whole journal on its run-start, for the
+    // entries from here on on an attempt-start (a journal begun by an older version goes on in
+    // this version's format).
+    const stamped = entry.type === 'run-start' || entry.type === 'attempt-start' ? { ...entry, journalFormat } : entry;
     const line = JSON.stringify({
       level: 30, // pino's "info"
       time: new Date().toISOString(),

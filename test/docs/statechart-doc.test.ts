@@ -49,7 +49,8 @@ describe('docs/statechart.md', () => {
   it('names every state of the undo and check step machines in its prose', () => {
     for (const state of ['notUndoable', 'lookForEffect', 'notThere', 'undo', 'verifyGone', 'undone', 'undoFailed'])
       expect(doc).toContain(state);
-    for (const state of ['verify', 'diagnosing', 'holds', 'doesNotHold']) expect(doc).toContain(state);
+    for (const state of ['when', 'verify', 'verified', 'diagnosing', 'exporting', 'holds', 'skipped', 'doesNotHold'])
+      expect(doc).toContain(state);
   });
 
   it("names every one of a step's states the machine has, in its prose too", () => {

@@ -162,7 +162,7 @@ describe('resume of a run 0.1.0 recorded', () => {
 
   for (const name of ['until', 'failed', 'interrupted'] as const) {
     it(`${name}: --force finishes it with the recorded runbook; check holds; rollback then restores the host`, async () => {
-      await onItsHost(name, async ({ host, runId, before, runbook }) => {
+      await onItsHost(name, async ({ host, stateDir, runId, before, runbook }) => {
         const resume = await runbook(['resume', runId, '--force']);
         expect(resume.exitCode, `${resume.stdout}\n${resume.stderr}`).toBe(0);
         expect(await statusIn(runbook, runId)).toBe('succeeded');
@@ -172,6 +172,12 @@ describe('resume of a run 0.1.0 recorded', () => {
         expect(rollback.exitCode, rollback.stderr).toBe(0);
         expect(await host.snapshot()).toEqual(before);
         if (name === 'interrupted') expect(resume.stderr + resume.stdout).toContain('took over the lock');
+        // Begun in format 1 by 0.1.0, continued in this version's format from its attempt-start.
+        const lines = rawLines(stateDir, runId);
+        expect(lines[0]).toMatchObject({ type: 'run-start', journalFormat: 1 });
+        expect(lines.filter((l) => l.type === 'attempt-start').map((l) => l.journalFormat)).toEqual([2, 2]);
+        const verify = await runbook(['journal', runId, '--verify']);
+        expect(verify.exitCode, verify.stderr).toBe(0);
       });
     });
   }

@@ -97,8 +97,9 @@ const everyKind: JournalEntry[] = [
   { type: 'command-skipped', step: 'link', phase: 'do', index: 0, reason: 'unless holds' },
   { type: 'check', step: 'link', phase: 'undo-check', index: 0, ok: false, reason: 'r', evidence: 'ev', attempt: 1 },
   { type: 'capture', step: 'link', name: 'mtu', value: '1500' },
+  { type: 'export', step: 'link', name: 'mac', value: 'aa:bb' },
   { type: 'finding', step: 'link', index: 0, cause: 'c', evidence: 'ev', fix: 'f', argv: ['probe'] },
-  { type: 'step-end', step: 'link', outcome: 'changed', durationMs: 3, doFailed: true },
+  { type: 'step-end', step: 'link', outcome: 'skipped', durationMs: 3, doFailed: true, reason: 'when: no' },
   { type: 'run-end', status: 'failed', failedStep: 'link', message: 'm' },
   { type: 'rollback-start', steps: ['link'], reason: 'automatic revert' },
   { type: 'step-undone', step: 'link', outcome: 'not-undoable', durationMs: 0, reason: 'a flush' },
@@ -106,6 +107,8 @@ const everyKind: JournalEntry[] = [
   { type: 'confirm-pending', deadline: '2026-12-01T00:00:00.000Z', withinMs: 60000 },
   { type: 'watchdog-started', pid: 43, startTime: '123' },
   { type: 'confirmed', user, pid: 44, deadline: '2026-12-01T00:00:00.000Z' },
+  { type: 'final-pass-start', steps: ['link'] },
+  { type: 'final-pass-end', status: 'failed', step: 'link', undoneBy: ['later'] },
 ];
 
 /** Writes entries as the writer does; returns the journal's lines as text. */
@@ -203,8 +206,8 @@ describe('a line that is not what this version writes is damage, named', () => {
   });
 
   it('a required field missing', () => {
-    expect(damageAt(10, (line) => delete line.outcome).message).toContain(
-      'line 10 is damaged: its step-end entry has no outcome',
+    expect(damageAt(11, (line) => delete line.outcome).message).toContain(
+      'line 11 is damaged: its step-end entry has no outcome',
     );
   });
 
@@ -215,14 +218,14 @@ describe('a line that is not what this version writes is damage, named', () => {
   });
 
   it('a value outside its kind (an outcome no version writes)', () => {
-    expect(damageAt(13, (line) => (line.outcome = 'half-done')).message).toContain(
-      'line 13 is damaged: its step-undone entry .outcome is "half-done", not one of undone, undo-failed, not-undoable',
+    expect(damageAt(14, (line) => (line.outcome = 'half-done')).message).toContain(
+      'line 14 is damaged: its step-undone entry .outcome is "half-done", not one of undone, undo-failed, not-undoable',
     );
   });
 
   it('a kind of entry this version does not know', () => {
     expect(damageAt(3, (line) => (line.type = 'step-begin')).message).toContain(
-      'line 3 is damaged: "step-begin" is not a kind of journal entry',
+      'line 3 is damaged: "step-begin" is not a kind of entry of journal format 2',
     );
   });
 
@@ -234,6 +237,36 @@ describe('a line that is not what this version writes is damage, named', () => {
     expect(error.message).toContain(
       'line 1 is damaged: its run-start entry .plan.steps[0].undo[0].argv is "delete link", not a list',
     );
+  });
+
+  it('a format-1 journal (0.1.0) holding what only format 2 has was not written by a version of format 1', () => {
+    const lines = written(everyKind).map((raw) => JSON.parse(raw) as Record<string, unknown>);
+    lines[0]!.journalFormat = 1;
+    const as1 = (picked: Array<Record<string, unknown>>) => {
+      writeFileSync(journalFile(dir, 'r'), picked.map((l) => `${JSON.stringify(l)}\n`).join(''));
+      return () => readJournal(journalFile(dir, 'r'));
+    };
+    const kind = (type: string) => lines.find((l) => l.type === type)!;
+    expect(thrown(as1([lines[0]!, kind('export')])).message).toContain(
+      'line 2 is damaged: "export" is not a kind of entry of journal format 1',
+    );
+    expect(thrown(as1([lines[0]!, kind('step-end')])).message).toContain(
+      'line 2 is damaged: its step-end entry has a field "reason" it should not have',
+    );
+    const { reason: _reason, ...stepEnd } = kind('step-end');
+    expect(as1([lines[0]!, kind('capture'), stepEnd])().lines).toHaveLength(3);
+    // Continued by this version (a resume or rollback of a run 0.1.0 began): format 2 from its
+    // attempt-start on, which says so.
+    const attempt = kind('attempt-start');
+    expect(attempt.journalFormat).toBe(2);
+    expect(as1([lines[0]!, stepEnd, attempt, kind('export'), kind('step-end')])().lines).toHaveLength(5);
+    const { journalFormat: _format, ...oldAttempt } = attempt;
+    expect(thrown(as1([lines[0]!, oldAttempt, kind('export')])).message).toContain(
+      'line 3 is damaged: "export" is not a kind of entry of journal format 1',
+    );
+    const error = thrown(as1([lines[0]!, { ...attempt, journalFormat: 3 }, kind('export')]));
+    expect(error.code).toBe('journal-version');
+    expect(error.message).toContain('is in journal format 3 from line 2 on (written by a later runbook version)');
   });
 
   it('the envelope too: a prev that is not a sha256', () => {
@@ -276,7 +309,7 @@ describe('the journal format', () => {
           'stopAfter?',
           'journalFormat?',
         ],
-        'attempt-start': ['kind', 'pid', 'user', 'note?'],
+        'attempt-start': ['kind', 'pid', 'user', 'note?', 'journalFormat?'],
         'step-start': ['step', 'index', 'title'],
         'command-start': ['step', 'phase', 'index', 'argv', 'timeoutMs', 'stdin?', 'attempt?', 'read?'],
         'command-end': [
@@ -295,8 +328,9 @@ describe('the journal format', () => {
         'command-skipped': ['step', 'phase', 'index', 'reason'],
         check: ['step', 'phase', 'index', 'ok', 'reason', 'evidence?', 'attempt?'],
         capture: ['step', 'name', 'value'],
+        export: ['step', 'name', 'value'],
         finding: ['step', 'index', 'cause', 'evidence?', 'fix?', 'argv'],
-        'step-end': ['step', 'outcome', 'durationMs', 'doFailed'],
+        'step-end': ['step', 'outcome', 'durationMs', 'doFailed', 'reason?'],
         'run-end': ['status', 'failedStep?', 'message?'],
         'rollback-start': ['steps', 'reason?'],
         'step-undone': ['step', 'outcome', 'durationMs', 'reason?'],
@@ -304,6 +338,8 @@ describe('the journal format', () => {
         'confirm-pending': ['deadline', 'withinMs'],
         'watchdog-started': ['pid', 'startTime'],
         confirmed: ['user', 'pid', 'deadline'],
+        'final-pass-start': ['steps'],
+        'final-pass-end': ['status', 'step?', 'undoneBy?'],
       },
     });
   });
