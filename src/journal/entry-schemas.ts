@@ -1,5 +1,5 @@
-import type { ExpectSpec } from '../runbook/schema.js';
 import type {
+  ExpectSpec,
   Plan,
   PlannedCapture,
   PlannedCheck,
@@ -7,7 +7,7 @@ import type {
   PlannedCondition,
   PlannedProbe,
   PlannedStep,
-} from '../runbook/plan.js';
+} from '../plan/plan.js';
 import type { Envelope, HostIdentity, JournalEntry } from './entries.js';
 
 /**
