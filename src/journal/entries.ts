@@ -342,8 +342,11 @@ export type JournalLine = JournalEntry & Envelope;
  *   `final-pass-end` entries, a skipped step's `reason` on step-end, the phases `when`, `export`
  *   and `final-verify`, a step's `when`, `export` and `imports` in the plan, and the format of an
  *   attempt's entries on attempt-start (this version resuming or rolling back a format-1 run
- *   goes on in format 2 from its attempt-start). A version older than this one refuses a
- *   format-2 journal rather than misread it.
+ *   goes on in format 2 from its attempt-start); and issue 22's phase `undo-guard` (what a
+ *   container holds, looked at before an undo deletes it), a refused undo's `reason` on
+ *   step-undone and a command that could not be started as command-skipped (both fields format
+ *   1 had, used for more). A version older than this one refuses a format-2 journal rather than
+ *   misread it.
  */
 export const journalFormat = 2;
 

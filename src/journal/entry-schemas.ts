@@ -171,6 +171,7 @@ const phase = oneOf(
   'diagnose',
   'undo',
   'undo-check',
+  'undo-guard',
   'do-condition',
   'undo-condition',
   'when',

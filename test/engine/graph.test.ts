@@ -214,12 +214,14 @@ describe('the rollback and check machines (issue 27)', () => {
   const undoPhases = [
     'pending',
     'lookForEffect',
+    'askGuard',
     'undo',
     'verifyGone',
     'notUndoable',
     'notThere',
     'undone',
     'undoFailed',
+    'refused',
   ];
   const edges = (graph: ReturnType<typeof machineGraph>) =>
     graph.transitions.map((t) => `${t.source} -${t.kind}${t.guard ? `[${t.guard}]` : ''}-> ${t.target}`);
@@ -240,6 +242,7 @@ describe('the rollback and check machines (issue 27)', () => {
       output: { outcome: 'undo-failed' },
     });
     expect(graph.nodes.find((n) => n.id === 'Step.notThere')?.output).toEqual({ outcome: 'undone', notThere: true });
+    expect(graph.nodes.find((n) => n.id === 'Step.refused')?.output).toEqual({ outcome: 'undo-failed', refused: true });
     expect(edges(graph)).toEqual([
       'Starting -event[planIsEmpty]-> RolledBack',
       'Starting -event[else]-> Step',
@@ -247,9 +250,11 @@ describe('the rollback and check machines (issue 27)', () => {
       'Step -error-> Aborted',
       'Step.pending -always[notUndoable]-> Step.notUndoable',
       'Step.pending -always[cutOff]-> Step.lookForEffect',
-      'Step.pending -always[else]-> Step.undo',
+      'Step.pending -always[else]-> Step.askGuard',
       'Step.lookForEffect -done[effectAbsent]-> Step.notThere',
-      'Step.lookForEffect -done[else]-> Step.undo',
+      'Step.lookForEffect -done[else]-> Step.askGuard',
+      'Step.askGuard -done[refused]-> Step.refused',
+      'Step.askGuard -done[else]-> Step.undo',
       'Step.undo -done-> Step.verifyGone',
       'Step.verifyGone -done[notUndone]-> Step.undoFailed',
       'Step.verifyGone -done[else]-> Step.undone',

@@ -6,6 +6,7 @@ import {
   buildUndoMachine,
   type EffectInput,
   type EffectOutput,
+  type GuardOutput,
   type UndoCommandsOutput,
 } from '../../src/engine/undo-machine.js';
 import { undoSteps } from '../../src/engine/undo-steps.js';
@@ -26,7 +27,11 @@ import { fakePlan, fakeStep } from '../helpers/plans.js';
  */
 async function traceUndo(
   steps: ReturnType<typeof fakeStep>[],
-  stub: { stillThere: (input: EffectInput) => string | undefined; undoFails?: (stepId: string) => string | undefined },
+  stub: {
+    stillThere: (input: EffectInput) => string | undefined;
+    undoFails?: (stepId: string) => string | undefined;
+    refuse?: (stepId: string) => string | undefined;
+  },
   cutOff: ReadonlySet<string> = new Set(),
 ) {
   const states: Record<string, string[]> = {};
@@ -35,6 +40,10 @@ async function traceUndo(
       lookForEffect: fromPromise<EffectOutput, EffectInput>(async ({ input }) => ({
         stillThere: stub.stillThere(input),
         durationMs: 2,
+      })),
+      askGuard: fromPromise<GuardOutput, { stepId: string }>(async ({ input }) => ({
+        refusal: stub.refuse?.(input.stepId),
+        durationMs: 0,
       })),
       runUndo: fromPromise<UndoCommandsOutput, { stepId: string }>(async ({ input }) => ({
         failure: stub.undoFails?.(input.stepId),
@@ -64,7 +73,10 @@ async function traceUndo(
 describe('the rollback machine', () => {
   it('undoes, then verifies the effect gone: undone, each phase timed, the walk RolledBack', async () => {
     const { output, states, end } = await traceUndo([fakeStep('b'), fakeStep('a')], { stillThere: () => undefined });
-    expect(states).toEqual({ b: ['undo', 'verifyGone', 'undone'], a: ['undo', 'verifyGone', 'undone'] });
+    expect(states).toEqual({
+      b: ['askGuard', 'undo', 'verifyGone', 'undone'],
+      a: ['askGuard', 'undo', 'verifyGone', 'undone'],
+    });
     expect(end).toBe('RolledBack');
     expect(output).toEqual({
       status: 'rolled-back',
@@ -118,20 +130,44 @@ describe('the rollback machine', () => {
       },
       new Set(['a']),
     );
-    expect(states).toEqual({ a: ['lookForEffect', 'undo', 'verifyGone', 'undone'] });
+    expect(states).toEqual({ a: ['lookForEffect', 'askGuard', 'undo', 'verifyGone', 'undone'] });
   });
 
   it('a step that cannot be undone (undo: none) is reported with its reason and the walk goes on, nothing run', async () => {
     const { output, states } = await traceUndo([fakeStep('flush', { noUndo: 'a one-off flush' }), fakeStep('a')], {
       stillThere: () => undefined,
     });
-    expect(states).toEqual({ flush: ['notUndoable'], a: ['undo', 'verifyGone', 'undone'] });
+    expect(states).toEqual({ flush: ['notUndoable'], a: ['askGuard', 'undo', 'verifyGone', 'undone'] });
     expect(output).toMatchObject({
       status: 'rolled-back',
       steps: [
         { stepId: 'flush', outcome: 'not-undoable', durationMs: 0, stillHolds: 'a one-off flush' },
         { stepId: 'a', outcome: 'undone' },
       ],
+    });
+  });
+
+  it('an undo the guard refuses never runs: askGuard → refused, undo-failed with the reason, and the walk stops there', async () => {
+    const { output, states, end } = await traceUndo([fakeStep('ns'), fakeStep('a')], {
+      stillThere: () => undefined,
+      undoFails: (stepId) => {
+        throw new Error(`the undo of ${stepId} ran`);
+      },
+      refuse: (stepId) => (stepId === 'ns' ? 'namespace ns holds a veth the run did not make' : undefined),
+    });
+    expect(states).toEqual({ ns: ['askGuard', 'refused'] });
+    expect(end).toBe('Failed');
+    expect(output).toMatchObject({
+      status: 'failed',
+      steps: [
+        {
+          stepId: 'ns',
+          outcome: 'undo-failed',
+          stillHolds: 'namespace ns holds a veth the run did not make',
+          refused: true,
+        },
+      ],
+      failure: { stepId: 'ns' },
     });
   });
 

@@ -298,6 +298,17 @@ steps:
     expect(row).toContain(' damaged ');
   });
 
+  it('an entry that is not what any version wrote (a field of the wrong type): damaged, naming the entry and the field (issue 27)', async () => {
+    const result = await runRunbook({ runbook, params: {}, store: storeAt(stateDir), executor: new FakeHost() });
+    const file = journalFile(stateDir, result.runId);
+    // Read by validation, not by cast: a command's exit status as text is damage, found before
+    // the chain is checked, and said as such in runs.
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/"exitCode":0/, '"exitCode":"0"'));
+    const text = runsOutput(false);
+    expect(text.out.find((l) => l.startsWith(result.runId))).toContain(' damaged ');
+    expect(text.err.join('\n')).toMatch(/command-end entry \.exitCode is "0", not an integer/);
+  });
+
   it('an intact journal keeps its status', async () => {
     const result = await runRunbook({ runbook, params: {}, store: storeAt(stateDir), executor: new FakeHost() });
     const { out, err } = await runsOutput(false);
