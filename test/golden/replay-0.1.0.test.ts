@@ -150,12 +150,13 @@ describe('rollback of a run 0.1.0 recorded', () => {
 
 describe('resume of a run 0.1.0 recorded', () => {
   it('refuses without --force: the runbook file it recorded is not there any more (exit 2, nothing changed)', async () => {
-    await onItsHost('until', async ({ host, runId, runbook }) => {
+    await onItsHost('until', async ({ host, stateDir, runId, runbook }) => {
       const state = await host.snapshot();
       const resume = await runbook(['resume', runId]);
       expect(resume.exitCode).toBe(2);
       expect(resume.stderr).toContain('nothing was changed');
-      expect(resume.stderr).toContain(`runbook resume ${runId} --force`);
+      // The hint names the state dir given, as the user must type it again.
+      expect(resume.stderr).toContain(`runbook --state-dir ${stateDir} resume ${runId} --force`);
       expect(await host.snapshot()).toEqual(state);
     });
   });
