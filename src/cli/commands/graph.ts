@@ -40,9 +40,11 @@ invokes the one step statechart: pending → check → (ok | do → verify → (
 → failed)), plus skipped for a step an earlier attempt finished; its final states are named
 after the step's outcomes. The run ends Succeeded, Failed, Stopped (--until) or Aborted.
 A rollback (--rollback) and check (--check) walk their steps the same way, each step by its
-own step machine: pending → (notUndoable | undo → verifyGone → (undone | undoFailed)), a step
-whose do was cut off looking for its effect first (lookForEffect → notThere or undo); pending →
-verify → (holds | diagnosing → doesNotHold), with a step's when: and export: as in a run.
+own step machine: pending → (notUndoable | askGuard → (refused | undo → verifyGone → (undone |
+undoFailed))), a step whose do was cut off looking for its effect first (lookForEffect →
+notThere or askGuard), askGuard refusing an undo that would delete a container holding what
+the run did not make; pending → verify → (holds | diagnosing → doesNotHold), with a step's
+when: and export: as in a run.
 Transitions are labelled with their event and guard.`,
   examples: [
     ['runbook graph single-container > statechart.mmd'],
