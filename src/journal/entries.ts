@@ -330,10 +330,11 @@ export type JournalLine = JournalEntry & Envelope;
 
 /**
  * The journal format this version writes (in the run-start entry). Bump it whenever an entry
- * kind is added or an entry's fields change (the plan a run-start records included): a version
+ * kind is added or an entry's fields change (the plan a run-start records included), or a field
+ * of a fixed set of values takes a new one (a phase, an outcome): a version
  * that does not know the new format then refuses the journal instead of misreading it, and the
- * schema test (test/journal/entry-schemas.test.ts) fails until the new field list is recorded
- * under the new format.
+ * schema test (test/journal/entry-schemas.test.ts) fails until the new field list (and
+ * value sets) is recorded under the new format.
  *
  * - 1: the format of 0.1.0 (a journal without the field predates it: format 1 too). Fields had
  *   been added under it before 0.1.0 (`read` on command-start, the confirm-within entries,

@@ -60,14 +60,20 @@ export const num = check<number>((v) =>
 export const int = check<number>((v) => (Number.isInteger(v) ? undefined : `is ${shown(v)}, not an integer`));
 export const anything = check<unknown>(() => undefined);
 
+/** A check of a field with a fixed set of values, which it keeps (for the format test). */
+type Enumerated = { readonly values?: readonly (string | number)[] };
+
 export function oneOf<const V extends readonly (string | number)[]>(...values: V): Check<V[number]> {
   const allowed = new Set<unknown>(values);
-  return check((v) => (allowed.has(v) ? undefined : `is ${shown(v)}, not one of ${values.join(', ')}`));
+  const test = check<V[number]>((v) =>
+    allowed.has(v) ? undefined : `is ${shown(v)}, not one of ${values.join(', ')}`,
+  );
+  return Object.assign(test, { values });
 }
 
 export function optional<T>(inner: Check<T>): Optional<T | undefined> {
   const test = check<T | undefined>((v) => (v === undefined ? undefined : inner(v)));
-  return Object.assign(test, { optional: true as const });
+  return Object.assign(test, { optional: true as const, values: (inner as Enumerated).values });
 }
 
 export function list<T, L extends readonly T[] = T[]>(item: Check<T>): Check<L> {
@@ -419,4 +425,17 @@ export function entryFieldNames(): Record<string, string[]> {
       ),
     ]),
   );
+}
+
+/**
+ * The values of every entry field that takes one of a fixed set (a phase, an outcome, a
+ * status), as `kind.field`: a value added (a new phase) is a change of format too, since a
+ * reader that does not know it calls the journal damaged.
+ */
+export function entryFieldValues(): Record<string, readonly (string | number)[]> {
+  const out: Record<string, readonly (string | number)[]> = {};
+  for (const [kind, fields] of Object.entries(entryFields))
+    for (const [name, c] of Object.entries(fields as Record<string, Enumerated>))
+      if (c.values !== undefined) out[`${kind}.${name}`] = c.values;
+  return out;
 }

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rollbackRun } from '../../src/engine/rollback.js';
 import { runRunbook } from '../../src/engine/run.js';
 import { journalFormat, readableFormats, type JournalEntry } from '../../src/journal/entries.js';
-import { entryFieldNames, entryKinds, entryProblem } from '../../src/journal/entry-schemas.js';
+import { entryFieldNames, entryFieldValues, entryKinds, entryProblem } from '../../src/journal/entry-schemas.js';
 import { journalFile } from '../../src/journal/paths.js';
 import { readJournal } from '../../src/journal/reader.js';
 import { FileJournal } from '../../src/journal/writer.js';
@@ -340,6 +340,42 @@ describe('the journal format', () => {
         confirmed: ['user', 'pid', 'deadline'],
         'final-pass-start': ['steps'],
         'final-pass-end': ['status', 'step?', 'undoneBy?'],
+      },
+    });
+  });
+
+  // The same for the values a field takes from a fixed set: a new phase or outcome in a journal
+  // is one an older reader of the same format would call damage.
+  it('each field of a fixed set of values has exactly those format 2 records (bump the format when they change)', () => {
+    const phases = [
+      'check',
+      'requires',
+      'capture',
+      'do',
+      'verify',
+      'diagnose',
+      'undo',
+      'undo-check',
+      'undo-guard',
+      'do-condition',
+      'undo-condition',
+      'when',
+      'export',
+      'final-verify',
+    ];
+    expect({ format: journalFormat, values: entryFieldValues() }).toEqual({
+      format: 2,
+      values: {
+        'attempt-start.kind': ['resume', 'rollback'],
+        'command-start.phase': phases,
+        'command-end.phase': phases,
+        'command-skipped.phase': phases,
+        'check.phase': phases,
+        'step-end.outcome': ['ok', 'changed', 'failed', 'skipped'],
+        'run-end.status': ['succeeded', 'failed', 'interrupted', 'stopped'],
+        'step-undone.outcome': ['undone', 'undo-failed', 'not-undoable'],
+        'rollback-end.status': ['rolled-back', 'failed', 'interrupted'],
+        'final-pass-end.status': ['held', 'failed'],
       },
     });
   });
