@@ -346,8 +346,9 @@ export type JournalLine = JournalEntry & Envelope;
  *   goes on in format 2 from its attempt-start); and issue 22's phase `undo-guard` (what a
  *   container holds, looked at before an undo deletes it), a refused undo's `reason` on
  *   step-undone and a command that could not be started as command-skipped (both fields format
- *   1 had, used for more). A version older than this one refuses a format-2 journal rather than
- *   misread it.
+ *   1 had, used for more). Issue 24's `timer-armed` and `deadline-moved` entries, the runs a
+ *   confirm-pending `joined` and those `together` on confirmed. A version older than this one
+ *   refuses a format-2 journal rather than misread it.
  */
 export const journalFormat = 2;
 

@@ -185,6 +185,7 @@ const phase = oneOf(
   'final-verify',
 );
 const argv = list<string, readonly string[]>(text);
+const runIds = list<string>(text);
 
 const expectSpec: Check<ExpectSpec> = shape<ExpectSpec>({
   exit: optional(
@@ -363,22 +364,36 @@ const entryFields: EntryFields = {
     message: optional(text),
     reason: optional(text),
   },
-  'confirm-pending': { deadline: text, withinMs: num },
+  'confirm-pending': { deadline: text, withinMs: num, joined: optional(runIds) },
   'watchdog-started': { pid: int, startTime: text },
-  confirmed: { user, pid: int, deadline: text },
+  'timer-armed': { unit: text, deadline: text },
+  'deadline-moved': {
+    deadline: text,
+    previous: text,
+    why: oneOf('extend', 'joined'),
+    by: optional(text),
+    user,
+  },
+  confirmed: { user, pid: int, deadline: text, together: optional(runIds) },
   'final-pass-start': { steps: argv },
   'final-pass-end': { status: oneOf('held', 'failed'), step: optional(text), undoneBy: optional(argv) },
 };
 
 /**
- * What format 2 added to format 1 (what 0.1.0 wrote): issue 28's kinds and fields, and the
- * format of a later attempt's entries. A format-1 journal holding one before an attempt in
+ * What format 2 added to format 1 (what 0.1.0 wrote): issue 28's kinds and fields, issue 24's
+ * (a systemd timer armed, a deadline moved, runs that joined or were confirmed together), and
+ * the format of a later attempt's entries. A format-1 journal holding one before an attempt in
  * format 2 was not written by a version that wrote format 1. (Inside the recorded
  * plan, issue 28's optional `when`, `export` and `imports` of a step are not told apart.)
  */
 const addedInFormat2: { kinds: readonly Kind[]; fields: Partial<Record<Kind, readonly string[]>> } = {
-  kinds: ['export', 'final-pass-start', 'final-pass-end'],
-  fields: { 'step-end': ['reason'], 'attempt-start': ['journalFormat'] },
+  kinds: ['export', 'final-pass-start', 'final-pass-end', 'timer-armed', 'deadline-moved'],
+  fields: {
+    'step-end': ['reason'],
+    'attempt-start': ['journalFormat'],
+    'confirm-pending': ['joined'],
+    confirmed: ['together'],
+  },
 };
 
 /** Each kind's checks with the envelope's, for each format this version reads: built once. */

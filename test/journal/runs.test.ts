@@ -304,7 +304,7 @@ steps:
     // Read by validation, not by cast: a command's exit status as text is damage, found before
     // the chain is checked, and said as such in runs.
     writeFileSync(file, readFileSync(file, 'utf8').replace(/"exitCode":0/, '"exitCode":"0"'));
-    const text = runsOutput(false);
+    const text = await runsOutput(false);
     expect(text.out.find((l) => l.startsWith(result.runId))).toContain(' damaged ');
     expect(text.err.join('\n')).toMatch(/command-end entry \.exitCode is "0", not an integer/);
   });
