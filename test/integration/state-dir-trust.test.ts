@@ -13,6 +13,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { journalFormat } from '../../src/journal/entries.js';
 import { genesisHash, hashLine } from '../../src/journal/hash-chain.js';
 import { auditFile, indexFile, journalFile, lockFile, runsDir } from '../../src/journal/paths.js';
 import { currentBootId } from '../../src/journal/process-identity.js';
@@ -326,7 +327,7 @@ describe('damage is named, never read as "nothing"', () => {
     await inSandbox(async (host, stateDir) => {
       const id = await runTutorial(host, stateDir, ['--until', 'namespace']);
       forgeJournal(stateDir, id, (entries) => {
-        entries[0]!.journalFormat = 2;
+        entries[0]!.journalFormat = journalFormat + 1;
       });
       const after = await host.snapshot();
       for (const args of [
@@ -336,7 +337,8 @@ describe('damage is named, never read as "nothing"', () => {
       ]) {
         const result = await host.runbook([...sd(stateDir), ...args]);
         expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(2);
-        expect(result.stderr).toContain('is in journal format 2, which this runbook (journal format 1) does not know');
+        expect(result.stderr).toContain(`is in journal format ${journalFormat + 1}`);
+        expect(result.stderr).toMatch(/\(journal format \d+, reads [^)]*\) does not know/);
         expectNoStackTrace(result);
       }
       expect(await host.snapshot()).toEqual(after);
