@@ -45,6 +45,14 @@ export const envVar = {
   inNetns: 'RUNBOOK_IN_NETNS',
   /** …and the one it came from, which it must not be in. */
   inOuterNetns: 'RUNBOOK_IN_OUTER_NETNS',
+  /**
+   * For a process started inside a persistent sandbox by `--in` or `sandbox shell`: the working
+   * directory of the user who typed it, entered first, so that `./runbooks` and relative paths
+   * mean inside what they mean outside (issue 26).
+   */
+  inCwd: 'RUNBOOK_IN_CWD',
+  /** …and which directory that is (`dev:inode`): a same-named one inside is not it. */
+  inCwdId: 'RUNBOOK_IN_CWD_ID',
   /** For the process `run --sandbox` re-executed in fresh namespaces: the one it came from. */
   oneShotOuterNetns: 'RUNBOOK_ONE_SHOT_OUTER_NETNS',
   /** Set by sudo: the invoking user, recorded with each run (src/host/identity.ts)… */

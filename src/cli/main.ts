@@ -15,13 +15,16 @@ import { renderAdvice, userContextOf, type UserContext } from './render-advice.j
  * command here. Returns the exit code rather than calling process.exit(), so that logs and the
  * journal are flushed first.
  */
-export async function main(argv: readonly string[]): Promise<number> {
-  // `--in <sandbox>`: the whole command re-runs inside that sandbox host (src/sandbox/enter.ts).
+export async function main(commandLine: readonly string[]): Promise<number> {
+  let argv = commandLine;
+  // `--in <sandbox>`: the whole command re-runs inside that sandbox host (src/sandbox/enter.ts),
+  // or here, without --in, when this process already runs inside it.
   if (concernsSandbox(argv)) {
     try {
       const { runInSandboxIfAsked } = await import('./commands/sandbox-actions.js');
       const inSandbox = await runInSandboxIfAsked(argv);
-      if (inSandbox !== undefined) return inSandbox;
+      if ('exitCode' in inSandbox) return inSandbox.exitCode;
+      argv = inSandbox.argv;
     } catch (error) {
       return reportError(error, argv, userOf(argv));
     }
