@@ -1,5 +1,5 @@
 import { createHostExecutor } from '../../host/host-executor.js';
-import { runRunbook } from '../../engine/run.js';
+import { runRunbook, validateRunRequest } from '../../engine/run.js';
 import { exitCodeFor, invalidInput } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
 import { requireNetAdmin } from '../../host/privileges.js';
@@ -97,26 +97,33 @@ export async function runCommand(
   prepared.remember();
   logPlanSource(ctx, prepared.fromCache);
 
+  // Everything that can refuse the run is checked before a --sandbox host is made or anything is
+  // printed as started (issue 26): the --until step and the programs here, the lock before the
+  // sandbox, and the header only once the run is under way (onStart).
+  const executor = createHostExecutor();
+  validateRunRequest(prepared.plan, prepared.runbook.spec.name, options.until, executor);
   if (options.sandbox && !isInsideOneShotSandbox()) {
     refuseChangesOutsideSandbox(prepared.runbook.spec.name, reachesOutsideSandbox(prepared.plan).changing, runbookName);
+    ctx.store.refuseIfLocked();
     return reexecInOneShotSandbox(rawArgs);
   }
-  const executor = createHostExecutor();
-  if (isInsideOneShotSandbox()) {
-    await setUpTutorialHost(executor);
-    if (!options.json) {
-      ctx.out('sandbox host ready: uplink enp0s8 10.0.0.10/24, gateway 10.0.0.1 (vanishes when this command ends)');
-      ctx.out(`  ${sandboxIsolation}`);
-    }
-    const reading = reachesOutsideSandbox(prepared.plan).reading;
-    if (reading.length > 0) {
-      ctx.err(`warning: these commands of ${prepared.runbook.spec.name} may read the real host's files or sysctls:`);
-      for (const command of reading) ctx.err(`  ${command}`);
-    }
-  }
+  if (isInsideOneShotSandbox()) await setUpTutorialHost(executor);
   requireNetAdmin(`runbook run ${prepared.runbook.spec.name}`);
 
-  if (!options.json) ctx.out(`run ${prepared.runbook.spec.name} (${prepared.plan.steps.length} steps)`);
+  const announce = () => {
+    if (isInsideOneShotSandbox()) {
+      if (!options.json) {
+        ctx.out('sandbox host ready: uplink enp0s8 10.0.0.10/24, gateway 10.0.0.1 (vanishes when this command ends)');
+        ctx.out(`  ${sandboxIsolation}`);
+      }
+      const reading = reachesOutsideSandbox(prepared.plan).reading;
+      if (reading.length > 0) {
+        ctx.err(`warning: these commands of ${prepared.runbook.spec.name} may read the real host's files or sysctls:`);
+        for (const command of reading) ctx.err(`  ${command}`);
+      }
+    }
+    if (!options.json) ctx.out(`run ${prepared.runbook.spec.name} (${prepared.plan.steps.length} steps)`);
+  };
   const whyOf = new Map(prepared.plan.steps.map((step) => [step.id, step.why]));
   const result = await withInterruptSignal(ctx, (signal) =>
     runRunbook({
@@ -127,6 +134,7 @@ export async function runCommand(
       executor,
       stopAfter: options.until,
       signal,
+      onStart: announce,
       onStep: (report) => {
         if (options.json) return ctx.out(jsonLine({ event: 'step', ...report }));
         ctx.out(formatStepLine(report));
