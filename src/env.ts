@@ -59,6 +59,10 @@ export const envVar = {
   sudoUser: 'SUDO_USER',
   /** …and their uid, trusted under sudo when they own the code (src/trust/trusted-users.ts). */
   sudoUid: 'SUDO_UID',
+  /** Set by npm exec (npx) to `exec`: with the next, the user typed `npx runbook` (src/cli/render-advice.ts). */
+  npmCommand: 'npm_command',
+  /** …and to the command it runs, quoted (`'runbook'`): not runbook when npx ran a test runner, say. */
+  npmScript: 'npm_lifecycle_script',
   /** Where programs are looked up before a run (src/host/preflight.ts). */
   path: 'PATH',
 } as const;

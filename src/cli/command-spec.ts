@@ -1,5 +1,6 @@
 import { Argument, type Command, Option } from 'commander';
 import { exitCodes, exitCodesHelp, type ExitCodeName } from '../errors.js';
+import type { RootNeed } from '../host/privileges.js';
 import type { StoreAccess } from '../store/run-store.js';
 import type { CliContext, GlobalOptions } from './context.js';
 import { listOption, type CompletionKind, type OptionSpec, type OptionSpecs, type OptionsOf } from './option-spec.js';
@@ -76,6 +77,11 @@ interface Declaration<A extends readonly ArgumentSpec[], O extends OptionSpecs> 
   readonly stateDir:
     StateDirUse | ((args: readonly string[], options: Readonly<Record<string, unknown>>) => StateDirUse);
   readonly dueRuns?: DueRunsPolicy;
+  /**
+   * What it needs of root (issue 26): checked before the door, so that a user who is not root is
+   * told "needs root" and the same command under sudo, not something about the state dir.
+   */
+  readonly needsRoot?: RootNeed | ((options: OptionsOf<O>) => RootNeed | undefined);
   /** Its action reads every command's declaration (call.commands): main declares them all. */
   readonly needsAllCommands?: boolean;
   readonly subcommands?: readonly CommandSpec[];
@@ -89,7 +95,8 @@ interface Declaration<A extends readonly ArgumentSpec[], O extends OptionSpecs> 
 }
 
 /** A declared command, its types erased: what main, the help and the completion read. */
-export type CommandSpec = Declaration<readonly ArgumentSpec[], OptionSpecs> & {
+export type CommandSpec = Omit<Declaration<readonly ArgumentSpec[], OptionSpecs>, 'needsRoot'> & {
+  readonly needsRoot?: RootNeed | ((options: Record<string, unknown>) => RootNeed | undefined);
   readonly action?: (
     ctx: CliContext,
     args: ReadonlyArray<string | undefined>,

@@ -31,7 +31,8 @@ export async function main(commandLine: readonly string[]): Promise<number> {
   }
   let exitCode: number = ExitCode.ok;
   let ctx: CliContext | undefined;
-  const context = (command: Command): CliContext => (ctx ??= createContext(command.optsWithGlobals<GlobalOptions>()));
+  const context = (command: Command): CliContext =>
+    (ctx ??= createContext(command.optsWithGlobals<GlobalOptions>(), argv));
 
   try {
     const commands = await commandsFor(argv);
@@ -40,6 +41,14 @@ export async function main(commandLine: readonly string[]): Promise<number> {
       .showHelpAfterError('(run with --help for usage)')
       .exitOverride();
     const dispatch = async (spec: CommandSpec, args: unknown[], options: Record<string, unknown>, command: Command) => {
+      // Before the door: a user who is not root is told that first, with the same command under
+      // sudo, not what they cannot do to a state dir root made (issue 26).
+      const need = typeof spec.needsRoot === 'function' ? spec.needsRoot(options) : spec.needsRoot;
+      if (need !== undefined)
+        (await import('../host/privileges.js')).requireRoot(
+          need,
+          `runbook ${[commandName(command), ...command.args].join(' ')}`,
+        );
       // The one door (issue 22): before any command's action, hidden ones and sandbox
       // subcommands included, the state dir is opened and trusted as the command declares
       // (door.ts); only then is a run past its --confirm-within deadline reverted or reported.
@@ -97,7 +106,7 @@ function userOf(argv: readonly string[]): UserContext {
     if (arg === '--state-dir') option = argv[++i];
     else if (arg.startsWith('--state-dir=')) option = arg.slice('--state-dir='.length);
   }
-  return userContextOf(option);
+  return userContextOf(option, undefined, undefined, argv);
 }
 
 /** The command's name: the first word that is neither an option nor an option's value. */

@@ -491,10 +491,10 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
     );
     expectExit(result, 2);
     expect(result.stderr).toContain('runbook check single-container');
-    expect(result.stderr).toContain('needs CAP_NET_ADMIN');
-    // The --state-dir given is repeated: under sudo, the default state dir would be another.
+    expect(result.stderr).toContain('needs root (CAP_NET_ADMIN)');
+    // The command typed, --state-dir and all: under sudo, the default state dir would be another.
     expect(result.stderr).toContain(
-      `hint: try again with sudo: sudo runbook --state-dir ${stateDir} check single-container`,
+      `hint: try again as root: sudo runbook --state-dir ${stateDir} check single-container`,
     );
     expect(existsSync(auditFile(stateDir))).toBe(false);
   });

@@ -127,4 +127,31 @@ describe('host binding of runs made in persistent and one-shot sandboxes', () =>
     expect(fromB.stderr).toContain('which no longer exists');
     expect(await host.snapshot()).toEqual(hostBefore);
   });
+
+  it('a one-shot --sandbox run that stopped never suggests resume: not when it stops, not in runs, not from resume (issue 26)', async () => {
+    const oneShotState = path.join(stateDir, 'one-shot-stopped');
+    const sd = ['--state-dir', oneShotState];
+    const run = await host.runbook([...sd, 'run', singleContainer, '--sandbox', '--until', 'namespace']);
+    expectExit(run, 0);
+    const runId = /run (\S+) stopped after step namespace as asked \(--until\)\n/.exec(run.stdout)?.[1] as string;
+    expect(runId, run.stdout).toBeDefined();
+    expect(run.stdout + run.stderr).not.toContain('resume');
+
+    const runs = await host.runbook([...sd, 'runs']);
+    expectExit(runs, 0);
+    expect(runs.stdout).toMatch(new RegExp(`${runId} .* stopped .*\\(--sandbox: its host is gone\\)`));
+
+    for (const [command, verb] of [
+      ['resume', 'resume'],
+      ['rollback', 'roll back'],
+    ]) {
+      const none = await host.runbook([...sd, command as string]);
+      expectExit(none, 0);
+      expect(none.stdout + none.stderr).toContain(`nothing to ${verb as string}`);
+      expect(none.stdout + none.stderr).toContain(
+        `(run ${runId} is stopped, but it ran in a one-shot --sandbox host, which vanished with it: start a new run)`,
+      );
+    }
+    expect(await host.snapshot()).toEqual(hostBefore);
+  });
 });

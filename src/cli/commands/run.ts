@@ -2,7 +2,6 @@ import { createHostExecutor } from '../../host/host-executor.js';
 import { runRunbook, validateRunRequest } from '../../engine/run.js';
 import { exitCodeFor, invalidInput } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
-import { requireNetAdmin } from '../../host/privileges.js';
 import { shadowingNote } from '../../runbook/locate.js';
 import { prepareRunbookCached } from '../../runbook/prepare-cached.js';
 import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } from '../../sandbox/one-shot.js';
@@ -13,7 +12,7 @@ import type { CliContext } from '../context.js';
 import { flag, option, type OptionsOf } from '../option-spec.js';
 import { formatFailure, formatStepLine, formatWhy, jsonLine, logCommand, logPlanSource } from '../output.js';
 import { runEndJson } from '../json-results.js';
-import { withInterruptSignal } from '../signals.js';
+import { afterInterrupt, withInterruptSignal } from '../signals.js';
 import { formatUndoLine, reportRollback } from './rollback.js';
 import { reportProvisional, validateConfirmWithin } from './run-confirm-within.js';
 import { advice, runbookCommand } from '../../suggestion.js';
@@ -75,6 +74,7 @@ all. RUNBOOK_REVERT_GUARD=timer|watchdog forces one. Not with --sandbox or --unt
   ],
   exitCodes: runExitCodes,
   stateDir: 'write',
+  needsRoot: (options) => (options.sandbox === true ? 'sandbox' : 'net-admin'),
   dueRuns: 'revert',
   action: (ctx, [runbook], options, { argv }) => runCommand(ctx, runbook, options, argv),
 });
@@ -108,7 +108,6 @@ export async function runCommand(
     return reexecInOneShotSandbox(rawArgs);
   }
   if (isInsideOneShotSandbox()) await setUpTutorialHost(executor);
-  requireNetAdmin(`runbook run ${prepared.runbook.spec.name}`);
 
   const announce = () => {
     if (isInsideOneShotSandbox()) {
@@ -125,29 +124,33 @@ export async function runCommand(
     if (!options.json) ctx.out(`run ${prepared.runbook.spec.name} (${prepared.plan.steps.length} steps)`);
   };
   const whyOf = new Map(prepared.plan.steps.map((step) => [step.id, step.why]));
-  const result = await withInterruptSignal(ctx, (signal) =>
-    runRunbook({
-      runbook: prepared.runbook,
-      params: prepared.params,
-      plan: prepared.plan,
-      store: ctx.store,
-      executor,
-      stopAfter: options.until,
-      signal,
-      onStart: announce,
-      onStep: (report) => {
-        if (options.json) return ctx.out(jsonLine({ event: 'step', ...report }));
-        ctx.out(formatStepLine(report));
-        const why = whyOf.get(report.stepId);
-        if (options.explain && why !== undefined) formatWhy(why).forEach((line) => ctx.out(line));
-      },
-      onCommand: logCommand(ctx),
-      rollbackOnFailure: options.rollbackOnFailure,
-      onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
-      onNote: (note) => ctx.err(`note: ${note}`),
-      confirmWithin:
-        confirmWithinMs === undefined ? undefined : { ms: confirmWithinMs, revertLaunch: revertLaunch(ctx.store) },
-    }),
+  const afterStop = isInsideOneShotSandbox() ? afterInterrupt.oneShotRun : afterInterrupt.run;
+  const result = await withInterruptSignal(
+    ctx,
+    (signal) =>
+      runRunbook({
+        runbook: prepared.runbook,
+        params: prepared.params,
+        plan: prepared.plan,
+        store: ctx.store,
+        executor,
+        stopAfter: options.until,
+        signal,
+        onStart: announce,
+        onStep: (report) => {
+          if (options.json) return ctx.out(jsonLine({ event: 'step', ...report }));
+          ctx.out(formatStepLine(report));
+          const why = whyOf.get(report.stepId);
+          if (options.explain && why !== undefined) formatWhy(why).forEach((line) => ctx.out(line));
+        },
+        onCommand: logCommand(ctx),
+        rollbackOnFailure: options.rollbackOnFailure,
+        onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
+        onNote: (note) => ctx.err(`note: ${note}`),
+        confirmWithin:
+          confirmWithinMs === undefined ? undefined : { ms: confirmWithinMs, revertLaunch: revertLaunch(ctx.store) },
+      }),
+    afterStop,
   );
   const oneShot = isInsideOneShotSandbox();
   const next = result.rollback !== undefined ? 'rolling-back' : oneShot ? 'one-shot-sandbox' : 'resume-or-rollback';

@@ -41,6 +41,8 @@ export async function runInSandboxIfAsked(
   const request = extractInOption(argv);
   if (inside !== undefined) return { argv: commandLineInside(request, argv, inside) };
   if (request === undefined) return { argv };
+  // Entering needs root: said first, before anything about the state dir (issue 26).
+  requireSandboxCaps(`runbook --in ${request.name}`);
   // The door, for this entry point: the outer state dir, where the sandbox is, trusted first.
   return { exitCode: await runInSandbox(request, await openStateDir(request.stateDirOption, 'read')) };
 }
