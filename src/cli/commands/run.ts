@@ -67,7 +67,7 @@ all. RUNBOOK_REVERT_GUARD=timer|watchdog forces one. Not with --sandbox or --unt
     ['sudo runbook run single-container', 'on this host (a tutorial-like VM)'],
     ['sudo runbook run single-container --until host-route', "stop at the tutorial's step 9"],
     ['sudo runbook run single-container --sandbox --explain', 'and say why each step is there'],
-    ['sudo runbook run multi-container --sandbox --set count=3'],
+    ['sudo runbook run multi-container --sandbox --set count=3', 'three containers on one bridge'],
     ['sudo runbook run container-internet --rollback-on-failure', 'undo everything if a step fails'],
     ['sudo runbook run single-container --confirm-within 2m', 'then, from a new ssh session:'],
     ['sudo runbook confirm', 'keep it (else it is undone after 2 min)'],

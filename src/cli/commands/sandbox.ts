@@ -19,7 +19,7 @@ export const command = defineCommand({
     'persistent sandbox hosts: like the tutorial VM, kept until destroyed; act in one with `runbook --in <name> …`',
   examples: [
     ['runbook sandbox create', 'a sandbox host named "lab" (needs root)'],
-    ['runbook --in lab run single-container --until host-route'],
+    ['runbook --in lab run single-container --until host-route', 'the tutorial up to its step 9, in lab'],
     ['runbook --in lab resume', 'runs made in a sandbox stay bound to it'],
     ['runbook sandbox shell lab', 'a shell inside it: ip netns exec container1 ping -c1 10.0.0.10'],
     ['runbook sandbox list', 'every sandbox and its runs'],
