@@ -193,6 +193,8 @@ describe('rollback', () => {
       ]);
       expect(run.exitCode, run.stderr).toBe(1);
       expect(run.stderr).toMatch(/step ping-host-from-container failed/);
+      // Its cause is named (issue 26), not "no diagnostic probe matched".
+      expect(run.stderr).toContain('10.0.0.99 is not an address of this host (no interface has it)');
       expect(run.stderr).toMatch(/--rollback-on-failure: the undo of what run \S+ changed is above/);
       expect(run.stdout).toMatch(/rolled back: \d+ step\(s\) undone/);
       expect(await host.snapshot()).toEqual(ref.before);
