@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxHost } from '../helpers/sandbox-host.js';
 import { expectExit, insideSandbox, machineState, netnsNames, pinnedRunbook, sandboxFiles } from './sandbox-nested.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
+import { journalIds, journalLines, waitFor } from '../helpers/cli-harness.js';
 
 /**
  * Runs are bound to the host they changed. With nested test sandboxes: a run recorded in
@@ -152,6 +153,28 @@ describe('host binding of runs made in persistent and one-shot sandboxes', () =>
         `(run ${runId} is stopped, but it ran in a one-shot --sandbox host, which vanished with it: start a new run)`,
       );
     }
+    expect(await host.snapshot()).toEqual(hostBefore);
+  });
+
+  it('an interrupted --sandbox run says its host vanishes with it, not that it is re-checked on resume (issue 26)', async () => {
+    const oneShotState = path.join(stateDir, 'one-shot-interrupted');
+    const run = host.startRunbook(['--state-dir', oneShotState, 'run', singleContainer, '--sandbox']);
+    await waitFor('the veth-pair step', () => {
+      const [id] = journalIds(oneShotState);
+      return (
+        id !== undefined &&
+        journalLines(oneShotState, id).some((l) => l.type === 'step-start' && l.step === 'veth-pair')
+      );
+    });
+    // What Ctrl-C does in a terminal: the outer process passes SIGTERM on to the run inside.
+    process.kill(run.pid, 'SIGTERM');
+    const result = await run.done;
+    expect(result.exitCode, result.stderr).toBe(130);
+    expect(result.stderr).toContain(
+      'SIGTERM: stopping at the next safe point (this sandbox host vanishes with the command, and what the run did in it)',
+    );
+    expect(result.stdout).toMatch(/run \S+ interrupted at a safe point\n/);
+    expect(result.stdout + result.stderr).not.toContain('resume');
     expect(await host.snapshot()).toEqual(hostBefore);
   });
 });
