@@ -1,5 +1,6 @@
 import { createHostExecutor } from '../../host/host-executor.js';
 import { runRunbook, validateRunRequest } from '../../engine/run.js';
+import { missingHostAddresses } from '../../engine/host-addresses.js';
 import { exitCodeFor, invalidInput } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
 import { shadowingNote } from '../../runbook/locate.js';
@@ -108,8 +109,14 @@ export async function runCommand(
     return reexecInOneShotSandbox(rawArgs);
   }
   if (isInsideOneShotSandbox()) await setUpTutorialHost(executor);
+  // Not a refusal (issue 26): said with the header, once the run is sure to start.
+  const missing = await missingHostAddresses(prepared.runbook.spec.parameters, prepared.params, executor);
 
   const announce = () => {
+    for (const { param, address } of missing)
+      ctx.err(
+        `warning: ${param}=${address} is not an address of this host (no interface has it): the steps that reach it will fail; the run goes on`,
+      );
     if (isInsideOneShotSandbox()) {
       if (!options.json) {
         ctx.out('sandbox host ready: uplink enp0s8 10.0.0.10/24, gateway 10.0.0.1 (vanishes when this command ends)');
