@@ -45,12 +45,24 @@ export const envVar = {
   inNetns: 'RUNBOOK_IN_NETNS',
   /** …and the one it came from, which it must not be in. */
   inOuterNetns: 'RUNBOOK_IN_OUTER_NETNS',
+  /**
+   * For a process started inside a persistent sandbox by `--in` or `sandbox shell`: the working
+   * directory of the user who typed it, entered first, so that `./runbooks` and relative paths
+   * mean inside what they mean outside (issue 26).
+   */
+  inCwd: 'RUNBOOK_IN_CWD',
+  /** …and which directory that is (`dev:inode`): a same-named one inside is not it. */
+  inCwdId: 'RUNBOOK_IN_CWD_ID',
   /** For the process `run --sandbox` re-executed in fresh namespaces: the one it came from. */
   oneShotOuterNetns: 'RUNBOOK_ONE_SHOT_OUTER_NETNS',
   /** Set by sudo: the invoking user, recorded with each run (src/host/identity.ts)… */
   sudoUser: 'SUDO_USER',
   /** …and their uid, trusted under sudo when they own the code (src/trust/trusted-users.ts). */
   sudoUid: 'SUDO_UID',
+  /** Set by npm exec (npx) to `exec`: with the next, the user typed `npx runbook` (src/cli/render-advice.ts). */
+  npmCommand: 'npm_command',
+  /** …and to the command it runs, quoted (`'runbook'`): not runbook when npx ran a test runner, say. */
+  npmScript: 'npm_lifecycle_script',
   /** Where programs are looked up before a run (src/host/preflight.ts). */
   path: 'PATH',
 } as const;

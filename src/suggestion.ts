@@ -27,7 +27,16 @@ export interface HostSuggestion {
   readonly text: string;
 }
 
-export type Suggestion = RunbookSuggestion | HostSuggestion;
+/**
+ * The very command the user typed, as they typed it, under sudo (issue 26): for one refused
+ * because it needs root, "try again with sudo" and then the command to paste, not another one.
+ */
+export interface SameCommandSuggestion {
+  readonly kind: 'same-command';
+  readonly asRoot: true;
+}
+
+export type Suggestion = RunbookSuggestion | HostSuggestion | SameCommandSuggestion;
 
 /** Words and suggestions, in order: "list them with: `runbook list`", as a hint or a line of output. */
 export type Advice = readonly (string | Suggestion)[];
@@ -35,6 +44,11 @@ export type Advice = readonly (string | Suggestion)[];
 /** `runbook ARGV…`, to be rendered where the user is. */
 export function runbookCommand(...argv: string[]): RunbookSuggestion {
   return { kind: 'runbook', argv };
+}
+
+/** The command the user typed, under sudo. */
+export function sameCommandAsRoot(): SameCommandSuggestion {
+  return { kind: 'same-command', asRoot: true };
 }
 
 /** A command (or prose around commands) for the host the run acts on. */

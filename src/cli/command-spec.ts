@@ -1,5 +1,6 @@
 import { Argument, type Command, Option } from 'commander';
 import { exitCodes, exitCodesHelp, type ExitCodeName } from '../errors.js';
+import type { RootNeed } from '../host/privileges.js';
 import type { StoreAccess } from '../store/run-store.js';
 import type { CliContext, GlobalOptions } from './context.js';
 import { listOption, type CompletionKind, type OptionSpec, type OptionSpecs, type OptionsOf } from './option-spec.js';
@@ -30,8 +31,8 @@ type ArgValue<A> = A extends { default: string }
 /** The positional arguments an action gets, derived from the declared ones. */
 export type ArgsOf<A extends readonly ArgumentSpec[]> = { -readonly [K in keyof A]: ArgValue<A[K]> };
 
-/** An example for `--help`: the command line, and what it does. */
-export type Example = readonly [command: string, says?: string];
+/** A command line and what it does: help shows both, so an example never stands unexplained (issue 26). */
+export type Example = readonly [command: string, says: string];
 
 /** What the action gets besides its arguments and options. */
 export interface CommandCall {
@@ -76,6 +77,11 @@ interface Declaration<A extends readonly ArgumentSpec[], O extends OptionSpecs> 
   readonly stateDir:
     StateDirUse | ((args: readonly string[], options: Readonly<Record<string, unknown>>) => StateDirUse);
   readonly dueRuns?: DueRunsPolicy;
+  /**
+   * What it needs of root (issue 26): checked before the door, so that a user who is not root is
+   * told "needs root" and the same command under sudo, not something about the state dir.
+   */
+  readonly needsRoot?: RootNeed | ((options: OptionsOf<O>) => RootNeed | undefined);
   /** Its action reads every command's declaration (call.commands): main declares them all. */
   readonly needsAllCommands?: boolean;
   readonly subcommands?: readonly CommandSpec[];
@@ -89,7 +95,8 @@ interface Declaration<A extends readonly ArgumentSpec[], O extends OptionSpecs> 
 }
 
 /** A declared command, its types erased: what main, the help and the completion read. */
-export type CommandSpec = Declaration<readonly ArgumentSpec[], OptionSpecs> & {
+export type CommandSpec = Omit<Declaration<readonly ArgumentSpec[], OptionSpecs>, 'needsRoot'> & {
+  readonly needsRoot?: RootNeed | ((options: Record<string, unknown>) => RootNeed | undefined);
   readonly action?: (
     ctx: CliContext,
     args: ReadonlyArray<string | undefined>,
@@ -158,11 +165,19 @@ export function applySpec(
     command.action(async (...parsed: unknown[]) => {
       // commander passes the arguments, then the options, then the command itself.
       const self = parsed.at(-1) as Command;
-      const options = parsed.at(-2) as Record<string, unknown>;
+      const options = withListDefaults(spec.options ?? {}, parsed.at(-2) as Record<string, unknown>);
       await onAction(spec as CommandSpec, parsed.slice(0, -2), options, self);
     });
   }
   return command;
+}
+
+/** A repeatable option not given is its declared default (an empty list), as the action expects. */
+function withListDefaults(declared: OptionSpecs, options: Record<string, unknown>): Record<string, unknown> {
+  const filled = { ...options };
+  for (const [name, spec] of Object.entries(declared))
+    if (spec.repeatable && spec.default !== undefined && filled[name] === undefined) filled[name] = spec.default;
+  return filled;
 }
 
 function toOption(name: string, declared: OptionSpec): Option {
@@ -174,8 +189,11 @@ function toOption(name: string, declared: OptionSpec): Option {
   }
   if (declared.choices !== undefined) made.choices(declared.choices);
   if (declared.conflicts !== undefined) made.conflicts([...declared.conflicts]);
-  if (declared.repeatable) made.argParser((value: string, previous: string[]) => [...previous, value]);
-  if (declared.default !== undefined) made.default(declared.default);
+  if (declared.repeatable)
+    made.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+  // A list starts empty without saying so: help would print "(default: [])" (issue 26); the
+  // action is given [] (withListDefaults).
+  if (declared.default !== undefined && !declared.repeatable) made.default(declared.default);
   return made;
 }
 

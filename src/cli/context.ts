@@ -63,11 +63,11 @@ export const globalOptions = {
 export type GlobalOptions = OptionsOf<typeof globalOptions>;
 
 /** Light on purpose: `runbook --version` creates one too; the store's modules load with the door. */
-export function createContext(options: GlobalOptions): CliContext {
+export function createContext(options: GlobalOptions, commandLine: readonly string[] = []): CliContext {
   const level = options.logLevel ?? (options.verbose ? 'debug' : 'warn');
   let logger: Logger | undefined;
   let store: RunStore | undefined;
-  const user = userContextOf(options.stateDir);
+  const user = userContextOf(options.stateDir, undefined, undefined, commandLine);
   return {
     debugEnabled: level === 'debug' || level === 'trace',
     stateDirOption: options.stateDir,

@@ -15,20 +15,24 @@ import { renderAdvice, userContextOf, type UserContext } from './render-advice.j
  * command here. Returns the exit code rather than calling process.exit(), so that logs and the
  * journal are flushed first.
  */
-export async function main(argv: readonly string[]): Promise<number> {
-  // `--in <sandbox>`: the whole command re-runs inside that sandbox host (src/sandbox/enter.ts).
+export async function main(commandLine: readonly string[]): Promise<number> {
+  let argv = commandLine;
+  // `--in <sandbox>`: the whole command re-runs inside that sandbox host (src/sandbox/enter.ts),
+  // or here, without --in, when this process already runs inside it.
   if (concernsSandbox(argv)) {
     try {
       const { runInSandboxIfAsked } = await import('./commands/sandbox-actions.js');
       const inSandbox = await runInSandboxIfAsked(argv);
-      if (inSandbox !== undefined) return inSandbox;
+      if ('exitCode' in inSandbox) return inSandbox.exitCode;
+      argv = inSandbox.argv;
     } catch (error) {
       return reportError(error, argv, userOf(argv));
     }
   }
   let exitCode: number = ExitCode.ok;
   let ctx: CliContext | undefined;
-  const context = (command: Command): CliContext => (ctx ??= createContext(command.optsWithGlobals<GlobalOptions>()));
+  const context = (command: Command): CliContext =>
+    (ctx ??= createContext(command.optsWithGlobals<GlobalOptions>(), argv));
 
   try {
     const commands = await commandsFor(argv);
@@ -37,6 +41,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       .showHelpAfterError('(run with --help for usage)')
       .exitOverride();
     const dispatch = async (spec: CommandSpec, args: unknown[], options: Record<string, unknown>, command: Command) => {
+      // Before the door: a user who is not root is told that first, with the same command under
+      // sudo, not what they cannot do to a state dir root made (issue 26).
+      const need = typeof spec.needsRoot === 'function' ? spec.needsRoot(options) : spec.needsRoot;
+      if (need !== undefined)
+        (await import('../host/privileges.js')).requireRoot(
+          need,
+          `runbook ${[commandName(command), ...command.args].join(' ')}`,
+        );
       // The one door (issue 22): before any command's action, hidden ones and sandbox
       // subcommands included, the state dir is opened and trusted as the command declares
       // (door.ts); only then is a run past its --confirm-within deadline reverted or reported.
@@ -94,7 +106,7 @@ function userOf(argv: readonly string[]): UserContext {
     if (arg === '--state-dir') option = argv[++i];
     else if (arg.startsWith('--state-dir=')) option = arg.slice('--state-dir='.length);
   }
-  return userContextOf(option);
+  return userContextOf(option, undefined, undefined, argv);
 }
 
 /** The command's name: the first word that is neither an option nor an option's value. */

@@ -43,6 +43,13 @@ export interface UserContext {
   stateDir: { given: 'option' | 'env'; path: string } | { given: 'default' };
   /** Whether the user is root: a command that needs root is shown under sudo to one who is not. */
   isRoot: boolean;
+  /**
+   * The command line the user typed after the command's name (`rollback --all`), and that name as
+   * they typed it (`runbook`, or `npx runbook` under npm exec): "the same command under sudo"
+   * (issue 26). Empty when unknown.
+   */
+  commandLine: readonly string[];
+  invokedAs: string;
 }
 
 /** Where the user of this process is, from what the sandbox machinery put in its environment. */
@@ -64,6 +71,7 @@ export function userContextOf(
   stateDirOption: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
   uid: number = process.getuid?.() ?? -1,
+  commandLine: readonly string[] = [],
 ): UserContext {
   const fromEnv = env[envVar.stateDir];
   const stateDir: UserContext['stateDir'] =
@@ -72,7 +80,11 @@ export function userContextOf(
       : fromEnv !== undefined && fromEnv !== ''
         ? { given: 'env', path: path.resolve(fromEnv) }
         : { given: 'default' };
-  return { place: currentUserPlace(env), stateDir, isRoot: uid === 0 };
+  // npm exec (npx) says so in npm_command; a `runbook` on PATH, a bin script or a bundle does not.
+  // Inherited by whatever npx ran, so both are read: npx ran runbook itself.
+  const viaNpx = env[envVar.npmCommand] === 'exec' && /^'?runbook(?=[\s']|$)/.test(env[envVar.npmScript] ?? '');
+  const invokedAs = viaNpx ? 'npx runbook' : 'runbook';
+  return { place: currentUserPlace(env), stateDir, isRoot: uid === 0, commandLine, invokedAs };
 }
 
 /** What the CLI's formatters are given to write advice for the user (CliContext.render). */
@@ -92,7 +104,22 @@ export function renderSuggestion(suggestion: Suggestion, user: UserContext): str
       return renderRunbookCommand(suggestion, user);
     case 'host':
       return renderHostText(suggestion.text, user);
+    case 'same-command':
+      return renderSameCommand(user);
   }
+}
+
+/**
+ * The command the user typed, as typed, under sudo. sudo starts with a clean environment, so a
+ * state dir that came from $RUNBOOK_STATE_DIR is named on the line (else root would look in
+ * another one).
+ */
+function renderSameCommand(user: UserContext): string {
+  const sudo = user.isRoot ? [] : ['sudo'];
+  const typed = user.commandLine;
+  const givesStateDir = typed.some((word) => word === '--state-dir' || word.startsWith('--state-dir='));
+  const stateDir = user.stateDir.given === 'env' && !givesStateDir ? ['--state-dir', user.stateDir.path] : [];
+  return [...sudo, user.invokedAs, ...[...stateDir, ...typed].map(shellWord)].join(' ');
 }
 
 const runbookLine = /^(sudo\s+)?runbook(?=\s|$)/;

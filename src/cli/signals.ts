@@ -3,6 +3,8 @@ import type { CliContext } from './context.js';
 /** What becomes of the work an interrupt stops, said when it comes: true for the command at hand. */
 export const afterInterrupt = {
   run: 'the step in progress is re-checked on resume',
+  // A --sandbox run is not resumable (issue 26): its host goes with the command.
+  oneShotRun: 'this sandbox host vanishes with the command, and what the run did in it',
   rollback: 'run the rollback again to finish it',
   check: 'a check changes nothing',
   confirm: 'run the command again',

@@ -5,7 +5,7 @@ import { advice, runbookCommand, type Advice } from '../suggestion.js';
 import type { PlannedStep } from '../plan/plan.js';
 import type { RunIndex, RunStore } from '../store/run-store.js';
 import { hasChangesLeft } from './changes-left.js';
-import type { RecordedRun } from './recorded-run.js';
+import { openRecordedRun, type RecordedRun } from './recorded-run.js';
 import { readRunHistory } from './run-history.js';
 
 /**
@@ -93,8 +93,34 @@ export function laterRunsBuiltOn(
   return later;
 }
 
+/**
+ * Of `later`, the runs that `run` builds on in turn: `run` resumed (or run again) after they
+ * started, finding their steps in place. Neither can then be rolled back before the other, and
+ * "roll back the later run first" would point each at the other (issue 26): the refusal names
+ * the cycle instead, and the command that undoes them together.
+ */
+export function buildingOnEachOther(store: RunStore, run: RecordedRun, later: readonly LaterRun[]): LaterRun[] {
+  return later.filter(({ index }) => {
+    try {
+      const other = openRecordedRun(store, index);
+      const undone = new Set(other.history.undoneSteps);
+      const itsSteps = other.history.changedSteps.filter((id) => !undone.has(id));
+      return laterRunsBuiltOn(store, other, itsSteps).some((l) => l.index.id === run.index.id);
+    } catch (error) {
+      // A run that cannot be opened here (damaged, another host) is named as a later run, as before.
+      if (error instanceof RunbookError) return false;
+      throw error;
+    }
+  });
+}
+
 /** The refusal: which later runs rely on what, and what to do (exit 2, nothing changed). */
-export function builtOnError(runId: string, later: readonly LaterRun[]): RunbookError {
+export function builtOnError(
+  runId: string,
+  later: readonly LaterRun[],
+  eachOther: readonly LaterRun[] = [],
+): RunbookError {
+  if (eachOther.length > 0) return cycleError(runId, later, eachOther);
   const newestFirst = [...later].reverse();
   const which = newestFirst
     .map(({ index, steps }) => `${index.id} (${index.runbook}, ${index.status}: ${shortList(steps)})`)
@@ -112,6 +138,20 @@ export function builtOnError(runId: string, later: readonly LaterRun[]): Runbook
       ...first,
       `), or pass --force to roll back run ${runId} anyway (taking those steps away from under ${one ? 'it' : 'them'})`,
     ],
+  );
+}
+
+/** Runs that build on each other: rolled back together, newest first, by `rollback --all`. */
+function cycleError(runId: string, later: readonly LaterRun[], eachOther: readonly LaterRun[]): RunbookError {
+  const others = eachOther.map(({ index }) => index.id);
+  const which = later
+    .map(({ index, steps }) => `${index.id} (${index.runbook}, ${index.status}: ${shortList(steps)})`)
+    .join('; ');
+  return invalidInput(
+    `refusing to roll back run ${runId}: it and run${others.length === 1 ? '' : 's'} ${others.join(', ')} build on each other ` +
+      `(each found in place steps the other made, as a run resumed after a later run started does), so neither can be ` +
+      `rolled back before the other; later runs that build on ${runId}: ${which}; nothing was changed`,
+    advice`roll them back together, newest first, with ${runbookCommand('rollback', '--all')} (every run on this host with changes left), or pass --force to roll back run ${runId} alone anyway`,
   );
 }
 

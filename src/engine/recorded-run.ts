@@ -153,7 +153,7 @@ export function selectRun(options: SelectRunOptions): RecordedRun | Nothing {
   const { store } = options;
   const index =
     options.runId === undefined ? defaultTarget(store, options.eligible, options.onNote) : store.findRun(options.runId);
-  if (index === undefined) return { kind: 'nothing', message: options.noneMessage };
+  if (index === undefined) return { kind: 'nothing', message: options.noneMessage + vanishedRunNote(store, options) };
   if (index.status === 'damaged') {
     throw new RunbookError('journal-damaged', `run ${index.id} is damaged: ${index.damage}; refusing to act on it`, {
       hint: advice`inspect it with: ${runbookCommand('journal', index.id, '--verify')}`,
@@ -170,6 +170,21 @@ export function selectRun(options: SelectRunOptions): RecordedRun | Nothing {
     };
   }
   return openRecordedRun(store, index);
+}
+
+/**
+ * Why the newest run that would have been the target is not (issue 26): it ran in a one-shot
+ * --sandbox host, gone with the command, so `runs` lists it as stopped or failed and yet
+ * there is nothing to resume or roll back.
+ */
+function vanishedRunNote(store: RunStore, options: SelectRunOptions): string {
+  const gone = store
+    .listRuns()
+    .reverse()
+    .find((run) => run.status !== 'damaged' && isOneShotRun(run.host) && options.eligible(run));
+  return gone === undefined
+    ? ''
+    : ` (run ${gone.id} is ${gone.status}, but it ran in a one-shot --sandbox host, which vanished with it: start a new run)`;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { CommandEvent } from './journaled-command.js';
 import { isThisHost } from '../host/binding.js';
 import { hasChangesLeft } from './changes-left.js';
 import { openRecordedRun, recordedNothing, withChangeLocks, type Nothing } from './recorded-run.js';
-import { builtOnError, laterRunsBuiltOn } from './later-runs.js';
+import { buildingOnEachOther, builtOnError, laterRunsBuiltOn } from './later-runs.js';
 import type { UndoReport } from './undo-steps.js';
 import { rollbackWhileLocked, stepsToUndo } from './rollback.js';
 import type { FindOwners } from './foreign-contents.js';
@@ -73,7 +73,7 @@ export async function rollbackAll(options: RollbackAllOptions): Promise<Rollback
       for (const index of todo) {
         const run = openRecordedRun(store, index);
         const later = laterRunsBuiltOn(store, run, stepsToUndo(run), alongWith);
-        if (later.length > 0) throw builtOnError(index.id, later);
+        if (later.length > 0) throw builtOnError(index.id, later, buildingOnEachOther(store, run, later));
       }
     }
     const runs: RolledBackRun[] = [];

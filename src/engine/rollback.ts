@@ -6,7 +6,7 @@ import { requirePrograms, spawned } from '../host/preflight.js';
 import type { CommandEvent } from './journaled-command.js';
 import { continueRun, selectRun, withChangeLocks, type Nothing, type RecordedRun } from './recorded-run.js';
 import { hasChangesLeft } from './changes-left.js';
-import { builtOnError, laterRunsBuiltOn } from './later-runs.js';
+import { buildingOnEachOther, builtOnError, laterRunsBuiltOn } from './later-runs.js';
 import { checkWithValues, importedValues, withValues } from './step-values.js';
 import { containmentGuard, type FindOwners } from './foreign-contents.js';
 import { TemplateError } from '../runbook/template.js';
@@ -91,7 +91,7 @@ async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Prom
       run,
       toUndo.map((s) => s.id),
     );
-    if (later.length > 0) throw builtOnError(run.index.id, later);
+    if (later.length > 0) throw builtOnError(run.index.id, later, buildingOnEachOther(store, run, later));
   }
 
   requirePrograms(

@@ -30,6 +30,11 @@ export interface RunRunbookOptions {
   /** Undo what the run changed if a step fails (`run --rollback-on-failure`). */
   rollbackOnFailure?: boolean | undefined;
   onUndo?: ((report: UndoReport) => void) | undefined;
+  /**
+   * Called once the run is under way: everything validated, the locks taken, its journal
+   * started (issue 26: nothing is printed as started before a refusal could still come).
+   */
+  onStart?: ((runId: string) => void) | undefined;
   /** Operational notes (e.g. a stale lock taken over). */
   onNote?: ((note: string) => void) | undefined;
   /**
@@ -45,6 +50,26 @@ export interface RunRunbookResult extends StepsResult {
   rollback: RollbackResult | undefined;
   /** Set when the run succeeded with --confirm-within: its deadline and watchdog. */
   provisional: Provisional | undefined;
+}
+
+/**
+ * What a run can be refused for before anything is done (exit 2, nothing changed): a --until
+ * step the runbook does not have, a program not on PATH. runRunbook checks it first; the CLI
+ * checks it before it makes a --sandbox host or prints anything (issue 26).
+ */
+export function validateRunRequest(
+  plan: Pick<Plan, 'steps'>,
+  runbookName: string,
+  stopAfter: string | undefined,
+  executor: Executor,
+): void {
+  if (stopAfter !== undefined && !plan.steps.some((s) => s.id === stopAfter)) {
+    throw invalidInput(
+      `--until ${stopAfter}: runbook ${runbookName} has no such step; nothing was changed`,
+      `its steps: ${plan.steps.map((s) => s.id).join(', ')}`,
+    );
+  }
+  requirePrograms(executor, plan.steps.flatMap(commandsOf), `runbook ${runbookName}`);
 }
 
 /**
@@ -95,6 +120,7 @@ async function runLocked(
     engineVersion,
     stopAfter: options.stopAfter,
   });
+  options.onStart?.(runId);
   try {
     const result = await executeAndRecord(journal, {
       plan,
@@ -145,12 +171,6 @@ async function planOf(options: RunRunbookOptions): Promise<Plan> {
   const { runbook, params } = options;
   // Imported only when needed: a cached plan needs no renderer.
   const plan = options.plan ?? (await import('../runbook/render.js')).renderPlan(runbook.spec, params);
-  if (options.stopAfter !== undefined && !plan.steps.some((s) => s.id === options.stopAfter)) {
-    throw invalidInput(
-      `--until ${options.stopAfter}: runbook ${runbook.spec.name} has no such step`,
-      `its steps: ${plan.steps.map((s) => s.id).join(', ')}`,
-    );
-  }
-  requirePrograms(options.executor, plan.steps.flatMap(commandsOf), `runbook ${runbook.spec.name}`);
+  validateRunRequest(plan, runbook.spec.name, options.stopAfter, options.executor);
   return plan;
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
-import type { Advice } from '../suggestion.js';
+import { advice, sameCommandAsRoot, type Advice } from '../suggestion.js';
 
 const CAP_NET_ADMIN = 12n;
 const CAP_SYS_ADMIN = 21n;
@@ -15,28 +15,31 @@ function has(cap: bigint): boolean {
   return ((effectiveCaps() >> cap) & 1n) === 1n;
 }
 
+/** What a command needs of root (issue 26): CAP_NET_ADMIN, or for a sandbox host CAP_SYS_ADMIN too. */
+export type RootNeed = 'net-admin' | 'sandbox';
+
+/** The refusal, in the words a user who is not root understands, with the same command under sudo. */
+function needsRoot(what: string, caps: string, hint: string | Advice | undefined): RunbookError {
+  return new RunbookError('not-permitted', `${what} needs root (${caps}); nothing was changed`, {
+    hint: hint ?? advice`try again as root: ${sameCommandAsRoot()}`,
+  });
+}
+
 /**
  * Refuses, before any change, to run without the capability the commands need: a run that
  * would fail on its first `ip` command leaves a journal full of "Operation not permitted".
  */
-export function requireNetAdmin(
-  what: string,
-  hint: string | Advice = 'try again with sudo, e.g.: sudo npx runbook run single-container --sandbox',
-): void {
-  if (!has(CAP_NET_ADMIN)) {
-    throw new RunbookError('not-permitted', `${what} needs CAP_NET_ADMIN (run as root); nothing was changed`, { hint });
-  }
+export function requireNetAdmin(what: string, hint?: string | Advice): void {
+  if (!has(CAP_NET_ADMIN)) throw needsRoot(what, 'CAP_NET_ADMIN', hint);
 }
 
-/** Creating a sandbox host (unshare --net --mount) also needs CAP_SYS_ADMIN. */
-export function requireSandboxCaps(): void {
-  if (!has(CAP_NET_ADMIN) || !has(CAP_SYS_ADMIN)) {
-    throw new RunbookError(
-      'not-permitted',
-      'a sandbox host needs CAP_SYS_ADMIN and CAP_NET_ADMIN (run as root); nothing was changed',
-      {
-        hint: 'try again with sudo',
-      },
-    );
-  }
+/** Creating or entering a sandbox host (unshare --net --mount, nsenter) also needs CAP_SYS_ADMIN. */
+export function requireSandboxCaps(what = 'a sandbox host'): void {
+  if (!has(CAP_NET_ADMIN) || !has(CAP_SYS_ADMIN)) throw needsRoot(what, 'CAP_SYS_ADMIN and CAP_NET_ADMIN', undefined);
+}
+
+/** What a command declares it needs (its spec's `needsRoot`), checked before anything else. */
+export function requireRoot(need: RootNeed, what: string): void {
+  if (need === 'sandbox') requireSandboxCaps(what);
+  else requireNetAdmin(what);
 }

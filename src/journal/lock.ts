@@ -40,15 +40,7 @@ export function acquireLock(stateDir: string, command: string): Lock {
       }
       const holder = readHolder(file);
       const gone = holder === undefined ? 'unreadable' : goneReason(holder);
-      if (holder !== undefined && gone === undefined) {
-        throw new RunbookError(
-          'locked',
-          `another runbook command holds ${file}: pid ${holder.pid} (${holder.command}), since ${holder.since}`,
-          {
-            hint: 'wait for it to finish; if that process is stuck, stop it (kill its pid) and try again',
-          },
-        );
-      }
+      if (holder !== undefined && gone === undefined) throw lockedBy(file, holder);
       takeoverNote =
         holder === undefined
           ? `took over an unreadable lock at ${file}`
@@ -59,6 +51,26 @@ export function acquireLock(stateDir: string, command: string): Lock {
   } finally {
     removeQuietly(tmp);
   }
+}
+
+/**
+ * Refuses, as acquireLock would, while a live process holds the lock; takes nothing. For a
+ * command that must say so before it starts work the lock is taken for only later (a --sandbox
+ * run, whose lock is taken inside the sandbox host it makes first).
+ */
+export function refuseIfLocked(stateDir: string): void {
+  const file = lockFile(stateDir);
+  const holder = readHolder(file);
+  if (holder !== undefined && holder.pid !== process.pid && goneReason(holder) === undefined)
+    throw lockedBy(file, holder);
+}
+
+function lockedBy(file: string, holder: LockHolder): RunbookError {
+  return new RunbookError(
+    'locked',
+    `another runbook command holds ${file}: pid ${holder.pid} (${holder.command}), since ${holder.since}`,
+    { hint: 'wait for it to finish; if that process is stuck, stop it (kill its pid) and try again' },
+  );
 }
 
 /**

@@ -79,7 +79,11 @@ export function resolveParams(
     if (problem !== undefined) {
       const shown = printable(value);
       const origin = given === undefined ? `default of "${key}" in ${source}` : `--set ${key}=${shown}`;
-      problems.push(`${origin}: "${shown}" is not a valid ${spec.type}: ${problem}`);
+      // "30" is a valid integer: out of a parameter's range is said as such (issue 26).
+      const outOfRange = spec.type === 'integer' && /^expected at (most|least) /.test(problem);
+      problems.push(
+        `${origin}: "${shown}" ${outOfRange ? `is out of range for ${key}` : `is not a valid ${spec.type}`}: ${problem}`,
+      );
       continue;
     }
     // A list of records has one text whatever way it was written (defaults filled in), so the

@@ -359,23 +359,34 @@ export const FieldSpec = z.strictObject({
 });
 export type FieldSpec = z.infer<typeof FieldSpec>;
 
-export const ParamSpec = z.strictObject({
-  type: ParamType,
-  default: ParamDefault.optional(),
-  /** Used instead of `default` inside a runbook sandbox host (e.g. the stand-in internet address). */
-  sandbox_default: ParamDefault.optional(),
-  description: z.string().optional(),
-  min: z.number().int().optional(),
-  max: z.number().int().optional(),
-  // Issue 12 (param-types.ts): string limits, enum values, a list's item type.
-  pattern: z.string().optional(),
-  min_length: z.number().int().min(0).optional(),
-  max_length: z.number().int().min(1).optional(),
-  values: z.array(z.string()).min(1).optional(),
-  of: z.union([ParamType.exclude(['list']), z.literal('record')]).optional(),
-  /** A list of records (`of: record`): each item's fields, by name (issue 28). */
-  fields: z.record(VarName, FieldSpec).optional(),
-});
+export const ParamSpec = z
+  .strictObject({
+    type: ParamType,
+    default: ParamDefault.optional(),
+    /** Used instead of `default` inside a runbook sandbox host (e.g. the stand-in internet address). */
+    sandbox_default: ParamDefault.optional(),
+    description: z.string().optional(),
+    min: z.number().int().optional(),
+    max: z.number().int().optional(),
+    // Issue 12 (param-types.ts): string limits, enum values, a list's item type.
+    pattern: z.string().optional(),
+    min_length: z.number().int().min(0).optional(),
+    max_length: z.number().int().min(1).optional(),
+    values: z.array(z.string()).min(1).optional(),
+    of: z.union([ParamType.exclude(['list']), z.literal('record')]).optional(),
+    /** A list of records (`of: record`): each item's fields, by name (issue 28). */
+    fields: z.record(VarName, FieldSpec).optional(),
+    /**
+     * An address this host must have (an `ipv4` the runbook's checks reach on the host, such as
+     * the host_ip a container pings): `run` warns before it starts when no interface has it
+     * (issue 26; engine/host-addresses.ts).
+     */
+    on_this_host: z.literal(true).optional(),
+  })
+  .refine((spec) => spec.on_this_host === undefined || spec.type === 'ipv4', {
+    message: '"on_this_host" is for an ipv4 parameter',
+    path: ['on_this_host'],
+  });
 
 export const RunbookSpec = z
   .strictObject({

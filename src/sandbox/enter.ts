@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { invalidInput, RunbookError } from '../errors.js';
 import { runAttached } from '../exec/attached.js';
 import { selfArgv } from '../exec/self.js';
@@ -62,10 +63,35 @@ export function extractInOption(argv: readonly string[]): InRequest | undefined 
 function commandWord(args: readonly string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const token = args[i] as string;
-    if (token === '--log-level') i++;
+    if (token === '--log-level' || token === '--state-dir' || token === '--in') i++;
     else if (!token.startsWith('-')) return token;
   }
   return undefined;
+}
+
+/**
+ * The command line of a process inside sandbox `inside` (started in its shell), to run right
+ * here. `--in NAME` typed inside sandbox NAME (or pasted from a hint meant for outside) needs no
+ * reaching in: it runs here, without --in and the outer --state-dir (issue 26). Sandboxes are
+ * reached and managed from outside, where they are kept: `--in` another sandbox, and the
+ * `runbook sandbox` commands, are refused here (no sandbox is ever made inside a sandbox).
+ */
+export function commandLineInside(request: InRequest | undefined, argv: readonly string[], inside: string): string[] {
+  const leave = `leave this sandbox's shell (exit), then run the command there`;
+  if (request !== undefined && request.name !== inside) {
+    throw invalidInput(
+      `this runs inside sandbox "${inside}": --in ${request.name} reaches a sandbox from outside, where the sandboxes are kept; nothing was changed`,
+      `${leave}; for sandbox "${inside}" itself, leave out --in`,
+    );
+  }
+  const args = request?.args ?? [...argv];
+  if (commandWord(args) === 'sandbox') {
+    throw invalidInput(
+      `this runs inside sandbox "${inside}": the \`runbook sandbox\` commands manage sandboxes from outside, where they are kept; nothing was changed`,
+      leave,
+    );
+  }
+  return args;
 }
 
 /**
@@ -89,9 +115,25 @@ export async function runInSandbox(request: InRequest, outer: RunStore): Promise
   });
 }
 
-/** Markers for a process started inside the sandbox whose network namespace is `netns`. */
+/**
+ * Markers for a process started inside the sandbox whose network namespace is `netns`, and the
+ * working directory it enters first: the caller's (nsenter --mount would start it in `/`, where
+ * `./runbooks` and a relative path are not what the user meant).
+ */
 export function entryMarkers(netns: string): Record<string, string> {
-  return { [envVar.inNetns]: netns, [envVar.inOuterNetns]: currentNetns() };
+  const cwd = process.cwd();
+  return {
+    [envVar.inNetns]: netns,
+    [envVar.inOuterNetns]: currentNetns(),
+    [envVar.inCwd]: cwd,
+    [envVar.inCwdId]: directoryId(cwd),
+  };
+}
+
+/** Which directory a path is, across mount namespaces: its device and inode (`stat -c %d:%i`). */
+function directoryId(dir: string): string {
+  const { dev, ino } = statSync(dir);
+  return `${dev}:${ino}`;
 }
 
 /**
@@ -128,21 +170,53 @@ export async function runInside(
 }
 
 /**
- * In a process re-executed by --in: before anything acts, make sure it really runs in the
- * sandbox's network namespace (not the one it came from). Then forget the markers, so that a
- * command started from here (a one-shot --sandbox run, say) is not held to them.
+ * In a process re-executed by --in (or started in a sandbox shell): before anything acts, make
+ * sure it really runs in the sandbox's network namespace (not the one it came from), and enter
+ * the working directory its user typed it in. Then forget the markers, so that a command started
+ * from here (a one-shot --sandbox run, say) is not held to them. Returns the name of the sandbox
+ * it is in, or undefined when it was not started into one.
  */
-export function assertEnteredSandbox(): void {
+export function assertEnteredSandbox(): string | undefined {
   const expected = readEnv('inNetns');
   const outer = readEnv('inOuterNetns');
-  if (expected === undefined && outer === undefined) return;
+  const sandbox = readEnv('sandbox');
+  if (expected === undefined && outer === undefined) return undefined;
   const here = currentNetns();
   if (here !== expected || here === outer) {
     throw new RunbookError(
       'wrong-host',
-      `refusing to act: this command was to run inside sandbox "${readEnv('sandbox')}" (network namespace ${expected}), but it runs in ${here}; nothing was changed`,
+      `refusing to act: this command was to run inside sandbox "${sandbox}" (network namespace ${expected}), but it runs in ${here}; nothing was changed`,
     );
   }
   unsetEnv('inNetns');
   unsetEnv('inOuterNetns');
+  enterCallersDirectory(sandbox);
+  return sandbox;
+}
+
+/**
+ * The caller's working directory, entered inside the sandbox (issue 26). The sandbox's mount
+ * namespace is a copy of the host's made when the sandbox was: a directory mounted since is not
+ * in it, and the command is refused rather than run elsewhere.
+ */
+function enterCallersDirectory(sandbox: string | undefined): void {
+  const cwd = readEnv('inCwd');
+  const id = readEnv('inCwdId');
+  unsetEnv('inCwd');
+  unsetEnv('inCwdId');
+  if (cwd === undefined || cwd === '') return;
+  let entered = false;
+  try {
+    process.chdir(cwd);
+    entered = id === undefined || directoryId('.') === id;
+  } catch {
+    // not there: refused below
+  }
+  if (!entered) {
+    throw invalidInput(
+      `your working directory ${cwd} is not in sandbox "${sandbox}" as you see it (a file system mounted ` +
+        'after the sandbox was created is not in it), so the command would not see what you see there; nothing was changed',
+      'run it from a directory the sandbox has too (one on the root file system, such as your checkout), or give paths in full',
+    );
+  }
 }

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { RunbookError } from '../errors.js';
 import type { RunStartEntry } from '../journal/entries.js';
 import { findRun } from '../journal/find-run.js';
-import { acquireLock, type Lock } from '../journal/lock.js';
+import { acquireLock, refuseIfLocked, type Lock } from '../journal/lock.js';
 import {
   auditFile,
   cniCallsFile,
@@ -169,6 +169,11 @@ export class RunStore {
   lock(command: string): Lock {
     this.mustWrite('take the lock');
     return acquireLock(this.dir, command);
+  }
+
+  /** Exit 3 now if a live process holds the lock (nothing is taken): see refuseIfLocked. */
+  refuseIfLocked(): void {
+    refuseIfLocked(this.dir);
   }
 
   // --- Runs awaiting confirmation (`run --confirm-within`, issue 15) -----------------------

@@ -117,7 +117,34 @@ describe('--help and the completion scripts are made from the declarations', () 
       for (const f of longFlags(spec)) expect(help).toContain(f);
       for (const [example] of spec.examples ?? []) expect(help).toContain(example);
       if (spec.exitCodes !== undefined) expect(help).toContain('Exit codes:');
+      // Issue 26: a list option starts empty without saying "(default: [])"; every example says what it does.
+      expect(help).not.toContain('(default: [])');
+      for (const [example, says] of spec.examples ?? []) expect(says.trim(), example).not.toBe('');
     }
+  });
+
+  it("the README's runbook table has a row for every shipped runbook (issue 26: forward-filter was missing)", async () => {
+    capture();
+    expect(await main(['list', '--json'])).toBe(0);
+    vi.restoreAllMocks();
+    const listed = JSON.parse(out.splice(0).join('')) as Array<{ name: string; origin: string }>;
+    const shipped = listed.filter((r) => r.origin === 'shipped').map((r) => r.name);
+    expect(shipped.length).toBeGreaterThan(3);
+    const rows = readme.split('\n').filter((line) => line.startsWith('| `'));
+    for (const name of shipped)
+      expect(
+        rows.some((row) => row.split(' | ')[0]?.includes(`\`${name}\``)),
+        name,
+      ).toBe(true);
+  });
+
+  it('list --json prints JSON alone: every runbook, where it is from, what it shadows (issue 26)', async () => {
+    capture();
+    expect(await main(['list', '--json'])).toBe(0);
+    vi.restoreAllMocks();
+    const listed = JSON.parse(out.splice(0).join('')) as Array<{ name: string; origin: string; refused: unknown }>;
+    expect(listed.map((r) => r.name)).toEqual(expect.arrayContaining(['single-container', 'forward-filter']));
+    expect(listed.find((r) => r.name === 'single-container')).toMatchObject({ origin: 'shipped', refused: null });
   });
 
   it('the completion scripts offer every flag of every command the user may type', () => {

@@ -69,6 +69,13 @@ describe('runbook completion bash', () => {
       expect.arrayContaining(['container-internet', 'multi-container', 'single-container']),
     );
     expect(bash('runbook', 'run', 'single-container', '--until', 'host')).toEqual(['host-end-up', 'host-route']);
+    // The steps of the runbook as the line's --set values make it (issue 26): count=3, a third container.
+    expect(bash('runbook', 'run', 'multi-container', '--set', 'count=3', '--until', 'container-address-')).toEqual([
+      'container-address-1',
+      'container-address-2',
+      'container-address-3',
+    ]);
+    expect(bash('runbook', 'run', 'multi-container', '--until', 'container-address-')).toHaveLength(2);
     expect(bash('runbook', 'run', '--sandbox', 'multi-container', '--set', 'b')).toEqual(['bridge=', 'bridge_cidr=']);
     expect(bash('runbook', 'check', 'single-container', '--set', 'container_')).toEqual([
       'container_veth=',
@@ -127,6 +134,9 @@ words=("$@"); CURRENT=$#; _runbook`;
     expect(zsh('runbook', '')).toContain('rollback:undo, in reverse order');
     expect(zsh('runbook', 'run', '')).toContain('container-internet forward-filter multi-container single-container');
     expect(zsh('runbook', 'run', 'single-container', '--until', '')).toContain('namespace veth-pair');
+    expect(zsh('runbook', 'run', 'multi-container', '--set', 'count=3', '--until', '')).toContain(
+      'container-address-3',
+    );
     expect(zsh('runbook', 'run', 'multi-container', '--set', '')).toContain('count bridge');
     expect(zsh('runbook', '--state-dir', stateDir, 'resume', '')).toContain(
       '20261129T110000.000Z-bbbb 20261129T100000.000Z-aaaa',

@@ -6,7 +6,7 @@ import {
   type UserContext,
   type UserPlace,
 } from '../../src/cli/render-advice.js';
-import { advice, hostCommand, runbookCommand, type Suggestion } from '../../src/suggestion.js';
+import { advice, hostCommand, runbookCommand, sameCommandAsRoot, type Suggestion } from '../../src/suggestion.js';
 
 const host: UserPlace = { kind: 'host' };
 const lab: UserPlace = { kind: 'in', sandbox: 'lab', stateDir: undefined };
@@ -19,6 +19,8 @@ const user = (place: UserPlace, more: Partial<UserContext> = {}): UserContext =>
   place,
   stateDir: { given: 'default' },
   isRoot: true,
+  commandLine: [],
+  invokedAs: 'runbook',
   ...more,
 });
 const render = (suggestion: Suggestion | string, place: UserPlace, more: Partial<UserContext> = {}) =>
@@ -110,6 +112,36 @@ describe('suggestions are rendered for where the user types them', () => {
     expect(render(check, host, { isRoot: true })).toBe('runbook check single-container');
   });
 
+  it('offers the very command the user typed, under sudo, as they invoked runbook (issue 26)', () => {
+    const typed = { commandLine: ['rollback', '--all'], isRoot: false };
+    expect(render(sameCommandAsRoot(), host, typed)).toBe('sudo runbook rollback --all');
+    expect(render(sameCommandAsRoot(), host, { ...typed, invokedAs: 'npx runbook' })).toBe(
+      'sudo npx runbook rollback --all',
+    );
+    // sudo starts with a clean environment: a state dir from $RUNBOOK_STATE_DIR is named.
+    expect(render(sameCommandAsRoot(), host, { ...typed, stateDir: { given: 'env', path: '/my state' } })).toBe(
+      "sudo runbook --state-dir '/my state' rollback --all",
+    );
+    const given = { commandLine: ['--state-dir', '/s', 'run', "it's.yaml"], isRoot: false };
+    expect(render(sameCommandAsRoot(), host, { ...given, stateDir: { given: 'option', path: '/s' } })).toBe(
+      "sudo runbook --state-dir /s run 'it'\\''s.yaml'",
+    );
+    // Typed as --in lab …, from outside the sandbox: as typed.
+    expect(render(sameCommandAsRoot(), host, { commandLine: ['--in', 'lab', 'runs'], isRoot: false })).toBe(
+      'sudo runbook --in lab runs',
+    );
+    expect(render(sameCommandAsRoot(), host, { commandLine: ['resume'], isRoot: true })).toBe('runbook resume');
+  });
+
+  it('reads how runbook was invoked: npx says so in npm_command', () => {
+    const npx = { npm_command: 'exec', npm_lifecycle_script: "'runbook'" };
+    expect(userContextOf(undefined, npx, 1000, ['runs']).invokedAs).toBe('npx runbook');
+    // What npx ran (a test runner) started runbook: not typed as npx runbook.
+    const vitest = { npm_command: 'exec', npm_lifecycle_script: "'vitest'" };
+    expect(userContextOf(undefined, vitest, 1000, ['runs']).invokedAs).toBe('runbook');
+    expect(userContextOf(undefined, {}, 1000, ['runs'])).toMatchObject({ invokedAs: 'runbook', commandLine: ['runs'] });
+  });
+
   it('renders advice: its words as written, each suggestion for the user', () => {
     const hint = advice`list them with: ${runbookCommand('runs')} (${3} of them)`;
     expect(renderAdvice(hint, user(lab))).toBe('list them with: runbook --in lab runs (3 of them)');
@@ -139,6 +171,8 @@ describe('the user context is read once, from the process', () => {
       place: host,
       stateDir: { path: '/a', given: 'option' },
       isRoot: false,
+      commandLine: [],
+      invokedAs: 'runbook',
     });
     expect(userContextOf(undefined, { RUNBOOK_STATE_DIR: '/b' }, 0).stateDir).toEqual({ given: 'env', path: '/b' });
     expect(userContextOf(undefined, {}, 0)).toMatchObject({

@@ -6,6 +6,8 @@ export const onPlainHost: UserContext = {
   place: { kind: 'host' },
   stateDir: { given: 'default' },
   isRoot: true,
+  commandLine: [],
+  invokedAs: 'runbook',
 };
 
 /** Advice as that user reads it. */

@@ -12,6 +12,7 @@ import { SandboxHost } from '../helpers/sandbox-host.js';
  */
 const checkout = path.resolve(import.meta.dirname, '../..');
 const { version } = JSON.parse(readFileSync(path.join(checkout, 'package.json'), 'utf8')) as { version: string };
+const engineVersion = version;
 
 let dir: string;
 let bundle: string;
@@ -98,6 +99,35 @@ describe('dist/runbook.mjs, alone in an empty directory', () => {
       expect(start).toMatchObject({ runbookFile: 'bundled:runbooks/single-container.yaml', engineVersion: version });
       expect(readdirSync(dir)).toEqual(['runbook.mjs']); // nothing written beside the bundle
     } finally {
+      removeDir(varLib);
+    }
+  });
+
+  // As the README installs it: `sudo install -m 755 dist/runbook.mjs /usr/local/bin/runbook`, no
+  // extension, no package.json around it, started through its shebang by the node on PATH. Node
+  // runs such a file as an ES module only from 20.19 and 22.12 (module syntax detection): CI runs
+  // this on exactly the lowest versions package.json's `engines` claims (.ci/run, issue 26).
+  it(`installed extensionless and found on PATH, it runs on this node (${process.version}): --version, list, run --sandbox`, async () => {
+    const bin = tempDir('runbook-bin-');
+    const varLib = tempDir('runbook-varlib-');
+    try {
+      await execa('install', ['-m', '755', bundle, path.join(bin, 'runbook')]);
+      const env = { ...cleanEnv({ HOME: dir }), PATH: `${bin}:${cleanEnv().PATH}` };
+      const version = await execa('runbook', ['--version'], { cwd: dir, env, reject: false });
+      expect(version.stderr).toBe('');
+      expect(version.stdout).toBe(engineVersion);
+      const list = await execa('runbook', ['list'], { cwd: dir, env, reject: false });
+      expect(list.stderr).toBe('');
+      expect(list.stdout).toMatch(/^single-container /m);
+      const run = await asRootWithPrivateVarLib(varLib, ['runbook', 'run', 'single-container', '--sandbox'], {
+        cwd: dir,
+        env,
+      });
+      expect(run.stderr).toBe('');
+      expect(run.exitCode).toBe(0);
+      expect(run.stdout).toMatch(/run \S+ succeeded: 8 step\(s\) changed/);
+    } finally {
+      removeDir(bin);
       removeDir(varLib);
     }
   });

@@ -8,9 +8,12 @@ import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 
 /**
  * `runbook check` and the diagnoses on a real kernel. After a successful `run single-container`
- * the setup is broken in one way at a time; `check` must exit 1 and name exactly that cause
- * (with the real object: veth1, container1, 172.16.0.2/24, …), change nothing, and record
- * itself in audit.ndjson; then `run` repairs it and `check` exits 0.
+ * the setup is broken in one way at a time; `check` must exit 1 and name exactly the causes
+ * that breaking left (with the real object: veth1, container1, 172.16.0.2/24, …; a link taken
+ * down takes its routes with it, so both are named), change nothing, and record itself in
+ * audit.ndjson; then `run` repairs it and `check` exits 0. Broken in two ways at once, `check`
+ * names every fault in one pass, each step with its own cause, and the fixes it prints, applied
+ * in its order, repair it all (issue 26).
  *
  * Every CLI run, `ip`, `ping` and sysctl happens inside a SandboxHost (a throwaway network +
  * mount namespace set up like the tutorial's VM): nothing here touches this machine's network.
@@ -90,8 +93,9 @@ interface Breakage {
   breakIt: string[][];
   /** The first step that no longer holds. */
   firstFailing: string;
-  expected: string;
-  /** Also shown in that step's fix line. */
+  /** Every cause check names, in the order of its summary (the order to apply the fixes). */
+  expected: string[];
+  /** The first cause's fix, as shown in that step's fix line. */
   fix: string;
   /** `run` cannot repair this one: the run must fail with the same diagnosis. */
   runCannotRepair?: { restore: string[][] };
@@ -104,35 +108,38 @@ const breakages: Breakage[] = [
     name: "delete the container's default route",
     breakIt: [['ip', '-n', 'container1', 'route', 'del', 'default']],
     firstFailing: 'container-default-route',
-    expected: cause.routeBack,
+    expected: [cause.routeBack],
     fix: 'ip -n container1 route add default via 172.16.0.2 dev ceth1',
   },
   {
     name: 'set veth1 down',
     breakIt: [['ip', 'link', 'set', 'veth1', 'down']],
     firstFailing: 'host-end-up',
-    expected: cause.hostVethDown,
+    // The kernel removes the routes through a link that goes down: the host route is gone too.
+    expected: [cause.hostVethDown, cause.hostRoute],
     fix: 'ip link set dev veth1 up',
   },
   {
     name: 'set ceth1 down inside container1',
     breakIt: [['ip', '-n', 'container1', 'link', 'set', 'ceth1', 'down']],
     firstFailing: 'container-end-up',
-    expected: cause.containerVethDown,
+    // Every route in container1 went with ceth1, the route back included.
+    expected: [cause.containerVethDown, cause.routeBack],
     fix: 'ip -n container1 link set dev ceth1 up',
   },
   {
     name: 'delete the host route to 172.16.0.0/24',
     breakIt: [['ip', 'route', 'del', '172.16.0.0/24', 'dev', 'veth1']],
     firstFailing: 'host-route',
-    expected: cause.hostRoute,
+    expected: [cause.hostRoute],
     fix: 'ip route add 172.16.0.0/24 dev veth1',
   },
   {
     name: "delete the container's address",
     breakIt: [['ip', '-n', 'container1', 'addr', 'del', '172.16.0.2/24', 'dev', 'ceth1']],
     firstFailing: 'container-address',
-    expected: cause.address,
+    // The default route via 172.16.0.2 went with the address.
+    expected: [cause.address, cause.routeBack],
     fix: 'ip -n container1 addr add 172.16.0.2/24 dev ceth1',
   },
   {
@@ -140,14 +147,14 @@ const breakages: Breakage[] = [
     breakIt: [['ip', 'netns', 'del', 'container1']],
     settle: ['ip', 'link', 'show', 'veth1'],
     firstFailing: 'namespace',
-    expected: cause.namespace,
+    expected: [cause.namespace],
     fix: 'ip netns add container1',
   },
   {
     name: 'delete the veth pair',
     breakIt: [['ip', 'link', 'del', 'veth1']],
     firstFailing: 'veth-pair',
-    expected: cause.hostVeth,
+    expected: [cause.hostVeth],
     fix: 'runbook run single-container',
   },
   {
@@ -155,7 +162,7 @@ const breakages: Breakage[] = [
     // Sysctls under net.ipv4.conf are per network namespace: this is the sandbox's veth1.
     breakIt: [['sysctl', '-w', 'net.ipv4.conf.veth1.arp_ignore=1']],
     firstFailing: 'ping-container-from-host',
-    expected: cause.arpHostVeth,
+    expected: [cause.arpHostVeth],
     fix: 'sysctl -w net.ipv4.conf.veth1.arp_ignore=0',
     runCannotRepair: { restore: [['sysctl', '-w', 'net.ipv4.conf.veth1.arp_ignore=0']] },
   },
@@ -180,7 +187,7 @@ describe('runbook check single-container: each breakage is diagnosed, and run re
         await new Promise((r) => setTimeout(r, 100));
     }
 
-    // check: exit 1, the first failing step, exactly this cause (and no other), nothing changed.
+    // check: exit 1, the first failing step, exactly these causes (and no other), nothing changed.
     const kernelBefore = await host.snapshot();
     const runsBefore = listRunIndexes(stateDir).length;
     const broken = await check();
@@ -191,8 +198,9 @@ describe('runbook check single-container: each breakage is diagnosed, and run re
 
     const failing = notOk(broken.stdout);
     expect(failing[0]).toBe(b.firstFailing);
-    expect(new Set(causeLines(broken.stdout))).toEqual(new Set([b.expected]));
-    for (const other of Object.values(cause)) if (other !== b.expected) expect(broken.stdout).not.toContain(other);
+    expect(new Set(causeLines(broken.stdout))).toEqual(new Set(b.expected));
+    for (const other of Object.values(cause))
+      if (!b.expected.includes(other)) expect(broken.stdout).not.toContain(other);
     expect(broken.stdout).toContain(`fix:      ${b.fix}`);
     expect(broken.stdout).toMatch(new RegExp(`^not ok: ${failing.length} of 10 steps do not hold`, 'm'));
 
@@ -202,7 +210,7 @@ describe('runbook check single-container: each breakage is diagnosed, and run re
       type: 'check',
       runbook: 'single-container',
       status: 'not-ok',
-      causes: [b.expected],
+      causes: b.expected,
     });
     expect(record.summary).toMatchObject({ steps: 10, checked: 10, failing: failing.length });
     expect(record.steps.filter((s) => !s.ok).map((s) => s.step)).toEqual(failing);
@@ -212,7 +220,7 @@ describe('runbook check single-container: each breakage is diagnosed, and run re
       const run = await host.runbook(['--state-dir', stateDir, 'run', 'single-container', ...quickPings]);
       expectExit(run, 1);
       expect(run.stderr).toContain(`step ${b.firstFailing} failed`);
-      expect(run.stderr).toContain(`cause:    ${b.expected}`);
+      expect(run.stderr).toContain(`cause:    ${b.expected[0]}`);
       for (const argv of b.runCannotRepair.restore) expectExit(await host.exec(argv), 0);
     } else {
       // The check's failed ping to 172.16.0.2 can leave the host's ARP entry for it INCOMPLETE
@@ -230,6 +238,93 @@ describe('runbook check single-container: each breakage is diagnosed, and run re
     expect(repaired.stdout).toContain('ok: all 10 steps hold');
     expect(audit(stateDir).map((a) => a.status)).toEqual(['not-ok', 'ok']);
   });
+});
+
+interface Faults {
+  name: string;
+  breakIt: string[][];
+  /** Each failing step and the causes check gives it, in order. */
+  steps: Record<string, string[]>;
+  /** The summary's causes, in the order to apply their fixes. */
+  causes: string[];
+}
+
+const severalFaults: Faults[] = [
+  {
+    name: 'two faults at once: the host route deleted and ceth1 down',
+    breakIt: [
+      ['ip', 'route', 'del', '172.16.0.0/24', 'dev', 'veth1'],
+      ['ip', '-n', 'container1', 'link', 'set', 'ceth1', 'down'],
+    ],
+    steps: {
+      'container-end-up': [cause.containerVethDown],
+      // Its own cause: ceth1 being down has nothing to do with the host's route.
+      'host-route': [cause.hostRoute],
+      'container-default-route': [cause.containerVethDown, cause.routeBack],
+      'ping-container-from-host': [cause.containerVethDown, cause.hostRoute, cause.routeBack],
+      'ping-host-from-container': [cause.containerVethDown, cause.hostRoute, cause.routeBack],
+    },
+    causes: [cause.containerVethDown, cause.hostRoute, cause.routeBack],
+  },
+  {
+    name: 'veth1 down (which takes the host route with it)',
+    breakIt: [['ip', 'link', 'set', 'veth1', 'down']],
+    steps: {
+      'host-end-up': [cause.hostVethDown],
+      'host-route': [cause.hostVethDown, cause.hostRoute],
+      'ping-container-from-host': [cause.hostVethDown, cause.hostRoute],
+      'ping-host-from-container': [cause.hostVethDown, cause.hostRoute],
+    },
+    causes: [cause.hostVethDown, cause.hostRoute],
+  },
+  {
+    name: "the container's address deleted (which takes its default route with it)",
+    breakIt: [['ip', '-n', 'container1', 'addr', 'del', '172.16.0.2/24', 'dev', 'ceth1']],
+    steps: {
+      'container-address': [cause.address],
+      'container-default-route': [cause.address, cause.routeBack],
+      'ping-container-from-host': [cause.address, cause.routeBack],
+      'ping-host-from-container': [cause.address, cause.routeBack],
+    },
+    causes: [cause.address, cause.routeBack],
+  },
+];
+
+describe('runbook check single-container: every fault in one pass, each step with its own cause', () => {
+  let host: SandboxHost;
+  let stateDir: string;
+  beforeEach(async () => {
+    host = await SandboxHost.create();
+    stateDir = tempDir();
+    expectExit(await host.runbook(['--state-dir', stateDir, 'run', 'single-container', ...quickPings]), 0);
+  });
+  afterEach(() => host?.dispose());
+
+  it.each(severalFaults)(
+    '$name → check names every cause; its fixes, applied as printed in its order, repair it all',
+    async (f) => {
+      const check = () => host.runbook(['--state-dir', stateDir, 'check', 'single-container', ...quickPings]);
+      for (const argv of f.breakIt) expectExit(await host.exec(argv), 0);
+
+      const broken = await check();
+      expectExit(broken, 1);
+      expect(notOk(broken.stdout)).toEqual(Object.keys(f.steps));
+      const stepBlock = (id: string) => new RegExp(`not ok +${id} .*\\n(?: {13}.*\\n)*`).exec(broken.stdout)?.[0] ?? '';
+      for (const [step, causes] of Object.entries(f.steps)) expect(causeLines(stepBlock(step)), step).toEqual(causes);
+      expect(audit(stateDir).at(-1)?.causes).toEqual(f.causes);
+      const summary = broken.stdout.slice(broken.stdout.indexOf('\nnot ok: '));
+      expect(summary).toContain(`  ${f.causes.length} causes; apply their fixes in this order:`);
+
+      // One pass: every fix printed, applied in that order, and nothing is left to find.
+      const fixes = [...summary.matchAll(/^ {5}fix: +(.*)$/gm)].map((m) => m[1]!.split(' '));
+      expect(fixes).toHaveLength(f.causes.length);
+      for (const fix of fixes) expectExit(await host.exec(fix), 0);
+      await host.exec(['ip', 'neigh', 'flush', 'dev', 'veth1']);
+      const repaired = await check();
+      expectExit(repaired, 0);
+      expect(repaired.stdout).toContain('ok: all 10 steps hold');
+    },
+  );
 });
 
 describe("runbook check single-container: the tutorial's failed ping, and the check command itself", () => {
@@ -396,10 +491,10 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
     );
     expectExit(result, 2);
     expect(result.stderr).toContain('runbook check single-container');
-    expect(result.stderr).toContain('needs CAP_NET_ADMIN');
-    // The --state-dir given is repeated: under sudo, the default state dir would be another.
+    expect(result.stderr).toContain('needs root (CAP_NET_ADMIN)');
+    // The command typed, --state-dir and all: under sudo, the default state dir would be another.
     expect(result.stderr).toContain(
-      `hint: try again with sudo: sudo runbook --state-dir ${stateDir} check single-container`,
+      `hint: try again as root: sudo runbook --state-dir ${stateDir} check single-container`,
     );
     expect(existsSync(auditFile(stateDir))).toBe(false);
   });

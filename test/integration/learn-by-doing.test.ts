@@ -18,7 +18,7 @@ import { machineState } from './sandbox-nested.js';
  * owned by another uid), as root through sudo (SUDO_UID is that uid), with the state dir where
  * it is by default, the clone's state/ (0755, the learner's, as git leaves it). `npx runbook` is
  * that clone's CLI; `<checkout>` stands for the clone. An interactive `sandbox shell` gets the lines typed at its prompt
- * (`(sandbox lab) root@vm:/# …`) on stdin, and bash echoes them after its prompts, as shown.
+ * (`(sandbox lab) root@vm:<checkout># …`: it starts in the directory it was typed in) on stdin, and bash echoes them after its prompts, as shown.
  */
 
 /** This checkout, whose doc is run. */
@@ -34,7 +34,7 @@ export interface Example {
   expected: string[];
 }
 
-const prompt = /^\(sandbox [\w.-]+\) root@vm:\/# ?(.*)$/;
+const prompt = /^\(sandbox [\w.-]+\) root@vm:(?:\/|<checkout>)# ?(.*)$/;
 
 /** The `$ ` commands of the doc's console blocks, with the output shown under each. */
 export function examplesOf(markdown: string): Example[] {

@@ -27,13 +27,15 @@ function expectExit(result: ExecResult, code: number): void {
   expect(result.exitCode, `exit code; stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
 }
 
-/** Asserts the output names `cause`, and no other cause the runbook's probes know. */
-function expectOnlyCause(result: ExecResult, cause: string): void {
+/** Asserts the output names these causes, and no other cause the runbook's probes know. */
+function expectOnlyCauses(result: ExecResult, causes: readonly string[]): void {
   const output = `${result.stdout}\n${result.stderr}`;
-  expect(knownCauses).toContain(cause);
-  expect(output).toContain(cause);
+  for (const cause of causes) {
+    expect(knownCauses).toContain(cause);
+    expect(output).toContain(cause);
+  }
   expect(
-    knownCauses.filter((c) => c !== cause && output.includes(c)),
+    knownCauses.filter((c) => !causes.includes(c) && output.includes(c)),
     output,
   ).toEqual([]);
 }
@@ -148,17 +150,53 @@ describe('runbook run multi-container --set count=3 (real kernel, sandbox host)'
 
   /** Breaks one thing, checks that `runbook check` names it (exit 1) and only it, then repairs it. */
   async function diagnose(breakIt: string[], repair: string[], cause: string): Promise<void> {
-    const broken = await host.exec(breakIt);
-    expect(broken.exitCode, broken.stderr).toBe(0);
+    await diagnoseAll([breakIt], [repair], [cause]);
+  }
+
+  /** Breaks things, checks that `runbook check` names exactly these causes (exit 1), then repairs them. */
+  async function diagnoseAll(breakIt: string[][], repair: string[][], causes: string[]): Promise<string> {
+    for (const argv of breakIt) {
+      const broken = await host.exec(argv);
+      expect(broken.exitCode, broken.stderr).toBe(0);
+    }
     try {
       const check = await host.runbook([...sd(), 'check', 'multi-container', ...set]);
       expectExit(check, 1);
-      expectOnlyCause(check, cause);
+      expectOnlyCauses(check, causes);
+      return check.stdout;
     } finally {
-      const repaired = await host.exec(repair);
-      expect(repaired.exitCode, repaired.stderr).toBe(0);
+      for (const argv of repair) {
+        const repaired = await host.exec(argv);
+        expect(repaired.exitCode, repaired.stderr).toBe(0);
+      }
     }
   }
+
+  // Two faults at once, one of which took a third with it (the kernel removes the routes through
+  // a link that goes down): all three are named in one pass, each step given its own (issue 26).
+  it('diagnosis: ceth2 down and veth1 off the bridge → both, and the default route ceth2 took with it', async () => {
+    const stdout = await diagnoseAll(
+      [
+        ['ip', '-n', 'container2', 'link', 'set', 'ceth2', 'down'],
+        ['ip', 'link', 'set', 'veth1', 'nomaster'],
+      ],
+      [
+        ['ip', '-n', 'container2', 'link', 'set', 'ceth2', 'up'],
+        ['ip', '-n', 'container2', 'route', 'add', 'default', 'via', '172.16.0.1', 'dev', 'ceth2'],
+        ['ip', 'link', 'set', 'veth1', 'master', 'br0'],
+      ],
+      [
+        'veth1 is not attached to the bridge br0',
+        'ceth2 in container2 is down',
+        'container2 has no default route: it cannot reach 10.0.0.10',
+      ],
+    );
+    const block = (id: string) => new RegExp(`not ok +${id} .*\\n(?: {13}.*\\n)*`).exec(stdout)?.[0] ?? '';
+    expect(block('attach-to-bridge-1')).toContain('cause:    veth1 is not attached to the bridge br0');
+    expect(block('container-end-up-2')).toContain('cause:    ceth2 in container2 is down');
+    expect(block('container-end-up-2')).not.toContain('veth1');
+    expect(block('default-route-2')).toMatch(/cause: +container2 has no default route/);
+  });
 
   it('diagnosis: the bridge down → "the bridge br0 is down"', async () => {
     await diagnose(['ip', 'link', 'set', 'br0', 'down'], ['ip', 'link', 'set', 'br0', 'up'], 'the bridge br0 is down');

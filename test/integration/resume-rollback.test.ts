@@ -193,6 +193,13 @@ describe('rollback', () => {
       ]);
       expect(run.exitCode, run.stderr).toBe(1);
       expect(run.stderr).toMatch(/step ping-host-from-container failed/);
+      // Warned of before the run starts (issue 26, item 5), and the run goes on…
+      expect(run.stderr).toContain(
+        'warning: host_ip=10.0.0.99 is not an address of this host (no interface has it): the steps that reach it will fail; the run goes on',
+      );
+      expect(run.stdout).toContain('run single-container (10 steps)');
+      // …and its cause is named when the ping fails (issue 26), not "no diagnostic probe matched".
+      expect(run.stderr).toContain('10.0.0.99 is not an address of this host (no interface has it)');
       expect(run.stderr).toMatch(/--rollback-on-failure: the undo of what run \S+ changed is above/);
       expect(run.stdout).toMatch(/rolled back: \d+ step\(s\) undone/);
       expect(await host.snapshot()).toEqual(ref.before);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxHost } from '../helpers/sandbox-host.js';
 import { expectExit, insideSandbox, machineState, netnsNames, pinnedRunbook, sandboxFiles } from './sandbox-nested.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
+import { journalIds, journalLines, waitFor } from '../helpers/cli-harness.js';
 
 /**
  * Runs are bound to the host they changed. With nested test sandboxes: a run recorded in
@@ -125,6 +126,55 @@ describe('host binding of runs made in persistent and one-shot sandboxes', () =>
     const fromB = await runbook(['--in', 'b', 'rollback', runId]);
     expectExit(fromB, 2);
     expect(fromB.stderr).toContain('which no longer exists');
+    expect(await host.snapshot()).toEqual(hostBefore);
+  });
+
+  it('a one-shot --sandbox run that stopped never suggests resume: not when it stops, not in runs, not from resume (issue 26)', async () => {
+    const oneShotState = path.join(stateDir, 'one-shot-stopped');
+    const sd = ['--state-dir', oneShotState];
+    const run = await host.runbook([...sd, 'run', singleContainer, '--sandbox', '--until', 'namespace']);
+    expectExit(run, 0);
+    const runId = /run (\S+) stopped after step namespace as asked \(--until\)\n/.exec(run.stdout)?.[1] as string;
+    expect(runId, run.stdout).toBeDefined();
+    expect(run.stdout + run.stderr).not.toContain('resume');
+
+    const runs = await host.runbook([...sd, 'runs']);
+    expectExit(runs, 0);
+    expect(runs.stdout).toMatch(new RegExp(`${runId} .* stopped .*\\(--sandbox: its host is gone\\)`));
+
+    for (const [command, verb] of [
+      ['resume', 'resume'],
+      ['rollback', 'roll back'],
+    ]) {
+      const none = await host.runbook([...sd, command as string]);
+      expectExit(none, 0);
+      expect(none.stdout + none.stderr).toContain(`nothing to ${verb as string}`);
+      expect(none.stdout + none.stderr).toContain(
+        `(run ${runId} is stopped, but it ran in a one-shot --sandbox host, which vanished with it: start a new run)`,
+      );
+    }
+    expect(await host.snapshot()).toEqual(hostBefore);
+  });
+
+  it('an interrupted --sandbox run says its host vanishes with it, not that it is re-checked on resume (issue 26)', async () => {
+    const oneShotState = path.join(stateDir, 'one-shot-interrupted');
+    const run = host.startRunbook(['--state-dir', oneShotState, 'run', singleContainer, '--sandbox']);
+    await waitFor('the veth-pair step', () => {
+      const [id] = journalIds(oneShotState);
+      return (
+        id !== undefined &&
+        journalLines(oneShotState, id).some((l) => l.type === 'step-start' && l.step === 'veth-pair')
+      );
+    });
+    // What Ctrl-C does in a terminal: the outer process passes SIGTERM on to the run inside.
+    process.kill(run.pid, 'SIGTERM');
+    const result = await run.done;
+    expect(result.exitCode, result.stderr).toBe(130);
+    expect(result.stderr).toContain(
+      'SIGTERM: stopping at the next safe point (this sandbox host vanishes with the command, and what the run did in it)',
+    );
+    expect(result.stdout).toMatch(/run \S+ interrupted at a safe point\n/);
+    expect(result.stdout + result.stderr).not.toContain('resume');
     expect(await host.snapshot()).toEqual(hostBefore);
   });
 });

@@ -209,7 +209,7 @@ steps:
     await expect(run).rejects.toMatchObject({
       code: 'invalid-input',
       exitCode: 2,
-      message: '--until nosuchstep: runbook demo has no such step',
+      message: '--until nosuchstep: runbook demo has no such step; nothing was changed',
     });
     expect(host.calls).toEqual([]);
     expect(listRunIndexes(stateDir)).toEqual([]);

@@ -192,7 +192,7 @@ describe('resolveParams', () => {
     expect(lines[0]).toMatch(/^unknown parameter "nope"/);
     expect(error.message).toContain('--set container=: "" is not a valid name');
     expect(error.message).toContain('--set cidr=1.2.3.4/40: "1.2.3.4/40" is not a valid ipv4-cidr');
-    expect(error.message).toContain('--set count=9: "9" is not a valid integer: expected at most 5');
+    expect(error.message).toContain('--set count=9: "9" is out of range for count: expected at most 5');
   });
 
   it('names the file when a default itself is invalid', () => {

@@ -2,7 +2,6 @@ import { checkRunbook, distinctCauses, type StepCheck } from '../../engine/check
 import { createHostExecutor } from '../../host/host-executor.js';
 import { exitCodeFor } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
-import { requireNetAdmin } from '../../host/privileges.js';
 import { shadowingNote } from '../../runbook/locate.js';
 import { prepareRunbookCached } from '../../runbook/prepare-cached.js';
 import { defineCommand, runbookArgument, setOption } from '../command-spec.js';
@@ -10,7 +9,7 @@ import type { CliContext } from '../context.js';
 import { flag, type OptionsOf } from '../option-spec.js';
 import { formatDiagnosis, logCommand, logPlanSource } from '../output.js';
 import { afterInterrupt, withInterruptSignal } from '../signals.js';
-import { advice, hostCommand, runbookCommand } from '../../suggestion.js';
+import { hostCommand, runbookCommand } from '../../suggestion.js';
 import type { Render } from '../render-advice.js';
 
 const checkOptions = {
@@ -50,6 +49,7 @@ hash, parameters, per-step results and findings). Needs CAP_NET_ADMIN for its pi
   },
   // Appends its record to audit.ndjson, and may cache the plan; changes nothing on the host.
   stateDir: 'write',
+  needsRoot: 'net-admin',
   dueRuns: 'report',
   action: (ctx, [runbook], options) => checkCommand(ctx, runbook, options),
 });
@@ -69,13 +69,6 @@ export async function checkCommand(ctx: CliContext, runbookName: string, options
   const shadowing = shadowingNote(runbookName);
   if (shadowing !== undefined) ctx.err(shadowing);
   const name = runbook.spec.name;
-  // `ip` reads work unprivileged, but the ping checks enter the container's namespace
-  // (`ip netns exec`), which needs CAP_NET_ADMIN: without it every ping would "fail" and the
-  // diagnosis would be about permissions, not the network.
-  requireNetAdmin(
-    `runbook check ${name} (its ping checks enter the container's namespace with \`ip netns exec\`)`,
-    advice`try again with sudo: ${{ ...runbookCommand('check', runbookName), asRoot: true }}`,
-  );
   prepared.remember();
   logPlanSource(ctx, prepared.fromCache);
 

@@ -5,7 +5,7 @@ import { listSandboxes, locateSandbox } from '../../sandbox/persistent.js';
 import { openRunStore } from '../../store/open-run-store.js';
 import type { RunStore } from '../../store/run-store.js';
 import { engineVersion } from '../../version.js';
-import { defineCommand, optionFlags, type CommandSpec } from '../command-spec.js';
+import { defineCommand, optionFlags, setOption, type CommandSpec } from '../command-spec.js';
 import { globalOptions, type CliContext } from '../context.js';
 import { option, type OptionSpecs } from '../option-spec.js';
 
@@ -39,7 +39,11 @@ export const wordsCommand = defineCommand({
     { name: '[runbook]', description: 'the runbook whose steps or params' },
   ],
   description: 'one word per line for the completion script',
-  options: { sandbox: option('--sandbox <name>', 'the sandbox whose runs') },
+  options: {
+    sandbox: option('--sandbox <name>', 'the sandbox whose runs'),
+    // The line's --set values: a runbook's steps can depend on them (multi-container's count).
+    set: setOption('the parameters given on the line'),
+  },
   // Completing run ids and sandbox names reads the state dir; runbooks, steps and parameters do not.
   stateDir: (args) => (args[0] === 'runs' || args[0] === 'sandboxes' ? 'read' : 'none'),
   action: (ctx, [kind, runbook], options) => completeCommand(ctx, kind, runbook, options),
@@ -73,10 +77,10 @@ export function completeCommand(
   ctx: CliContext,
   kind: string,
   runbook: string | undefined,
-  opts: { sandbox?: string },
+  opts: { sandbox?: string; set?: string[] },
 ): number {
   try {
-    for (const word of wordsOf(kind, runbook, () => storeOf(ctx, opts.sandbox))) ctx.out(word);
+    for (const word of wordsOf(kind, runbook, () => storeOf(ctx, opts.sandbox), opts.set ?? [])) ctx.out(word);
   } catch {
     // unreadable state dir, unknown runbook, …: no suggestions
   }
@@ -89,7 +93,7 @@ function storeOf(ctx: CliContext, sandbox: string | undefined): RunStore {
   return openRunStore(locateSandbox(ctx.store, sandbox).stateDir, 'read', { trust: ctx.store.trust });
 }
 
-function wordsOf(kind: string, runbook: string | undefined, store: () => RunStore): string[] {
+function wordsOf(kind: string, runbook: string | undefined, store: () => RunStore, sets: readonly string[]): string[] {
   switch (kind) {
     case 'runbooks':
       return listRunbookNames();
@@ -101,11 +105,20 @@ function wordsOf(kind: string, runbook: string | undefined, store: () => RunStor
     case 'sandboxes':
       return listSandboxes(store()).map((s) => s.name);
     case 'steps':
-      return runbook === undefined ? [] : prepareRunbook(runbook, []).plan.steps.map((s) => s.id);
+      return runbook === undefined ? [] : stepsOf(runbook, sets);
     case 'params':
       return runbook === undefined ? [] : Object.keys(prepareRunbook(runbook, []).runbook.spec.parameters);
     default:
       return [];
+  }
+}
+
+/** The steps with the line's --set values; with the defaults while those do not parse yet. */
+function stepsOf(runbook: string, sets: readonly string[]): string[] {
+  try {
+    return prepareRunbook(runbook, [...sets]).plan.steps.map((s) => s.id);
+  } catch {
+    return prepareRunbook(runbook, []).plan.steps.map((s) => s.id);
   }
 }
 
@@ -214,7 +227,7 @@ _runbook_valued=${quote(` ${valued.join(' ')} `)}
 _runbook() {
   local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]}
   local cmd=runbook runbook="" sandbox="" i word
-  local -a state=()
+  local -a state=() sets=()
   # Read the line so far: the command path, the runbook named, --state-dir and --in.
   for ((i = 1; i < COMP_CWORD; i++)); do
     word=\${COMP_WORDS[i]}
@@ -223,6 +236,7 @@ _runbook() {
       --state-dir=*) state=("$word"); continue ;;
       --in) sandbox=\${COMP_WORDS[i+1]}; ((i++)); continue ;;
       --in=*) sandbox=\${word#--in=}; continue ;;
+      --set) sets+=(--set "\${COMP_WORDS[i+1]}"); ((i++)); continue ;;
       -*) [[ $_runbook_valued == *" $word "* ]] && ((i++)); continue ;;
     esac
     if [[ -n \${_runbook_subcommands[$cmd]} && " \${_runbook_subcommands[$cmd]} " == *" $word "* ]]; then
@@ -241,7 +255,7 @@ _runbook() {
       COMPREPLY=($(compgen -S = -W "$("\${ask[@]}" params "$runbook" 2>/dev/null)" -- "$cur"))
       compopt -o nospace 2>/dev/null
       return ;;
-    ?*) words=$("\${ask[@]}" "$kind" "$runbook" 2>/dev/null) ;;
+    ?*) words=$("\${ask[@]}" "$kind" "$runbook" "\${sets[@]}" 2>/dev/null) ;;
     *)
       # The command's own choices for the flag, else the global option's.
       local choices=\${_runbook_choices["$cmd $prev"]:-\${_runbook_choices["runbook $prev"]}}
@@ -293,7 +307,7 @@ _runbook_valued=${quote(` ${valued.join(' ')} `)}
 _runbook() {
   local cur=\${words[CURRENT]} prev=\${words[CURRENT-1]}
   local cmd=runbook runbook="" sandbox="" word
-  local -a state ask found
+  local -a state ask found sets
   local -i i
   # Read the line so far: the command path, the runbook named, --state-dir and --in.
   for ((i = 2; i < CURRENT; i++)); do
@@ -303,6 +317,7 @@ _runbook() {
       --state-dir=*) state=("$word"); continue ;;
       --in) sandbox=\${words[i+1]}; ((i++)); continue ;;
       --in=*) sandbox=\${word#--in=}; continue ;;
+      --set) sets+=(--set "\${words[i+1]}"); ((i++)); continue ;;
       -*) [[ $_runbook_valued == *" $word "* ]] && ((i++)); continue ;;
     esac
     if [[ -n \${_runbook_subcommands[$cmd]} && " \${_runbook_subcommands[$cmd]} " == *" $word "* ]]; then
@@ -318,7 +333,7 @@ _runbook() {
   case $kind in
     dirs) _files -/; return ;;
     params) found=(\${(f)"$("\${ask[@]}" params "$runbook" 2>/dev/null)"}); compadd -S '=' -- $found; return ;;
-    ?*) found=(\${(f)"$("\${ask[@]}" "$kind" "$runbook" 2>/dev/null)"}) ;;
+    ?*) found=(\${(f)"$("\${ask[@]}" "$kind" "$runbook" "\${sets[@]}" 2>/dev/null)"}) ;;
     *)
       local choices=\${_runbook_choices[$cmd $prev]:-\${_runbook_choices[runbook $prev]}}
       if [[ -n $choices ]]; then

@@ -51,7 +51,7 @@ reverts them; it also re-arms a watchdog that was killed.`,
   examples: [
     ['sudo runbook confirm', 'every run awaiting confirmation here'],
     ['sudo runbook confirm 20261128T145804', "a run by id (or a unique prefix of it), and its runbook's"],
-    ['sudo runbook confirm --runbook single-container'],
+    ['sudo runbook confirm --runbook single-container', 'the runs of that runbook awaiting confirmation'],
     ['sudo runbook confirm --extend 10m', '10 more minutes to confirm'],
     ['sudo runbook --in lab confirm', 'the runs awaiting confirmation in sandbox lab'],
   ],

@@ -47,9 +47,9 @@ the run did not make; pending → verify → (holds | diagnosing → doesNotHold
 when: and export: as in a run.
 Transitions are labelled with their event and guard.`,
   examples: [
-    ['runbook graph single-container > statechart.mmd'],
+    ['runbook graph single-container > statechart.mmd', 'the statechart as Mermaid, in a file'],
     ['runbook graph single-container --rollback', 'the machine a rollback of its run executes'],
-    ["runbook graph single-container --format json | jq '.steps[].id'"],
+    ["runbook graph single-container --format json | jq '.steps[].id'", 'the step ids, from the JSON'],
   ],
   stateDir: 'none',
   action: (ctx, [runbook], options) => graphCommand(ctx, runbook, options),

@@ -52,6 +52,7 @@ export const program: ProgramSpec = {
     ['sudo runbook run single-container', 'run it on this host (a tutorial-like VM)'],
     [
       'sudo runbook run single-container --sandbox --set container=web1 --set container_cidr=172.16.0.9/24 --set gateway=172.16.0.9',
+      'with a container and addresses of your choosing',
     ],
     ['runbook runs', 'every run and its status'],
     ['runbook journal latest', 'what the latest run did, command by command'],

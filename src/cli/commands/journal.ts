@@ -24,7 +24,7 @@ export const command = defineCommand({
   options: journalOptions,
   examples: [
     ['runbook journal latest', 'what the latest run did, command by command'],
-    ['runbook journal latest --json | npx pino-pretty'],
+    ['runbook journal latest --json | npx pino-pretty', 'every entry, pretty-printed'],
     ['runbook journal 20261128T145804 --verify', 'was any entry altered, removed or reordered?'],
   ],
   exitCodes: {

@@ -31,8 +31,8 @@ automatic revert are reverted first, as by any command that changes runs (not wi
 which only reads).`,
   examples: [
     ['sudo runbook prune --dry-run', 'what would go'],
-    ['sudo runbook prune --keep 10 --older-than 30d'],
-    ['sudo runbook prune --runbook single-container --keep 1'],
+    ['sudo runbook prune --keep 10 --older-than 30d', 'keep 10 of each runbook; prune only runs over 30 days old'],
+    ['sudo runbook prune --runbook single-container --keep 1', 'that runbook only, keeping its newest'],
   ],
   exitCodes: {
     ok: 'pruned (or, with --dry-run, listed)',

@@ -1,7 +1,6 @@
 import { resumeRun } from '../../engine/resume.js';
 import { createHostExecutor } from '../../host/host-executor.js';
 import { exitCodeFor } from '../../errors.js';
-import { requireNetAdmin } from '../../host/privileges.js';
 import { runbookCommand } from '../../suggestion.js';
 import { defineCommand, runExitCodes } from '../command-spec.js';
 import type { CliContext } from '../context.js';
@@ -49,6 +48,7 @@ ones recorded when the run started.`,
   ],
   exitCodes: runExitCodes,
   stateDir: 'write',
+  needsRoot: 'net-admin',
   dueRuns: 'revert',
   action: (ctx, [runId], options) => resumeCommand(ctx, runId, options),
 });
@@ -59,7 +59,6 @@ export async function resumeCommand(
   runId: string | undefined,
   options: OptionsOf<typeof resumeOptions>,
 ): Promise<number> {
-  requireNetAdmin('runbook resume');
   const result = await withInterruptSignal(ctx, (signal) =>
     resumeRun({
       store: ctx.store,

@@ -4,7 +4,6 @@ import type { UndoReport } from '../../engine/undo-steps.js';
 import { createHostExecutor } from '../../host/host-executor.js';
 import { exitCodeFor, exitCodes, invalidInput } from '../../errors.js';
 import { ownerFinder } from '../run-owners.js';
-import { requireNetAdmin } from '../../host/privileges.js';
 import { defineCommand } from '../command-spec.js';
 import type { CliContext } from '../context.js';
 import { flag, option, type OptionsOf } from '../option-spec.js';
@@ -67,6 +66,7 @@ run's journal; if interrupted, run it again to finish; once finished, it does no
     interrupted: `${exitCodes.interrupted.meaning}; run \`runbook rollback\` again to finish`,
   },
   stateDir: 'write',
+  needsRoot: 'net-admin',
   dueRuns: 'revert',
   action: (ctx, [runId], options) => rollbackCommand(ctx, runId, options),
 });
@@ -87,7 +87,6 @@ export async function rollbackCommand(
       `rollback: --runbook ${options.runbook} selects runs for --all; nothing was changed`,
       advice`every run of it on this host: ${runbookCommand('rollback', '--all', '--runbook', options.runbook)}`,
     );
-  requireNetAdmin(options.all ? 'runbook rollback --all' : 'runbook rollback');
   if (options.all) return rollbackAllCommand(ctx, options.runbook, options.json === true, options.force === true);
   const result = await withInterruptSignal(
     ctx,

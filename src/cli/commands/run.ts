@@ -1,8 +1,8 @@
 import { createHostExecutor } from '../../host/host-executor.js';
-import { runRunbook } from '../../engine/run.js';
+import { runRunbook, validateRunRequest } from '../../engine/run.js';
+import { missingHostAddresses } from '../../engine/host-addresses.js';
 import { exitCodeFor, invalidInput } from '../../errors.js';
 import { currentHost } from '../../host/identity.js';
-import { requireNetAdmin } from '../../host/privileges.js';
 import { shadowingNote } from '../../runbook/locate.js';
 import { prepareRunbookCached } from '../../runbook/prepare-cached.js';
 import { isInsideOneShotSandbox, reexecInOneShotSandbox, setUpTutorialHost } from '../../sandbox/one-shot.js';
@@ -13,7 +13,7 @@ import type { CliContext } from '../context.js';
 import { flag, option, type OptionsOf } from '../option-spec.js';
 import { formatFailure, formatStepLine, formatWhy, jsonLine, logCommand, logPlanSource } from '../output.js';
 import { runEndJson } from '../json-results.js';
-import { withInterruptSignal } from '../signals.js';
+import { afterInterrupt, withInterruptSignal } from '../signals.js';
 import { formatUndoLine, reportRollback } from './rollback.js';
 import { reportProvisional, validateConfirmWithin } from './run-confirm-within.js';
 import { advice, runbookCommand } from '../../suggestion.js';
@@ -68,13 +68,14 @@ all. RUNBOOK_REVERT_GUARD=timer|watchdog forces one. Not with --sandbox or --unt
     ['sudo runbook run single-container', 'on this host (a tutorial-like VM)'],
     ['sudo runbook run single-container --until host-route', "stop at the tutorial's step 9"],
     ['sudo runbook run single-container --sandbox --explain', 'and say why each step is there'],
-    ['sudo runbook run multi-container --sandbox --set count=3'],
+    ['sudo runbook run multi-container --sandbox --set count=3', 'three containers on one bridge'],
     ['sudo runbook run container-internet --rollback-on-failure', 'undo everything if a step fails'],
     ['sudo runbook run single-container --confirm-within 2m', 'then, from a new ssh session:'],
     ['sudo runbook confirm', 'keep it (else it is undone after 2 min)'],
   ],
   exitCodes: runExitCodes,
   stateDir: 'write',
+  needsRoot: (options) => (options.sandbox === true ? 'sandbox' : 'net-admin'),
   dueRuns: 'revert',
   action: (ctx, [runbook], options, { argv }) => runCommand(ctx, runbook, options, argv),
 });
@@ -97,49 +98,66 @@ export async function runCommand(
   prepared.remember();
   logPlanSource(ctx, prepared.fromCache);
 
+  // Everything that can refuse the run is checked before a --sandbox host is made or anything is
+  // printed as started (issue 26): the --until step and the programs here, the lock before the
+  // sandbox, and the header only once the run is under way (onStart).
+  const executor = createHostExecutor();
+  validateRunRequest(prepared.plan, prepared.runbook.spec.name, options.until, executor);
   if (options.sandbox && !isInsideOneShotSandbox()) {
     refuseChangesOutsideSandbox(prepared.runbook.spec.name, reachesOutsideSandbox(prepared.plan).changing, runbookName);
+    ctx.store.refuseIfLocked();
     return reexecInOneShotSandbox(rawArgs);
   }
-  const executor = createHostExecutor();
-  if (isInsideOneShotSandbox()) {
-    await setUpTutorialHost(executor);
-    if (!options.json) {
-      ctx.out('sandbox host ready: uplink enp0s8 10.0.0.10/24, gateway 10.0.0.1 (vanishes when this command ends)');
-      ctx.out(`  ${sandboxIsolation}`);
-    }
-    const reading = reachesOutsideSandbox(prepared.plan).reading;
-    if (reading.length > 0) {
-      ctx.err(`warning: these commands of ${prepared.runbook.spec.name} may read the real host's files or sysctls:`);
-      for (const command of reading) ctx.err(`  ${command}`);
-    }
-  }
-  requireNetAdmin(`runbook run ${prepared.runbook.spec.name}`);
+  if (isInsideOneShotSandbox()) await setUpTutorialHost(executor);
+  // Not a refusal (issue 26): said with the header, once the run is sure to start.
+  const missing = await missingHostAddresses(prepared.runbook.spec.parameters, prepared.params, executor);
 
-  if (!options.json) ctx.out(`run ${prepared.runbook.spec.name} (${prepared.plan.steps.length} steps)`);
+  const announce = () => {
+    for (const { param, address } of missing)
+      ctx.err(
+        `warning: ${param}=${address} is not an address of this host (no interface has it): the steps that reach it will fail; the run goes on`,
+      );
+    if (isInsideOneShotSandbox()) {
+      if (!options.json) {
+        ctx.out('sandbox host ready: uplink enp0s8 10.0.0.10/24, gateway 10.0.0.1 (vanishes when this command ends)');
+        ctx.out(`  ${sandboxIsolation}`);
+      }
+      const reading = reachesOutsideSandbox(prepared.plan).reading;
+      if (reading.length > 0) {
+        ctx.err(`warning: these commands of ${prepared.runbook.spec.name} may read the real host's files or sysctls:`);
+        for (const command of reading) ctx.err(`  ${command}`);
+      }
+    }
+    if (!options.json) ctx.out(`run ${prepared.runbook.spec.name} (${prepared.plan.steps.length} steps)`);
+  };
   const whyOf = new Map(prepared.plan.steps.map((step) => [step.id, step.why]));
-  const result = await withInterruptSignal(ctx, (signal) =>
-    runRunbook({
-      runbook: prepared.runbook,
-      params: prepared.params,
-      plan: prepared.plan,
-      store: ctx.store,
-      executor,
-      stopAfter: options.until,
-      signal,
-      onStep: (report) => {
-        if (options.json) return ctx.out(jsonLine({ event: 'step', ...report }));
-        ctx.out(formatStepLine(report));
-        const why = whyOf.get(report.stepId);
-        if (options.explain && why !== undefined) formatWhy(why).forEach((line) => ctx.out(line));
-      },
-      onCommand: logCommand(ctx),
-      rollbackOnFailure: options.rollbackOnFailure,
-      onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
-      onNote: (note) => ctx.err(`note: ${note}`),
-      confirmWithin:
-        confirmWithinMs === undefined ? undefined : { ms: confirmWithinMs, revertLaunch: revertLaunch(ctx.store) },
-    }),
+  const afterStop = isInsideOneShotSandbox() ? afterInterrupt.oneShotRun : afterInterrupt.run;
+  const result = await withInterruptSignal(
+    ctx,
+    (signal) =>
+      runRunbook({
+        runbook: prepared.runbook,
+        params: prepared.params,
+        plan: prepared.plan,
+        store: ctx.store,
+        executor,
+        stopAfter: options.until,
+        signal,
+        onStart: announce,
+        onStep: (report) => {
+          if (options.json) return ctx.out(jsonLine({ event: 'step', ...report }));
+          ctx.out(formatStepLine(report));
+          const why = whyOf.get(report.stepId);
+          if (options.explain && why !== undefined) formatWhy(why).forEach((line) => ctx.out(line));
+        },
+        onCommand: logCommand(ctx),
+        rollbackOnFailure: options.rollbackOnFailure,
+        onUndo: (report) => ctx.out(options.json ? jsonLine({ event: 'undo', ...report }) : formatUndoLine(report)),
+        onNote: (note) => ctx.err(`note: ${note}`),
+        confirmWithin:
+          confirmWithinMs === undefined ? undefined : { ms: confirmWithinMs, revertLaunch: revertLaunch(ctx.store) },
+      }),
+    afterStop,
   );
   const oneShot = isInsideOneShotSandbox();
   const next = result.rollback !== undefined ? 'rolling-back' : oneShot ? 'one-shot-sandbox' : 'resume-or-rollback';

@@ -82,6 +82,8 @@ function guardNote(run: RunIndex, guard: GuardState | null | undefined, render: 
   return `; ${gone}: the next run, resume, rollback or confirm here after the deadline reverts it (\`${render(runbookCommand('confirm', run.id, '--extend', '5m'))}\` guards it again)`;
 }
 
+const leftUnfinished: ReadonlySet<RunIndex['status']> = new Set(['running', 'interrupted', 'failed', 'stopped']);
+
 /** `runbook runs`: every run in the state dir, oldest first. */
 export async function runsCommand(ctx: CliContext, options: OptionsOf<typeof runsOptions>): Promise<number> {
   const { store } = ctx;
@@ -132,8 +134,10 @@ export async function runsCommand(ctx: CliContext, options: OptionsOf<typeof run
       run.status === 'awaiting-confirmation'
         ? `  (confirm by ${run.confirmBy}${guardNote(run, guards.get(run.id), ctx.render)})`
         : '';
+    // A --sandbox run that stopped is not for resume or rollback: its host went with it (issue 26).
+    const gone = isOneShotRun(run.host) && leftUnfinished.has(run.status) ? '  (--sandbox: its host is gone)' : '';
     ctx.out(
-      `${run.id.padEnd(idWidth)} ${run.runbook.padEnd(runbookWidth)} ${run.status.padEnd(statusWidth)} ${run.started.padEnd(24)} ${run.finished ?? '-'}${deadline}`,
+      `${run.id.padEnd(idWidth)} ${run.runbook.padEnd(runbookWidth)} ${run.status.padEnd(statusWidth)} ${run.started.padEnd(24)} ${run.finished ?? '-'}${deadline}${gone}`,
     );
   }
   return ExitCode.ok;

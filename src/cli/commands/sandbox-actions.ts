@@ -6,6 +6,7 @@ import { selfArgv } from '../../exec/self.js';
 import { requireSandboxCaps } from '../../host/privileges.js';
 import {
   assertEnteredSandbox,
+  commandLineInside,
   entryMarkers,
   extractInOption,
   runInSandbox,
@@ -29,15 +30,21 @@ import { openStateDir } from '../door.js';
 
 /**
  * `--in <name>`, handled before commander dispatches anything: returns the exit code of the
- * command re-executed inside the sandbox, or undefined when there is no --in. In a process that
- * --in started, first checks that it really runs inside the sandbox.
+ * command re-executed inside the sandbox, or the command line to run in this process (without
+ * --in when it already runs inside that sandbox). In a process that --in or a sandbox shell
+ * started, first checks that it really runs inside the sandbox, in its user's directory.
  */
-export async function runInSandboxIfAsked(argv: readonly string[]): Promise<number | undefined> {
-  assertEnteredSandbox();
+export async function runInSandboxIfAsked(
+  argv: readonly string[],
+): Promise<{ exitCode: number } | { argv: readonly string[] }> {
+  const inside = assertEnteredSandbox();
   const request = extractInOption(argv);
-  if (request === undefined) return undefined;
+  if (inside !== undefined) return { argv: commandLineInside(request, argv, inside) };
+  if (request === undefined) return { argv };
+  // Entering needs root: said first, before anything about the state dir (issue 26).
+  requireSandboxCaps(`runbook --in ${request.name}`);
   // The door, for this entry point: the outer state dir, where the sandbox is, trusted first.
-  return runInSandbox(request, await openStateDir(request.stateDirOption, 'read'));
+  return { exitCode: await runInSandbox(request, await openStateDir(request.stateDirOption, 'read')) };
 }
 
 /** `runbook sandbox create|shell|list|destroy`. */
@@ -81,6 +88,16 @@ export async function shellCommand(
 function bashrc(paths: SandboxPaths): string {
   return [
     `# written by \`runbook sandbox shell\`: a shell inside sandbox "${paths.name}"`,
+    // The directory `sandbox shell` was typed in, as --in enters it (issue 26); forgotten once
+    // entered, so that a `runbook` started here stays where the user has cd'd to.
+    `if [ -n "\${${envVar.inCwd}-}" ]; then`,
+    `  if ! cd -- "$${envVar.inCwd}" 2>/dev/null || [ "$(stat -c %d:%i .)" != "$${envVar.inCwdId}" ]; then`,
+    `    echo "runbook: your working directory $${envVar.inCwd} is not in sandbox ${paths.name} as you see it (a file system mounted after the sandbox was created is not in it)" >&2`,
+    '    [[ $- == *i* ]] || { echo "runbook: nothing was run; run it from a directory the sandbox has too, or give paths in full" >&2; exit 2; }',
+    "    echo 'runbook: starting in /' >&2; cd /",
+    '  fi',
+    `  unset ${envVar.inCwd} ${envVar.inCwdId}`,
+    'fi',
     'if [[ $- == *i* ]]; then',
     '  [ -f /etc/bash.bashrc ] && . /etc/bash.bashrc',
     '  [ -f ~/.bashrc ] && . ~/.bashrc',

@@ -19,7 +19,7 @@ export const command = defineCommand({
     'persistent sandbox hosts: like the tutorial VM, kept until destroyed; act in one with `runbook --in <name> …`',
   examples: [
     ['runbook sandbox create', 'a sandbox host named "lab" (needs root)'],
-    ['runbook --in lab run single-container --until host-route'],
+    ['runbook --in lab run single-container --until host-route', 'the tutorial up to its step 9, in lab'],
     ['runbook --in lab resume', 'runs made in a sandbox stay bound to it'],
     ['runbook sandbox shell lab', 'a shell inside it: ip netns exec container1 ping -c1 10.0.0.10'],
     ['runbook sandbox list', 'every sandbox and its runs'],
@@ -32,6 +32,7 @@ export const command = defineCommand({
       description: `create a sandbox host set up like the tutorial VM: uplink enp0s8 ${tutorialHostAddresses.hostIp}/24, gateway ${tutorialHostAddresses.gateway}`,
       arguments: [{ name: '[name]', description: 'letters, digits, ".", "_", "-"', default: defaultSandboxName }],
       stateDir: 'write',
+      needsRoot: 'sandbox',
       action: async (ctx, [name]) => (await actions()).createCommand(ctx, name),
     }),
     defineCommand({
@@ -42,6 +43,7 @@ export const command = defineCommand({
         command: option('-c, --command <command>', 'run this bash command inside instead of an interactive shell'),
       },
       stateDir: 'write',
+      needsRoot: 'sandbox',
       action: async (ctx, [name], options, { globals }) =>
         (await actions()).shellCommand(ctx, name, { ...options, stateDirOption: globals.stateDir }),
     }),
@@ -57,6 +59,7 @@ export const command = defineCommand({
       description: 'remove a sandbox and everything in it: its namespaces, containers and runs',
       arguments: [nameArgument],
       stateDir: 'write',
+      needsRoot: 'sandbox',
       action: async (ctx, [name]) => (await actions()).destroyCommand(ctx, name),
     }),
   ],

@@ -49,7 +49,7 @@ the link it leaves by. Without root, what cannot be read is named, not left out 
     ['sudo runbook topology --format svg > host.svg', 'a picture (needs Graphviz: apt-get install graphviz)'],
     ['sudo runbook topology --format mermaid', 'paste into Markdown (GitHub renders it)'],
     ['sudo runbook topology --run latest', 'what the latest run made stands out'],
-    ["sudo runbook topology --json | jq '.edges'"],
+    ["sudo runbook topology --json | jq '.edges'", 'the cables (veth pairs, bridge ports), from the JSON'],
   ],
   exitCodes: {
     ok: 'drawn',
