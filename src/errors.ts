@@ -20,7 +20,8 @@ export const exitCodes = {
     code: 2,
     meaning:
       'invalid input (unknown runbook, bad parameter, malformed file or flag), not root, a run that belongs ' +
-      'to another host, or a runbook changed since the run (resume without --force); nothing was changed',
+      'to another host, a runbook changed since the run (resume without --force), a precondition about the ' +
+      'host that does not hold, or a run with other values in effect (run without --replace); nothing was changed',
   },
   locked: {
     code: 3,
@@ -49,6 +50,8 @@ export type ErrorCode =
   | 'untrusted-state-dir' // the state dir or an entry in it is not safely ours (issue 10)
   | 'io-error' // a state-dir write failed: full disk, I/O error, read-only file system
   | 'journal-version' // a journal written in a format this version does not know
+  | 'precondition-failed' // a precondition about the host as found does not hold; nothing was changed (issue 23)
+  | 'replace-needed' // a run of the runbook with other values is in effect and --replace was not given (issue 23)
   | 'internal'; // a sandbox host could not be made or entered, or a bug
 
 /** What each error code exits with. */
@@ -63,6 +66,8 @@ const exitCodeOfError: Record<ErrorCode, ExitCodeName> = {
   'untrusted-state-dir': 'invalidInput',
   'io-error': 'stepFailed',
   'journal-version': 'invalidInput',
+  'precondition-failed': 'invalidInput',
+  'replace-needed': 'invalidInput',
   internal: 'stepFailed',
 };
 

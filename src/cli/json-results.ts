@@ -2,6 +2,7 @@ import { CommanderError } from 'commander';
 import { ExitCode, RunbookError } from '../errors.js';
 import type { StepFailure, StepReport, StepsResult } from '../engine/execute-steps.js';
 import { renderAdvice, type UserContext } from './render-advice.js';
+import { PreconditionsRefused } from '../engine/preconditions-refused.js';
 
 /**
  * The summary objects `--json` ends with: the stable contract that the Ansible module (and any
@@ -51,6 +52,18 @@ function stepJson(report: StepReport): Record<string, unknown> {
  * the same message and hint the text output prints on stderr, with the exit code.
  */
 export function errorJson(error: unknown, user: UserContext): Record<string, unknown> {
+  if (error instanceof PreconditionsRefused) {
+    // Every precondition that refused the run, each with its steps, cause and fix (issue 23).
+    return {
+      event: 'error',
+      code: error.code,
+      exitCode: error.exitCode,
+      message: error.message,
+      hint: error.hint === undefined ? undefined : renderAdvice(error.hint, user),
+      preconditions: error.failures,
+      missingPrograms: error.missingPrograms,
+    };
+  }
   if (error instanceof RunbookError) {
     const hint = error.hint === undefined ? undefined : renderAdvice(error.hint, user);
     return { event: 'error', code: error.code, exitCode: error.exitCode, message: error.message, hint };

@@ -9,6 +9,7 @@ export const afterInterrupt = {
   check: 'a check changes nothing',
   confirm: 'run the command again',
   topology: 'topology changes nothing',
+  plan: 'plan changes nothing',
 } as const;
 
 /**

@@ -9,7 +9,13 @@ import { readRunHistory } from './run-history.js';
  */
 export function hasChangesLeft(store: RunStore, index: RunIndex): boolean {
   // Rolled back by hand, or reverted because nobody confirmed it (issue 15): nothing is left.
-  if (index.status === 'rolled-back' || index.status === 'reverted' || recordedNothing(store, index)) return false;
+  if (
+    index.status === 'rolled-back' ||
+    index.status === 'reverted' ||
+    index.status === 'replaced' ||
+    recordedNothing(store, index)
+  )
+    return false;
   const history = readRunHistory(store.readJournal(index.id).lines);
   const undone = new Set(history.undoneSteps);
   const unfinishedRollback = history.rollbackStarted && !history.rollbackFinished;

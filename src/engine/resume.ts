@@ -6,6 +6,8 @@ import type { CommandEvent } from './journaled-command.js';
 import { continueRun, selectRun, withChangeLocks, type Nothing } from './recorded-run.js';
 import { executeAndRecord, type StepReport, type StepsResult } from './execute-steps.js';
 import { advice, runbookCommand } from '../suggestion.js';
+import { finishReplacing, recordReplaceStopped, type ReplaceOutcome } from './replace.js';
+import type { UndoReport } from './undo-steps.js';
 
 export interface ResumeOptions {
   store: RunStore;
@@ -25,9 +27,12 @@ export interface ResumeOptions {
    * (the engine reads nothing by path): src/runbook/load.ts's `runbookHashNow`.
    */
   currentRunbookHash: (file: string) => string | undefined;
+  /** Each step of a replaced run undone, when the resume finishes a replace (issue 23). */
+  onReplaceUndo?: ((runId: string, report: UndoReport) => void) | undefined;
 }
 
-export type ResumeResult = Nothing | ({ kind: 'resumed'; runId: string; runbook: string } & StepsResult);
+export type ResumeResult =
+  Nothing | ({ kind: 'resumed'; runId: string; runbook: string; replaced: ReplaceOutcome | undefined } & StepsResult);
 
 const resumable: ReadonlySet<RunIndex['status']> = new Set(['interrupted', 'failed', 'stopped']);
 
@@ -50,6 +55,12 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
     });
     if (run.kind === 'nothing') return run;
     const runId = run.index.id;
+    if (run.history.replacedBy !== undefined) {
+      throw invalidInput(
+        `run ${runId} is being replaced by run ${run.history.replacedBy} (the same runbook with other values); resuming it would redo what that undid`,
+        advice`finish the replace with: ${runbookCommand('resume', run.history.replacedBy)}`,
+      );
+    }
     if (run.history.rollbackStarted) {
       throw invalidInput(
         `run ${runId} was being rolled back; resuming it would redo what the rollback undid`,
@@ -75,7 +86,28 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
 
     requirePrograms(options.executor, run.plan.steps.flatMap(commandsOf), `resuming run ${runId}`);
     const note = notes.filter(Boolean).join('; ') || undefined;
+    const { replaces } = run.history;
     return continueRun(store, run, 'resume', note, async (journal) => {
+      // A replace this run had not finished (killed while undoing an earlier run's steps, or an
+      // undo that failed) is finished first: the journals say how far it got (issue 23).
+      const replaced =
+        replaces !== undefined && !run.history.replaceFinished
+          ? await finishReplacing({
+              store,
+              runId,
+              journal,
+              replaces,
+              executor: options.executor,
+              signal: options.signal,
+              onUndo: options.onReplaceUndo,
+              onCommand: options.onCommand,
+              onNote: options.onNote,
+            })
+          : undefined;
+      if (replaced !== undefined && replaced.status !== 'replaced') {
+        const stopped = recordReplaceStopped(journal, replaced);
+        return { kind: 'resumed' as const, runId, runbook: run.index.runbook, ...stopped, replaced };
+      }
       const result = await executeAndRecord(journal, {
         plan: run.plan,
         executor: options.executor,
@@ -88,7 +120,7 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
         onStep: options.onStep,
         onCommand: options.onCommand,
       });
-      return { kind: 'resumed' as const, runId, runbook: run.index.runbook, ...result };
+      return { kind: 'resumed' as const, runId, runbook: run.index.runbook, ...result, replaced };
     });
   });
 }

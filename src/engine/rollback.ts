@@ -37,6 +37,11 @@ export interface RollbackOptions {
    * refusal gives the kernel's evidence alone.
    */
   findOwners?: FindOwners | undefined;
+  /**
+   * A replace (issue 23): only these steps are undone (those whose new values differ), then the
+   * run is marked replaced by `runId`, which takes over `handOver` (the steps the values keep).
+   */
+  replacing?: { only: ReadonlySet<string>; by: string; handOver: readonly string[] } | undefined;
 }
 
 export type RollbackResult = Nothing | ({ kind: 'rollback'; runId: string; planned: string[] } & UndoResult);
@@ -69,7 +74,9 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
         ? 'is already rolled back'
         : index.status === 'reverted'
           ? 'was already reverted automatically (it was not confirmed in time)'
-          : undefined,
+          : index.status === 'replaced'
+            ? 'was replaced by a later run of its runbook, which answers for what it kept: roll that one back'
+            : undefined,
     onNote: options.onNote,
   });
   if (run.kind === 'nothing') return run;
@@ -78,10 +85,11 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
 
 /** Undoes what a selected run changed and is not undone yet, journaled in its own journal. */
 async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Promise<RollbackResult> {
-  const { store } = options;
+  const { store, replacing } = options;
   const undone = new Set(run.history.undoneSteps);
   const stepsById = new Map<string, PlannedStep>(run.plan.steps.map((s) => [s.id, s]));
   const toUndo = stepsToUndo(run)
+    .filter((id) => replacing === undefined || replacing.only.has(id))
     .map((id) => stepsById.get(id))
     .filter((s): s is PlannedStep => s !== undefined)
     .map((step) => withRecordedValues(step, run));
@@ -104,11 +112,16 @@ async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Prom
     `rolling back run ${run.index.id}`,
   );
   const continuing = undone.size > 0 ? `continuing a rollback: ${undone.size} step(s) already undone` : undefined;
-  const note = [options.reason, continuing].filter(Boolean).join('; ') || undefined;
+  const replaced =
+    replacing === undefined
+      ? undefined
+      : `replaced by run ${replacing.by} (other values): undoing the steps that differ, handing over the rest`;
+  const note = [options.reason, replaced, continuing].filter(Boolean).join('; ') || undefined;
   const { reason } = options;
-  return continueRun(store, run, 'rollback', note, async (journal) => {
+  const replacedBy = replacing?.by;
+  return continueRun(store, run, replacing === undefined ? 'rollback' : 'replace', note, async (journal) => {
     const planned = toUndo.map((s) => s.id);
-    journal.append({ type: 'rollback-start', steps: planned, reason });
+    journal.append({ type: 'rollback-start', steps: planned, reason, replacedBy });
     const result = await undoSteps({
       steps: toUndo,
       onlyIfThere: new Set(run.history.cutOffSteps),
@@ -126,7 +139,11 @@ async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Prom
       status: result.status,
       message: failed === undefined ? undefined : `step ${failed.stepId} after its undo: ${failed.stillHolds}`,
       reason,
+      replacedBy,
     });
+    // What the new values keep is the replacing run's from here on (it claimed it already).
+    if (replacing !== undefined && result.status === 'rolled-back')
+      journal.append({ type: 'replaced', by: replacing.by, handedOver: [...replacing.handOver] });
     return { kind: 'rollback' as const, runId: run.index.id, planned, ...result };
   });
 }

@@ -1,5 +1,5 @@
 import { RunbookError } from '../errors.js';
-import type { JournalLine, RunStartEntry, StepOutcome } from '../journal/entries.js';
+import type { JournalLine, ReplacedRun, RunStartEntry, StepOutcome } from '../journal/entries.js';
 
 /**
  * What a run's journal says happened, across all its attempts (the first run, resumes,
@@ -31,12 +31,22 @@ export interface RunHistory {
   exports: Map<string, Record<string, string>>;
   /** Steps skipped by their `when:` (journaled as skipped): finished, and they exported nothing. */
   skippedSteps: string[];
-  /** Steps a rollback has already undone (and checked gone), or reported as not undoable. */
+  /**
+   * Steps a rollback has already undone (and checked gone), or reported as not undoable, or
+   * handed over to the run that replaced this one: nothing of them is left for its rollback.
+   */
   undoneSteps: string[];
   rollbackStarted: boolean;
   rollbackFinished: boolean;
   /** How the latest attempt of running the steps ended, if it recorded an end. */
   lastRunEnd: string | undefined;
+  /** The run that replaced this one, or is replacing it (issue 23): its undo was started. */
+  replacedBy: string | undefined;
+  /** This run replaced it, the `replaced` entry says: the run answers for nothing any more. */
+  replaced: boolean;
+  /** The earlier runs this run replaces (its run-start says), and whether that was finished. */
+  replaces: readonly ReplacedRun[] | undefined;
+  replaceFinished: boolean;
 }
 
 export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
@@ -51,6 +61,10 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
   let rollbackStarted = false;
   let rollbackFinished = false;
   let lastRunEnd: string | undefined;
+  let replacedBy: string | undefined;
+  let replaced = false;
+  let replaces: readonly ReplacedRun[] | undefined;
+  let replaceFinished = false;
   const captures = new Map<string, Record<string, string>>();
   const exports = new Map<string, Record<string, string>>();
   let pendingDo: string | undefined;
@@ -69,6 +83,21 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
       pendingDo = undefined;
     }
     switch (line.type) {
+      case 'run-start':
+        // The steps it takes over count as this run's own from the start, changed before any
+        // step it runs (so its rollback undoes them last), with the values their run captured.
+        // Claimed before the earlier run hands them over: a crash in between leaves both
+        // answering for them, which a rollback of both survives ("already gone"), never neither.
+        replaces = line.replaces;
+        for (const run of line.replaces ?? []) {
+          for (const { step, captures: values, cutOff } of run.takeOver) {
+            markChanged(step, !cutOff);
+            captures.set(step, { ...values, ...captures.get(step) });
+          }
+          // Later export entries of this run (a kept step found in place exports again) win.
+          for (const [step, values] of Object.entries(run.exports ?? {})) exports.set(step, { ...values });
+        }
+        break;
       case 'command-start':
         // A `do` command whose result never reached the journal may have changed the host.
         if (line.phase === 'do') pendingDo = line.step;
@@ -109,6 +138,15 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
         break;
       case 'rollback-start':
         rollbackStarted = true;
+        replacedBy = line.replacedBy ?? replacedBy;
+        break;
+      case 'replaced':
+        // What the new values keep is the replacing run's from here on.
+        replaced = true;
+        for (const step of line.handedOver) undone.add(step);
+        break;
+      case 'replace-end':
+        replaceFinished = line.status === 'replaced';
         break;
       case 'step-undone':
         // A step that cannot be undone is done with as far as rollback goes: reported once.
@@ -138,5 +176,9 @@ export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
     rollbackStarted,
     rollbackFinished,
     lastRunEnd,
+    replacedBy,
+    replaced,
+    replaces,
+    replaceFinished,
   };
 }

@@ -2,6 +2,7 @@ import type { Executor } from '../exec/types.js';
 import { currentHost, currentUser } from '../host/identity.js';
 import { newRunId } from '../journal/run-id.js';
 import type { RunStore } from '../store/run-store.js';
+import type { ReplacedRun } from '../journal/entries.js';
 import type { LoadedRunbook } from '../runbook/load.js';
 import type { ParamValues } from '../runbook/params.js';
 import type { Plan } from '../plan/plan.js';
@@ -14,7 +15,10 @@ import { engineVersion } from '../version.js';
 import { leaveProvisional, type Provisional } from './confirm-within/arm.js';
 import type { RevertLaunch } from './confirm-within/guard.js';
 import { invalidInput } from '../errors.js';
-import { commandsOf, requirePrograms } from '../host/preflight.js';
+import { commandsOf, requirePrograms, namedPrograms, installHint } from '../host/preflight.js';
+import { assessChanges, changePlanOf, ReplaceNeeded } from './plan-changes.js';
+import { PreconditionsRefused } from './preconditions.js';
+import { finishReplacing, recordReplaceStopped, undoesAnything, type ReplaceOutcome } from './replace.js';
 
 export interface RunRunbookOptions {
   runbook: LoadedRunbook;
@@ -42,6 +46,15 @@ export interface RunRunbookOptions {
    * deadline kept by what `revertLaunch` starts (confirm-within/guard.ts).
    */
   confirmWithin?: { ms: number; revertLaunch: RevertLaunch } | undefined;
+  /**
+   * `--replace` (issue 23): a run of this runbook with other values in effect here is replaced
+   * even when that undoes some of its steps; without it, such a run is refused (exit 2).
+   */
+  replace?: boolean | undefined;
+  /** The replace starts (journaled): the runs it replaces, what it undoes and takes over. */
+  onReplace?: ((replaces: readonly ReplacedRun[]) => void) | undefined;
+  /** Each step of a replaced run undone, before this run's steps. */
+  onReplaceUndo?: ((runId: string, report: UndoReport) => void) | undefined;
 }
 
 export interface RunRunbookResult extends StepsResult {
@@ -50,6 +63,8 @@ export interface RunRunbookResult extends StepsResult {
   rollback: RollbackResult | undefined;
   /** Set when the run succeeded with --confirm-within: its deadline and watchdog. */
   provisional: Provisional | undefined;
+  /** Set when the run replaced earlier runs of its runbook (issue 23): how that went. */
+  replaced: ReplaceOutcome | undefined;
 }
 
 /**
@@ -73,8 +88,9 @@ export function validateRunRequest(
 }
 
 /**
- * `runbook run`: takes the state dir's lock and the host's, starts a journal whose first entry pins the
- * runbook text, parameters, user and host, runs every step, and records how the run ended.
+ * `runbook run`: takes the state dir's lock and the host's, checks before the first change what
+ * the run replaces and what would refuse it (issue 23), starts a journal whose first entry pins
+ * the runbook text, parameters, user and host, runs every step, and records how the run ended.
  */
 export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbookResult> {
   const { runbook, store } = options;
@@ -82,7 +98,8 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
   const lock = await acquireChangeLocks(store, `run ${runbook.spec.name}`, options.executor);
   try {
     if (lock.takeoverNote !== undefined) options.onNote?.(lock.takeoverNote);
-    return await runLocked(options, plan);
+    const replaces = await assessBeforeRun(options, plan);
+    return await runLocked(options, plan, replaces);
   } finally {
     lock.release();
   }
@@ -90,17 +107,54 @@ export async function runRunbook(options: RunRunbookOptions): Promise<RunRunbook
 
 /**
  * The run itself, for a caller that holds the state dir's lock and the host's already (the CNI
- * plugin, src/cni/, which waits for them and does more under them than one run).
+ * plugin, src/cni/, which waits for them and does more under them than one run). It replaces
+ * nothing: the plugin decides itself which of its runs stand (src/cni/add.ts).
  */
 export async function runWhileLocked(
   options: RunRunbookOptions & { runId?: string | undefined },
 ): Promise<RunRunbookResult> {
-  return runLocked(options, await planOf(options));
+  return runLocked(options, await planOf(options), undefined);
+}
+
+/**
+ * Before the first change, under the locks (issue 23): what this run replaces, and every
+ * precondition about the host as found that would refuse it, all named at once. Throws the
+ * refusal, having changed and recorded nothing (so the CLI has printed no header either).
+ */
+async function assessBeforeRun(options: RunRunbookOptions, plan: Plan): Promise<readonly ReplacedRun[] | undefined> {
+  const name = options.runbook.spec.name;
+  const assessed = await assessChanges({
+    store: options.store,
+    runbook: name,
+    plan,
+    executor: options.executor,
+    signal: options.signal,
+    onCommand: options.onCommand,
+    onNote: options.onNote,
+  });
+  if (undoesAnything(assessed.replacement) && options.replace !== true)
+    throw new ReplaceNeeded(changePlanOf(plan, assessed));
+  if (assessed.replaces !== undefined && options.confirmWithin !== undefined)
+    throw invalidInput(
+      `--confirm-within: this run replaces run ${assessed.replaces.map((r) => r.runId).join(', ')} of ${name} ` +
+        `(other values), and a revert could not bring the earlier values back; nothing was changed`,
+      'run it without --confirm-within (a rollback afterwards leaves the host as before the first run)',
+    );
+  if (assessed.failures.length > 0)
+    throw new PreconditionsRefused(
+      `runbook ${name}`,
+      assessed.failures,
+      namedPrograms(assessed.missing),
+      assessed.missing.length > 0 ? installHint(assessed.missing) : undefined,
+    );
+  if (assessed.blocked !== undefined) throw assessed.blocked;
+  return assessed.replaces;
 }
 
 async function runLocked(
   options: RunRunbookOptions & { runId?: string | undefined },
   plan: Plan,
+  replaces: readonly ReplacedRun[] | undefined,
 ): Promise<RunRunbookResult> {
   const { runbook, params, store } = options;
   const runId = options.runId ?? newRunId();
@@ -119,17 +173,36 @@ async function runLocked(
     host,
     engineVersion,
     stopAfter: options.stopAfter,
+    replaces,
   });
   options.onStart?.(runId);
   try {
-    const result = await executeAndRecord(journal, {
-      plan,
-      executor: options.executor,
-      signal: options.signal,
-      stopAfter: options.stopAfter,
-      onStep: options.onStep,
-      onCommand: options.onCommand,
-    });
+    let replaced: ReplaceOutcome | undefined;
+    if (replaces !== undefined) {
+      options.onReplace?.(replaces);
+      replaced = await finishReplacing({
+        store,
+        runId,
+        journal,
+        replaces,
+        executor: options.executor,
+        signal: options.signal,
+        onUndo: options.onReplaceUndo,
+        onCommand: options.onCommand,
+        onNote: options.onNote,
+      });
+    }
+    const result =
+      replaced !== undefined && replaced.status !== 'replaced'
+        ? recordReplaceStopped(journal, replaced)
+        : await executeAndRecord(journal, {
+            plan,
+            executor: options.executor,
+            signal: options.signal,
+            stopAfter: options.stopAfter,
+            onStep: options.onStep,
+            onCommand: options.onCommand,
+          });
     const provisional =
       result.status === 'succeeded' && options.confirmWithin !== undefined
         ? await leaveProvisional(journal, {
@@ -160,7 +233,7 @@ async function runLocked(
             onCommand: options.onCommand,
           })
         : undefined;
-    return { ...result, runId, rollback, provisional };
+    return { ...result, runId, rollback, provisional, replaced };
   } finally {
     journal.close();
   }

@@ -100,19 +100,33 @@ export function resolvesOnPath(program: string, searchPath = readEnv('path') ?? 
  * Without it a missing `ping` was found after 8 steps had changed the host (issue 11).
  */
 export function requirePrograms(executor: Executor, commands: ReadonlyArray<readonly string[]>, what: string): void {
-  const resolves = executor.resolves?.bind(executor);
-  if (resolves === undefined) return; // an executor that does not spawn programs (a test's fake)
-  const missing = [...new Set(commands.flatMap(programsOf))].filter((program) => !resolves(program)).sort();
+  const missing = missingPrograms(executor, commands);
   if (missing.length === 0) return;
-  const named = missing.map((program) => {
+  throw invalidInput(
+    `${what} needs ${missing.length === 1 ? 'a program' : 'programs'} not found on PATH: ${namedPrograms(missing).join(', ')}; nothing was changed`,
+    installHint(missing),
+  );
+}
+
+/** The programs the commands run that are not found on PATH, sorted (none for a test's fake executor). */
+export function missingPrograms(executor: Executor, commands: ReadonlyArray<readonly string[]>): string[] {
+  const resolves = executor.resolves?.bind(executor);
+  if (resolves === undefined) return []; // an executor that does not spawn programs (a test's fake)
+  return [...new Set(commands.flatMap(programsOf))].filter((program) => !resolves(program)).sort();
+}
+
+/** Each program with the Debian package that provides it: "ping (Debian package iputils-ping)". */
+export function namedPrograms(programs: readonly string[]): string[] {
+  return programs.map((program) => {
     const pkg = debianPackage[path.basename(program)];
     return pkg === undefined ? program : `${program} (Debian package ${pkg})`;
   });
+}
+
+/** What to do about missing programs: the apt-get line when their packages are known. */
+export function installHint(missing: readonly string[]): string {
   const packages = [...new Set(missing.map((p) => debianPackage[path.basename(p)]).filter(Boolean))];
-  throw invalidInput(
-    `${what} needs ${missing.length === 1 ? 'a program' : 'programs'} not found on PATH: ${named.join(', ')}; nothing was changed`,
-    packages.length > 0
-      ? `install ${packages.length === 1 ? 'it' : 'them'} (apt-get install ${packages.join(' ')}), or fix PATH`
-      : 'install it, or fix PATH',
-  );
+  return packages.length > 0
+    ? `install ${packages.length === 1 ? 'it' : 'them'} (apt-get install ${packages.join(' ')}), or fix PATH`
+    : 'install it, or fix PATH';
 }

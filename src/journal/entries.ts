@@ -11,6 +11,8 @@ export type StepOutcome = 'ok' | 'changed' | 'failed' | 'skipped';
  * `awaiting-confirmation`, `confirmed`, `reverted`: a run made with `--confirm-within` (issue 15)
  * succeeded and waits for `runbook confirm`; it was confirmed; or it was rolled back
  * automatically because it was not confirmed in time.
+ * `replaced`: a later run of the same runbook with other values replaced it (issue 23): the steps
+ * that differed were undone, the rest handed over to that run, which now answers for them.
  */
 export type RunStatus =
   | 'running'
@@ -21,7 +23,8 @@ export type RunStatus =
   | 'rolled-back'
   | 'awaiting-confirmation'
   | 'confirmed'
-  | 'reverted';
+  | 'reverted'
+  | 'replaced';
 
 /** Which network namespace (and host) a run acted on, so it is never replayed elsewhere. */
 export interface HostIdentity {
@@ -52,6 +55,13 @@ export interface RunStartEntry {
   host: HostIdentity;
   engineVersion: string;
   stopAfter: string | undefined;
+  /**
+   * The earlier runs of the runbook this run replaces (issue 23): what it undoes of each, what it
+   * takes over. In the first entry, so that the run answers for what it takes over from the
+   * moment it exists; `replace-end` says when the undo and the hand-over are done, and a resume
+   * finishes what is not.
+   */
+  replaces?: readonly ReplacedRun[] | undefined;
   /** Set by the writer: see `journalFormat`. */
   journalFormat?: number;
 }
@@ -59,7 +69,8 @@ export interface RunStartEntry {
 /** A later process picking the run up again (resume or rollback). */
 export interface AttemptStartEntry {
   type: 'attempt-start';
-  kind: 'resume' | 'rollback';
+  /** replace: a later run of the same runbook undoes the steps that differ and takes the rest over. */
+  kind: 'resume' | 'rollback' | 'replace';
   pid: number;
   user: { uid: number; sudoUser: string | undefined };
   note: string | undefined;
@@ -207,6 +218,8 @@ export interface RollbackStartEntry {
   steps: readonly string[];
   /** Set for an automatic revert: why ("automatic revert: not confirmed by <deadline>"). */
   reason?: string | undefined;
+  /** Set when only the steps that differ are undone, for the run replacing this one (issue 23). */
+  replacedBy?: string | undefined;
 }
 
 export interface StepUndoneEntry {
@@ -225,6 +238,47 @@ export interface RollbackEndEntry {
   message: string | undefined;
   /** Repeated from rollback-start for an automatic revert, so the run's end status reads from one entry. */
   reason?: string | undefined;
+  /** Repeated from rollback-start: this undo was part of a replace; `replaced` follows once it is done. */
+  replacedBy?: string | undefined;
+}
+
+/**
+ * In the journal of a run being replaced (issue 23), once the steps that differ are undone: the
+ * run is replaced by `by`, which now answers for `handedOver` (the steps this run changed that
+ * the new values keep as they are). Nothing of it is left for this run's own rollback.
+ */
+export interface ReplacedEntry {
+  type: 'replaced';
+  by: string;
+  handedOver: readonly string[];
+}
+
+/** One earlier run a replacing run replaces: what it undoes of it, what it takes over. */
+export interface ReplacedRun {
+  runId: string;
+  /** The steps of that run to undo, in the order to undo them (newest first). */
+  undo: readonly string[];
+  /**
+   * The steps of that run the new values keep, which the replacing run takes over as if it had
+   * made them: its rollback undoes them, with the values that run captured before doing them.
+   */
+  takeOver: ReadonlyArray<{
+    step: string;
+    captures: Record<string, string>;
+    /** That run's `do` of it was cut off (it may or may not have taken effect). */
+    cutOff: boolean;
+  }>;
+  /**
+   * What the kept steps exported to later steps in that run (issue 28): step id → name → value,
+   * for the undo of the steps taken over that use them.
+   */
+  exports?: Record<string, Record<string, string>> | undefined;
+}
+
+export interface ReplaceEndEntry {
+  type: 'replace-end';
+  status: 'replaced' | 'failed' | 'interrupted';
+  message: string | undefined;
 }
 
 /**
@@ -314,7 +368,9 @@ export type JournalEntry =
   | DeadlineMovedEntry
   | ConfirmedEntry
   | FinalPassStartEntry
-  | FinalPassEndEntry;
+  | FinalPassEndEntry
+  | ReplacedEntry
+  | ReplaceEndEntry;
 
 /** What every line carries besides the entry itself. */
 export interface Envelope {

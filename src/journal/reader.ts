@@ -136,6 +136,7 @@ export function statusFromEnd(journal: ReadJournal): RunStatus {
     const entry = journal.lines[i] as JournalLine;
     if (entry.type === 'run-end') return entry.status;
     if (entry.type === 'rollback-end') return rollbackEndStatus(entry);
+    if (entry.type === 'replaced') return 'replaced';
     if (
       entry.type === 'confirm-pending' ||
       entry.type === 'watchdog-started' ||
@@ -156,7 +157,12 @@ export function statusFromEnd(journal: ReadJournal): RunStatus {
   return 'interrupted';
 }
 
-/** How a rollback's end leaves the run: an automatic revert (it has a reason) shows as `reverted`. */
+/**
+ * How a rollback's end leaves the run: an automatic revert (it has a reason) shows as `reverted`.
+ * The undo of a replace (issue 23) that finished is not the run's end: its `replaced` entry
+ * comes next, so a process that died in between left it interrupted.
+ */
 export function rollbackEndStatus(entry: RollbackEndEntry): RunStatus {
+  if (entry.replacedBy !== undefined) return entry.status === 'rolled-back' ? 'interrupted' : entry.status;
   return entry.status === 'rolled-back' && entry.reason !== undefined ? 'reverted' : entry.status;
 }

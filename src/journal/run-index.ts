@@ -20,7 +20,7 @@ export interface RunIndex {
   /** `damaged`: the run's files cannot be read as a run (see `damage`); nothing acts on it. */
   status: RunStatus | 'damaged';
   /** What the process that last touched the run was doing. */
-  activity: 'run' | 'resume' | 'rollback';
+  activity: 'run' | 'resume' | 'rollback' | 'replace';
   started: string;
   finished: string | undefined;
   /** The process acting on the run; a "running" run whose process is gone was interrupted. */

@@ -86,6 +86,7 @@ export class RunJournal implements JournalSink {
       status !== undefined ||
       entry.type === 'step-end' ||
       entry.type === 'step-undone' ||
+      entry.type === 'replace-end' ||
       entry.type === 'watchdog-started' ||
       entry.type === 'timer-armed' ||
       entry.type === 'deadline-moved';
@@ -133,7 +134,10 @@ function statusAfter(entry: JournalEntry): RunStatus | undefined {
     case 'run-end':
       return entry.status === 'stopped' ? 'stopped' : entry.status;
     case 'rollback-end':
-      return rollbackEndStatus(entry);
+      // The undo of a replace goes on with its hand-over (the `replaced` entry).
+      return entry.replacedBy !== undefined && entry.status === 'rolled-back' ? 'running' : rollbackEndStatus(entry);
+    case 'replaced':
+      return 'replaced';
     case 'confirm-pending':
       return 'awaiting-confirmation';
     case 'confirmed':

@@ -23,6 +23,10 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
             .map(([k, v]) => `${k}=${v}`)
             .join(' ')}${line.stopAfter ? `; --until ${line.stopAfter}` : ''}`,
         );
+        for (const run of line.replaces ?? [])
+          out.push(
+            `  replaces run ${run.runId} (other values): undoes ${run.undo.join(', ') || 'nothing'}; takes over ${run.takeOver.map((t) => t.step).join(', ') || 'nothing'}`,
+          );
         break;
       case 'attempt-start':
         out.push(
@@ -104,12 +108,17 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
           `${time} run ${line.status}${line.failedStep ? ` at step ${line.failedStep}` : ''}${line.message ? `: ${line.message}` : ''}`,
         );
         break;
-      case 'rollback-start':
+      case 'rollback-start': {
+        const what =
+          line.replacedBy !== undefined
+            ? `undo of the steps that differ (replaced by run ${line.replacedBy})`
+            : (line.reason ?? 'rollback');
         out.push(
           '',
-          `${time} ${line.reason === undefined ? 'rollback' : line.reason}: ${line.steps.length} step(s), in reverse order: ${line.steps.join(', ') || '(none)'}`,
+          `${time} ${what}: ${line.steps.length} step(s), in reverse order: ${line.steps.join(', ') || '(none)'}`,
         );
         break;
+      }
       case 'step-undone':
         out.push(
           `${time}   ⇐ ${line.step} ${line.outcome} (${line.durationMs} ms)${line.reason ? `: ${line.reason}` : ''}`,
@@ -118,8 +127,16 @@ export function formatTimeline(lines: readonly JournalLine[]): string[] {
       case 'rollback-end':
         out.push(
           '',
-          `${time} ${line.reason === undefined ? 'rollback' : 'automatic revert'} ${line.status}${line.message ? `: ${line.message}` : ''}`,
+          `${time} ${line.replacedBy !== undefined ? 'undo for the replace' : line.reason === undefined ? 'rollback' : 'automatic revert'} ${line.status}${line.message ? `: ${line.message}` : ''}`,
         );
+        break;
+      case 'replaced':
+        out.push(
+          `${time} replaced by run ${line.by}, which takes over ${line.handedOver.length} step(s): ${line.handedOver.join(', ') || '(none)'}`,
+        );
+        break;
+      case 'replace-end':
+        out.push(`${time} replace ${line.status}${line.message ? `: ${line.message}` : ''}`);
         break;
       case 'confirm-pending':
         out.push(

@@ -116,13 +116,16 @@ const durableTypes: ReadonlySet<JournalEntry['type']> = new Set([
   'confirm-pending',
   'deadline-moved',
   'confirmed',
+  // Who answers for which steps after a replace (issue 23): the claim, the hand-over, the end.
+  'replaced',
+  'replace-end',
 ]);
 
 /** pino's `msg`: a one-line summary, so that pino-pretty shows something readable. */
 function summarize(entry: JournalEntry): string {
   switch (entry.type) {
     case 'run-start':
-      return `run ${entry.runId} of ${entry.runbook} started`;
+      return `run ${entry.runId} of ${entry.runbook} started${entry.replaces === undefined ? '' : `, replacing run ${entry.replaces.map((r) => r.runId).join(', ')}`}`;
     case 'attempt-start':
       return `${entry.kind} started by pid ${entry.pid}`;
     case 'step-start':
@@ -167,5 +170,9 @@ function summarize(entry: JournalEntry): string {
       return `deadline moved to ${entry.deadline} (${entry.why})`;
     case 'confirmed':
       return `confirmed by uid ${entry.user.uid}`;
+    case 'replaced':
+      return `replaced by run ${entry.by} (${entry.handedOver.length} step(s) handed over)`;
+    case 'replace-end':
+      return `replace ${entry.status}`;
   }
 }

@@ -56,6 +56,18 @@ export interface PlannedCheck extends PlannedCommand, Retry {
   expect: ExpectSpec;
 }
 
+/**
+ * A precondition of a step (`requires`). One marked `preflight` is about the host as found (a
+ * subnet routed elsewhere, a name in use, an address the host must have): before the run
+ * changes anything, it is checked for every step that does not hold yet (issue 23), and a run
+ * it refuses changes nothing; `cause` and `fix` say what it means when it does not hold.
+ */
+export interface PlannedRequire extends PlannedCheck {
+  preflight?: true | undefined;
+  cause?: string | undefined;
+  fix?: string | undefined;
+}
+
 export interface PlannedProbe extends PlannedCommand, Retry {
   when: ExpectSpec;
   cause: string;
@@ -84,7 +96,7 @@ export interface PlannedStep {
   why: string;
   capture: readonly PlannedCapture[];
   /** Checks that must hold before `do` runs; when one does not, `do` does not run. */
-  requires: readonly PlannedCheck[];
+  requires: readonly PlannedRequire[];
   /**
    * Earlier steps (rendered ids) whose object this step's `do` changes: `do` runs only if this
    * run created it. Absent in journals recorded before it existed.

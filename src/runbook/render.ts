@@ -272,7 +272,12 @@ function renderStep(
     id,
     title: renderTemplate(step.title, scope),
     why: renderTemplate(step.why, scope),
-    requires: step.requires.map((check) => renderCheck(check)),
+    requires: step.requires.map((check) => ({
+      ...renderCheck(check),
+      ...(check.preflight === true && { preflight: true as const }),
+      ...(check.cause !== undefined && { cause: renderTemplate(check.cause, scope) }),
+      ...(check.fix !== undefined && { fix: renderTemplate(check.fix, scope) }),
+    })),
     ...(onlyIfCreatedBy.length > 0 && { onlyIfCreatedBy }),
     ...(step.when !== undefined && {
       when: {

@@ -131,19 +131,37 @@ const runOrRead = {
     'a check runs a command ("run: [...]") or reads a file ("read: /path"), one of them (and a read takes no stdin)',
 };
 
+/** What a check is made of: a command or a file read, and what its result must show. */
+const checkShape = {
+  run: Argv.optional(),
+  read: ReadPath.optional(),
+  timeout: TimeoutSeconds.optional(),
+  /** Text on standard input: `cmp -s - FILE` checks a whole file's content exactly. */
+  stdin: z.string().optional(),
+  expect: ExpectSpec.optional(),
+  retries: Retries.optional(),
+  delay: DelaySeconds.optional(),
+};
+
 /** A verification: a command (or a file read) plus what its result must show (default: exit status 0). */
-export const CheckSpec = z
+export const CheckSpec = z.strictObject(checkShape).refine(runOrRead.check, { message: runOrRead.message });
+
+/**
+ * A precondition (`requires`): a check, which with `preflight: true` is about the host as found
+ * (issue 23) and is checked before the run changes anything, for every step that does not hold
+ * yet (a step without `do`: always); `cause` and `fix` say what it means when it does not hold.
+ */
+export const RequireSpec = z
   .strictObject({
-    run: Argv.optional(),
-    read: ReadPath.optional(),
-    timeout: TimeoutSeconds.optional(),
-    /** Text on standard input: `cmp -s - FILE` checks a whole file's content exactly. */
-    stdin: z.string().optional(),
-    expect: ExpectSpec.optional(),
-    retries: Retries.optional(),
-    delay: DelaySeconds.optional(),
+    ...checkShape,
+    preflight: z.boolean().optional(),
+    cause: z.string().min(1).optional(),
+    fix: z.string().min(1).optional(),
   })
-  .refine(runOrRead.check, { message: runOrRead.message });
+  .refine(runOrRead.check, { message: runOrRead.message })
+  .refine((r) => r.preflight === true || (r.cause === undefined && r.fix === undefined), {
+    message: '"cause" and "fix" belong to a precondition checked before the run ("preflight: true")',
+  });
 
 /**
  * A diagnostic probe: a read-only command (or a file read) that, when its result matches `when`, reveals the
@@ -198,7 +216,7 @@ export const StepSpec = z.strictObject({
    * be moved is the peer of the veth this runbook made" (issue 11). When one does not hold, `do`
    * does not run, and the step fails with its diagnosis.
    */
-  requires: z.array(CheckSpec).default([]),
+  requires: z.array(RequireSpec).default([]),
   /**
    * Earlier steps whose object this step's `do` changes in a way its `undo` cannot put back
    * (moving the container end of a veth pair: undoing the move deletes the pair). `do` runs
@@ -432,6 +450,7 @@ export type CommandSpec = z.infer<typeof CommandSpec>;
 export type CaptureSpec = z.infer<typeof CaptureSpec>;
 export type ConditionSpec = z.infer<typeof ConditionSpec>;
 export type CheckSpec = z.infer<typeof CheckSpec>;
+export type RequireSpec = z.infer<typeof RequireSpec>;
 export type ProbeSpec = z.infer<typeof ProbeSpec>;
 export type ParamSpec = z.infer<typeof ParamSpec>;
 

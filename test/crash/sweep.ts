@@ -1,4 +1,4 @@
-import { afterAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import {
   changesLeft,
   inSandbox,
@@ -6,11 +6,14 @@ import {
   journalLines,
   journalProblem,
   onlyRunId,
+  replaceValues,
   runs,
   slice,
   type Reference,
+  type ReplaceReference,
 } from '../helpers/cli-harness.js';
-import type { SandboxHost } from '../helpers/sandbox-host.js';
+import { SandboxHost } from '../helpers/sandbox-host.js';
+import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
 /**
  * The crash-point sweep: the runbook process is killed with SIGKILL (RUNBOOK_FAULT_KILL, see
@@ -32,6 +35,11 @@ const runbook = 'single-container';
 /** The reference figures, measured once for the whole sweep (test/setup/crash-reference.ts). */
 export function reference(): Reference {
   return inject('crashReference');
+}
+
+/** The reference of a replace (issue 23), measured once too. */
+export function replaceReference(): ReplaceReference {
+  return inject('replaceReference');
 }
 
 /** Runs single-container with a kill point; the process must die by SIGKILL. */
@@ -191,6 +199,103 @@ export function defineRollbackSweep(ref: Reference, options: { part: number; of:
         expect(changesLeft(stateDir, id)).toEqual([]);
         expect(journalProblem(stateDir, id)).toBeUndefined();
         expect(runs(stateDir).map((r) => [r.id, r.status])).toEqual([[id, 'rolled-back']]);
+      });
+      covered += 1;
+    });
+  }
+}
+
+/**
+ * Registers one slice of the replace sweep (issue 23): single-container re-applied with other
+ * values and --replace, the replacing process killed right after each journal entry it appends
+ * (in either journal: its own, or the undo and hand-over in the earlier run's). From every crash,
+ * `resume` must converge: exit 0, exactly the host an uninterrupted replace leaves, the earlier
+ * run replaced, the new one succeeded, every journal intact.
+ *
+ * To keep the tier's time modest, the crash points of a slice follow one another in one sandbox
+ * host: the values go back and forth (defaults → replaceValues → defaults …), each replace
+ * replacing the run the previous point converged to, so that only the first point pays for a
+ * first run. (Both directions undo and redo the same three steps: the same entries, in the same
+ * order.) At every `rollbackEvery`-th point (and the last), a fresh sandbox host checks that
+ * `rollback --all` straight after the crash leaves the host as before the first run: the two
+ * runs never leave a step that neither answers for.
+ */
+export function defineReplaceSweep(
+  ref: ReplaceReference,
+  options: { part: number; of: number; rollbackEvery: number },
+): void {
+  const points = slice(ref.entries, options.part, options.of);
+  const started = performance.now();
+  let covered = 0;
+  let scenarios = 0;
+  let host: SandboxHost | undefined;
+  const stateDir = tempDir('runbook-replace-sweep-');
+  /** Whether the values in effect in the shared host are replaceValues (else the defaults). */
+  let replacedValuesInEffect = false;
+
+  beforeAll(async () => {
+    host = await SandboxHost.create();
+    const first = await host.runbook(['--state-dir', stateDir, 'run', runbook]);
+    expect(first.exitCode, first.stderr).toBe(0);
+  });
+
+  afterAll(() => {
+    host?.dispose();
+    removeDir(stateDir);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    console.log(
+      `crash sweep, replace killed at entry:${points[0]}..${points.at(-1)} of ${ref.entries}: ` +
+        `${points.length} crash points, ${covered} of ${scenarios} scenarios (resume, and rollback --all at some) passed; ${seconds} s`,
+    );
+  });
+
+  /** Replaces the values in effect by the others, killed at entry n; returns the replacing run's id. */
+  async function crashedReplace(on: SandboxHost, dir: string, values: readonly string[], n: number): Promise<string> {
+    const before = journalIds(dir);
+    const crashed = await on.runbook(['--state-dir', dir, 'run', runbook, ...values, '--replace'], {
+      env: { RUNBOOK_FAULT_KILL: `entry:${n}` },
+    });
+    expect(
+      crashed.signal,
+      `replace with entry:${n} should be killed (exit ${crashed.exitCode}: ${crashed.stderr})`,
+    ).toBe('SIGKILL');
+    for (const id of journalIds(dir)) expect(journalProblem(dir, id)).toBeUndefined();
+    const mine = journalIds(dir).filter((id) => !before.includes(id));
+    expect(mine).toHaveLength(1);
+    return mine[0] as string;
+  }
+
+  for (const n of points) {
+    const label = ref.entryLabels[n - 1];
+    scenarios += 1;
+    it(`replace killed at entry:${n} [${label}] → resume converges to the host an uninterrupted replace leaves`, async () => {
+      if (host === undefined) throw new Error('no sandbox host');
+      const toReplaced = !replacedValuesInEffect;
+      const mine = await crashedReplace(host, stateDir, toReplaced ? replaceValues : [], n);
+      replacedValuesInEffect = toReplaced;
+      const resume = await host.runbook(['--state-dir', stateDir, 'resume']);
+      expect(resume.exitCode, `${resume.stderr}${resume.stdout}`).toBe(0);
+      expect(await host.snapshot()).toEqual(toReplaced ? ref.replaced : ref.applied);
+      const all = runs(stateDir);
+      expect(all.at(-1)).toMatchObject({ id: mine, status: 'succeeded' });
+      expect(all.slice(0, -1).map((r) => r.status)).toEqual(all.slice(0, -1).map(() => 'replaced'));
+      for (const id of journalIds(stateDir)) expect(journalProblem(stateDir, id)).toBeUndefined();
+      covered += 1;
+    });
+    if (n % options.rollbackEvery !== 0 && n !== ref.entries) continue;
+    scenarios += 1;
+    it(`replace killed at entry:${n} [${label}] → rollback --all leaves the host as before the first run`, async () => {
+      await inSandbox(async (fresh, dir) => {
+        const first = await fresh.runbook(['--state-dir', dir, 'run', runbook]);
+        expect(first.exitCode, first.stderr).toBe(0);
+        await crashedReplace(fresh, dir, replaceValues, n);
+        const all = await fresh.runbook(['--state-dir', dir, 'rollback', '--all']);
+        expect(all.exitCode, `${all.stderr}${all.stdout}`).toBe(0);
+        expect(await fresh.snapshot()).toEqual(ref.before);
+        for (const id of journalIds(dir)) {
+          expect(journalProblem(dir, id)).toBeUndefined();
+          expect(changesLeft(dir, id)).toEqual([]);
+        }
       });
       covered += 1;
     });

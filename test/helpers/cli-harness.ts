@@ -213,6 +213,47 @@ export async function measureReference(runbook = 'single-container'): Promise<Re
   });
 }
 
+/** The reference figures of single-container replaced with new values (issue 23), in a fresh sandbox. */
+export interface ReplaceReference {
+  /** The sandbox before the first run. */
+  before: Snapshot;
+  /** After the first run (the defaults): what the replacing run starts from. */
+  applied: Snapshot;
+  /** After the replacing run: the end state every crashed replace must converge to. */
+  replaced: Snapshot;
+  /** The journal entries the replacing process appends, in the order it appends them (both journals). */
+  entries: number;
+  entryLabels: string[];
+}
+
+/** The values the replace sweep re-applies single-container with. */
+export const replaceValues = ['--set', 'container_cidr=172.16.0.3/24', '--set', 'gateway=172.16.0.3'];
+
+/**
+ * Runs single-container with its defaults, then again with `replaceValues` and --replace, and
+ * counts the entries the replacing process appended: its own run-start, then every entry of the
+ * earlier run's undo and hand-over (in that run's journal), then the rest of its own.
+ */
+export async function measureReplaceReference(): Promise<ReplaceReference> {
+  return inSandbox(async (host, stateDir) => {
+    const sd = ['--state-dir', stateDir];
+    const before = await host.snapshot();
+    const first = await host.runbook([...sd, 'run', 'single-container']);
+    if (first.exitCode !== 0) throw new Error(`reference run failed: ${first.stderr}${first.stdout}`);
+    const applied = await host.snapshot();
+    const [old] = journalIds(stateDir);
+    const oldBefore = journalLines(stateDir, old as string).length;
+    const second = await host.runbook([...sd, 'run', 'single-container', ...replaceValues, '--replace']);
+    if (second.exitCode !== 0) throw new Error(`reference replace failed: ${second.stderr}${second.stdout}`);
+    const replaced = await host.snapshot();
+    const [, mine] = journalIds(stateDir);
+    const own = journalLines(stateDir, mine as string);
+    const theirs = journalLines(stateDir, old as string).slice(oldBefore);
+    const appended = [own[0] as JournalLine, ...theirs, ...own.slice(1)];
+    return { before, applied, replaced, entries: appended.length, entryLabels: appended.map(entryLabel) };
+  });
+}
+
 /** 1..n */
 export function upTo(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i + 1);

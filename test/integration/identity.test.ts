@@ -53,27 +53,33 @@ async function uplinkIntact(): Promise<void> {
 }
 
 describe('a same-named object that is not the one the step makes', () => {
-  it('a pre-existing veth1 with peer vpeer: container_veth=enp0s8 fails at veth-pair, the uplink stays, rollback leaves veth1', async () => {
+  it('a pre-existing veth1 with peer vpeer, container_veth=enp0s8: refused before any change, both names in use named; veth1 and the uplink stay', async () => {
     await host.exec(['ip', 'link', 'add', 'name', 'veth1', 'type', 'veth', 'peer', 'name', 'vpeer']);
     const before = await host.snapshot();
 
     const run = await runbook('run', 'single-container', '--set', 'container_veth=enp0s8');
-    expectExit(run, 1);
-    expect(run.stdout).toMatch(/failed +veth-pair/);
-    expect(run.stderr).toContain('veth1 exists, but it is not a veth whose peer is enp0s8');
-    // A failed step never claims its effect is present; the evidence is the line that shows
-    // the peer, cut to what matters.
-    expect(run.stdout).not.toContain('effect is present');
-    const evidence = run.stderr.split('\n').find((l) => l.includes('evidence:')) ?? '';
-    expect(evidence).toContain('veth1@vpeer');
-    expect(evidence.length).toBeLessThan(250);
+    // Names in use are preconditions about the host as found (issue 23): checked before the
+    // first change, all of them, and the run is refused with nothing changed.
+    expectExit(run, 2);
+    expect(run.stderr).toContain('would be refused by 2 preconditions about this host; nothing was changed');
+    const refusal = run.stderr.split('\n');
+    const veth1 = refusal.find((l) => l.includes('link named veth1')) ?? '';
+    expect(veth1).toContain(
+      "veth-pair: the host already has a link named veth1, and it is not this runbook's veth pair",
+    );
+    // The evidence is the line that shows the peer, cut to what matters.
+    expect(veth1).toContain('veth1@vpeer');
+    expect(veth1.length).toBeLessThan(400);
+    expect(run.stderr).toContain(
+      "veth-pair: the host already has a link named enp0s8, the name of the pair's container end",
+    );
+    expect(run.stdout).not.toMatch(/changed|failed/);
     await uplinkIntact();
-    expect(await linkLine('veth1')).toBe('veth1@vpeer');
-
-    const rollback = await runbook('rollback');
-    expectExit(rollback, 0);
     expect(await host.snapshot()).toEqual(before);
     expect(await linkLine('veth1')).toBe('veth1@vpeer');
+    const rollback = await runbook('rollback');
+    expectExit(rollback, 0);
+    expect(rollback.stdout).toContain('nothing to roll back');
   });
 
   it("veth1's peer already in container1: the move of enp0s8 is refused before it happens", async () => {
@@ -97,23 +103,21 @@ describe('a same-named object that is not the one the step makes', () => {
     expect(await linkLine('vpeer', 'container1')).toMatch(/^vpeer@if\d+$/);
   });
 
-  it('host_veth=enp0s8 (the uplink, a veth whose peer is elsewhere) is never taken for the pair', async () => {
+  it('host_veth=enp0s8 (the uplink, a veth whose peer is elsewhere) is never taken for the pair: refused, nothing changed', async () => {
     const before = await host.snapshot();
     const run = await runbook('run', 'single-container', '--set', 'host_veth=enp0s8');
-    expectExit(run, 1);
-    expect(run.stdout).toMatch(/failed +veth-pair/);
+    expectExit(run, 2);
+    expect(run.stderr).toContain("the host already has a link named enp0s8, and it is not this runbook's veth pair");
     await uplinkIntact();
-    expectExit(await runbook('rollback'), 0);
     expect(await host.snapshot()).toEqual(before);
   });
 
-  it('a pre-existing br0 that is not a bridge fails the bridge step and survives the rollback', async () => {
+  it('a pre-existing br0 that is not a bridge refuses the run before any change', async () => {
     await host.exec(['ip', 'link', 'add', 'name', 'br0', 'type', 'veth', 'peer', 'name', 'br0peer']);
     const before = await host.snapshot();
     const run = await runbook('run', 'multi-container', '--set', 'count=1');
-    expectExit(run, 1);
-    expect(run.stdout).toMatch(/failed +bridge /);
-    expectExit(await runbook('rollback'), 0);
+    expectExit(run, 2);
+    expect(run.stderr).toContain('bridge: the host already has a link named br0, and it is not a bridge');
     expect(await host.snapshot()).toEqual(before);
   });
 });
@@ -224,26 +228,25 @@ describe('an object found in place is adopted as it is, never moved (only_if_cre
 });
 
 describe("someone else's ceth1 already inside container1", () => {
-  it('is not taken for the moved end: move-container-end fails with the cause, and rollback restores the host', async () => {
+  it('is not taken for the moved end: the run is refused before any change, naming the link in the way', async () => {
     await host.exec(['ip', 'netns', 'add', 'container1']);
     await host.exec(['ip', 'link', 'add', 'name', 'ceth1', 'type', 'veth', 'peer', 'name', 'xpeer']);
     await host.exec(['ip', 'link', 'set', 'dev', 'ceth1', 'netns', 'container1']);
     const before = await host.snapshot();
 
     const run = await runbook('run', 'single-container');
-    expectExit(run, 1);
-    // Not "ok": the ceth1 there is not the peer of veth1.
-    expect(run.stdout).toMatch(/failed +move-container-end /);
-    expect(run.stderr).toContain('container1 already has a link named ceth1 that is not the peer of veth1');
-    // Nothing of the foreign link was touched: no address, still down.
+    expectExit(run, 2);
+    expect(run.stderr).toContain(
+      "move-container-end: container1 already has a link named ceth1: the pair's end could not be moved there",
+    );
+    expect(run.stderr).toContain('nothing was changed');
+    // Nothing of the foreign link was touched: no address, still down; nothing else either.
     const foreign = (await host.ipJson(['-n', 'container1', 'addr', 'show', 'dev', 'ceth1'])) as Array<{
       flags: string[];
       addr_info: Array<{ family: string }>;
     }>;
     expect(foreign[0]?.flags).not.toContain('UP');
     expect(foreign[0]?.addr_info.filter((a) => a.family === 'inet')).toEqual([]);
-
-    expectExit(await runbook('rollback'), 0);
     expect(await host.snapshot()).toEqual(before);
   });
 });
@@ -269,7 +272,7 @@ describe('a namespace found in place is left as it was', () => {
 });
 
 describe('a network the host already routes is never taken over', () => {
-  it('single-container with subnet=10.0.0.0/25 beside the uplink 10.0.0.0/24: host-route refuses, the uplink keeps its traffic', async () => {
+  it('single-container with subnet=10.0.0.0/25 beside the uplink 10.0.0.0/24: refused before any change, the uplink keeps its traffic', async () => {
     const before = await host.snapshot();
     const run = await runbook(
       'run',
@@ -281,31 +284,25 @@ describe('a network the host already routes is never taken over', () => {
       '--set',
       'gateway=10.0.0.2',
     );
-    expectExit(run, 1);
-    expect(run.stdout).toMatch(/failed +host-route /);
+    expectExit(run, 2);
     expect(run.stderr).toContain(
-      'the host already routes 10.0.0.0/25 (or a network that holds it) through another link',
+      'host-route: the host already routes 10.0.0.0/25 (or a network that holds it) through another link',
     );
     // The evidence is the route in the way, not the first line of the output.
-    expect(run.stderr).toContain('10.0.0.0/24 dev enp0s8');
-    expect(run.stderr).not.toContain('fix:      ip route add');
+    expect(run.stderr).toContain('(found: 10.0.0.0/24 dev enp0s8');
+    expect(run.stderr).not.toContain('ip route add');
     await uplinkIntact();
     const gateway = await host.exec(['ip', 'route', 'get', '10.0.0.1']);
     expect(gateway.stdout).toContain('dev enp0s8');
-    expect((await host.exec(['ip', 'route', 'show', '10.0.0.0/25'])).stdout).toBe('');
-
-    expectExit(await runbook('rollback'), 0);
     expect(await host.snapshot()).toEqual(before);
   });
 
-  it('multi-container with bridge_cidr=10.0.0.20/24 (the uplink network): the bridge gets no address', async () => {
+  it('multi-container with bridge_cidr=10.0.0.20/24 (the uplink network): refused before the bridge is made', async () => {
     const before = await host.snapshot();
     const run = await runbook('run', 'multi-container', '--set', 'count=1', '--set', 'bridge_cidr=10.0.0.20/24');
-    expectExit(run, 1);
-    expect(run.stdout).toMatch(/failed +bridge-address /);
+    expectExit(run, 2);
+    expect(run.stderr).toContain('bridge-address: the host already routes 10.0.0.20/24');
     await uplinkIntact();
-    expect((await host.exec(['ip', '-4', 'addr', 'show', 'dev', 'br0'])).stdout).toBe('');
-    expectExit(await runbook('rollback'), 0);
     expect(await host.snapshot()).toEqual(before);
   });
 });

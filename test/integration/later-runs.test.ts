@@ -70,16 +70,12 @@ describe('a rollback never takes away what a later run builds on', () => {
     });
   });
 
-  it('a failed run, then a new run that adopted its namespace: even --force never deletes the namespace holding what B made', async () => {
+  it('a stopped run, then a new run that adopted its namespace: even --force never deletes the namespace holding what B made', async () => {
     await inSandbox(async (host, stateDir) => {
       const sd = ['--state-dir', stateDir];
       const before = await host.snapshot();
-      // A fails at veth-pair (enp0s8, the uplink, is no veth), after making the namespace.
-      const failed = await host.runbook([...sd, 'run', 'single-container', ...ping, '--set', 'host_veth=enp0s8']);
-      expectExit(failed, 1);
-      const a = latestRun(stateDir);
-      expectExit(await host.runbook([...sd, 'run', 'single-container', ...ping]), 0);
-      const b = latestRun(stateDir);
+      // (A run of other values would not be built on but replaced, issue 23: see converge.test.ts.)
+      const { a, b } = await stackedRuns(host, stateDir);
 
       expectExit(await host.runbook([...sd, 'rollback', a]), 2);
       expect(await namespaces(host)).toEqual(['container1']);

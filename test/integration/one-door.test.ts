@@ -46,6 +46,10 @@ const callsOf = (runId: string): Record<string, string[][]> => ({
   ],
   topology: [['topology'], ['topology', '--run', runId, '--format', 'dot']],
   check: [['check', 'single-container']],
+  plan: [
+    ['plan', 'single-container'],
+    ['plan', 'single-container', '--set', 'gateway=172.16.0.3', '--json'],
+  ],
   run: [
     ['run', 'single-container'],
     ['run', 'single-container', '--sandbox'],

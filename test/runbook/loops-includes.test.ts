@@ -248,12 +248,12 @@ steps:
       'default-route-1',
     ]);
     expect(ids(p).slice(-8)).toEqual([
-      'ping-from-host-1',
       'ping-host-from-1',
-      'ping-from-host-2',
+      'ping-from-host-1',
       'ping-host-from-2',
-      'ping-from-host-3',
+      'ping-from-host-2',
       'ping-host-from-3',
+      'ping-from-host-3',
       'ping-from-container1-2',
       'ping-from-container1-3',
     ]);

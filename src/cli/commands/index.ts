@@ -19,6 +19,7 @@ export const commandLoaders = {
   runs: async () => (await import('./runs.js')).command,
   journal: async () => (await import('./journal.js')).command,
   check: async () => (await import('./check.js')).command,
+  plan: async () => (await import('./plan.js')).command,
   graph: async () => (await import('./graph.js')).command,
   topology: async () => (await import('./topology.js')).command,
   sandbox: async () => (await import('./sandbox.js')).command,

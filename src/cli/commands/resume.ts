@@ -9,6 +9,8 @@ import { formatFailure, formatStepLine, jsonLine, logCommand } from '../output.j
 import { runEndJson } from '../json-results.js';
 import { withInterruptSignal } from '../signals.js';
 import { runbookHashNow } from '../../runbook/load.js';
+import { formatUndoLine } from './rollback.js';
+import { formatReplaceStopped, replacedJson } from './replace-output.js';
 
 const resumeOptions = {
   force: flag(
@@ -68,6 +70,10 @@ export async function resumeCommand(
       stopAfter: options.until,
       signal,
       onStep: (report) => ctx.out(options.json ? jsonLine({ event: 'step', ...report }) : formatStepLine(report)),
+      onReplaceUndo: (undoneRunId, report) =>
+        ctx.out(
+          options.json ? jsonLine({ event: 'replace-undo', runId: undoneRunId, ...report }) : formatUndoLine(report),
+        ),
       onCommand: logCommand(ctx),
       onNote: (note) => ctx.err(`note: ${note}`),
       currentRunbookHash: runbookHashNow,
@@ -78,9 +84,18 @@ export async function resumeCommand(
     return exitCodeFor('ok');
   }
   if (options.json) {
-    ctx.out(jsonLine({ ...runEndJson(result.runId, result.runbook, result), resumed: true }));
+    ctx.out(
+      jsonLine({
+        ...runEndJson(result.runId, result.runbook, result),
+        resumed: true,
+        replaced: replacedJson(result.replaced),
+      }),
+    );
   } else if (result.status === 'failed' && result.failure !== undefined) {
     for (const line of formatFailure(result.failure, result.runId, ctx.render)) ctx.err(line);
+  } else if (result.replaced !== undefined && result.replaced.status !== 'replaced') {
+    for (const line of formatReplaceStopped(result.runId, result.replaced, 'resume-or-rollback', ctx.render))
+      ctx.err(line);
   } else if (result.status === 'stopped') {
     const resume = ctx.render(runbookCommand('resume', result.runId));
     ctx.out(`run ${result.runId} stopped after step ${options.until} as asked (--until); continue with \`${resume}\``);

@@ -18,6 +18,9 @@ import { formatUndoLine, reportRollback } from './rollback.js';
 import { reportProvisional, validateConfirmWithin } from './run-confirm-within.js';
 import { advice, runbookCommand } from '../../suggestion.js';
 import { revertLaunch } from '../revert-launch.js';
+import { ReplaceNeeded } from '../../engine/plan-changes.js';
+import { changePlanJson, formatChangePlan, runCommandLine } from './plan.js';
+import { formatReplaceStart, formatReplaceStopped, replacedJson, replacedNote } from './replace-output.js';
 
 const runOptions = {
   set: setOption(),
@@ -39,6 +42,10 @@ const runOptions = {
     'on success, keep the change only if `runbook confirm` comes within DURATION (90, 30s, 5m, 1h) from a new session; else a systemd timer (or a watchdog) rolls it back',
   ),
   explain: flag('--explain', "after each step's line, print why the step is there (its `why:`, the tutorial's lesson)"),
+  replace: flag(
+    '--replace',
+    'a run of this runbook with other values is in effect here: undo its steps from the first that changes (newest first), then run with the new values (see `runbook plan`)',
+  ),
   json: flag('--json', 'print machine-readable events (one JSON object per line) instead of text'),
 };
 
@@ -62,7 +69,19 @@ survive), else a watchdog (its own session, no terminal, SIGHUP ignored). If the
 gone, \`runs\` says so and the next run, resume, rollback or confirm here reverts the expired run
 first (check, runs and journal only say so). A run made while runs of the same runbook await
 confirmation here joins them: one deadline (the later one), and \`runbook confirm\` keeps them
-all. RUNBOOK_REVERT_GUARD=timer|watchdog forces one. Not with --sandbox or --until.`,
+all. RUNBOOK_REVERT_GUARD=timer|watchdog forces one. Not with --sandbox or --until.
+
+Re-applying with other values: when a run of the runbook with other values is in effect here,
+the new values replace it (issue 23). Its steps are kept up to the first whose commands change;
+from there on, every step it changed is undone, newest first (journaled in its journal, as a
+rollback), and done again with the new values; the kept ones are handed over to the new run,
+whose rollback then leaves the host as before the first run. When that undoes anything, run
+refuses (exit 2, nothing changed) and prints the plan, unless --replace is given. A run of
+other objects altogether (another container, veth and subnet) is another instance, left alone.
+
+Preconditions about the host as found (a subnet routed elsewhere, a name in use, the host's
+address, the programs) are checked before the first change; a run they refuse changes
+nothing and names all of them (exit 2).`,
   examples: [
     ['sudo runbook run single-container --sandbox', 'in a throwaway sandbox host'],
     ['sudo runbook run single-container', 'on this host (a tutorial-like VM)'],
@@ -72,6 +91,10 @@ all. RUNBOOK_REVERT_GUARD=timer|watchdog forces one. Not with --sandbox or --unt
     ['sudo runbook run container-internet --rollback-on-failure', 'undo everything if a step fails'],
     ['sudo runbook run single-container --confirm-within 2m', 'then, from a new ssh session:'],
     ['sudo runbook confirm', 'keep it (else it is undone after 2 min)'],
+    [
+      'sudo runbook run single-container --set container_cidr=172.16.0.3/24 --set gateway=172.16.0.3 --replace',
+      're-apply with new values: converge',
+    ],
   ],
   exitCodes: runExitCodes,
   stateDir: 'write',
@@ -136,6 +159,13 @@ export async function runCommand(
     ctx,
     (signal) =>
       runRunbook({
+        replace: options.replace,
+        onReplace: (replaces) => {
+          if (options.json) return ctx.out(jsonLine({ event: 'replace', runs: replaces }));
+          for (const line of formatReplaceStart(replaces)) ctx.out(line);
+        },
+        onReplaceUndo: (runId, report) =>
+          ctx.out(options.json ? jsonLine({ event: 'replace-undo', runId, ...report }) : formatUndoLine(report)),
         runbook: prepared.runbook,
         params: prepared.params,
         plan: prepared.plan,
@@ -156,6 +186,15 @@ export async function runCommand(
         onNote: (note) => ctx.err(`note: ${note}`),
         confirmWithin:
           confirmWithinMs === undefined ? undefined : { ms: confirmWithinMs, revertLaunch: revertLaunch(ctx.store) },
+      }).catch((error: unknown) => {
+        // The plan is what the user needs to decide: printed before the refusal says --replace.
+        if (error instanceof ReplaceNeeded) {
+          if (options.json) ctx.out(jsonLine(changePlanJson(error.plan)));
+          else
+            for (const line of formatChangePlan(error.plan, runCommandLine(runbookName, options.set, ctx.render)))
+              ctx.out(line);
+        }
+        throw error;
       }),
     afterStop,
   );
@@ -164,15 +203,28 @@ export async function runCommand(
 
   const changed = result.steps.filter((s) => s.outcome === 'changed').length;
   if (options.json) {
-    ctx.out(jsonLine(runEndJson(result.runId, prepared.runbook.spec.name, result)));
+    ctx.out(
+      jsonLine({
+        ...runEndJson(result.runId, prepared.runbook.spec.name, result),
+        replaced: replacedJson(result.replaced),
+      }),
+    );
   } else if (result.status === 'failed' && result.failure !== undefined) {
     for (const line of formatFailure(result.failure, result.runId, ctx.render, next)) ctx.err(line);
+  } else if (result.replaced !== undefined && result.replaced.status !== 'replaced') {
+    for (const line of formatReplaceStopped(
+      result.runId,
+      result.replaced,
+      oneShot ? 'one-shot-sandbox' : next,
+      ctx.render,
+    ))
+      ctx.err(line);
   } else {
     const summary = {
       succeeded:
-        changed === 0
+        (changed === 0
           ? 'succeeded: nothing to change, every step already holds'
-          : `succeeded: ${changed} step(s) changed`,
+          : `succeeded: ${changed} step(s) changed`) + replacedNote(result.replaced),
       stopped: `stopped after step ${options.until} as asked (--until)${oneShot ? '' : `; continue with \`${ctx.render(runbookCommand('resume', result.runId))}\``}`,
       interrupted: `interrupted at a safe point${oneShot ? '' : `; continue with \`${ctx.render(runbookCommand('resume', result.runId))}\` or undo with \`${ctx.render(runbookCommand('rollback', result.runId))}\``}`,
       failed: 'failed',

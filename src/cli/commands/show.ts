@@ -86,7 +86,10 @@ export function showCommand(ctx: CliContext, runbookName: string, options: Optio
       ctx.out(`   when:   ${commandLine(step.when)}   expect ${JSON.stringify(step.when.expect)}   (else skipped)`);
     for (const [name, from] of Object.entries(step.imports ?? {}))
       ctx.out(`   uses:   {{${name}}}, exported by step ${from} (filled in when it runs)`);
-    for (const c of step.requires) ctx.out(`   requires: ${commandLine(c)}   expect ${JSON.stringify(c.expect)}`);
+    for (const c of step.requires)
+      ctx.out(
+        `   requires: ${commandLine(c)}   expect ${JSON.stringify(c.expect)}${c.preflight ? '   (checked before the run changes anything)' : ''}`,
+      );
     for (const c of step.capture) ctx.out(`   capture ${c.name}: ${toShellLine(c.argv)}${captureNote(c)}`);
     for (const c of step.do) ctx.out(`   do:     ${commandLine(c)}`);
     for (const c of step.verify)
