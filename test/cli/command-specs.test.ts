@@ -90,8 +90,8 @@ describe("the README's CLI table follows the declarations", () => {
     const withNewFlag = { ...run, options: { ...run.options, dryRun: flag('--dry-run', 'nothing is changed') } };
     const others = visible.filter((c) => c !== run);
     expect(missingFromTable(readme, [...others, withNewFlag])).toEqual(['runbook run --dry-run']);
-    expect(missingFromTable(readme, [...visible, { name: 'plan', description: '', stateDir: 'none' }])).toEqual([
-      'no row for runbook plan',
+    expect(missingFromTable(readme, [...visible, { name: 'deploy', description: '', stateDir: 'none' }])).toEqual([
+      'no row for runbook deploy',
     ]);
   });
 });

@@ -17,6 +17,7 @@ import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { FakeHost } from '../helpers/fake-executor.js';
 import { storeAt } from '../helpers/store.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
+import { hintText } from '../helpers/advice.js';
 
 /**
  * Re-applying a runbook with new values (issue 23), with the real engine, journals and indexes
@@ -359,7 +360,7 @@ describe('a run with other values, while a run of the runbook is in effect', () 
     expect(second.status).toBe('interrupted');
     const error = await rejection(run(['v=3'], { replace: true }));
     expect(error.message).toMatch(/did not finish/);
-    expect(error.hint).toContain(`runbook resume ${second.runId}`);
+    expect(hintText(error)).toContain(`runbook resume ${second.runId}`);
   });
 
   it('refuses to replace what a later run of another runbook builds on', async () => {
