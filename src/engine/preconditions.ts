@@ -3,7 +3,7 @@ import type { Executor } from '../exec/types.js';
 import type { PlannedRequire, PlannedStep } from '../plan/plan.js';
 import { evaluate } from './expectations.js';
 import { runJournaled, type CommandContext } from './journaled-command.js';
-import { runStepChecks } from './phases.js';
+import { runStepChecks, runStepCondition } from './phases.js';
 import type { FailedPrecondition } from './preconditions-refused.js';
 
 export { describePrecondition, PreconditionsRefused, type FailedPrecondition } from './preconditions-refused.js';
@@ -19,6 +19,8 @@ export { describePrecondition, PreconditionsRefused, type FailedPrecondition } f
  * A step that already holds (its verify checks pass: a re-run, or the route this runbook made)
  * has nothing to do, so its preconditions do not apply; a step without `do` (a ping) has no
  * "holds already" to ask cheaply, so its preflight preconditions are facts checked every time.
+ * A step its `when:` skips here is not asked; nor one that uses values earlier steps export
+ * (issue 28), which exist only once those steps ran: its preconditions are asked when it runs.
  */
 
 export interface PreconditionsOptions extends CommandContext {
@@ -45,6 +47,10 @@ export async function checkPreconditions(options: PreconditionsOptions): Promise
   const verdicts = new Map<string, boolean>();
   for (const step of options.steps) {
     if (options.skip?.has(step.id) === true || !hasPreflight(step)) continue;
+    // A step that uses values earlier steps export (issue 28) can only be asked once they ran.
+    if (Object.keys(step.imports ?? {}).length > 0) continue;
+    // A step its `when:` skips on this host has nothing to do here.
+    if ((await runStepCondition(options, step, {})).verdict === 'does-not-hold') continue;
     if (step.do.length > 0 && (await runStepChecks(options, step, 'check')) === undefined) continue;
     for (const [index, require] of step.requires.entries()) {
       if (require.preflight !== true || !runnable(options.executor, require)) continue;

@@ -427,6 +427,70 @@ describe('preconditions about the host as found', () => {
     expect(takeCalls()).not.toContain('free b1');
   });
 
+  it('are not asked of a step its when: skips here', async () => {
+    const conditional = path.join(dir, 'conditional.yaml');
+    writeFileSync(
+      conditional,
+      [
+        'name: conditional',
+        'description: a step that runs only where a flag is',
+        'steps:',
+        '  - id: w',
+        '    title: make w',
+        '    why: only with the flag',
+        '    when: { run: [has, flag] }',
+        '    requires: [{ run: [free, w], preflight: true, cause: the name w is taken }]',
+        '    do: [[create, w]]',
+        '    verify: [{ run: [has, w] }]',
+        '    undo: [[delete, w]]',
+      ].join('\n'),
+    );
+    host.failing.add('free w');
+    const { runbook, params } = prepareRunbook(conditional, []);
+    const skipped = await runRunbook({ runbook, params, store: storeAt(stateDir), executor: host });
+    expect(skipped.status).toBe('succeeded');
+    host.present.add('flag');
+    const error = await rejection(runRunbook({ runbook, params, store: storeAt(stateDir), executor: host }));
+    expect(error).toBeInstanceOf(PreconditionsRefused);
+    expect(error.message).toContain('w: the name w is taken');
+  });
+
+  it('of a step that uses exported values are asked when it runs, once those values exist', async () => {
+    const importing = path.join(dir, 'importing.yaml');
+    writeFileSync(
+      importing,
+      [
+        'name: importing',
+        'description: a name read from the host in one step, checked in the next',
+        'steps:',
+        '  - id: a',
+        '    title: make a',
+        '    why: exports its name',
+        '    do: [[create, a]]',
+        '    verify: [{ run: [has, a] }]',
+        '    undo: [[delete, a]]',
+        '    export:',
+        '      found: [has, a]',
+        '  - id: b',
+        '    title: use it',
+        '    why: needs the name free',
+        '    requires: [{ run: [free, "{{found}}"], preflight: true, cause: "the name a exports is taken" }]',
+        '    do: [[create, "b{{found}}"]]',
+        '    verify: [{ run: [has, "b{{found}}"] }]',
+        '    undo: [[delete, "b{{found}}"]]',
+      ].join('\n'),
+    );
+    host.failing.add('free a');
+    const { runbook, params } = prepareRunbook(importing, []);
+    const result = await runRunbook({ runbook, params, store: storeAt(stateDir), executor: host });
+    // Not asked before the run with its placeholder unfilled; asked at its step, with the value.
+    expect(takeCalls().filter((c) => c.startsWith('free'))).toEqual(['free a']);
+    expect(result.status).toBe('failed');
+    expect(result.failure?.stepId).toBe('b');
+    expect(result.steps.find((s) => s.stepId === 'b')?.refused).toBe(true);
+    expect(things()).toEqual(['a']);
+  });
+
   it('plan lists them (wouldRefuse), without changing anything', async () => {
     host.failing.add('free item1');
     const changes = await plan();
