@@ -10,6 +10,7 @@ import { laterRunsBuiltOn, type LaterRun } from './later-runs.js';
 import { openRecordedRun, type RecordedRun } from './recorded-run.js';
 import { planReplacement, samePlan, sharesObjects, type EarlierRun, type Replacement } from './replacement.js';
 import { rollbackWhileLocked } from './rollback.js';
+import type { FindOwners } from './foreign-contents.js';
 import type { UndoReport } from './undo-steps.js';
 import type { StepsResult } from './execute-steps.js';
 import type { Executor } from '../exec/types.js';
@@ -154,6 +155,8 @@ export interface ReplaceOptions {
   onUndo?: ((runId: string, report: UndoReport) => void) | undefined;
   onCommand?: ((event: CommandEvent) => void) | undefined;
   onNote?: ((note: string) => void) | undefined;
+  /** Names the runs that made what a container to be deleted holds (rollback.ts's findOwners). */
+  findOwners?: FindOwners | undefined;
 }
 
 /** How a replace ended; `message` says which undo failed or where it stopped. */
@@ -190,6 +193,8 @@ export async function finishReplacing(options: ReplaceOptions): Promise<ReplaceO
       onUndo: (report) => options.onUndo?.(replaced.runId, report),
       onCommand: options.onCommand,
       onNote: options.onNote,
+      // The same guard as every rollback (issue 22): a container holding foreign things stays.
+      findOwners: options.findOwners,
       replacing: {
         only: new Set(replaced.undo),
         by: options.runId,

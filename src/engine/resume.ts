@@ -8,6 +8,7 @@ import { executeAndRecord, type StepReport, type StepsResult } from './execute-s
 import { advice, runbookCommand } from '../suggestion.js';
 import { finishReplacing, recordReplaceStopped, type ReplaceOutcome } from './replace.js';
 import type { UndoReport } from './undo-steps.js';
+import type { FindOwners } from './foreign-contents.js';
 
 export interface ResumeOptions {
   store: RunStore;
@@ -29,6 +30,8 @@ export interface ResumeOptions {
   currentRunbookHash: (file: string) => string | undefined;
   /** Each step of a replaced run undone, when the resume finishes a replace (issue 23). */
   onReplaceUndo?: ((runId: string, report: UndoReport) => void) | undefined;
+  /** Names the runs that made what a container to be deleted holds (rollback.ts's findOwners). */
+  findOwners?: FindOwners | undefined;
 }
 
 export type ResumeResult =
@@ -102,6 +105,7 @@ export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
               onUndo: options.onReplaceUndo,
               onCommand: options.onCommand,
               onNote: options.onNote,
+              findOwners: options.findOwners,
             })
           : undefined;
       if (replaced !== undefined && replaced.status !== 'replaced') {

@@ -9,6 +9,7 @@ import type { Plan } from '../plan/plan.js';
 import type { CommandEvent } from './journaled-command.js';
 import type { UndoReport } from './undo-steps.js';
 import { rollbackWhileLocked, type RollbackResult } from './rollback.js';
+import type { FindOwners } from './foreign-contents.js';
 import { acquireChangeLocks } from './recorded-run.js';
 import { executeAndRecord, type StepReport, type StepsResult } from './execute-steps.js';
 import { engineVersion } from '../version.js';
@@ -55,6 +56,8 @@ export interface RunRunbookOptions {
   onReplace?: ((replaces: readonly ReplacedRun[]) => void) | undefined;
   /** Each step of a replaced run undone, before this run's steps. */
   onReplaceUndo?: ((runId: string, report: UndoReport) => void) | undefined;
+  /** Names the runs that made what a container to be deleted holds (rollback.ts's findOwners). */
+  findOwners?: FindOwners | undefined;
 }
 
 export interface RunRunbookResult extends StepsResult {
@@ -190,6 +193,7 @@ async function runLocked(
         onUndo: options.onReplaceUndo,
         onCommand: options.onCommand,
         onNote: options.onNote,
+        findOwners: options.findOwners,
       });
     }
     const result =
@@ -231,6 +235,7 @@ async function runLocked(
             signal: options.signal,
             onUndo: options.onUndo,
             onCommand: options.onCommand,
+            findOwners: options.findOwners,
           })
         : undefined;
     return { ...result, runId, rollback, provisional, replaced };

@@ -185,6 +185,37 @@ describe('multi-container re-applied with another count', () => {
   });
 });
 
+describe('a replace undoes through rollback, with its guard (issue 22)', () => {
+  it('3 → 2 with a link added by hand inside container3: its namespace is not deleted (exit 1, the evidence named), nothing foreign is lost; resume finishes once it is gone', async () => {
+    await inSandbox(async (host, stateDir) => {
+      const sd = ['--state-dir', stateDir];
+      expectExit(await host.runbook([...sd, 'run', 'multi-container', '--set', 'count=2']), 0);
+      const two = await host.snapshot();
+      expectExit(await host.runbook([...sd, 'run', 'multi-container', '--set', 'count=3']), 0);
+      const inside = ['ip', '-n', 'container3', 'link', 'add', 'x-link', 'type', 'veth', 'peer', 'name', 'x-peer'];
+      expectExit(await host.exec(inside), 0);
+
+      const down = await host.runbook([...sd, 'run', 'multi-container', '--set', 'count=2', '--replace']);
+      expectExit(down, 1);
+      expect(down.stderr).toContain(
+        'step namespace-3: refused: the namespace container3 holds what this run did not make: ',
+      );
+      expect(down.stderr).toContain('link x-link (made by no run this host knows of)');
+      const links = (await host.ipJson(['-n', 'container3', 'link', 'show'])) as Array<{ ifname: string }>;
+      expect(links.map((l) => l.ifname).sort()).toEqual(['lo', 'x-link', 'x-peer']);
+      const [three, replacing] = runs(stateDir).slice(-2);
+      expect(journalLines(stateDir, three?.id ?? '').some((l) => l.type === 'check' && l.phase === 'undo-guard')).toBe(
+        true,
+      );
+      expect(replacing?.status).toBe('failed');
+
+      expectExit(await host.exec(['ip', '-n', 'container3', 'link', 'del', 'x-link']), 0);
+      expectExit(await host.runbook([...sd, 'resume']), 0);
+      expect(await host.snapshot()).toEqual(two);
+    });
+  });
+});
+
 describe('preconditions about the host as found', () => {
   it('a subnet already routed elsewhere, a name in use, no host address: exit 2, every one named, nothing changed', async () => {
     await inSandbox(async (host, stateDir) => {

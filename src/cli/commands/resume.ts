@@ -10,6 +10,7 @@ import { runEndJson } from '../json-results.js';
 import { withInterruptSignal } from '../signals.js';
 import { runbookHashNow } from '../../runbook/load.js';
 import { formatUndoLine } from './rollback.js';
+import { ownerFinder } from '../run-owners.js';
 import { formatReplaceStopped, replacedJson } from './replace-output.js';
 
 const resumeOptions = {
@@ -76,6 +77,7 @@ export async function resumeCommand(
         ),
       onCommand: logCommand(ctx),
       onNote: (note) => ctx.err(`note: ${note}`),
+      findOwners: ownerFinder(ctx.store),
       currentRunbookHash: runbookHashNow,
     }),
   );

@@ -15,6 +15,7 @@ import { formatFailure, formatStepLine, formatWhy, jsonLine, logCommand, logPlan
 import { runEndJson } from '../json-results.js';
 import { afterInterrupt, withInterruptSignal } from '../signals.js';
 import { formatUndoLine, reportRollback } from './rollback.js';
+import { ownerFinder } from '../run-owners.js';
 import { reportProvisional, validateConfirmWithin } from './run-confirm-within.js';
 import { advice, runbookCommand } from '../../suggestion.js';
 import { revertLaunch } from '../revert-launch.js';
@@ -166,6 +167,7 @@ export async function runCommand(
         },
         onReplaceUndo: (runId, report) =>
           ctx.out(options.json ? jsonLine({ event: 'replace-undo', runId, ...report }) : formatUndoLine(report)),
+        findOwners: ownerFinder(ctx.store),
         runbook: prepared.runbook,
         params: prepared.params,
         plan: prepared.plan,
