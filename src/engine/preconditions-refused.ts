@@ -6,8 +6,16 @@ import { RunbookError } from '../errors.js';
  * failure without loading the engine.
  */
 
+/**
+ * What a preflight precondition that does not hold does to the run: 'refuse' (nothing is
+ * changed, exit 2). One value for now; a warning that lets the run go on (issue 26) is the
+ * next, and each result says which it is so that callers and --json need no other shape.
+ */
+export type PreconditionSeverity = 'refuse';
+
 /** A precondition that does not hold, with the steps it belongs to. */
 export interface FailedPrecondition {
+  severity: PreconditionSeverity;
   /** The steps it is a precondition of (identical ones, as a loop makes, are checked once). */
   steps: string[];
   argv: readonly string[];

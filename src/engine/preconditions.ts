@@ -6,7 +6,12 @@ import { runJournaled, type CommandContext } from './journaled-command.js';
 import { runStepChecks, runStepCondition } from './phases.js';
 import type { FailedPrecondition } from './preconditions-refused.js';
 
-export { describePrecondition, PreconditionsRefused, type FailedPrecondition } from './preconditions-refused.js';
+export {
+  describePrecondition,
+  PreconditionsRefused,
+  type FailedPrecondition,
+  type PreconditionSeverity,
+} from './preconditions-refused.js';
 
 /**
  * Preconditions about the host as found (issue 23): a subnet the host already routes elsewhere,
@@ -85,6 +90,7 @@ function failure(
   verdict: { reason: string; evidence: string | undefined },
 ): FailedPrecondition {
   return {
+    severity: 'refuse',
     steps: [stepId],
     argv: require.argv,
     reason: verdict.reason,

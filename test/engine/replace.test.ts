@@ -495,7 +495,9 @@ describe('preconditions about the host as found', () => {
     host.failing.add('free item1');
     const changes = await plan();
     expect(changes.wouldRefuse).toBe(true);
-    expect(changes.preconditions).toMatchObject([{ steps: ['item-1'], cause: 'the name item1 is taken' }]);
+    expect(changes.preconditions).toMatchObject([
+      { severity: 'refuse', steps: ['item-1'], cause: 'the name item1 is taken' },
+    ]);
     expect(takeCalls().filter((c) => /^(create|delete)/.test(c))).toEqual([]);
   });
 });
