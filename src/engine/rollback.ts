@@ -4,7 +4,14 @@ import { RunbookError } from '../errors.js';
 import type { PlannedStep } from '../plan/plan.js';
 import { requirePrograms, spawned } from '../host/preflight.js';
 import type { CommandEvent } from './journaled-command.js';
-import { continueRun, selectRun, withChangeLocks, type Nothing, type RecordedRun } from './recorded-run.js';
+import {
+  continueRun,
+  openRecordedRun,
+  selectRun,
+  withChangeLocks,
+  type Nothing,
+  type RecordedRun,
+} from './recorded-run.js';
 import { hasChangesLeft } from './changes-left.js';
 import { buildingOnEachOther, builtOnError, laterRunsBuiltOn } from './later-runs.js';
 import { checkWithValues, importedValues, withValues } from './step-values.js';
@@ -62,7 +69,7 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRes
 /** The rollback itself, for a caller that holds the state dir's lock (run --rollback-on-failure). */
 export async function rollbackWhileLocked(options: RollbackOptions): Promise<RollbackResult> {
   const { store } = options;
-  if (options.opened !== undefined) return undoRecordedRun(options, options.opened);
+  if (options.opened !== undefined) return undoReplacedFirst(options, options.opened);
   const run = selectRun({
     store,
     runId: options.runId,
@@ -80,6 +87,45 @@ export async function rollbackWhileLocked(options: RollbackOptions): Promise<Rol
     onNote: options.onNote,
   });
   if (run.kind === 'nothing') return run;
+  return undoReplacedFirst(options, run);
+}
+
+/**
+ * A run whose replace of earlier runs was cut short (issue 23: killed, or an undo that failed)
+ * answers for the steps it took over, while those runs still hold what the replace was to
+ * undo, made on top of them (an address on the link the run took over). That is undone first,
+ * in their own journals, as the replace would have (and they are marked replaced); then the
+ * run itself. Otherwise undoing the taken-over link would delete what another run made, which
+ * rollback never does (issue 22), and the rollback would stop there.
+ */
+async function undoReplacedFirst(options: RollbackOptions, run: RecordedRun): Promise<RollbackResult> {
+  const { replaces, replaceFinished } = run.history;
+  if (options.replacing === undefined && replaces !== undefined && !replaceFinished) {
+    for (const replaced of replaces) {
+      const index = options.store.readRun(replaced.runId);
+      if (index === undefined) continue;
+      const earlier = openRecordedRun(options.store, index);
+      if (earlier.history.replaced) continue;
+      if (options.force !== true) {
+        const left = stepsToUndo(earlier).filter((id) => replaced.undo.includes(id));
+        const later = laterRunsBuiltOn(options.store, earlier, left, new Set([run.index.id, earlier.index.id]));
+        if (later.length > 0) throw builtOnError(earlier.index.id, later);
+      }
+      const result = await undoRecordedRun(
+        {
+          ...options,
+          // Checked just above, with the run that replaces it left out (it is being undone too).
+          force: true,
+          runId: replaced.runId,
+          opened: earlier,
+          reason: undefined,
+          replacing: { only: new Set(replaced.undo), by: run.index.id, handOver: replaced.takeOver.map((t) => t.step) },
+        },
+        earlier,
+      );
+      if (result.kind === 'rollback' && result.status !== 'rolled-back') return result;
+    }
+  }
   return undoRecordedRun(options, run);
 }
 

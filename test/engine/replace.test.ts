@@ -349,6 +349,30 @@ describe('a run with other values, while a run of the runbook is in effect', () 
     expect(things()).toEqual([]);
   });
 
+  it('a rollback of a replace cut short first finishes the undo of the run it replaces, then undoes itself', async () => {
+    const first = await run();
+    const controller = new AbortController();
+    const second = await run(['v=2'], {
+      replace: true,
+      signal: controller.signal,
+      onReplaceUndo: (_id, report) => report.stepId === 'item-1' && controller.abort(),
+    });
+    expect(second.status).toBe('interrupted');
+    expect(things()).toEqual(['a', 'b1', 'c']);
+    takeCalls();
+    // What the first run still holds was made on top of what the second took over (c after a):
+    // it goes first, in the first run's journal, then what the second run answers for.
+    const result = await rollbackRun({ store: storeAt(stateDir), runId: second.runId, executor: host });
+    expect(result).toMatchObject({ kind: 'rollback', runId: second.runId, status: 'rolled-back' });
+    expect(takeCalls().filter((c) => c.startsWith('delete'))).toEqual(['delete c', 'delete b1', 'delete a']);
+    expect(things()).toEqual([]);
+    expect(status(first.runId)).toBe('replaced');
+    expect(lines(first.runId).at(-1)).toMatchObject({ type: 'replaced', by: second.runId });
+    expect(status(second.runId)).toBe('rolled-back');
+    intact(first.runId);
+    intact(second.runId);
+  });
+
   it('refuses a new replace while an earlier one is unfinished', async () => {
     await run();
     const controller = new AbortController();
