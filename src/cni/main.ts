@@ -151,6 +151,10 @@ const codeOfRunbookError: Record<ErrorCode, number> = {
   'io-error': cniErrorCodes.ioFailure,
   'journal-version': cniErrorCodes.stateUnusable,
   internal: cniErrorCodes.internal,
+  // Issue 23's refusals before a run's first change: the plugin's runs replace nothing (src/engine/run.ts's
+  // runWhileLocked), but a precondition about the host is the runbook's step failing, said before it ran.
+  'precondition-failed': cniErrorCodes.stepFailed,
+  'replace-needed': cniErrorCodes.invalidConfig,
 };
 
 function asCniError(error: unknown): CniError {
