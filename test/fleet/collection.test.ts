@@ -83,7 +83,17 @@ describe('the runbook_project.runbook collection', { timeout: 180_000 }, () => {
       platform: { support: 'full', platforms: 'posix' },
     });
     expect(Object.keys(doc.doc.options).sort()).toEqual(
-      ['confirm_within', 'executable', 'keep_runs', 'name', 'params', 'state', 'state_dir'].sort(),
+      [
+        'confirm_within',
+        'executable',
+        'keep_runs',
+        'name',
+        'params',
+        'replace',
+        'rollback_on_failure',
+        'state',
+        'state_dir',
+      ].sort(),
     );
     // Every key the module returns (plugins/modules/runbook.py), and nothing it does not.
     expect(Object.keys(doc.return).sort()).toEqual(
@@ -97,12 +107,15 @@ describe('the runbook_project.runbook collection', { timeout: 180_000 }, () => {
         'msg',
         'pruned',
         'rc',
+        'replaced',
         'resumed',
         'rolled_back',
         'run_id',
         'status',
         'stderr',
         'steps',
+        'would_fail',
+        'would_replace',
       ].sort(),
     );
     for (const task of doc.examples.matchAll(/^- name: .*\n {2}([a-z_.]+):/gm))

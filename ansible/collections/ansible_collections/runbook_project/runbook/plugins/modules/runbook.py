@@ -18,12 +18,20 @@ description:
   - C(state=present) runs the runbook. If this host's latest run of it was interrupted (killed,
     SIGTERM, a lost connection), that run is resumed from its journal first. The task is
     C(changed) if and only if a step changed something.
+  - C(state=present) with other C(params) than the run of the runbook in effect on the host
+    converges to them - that run's steps from the first whose commands change are undone, newest
+    first, then the new run runs (C(runbook run --replace)); C(replace=false) refuses instead.
+    Playing it again with the same C(params) changes nothing.
   - C(state=absent) undoes everything the runbook did on this host (C(runbook rollback --all
     --runbook NAME)) - every run of it with changes left, newest first. C(changed) if and only
     if something was undone. Running it again does nothing.
-  - In check mode, C(state=present) runs C(runbook check), which only reads; the task is
-    C(changed) if and only if a step does not hold (drift), and each step's diagnosis is
-    returned. C(state=absent) reports whether a rollback would undo anything.
+  - In check mode, C(state=present) runs C(runbook plan) and C(runbook check), which only read;
+    the task is C(changed) if and only if a step does not hold (drift) or would be replaced
+    (C(would_replace)), and each step's diagnosis is returned. A step that only checks (a ping)
+    and does not hold is a failed verification (outcome C(failed)), not a change. What would
+    refuse the run - a precondition about the host as found, a missing program, a replace that
+    C(replace=false) forbids - fails the task (C(would_fail)), as the run would, with nothing
+    changed. C(state=absent) reports whether a rollback would undo anything.
   - With C(confirm_within), C(state=present) makes the change provisional (C(runbook run
     --confirm-within)), like Juniper's C(commit confirmed) - unless a later task with
     C(state=confirmed) reaches the host within that time, the host rolls the run back by itself
@@ -55,7 +63,9 @@ attributes:
     description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details:
-      - C(present) runs C(runbook check), which only reads; C(changed) means a step does not hold.
+      - C(present) runs C(runbook plan) and C(runbook check), which only read; C(changed) means a
+        step does not hold or would be replaced, a failed check-only step is not a change, and
+        what would refuse the run fails the task (C(would_fail)).
       - C(absent), C(confirmed) and C(extended) say what they would do, reading the host's runs.
       - A run past its deadline is never reverted in check mode; the CLI's warning is returned.
   diff_mode:
@@ -65,6 +75,8 @@ attributes:
       - For C(present), C(before) and C(after) list the runbook's steps as they stood and as they
         stand - in check mode, the steps that would change (those that do not hold), with the
         cause the diagnosis found.
+      - When the run replaces a run in effect with other C(params), C(before) and C(after) are
+        the plan instead - each step, and the old and new commands of each step that changes.
       - For C(absent), the runs and steps a rollback undoes (or would undo).
   platform:
     description: Target OS/families that can be operated against.
@@ -110,6 +122,19 @@ options:
       - The state dir holding the runs and journals on the target (C(--state-dir)). Default, the
         CLI's own (C(RUNBOOK_STATE_DIR), else its default).
     type: path
+  replace:
+    description:
+      - For C(state=present), when a run of the runbook with other C(params) is in effect on the
+        host, replace it (undo its steps that change, newest first, then run). C(false) fails
+        the task instead, with the plan, and changes nothing.
+    type: bool
+    default: true
+  rollback_on_failure:
+    description:
+      - For C(state=present), undo what the run changed if a step fails (C(runbook run
+        --rollback-on-failure)); the task still fails, and returns C(rolled_back).
+    type: bool
+    default: false
   keep_runs:
     description:
       - After the task, prune the runbook's run records on the host, keeping the C(keep_runs)
@@ -163,6 +188,14 @@ EXAMPLES = r"""
     name: single-container
     keep_runs: 5
 
+- name: Move every host to another address (check mode with --diff first says what would change)
+  runbook_project.runbook.runbook:
+    name: single-container
+    params:
+      container_cidr: 172.16.0.3/24
+      gateway: 172.16.0.3
+    rollback_on_failure: true
+
 - name: runbook installed as a bundle elsewhere, with its own state dir
   runbook_project.runbook.runbook:
     name: /etc/runbook/runbooks/single-container.yaml
@@ -209,9 +242,33 @@ resumed:
   returned: when an interrupted run was resumed
   type: dict
   sample: {"run_id": "20261129T180241.123Z-1c16", "status": "succeeded", "changed_steps": 5}
+replaced:
+  description: For present, the earlier runs replaced (their C(params) differed), each with its steps undone.
+  returned: when a run with other params was replaced
+  type: list
+  elements: dict
+  sample: [{"run_id": "20261129T180241.123Z-1c16", "undone": ["container-default-route", "host-route", "container-address"]}]
+would_replace:
+  description: In check mode, for present, the steps of the run in effect that a run would undo and do again.
+  returned: in check mode, for present
+  type: list
+  elements: str
+  sample: ["container-address", "host-route", "container-default-route"]
+would_fail:
+  description:
+    - In check mode, for present, what would refuse the run, each in words - a precondition about
+      the host as found (its steps, cause and fix), missing programs, a replace that
+      C(replace=false) forbids, a later run in the way - and, when nothing would change, the
+      check-only steps that fail.
+  returned: in check mode, for present
+  type: list
+  elements: str
+  sample: ["host-route: the host already routes 172.16.0.0/24 (or a network that holds it) through another link"]
 rolled_back:
-  description: For absent, each run undone (newest first) with the steps undone; in check mode, the runs that would be.
-  returned: for absent
+  description:
+    - For absent, each run undone (newest first) with the steps undone; in check mode, the runs that would be.
+    - For present with C(rollback_on_failure), the failed run's undo.
+  returned: for absent, and for present when rollback_on_failure undid a failed run
   type: list
   elements: dict
   sample: [{"run_id": "20261129T180241.123Z-1c16", "status": "rolled-back", "undone": ["default-route", "host-route"]}]
@@ -423,9 +480,61 @@ def run_steps(end):
 # present() and check_present() already ask it first and fall back to the steps.
 
 
-def plan_diff(cli, name, flags):
-    """The plan's own before/after, once the CLI has `runbook plan --json` (issue 23); None until then."""
-    return None
+def plan_of(cli, name, flags):
+    """`runbook plan --json`: what a run would change here (read-only); exit 1 if it would be refused."""
+    rc, events, out, err = cli.call(["plan", name] + flags)
+    plan = last_event(events, "plan")
+    if plan is None or rc not in (EXIT_OK, EXIT_STEP_FAILED):
+        cli.fail("plan %s" % name, rc, events, out, err)
+    return plan
+
+
+def plan_diff(plan):
+    """The plan's own before/after when it replaces a run in effect: each step, and the old and
+    new commands of each that changes; None when it replaces nothing (the steps say more)."""
+    if not plan or not plan.get("replaces"):
+        return None
+    before, after = [], []
+    for step in plan.get("steps") or []:
+        step_id, action = step.get("stepId"), step.get("action")
+        if action != "new":
+            before.append(step_id)
+        if action != "gone":
+            after.append(step_id + (" (undone, then done again)" if action == "redo" else ""))
+        change = step.get("change") or {}
+        if action == "replace" and change:
+            before += ["    %s: %s" % (change.get("phase"), " ".join(argv)) for argv in change.get("before") or []]
+            after += ["    %s: %s" % (change.get("phase"), " ".join(argv)) for argv in change.get("after") or []]
+    values = " ".join("%s=%s" % item for item in sorted((plan.get("params") or {}).items()))
+    return {
+        "before_header": "%s: %s" % (plan.get("runbook"), ", ".join("run %s" % r.get("runId") for r in plan["replaces"])),
+        "after_header": "%s: %s" % (plan.get("runbook"), values),
+        "before": steps_text(before),
+        "after": steps_text(after),
+    }
+
+
+def describe_precondition(p):
+    """A failing precondition in words, as the CLI says it: its steps, cause, evidence, fix."""
+    text = "%s: %s" % (", ".join(p.get("steps") or []), p.get("cause") or "%s: %s" % (" ".join(p.get("argv") or []), p.get("reason")))
+    if p.get("evidence"):
+        text += " (found: %s)" % p["evidence"]
+    if p.get("fix"):
+        text += "; fix: %s" % p["fix"]
+    return text
+
+
+def refusals(plan, replace):
+    """What would refuse a run, in words: the plan's preconditions, missing programs, blocks."""
+    found = [describe_precondition(p) for p in plan.get("preconditions") or []]
+    if plan.get("missingPrograms"):
+        found.append("programs not found on PATH: %s" % ", ".join(plan["missingPrograms"]))
+    if plan.get("blocked"):
+        found.append(plan["blocked"])
+    if plan.get("needsReplace") and not replace:
+        runs = ", ".join(r.get("runId", "?") for r in plan.get("replaces") or [] if r.get("undo"))
+        found.append("run %s, with other params, is in effect and replace is false" % runs)
+    return found
 
 
 def steps_text(lines):
@@ -456,6 +565,11 @@ def diff_of_check(steps):
         if step["outcome"] == "drift":
             before.append("%s: does not hold: %s" % (step["id"], step.get("cause") or (step.get("check") or {}).get("reason", "")))
             after.append("%s: holds (done by the run: %s)" % (step["id"], step.get("title")))
+        elif step["outcome"] == "failed":
+            # A check-only step (a ping) that fails: no run would change it, so no diff line.
+            line = "%s: check fails: %s" % (step["id"], step.get("cause") or (step.get("check") or {}).get("reason", ""))
+            before.append(line)
+            after.append(line)
         else:
             before.append("%s: holds" % step["id"])
             after.append("%s: holds" % step["id"])
@@ -503,11 +617,32 @@ def present(module, cli):
         resumed_changed = end.get("changed", 0)
         result["resumed"] = {"run_id": latest["id"], "status": end.get("status"), "changed_steps": resumed_changed}
 
+    # For --diff, the plan before the change (one read-only command more): what it replaces.
+    planned = plan_of(cli, name, flags) if module._diff else None
+
     within = module.params["confirm_within"]
-    rc, events, out, err = cli.call(["run", name] + flags + (["--confirm-within", within] if within else []))
+    args = ["run", name] + flags + (["--confirm-within", within] if within else [])
+    if module.params["replace"]:
+        args.append("--replace")
+    if module.params["rollback_on_failure"]:
+        args.append("--rollback-on-failure")
+    rc, events, out, err = cli.call(args)
     end = last_event(events, "run-end")
     if end is None:
+        # replace=false and a run with other params in effect: the CLI printed the plan first.
+        refused = plan_diff(last_event(events, "plan"))
+        if module._diff and refused is not None:
+            result["diff"] = refused
         cli.fail("run %s" % name, rc, events, out, err, **result)
+    replaced = (end.get("replaced") or {}).get("runs") or []
+    if replaced:
+        result["replaced"] = [{"run_id": r.get("runId"), "undone": r.get("undone", [])} for r in replaced]
+    undone_by_replace = sum(len(r.get("undone", [])) for r in replaced)
+    rollback = last_event(events, "rollback-end")
+    if rollback is not None:
+        result["rolled_back"] = [
+            {"run_id": rollback.get("runId"), "status": rollback.get("status"), "undone": rollback.get("undone", [])}
+        ]
     result.update(
         run_id=end.get("runId"),
         status=end.get("status"),
@@ -515,9 +650,10 @@ def present(module, cli):
         changed_steps=end.get("changed", 0),
         commands=cli.commands,
     )
-    result["changed"] = end.get("changed", 0) + resumed_changed > 0
+    # Undoing what the old params made changes the host too (count 3 -> 2 only undoes).
+    result["changed"] = end.get("changed", 0) + resumed_changed + undone_by_replace > 0
     if module._diff:
-        result["diff"] = plan_diff(cli, name, flags) or diff_of_run(end)
+        result["diff"] = plan_diff(planned) or diff_of_run(end)
     awaiting = last_event(events, "awaiting-confirmation")
     if awaiting is not None:
         result["awaiting_confirmation"] = {
@@ -530,6 +666,11 @@ def present(module, cli):
     if rc == EXIT_OK and end.get("status") == "succeeded":
         prune(module, cli, own_name, result)
         result["msg"] = "run %s succeeded: %s step(s) changed" % (end.get("runId"), end.get("changed", 0))
+        if replaced:
+            result["msg"] += "; replaced %s (other params): %d step(s) undone first" % (
+                ", ".join("run %s" % r.get("runId") for r in replaced),
+                undone_by_replace,
+            )
         if awaiting is not None:
             joined = awaiting.get("joined") or []
             result["msg"] += "; awaiting confirmation until %s, else rolled back" % awaiting.get("deadline")
@@ -539,14 +680,20 @@ def present(module, cli):
     if end.get("failure"):
         result["failure"] = end["failure"]
         result["msg"] = "run %s: %s" % (end.get("runId"), failure_message(end["failure"]))
+    elif (end.get("replaced") or {}).get("message"):
+        result["msg"] = "run %s: the replace stopped: %s" % (end.get("runId"), end["replaced"]["message"])
     else:
         result["msg"] = "run %s ended %s (exit %s)" % (end.get("runId"), end.get("status"), rc)
+    if rollback is not None:
+        result["msg"] += "; rollback_on_failure: %s, %d step(s) undone" % (rollback.get("status"), len(rollback.get("undone", [])))
     module.fail_json(rc=rc, **result)
 
 
 def check_present(module, cli):
     name = module.params["name"]
     flags = set_flags(module.params["params"])
+    plan = plan_of(cli, name, flags)
+    check_only = set(s.get("stepId") for s in plan.get("steps") or [] if s.get("checkOnly"))
     rc, events, out, err = cli.call(["check", name] + flags)
     record = events[0] if len(events) == 1 and isinstance(events[0], dict) else {}
     if record.get("type") != "check" or rc not in (EXIT_OK, EXIT_STEP_FAILED):
@@ -555,7 +702,10 @@ def check_present(module, cli):
     first_failure = None
     for s in record.get("steps", []):
         finding = (s.get("findings") or [{}])[0]
-        step = {"id": s.get("step"), "title": s.get("title"), "outcome": "ok" if s.get("ok") else "drift"}
+        # A step that only checks (a ping) changes nothing: when it does not hold, that is a
+        # failed verification, not a change a run would make.
+        missing = "failed" if s.get("step") in check_only else "drift"
+        step = {"id": s.get("step"), "title": s.get("title"), "outcome": "ok" if s.get("ok") else missing}
         if not s.get("ok"):
             step.update(check=s.get("check"), cause=finding.get("cause"), fix=finding.get("fix"))
             if first_failure is None:
@@ -569,27 +719,46 @@ def check_present(module, cli):
                 }
         steps.append(step)
     drift = [s["id"] for s in steps if s["outcome"] == "drift"]
+    failed = [s for s in steps if s["outcome"] == "failed"]
+    would_replace = [s.get("stepId") for s in plan.get("steps") or [] if s.get("undone")]
+    would_fail = refusals(plan, module.params["replace"])
+    # With nothing to change, a run would end at the first check that fails, changing nothing
+    # (unless a precondition named above refuses it first, for the same reason).
+    refused = set(step for p in plan.get("preconditions") or [] for step in p.get("steps") or [])
+    if not drift and not would_replace:
+        would_fail += [
+            "step %s: verification failed: %s" % (s["id"], s.get("cause") or "no diagnostic probe matched")
+            for s in failed
+            if s["id"] not in refused
+        ]
     result = {
-        "changed": bool(drift),
+        "changed": bool(drift or would_replace),
         "status": record.get("status"),
         "steps": steps,
         "changed_steps": len(drift),
+        "would_replace": would_replace,
+        "would_fail": would_fail,
         "commands": cli.commands,
     }
     if module._diff:
-        result["diff"] = plan_diff(cli, name, flags) or diff_of_check(steps)
+        result["diff"] = plan_diff(plan) or diff_of_check(steps)
     if record.get("status") == "interrupted":
         module.fail_json(msg="runbook check %s was interrupted" % name, **result)
     prune(module, cli, runbook_name(cli, name), result)
+    parts = []
+    if would_replace:
+        replaced_runs = ", ".join("run %s" % r.get("runId") for r in plan.get("replaces") or [] if r.get("undo"))
+        parts.append("would replace steps %s of %s (other params)" % (", ".join(would_replace), replaced_runs))
     if drift:
+        parts.append("%d step(s) do not hold (%s); first: %s" % (len(drift), ", ".join(drift), failure_message(first_failure)))
+    if drift or failed:
         result["failure"] = first_failure
-        result["msg"] = "%d step(s) do not hold (%s); first: %s" % (
-            len(drift),
-            ", ".join(drift),
-            failure_message(first_failure),
-        )
-    else:
-        result["msg"] = "all %d steps hold" % len(steps)
+    if failed:
+        parts.append("%d check(s) fail (%s)" % (len(failed), ", ".join(s["id"] for s in failed)))
+    if would_fail:
+        result["msg"] = "would fail: %s" % "; ".join(would_fail) + (" (%s)" % "; ".join(parts) if parts else "")
+        module.fail_json(**result)
+    result["msg"] = "; ".join(parts) if parts else "all %d steps hold" % len(steps)
     module.exit_json(**result)
 
 
@@ -768,6 +937,8 @@ def main():
             executable=dict(type="str", default="runbook"),
             state_dir=dict(type="path"),
             keep_runs=dict(type="int"),
+            replace=dict(type="bool", default=True),
+            rollback_on_failure=dict(type="bool", default=False),
         ),
         required_if=[("state", "extended", ["confirm_within"])],
         supports_check_mode=True,
