@@ -403,7 +403,9 @@ export type JournalLine = JournalEntry & Envelope;
  *   container holds, looked at before an undo deletes it), a refused undo's `reason` on
  *   step-undone and a command that could not be started as command-skipped (both fields format
  *   1 had, used for more). Issue 24's `timer-armed` and `deadline-moved` entries, the runs a
- *   confirm-pending `joined` and those `together` on confirmed. A version older than this one
+ *   confirm-pending `joined` and those `together` on confirmed. Issue 23's `replaced` and
+ *   `replace-end` entries, a run-start's `replaces`, a rollback's `replacedBy`, the attempt kind
+ *   `replace`, and a precondition's `preflight`, `cause` and `fix` in the plan. A version older than this one
  *   refuses a format-2 journal rather than misread it.
  */
 export const journalFormat = 2;

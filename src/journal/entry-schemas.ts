@@ -6,9 +6,10 @@ import type {
   PlannedCommand,
   PlannedCondition,
   PlannedProbe,
+  PlannedRequire,
   PlannedStep,
 } from '../plan/plan.js';
-import type { Envelope, HostIdentity, JournalEntry } from './entries.js';
+import type { Envelope, HostIdentity, JournalEntry, ReplacedRun } from './entries.js';
 
 /**
  * What each kind of journal entry holds, checked on every line the reader reads (issue 27): a
@@ -219,6 +220,15 @@ const retryFields = { retries: optional(int), delayMs: optional(num) } as const;
 
 const command = shape<PlannedCommand>(commandFields);
 const plannedCheck = shape<PlannedCheck>({ ...commandFields, ...retryFields, expect: expectSpec });
+/** A precondition: a check, which may be about the host as found (issue 23's `preflight`). */
+const plannedRequire = shape<PlannedRequire>({
+  ...commandFields,
+  ...retryFields,
+  expect: expectSpec,
+  preflight: optional(check<true>((v) => (v === true ? undefined : `is ${shown(v)}, not true`))),
+  cause: optional(text),
+  fix: optional(text),
+});
 const probe = shape<PlannedProbe>({
   ...commandFields,
   ...retryFields,
@@ -239,7 +249,7 @@ const step = shape<PlannedStep>({
   title: text,
   why: text,
   capture: list(capture),
-  requires: list(plannedCheck),
+  requires: list(plannedRequire),
   onlyIfCreatedBy: optional(list(text)),
   when: optional(plannedCheck),
   export: optional(list(capture)),
@@ -256,6 +266,13 @@ const plan = shape<Plan>({ runbook: text, description: text, params: record(text
 // The entries.
 
 const user = shape<{ uid: number; sudoUser: string | undefined }>({ uid: int, sudoUser: optional(text) });
+/** An earlier run a run replaces (issue 23): what it undoes of it, what it takes over. */
+const replacedRun = shape<ReplacedRun>({
+  runId: text,
+  undo: argv,
+  takeOver: list(shape<ReplacedRun['takeOver'][number]>({ step: text, captures: record(text), cutOff: bool })),
+  exports: optional(record(record(text))),
+});
 const host = shape<HostIdentity>({ hostname: text, netns: text, sandbox: optional(text) });
 
 /** The envelope every line carries (entries.ts): pino's level and msg, the time, the hash chain. */
@@ -294,10 +311,11 @@ const entryFields: EntryFields = {
     host,
     engineVersion: text,
     stopAfter: optional(text),
+    replaces: optional(list(replacedRun)),
     journalFormat: optional(int),
   },
   'attempt-start': {
-    kind: oneOf('resume', 'rollback'),
+    kind: oneOf('resume', 'rollback', 'replace'),
     pid: int,
     user,
     note: optional(text),
@@ -352,7 +370,7 @@ const entryFields: EntryFields = {
     failedStep: optional(text),
     message: optional(text),
   },
-  'rollback-start': { steps: argv, reason: optional(text) },
+  'rollback-start': { steps: argv, reason: optional(text), replacedBy: optional(text) },
   'step-undone': {
     step: text,
     outcome: oneOf('undone', 'undo-failed', 'not-undoable'),
@@ -363,6 +381,7 @@ const entryFields: EntryFields = {
     status: oneOf('rolled-back', 'failed', 'interrupted'),
     message: optional(text),
     reason: optional(text),
+    replacedBy: optional(text),
   },
   'confirm-pending': { deadline: text, withinMs: num, joined: optional(runIds) },
   'watchdog-started': { pid: int, startTime: text },
@@ -377,18 +396,24 @@ const entryFields: EntryFields = {
   confirmed: { user, pid: int, deadline: text, together: optional(runIds) },
   'final-pass-start': { steps: argv },
   'final-pass-end': { status: oneOf('held', 'failed'), step: optional(text), undoneBy: optional(argv) },
+  replaced: { by: text, handedOver: argv },
+  'replace-end': { status: oneOf('replaced', 'failed', 'interrupted'), message: optional(text) },
 };
 
 /**
  * What format 2 added to format 1 (what 0.1.0 wrote): issue 28's kinds and fields, issue 24's
- * (a systemd timer armed, a deadline moved, runs that joined or were confirmed together), and
+ * (a systemd timer armed, a deadline moved, runs that joined or were confirmed together), issue
+ * 23's (a run replaced, a replace's end, the runs a run replaces, who a rollback undoes for), and
  * the format of a later attempt's entries. A format-1 journal holding one before an attempt in
  * format 2 was not written by a version that wrote format 1. (Inside the recorded
  * plan, issue 28's optional `when`, `export` and `imports` of a step are not told apart.)
  */
 const addedInFormat2: { kinds: readonly Kind[]; fields: Partial<Record<Kind, readonly string[]>> } = {
-  kinds: ['export', 'final-pass-start', 'final-pass-end', 'timer-armed', 'deadline-moved'],
+  kinds: ['export', 'final-pass-start', 'final-pass-end', 'timer-armed', 'deadline-moved', 'replaced', 'replace-end'],
   fields: {
+    'run-start': ['replaces'],
+    'rollback-start': ['replacedBy'],
+    'rollback-end': ['replacedBy'],
     'step-end': ['reason'],
     'attempt-start': ['journalFormat'],
     'confirm-pending': ['joined'],

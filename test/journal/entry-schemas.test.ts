@@ -30,7 +30,16 @@ afterEach(() => removeDir(dir));
 const user = { uid: 0, sudoUser: 'alice' };
 const plan = fakePlan(
   fakeStep('link', {
-    requires: [{ argv: ['has', 'parent'], timeoutMs: 1000, expect: { exit: 0, not: { output_contains: 'down' } } }],
+    requires: [
+      {
+        argv: ['has', 'parent'],
+        timeoutMs: 1000,
+        expect: { exit: 0, not: { output_contains: 'down' } },
+        preflight: true,
+        cause: 'no parent',
+        fix: 'make it',
+      },
+    ],
     capture: [{ name: 'mtu', argv: ['cat', 'mtu'], timeoutMs: 1000, regex: '(\\d+)', trim: true }],
     do: [
       {
@@ -66,6 +75,14 @@ const everyKind: JournalEntry[] = [
     params: { a: 'b' },
     stopAfter: 'link',
     runbookIncludes: [{ name: 'i', file: '/i', source: 's' }],
+    replaces: [
+      {
+        runId: 'r0',
+        undo: ['link'],
+        takeOver: [{ step: 'parent', captures: { mtu: '1500' }, cutOff: false }],
+        exports: { parent: { mac: 'aa:bb' } },
+      },
+    ],
   }),
   { type: 'attempt-start', kind: 'resume', pid: 42, user, note: 'a note' },
   { type: 'step-start', step: 'link', index: 0, title: 'make link' },
@@ -101,9 +118,9 @@ const everyKind: JournalEntry[] = [
   { type: 'finding', step: 'link', index: 0, cause: 'c', evidence: 'ev', fix: 'f', argv: ['probe'] },
   { type: 'step-end', step: 'link', outcome: 'skipped', durationMs: 3, doFailed: true, reason: 'when: no' },
   { type: 'run-end', status: 'failed', failedStep: 'link', message: 'm' },
-  { type: 'rollback-start', steps: ['link'], reason: 'automatic revert' },
+  { type: 'rollback-start', steps: ['link'], reason: 'automatic revert', replacedBy: 'r1' },
   { type: 'step-undone', step: 'link', outcome: 'not-undoable', durationMs: 0, reason: 'a flush' },
-  { type: 'rollback-end', status: 'rolled-back', message: 'm', reason: 'automatic revert' },
+  { type: 'rollback-end', status: 'rolled-back', message: 'm', reason: 'automatic revert', replacedBy: 'r1' },
   { type: 'confirm-pending', deadline: '2026-12-01T00:00:00.000Z', withinMs: 60000, joined: ['r0'] },
   { type: 'watchdog-started', pid: 43, startTime: '123' },
   { type: 'timer-armed', unit: 'runbook-revert-r', deadline: '2026-12-01T00:00:00.000Z' },
@@ -118,6 +135,8 @@ const everyKind: JournalEntry[] = [
   { type: 'confirmed', user, pid: 44, deadline: '2026-12-01T00:01:00.000Z', together: ['r0'] },
   { type: 'final-pass-start', steps: ['link'] },
   { type: 'final-pass-end', status: 'failed', step: 'link', undoneBy: ['later'] },
+  { type: 'replaced', by: 'r1', handedOver: ['parent'] },
+  { type: 'replace-end', status: 'failed', message: 'm' },
 ];
 
 /** Writes entries as the writer does; returns the journal's lines as text. */
@@ -255,6 +274,11 @@ describe('a line that is not what this version writes is damage, named', () => {
       writeFileSync(journalFile(dir, 'r'), picked.map((l) => `${JSON.stringify(l)}\n`).join(''));
       return () => readJournal(journalFile(dir, 'r'));
     };
+    // Issue 23's runs it replaces are format 2's: a format-1 run-start with them is damaged.
+    expect(thrown(as1([lines[0]!])).message).toContain(
+      'line 1 is damaged: its run-start entry has a field "replaces" it should not have',
+    );
+    delete lines[0]!.replaces;
     const kind = (type: string) => lines.find((l) => l.type === type)!;
     expect(thrown(as1([lines[0]!, kind('export')])).message).toContain(
       'line 2 is damaged: "export" is not a kind of entry of journal format 1',
@@ -316,6 +340,7 @@ describe('the journal format', () => {
           'host',
           'engineVersion',
           'stopAfter?',
+          'replaces?',
           'journalFormat?',
         ],
         'attempt-start': ['kind', 'pid', 'user', 'note?', 'journalFormat?'],
@@ -341,9 +366,9 @@ describe('the journal format', () => {
         finding: ['step', 'index', 'cause', 'evidence?', 'fix?', 'argv'],
         'step-end': ['step', 'outcome', 'durationMs', 'doFailed', 'reason?'],
         'run-end': ['status', 'failedStep?', 'message?'],
-        'rollback-start': ['steps', 'reason?'],
+        'rollback-start': ['steps', 'reason?', 'replacedBy?'],
         'step-undone': ['step', 'outcome', 'durationMs', 'reason?'],
-        'rollback-end': ['status', 'message?', 'reason?'],
+        'rollback-end': ['status', 'message?', 'reason?', 'replacedBy?'],
         'confirm-pending': ['deadline', 'withinMs', 'joined?'],
         'watchdog-started': ['pid', 'startTime'],
         'timer-armed': ['unit', 'deadline'],
@@ -351,6 +376,8 @@ describe('the journal format', () => {
         confirmed: ['user', 'pid', 'deadline', 'together?'],
         'final-pass-start': ['steps'],
         'final-pass-end': ['status', 'step?', 'undoneBy?'],
+        replaced: ['by', 'handedOver'],
+        'replace-end': ['status', 'message?'],
       },
     });
   });
@@ -377,7 +404,7 @@ describe('the journal format', () => {
     expect({ format: journalFormat, values: entryFieldValues() }).toEqual({
       format: 2,
       values: {
-        'attempt-start.kind': ['resume', 'rollback'],
+        'attempt-start.kind': ['resume', 'rollback', 'replace'],
         'command-start.phase': phases,
         'command-end.phase': phases,
         'command-skipped.phase': phases,
@@ -388,6 +415,7 @@ describe('the journal format', () => {
         'rollback-end.status': ['rolled-back', 'failed', 'interrupted'],
         'deadline-moved.why': ['extend', 'joined'],
         'final-pass-end.status': ['held', 'failed'],
+        'replace-end.status': ['replaced', 'failed', 'interrupted'],
       },
     });
   });
