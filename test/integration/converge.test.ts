@@ -157,6 +157,10 @@ describe('multi-container re-applied with another count', () => {
       expect(events(up).filter((e) => e.event === 'replace-undo')).toEqual([]);
       const three = await host.snapshot();
       expect((three as { namespaces: string[] }).namespaces).toEqual(['container1', 'container2', 'container3', 'lan']);
+      // The bridge keeps its own hardware address as ports come and go: one taken from its lowest
+      // port would change with veth3's, and container1's gateway would be unreachable for seconds.
+      const [bridge] = (await host.ipJson(['link', 'show', 'dev', 'br0'])) as Array<{ address: string }>;
+      expect(bridge?.address).toBe('02:72:62:00:01:01');
 
       // 3 → 2: refused without --replace; with it, container3's steps only are undone.
       expectExit(await host.runbook([...sd, 'run', 'multi-container', '--set', 'count=2']), 2);

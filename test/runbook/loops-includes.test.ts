@@ -541,6 +541,7 @@ steps:
     expect(Object.keys(loaded.spec.parameters).sort()).toEqual([
       'bridge',
       'bridge_cidr',
+      'bridge_mac',
       'count',
       'host_ip',
       'internet_ip',
