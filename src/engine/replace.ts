@@ -39,8 +39,10 @@ export function asEarlierRun(run: RecordedRun): EarlierRun {
  * The runs of `runbook` in effect on this host that a run of `plan` replaces, newest first:
  * runs with changes left, about the same objects (replacement.ts's sharesObjects), whose plan
  * differs. A run of the same values is not replaced (a re-run finds its steps in place), nor
- * one of other objects (another instance). A run that cannot be replaced now is refused (exit 2):
- * one awaiting confirmation, one half-way through a rollback or a replace.
+ * one of other objects (another instance), nor one awaiting confirmation that the new values
+ * only add to (the new run joins it). A run that cannot be replaced now is refused (exit 2):
+ * one awaiting confirmation that the new values would undo steps of, one half-way through a
+ * rollback or a replace.
  */
 export function runsToReplace(
   store: RunStore,
@@ -66,6 +68,10 @@ export function runsToReplace(
     }
     const earlier = asEarlierRun(run);
     if (!sharesObjects(earlier, plan) || samePlan(earlier, plan)) continue;
+    // A run awaiting confirmation of which nothing would be undone (the new values only add
+    // steps) is not replaced: the new run finds its steps in place and, with --confirm-within,
+    // joins it (issue 24): one deadline, kept or reverted together.
+    if (run.index.status === 'awaiting-confirmation' && !undoesAnything(planReplacement([earlier], plan))) continue;
     refuseUnreplaceable(run);
     found.push(run);
   }

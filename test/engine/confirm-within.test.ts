@@ -177,6 +177,26 @@ describe('a re-apply while a run awaits confirmation joins it', () => {
   });
 });
 
+describe('a re-apply with other values while a run awaits confirmation (issue 23)', () => {
+  it('is refused when it would undo steps of the awaiting run, nothing changed; one that only adds steps joins it', async () => {
+    const first = await apply(writeRunbook('fake', ['a', 'b']), 60_000);
+    host.calls.splice(0);
+    // b is gone from the new plan: replacing would undo it, which a pending revert could not restore.
+    const { runbook, params } = prepareRunbook(writeRunbook('fake', ['a', 'c']), []);
+    const refused = await runRunbook({ runbook, params, store: storeAt(stateDir), executor: host }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(refused?.message).toContain(`run ${first.runId} of fake, with other values, awaits confirmation`);
+    expect(host.calls.filter((c) => /^(create|delete)/.test(c))).toEqual([]);
+    expect(status(first.runId)).toBe('awaiting-confirmation');
+    const joined = await apply(writeRunbook('fake', ['a', 'b', 'd']), 60_000);
+    expect(joined.replaced).toBeUndefined();
+    expect(joined.provisional).toMatchObject({ kind: 'armed', joined: [{ runId: first.runId }] });
+    expect(status(first.runId)).toBe('awaiting-confirmation');
+  });
+});
+
 describe('confirm --extend', () => {
   it('moves the deadline of every run of the runbook awaiting here, re-arming their guards; confirm keeps them after the old deadline', async () => {
     const file = writeRunbook('fake', ['a']);
