@@ -76,7 +76,11 @@ describe('runbook completion bash', () => {
       'container-address-3',
     ]);
     expect(bash('runbook', 'run', 'multi-container', '--until', 'container-address-')).toHaveLength(2);
-    expect(bash('runbook', 'run', '--sandbox', 'multi-container', '--set', 'b')).toEqual(['bridge=', 'bridge_cidr=', 'bridge_mac=']);
+    expect(bash('runbook', 'run', '--sandbox', 'multi-container', '--set', 'b')).toEqual([
+      'bridge=',
+      'bridge_cidr=',
+      'bridge_mac=',
+    ]);
     expect(bash('runbook', 'check', 'single-container', '--set', 'container_')).toEqual([
       'container_veth=',
       'container_cidr=',

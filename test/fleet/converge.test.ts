@@ -164,18 +164,31 @@ describe('the runbook module converges when params change', { timeout: 180_000 }
   });
 
   it('check mode: a precondition about the host that would refuse the run fails the task as "would fail", apart from drift', async () => {
+    // host2 without its run, and its subnet routed by hand through the uplink.
+    const host2 = fleet.hosts[1] as FleetHost;
+    const removed = await playbook(['--limit', 'host2', ...vars({ rb_state: 'absent' })]);
+    expect(removed.exitCode, removed.stdout + removed.stderr).toBe(0);
+    const route = ['172.16.0.0/24', 'via', '10.0.0.1', 'dev', 'enp0s8'];
+    expect((await fleet.onHost(host2, ['ip', 'route', 'add', ...route])).exitCode).toBe(0);
     const state = await snapshots();
-    const check = await playbook(['--check', ...vars({ rb_params_by_host: { host2: { host_ip: '10.0.0.99' } } })]);
-    expect(check.recap).toMatchObject({ host1: { failed: 0 }, host2: { failed: 1, changed: 0 } });
-    expect(check.results.host2?.would_fail).toHaveLength(1);
+    const check = await playbook(['--check', '--limit', 'host2']);
+    expect(check.recap).toMatchObject({ host2: { failed: 1 } });
     expect(check.results.host2?.would_fail?.[0]).toMatch(
-      /^ping-host-from-container: the host has no address 10\.0\.0\.99 for the container to reach; fix: /,
+      /^host-route: the host already routes 172\.16\.0\.0\/24 \(or a network that holds it\) through another link/,
     );
-    expect(check.results.host2?.msg).toMatch(
-      /^would fail: ping-host-from-container: the host has no address 10.0.0.99/,
-    );
-    expect(check.results.host2?.would_replace).toEqual([]);
+    expect(check.results.host2?.msg).toMatch(/^would fail: host-route: the host already routes 172\.16\.0\.0\/24/);
+    // Apart from drift: the steps a run would do are still reported as such.
+    expect(check.results.host2?.steps?.some((s) => s.outcome === 'drift')).toBe(true);
     expect(await snapshots()).toEqual(state);
+    // As check mode said: the run is refused, and nothing changes.
+    const refused = await playbook(['--limit', 'host2']);
+    expect(refused.recap).toMatchObject({ host2: { failed: 1 } });
+    expect(refused.results.host2?.msg).toMatch(/exited 2: runbook single-container would be refused by/);
+    expect(await snapshots()).toEqual(state);
+
+    expect((await fleet.onHost(host2, ['ip', 'route', 'del', ...route])).exitCode).toBe(0);
+    const again = await playbook(['--limit', 'host2']);
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
   });
 
   it('check mode: a ping that fails with nothing to change is a failed verification, not a change', async () => {

@@ -221,13 +221,13 @@ describe('a replace undoes through rollback, with its guard (issue 22)', () => {
 });
 
 describe('preconditions about the host as found', () => {
-  it('a subnet already routed elsewhere, a name in use, no host address: exit 2, every one named, nothing changed', async () => {
+  it('a subnet already routed elsewhere, a name in use: exit 2, every one named, nothing changed', async () => {
     await inSandbox(async (host, stateDir) => {
       const sd = ['--state-dir', stateDir];
       expectExit(await host.exec(['ip', 'route', 'add', '172.16.0.0/24', 'via', '10.0.0.1', 'dev', 'enp0s8']), 0);
       expectExit(await host.exec(['ip', 'link', 'add', 'name', 'veth1', 'type', 'veth', 'peer', 'name', 'vpeer']), 0);
       const before = await host.snapshot();
-      const run = await host.runbook([...sd, 'run', 'single-container', '--set', 'host_ip=10.0.0.99', '--json']);
+      const run = await host.runbook([...sd, 'run', 'single-container', '--json']);
       expectExit(run, 2);
       const error = events(run).find((e) => e.event === 'error') as {
         code: string;
@@ -238,13 +238,12 @@ describe('preconditions about the host as found', () => {
         "veth-pair: the host already has a link named veth1, and it is not this runbook's veth pair",
         'host-route: the host already routes 172.16.0.0/24 (or a network that holds it) through another link: a route through veth1 would take that traffic over',
         'host-route: the host already routes part of 172.16.0.0/24 through another link: a route through veth1 would take that traffic over',
-        'ping-host-from-container: the host has no address 10.0.0.99 for the container to reach',
       ]);
       expect(await host.snapshot()).toEqual(before);
       expect(runs(stateDir)).toEqual([]);
 
       // plan names the same, exits 1 (a run would be refused), and changes nothing either.
-      const plan = await host.runbook([...sd, 'plan', 'single-container', '--set', 'host_ip=10.0.0.99']);
+      const plan = await host.runbook([...sd, 'plan', 'single-container']);
       expectExit(plan, 1);
       expect(plan.stdout).toContain('would be refused, nothing changed, by these preconditions about this host:');
       expect(plan.stdout).toContain('- host-route: the host already routes 172.16.0.0/24');
@@ -252,22 +251,23 @@ describe('preconditions about the host as found', () => {
     });
   });
 
-  it('multi-container: the host address is checked once however many containers, and a re-run does not trip on its own routes and links', async () => {
+  it('multi-container: names in use by two of its containers, each named at once; a re-run does not trip on its own routes and links', async () => {
     await inSandbox(async (host, stateDir) => {
       const sd = ['--state-dir', stateDir];
-      const refused = await host.runbook([
-        ...sd,
-        'run',
-        'multi-container',
-        '--set',
-        'count=3',
-        '--set',
-        'host_ip=10.0.0.99',
-      ]);
+      for (const n of [2, 3])
+        expectExit(await host.exec(['ip', 'link', 'add', 'name', `veth${n}`, 'type', 'dummy']), 0);
+      const before = await host.snapshot();
+      const refused = await host.runbook([...sd, 'run', 'multi-container', '--set', 'count=3']);
       expectExit(refused, 2);
+      expect(refused.stderr).toContain('2 preconditions');
       expect(refused.stderr).toContain(
-        '- ping-host-from-1, ping-host-from-2, ping-host-from-3: the host has no address 10.0.0.99 for the containers to reach',
+        "- veth-pair-2: the host already has a link named veth2, and it is not container2's veth pair",
       );
+      expect(refused.stderr).toContain(
+        "- veth-pair-3: the host already has a link named veth3, and it is not container3's veth pair",
+      );
+      expect(await host.snapshot()).toEqual(before);
+      for (const n of [2, 3]) expectExit(await host.exec(['ip', 'link', 'del', `veth${n}`]), 0);
       expectExit(await host.runbook([...sd, 'run', 'multi-container', '--set', 'count=2']), 0);
       // Its own bridge, veth2 and route to 172.16.0.0/24 are not "in use": the steps hold.
       const again = await host.runbook([...sd, 'run', 'multi-container', '--set', 'count=2']);
