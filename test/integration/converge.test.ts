@@ -255,7 +255,10 @@ describe('preconditions about the host as found', () => {
     await inSandbox(async (host, stateDir) => {
       const sd = ['--state-dir', stateDir];
       for (const n of [2, 3])
-        expectExit(await host.exec(['ip', 'link', 'add', 'name', `veth${n}`, 'type', 'dummy']), 0);
+        expectExit(
+          await host.exec(['ip', 'link', 'add', 'name', `veth${n}`, 'type', 'veth', 'peer', 'name', `other${n}`]),
+          0,
+        );
       const before = await host.snapshot();
       const refused = await host.runbook([...sd, 'run', 'multi-container', '--set', 'count=3']);
       expectExit(refused, 2);
