@@ -25,19 +25,25 @@ import { advice, runbookCommand } from '../suggestion.js';
 
 const { O_WRONLY, O_RDONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
 
-/** Makes a dir and its missing parents, private to the invoking user. */
+/**
+ * Makes a dir and its missing parents, private to the invoking user, one level at a time:
+ * Node's recursive mkdir reports a read-only file system as ENOENT, and loops forever (deaf to
+ * SIGTERM) where mkdir keeps failing with ENOENT under a dir that exists (/proc/sys/x/y: a
+ * CNI configuration's `stateDir` hung every ADD). One level at a time reports the real cause.
+ */
 export function mkdirPrivate(dir: string): void {
-  try {
-    // Node's recursive mkdir reports a read-only file system as ENOENT; one level at a time
-    // reports the real cause.
-    if (existsSync(path.dirname(dir))) {
-      if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
-    } else {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const missing: string[] = [];
+  for (let at = path.resolve(dir); !existsSync(at); at = path.dirname(at)) {
+    missing.unshift(at);
+    if (at === path.dirname(at)) break;
+  }
+  for (const at of missing) {
+    try {
+      mkdirSync(at, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue; // made meanwhile
+      throw ioError(error, dir, 'creating the directory');
     }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return; // made meanwhile
-    throw ioError(error, dir, 'creating the directory');
   }
 }
 

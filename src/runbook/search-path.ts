@@ -36,6 +36,18 @@ export interface FoundRunbook {
 }
 
 /**
+ * The current directory, or undefined when it was deleted: getcwd fails then (ENOENT), and
+ * a runtime may start the CNI plugin from such a directory, which it never uses.
+ */
+function currentDirectory(): string | undefined {
+  try {
+    return process.cwd();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The runbook search path, first match wins: ./runbooks of the current directory, then each dir
  * of $RUNBOOK_PATH, then the shipped runbooks. A dir that is the shipped one (runbook run from
  * its own checkout) counts once, as shipped. A relative $RUNBOOK_PATH entry is refused (exit
@@ -43,15 +55,16 @@ export interface FoundRunbook {
  */
 export function runbookSearchPath(
   env: Readonly<Record<string, string | undefined>> = processEnv(),
-  cwd = process.cwd(),
+  cwd = currentDirectory(),
 ): SearchDir[] {
-  const dirs: SearchDir[] = [{ dir: path.join(cwd, 'runbooks'), origin: './runbooks' }];
+  // A current directory deleted since (or moved away) has no ./runbooks: nothing to search there.
+  const dirs: SearchDir[] = cwd === undefined ? [] : [{ dir: path.join(cwd, 'runbooks'), origin: './runbooks' }];
   for (const dir of (env[runbookPathEnvVar] ?? '').split(':')) {
     if (dir === '') continue;
     if (!path.isAbsolute(dir))
       throw invalidInput(
         `$${runbookPathEnvVar} holds a relative dir, "${dir}": it would mean another dir in each directory you run runbook from; nothing was changed`,
-        `name it from the root: ${runbookPathEnvVar}=${path.resolve(cwd, dir)} (or leave it out)`,
+        `name it from the root: ${runbookPathEnvVar}=${path.resolve(cwd ?? '/', dir)} (or leave it out)`,
       );
     dirs.push({ dir: path.normalize(dir), origin: runbookPathEnvVar });
   }

@@ -121,7 +121,16 @@ export async function runInSandbox(request: InRequest, outer: RunStore): Promise
  * `./runbooks` and a relative path are not what the user meant).
  */
 export function entryMarkers(netns: string): Record<string, string> {
-  const cwd = process.cwd();
+  let cwd: string;
+  try {
+    cwd = process.cwd();
+  } catch {
+    // Deleted since the shell entered it: there is no such directory to enter in the sandbox.
+    throw invalidInput(
+      `your working directory no longer exists (deleted since your shell entered it), so it cannot be entered in the sandbox; nothing was changed`,
+      'cd to a directory that exists (cd "$HOME", say), then run it again',
+    );
+  }
   return {
     [envVar.inNetns]: netns,
     [envVar.inOuterNetns]: currentNetns(),

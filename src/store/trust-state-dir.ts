@@ -51,6 +51,13 @@ export function trustStateDir(
         },
       );
     }
+    // Checked again, now that it is there: between the check above and the mkdir, someone who
+    // can write a dir above (/tmp, sticky) may have made the state dir, or a dir on its way,
+    // their own; mkdir then succeeds (EEXIST is "made meanwhile") and the dir would be theirs.
+    const made = lstatOrUndefined(stateDir);
+    if (made === undefined) throw untrusted(`${stateDir} vanished as it was made`, 'try again');
+    checkAncestors(stateDir, users, refuse);
+    checkEntry(stateDir, made, 'dir', stateDir, users, refuse);
     return;
   }
   checkEntry(stateDir, stats, 'dir', stateDir, users, refuse);

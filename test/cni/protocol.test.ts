@@ -211,6 +211,33 @@ describe('the CNI protocol', () => {
     expect(await cni.allocations('loose')).toEqual([]);
   });
 
+  it("ADD and DEL from a working directory deleted since (the runtime's) succeed: the plugin never uses it", async () => {
+    const netns = await container('cwd1');
+    const fromGone = (command: string) =>
+      cni.host.exec(
+        [
+          'bash',
+          '-c',
+          `mkdir ${cni.dir}/gone && cd ${cni.dir}/gone && rmdir ${cni.dir}/gone && exec ${cni.dir}/bin/runbook-cni`,
+        ],
+        {
+          input: JSON.stringify(config),
+          env: {
+            CNI_COMMAND: command,
+            CNI_CONTAINERID: 'cwd1',
+            CNI_NETNS: netns,
+            CNI_IFNAME: 'eth0',
+            CNI_PATH: cni.cniPath,
+          },
+        },
+      );
+    const added = await fromGone('ADD');
+    expect(added.stdout).not.toContain('uv_cwd');
+    expect(added.exitCode).toBe(0);
+    expect(added.stderr).toBe('');
+    expect((await fromGone('DEL')).exitCode).toBe(0);
+  });
+
   it('refuses a configuration that is not JSON with code 6', async () => {
     const result = await cni.host.exec([`${cni.dir}/bin/runbook-cni`], {
       input: '{"cniVersion": ',

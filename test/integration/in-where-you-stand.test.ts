@@ -131,4 +131,18 @@ describe('--in exp, from a directory with runbooks of ones own', () => {
     expect(viaShell.stdout).not.toContain('ran');
     expect(viaShell.stderr).toContain('nothing was run');
   });
+
+  it('a working directory deleted since the shell entered it is refused clearly: exit 2, nothing run', async () => {
+    const gone = path.join(work, 'gone');
+    const fromGone = (line: string) => sh(`mkdir gone && cd gone && rmdir ${toShellLine([gone])} && ${line}`);
+    const viaIn = await fromGone('runbook --in exp run single-container');
+    expectExit(viaIn, 2);
+    expect(viaIn.stderr).toContain('your working directory no longer exists');
+    expect(viaIn.stderr).not.toContain('internal error');
+    expect(viaIn.stderr).toContain('nothing was changed');
+    const viaShell = await fromGone(`runbook sandbox shell exp -c 'echo ran'`);
+    expect(viaShell.exitCode).not.toBe(0);
+    expect(viaShell.stdout).not.toContain('ran');
+    expect(viaShell.stderr).not.toContain('internal error');
+  });
 });
