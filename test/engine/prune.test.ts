@@ -8,6 +8,7 @@ import { envVar } from '../../src/env.js';
 import { journalFile } from '../../src/journal/paths.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { FakeHost } from '../helpers/fake-executor.js';
+import { fakeRunbook } from '../helpers/runbooks.js';
 import { storeAt } from '../helpers/store.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
 
@@ -22,17 +23,7 @@ let host: FakeHost;
 
 function writeRunbook(name: string, ids: readonly string[]): string {
   const file = path.join(dir, `${name}.yaml`);
-  const steps = ids.map((id) =>
-    [
-      `  - id: ${id}`,
-      `    title: make ${id}`,
-      `    why: a test step`,
-      `    do: [[create, ${id}]]`,
-      `    verify: [{ run: [has, ${id}] }]`,
-      `    undo: [[delete, ${id}]]`,
-    ].join('\n'),
-  );
-  writeFileSync(file, [`name: ${name}`, 'description: steps that drive FakeHost', 'steps:', ...steps, ''].join('\n'));
+  writeFileSync(file, fakeRunbook(ids, name));
   return file;
 }
 
