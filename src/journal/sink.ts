@@ -7,11 +7,14 @@ import type { JournalEntry } from './entries.js';
  */
 export interface JournalSink {
   append(entry: JournalEntry): void;
+  /** False for a journal nothing is written to disk from (a crash there loses nothing). */
+  readonly durable?: boolean;
 }
 
 /** An in-memory journal for tests and for read-only commands that record nothing. */
 export class MemoryJournal implements JournalSink {
   readonly entries: JournalEntry[] = [];
+  readonly durable = false;
   append(entry: JournalEntry): void {
     this.entries.push(entry);
   }
