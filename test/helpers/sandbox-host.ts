@@ -1,4 +1,6 @@
 import { execa, type ResultPromise } from 'execa';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toShellLine } from '../../src/text/shell-words.js';
@@ -6,6 +8,7 @@ import { tutorialHostSetup } from '../../src/sandbox/tutorial-host.js';
 
 /** The built CLI (tests run `npm run build` first through `npm test`). */
 export const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/runbook.js');
+const checkoutRoot = path.resolve(path.dirname(cliPath), '..');
 
 /** How a process run in a sandbox host ended (the same shape for the CLI and for `ip`). */
 export interface ExecResult {
@@ -50,6 +53,9 @@ done
  * and everything vanishes with `dispose()` (the holder process, which we started, is killed).
  */
 export class SandboxHost {
+  /** Where cliForAnyone bound the checkout, once asked. */
+  private anyoneCheckout: string | undefined;
+
   private constructor(
     private readonly holder: ResultPromise,
     readonly pid: number,
@@ -155,8 +161,27 @@ export class SandboxHost {
     return kernelSnapshot((argv) => this.exec(argv));
   }
 
+  /**
+   * The CLI's path for a user other than root, as tests play one (uid 65534): the checkout
+   * bind-mounted, in this sandbox host's own mount namespace, on a directory anyone may enter.
+   * A checkout under a directory only root may enter (a CI clone under /root) is otherwise out
+   * of that user's reach, and the test would fail on where it was cloned, not on what it tests.
+   */
+  async cliForAnyone(): Promise<string> {
+    if (this.anyoneCheckout === undefined) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'runbook-checkout-'));
+      chmodSync(dir, 0o755);
+      this.anyoneCheckout = dir;
+      const result = await this.exec(['mount', '--bind', checkoutRoot, dir]);
+      if (result.exitCode !== 0) throw new Error(`could not bind the checkout on ${dir}: ${result.stderr}`);
+    }
+    return path.join(this.anyoneCheckout, path.relative(checkoutRoot, cliPath));
+  }
+
   dispose(): void {
     this.holder.kill('SIGKILL');
+    // The bind mount lives only in the sandbox's mount namespace; the empty dir is ours to remove.
+    if (this.anyoneCheckout !== undefined) rmSync(this.anyoneCheckout, { recursive: false, force: true });
   }
 }
 

@@ -1,5 +1,4 @@
 import { chownSync, existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditFile, lockFile } from '../../src/journal/paths.js';
 import { listRunIndexes } from '../../src/journal/run-index.js';
@@ -481,7 +480,7 @@ describe("runbook check single-container: the tutorial's failed ping, and the ch
         '--bounding-set=-all',
         '--',
         process.execPath,
-        path.resolve('bin/runbook.js'),
+        await host.cliForAnyone(),
         '--state-dir',
         stateDir,
         'check',

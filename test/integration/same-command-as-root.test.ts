@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SandboxHost, cliPath, type ExecResult } from '../helpers/sandbox-host.js';
+import { SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 
 /**
@@ -28,9 +28,11 @@ const nobody = [
 describe('a user who is not root is told "needs root" and shown the same command under sudo', () => {
   let host: SandboxHost;
   let before: Record<string, unknown>;
+  let cli: string;
   beforeAll(async () => {
     host = await SandboxHost.create();
     before = await host.snapshot();
+    cli = await host.cliForAnyone();
   });
   afterAll(async () => {
     if (host === undefined) return;
@@ -40,7 +42,7 @@ describe('a user who is not root is told "needs root" and shown the same command
 
   /** The CLI as that user, with only PATH and `env` in its environment. */
   const asNobody = (args: readonly string[], env: Record<string, string> = {}): Promise<ExecResult> =>
-    host.start([...nobody, '--', process.execPath, cliPath, ...args], {
+    host.start([...nobody, '--', process.execPath, cli, ...args], {
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env },
     }).done;
 
