@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -181,7 +181,7 @@ export class SandboxHost {
   dispose(): void {
     this.holder.kill('SIGKILL');
     // The bind mount lives only in the sandbox's mount namespace; the empty dir is ours to remove.
-    if (this.anyoneCheckout !== undefined) rmSync(this.anyoneCheckout, { recursive: false, force: true });
+    if (this.anyoneCheckout !== undefined) rmdirSync(this.anyoneCheckout);
   }
 }
 
