@@ -855,6 +855,8 @@ def confirmed(module, cli):
             msg="confirmed before the deadline %s, the change stays: run %s" % (event.get("deadline"), kept),
             commands=cli.commands,
         )
+    if rc == EXIT_OK and kind == "nothing":
+        module.exit_json(changed=False, status="nothing", confirmed=[], msg=event.get("message"), commands=cli.commands)
     if rc == EXIT_OK and kind == "already-confirmed":
         module.exit_json(
             changed=False,
@@ -893,6 +895,8 @@ def extended(module, cli):
     event = last_event(events, "extend")
     if event is None:
         cli.fail("confirm --runbook %s --extend %s" % (name, within), rc, events, out, err)
+    if rc == EXIT_OK and event.get("kind") == "nothing":
+        module.exit_json(changed=False, status="nothing", extended=[], msg=event.get("message"), commands=cli.commands)
     if event.get("kind") != "extended":
         module.fail_json(
             rc=rc,
