@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CniHost } from '../helpers/cni-host.js';
 
@@ -95,6 +96,74 @@ describe('an unfinished network run', () => {
     // The new run made the bridge (the rolled-back one had taken its own away): its rollback removes it.
     expect((await cni.runbook(network, ['rollback', runs[1]?.id ?? '?'])).exitCode).toBe(0);
     expect((await cni.host.exec(['ip', 'netns', 'del', 'u2'])).exitCode).toBe(0);
+    expect(await cni.snapshot()).toEqual(baseline);
+  });
+});
+
+describe('an ADD stopped by SIGTERM in the network runbook', () => {
+  it('says the next ADD finishes the network run, and the next ADD does, keeping what it made', async () => {
+    const baseline = await cni.snapshot();
+    // The shipped network runbook with a step after the bridge that says when it runs, and lasts a while.
+    const shipped = readFileSync(new URL('../../runbooks/cni-bridge-network.yaml', import.meta.url), 'utf8');
+    const marker = `${cni.dir}/network-paused`;
+    const pause = [
+      '  - id: pause',
+      '    title: pause',
+      '    why: the test interrupts the run here',
+      '    do:',
+      `      - [bash, -c, "touch ${marker} && sleep 2"]`,
+      '    verify:',
+      `      - run: [test, -e, ${marker}]`,
+      '    undo:',
+      `      - [rm, -f, ${marker}]`,
+      '',
+    ].join('\n');
+    const text = shipped.replace('  - id: bridge-up\n', `${pause}  - id: bridge-up\n`);
+    expect(text).not.toBe(shipped);
+    const file = `${cni.dir}/paused-network.yaml`;
+    expect((await cni.host.exec(['tee', file], { input: text })).exitCode).toBe(0);
+    const paused = { ...config, networkRunbook: file };
+    const earlier = (await runsOf('cni-bridge-network')).map((run) => run.id);
+
+    const netns = await container('s1');
+    const call = (command: 'ADD' | 'DEL') =>
+      cni.call('runbook-cni', command, { containerId: 's1', netns, config: paused });
+    const adding = cni.host.start([`${cni.dir}/bin/runbook-cni`], {
+      input: JSON.stringify(paused),
+      env: {
+        PATH: process.env.PATH ?? '',
+        CNI_COMMAND: 'ADD',
+        CNI_CONTAINERID: 's1',
+        CNI_NETNS: netns,
+        CNI_IFNAME: 'eth0',
+        CNI_PATH: cni.cniPath,
+      },
+    });
+    let ended = false;
+    void adding.done.then(() => (ended = true));
+    while (!ended && (await cni.host.exec(['test', '-e', marker])).exitCode !== 0)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    const endedEarly = ended;
+    if (!endedEarly) process.kill(adding.pid, 'SIGTERM');
+    const stopped = await adding.done;
+    expect(endedEarly ? stopped.stdout : 'stopped in the pause step').toBe('stopped in the pause step');
+    expect(stopped.exitCode, stopped.stderr).toBe(1);
+    const error = JSON.parse(stopped.stdout) as { code: number; msg: string };
+    const [interrupted] = await runsOf('cni-bridge-network', earlier);
+    expect(interrupted?.status).toBe('interrupted');
+    expect(error).toMatchObject({
+      code: 11,
+      msg: `runbook cni-bridge-network was interrupted (run ${interrupted?.id}); the next ADD finishes it`,
+    });
+    expect((await call('DEL')).exitCode).toBe(0);
+
+    const added = await call('ADD');
+    expect(added.exitCode, added.stdout).toBe(0);
+    expect(await runsOf('cni-bridge-network', earlier)).toEqual([{ id: interrupted?.id, status: 'succeeded' }]);
+    expect((await call('DEL')).exitCode).toBe(0);
+    expect((await cni.runbook(network, ['rollback', interrupted?.id ?? '?'])).exitCode).toBe(0);
+    expect((await cni.host.exec(['ip', 'netns', 'del', 's1'])).exitCode).toBe(0);
+    expect(await cni.host.exec(['test', '-e', marker])).toMatchObject({ exitCode: 1 });
     expect(await cni.snapshot()).toEqual(baseline);
   });
 });
