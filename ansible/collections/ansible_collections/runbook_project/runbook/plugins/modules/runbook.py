@@ -214,8 +214,8 @@ status:
   description:
     - How the CLI ended - C(succeeded), C(failed), C(interrupted) for a run; C(ok), C(not-ok)
       for a check; C(rolled-back), C(failed), C(nothing), C(would-roll-back) for C(absent);
-      C(confirmed), C(would-confirm), C(reverted), C(rolled-back) for C(confirmed);
-      C(extended), C(would-extend) for C(extended).
+      C(confirmed), C(would-confirm), C(reverted), C(rolled-back), C(nothing) (no run awaits) for
+      C(confirmed); C(extended), C(would-extend), C(nothing) for C(extended).
   returned: always
   type: str
   sample: succeeded
