@@ -2,6 +2,7 @@ import { cniEnv } from '../cni/protocol.js';
 import { cniMain } from '../cni/main.js';
 import type { Advice } from '../suggestion.js';
 import { renderAdvice, userContextOf } from './render-advice.js';
+import { ownerFinder } from './run-owners.js';
 
 /**
  * The edge of `runbook-cni`, the CNI plugin (docs/cni.md), as src/cli/main.ts is the edge of
@@ -29,6 +30,8 @@ export async function cniPluginMain(): Promise<number> {
       render: (advice: string | Advice, stateDir: string | undefined) =>
         renderAdvice(advice, userContextOf(stateDir, env)),
       signal: interrupt.signal,
+      // Whose things a refused rollback found, named as `runbook rollback` names them.
+      findOwners: ownerFinder,
     });
   } finally {
     process.off('SIGTERM', onSignal);

@@ -1,4 +1,7 @@
+import { resumeWhileLocked } from '../engine/resume.js';
+import { rollbackWhileLocked } from '../engine/rollback.js';
 import { runWhileLocked, type RunRunbookResult } from '../engine/run.js';
+import { RunbookError } from '../errors.js';
 import { atCniPoint } from '../fault/kill-points.js';
 import { newRunId } from '../journal/run-id.js';
 import type { LoadedRunbook } from '../runbook/load.js';
@@ -26,7 +29,8 @@ import { CniError, cniErrorCodes, type CniResult } from './protocol.js';
  *
  * ADD cleans up its own partial work, as the spec asks: a run that fails is rolled back (the
  * engine's rollback-on-failure) and the allocation released. An ADD killed half-way leaves an
- * interrupted run, which the runtime's DEL rolls back from its journal.
+ * interrupted run: the container's is rolled back from its journal by the runtime's DEL; the
+ * network's (which no DEL undoes) is finished by the next ADD (finishUnfinishedNetworkRuns).
  */
 export async function cniAdd(call: CniCall): Promise<CniResult> {
   const { config, store, attachment, names } = call;
@@ -71,7 +75,7 @@ export async function cniAdd(call: CniCall): Promise<CniResult> {
       // Released only once nothing holds the address: the run never changed anything, or its
       // rollback finished. An interrupted run keeps it until the runtime's DEL.
       releaseOnFailure = lease !== undefined && undoneCompletely(run);
-      throw runFailed(run, runbook.spec.name);
+      throw runFailed(run, runbook.spec.name, 'container');
     }
     // The bridge's hardware address is known when the network runbook fixes it (and its check refuses any other).
     const fixedBridgeMac = networkRunbook !== undefined && Object.hasOwn(networkRunbook.spec.parameters, 'bridge_mac');
@@ -115,6 +119,8 @@ async function ensureNetwork(
   offered: Readonly<Record<string, string>>,
 ): Promise<void> {
   const { params, plan } = await renderFor(runbook, valuesFor(runbook, offered, call.config.params));
+  // What a killed or interrupted network run left: finished (it keeps what it made) or undone, first.
+  if (await finishUnfinishedNetworkRuns(call, runbook, params)) return;
   const standing = runsTagged(call.store, networkRunTag).find(
     (run) =>
       run.index.status === 'succeeded' &&
@@ -133,7 +139,84 @@ async function ensureNetwork(
     rollbackOnFailure: true,
   });
   call.runs.push(run.runId);
-  if (run.status !== 'succeeded') throw runFailed(run, runbook.spec.name);
+  if (run.status !== 'succeeded') throw runFailed(run, runbook.spec.name, 'network');
+}
+
+/**
+ * Network runs an ADD left unfinished (killed, or interrupted by a signal, half-way; or failed
+ * with a rollback that did not finish). No DEL undoes them (DEL undoes a container's own runs),
+ * so the next ADD does, before it looks for a standing run: an interrupted run of the same
+ * runbook and values is resumed (the engine's resume), so that it goes on owning what it made —
+ * a new run would find the bridge in place, "ok", and never undo it; any other is rolled back.
+ * Returns whether a resumed run now stands for these values.
+ */
+async function finishUnfinishedNetworkRuns(
+  call: CniCall,
+  runbook: LoadedRunbook,
+  params: Readonly<Record<string, string>>,
+): Promise<boolean> {
+  let resumed = false;
+  for (const run of runsTagged(call.store, networkRunTag).reverse()) {
+    if (run.index.status === 'succeeded') continue;
+    call.runs.push(run.index.id);
+    const resumable =
+      !resumed &&
+      run.index.status === 'interrupted' &&
+      run.start.runbook === runbook.spec.name &&
+      sameValues(run.start.params, params);
+    if (resumable && (await resumeNetworkRun(call, runbook, run.index.id))) {
+      resumed = true;
+      continue;
+    }
+    await rollBackNetworkRun(call, run.index.id);
+  }
+  return resumed;
+}
+
+/** Resumes an interrupted network run; false when it cannot be resumed or fails (it is then rolled back). */
+async function resumeNetworkRun(call: CniCall, runbook: LoadedRunbook, runId: string): Promise<boolean> {
+  let result;
+  try {
+    result = await resumeWhileLocked({
+      store: call.store,
+      runId,
+      executor: call.executor,
+      signal: call.signal,
+      // The runbook as loaded now: a run of another text is not resumed, but rolled back.
+      currentRunbookHash: (file) => (file === runbook.file ? runbook.hash : undefined),
+      findOwners: call.findOwners?.(call.store),
+    });
+  } catch (error) {
+    // Refused before acting (the runbook changed, a rollback of it had begun): undone instead.
+    if (error instanceof RunbookError && error.code === 'invalid-input') return false;
+    throw error;
+  }
+  if (result.kind === 'nothing') return false;
+  if (result.status === 'succeeded') return true;
+  if (result.status === 'interrupted')
+    throw new CniError(
+      cniErrorCodes.tryAgainLater,
+      `resuming network run ${runId} (runbook ${runbook.spec.name}) was interrupted; the next ADD finishes it`,
+    );
+  return false;
+}
+
+/** Rolls back a network run that will not stand; one that cannot be undone fails the ADD, naming it. */
+async function rollBackNetworkRun(call: CniCall, runId: string): Promise<void> {
+  const result = await rollbackWhileLocked({
+    store: call.store,
+    runId,
+    executor: call.executor,
+    signal: call.signal,
+    findOwners: call.findOwners?.(call.store),
+  });
+  if (result.kind === 'nothing' || result.status === 'rolled-back') return;
+  const failed = result.steps.find((step) => step.outcome === 'undo-failed');
+  throw new CniError(
+    result.status === 'interrupted' ? cniErrorCodes.tryAgainLater : cniErrorCodes.undoFailed,
+    `rolling back the unfinished network run ${runId} ${result.status === 'interrupted' ? 'was interrupted' : `failed at step ${failed?.stepId ?? '?'}`}; the next ADD tries again`,
+    failed?.stillHolds ?? advice`or roll it back yourself: ${runbookCommand('rollback', runId)}`,
+  );
 }
 
 function sameValues(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
@@ -148,18 +231,21 @@ function undoneCompletely(run: RunRunbookResult): boolean {
 }
 
 /** A failed run as the spec's error: the step, and the diagnosis as details. */
-function runFailed(run: RunRunbookResult, runbook: string): CniError {
+function runFailed(run: RunRunbookResult, runbook: string, kind: 'container' | 'network'): CniError {
+  // Who finishes what the run left: a container's run is the runtime's DEL's; the network's, no
+  // DEL's (it is shared), but the next ADD's (finishUnfinishedNetworkRuns).
+  const finisher = kind === 'container' ? 'DEL rolls back what it did' : 'the next ADD finishes it';
   if (run.status === 'interrupted')
     return new CniError(
       cniErrorCodes.tryAgainLater,
-      `runbook ${runbook} was interrupted (run ${run.runId}); DEL rolls back what it did`,
+      `runbook ${runbook} was interrupted (run ${run.runId}); ${finisher}`,
     );
   const failure = run.failure;
   const rolledBack =
     run.rollback?.kind === 'rollback'
       ? run.rollback.status === 'rolled-back'
         ? 'what it changed was rolled back'
-        : `its rollback ${run.rollback.status === 'failed' ? 'failed' : 'was interrupted'}: DEL finishes it`
+        : `its rollback ${run.rollback.status === 'failed' ? 'failed' : 'was interrupted'}: ${kind === 'container' ? 'DEL' : 'the next ADD'} finishes it`
       : 'it changed nothing';
   // Where to read the whole story: the run's journal, in the network's state dir (the edge names it).
   const journal = advice`what the run did: ${runbookCommand('journal', run.runId)}`;

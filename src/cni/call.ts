@@ -1,3 +1,4 @@
+import type { FindOwners } from '../engine/foreign-contents.js';
 import type { Executor } from '../exec/types.js';
 import type { RunStore } from '../store/run-store.js';
 import type { Attachment, AttachmentNames } from './attachment.js';
@@ -17,6 +18,12 @@ export interface CniCall {
   signal: AbortSignal;
   attachment: Attachment;
   names: AttachmentNames;
+  /**
+   * Names the runs (of this state dir and the host's others) that made what a rollback found in
+   * a container it was to delete, for a refusal's evidence; given by the edge (the CLI's
+   * src/cli/run-owners.ts), as the CLI gives it to the engine.
+   */
+  findOwners?: ((store: RunStore) => FindOwners) | undefined;
   /** The runs the call made or acted on, for the calls log. */
   runs: string[];
 }

@@ -34,6 +34,7 @@ export async function undoAttachmentRuns(call: CniCall, runs: readonly PluginRun
       // Nothing builds on one container's own objects (what containers share is the network
       // runbook's run), and asking would read every run of the network.
       force: true,
+      findOwners: call.findOwners?.(call.store),
     });
     if (result.kind === 'nothing' || result.status === 'rolled-back') continue;
     const failed = result.steps.find((step) => step.outcome === 'undo-failed');

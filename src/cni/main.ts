@@ -1,8 +1,10 @@
+import type { FindOwners } from '../engine/foreign-contents.js';
 import { RunbookError, type ErrorCode } from '../errors.js';
 import { armCniAddPoints } from '../fault/kill-points.js';
 import { createHostExecutor } from '../host/host-executor.js';
 import { requireNetAdmin } from '../host/privileges.js';
 import { openRunStore } from '../store/open-run-store.js';
+import type { RunStore } from '../store/run-store.js';
 import type { Advice } from '../suggestion.js';
 import { attachmentNames } from './attachment.js';
 import type { CniCall } from './call.js';
@@ -27,6 +29,8 @@ export interface CniIo {
   render: (advice: string | Advice, stateDir: string | undefined) => string;
   /** Aborted by SIGTERM or SIGINT: the engine stops at its next safe point. */
   signal: AbortSignal;
+  /** Names the runs that made what a refused rollback found (the CLI's owner finder): see CniCall. */
+  findOwners?: ((store: RunStore) => FindOwners) | undefined;
 }
 
 /**
@@ -37,7 +41,7 @@ export interface CniIo {
  * either, which the runtime shows its user. Its process (variables, stdin, signals) is read at
  * the edge, src/cli/cni-plugin.ts.
  */
-export async function cniMain({ env, readStdin, out, render, signal }: CniIo): Promise<number> {
+export async function cniMain({ env, readStdin, out, render, signal, findOwners }: CniIo): Promise<number> {
   const started = performance.now();
   let cniVersion: string = supportedVersions[supportedVersions.length - 1] as string;
   let stateDir: string | undefined;
@@ -54,7 +58,7 @@ export async function cniMain({ env, readStdin, out, render, signal }: CniIo): P
     const config = parseNetworkConfig(text);
     cniVersion = config.cniVersion;
     stateDir = networkStateDir(config.stateDir, config.name);
-    const call = openCall(request, config, text, signal);
+    const call = { ...openCall(request, config, text, signal), findOwners };
     record = (outcome) =>
       recordCall(call.store, {
         time: new Date().toISOString(),

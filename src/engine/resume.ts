@@ -45,87 +45,93 @@ const resumable: ReadonlySet<RunIndex['status']> = new Set(['interrupted', 'fail
  * command whose result never reached the journal may or may not have taken effect.
  */
 export async function resumeRun(options: ResumeOptions): Promise<ResumeResult> {
-  const { store } = options;
-  return withChangeLocks(store, 'resume', options.executor, options.onNote, async () => {
-    const run = selectRun({
-      store,
-      runId: options.runId,
-      verb: 'resume',
-      eligible: (index) => resumable.has(index.status),
-      noneMessage: 'nothing to resume: no interrupted, failed or stopped run',
-      refuse: (index) => (resumable.has(index.status) ? undefined : `is ${index.status}`),
-      onNote: options.onNote,
-    });
-    if (run.kind === 'nothing') return run;
-    const runId = run.index.id;
-    if (run.history.replacedBy !== undefined) {
-      throw invalidInput(
-        `run ${runId} is being replaced by run ${run.history.replacedBy} (the same runbook with other values); resuming it would redo what that undid`,
-        advice`finish the replace with: ${runbookCommand('resume', run.history.replacedBy)}`,
-      );
-    }
-    if (run.history.rollbackStarted) {
-      throw invalidInput(
-        `run ${runId} was being rolled back; resuming it would redo what the rollback undid`,
-        advice`finish the rollback with: ${runbookCommand('rollback', runId)}`,
-      );
-    }
-    const until = options.stopAfter;
-    if (until !== undefined) {
-      const ids = run.plan.steps.map((s) => s.id);
-      if (!ids.includes(until))
-        throw invalidInput(`--until ${until}: run ${runId} has no such step`, `its steps: ${ids.join(', ')}`);
-      if (run.history.finishedSteps.includes(until))
-        throw invalidInput(
-          `--until ${until}: run ${runId} is past that step already; nothing was changed`,
-          `resume without --until, or name a step still to do: ${ids.filter((id) => !run.history.finishedSteps.includes(id)).join(', ')}`,
-        );
-    }
-    const { runbookFile, runbookHash } = run.history.start;
-    const currentHash = options.currentRunbookHash(runbookFile);
-    const notes = [checkRunbookUnchanged(runbookFile, runbookHash, currentHash, runId, options.force)];
-    if (run.journal.tornTail !== undefined) notes.push('the last journal line was torn by a crash and was cut off');
-    for (const note of notes) if (note !== undefined) options.onNote?.(note);
+  return withChangeLocks(options.store, 'resume', options.executor, options.onNote, () => resumeWhileLocked(options));
+}
 
-    requirePrograms(options.executor, run.plan.steps.flatMap(commandsOf), `resuming run ${runId}`);
-    const note = notes.filter(Boolean).join('; ') || undefined;
-    const { replaces } = run.history;
-    return continueRun(store, run, 'resume', note, async (journal) => {
-      // A replace this run had not finished (killed while undoing an earlier run's steps, or an
-      // undo that failed) is finished first: the journals say how far it got (issue 23).
-      const replaced =
-        replaces !== undefined && !run.history.replaceFinished
-          ? await finishReplacing({
-              store,
-              runId,
-              journal,
-              replaces,
-              executor: options.executor,
-              signal: options.signal,
-              onUndo: options.onReplaceUndo,
-              onCommand: options.onCommand,
-              onNote: options.onNote,
-              findOwners: options.findOwners,
-            })
-          : undefined;
-      if (replaced !== undefined && replaced.status !== 'replaced') {
-        const stopped = recordReplaceStopped(journal, replaced);
-        return { kind: 'resumed' as const, runId, runbook: run.index.runbook, ...stopped, replaced };
-      }
-      const result = await executeAndRecord(journal, {
-        plan: run.plan,
-        executor: options.executor,
-        signal: options.signal,
-        finishedSteps: run.history.finishedSteps,
-        changedEarlier: run.history.changedSteps,
-        skippedSteps: run.history.skippedSteps,
-        exported: run.history.exports,
-        stopAfter: until,
-        onStep: options.onStep,
-        onCommand: options.onCommand,
-      });
-      return { kind: 'resumed' as const, runId, runbook: run.index.runbook, ...result, replaced };
+/**
+ * The resume itself, for a caller that holds the state dir's lock and the host's already (the
+ * CNI plugin's ADD, which finishes a network run a killed ADD left: src/cni/add.ts).
+ */
+export async function resumeWhileLocked(options: ResumeOptions): Promise<ResumeResult> {
+  const { store } = options;
+  const run = selectRun({
+    store,
+    runId: options.runId,
+    verb: 'resume',
+    eligible: (index) => resumable.has(index.status),
+    noneMessage: 'nothing to resume: no interrupted, failed or stopped run',
+    refuse: (index) => (resumable.has(index.status) ? undefined : `is ${index.status}`),
+    onNote: options.onNote,
+  });
+  if (run.kind === 'nothing') return run;
+  const runId = run.index.id;
+  if (run.history.replacedBy !== undefined) {
+    throw invalidInput(
+      `run ${runId} is being replaced by run ${run.history.replacedBy} (the same runbook with other values); resuming it would redo what that undid`,
+      advice`finish the replace with: ${runbookCommand('resume', run.history.replacedBy)}`,
+    );
+  }
+  if (run.history.rollbackStarted) {
+    throw invalidInput(
+      `run ${runId} was being rolled back; resuming it would redo what the rollback undid`,
+      advice`finish the rollback with: ${runbookCommand('rollback', runId)}`,
+    );
+  }
+  const until = options.stopAfter;
+  if (until !== undefined) {
+    const ids = run.plan.steps.map((s) => s.id);
+    if (!ids.includes(until))
+      throw invalidInput(`--until ${until}: run ${runId} has no such step`, `its steps: ${ids.join(', ')}`);
+    if (run.history.finishedSteps.includes(until))
+      throw invalidInput(
+        `--until ${until}: run ${runId} is past that step already; nothing was changed`,
+        `resume without --until, or name a step still to do: ${ids.filter((id) => !run.history.finishedSteps.includes(id)).join(', ')}`,
+      );
+  }
+  const { runbookFile, runbookHash } = run.history.start;
+  const currentHash = options.currentRunbookHash(runbookFile);
+  const notes = [checkRunbookUnchanged(runbookFile, runbookHash, currentHash, runId, options.force)];
+  if (run.journal.tornTail !== undefined) notes.push('the last journal line was torn by a crash and was cut off');
+  for (const note of notes) if (note !== undefined) options.onNote?.(note);
+
+  requirePrograms(options.executor, run.plan.steps.flatMap(commandsOf), `resuming run ${runId}`);
+  const note = notes.filter(Boolean).join('; ') || undefined;
+  const { replaces } = run.history;
+  return continueRun(store, run, 'resume', note, async (journal) => {
+    // A replace this run had not finished (killed while undoing an earlier run's steps, or an
+    // undo that failed) is finished first: the journals say how far it got (issue 23).
+    const replaced =
+      replaces !== undefined && !run.history.replaceFinished
+        ? await finishReplacing({
+            store,
+            runId,
+            journal,
+            replaces,
+            executor: options.executor,
+            signal: options.signal,
+            onUndo: options.onReplaceUndo,
+            onCommand: options.onCommand,
+            onNote: options.onNote,
+            findOwners: options.findOwners,
+          })
+        : undefined;
+    if (replaced !== undefined && replaced.status !== 'replaced') {
+      const stopped = recordReplaceStopped(journal, replaced);
+      return { kind: 'resumed' as const, runId, runbook: run.index.runbook, ...stopped, replaced };
+    }
+    const result = await executeAndRecord(journal, {
+      plan: run.plan,
+      executor: options.executor,
+      signal: options.signal,
+      finishedSteps: run.history.finishedSteps,
+      changedEarlier: run.history.changedSteps,
+      skippedSteps: run.history.skippedSteps,
+      exported: run.history.exports,
+      stopAfter: until,
+      onStep: options.onStep,
+      onCommand: options.onCommand,
     });
+    return { kind: 'resumed' as const, runId, runbook: run.index.runbook, ...result, replaced };
   });
 }
 

@@ -13,6 +13,7 @@ import { readJournal } from '../../src/journal/reader.js';
 import { readRunIndex } from '../../src/journal/run-index.js';
 import { isSameProcess } from '../../src/host/process-start.js';
 import { prepareRunbook } from '../../src/runbook/prepare.js';
+import { runbookInProcess } from '../helpers/cli-in-process.js';
 import { FakeHost } from '../helpers/fake-executor.js';
 import { fakeRunbook } from '../helpers/runbooks.js';
 import { storeAt } from '../helpers/store.js';
@@ -221,11 +222,77 @@ describe('confirm --extend', () => {
     ).rejects.toThrow(/passed their deadline .* unconfirmed: too late to move it; nothing was changed/);
   });
 
-  it('a confirmed run has no deadline to move', async () => {
+  it('a confirmed run has no deadline to move: refused, nothing changed', async () => {
     const run = await apply(writeRunbook('fake', ['a']), 60_000);
     await confirmRun({ store: storeAt(stateDir), executor: host });
-    const result = await extendDeadline({ store: storeAt(stateDir), runId: run.runId, withinMs: 60_000, launch });
-    expect(result).toMatchObject({ kind: 'settled', runId: run.runId, confirmation: { state: 'confirmed' } });
+    const before = lines(run.runId).length;
+    await expect(
+      extendDeadline({ store: storeAt(stateDir), runId: run.runId, withinMs: 60_000, launch }),
+    ).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/there is no deadline to move/) });
+    expect(lines(run.runId)).toHaveLength(before);
+  });
+});
+
+/**
+ * The exit codes of `confirm` and `confirm --extend`, through the CLI (in this process): one
+ * answer for one situation, whichever of the two is asked, and a refusal is an error with the
+ * `runbook:` prefix. The runs are made with the engine and FakeHost, as above.
+ */
+describe('confirm and confirm --extend answer alike', () => {
+  const cli = (...args: string[]) => runbookInProcess(['--state-dir', stateDir, 'confirm', ...args]);
+
+  it('with nothing awaiting, both exit 0 ("nothing to do"), in an empty state dir as after a confirmed run', async () => {
+    for (const args of [[], ['--extend', '5m']]) {
+      const empty = await cli(...args);
+      expect([empty.exitCode, empty.stderr], args.join(' ')).toEqual([0, '']);
+      expect(empty.stdout).toContain('no run awaits confirmation');
+    }
+    const run = await apply(writeRunbook('fake', ['a']), 60_000);
+    await confirmRun({ store: storeAt(stateDir), executor: host });
+    for (const args of [[], ['--extend', '5m']]) {
+      const after = await cli(...args);
+      expect([after.exitCode, after.stderr], args.join(' ')).toEqual([0, '']);
+      expect(after.stdout).toContain(`no run awaits confirmation`);
+      expect(after.stdout).toContain(`(the latest, run ${run.runId}, was confirmed at `);
+    }
+  });
+
+  it('a run made without --confirm-within: both refuse it with exit 2 and the runbook: prefix', async () => {
+    const { runbook, params } = prepareRunbook(writeRunbook('fake', ['a']), []);
+    const run = await runRunbook({ runbook, params, store: storeAt(stateDir), executor: host });
+    for (const args of [[run.runId], ['--extend', '5m', run.runId]]) {
+      const refused = await cli(...args);
+      expect(refused.exitCode, args.join(' ')).toBe(2);
+      expect(refused.stderr).toMatch(new RegExp(`^runbook: run ${run.runId} was not left awaiting confirmation`));
+    }
+  });
+
+  it('a confirmed run: confirm again is a no-op (0); --extend is refused (2, there is no deadline to move)', async () => {
+    const run = await apply(writeRunbook('fake', ['a']), 60_000);
+    await confirmRun({ store: storeAt(stateDir), executor: host });
+    const again = await cli(run.runId);
+    expect([again.exitCode, again.stderr]).toEqual([0, '']);
+    expect(again.stdout).toContain(`run ${run.runId} was already confirmed`);
+    const extend = await cli('--extend', '5m', run.runId);
+    expect(extend.exitCode).toBe(2);
+    expect(extend.stderr).toMatch(
+      new RegExp(`^runbook: run ${run.runId} was confirmed at .*there is no deadline to move`),
+    );
+  });
+
+  it('a reverted run: both say too late, exit 1, --extend with the runbook: prefix', async () => {
+    const run = await apply(writeRunbook('fake', ['a']), 60_000);
+    const later = () => Date.now() + 120_000;
+    await revertDueRuns({ store: storeAt(stateDir), runIds: [run.runId], executor: host, lockWaitMs: 0, now: later });
+    expect(status(run.runId)).toBe('reverted');
+    const confirm = await cli(run.runId);
+    expect(confirm.exitCode).toBe(1);
+    expect(confirm.stderr).toContain(`run ${run.runId} was not confirmed by its deadline`);
+    const extend = await cli('--extend', '5m', run.runId);
+    expect(extend.exitCode).toBe(1);
+    expect(extend.stderr).toMatch(
+      new RegExp(`^runbook: run ${run.runId} was not confirmed by its deadline .*: it was reverted at `),
+    );
   });
 });
 

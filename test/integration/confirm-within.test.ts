@@ -403,9 +403,10 @@ describe('run --confirm-within', () => {
         expectOk(result, 2);
         expect(result.stderr).toContain('not a duration between 1 second and 24 hours');
       }
+      // Nothing awaits: nothing to do (exit 0), as after a confirmed run.
       const confirm = await host.runbook([...sd(stateDir), 'confirm']);
-      expectOk(confirm, 2);
-      expect(confirm.stderr).toContain('no run awaits confirmation');
+      expectOk(confirm, 0);
+      expect(confirm.stdout).toContain('no run awaits confirmation');
       expect(journalIds(stateDir)).toEqual([]);
       expect(await host.snapshot()).toEqual(before);
 

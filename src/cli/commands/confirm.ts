@@ -38,8 +38,8 @@ export const command = defineCommand({
   options: confirmOptions,
   help: `
 Confirm from a NEW session (a new ssh connection): that you could open it proves the change did
-not cut you off. Confirming twice changes nothing. Once the deadline has passed, the run is
-reverted instead and confirm exits 1.
+not cut you off. Confirming twice changes nothing (exit 0), and so does confirm when no run awaits
+here. Once the deadline has passed, the run is reverted instead and confirm exits 1.
 
 Confirm goes by runbook, not by recency: a run made with --confirm-within while runs of the same
 runbook await confirmation here joins them (one deadline, the later of theirs and its own), and
@@ -56,9 +56,10 @@ reverts them; it also re-arms a watchdog that was killed.`,
     ['sudo runbook --in lab confirm', 'the runs awaiting confirmation in sandbox lab'],
   ],
   exitCodes: {
-    ok: 'confirmed (now, or already before), or the deadline moved',
-    stepFailed: 'too late: the run was reverted (not confirmed by its deadline) or rolled back',
-    invalidInput: 'no run awaits confirmation here, or the run belongs to another host; nothing was changed',
+    ok: 'confirmed (now, or already before), or the deadline moved; or, with no run id, no run awaits confirmation here (nothing to do)',
+    stepFailed: 'too late: the run (asked for, or the latest made with --confirm-within) was reverted or rolled back',
+    invalidInput:
+      'the run was made without --confirm-within, or awaits on another host, or (--extend) was confirmed already: it has no deadline to move; nothing was changed',
     interrupted: null,
   },
   stateDir: 'write',
@@ -101,6 +102,9 @@ export async function confirmCommand(
   );
   if (options.json) ctx.out(jsonLine({ event: 'confirm', ...confirmJson(result) }));
   switch (result.kind) {
+    case 'nothing':
+      if (!options.json) ctx.out(result.message);
+      return ExitCode.ok;
     case 'confirmed':
       if (!options.json) {
         const withChanges = result.runs.filter((r) => r.changesInEffect > 0).map((r) => r.runId);
@@ -158,15 +162,14 @@ async function extendCommand(
       jsonLine(
         result.kind === 'extended'
           ? { event: 'extend', kind: 'extended', runs: result.runs }
-          : { event: 'extend', kind: result.confirmation.state, runId: result.runId },
+          : { event: 'extend', kind: 'nothing', message: result.message },
       ),
     );
   }
-  if (result.kind === 'settled') {
-    ctx.err(
-      `run ${result.runId} does not await confirmation (${result.confirmation.state}): there is no deadline to move`,
-    );
-    return result.confirmation.state === 'confirmed' ? ExitCode.ok : ExitCode.stepFailed;
+  // A run asked for that does not await was refused (thrown): settled runs have no deadline to move.
+  if (result.kind === 'nothing') {
+    if (!options.json) ctx.out(result.message);
+    return ExitCode.ok;
   }
   if (!options.json) {
     const [first] = result.runs;

@@ -1,4 +1,4 @@
-import { invalidInput } from '../../errors.js';
+import { invalidInput, type RunbookError } from '../../errors.js';
 import { isThisHost } from '../../host/binding.js';
 import { advice, runbookCommand } from '../../suggestion.js';
 import type { JournalLine } from '../../journal/entries.js';
@@ -63,8 +63,16 @@ function awaitingRun(
 export type Target =
   /** The runs awaiting confirmation that it acts on (at least one), oldest first. */
   | { kind: 'awaiting'; runs: AwaitingRun[] }
-  /** The run asked for (or, with none asked for, this host's latest provisional run) no longer awaits. */
-  | { kind: 'settled'; index: RunIndex; confirmation: Confirmation };
+  /**
+   * The run asked for no longer awaits (or, with none asked for, this host's latest provisional
+   * run was reverted or rolled back: a late confirm learns it was too late).
+   */
+  | { kind: 'settled'; index: RunIndex; confirmation: Confirmation }
+  /**
+   * None asked for, and nothing awaits: nothing to do, whether no run was ever made with
+   * --confirm-within here or the latest was confirmed (the same answer either way).
+   */
+  | { kind: 'nothing'; message: string };
 
 /**
  * With a run id: that run's runbook's awaiting runs here (the run itself among them, or it is
@@ -93,14 +101,31 @@ export function pickTarget(
     .filter((r) => r.confirmBy !== undefined && isThisHost(r.host))
     .filter((r) => asked.runbook === undefined || r.runbook === asked.runbook);
   const latest = provisional.at(-1);
-  if (latest === undefined) {
-    const of = asked.runbook === undefined ? '' : ` of ${asked.runbook}`;
-    throw invalidInput(
-      `no run${of} awaits confirmation in ${store.dir} on this host; nothing was changed`,
-      advice`a run awaits confirmation after: ${runbookCommand('run', 'NAME', '--confirm-within', '5m')} (see them with: ${runbookCommand('runs')})`,
-    );
-  }
-  return { kind: 'settled', index: latest, confirmation: confirmationOf(store.readIntactJournal(latest).lines) };
+  const confirmation = latest === undefined ? undefined : confirmationOf(store.readIntactJournal(latest).lines);
+  if (latest !== undefined && (confirmation?.state === 'reverted' || confirmation?.state === 'rolled-back'))
+    return { kind: 'settled', index: latest, confirmation };
+  const of = asked.runbook === undefined ? '' : ` of ${asked.runbook}`;
+  const last =
+    latest !== undefined && confirmation?.state === 'confirmed'
+      ? ` (the latest, run ${latest.id}, was confirmed at ${confirmation.at})`
+      : '';
+  return {
+    kind: 'nothing',
+    message: `no run${of} awaits confirmation in ${store.dir} on this host${last}: nothing to do`,
+  };
+}
+
+/** The refusal of `confirm` and `confirm --extend` for a run that never awaited confirmation (exit 2). */
+export function neverAwaited(runId: string): RunbookError {
+  return invalidInput(
+    `run ${runId} was not left awaiting confirmation (it was made without --confirm-within, or did not succeed); nothing was changed`,
+    advice`a run awaits confirmation after: ${runbookCommand('run', 'NAME', '--confirm-within', '5m')}`,
+  );
+}
+
+/** The refusal of `confirm` and `confirm --extend` for a run that awaits on another host (exit 2). */
+export function awaitsElsewhere(runId: string): RunbookError {
+  return invalidInput(`run ${runId} awaits confirmation on another host; nothing was changed`);
 }
 
 /**

@@ -3,7 +3,7 @@ import { currentUser } from '../../host/identity.js';
 import { advice, runbookCommand } from '../../suggestion.js';
 import type { RunStore } from '../../store/run-store.js';
 import { withStateLock } from '../recorded-run.js';
-import { pickTarget, type AwaitingRun } from './awaiting.js';
+import { awaitsElsewhere, neverAwaited, pickTarget, type AwaitingRun } from './awaiting.js';
 import { isExpired, type Guard } from './confirmation.js';
 import { stopGuard } from './guard.js';
 import { revertEachWhileLocked, type RevertOptions, type RevertOutcome } from './revert-due.js';
@@ -31,6 +31,8 @@ export interface ConfirmedRun {
 export type ConfirmResult =
   /** Confirmed now: the changes stay, and each run kept is named. */
   | { kind: 'confirmed'; runs: ConfirmedRun[] }
+  /** No run asked for, and none awaits here: nothing to do (exit 0, as with a run confirmed before). */
+  | { kind: 'nothing'; message: string }
   /** Confirmed before: nothing to do (confirming twice is a no-op). */
   | { kind: 'already-confirmed'; runId: string; at: string }
   /** Too late: the run was reverted (now, or before), or rolled back by hand. */
@@ -49,15 +51,13 @@ export async function confirmRun(options: ConfirmOptions): Promise<ConfirmResult
   const { store } = options;
   return withStateLock(store, 'confirm', options.onNote, async () => {
     const target = pickTarget(store, options);
+    if (target.kind === 'nothing') return target;
     if (target.kind === 'settled') {
       const { index, confirmation } = target;
       const runId = index.id;
       switch (confirmation.state) {
         case 'none':
-          throw invalidInput(
-            `run ${runId} was not left awaiting confirmation (it was made without --confirm-within, or did not succeed); nothing was changed`,
-            advice`a run awaits confirmation after: ${runbookCommand('run', 'NAME', '--confirm-within', '5m')}`,
-          );
+          throw neverAwaited(runId);
         case 'confirmed':
           return { kind: 'already-confirmed', runId, at: confirmation.at };
         case 'reverted':
@@ -65,7 +65,7 @@ export async function confirmRun(options: ConfirmOptions): Promise<ConfirmResult
         case 'rolled-back':
           return { kind: 'rolled-back', runId, at: confirmation.at };
         case 'awaiting':
-          throw invalidInput(`run ${runId} awaits confirmation on another host; nothing was changed`);
+          throw awaitsElsewhere(runId);
       }
     }
     const now = options.now?.() ?? Date.now();

@@ -1,9 +1,9 @@
-import { invalidInput } from '../../errors.js';
+import { invalidInput, RunbookError } from '../../errors.js';
 import { currentUser } from '../../host/identity.js';
 import { advice, runbookCommand } from '../../suggestion.js';
 import type { RunStore } from '../../store/run-store.js';
 import { withStateLock } from '../recorded-run.js';
-import { pickTarget, type AwaitingRun } from './awaiting.js';
+import { awaitsElsewhere, neverAwaited, pickTarget, type AwaitingRun } from './awaiting.js';
 import { isExpired, type Confirmation, type Guard } from './confirmation.js';
 import { armGuard, stopGuard, type RevertLaunch } from './guard.js';
 
@@ -61,8 +61,8 @@ export interface ExtendOptions {
 
 export type ExtendResult =
   | { kind: 'extended'; runs: MovedDeadline[] }
-  /** The run asked for no longer awaits: there is no deadline to move. */
-  | { kind: 'settled'; runId: string; confirmation: Confirmation };
+  /** No run asked for, and none awaits here: nothing to do (exit 0, as `confirm` answers). */
+  | { kind: 'nothing'; message: string };
 
 /**
  * `runbook confirm --extend DURATION`: every run it picks (pickTarget: by runbook, never by
@@ -74,8 +74,8 @@ export async function extendDeadline(options: ExtendOptions): Promise<ExtendResu
   const { store } = options;
   return withStateLock(store, 'confirm --extend', options.onNote, async () => {
     const target = pickTarget(store, options);
-    if (target.kind === 'settled')
-      return { kind: 'settled', runId: target.index.id, confirmation: target.confirmation };
+    if (target.kind === 'nothing') return target;
+    if (target.kind === 'settled') throw noDeadline(target.index.id, target.confirmation);
     const now = options.now?.() ?? Date.now();
     const due = target.runs.filter((r) => isExpired(r.confirmation.deadline, now));
     if (due.length > 0) {
@@ -92,4 +92,35 @@ export async function extendDeadline(options: ExtendOptions): Promise<ExtendResu
     }
     return { kind: 'extended', runs };
   });
+}
+
+/**
+ * The refusal of `confirm --extend` for a run that does not await confirmation: there is no
+ * deadline to move. Too late (reverted, rolled back) exits 1, as `confirm` of it does; the rest
+ * are refusals (exit 2), a confirmed run's included (its change is kept: nothing to extend).
+ */
+function noDeadline(runId: string, confirmation: Confirmation): RunbookError {
+  switch (confirmation.state) {
+    case 'none':
+      return neverAwaited(runId);
+    case 'awaiting':
+      return awaitsElsewhere(runId);
+    case 'confirmed':
+      return invalidInput(
+        `run ${runId} was confirmed at ${confirmation.at}: its change is kept, there is no deadline to move; nothing was changed`,
+      );
+    case 'reverted':
+      return new RunbookError(
+        'step-failed',
+        `run ${runId} was not confirmed by its deadline ${confirmation.deadline}: it was reverted at ${confirmation.at}, there is no deadline to move`,
+        {
+          hint: advice`if the change is still wanted, run it again: ${runbookCommand('run', '…', '--confirm-within', '…')}`,
+        },
+      );
+    case 'rolled-back':
+      return new RunbookError(
+        'step-failed',
+        `run ${runId} was rolled back (at ${confirmation.at}) before it was confirmed: there is no deadline to move`,
+      );
+  }
 }

@@ -214,8 +214,8 @@ status:
   description:
     - How the CLI ended - C(succeeded), C(failed), C(interrupted) for a run; C(ok), C(not-ok)
       for a check; C(rolled-back), C(failed), C(nothing), C(would-roll-back) for C(absent);
-      C(confirmed), C(would-confirm), C(reverted), C(rolled-back) for C(confirmed);
-      C(extended), C(would-extend) for C(extended).
+      C(confirmed), C(would-confirm), C(reverted), C(rolled-back), C(nothing) (no run awaits) for
+      C(confirmed); C(extended), C(would-extend), C(nothing) for C(extended).
   returned: always
   type: str
   sample: succeeded
@@ -855,6 +855,8 @@ def confirmed(module, cli):
             msg="confirmed before the deadline %s, the change stays: run %s" % (event.get("deadline"), kept),
             commands=cli.commands,
         )
+    if rc == EXIT_OK and kind == "nothing":
+        module.exit_json(changed=False, status="nothing", confirmed=[], msg=event.get("message"), commands=cli.commands)
     if rc == EXIT_OK and kind == "already-confirmed":
         module.exit_json(
             changed=False,
@@ -893,6 +895,8 @@ def extended(module, cli):
     event = last_event(events, "extend")
     if event is None:
         cli.fail("confirm --runbook %s --extend %s" % (name, within), rc, events, out, err)
+    if rc == EXIT_OK and event.get("kind") == "nothing":
+        module.exit_json(changed=False, status="nothing", extended=[], msg=event.get("message"), commands=cli.commands)
     if event.get("kind") != "extended":
         module.fail_json(
             rc=rc,
