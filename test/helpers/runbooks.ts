@@ -31,3 +31,19 @@ export function fakeRunbook(ids: readonly string[], name = 'fake'): string {
   );
   return [`name: ${name}`, 'description: steps that drive FakeHost', 'steps:', ...steps, ''].join('\n');
 }
+
+/**
+ * A runbook whose YAML aliases expand one list of 1,000 probes into each of `steps` steps: the
+ * alias bomb of issue 22 (each alias costs a few bytes of file and a thousand values once expanded).
+ */
+export function aliasBombRunbook(steps: number, header = 'name: bomb\ndescription: d\n'): string {
+  const probes = Array.from(
+    { length: 1000 },
+    (_, i) => `      - { run: [ip, link, show, dev, x${i}], when: { exit: nonzero }, cause: c }\n`,
+  ).join('');
+  const aliases = Array.from(
+    { length: steps },
+    (_, i) => `  - { id: s${i + 1}, title: t, why: w, verify: [{ run: [ip] }], diagnose: *p }\n`,
+  ).join('');
+  return `${header}steps:\n  - id: s0\n    title: t\n    why: w\n    verify: [{ run: [ip] }]\n    diagnose: &p\n${probes}${aliases}`;
+}

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { journalIds } from '../helpers/cli-harness.js';
 import { SandboxHost } from '../helpers/sandbox-host.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
+import { aliasBombRunbook } from '../helpers/runbooks.js';
 
 /**
  * Issue 22, items 7 and 8, run as described, with the built CLI in a sandbox host: input too
@@ -84,15 +85,7 @@ steps:
   });
 
   it('a 430 KB file whose YAML aliases expand to millions of probes: refused by its size', async () => {
-    const probes = Array.from(
-      { length: 1000 },
-      (_, i) => `      - { run: [ip, link, show, dev, x${i}], when: { exit: nonzero }, cause: c }\n`,
-    ).join('');
-    const steps = Array.from(
-      { length: 5000 },
-      (_, i) => `  - { id: s${i + 1}, title: t, why: w, verify: [{ run: [ip] }], diagnose: *p }\n`,
-    ).join('');
-    const text = `name: bomb\ndescription: d\nsteps:\n  - id: s0\n    title: t\n    why: w\n    verify: [{ run: [ip] }]\n    diagnose: &p\n${probes}${steps}`;
+    const text = aliasBombRunbook(5000);
     expect(text.length).toBeGreaterThan(430_000);
     expect(await refused([file('bomb430.yaml', text)])).toMatch(
       /too large for a runbook \(\d+ bytes; at most 262144\)/,
@@ -100,15 +93,7 @@ steps:
   });
 
   it('the same bomb within the size limit: refused by the count of what its aliases expand to', async () => {
-    const probes = Array.from(
-      { length: 1000 },
-      (_, i) => `      - { run: [ip, link, show, dev, x${i}], when: { exit: nonzero }, cause: c }\n`,
-    ).join('');
-    const steps = Array.from(
-      { length: 2000 },
-      (_, i) => `  - { id: s${i + 1}, title: t, why: w, verify: [{ run: [ip] }], diagnose: *p }\n`,
-    ).join('');
-    const text = `name: bomb\ndescription: d\nsteps:\n  - id: s0\n    title: t\n    why: w\n    verify: [{ run: [ip] }]\n    diagnose: &p\n${probes}${steps}`;
+    const text = aliasBombRunbook(2000);
     expect(await refused([file('bomb200.yaml', text)])).toContain(
       'too large once its YAML aliases are expanded (more than 500,000 values',
     );

@@ -8,6 +8,7 @@ import { prepareRunbook } from '../../src/runbook/prepare.js';
 import { renderPlan } from '../../src/runbook/render.js';
 import { decodeRunbookBytes, firstInvalidUtf8 } from '../../src/runbook/runbook-text.js';
 import { thrown } from '../helpers/thrown.js';
+import { aliasBombRunbook } from '../helpers/runbooks.js';
 import { tempDirsRemovedAfterAll } from '../helpers/temp-dir.js';
 
 /**
@@ -94,15 +95,7 @@ describe('bounds on input size (item 7)', () => {
   });
 
   it('YAML aliases that expand to millions of probes: refused naming the limit, before any is expanded', () => {
-    const probes = Array.from(
-      { length: 1000 },
-      (_, i) => `      - { run: [ip, link, show, dev, x${i}], when: { exit: nonzero }, cause: c }\n`,
-    ).join('');
-    const steps = Array.from(
-      { length: 2000 },
-      (_, i) => `  - { id: s${i + 1}, title: t, why: w, verify: [{ run: [ip] }], diagnose: *p }\n`,
-    ).join('');
-    const text = `${header}steps:\n  - id: s0\n    title: t\n    why: w\n    verify: [{ run: [ip] }]\n    diagnose: &p\n${probes}${steps}`;
+    const text = aliasBombRunbook(2000, header);
     expect(Buffer.byteLength(text)).toBeLessThan(maxRunbookBytes);
     const error = thrown(() => parseRunbook(text, '/virtual/bomb.yaml'));
     expect(error.exitCode).toBe(2);
