@@ -1,8 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kernelSnapshot } from '../helpers/sandbox-host.js';
-import { Fleet, repoRoot, type FleetHost } from './fleet-hosts.js';
+import { Fleet, repoRoot, runsOf, type FleetHost } from './fleet-hosts.js';
 
 /**
  * The runbook module (runbook_project.runbook.runbook) converges (issue 23, item 4), over real SSH to two sandbox hosts (see
@@ -65,25 +64,6 @@ function vars(values: Record<string, unknown>): string[] {
 
 const newValues = { container_cidr: '172.16.0.3/24', gateway: '172.16.0.3' };
 
-function snapshotOf(host: FleetHost): Promise<Snapshot> {
-  return kernelSnapshot((argv) => fleet.onHost(host, argv));
-}
-
-async function snapshots(): Promise<Record<string, Snapshot>> {
-  const all: Record<string, Snapshot> = {};
-  for (const host of fleet.hosts) all[host.name] = await snapshotOf(host);
-  return all;
-}
-
-function runsOf(host: FleetHost): Array<{ id: string; status: string }> {
-  const dir = path.join(host.stateDir, 'runs');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { id: string; status: string });
-}
-
 /** The container's IPv4 addresses and default gateways, read from the host's kernel. */
 async function containerState(host: FleetHost): Promise<{ addrs: string[]; gateways: string[] }> {
   const addrs = JSON.parse(
@@ -107,7 +87,7 @@ async function dropPings(host: FleetHost, on: boolean): Promise<void> {
 
 beforeAll(async () => {
   fleet = await Fleet.create(2);
-  before = await snapshots();
+  before = await fleet.snapshots();
 }, 60_000);
 
 afterAll(async () => {
@@ -118,7 +98,7 @@ describe('the runbook module converges when params change', { timeout: 180_000 }
   it('check mode with new params on host1: would replace its changed steps, --diff shows old and new commands, nothing changes', async () => {
     const applied = await playbook();
     expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
-    const state = await snapshots();
+    const state = await fleet.snapshots();
     const runsBefore = fleet.hosts.map(runsOf);
 
     const check = await playbook(['--check', '--diff', ...vars({ rb_params_by_host: { host1: newValues } })]);
@@ -133,19 +113,19 @@ describe('the runbook module converges when params change', { timeout: 180_000 }
     expect(check.stdout).toContain('-    do: ip -n container1 addr add 172.16.0.2/24 dev ceth1');
     expect(check.stdout).toContain('+    do: ip -n container1 addr add 172.16.0.3/24 dev ceth1');
     expect(check.results.host2?.would_replace).toEqual([]);
-    expect(await snapshots()).toEqual(state);
+    expect(await fleet.snapshots()).toEqual(state);
     expect(fleet.hosts.map(runsOf)).toEqual(runsBefore);
   });
 
   it('replace: false refuses with the plan and changes nothing; by default the run in effect is replaced: exactly the new address and route', async () => {
     const host1 = fleet.hosts[0] as FleetHost;
-    const state = await snapshots();
+    const state = await fleet.snapshots();
     const refused = await playbook(vars({ rb_params_by_host: { host1: newValues }, rb_replace: false }));
     expect(refused.recap).toMatchObject({ host1: { failed: 1 }, host2: { failed: 0, changed: 0 } });
     expect(refused.results.host1?.msg).toMatch(
       /^runbook run single-container exited 2: run \S+ of single-container, with other values, is in effect/,
     );
-    expect(await snapshots()).toEqual(state);
+    expect(await fleet.snapshots()).toEqual(state);
 
     const [first] = runsOf(host1);
     const replaced = await playbook(vars({ rb_params_by_host: { host1: newValues } }));
@@ -170,7 +150,7 @@ describe('the runbook module converges when params change', { timeout: 180_000 }
     expect(removed.exitCode, removed.stdout + removed.stderr).toBe(0);
     const route = ['172.16.0.0/24', 'via', '10.0.0.1', 'dev', 'enp0s8'];
     expect((await fleet.onHost(host2, ['ip', 'route', 'add', ...route])).exitCode).toBe(0);
-    const state = await snapshots();
+    const state = await fleet.snapshots();
     const check = await playbook(['--check', '--limit', 'host2']);
     expect(check.recap).toMatchObject({ host2: { failed: 1 } });
     expect(check.results.host2?.would_fail?.[0]).toMatch(
@@ -179,12 +159,12 @@ describe('the runbook module converges when params change', { timeout: 180_000 }
     expect(check.results.host2?.msg).toMatch(/^would fail: host-route: the host already routes 172\.16\.0\.0\/24/);
     // Apart from drift: the steps a run would do are still reported as such.
     expect(check.results.host2?.steps?.some((s) => s.outcome === 'drift')).toBe(true);
-    expect(await snapshots()).toEqual(state);
+    expect(await fleet.snapshots()).toEqual(state);
     // As check mode said: the run is refused, and nothing changes.
     const refused = await playbook(['--limit', 'host2']);
     expect(refused.recap).toMatchObject({ host2: { failed: 1 } });
     expect(refused.results.host2?.msg).toMatch(/exited 2: runbook single-container would be refused by/);
-    expect(await snapshots()).toEqual(state);
+    expect(await fleet.snapshots()).toEqual(state);
 
     expect((await fleet.onHost(host2, ['ip', 'route', 'del', ...route])).exitCode).toBe(0);
     const again = await playbook(['--limit', 'host2']);
@@ -213,7 +193,7 @@ describe('the runbook module converges when params change', { timeout: 180_000 }
   it('rollback_on_failure: a run that fails at its ping undoes what it changed; absent then leaves every host as before the first run', async () => {
     const absent = await playbook(vars({ rb_state: 'absent' }));
     expect(absent.exitCode, absent.stdout + absent.stderr).toBe(0);
-    expect(await snapshots()).toEqual(before);
+    expect(await fleet.snapshots()).toEqual(before);
 
     const host2 = fleet.hosts[1] as FleetHost;
     await dropPings(host2, true);
@@ -229,10 +209,10 @@ describe('the runbook module converges when params change', { timeout: 180_000 }
     expect(result?.rolled_back?.[0]?.status).toBe('rolled-back');
     expect(result?.rolled_back?.[0]?.undone.length).toBeGreaterThan(0);
     expect(result?.msg).toMatch(/rollback_on_failure: rolled-back, \d+ step\(s\) undone/);
-    expect(await snapshotOf(host2)).toEqual(before.host2);
+    expect(await fleet.snapshot(host2)).toEqual(before.host2);
 
     const cleanUp = await playbook(vars({ rb_state: 'absent' }));
     expect(cleanUp.exitCode, cleanUp.stdout + cleanUp.stderr).toBe(0);
-    expect(await snapshots()).toEqual(before);
+    expect(await fleet.snapshots()).toEqual(before);
   });
 });

@@ -1,12 +1,12 @@
 import { execa, type ResultPromise } from 'execa';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toShellLine } from '../../src/text/shell-words.js';
 import { isSameProcess } from '../../src/host/process-start.js';
 import { journalIds, journalLines } from '../helpers/cli-harness.js';
 import { removeDir, tempDir } from '../helpers/temp-dir.js';
-import { cliPath, SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
+import { cliPath, kernelSnapshot, SandboxHost, type ExecResult } from '../helpers/sandbox-host.js';
 
 /**
  * A fleet of tutorial-like hosts on one machine, reached over real SSH (issue 14; recipe in
@@ -281,6 +281,18 @@ export class Fleet {
     return this.outer.exec(['nsenter', '-t', String(sshd.pid), '-n', '-m', '--', ...argv]);
   }
 
+  /** The host's kernel state, read through its sshd's namespaces (its own `ip netns` registry). */
+  snapshot(host: FleetHost): Promise<Record<string, unknown>> {
+    return kernelSnapshot((argv) => this.onHost(host, argv));
+  }
+
+  /** Every host's kernel state, by host name. */
+  async snapshots(): Promise<Record<string, Record<string, unknown>>> {
+    const all: Record<string, Record<string, unknown>> = {};
+    for (const host of this.hosts) all[host.name] = await this.snapshot(host);
+    return all;
+  }
+
   /**
    * Closes Ansible's SSH control masters, ends every sshd we started and every watchdog a
    * `confirm_within` apply left on a host (by its recorded pid, checked against its start time),
@@ -317,4 +329,14 @@ function listDir(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** The runs recorded in a host's state dir (from its run indexes), oldest first. */
+export function runsOf(host: FleetHost): Array<{ id: string; status: string }> {
+  const dir = path.join(host.stateDir, 'runs');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { id: string; status: string });
 }

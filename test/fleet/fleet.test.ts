@@ -1,8 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kernelSnapshot } from '../helpers/sandbox-host.js';
-import { Fleet, repoRoot, runbookExecutable, type FleetHost } from './fleet-hosts.js';
+import { Fleet, repoRoot, runsOf, runbookExecutable, type FleetHost } from './fleet-hosts.js';
 
 /**
  * The runbook Ansible collection's module, by its FQCN, over real SSH (issues 14 and 24): three
@@ -81,27 +80,6 @@ function taskOutcomes(stdout: string, task: string): Record<string, string> {
 const apply = path.join(repoRoot, 'test', 'fleet', 'apply.yml');
 const site = path.join(repoRoot, 'ansible', 'site.yml');
 
-/** The host's kernel state, read through its sshd's namespaces (its own `ip netns` registry). */
-function snapshotOf(host: FleetHost): Promise<Snapshot> {
-  return kernelSnapshot((argv) => fleet.onHost(host, argv));
-}
-
-async function snapshots(): Promise<Record<string, Snapshot>> {
-  const all: Record<string, Snapshot> = {};
-  for (const host of fleet.hosts) all[host.name] = await snapshotOf(host);
-  return all;
-}
-
-/** The runs recorded in a host's state dir (from its run indexes), oldest first. */
-function runsOf(host: FleetHost): Array<{ id: string; status: string }> {
-  const dir = path.join(host.stateDir, 'runs');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { id: string; status: string });
-}
-
 /** The entries of a run's journal on a host (one JSON object a line). */
 function journalOf(host: FleetHost, runId: string): Array<{ type: string; time: string; reason?: string }> {
   return readFileSync(path.join(host.stateDir, 'runs', `${runId}.ndjson`), 'utf8')
@@ -115,7 +93,7 @@ const changedSteps = (r: TaskResult | undefined) => r?.steps?.filter((s) => s.ou
 
 beforeAll(async () => {
   fleet = await Fleet.create(3);
-  before = await snapshots();
+  before = await fleet.snapshots();
 }, 60_000);
 
 afterAll(async () => {
@@ -151,7 +129,7 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
     expect(result.results.host1?.changed_steps).toBe(0);
     expect(runsOf(host1).map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
     for (const host of fleet.hosts) {
-      const state = await snapshotOf(host);
+      const state = await fleet.snapshot(host);
       expect(state.namespaces).toEqual(['container1']);
       expect(JSON.stringify(state.host)).toContain('172.16.0.0/24');
       expect(runsOf(host).at(-1)).toMatchObject({ status: 'succeeded' });
@@ -183,7 +161,7 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
   it('one host broken by hand: check mode reports only it, with the cause, and changes nothing; present repairs only it', async () => {
     const host2 = fleet.hosts[1] as FleetHost;
     expect((await fleet.onHost(host2, ['ip', 'route', 'del', '172.16.0.0/24'])).exitCode).toBe(0);
-    const broken = await snapshots();
+    const broken = await fleet.snapshots();
     const runsBefore = fleet.hosts.map(runsOf);
 
     const check = await playbook(apply, ['--check', '--diff']);
@@ -198,19 +176,19 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
     expect(check.results.host2?.failure?.cause).toMatch(/no route to the container subnet 172.16.0.0\/24/);
     expect(check.results.host2?.msg).toContain('host-route');
     expect(check.results.host1).toMatchObject({ changed: false, status: 'ok' });
-    expect(await snapshots()).toEqual(broken);
+    expect(await fleet.snapshots()).toEqual(broken);
     expect(fleet.hosts.map(runsOf)).toEqual(runsBefore);
 
     const repair = await playbook(apply);
     expect(repair.exitCode, repair.stdout + repair.stderr).toBe(0);
     expect(repair.recap).toMatchObject({ host1: { changed: 0 }, host2: { changed: 1 }, host3: { changed: 0 } });
     expect(changedSteps(repair.results.host2)).toEqual(['host-route']);
-    expect(JSON.stringify((await snapshotOf(host2)).host)).toContain('172.16.0.0/24');
+    expect(JSON.stringify((await fleet.snapshot(host2)).host)).toContain('172.16.0.0/24');
   });
 
   it('a bad parameter on one host fails only that host, with the CLI’s message, and changes nothing there', async () => {
     const host3 = fleet.hosts[2] as FleetHost;
-    const stateBefore = await snapshotOf(host3);
+    const stateBefore = await fleet.snapshot(host3);
     const runsBefore = runsOf(host3);
     const badParams = JSON.stringify({ rb_params_by_host: { host3: { container_cidr: '172.16.0.300/24' } } });
     const result = await playbook(apply, ['-e', badParams]);
@@ -225,7 +203,7 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
     expect(result.results.host3?.msg).toMatch(
       /^runbook run single-container exited 2: .*container_cidr.*172\.16\.0\.300\/24/,
     );
-    expect(await snapshotOf(host3)).toEqual(stateBefore);
+    expect(await fleet.snapshot(host3)).toEqual(stateBefore);
     expect(runsOf(host3)).toEqual(runsBefore);
   });
 
@@ -246,26 +224,26 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
   });
 
   it('absent: in check mode it says what it would undo and undoes nothing; then every host as before the first run; again: nothing to do', async () => {
-    const applied = await snapshots();
+    const applied = await fleet.snapshots();
     const dryRun = await playbook(apply, ['-e', 'rb_state=absent', '--check']);
     expect(dryRun.exitCode, dryRun.stdout + dryRun.stderr).toBe(0);
     for (const name of hostNames) expect(dryRun.recap[name]).toMatchObject({ changed: 1, failed: 0 });
     expect(dryRun.results.host2?.rolled_back).toHaveLength(2);
-    expect(await snapshots()).toEqual(applied);
+    expect(await fleet.snapshots()).toEqual(applied);
 
     const result = await playbook(apply, ['-e', 'rb_state=absent']);
     expect(result.exitCode, result.stdout + result.stderr).toBe(0);
     for (const name of hostNames) expect(result.recap[name]).toMatchObject({ changed: 1, failed: 0 });
     // host2 had two runs with changes (the first and the repair): newest first.
     expect(result.results.host2?.rolled_back?.map((r) => r.undone)).toEqual([['host-route'], expect.any(Array)]);
-    expect(await snapshots()).toEqual(before);
+    expect(await fleet.snapshots()).toEqual(before);
     // The runs that changed something are rolled back; the re-runs that found all in place stay as they were.
     expect(fleet.hosts.map((h) => runsOf(h).filter((r) => r.status === 'rolled-back').length)).toEqual([1, 2, 1]);
 
     const again = await playbook(apply, ['-e', 'rb_state=absent']);
     expect(again.exitCode, again.stdout + again.stderr).toBe(0);
     for (const name of hostNames) expect(again.recap[name]).toMatchObject({ changed: 0, failed: 0 });
-    expect(await snapshots()).toEqual(before);
+    expect(await fleet.snapshots()).toEqual(before);
   });
 
   it('confirm_within: a re-apply joins the run that made the changes and confirming keeps both (host1, host2); extended, the unconfirmed host3 reverts by itself at its new deadline, exactly as before', async () => {
@@ -281,7 +259,7 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
       );
     }
     const made = fleet.hosts.map((h) => runsOf(h).at(-1)?.id);
-    const endStates = await snapshots();
+    const endStates = await fleet.snapshots();
     expect(fleet.hosts.map((h) => runsOf(h).at(-1)?.status)).toEqual(Array(3).fill('awaiting-confirmation'));
 
     // The playbook again on host1 and host2, with a longer window: it changes nothing, and joins.
@@ -339,8 +317,8 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
     const revert = journalOf(host3, made[2] as string).find((line) => line.type === 'rollback-start');
     expect(revert?.reason).toBe(`automatic revert: not confirmed by ${extend.results.host3?.extended?.[0]?.deadline}`);
     expect(Date.parse(revert?.time ?? '')).toBeGreaterThanOrEqual(newDeadline);
-    expect(await snapshotOf(host3)).toEqual(before.host3);
-    expect(await snapshotOf(fleet.hosts[1] as FleetHost)).toEqual(endStates.host2);
+    expect(await fleet.snapshot(host3)).toEqual(before.host3);
+    expect(await fleet.snapshot(fleet.hosts[1] as FleetHost)).toEqual(endStates.host2);
 
     // Confirming host3 now fails with what happened; absent then leaves every host as before.
     const late = await playbook(apply, ['-e', 'rb_state=confirmed', '--limit', 'host3']);
@@ -348,7 +326,7 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
     expect(late.results.host3?.msg).toMatch(new RegExp(`run ${made[2]} was not confirmed in time: it was reverted`));
     const absent = await playbook(apply, ['-e', 'rb_state=absent']);
     expect(absent.exitCode, absent.stdout + absent.stderr).toBe(0);
-    expect(await snapshots()).toEqual(before);
+    expect(await fleet.snapshots()).toEqual(before);
   }, 360_000); // six plays and a deadline waited for: minutes on a busy machine
 
   it('keep_runs: the records nobody can still use are pruned, never a run with changes in effect; in check mode, only named', async () => {
@@ -375,6 +353,6 @@ describe('the runbook module on three hosts over SSH', { timeout: 180_000 }, () 
     }
     const absent = await playbook(apply, ['-e', 'rb_state=absent']);
     expect(absent.exitCode, absent.stdout + absent.stderr).toBe(0);
-    expect(await snapshots()).toEqual(before);
+    expect(await fleet.snapshots()).toEqual(before);
   });
 });
