@@ -1,6 +1,6 @@
 import type { RunIndex, RunStore } from '../store/run-store.js';
 import { recordedNothing } from './recorded-run.js';
-import { readRunHistory } from './run-history.js';
+import { readRunHistory, stepsInEffect } from './run-history.js';
 
 /**
  * Whether a run still has something to undo: a step it changed that no rollback has undone, or
@@ -17,7 +17,6 @@ export function hasChangesLeft(store: RunStore, index: RunIndex): boolean {
   )
     return false;
   const history = readRunHistory(store.readJournal(index.id).lines);
-  const undone = new Set(history.undoneSteps);
   const unfinishedRollback = history.rollbackStarted && !history.rollbackFinished;
-  return unfinishedRollback || history.changedSteps.some((id) => !undone.has(id));
+  return unfinishedRollback || stepsInEffect(history).length > 0;
 }

@@ -2,11 +2,11 @@ import { invalidInput, RunbookError } from '../errors.js';
 import { isThisHost } from '../host/binding.js';
 import type { JournalLine } from '../journal/entries.js';
 import { advice, runbookCommand, type Advice } from '../suggestion.js';
-import type { PlannedStep } from '../plan/plan.js';
 import type { RunIndex, RunStore } from '../store/run-store.js';
 import { hasChangesLeft } from './changes-left.js';
 import { openRecordedRun, type RecordedRun } from './recorded-run.js';
-import { readRunHistory } from './run-history.js';
+import { undoKeys } from './replacement.js';
+import { readRunHistory, stepsInEffect } from './run-history.js';
 
 /**
  * Changes stack up, so they are undone in reverse order (issue 11), as sqitch reverts and
@@ -36,11 +36,6 @@ export interface LaterRun {
 
 /** Runs undone already: they rely on nothing. */
 const undone: ReadonlySet<RunIndex['status']> = new Set(['rolled-back', 'reverted', 'damaged']);
-
-/** One undo command, as a key: its argv. */
-function undoKeys(step: PlannedStep | undefined): string[] {
-  return (step?.undo ?? []).map((command) => JSON.stringify(command.argv));
-}
 
 /**
  * The runs of this host in `store`, other than `run` and those in `alongWith` (being rolled
@@ -103,9 +98,7 @@ export function buildingOnEachOther(store: RunStore, run: RecordedRun, later: re
   return later.filter(({ index }) => {
     try {
       const other = openRecordedRun(store, index);
-      const undone = new Set(other.history.undoneSteps);
-      const itsSteps = other.history.changedSteps.filter((id) => !undone.has(id));
-      return laterRunsBuiltOn(store, other, itsSteps).some((l) => l.index.id === run.index.id);
+      return laterRunsBuiltOn(store, other, stepsInEffect(other.history)).some((l) => l.index.id === run.index.id);
     } catch (error) {
       // A run that cannot be opened here (damaged, another host) is named as a later run, as before.
       if (error instanceof RunbookError) return false;

@@ -1,6 +1,6 @@
 import type { ReplacedRun } from '../journal/entries.js';
 import type { Plan, PlannedCommand, PlannedStep } from '../plan/plan.js';
-import type { RunHistory } from './run-history.js';
+import { stepsInEffect, type RunHistory } from './run-history.js';
 
 /**
  * What re-applying a runbook with new values does to the runs of it still in effect (issue 23),
@@ -92,14 +92,12 @@ function changesHost(step: PlannedStep): boolean {
 }
 
 /** The undo commands of a step, as keys: two steps that undo alike act on the same object. */
-function undoKeys(step: PlannedStep): string[] {
-  return step.undo.map((command) => JSON.stringify(command.argv));
-}
-
-/** The steps a run changed and has not undone (nor handed over), in the order it changed them. */
-function stepsInEffect(run: EarlierRun): string[] {
-  const undone = new Set(run.history.undoneSteps);
-  return run.history.changedSteps.filter((id) => !undone.has(id));
+/**
+ * The "same step" rule, across runbooks and step ids: steps are the same when they undo alike
+ * (`ip netns del container1`). later-runs.ts matches a later run's steps to a run's by it too.
+ */
+export function undoKeys(step: PlannedStep | undefined): string[] {
+  return (step?.undo ?? []).map((command) => JSON.stringify(command.argv));
 }
 
 /**
@@ -110,7 +108,7 @@ function stepsInEffect(run: EarlierRun): string[] {
  */
 export function sharesObjects(run: EarlierRun, plan: Plan): boolean {
   const byId = new Map(run.plan.steps.map((s) => [s.id, s]));
-  const theirs = new Set(stepsInEffect(run).flatMap((id) => undoKeys(byId.get(id) ?? noStep)));
+  const theirs = new Set(stepsInEffect(run.history).flatMap((id) => undoKeys(byId.get(id))));
   return plan.steps.some((step) => undoKeys(step).some((key) => theirs.has(key)));
 }
 
@@ -122,30 +120,6 @@ export function samePlan(run: EarlierRun, plan: Plan): boolean {
       const other = plan.steps[i];
       return other !== undefined && other.id === step.id && stepKey(other) === stepKey(step);
     })
-  );
-}
-
-const noStep: PlannedStep = {
-  id: '',
-  title: '',
-  why: '',
-  capture: [],
-  requires: [],
-  do: [],
-  verify: [],
-  undo: [],
-  diagnose: [],
-};
-
-/**
- * The ids of the earlier run's steps that are kept: those before the first step (that changes
- * the host) whose commands changed, which is gone, or which the new plan moved before a kept one.
- */
-export function keptSteps(run: EarlierRun, plan: Plan): Set<string> {
-  return new Set(
-    stepsBeforeCut(run, plan)
-      .filter((step) => changesHost(step))
-      .map((step) => step.id),
   );
 }
 
@@ -171,7 +145,7 @@ export function replaceRun(run: EarlierRun, plan: Plan): ReplacedRun {
   const beforeCut = stepsBeforeCut(run, plan);
   const kept = new Set(beforeCut.filter((step) => changesHost(step)).map((step) => step.id));
   const unchanged = new Set(beforeCut.map((step) => step.id));
-  const inEffect = stepsInEffect(run);
+  const inEffect = stepsInEffect(run.history);
   const cutOff = new Set(run.history.cutOffSteps);
   // What the steps before the cut exported: the kept steps that use it need it for their undo.
   const exported = [...run.history.exports]

@@ -14,6 +14,7 @@ import {
 } from './recorded-run.js';
 import { hasChangesLeft } from './changes-left.js';
 import { buildingOnEachOther, builtOnError, laterRunsBuiltOn } from './later-runs.js';
+import { stepsInEffect } from './run-history.js';
 import { checkWithValues, importedValues, withValues } from './step-values.js';
 import { containmentGuard, type FindOwners } from './foreign-contents.js';
 import { TemplateError } from '../runbook/template.js';
@@ -196,8 +197,7 @@ async function undoRecordedRun(options: RollbackOptions, run: RecordedRun): Prom
 
 /** The steps a rollback of `run` undoes, in the order it undoes them: what it changed and is not undone yet, newest first. */
 export function stepsToUndo(run: RecordedRun): string[] {
-  const undone = new Set(run.history.undoneSteps);
-  return run.history.changedSteps.filter((id) => !undone.has(id)).reverse();
+  return stepsInEffect(run.history).reverse();
 }
 
 /**

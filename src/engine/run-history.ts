@@ -49,6 +49,12 @@ export interface RunHistory {
   replaceFinished: boolean;
 }
 
+/** The steps a run changed and has not undone, in the order it changed them. */
+export function stepsInEffect(history: Pick<RunHistory, 'changedSteps' | 'undoneSteps'>): string[] {
+  const undone = new Set(history.undoneSteps);
+  return history.changedSteps.filter((id) => !undone.has(id));
+}
+
 export function readRunHistory(lines: readonly JournalLine[]): RunHistory {
   const first = lines[0];
   if (first?.type !== 'run-start')

@@ -1,6 +1,6 @@
 import { assign, fromPromise, setup, type PromiseActorLogic } from 'xstate';
 import type { PlannedStep } from '../plan/plan.js';
-import { buildWalkMachine, type Timed, type WalkContext, type WalkHooks, type WalkShape } from './walk-machine.js';
+import { buildWalkMachine, type Timed, type WalkHooks, type WalkShape } from './walk-machine.js';
 
 /**
  * The statecharts a rollback runs (issue 27): a pure function of the steps to undo, no I/O.
@@ -257,8 +257,6 @@ const rollbackShape: WalkShape<'rolled-back' | 'failed'> = {
   ],
 };
 
-export type RollbackContext = WalkContext<UndoStepInput, UndoReport, UndoReport>;
-
 /**
  * Builds the rollback machine for `steps`, given in the order to undo them. Pure: same steps,
  * same machine. `cutOff`: the steps whose `do` was cut off (RunHistory.cutOffSteps).
@@ -276,5 +274,3 @@ export function buildUndoMachine(
     implementations.actions,
   );
 }
-
-export type UndoMachine = ReturnType<typeof buildUndoMachine>;

@@ -270,15 +270,6 @@ export function buildWalkMachine<
   });
 }
 
-/** A verb's walk, as built by buildWalkMachine. */
-export type WalkMachine<
-  Item extends WalkItem,
-  StepInput extends WalkItem,
-  Report extends WalkItem,
-  Failure,
-  Status extends string,
-> = ReturnType<typeof buildWalkMachine<Item, StepInput, Report, Failure, Status>>;
-
 /** How a walk ended, once an interrupt is told apart from an internal error. */
 export interface WalkResult<Status extends string, Report, Failure> {
   status: Status | 'interrupted';

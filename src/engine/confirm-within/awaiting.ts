@@ -4,7 +4,7 @@ import { advice, runbookCommand } from '../../suggestion.js';
 import type { JournalLine } from '../../journal/entries.js';
 import type { RunIndex, RunStore } from '../../store/run-store.js';
 import { openRecordedRun } from '../recorded-run.js';
-import { readRunHistory } from '../run-history.js';
+import { readRunHistory, stepsInEffect } from '../run-history.js';
 import { confirmationOf, isExpired, type Confirmation } from './confirmation.js';
 import { isGuardAlive } from './guard.js';
 
@@ -54,8 +54,7 @@ function awaitingRun(
   confirmation: Extract<Confirmation, { state: 'awaiting' }>,
 ): AwaitingRun {
   const history = readRunHistory(lines);
-  const undone = new Set(history.undoneSteps);
-  const changesInEffect = history.changedSteps.filter((id) => !undone.has(id)).length;
+  const changesInEffect = stepsInEffect(history).length;
   return { index, confirmation, changesInEffect };
 }
 
