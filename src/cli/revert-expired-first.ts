@@ -65,7 +65,7 @@ function reportDue(ctx: CliContext, due: readonly PendingConfirmation[], command
     const rollback = ctx.render({ ...runbookCommand('rollback', marker.runId), asRoot: true });
     ctx.err(
       `warning: run ${marker.runId} was not confirmed by ${new Date(marker.deadline).toISOString()} and awaits its automatic revert: ` +
-        `its guard does it; if the guard is gone, \`${rollback}\` does (as does any run, resume, rollback or confirm here). ` +
+        `its guard does it; if the guard is gone, \`${rollback}\` does (as does any run, resume, rollback, confirm or prune here). ` +
         `\`runbook ${command}\` only reads: it reverts nothing, and what it shows is the host and the runs before that revert`,
     );
   }

@@ -150,7 +150,7 @@ describe('confirm by change, not by recency', () => {
       const runs = await host.runbook([...sd(stateDir), 'runs']);
       expectOk(runs);
       expect(runs.stdout).toContain(
-        `watchdog pid ${watchdog!.pid} is GONE: the next run, resume, rollback or confirm here after the deadline reverts it`,
+        `watchdog pid ${watchdog!.pid} is GONE: the next run, resume, rollback, confirm or prune here after the deadline reverts it`,
       );
       const json = await host.runbook([...sd(stateDir), 'runs', '--json']);
       expect(JSON.parse(json.stdout)).toMatchObject([

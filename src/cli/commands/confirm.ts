@@ -80,7 +80,7 @@ export async function confirmCommand(
   if (runId !== undefined && options.runbook !== undefined)
     throw invalidInput(
       'give a run id or --runbook, not both: a run id already names its runbook',
-      'runbook confirm RUN-ID',
+      advice`${runbookCommand('confirm', 'RUN-ID')}`,
     );
   if (options.extend !== undefined)
     return extendCommand(ctx, runId, options, parseDuration('--extend', options.extend));

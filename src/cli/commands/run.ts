@@ -67,8 +67,8 @@ Each step prints one line when it completes:
 the run returns at once, leaving what rolls the run back at the deadline unless \`runbook confirm\`
 came first: a systemd transient timer where systemd is init (nothing of runbook's needs to
 survive), else a watchdog (its own session, no terminal, SIGHUP ignored). If the watchdog is
-gone, \`runs\` says so and the next run, resume, rollback or confirm here reverts the expired run
-first (check, runs and journal only say so). A run made while runs of the same runbook await
+gone, \`runs\` says so and the next run, resume, rollback, confirm or prune here reverts the
+expired run first (check, plan, runs, journal and topology only say so). A run made while runs of the same runbook await
 confirmation here joins them: one deadline (the later one), and \`runbook confirm\` keeps them
 all. RUNBOOK_REVERT_GUARD=timer|watchdog forces one. Not with --sandbox or --until.
 
@@ -80,9 +80,9 @@ whose rollback then leaves the host as before the first run. When that undoes an
 refuses (exit 2, nothing changed) and prints the plan, unless --replace is given. A run of
 other objects altogether (another container, veth and subnet) is another instance, left alone.
 
-Preconditions about the host as found (a subnet routed elsewhere, a name in use, the host's
-address, the programs) are checked before the first change; a run they refuse changes
-nothing and names all of them (exit 2).`,
+Preconditions about the host as found (a subnet routed elsewhere, a name in use, the programs)
+are checked before the first change; a run they refuse changes nothing and names all of them
+(exit 2). A host address the runbook expects (on_this_host) that this host lacks only warns.`,
   examples: [
     ['sudo runbook run single-container --sandbox', 'in a throwaway sandbox host'],
     ['sudo runbook run single-container', 'on this host (a tutorial-like VM)'],

@@ -79,7 +79,7 @@ function guardNote(run: RunIndex, guard: GuardState | null | undefined, render: 
         : `watchdog pid ${guard.pid}`;
   if (guard?.alive) return `; ${name} reverts it then`;
   const gone = guard === null ? 'no guard was armed' : `${name} is GONE`;
-  return `; ${gone}: the next run, resume, rollback or confirm here after the deadline reverts it (\`${render(runbookCommand('confirm', run.id, '--extend', '5m'))}\` guards it again)`;
+  return `; ${gone}: the next run, resume, rollback, confirm or prune here after the deadline reverts it (\`${render(runbookCommand('confirm', run.id, '--extend', '5m'))}\` guards it again)`;
 }
 
 const leftUnfinished: ReadonlySet<RunIndex['status']> = new Set(['running', 'interrupted', 'failed', 'stopped']);
